@@ -1,0 +1,103 @@
+import type { Digest } from '../oci/digest.js';
+
+/** An OCI content descriptor as stored in the referrers index. */
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+/** What the registry knows of a manifest linked into a repository. */
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** ms since epoch, when first linked into this repository. */
+  created: number;
+  subject?: Digest;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  /** Digests this manifest references: config, layers, or index children. */
+  references: Digest[];
+}
+
+export interface UploadSession {
+  id: string;
+  repository: string;
+  /** ms since epoch. */
+  created: number;
+  /** ms since epoch of the last chunk. */
+  updated: number;
+}
+
+export interface BlobLink {
+  size: number;
+  created: number;
+}
+
+export interface Page {
+  /** Return only entries lexically after this one. */
+  last?: string;
+  /** At most this many entries (undefined: all). */
+  n?: number;
+}
+
+/**
+ * Registry metadata: repositories, tags, manifests, referrers, blob links and
+ * upload sessions. Every implementation passes meta-suite.ts.
+ *
+ * A repository exists while it has at least one tag, manifest or blob link.
+ * Each mutating call is atomic: either all of its effects are visible or none.
+ */
+export interface MetaStore {
+  // tags
+  getTag(repo: string, tag: string): Promise<Digest | undefined>;
+  /** Tags of a repository, sorted lexically. */
+  listTags(repo: string, page?: Page): Promise<string[]>;
+  /** Tags that currently point at `digest`. */
+  tagsOf(repo: string, digest: Digest): Promise<string[]>;
+  /** Points `tag` at a manifest that must already be linked; returns the previous digest. */
+  putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined>;
+  /** Returns false when the tag did not exist. */
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+
+  // manifests
+  getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;
+  /**
+   * Link a manifest into a repository, index it as a referrer of its subject,
+   * and optionally point a tag at it, all in one atomic write. Re-putting an
+   * existing manifest keeps its original `created`.
+   */
+  putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void>;
+  /** Unlink a manifest, its tags and its referrer entry; false when absent. */
+  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  /** Manifests linked into a repository, sorted by digest. */
+  listManifests(repo: string): AsyncIterable<ManifestRecord>;
+
+  // referrers
+  /** Descriptors of manifests in `repo` whose subject is `subject`, sorted by digest. */
+  listReferrers(repo: string, subject: Digest): Promise<Descriptor[]>;
+
+  // blob links
+  getBlobLink(repo: string, digest: Digest): Promise<BlobLink | undefined>;
+  linkBlob(repo: string, digest: Digest, link: BlobLink): Promise<void>;
+  /** Returns false when there was no link. */
+  unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
+  /** Blob links of a repository, sorted by digest. */
+  listBlobLinks(repo: string): AsyncIterable<{ digest: Digest; link: BlobLink }>;
+
+  // repositories
+  /** Repositories that exist, sorted lexically. */
+  listRepositories(page?: Page): Promise<string[]>;
+  hasRepository(repo: string): Promise<boolean>;
+
+  // upload sessions
+  getUpload(id: string): Promise<UploadSession | undefined>;
+  putUpload(session: UploadSession): Promise<void>;
+  deleteUpload(id: string): Promise<boolean>;
+  listUploads(): AsyncIterable<UploadSession>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+  /** Last modification (commit) time, ms since epoch. */
+  modified: number;
+}
+
+export interface UploadInfo {
+  id: string;
+  size: number;
+  modified: number;
+}
+
+/**
+ * Content-addressed blob storage. Small on purpose: every backend (filesystem,
+ * memory, later object storage) implements exactly this and passes driver-suite.ts.
+ *
+ * Blobs are written only through uploads: bytes are appended to a staging area
+ * identified by an upload id, and become visible under their digest only through
+ * `commitUpload`, which the caller invokes after it has verified the digest.
+ * Nothing half-written is ever visible through `stat` or `read`.
+ */
+export interface BlobDriver {
+  /** Size of a committed blob, or undefined when absent. */
+  stat(digest: Digest): Promise<number | undefined>;
+  /**
+   * Stream a committed blob (optionally a byte range of it). Rejects with
+   * `BLOB_UNKNOWN` when absent; the stream is created only once the blob is open,
+   * so an error here happens before any byte is sent.
+   */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /** Whole blob in memory: only for small documents such as manifests. */
+  readAll(digest: Digest): Promise<Buffer>;
+  /** Remove a committed blob; returns false when it was absent. */
+  delete(digest: Digest): Promise<boolean>;
+  /** Every committed blob, in no particular order. */
+  list(): AsyncIterable<BlobInfo>;
+
+  /** Create an empty staging area for an upload (idempotent). */
+  createUpload(id: string): Promise<void>;
+  /**
+   * Append a stream to an upload; returns the upload's new size. Fails with
+   * `BLOB_UPLOAD_UNKNOWN` when the upload does not exist. If the source errors
+   * (client disconnect), the bytes already appended stay, and the returned
+   * promise rejects: the caller learns the offset from `uploadSize`.
+   */
+  appendUpload(id: string, source: Readable): Promise<number>;
+  /** Current size of an upload, or undefined when it does not exist. */
+  uploadSize(id: string): Promise<number | undefined>;
+  /** Stream the bytes of an upload so far (used to rebuild a hash after restart). */
+  readUpload(id: string): Promise<Readable>;
+  /**
+   * Durably move an upload's bytes to the content store under `digest` (fsync,
+   * then atomic rename) and remove the upload. If the blob already exists, the
+   * upload is simply discarded. The caller MUST have verified the digest.
+   */
+  commitUpload(id: string, digest: Digest): Promise<void>;
+  /** Remove an upload and its bytes; returns false when it was absent. */
+  deleteUpload(id: string): Promise<boolean>;
+  /** Every upload staging area, in no particular order. */
+  listUploads(): AsyncIterable<UploadInfo>;
+
+  close(): Promise<void>;
+}
