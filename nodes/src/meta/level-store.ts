@@ -1,0 +1,309 @@
+import { Level } from 'level';
+import type { Digest } from '../oci/digest.js';
+import { oci } from '../oci/errors.js';
+import { Lru } from './lru.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
+
+/*
+ * Key layout: string keys, JSON values.
+ *
+ *   r!<repo>                     → true            the repository exists
+ *   t!<repo>!<tag>               → Digest
+ *   d!<repo>!<digest>!<tag>      → true            reverse tag index: tagsOf, deleteManifest
+ *   m!<repo>!<digest>            → ManifestRecord
+ *   f!<repo>!<subject>!<digest>  → Descriptor      referrers of <subject>
+ *   b!<repo>!<digest>            → BlobLink
+ *   u!<id>                       → UploadSession
+ *
+ * '!' sorts below every character of repository names, tags and digests, so
+ * key order is component order and the range of a prefix p, [p + '!', p + '"'),
+ * holds nothing else: 'a' never bleeds into 'a-b', 'a/b' or 'ab'.
+ *
+ * A tag can point only at a linked manifest and goes with it, so r!<repo> is
+ * kept while the repository has a manifest or a blob link. Each mutation is
+ * one batch, serialised per repository (it reads before it writes).
+ *
+ * t! and m! reads go through a write-through LRU. This process is the only
+ * writer, and every batch stores its t!/m! values (null for a delete) in the
+ * cache once committed, so the cache stays exact, misses included. A read
+ * that straddles a commit does not fill the cache (the epoch changed).
+ */
+const SEP = '!';
+const END = '"';
+const DEFAULT_CACHE_SIZE = 10_000;
+
+type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+
+export interface LevelMetaStoreOptions {
+  /** Entries in the tag and manifest cache. */
+  cacheSize?: number;
+}
+
+export class LevelMetaStore implements MetaStore {
+  readonly #db: Level<string, unknown>;
+  readonly #cache: Lru<string, unknown>;
+  readonly #locks = new KeyedLock();
+  #epoch = 0;
+
+  private constructor(db: Level<string, unknown>, cacheSize: number) {
+    this.#db = db;
+    this.#cache = new Lru(cacheSize);
+  }
+
+  static async open(dir: string, options: LevelMetaStoreOptions = {}): Promise<LevelMetaStore> {
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    await db.open();
+    return new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
+  }
+
+  // tags
+
+  async getTag(repo: string, tag: string): Promise<Digest | undefined> {
+    return this.#read<Digest>(key('t', repo, tag));
+  }
+
+  listTags(repo: string, page?: Page): Promise<string[]> {
+    return this.#listKeys(['t', repo], page);
+  }
+
+  tagsOf(repo: string, digest: Digest): Promise<string[]> {
+    return this.#listKeys(['d', repo, digest]);
+  }
+
+  putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined> {
+    return this.#locks.run(repo, async () => {
+      if ((await this.#read(key('m', repo, digest))) === undefined) {
+        throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
+      }
+      const previous = await this.getTag(repo, tag);
+      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous));
+      return previous;
+    });
+  }
+
+  deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.#locks.run(repo, async () => {
+      const digest = await this.getTag(repo, tag);
+      if (digest === undefined) return false;
+      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag))]);
+      return true;
+    });
+  }
+
+  // manifests
+
+  async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    const record = await this.#read<ManifestRecord>(key('m', repo, digest));
+    return record && copy(record);
+  }
+
+  putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void> {
+    return this.#locks.run(repo, async () => {
+      const mkey = key('m', repo, record.digest);
+      const old = await this.#read<ManifestRecord>(mkey);
+      const stored = copy({ ...record, created: old?.created ?? record.created });
+      const ops: Op[] = [put(mkey, stored), put(key('r', repo), true)];
+      if (old?.subject !== undefined && old.subject !== stored.subject) {
+        ops.push(del(key('f', repo, old.subject, old.digest)));
+      }
+      if (stored.subject !== undefined) {
+        ops.push(put(key('f', repo, stored.subject, stored.digest), descriptorOf(stored)));
+      }
+      if (tag !== undefined) ops.push(...tagOps(repo, tag, stored.digest, await this.getTag(repo, tag)));
+      await this.#commit(ops);
+    });
+  }
+
+  deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    return this.#locks.run(repo, async () => {
+      const mkey = key('m', repo, digest);
+      const record = await this.#read<ManifestRecord>(mkey);
+      if (record === undefined) return false;
+      const ops: Op[] = [del(mkey)];
+      for (const tag of await this.tagsOf(repo, digest)) {
+        ops.push(del(key('t', repo, tag)), del(key('d', repo, digest, tag)));
+      }
+      if (record.subject !== undefined) ops.push(del(key('f', repo, record.subject, digest)));
+      if (!(await this.#keepsRepository(repo, mkey))) ops.push(del(key('r', repo)));
+      await this.#commit(ops);
+      return true;
+    });
+  }
+
+  async *listManifests(repo: string): AsyncIterable<ManifestRecord> {
+    for await (const value of this.#db.values(range('m', repo))) yield value as ManifestRecord;
+  }
+
+  // referrers
+
+  async listReferrers(repo: string, subject: Digest): Promise<Descriptor[]> {
+    return (await this.#db.values(range('f', repo, subject)).all()) as Descriptor[];
+  }
+
+  // blob links
+
+  async getBlobLink(repo: string, digest: Digest): Promise<BlobLink | undefined> {
+    return this.#read<BlobLink>(key('b', repo, digest));
+  }
+
+  linkBlob(repo: string, digest: Digest, link: BlobLink): Promise<void> {
+    return this.#locks.run(repo, () =>
+      this.#commit([put(key('b', repo, digest), { size: link.size, created: link.created }), put(key('r', repo), true)]),
+    );
+  }
+
+  unlinkBlob(repo: string, digest: Digest): Promise<boolean> {
+    return this.#locks.run(repo, async () => {
+      const bkey = key('b', repo, digest);
+      if ((await this.#read(bkey)) === undefined) return false;
+      const ops: Op[] = [del(bkey)];
+      if (!(await this.#keepsRepository(repo, bkey))) ops.push(del(key('r', repo)));
+      await this.#commit(ops);
+      return true;
+    });
+  }
+
+  async *listBlobLinks(repo: string): AsyncIterable<{ digest: Digest; link: BlobLink }> {
+    const bounds = range('b', repo);
+    for await (const [k, link] of this.#db.iterator(bounds)) {
+      yield { digest: k.slice(bounds.gte.length) as Digest, link: link as BlobLink };
+    }
+  }
+
+  // repositories
+
+  listRepositories(page?: Page): Promise<string[]> {
+    return this.#listKeys(['r'], page);
+  }
+
+  async hasRepository(repo: string): Promise<boolean> {
+    return this.#db.has(key('r', repo));
+  }
+
+  // upload sessions
+
+  async getUpload(id: string): Promise<UploadSession | undefined> {
+    return this.#read<UploadSession>(key('u', id));
+  }
+
+  async putUpload(session: UploadSession): Promise<void> {
+    const ukey = key('u', session.id);
+    return this.#locks.run(ukey, () => this.#commit([put(ukey, copy(session))]));
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    const ukey = key('u', id);
+    return this.#locks.run(ukey, async () => {
+      if ((await this.#read(ukey)) === undefined) return false;
+      await this.#commit([del(ukey)]);
+      return true;
+    });
+  }
+
+  async *listUploads(): AsyncIterable<UploadSession> {
+    for await (const value of this.#db.values(range('u'))) yield value as UploadSession;
+  }
+
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  // internals
+
+  /** A value by key; t! and m! keys through the cache. */
+  async #read<T>(k: string): Promise<T | undefined> {
+    if (!cached(k)) return (await this.#db.get(k)) as T | undefined;
+    const hit = this.#cache.get(k);
+    if (hit !== undefined) return (hit ?? undefined) as T | undefined;
+    const epoch = this.#epoch;
+    const value = await this.#db.get(k);
+    if (epoch === this.#epoch) this.#cache.set(k, value ?? null);
+    return value as T | undefined;
+  }
+
+  async #commit(ops: Op[]): Promise<void> {
+    await this.#db.batch(ops);
+    this.#epoch++;
+    for (const op of ops) {
+      if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
+    }
+  }
+
+  /** The last components of the keys under a prefix, sorted, after `page.last`. */
+  async #listKeys(prefix: string[], page: Page = {}): Promise<string[]> {
+    const { gte, lt } = range(...prefix);
+    if (page.n !== undefined && !(Number.isInteger(page.n) && page.n >= 0)) throw new RangeError(`invalid page size ${page.n}`);
+    const from = page.last === undefined ? { gte } : { gt: gte + page.last };
+    const keys = await this.#db.keys({ ...from, lt, limit: page.n ?? Infinity }).all();
+    return keys.map((k) => k.slice(gte.length));
+  }
+
+  /** Whether the repository keeps a manifest or blob link once `removed` is deleted. */
+  async #keepsRepository(repo: string, removed: string): Promise<boolean> {
+    for (const kind of ['m', 'b']) {
+      const keys = await this.#db.keys({ ...range(kind, repo), limit: 2 }).all();
+      if (keys.some((k) => k !== removed)) return true;
+    }
+    return false;
+  }
+}
+
+/** Serialises async sections per key; sections on different keys run concurrently. */
+class KeyedLock {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async run<T>(k: string, section: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(k) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => gate);
+    this.#tails.set(k, tail);
+    await previous;
+    try {
+      return await section();
+    } finally {
+      release();
+      if (this.#tails.get(k) === tail) this.#tails.delete(k);
+    }
+  }
+}
+
+function key(...parts: string[]): string {
+  for (const part of parts) {
+    if (part.includes(SEP)) throw new RangeError(`metadata key component contains '${SEP}': ${part}`);
+  }
+  return parts.join(SEP);
+}
+
+function range(...prefix: string[]): { gte: string; lt: string } {
+  const p = key(...prefix);
+  return { gte: p + SEP, lt: p + END };
+}
+
+function cached(k: string): boolean {
+  return k[1] === SEP && (k[0] === 't' || k[0] === 'm');
+}
+
+function put(k: string, value: unknown): Op {
+  return { type: 'put', key: k, value };
+}
+
+function del(k: string): Op {
+  return { type: 'del', key: k };
+}
+
+/** Point `tag` at `digest`, dropping the reverse entry of the digest it leaves. */
+function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined): Op[] {
+  const ops = [put(key('t', repo, tag), digest), put(key('d', repo, digest, tag), true)];
+  if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
+  return ops;
+}
+
+function descriptorOf(r: ManifestRecord): Descriptor {
+  return { mediaType: r.mediaType, digest: r.digest, size: r.size, artifactType: r.artifactType, annotations: r.annotations };
+}
+
+/** A deep copy as JSON carries it (undefined properties dropped), like a stored value. */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

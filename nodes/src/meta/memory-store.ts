@@ -1,0 +1,171 @@
+import type { Digest } from '../oci/digest.js';
+import { oci } from '../oci/errors.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
+
+interface Repository {
+  tags: Map<string, Digest>;
+  manifests: Map<Digest, ManifestRecord>;
+  blobs: Map<Digest, BlobLink>;
+}
+
+/**
+ * MetaStore in Maps, for tests and throwaway registries. Every method body
+ * runs without an `await`, which makes each mutation atomic. Values are
+ * copied in and out as JSON carries them, so callers never share state with
+ * the store. Reverse lookups (tagsOf, referrers) scan: fine at test sizes.
+ */
+export class MemoryMetaStore implements MetaStore {
+  readonly #repos = new Map<string, Repository>();
+  readonly #uploads = new Map<string, UploadSession>();
+
+  // tags
+
+  async getTag(repo: string, tag: string): Promise<Digest | undefined> {
+    return this.#repos.get(repo)?.tags.get(tag);
+  }
+
+  async listTags(repo: string, page?: Page): Promise<string[]> {
+    return paginate([...(this.#repos.get(repo)?.tags.keys() ?? [])], page);
+  }
+
+  async tagsOf(repo: string, digest: Digest): Promise<string[]> {
+    const tags = this.#repos.get(repo)?.tags ?? new Map<string, Digest>();
+    return [...tags].filter(([, d]) => d === digest).map(([tag]) => tag).sort();
+  }
+
+  async putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined> {
+    const r = this.#repos.get(repo);
+    if (r?.manifests.has(digest) !== true) throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
+    const previous = r.tags.get(tag);
+    r.tags.set(tag, digest);
+    return previous;
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.#repos.get(repo)?.tags.delete(tag) ?? false;
+  }
+
+  // manifests
+
+  async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
+    const record = this.#repos.get(repo)?.manifests.get(digest);
+    return record && copy(record);
+  }
+
+  async putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void> {
+    const r = this.#repository(repo);
+    const created = r.manifests.get(record.digest)?.created ?? record.created;
+    r.manifests.set(record.digest, copy({ ...record, created }));
+    if (tag !== undefined) r.tags.set(tag, record.digest);
+  }
+
+  async deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    const r = this.#repos.get(repo);
+    if (r?.manifests.delete(digest) !== true) return false;
+    for (const [tag, d] of r.tags) if (d === digest) r.tags.delete(tag);
+    this.#dropIfEmpty(repo, r);
+    return true;
+  }
+
+  async *listManifests(repo: string): AsyncIterable<ManifestRecord> {
+    yield* sortedValues(this.#repos.get(repo)?.manifests).map(copy);
+  }
+
+  // referrers
+
+  async listReferrers(repo: string, subject: Digest): Promise<Descriptor[]> {
+    return sortedValues(this.#repos.get(repo)?.manifests)
+      .filter((m) => m.subject === subject)
+      .map((m) =>
+        copy({ mediaType: m.mediaType, digest: m.digest, size: m.size, artifactType: m.artifactType, annotations: m.annotations }),
+      );
+  }
+
+  // blob links
+
+  async getBlobLink(repo: string, digest: Digest): Promise<BlobLink | undefined> {
+    const link = this.#repos.get(repo)?.blobs.get(digest);
+    return link && copy(link);
+  }
+
+  async linkBlob(repo: string, digest: Digest, link: BlobLink): Promise<void> {
+    this.#repository(repo).blobs.set(digest, { size: link.size, created: link.created });
+  }
+
+  async unlinkBlob(repo: string, digest: Digest): Promise<boolean> {
+    const r = this.#repos.get(repo);
+    if (r?.blobs.delete(digest) !== true) return false;
+    this.#dropIfEmpty(repo, r);
+    return true;
+  }
+
+  async *listBlobLinks(repo: string): AsyncIterable<{ digest: Digest; link: BlobLink }> {
+    for (const [digest, link] of sortedEntries(this.#repos.get(repo)?.blobs)) yield { digest, link: copy(link) };
+  }
+
+  // repositories
+
+  async listRepositories(page?: Page): Promise<string[]> {
+    return paginate([...this.#repos.keys()], page);
+  }
+
+  async hasRepository(repo: string): Promise<boolean> {
+    return this.#repos.has(repo);
+  }
+
+  // upload sessions
+
+  async getUpload(id: string): Promise<UploadSession | undefined> {
+    const session = this.#uploads.get(id);
+    return session && copy(session);
+  }
+
+  async putUpload(session: UploadSession): Promise<void> {
+    this.#uploads.set(session.id, copy(session));
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.#uploads.delete(id);
+  }
+
+  async *listUploads(): AsyncIterable<UploadSession> {
+    yield* sortedValues(this.#uploads).map(copy);
+  }
+
+  async close(): Promise<void> {}
+
+  #repository(repo: string): Repository {
+    let r = this.#repos.get(repo);
+    if (r === undefined) {
+      r = { tags: new Map(), manifests: new Map(), blobs: new Map() };
+      this.#repos.set(repo, r);
+    }
+    return r;
+  }
+
+  /** Tags point only at manifests, so manifests and blob links keep a repository. */
+  #dropIfEmpty(repo: string, r: Repository): void {
+    if (r.manifests.size === 0 && r.blobs.size === 0) this.#repos.delete(repo);
+  }
+}
+
+/** Sorted entries strictly after `page.last`, at most `page.n` of them. */
+function paginate(entries: string[], page: Page = {}): string[] {
+  const { last, n } = page;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new RangeError(`invalid page size ${n}`);
+  const after = last === undefined ? entries : entries.filter((e) => e > last);
+  return after.sort().slice(0, n);
+}
+
+/** Entries of a map ordered by key. */
+function sortedEntries<K extends string, V>(map: Map<K, V> | undefined): [K, V][] {
+  return [...(map ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function sortedValues<V>(map: Map<string, V> | undefined): V[] {
+  return sortedEntries(map).map(([, v]) => v);
+}
+
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
