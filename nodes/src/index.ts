@@ -1,6 +1,12 @@
+/** The public surface of nodes/: what the CLI, replication and e2e may use. */
 export * from './oci/errors.js';
 export * from './oci/digest.js';
 export * from './oci/names.js';
 export * from './oci/media-types.js';
 export type * from './storage/driver.js';
 export type * from './meta/store.js';
+export * from './config.js';
+export * from './log.js';
+export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js';
+export { collectGarbage, type GcReport, type GcOptions, type Broken } from './registry/gc.js';
+export { Registry } from './registry/registry.js';

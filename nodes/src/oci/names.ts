@@ -24,11 +24,11 @@ export function parseTag(input: string): string {
   return input;
 }
 
-export type Reference = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
+export type Reference = { tag: string; digest: undefined } | { digest: Digest; tag: undefined };
 
 /** A manifest reference: a tag or a digest. */
 export function parseReference(input: string): Reference {
-  if (TAG.test(input)) return { tag: input };
-  if (input.includes(':')) return { digest: parseDigest(input) };
+  if (TAG.test(input)) return { tag: input, digest: undefined };
+  if (input.includes(':')) return { digest: parseDigest(input), tag: undefined };
   throw oci('TAG_INVALID', 'invalid reference: not a tag or a digest', { reference: input.slice(0, 128) });
 }

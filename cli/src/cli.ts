@@ -1,0 +1,46 @@
+import { serveCommand } from './commands/serve.js';
+import { gcCommand } from './commands/gc.js';
+import { CliError, type Command } from './command.js';
+
+const commands: Command[] = [serveCommand, gcCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'georeg: a geo-replicated OCI container registry',
+    '',
+    'Usage: georeg <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `georeg <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+/** Runs one command line; returns the process exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`georeg: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`georeg ${name}: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof Error && e.name === 'ConfigError') {
+      process.stderr.write(`georeg ${name}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

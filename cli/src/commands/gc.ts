@@ -1,0 +1,69 @@
+import { createLogger, loadConfig, openRegistry, collectGarbage, gcOptions, parseListen, type GcReport } from 'georeg/nodes';
+import { CliError, configOptions, configOverrides, parseOptions, type Command } from '../command.js';
+
+const help = `Usage: georeg gc [--dry-run] [--data DIR] [--config FILE] [--url URL]
+
+Removes blobs no manifest references (older than gc.graceSeconds, default 1 h),
+their stale repository links, and expired upload sessions. Reports what it finds
+broken (a tag without its manifest, a manifest whose blobs are gone...).
+
+When a node is running on the data directory, gc asks that node to do the work
+(its metadata store has one writer), at --url or the configured listen address.
+
+Options:
+  --dry-run      print what would be deleted and the bytes freed; delete nothing
+  --url URL      the running node's base URL
+  --data, --config, --listen   as for \`georeg serve\``;
+
+function print(report: GcReport): void {
+  const verb = report.dryRun ? 'would delete' : 'deleted';
+  for (const d of report.blobsDeleted) process.stdout.write(`${verb} ${d}\n`);
+  process.stdout.write(
+    `${verb} ${report.blobsDeleted.length} blobs, ${report.bytesFreed} bytes freed; ` +
+      `${report.linksRemoved} stale links, ${report.uploadsRemoved} uploads; ${report.broken.length} broken\n`,
+  );
+  for (const b of report.broken) process.stdout.write(`broken: ${b.kind} ${b.repository} ${b.digest}${b.detail ? ` (${b.detail})` : ''}\n`);
+}
+
+async function viaNode(url: string, dryRun: boolean): Promise<GcReport> {
+  const res = await fetch(`${url.replace(/\/$/, '')}/georeg/v1/gc?dryRun=${dryRun}`, { method: 'POST' });
+  if (!res.ok) throw new CliError(`node at ${url} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as GcReport;
+}
+
+export const gcCommand: Command = {
+  name: 'gc',
+  summary: 'garbage-collect unreferenced blobs and stale uploads',
+  async run(argv) {
+    const { values } = parseOptions(argv, { ...configOptions, 'dry-run': { type: 'boolean' }, url: { type: 'string' } });
+    if (values.help) {
+      process.stdout.write(help + '\n');
+      return 0;
+    }
+    const dryRun = values['dry-run'] ?? false;
+    const config = loadConfig({ file: values.config, env: process.env, overrides: configOverrides(values) });
+    const log = createLogger({ level: 'warn' });
+    let report: GcReport;
+    if (values.url) {
+      report = await viaNode(values.url, dryRun);
+    } else {
+      let registry;
+      try {
+        registry = await openRegistry(config);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'LEVEL_DATABASE_NOT_OPEN' && (e as { code?: string }).code !== 'LEVEL_LOCKED') throw e;
+        const { host, port } = parseListen(config.listen);
+        report = await viaNode(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, dryRun);
+        print(report);
+        return report.broken.length ? 1 : 0;
+      }
+      try {
+        report = await collectGarbage(registry, { ...gcOptions(config), dryRun }, log);
+      } finally {
+        await registry.close();
+      }
+    }
+    print(report);
+    return report.broken.length ? 1 : 0;
+  },
+};

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import type { LogLevel } from './log.js';
+
+/** The whole node configuration: one typed object, validated at start. */
+export interface Config {
+  /** HOST:PORT to serve the registry API on. */
+  listen: string;
+  /** Directory for blobs, metadata and upload staging. */
+  data: string;
+  storage: { driver: 'fs' | 'memory' };
+  meta: { driver: 'level' | 'memory' };
+  log: { level: LogLevel; access: boolean };
+  limits: { maxManifestBytes: number };
+  cache: { manifestBytes: number };
+  uploads: { maxAgeSeconds: number; expireIntervalSeconds: number };
+  gc: { intervalSeconds: number; graceSeconds: number };
+}
+
+export const defaultConfig: Config = {
+  listen: '127.0.0.1:5000',
+  data: './data',
+  storage: { driver: 'fs' },
+  meta: { driver: 'level' },
+  log: { level: 'info', access: true },
+  limits: { maxManifestBytes: 4 * 1024 * 1024 },
+  cache: { manifestBytes: 64 * 1024 * 1024 },
+  uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
+  gc: { intervalSeconds: 0, graceSeconds: 3600 },
+};
+
+const ENUMS: Record<string, readonly string[]> = {
+  'storage.driver': ['fs', 'memory'],
+  'meta.driver': ['level', 'memory'],
+  'log.level': ['debug', 'info', 'warn', 'error'],
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Tree = Record<string, unknown>;
+
+/** Every leaf of the default config as [dotted key, default value]. */
+function leaves(obj: Tree, prefix = ''): [string, unknown][] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    typeof v === 'object' && v !== null ? leaves(v as Tree, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
+  );
+}
+
+/** `uploads.maxAgeSeconds` → `GEOREG_UPLOADS_MAX_AGE_SECONDS`. */
+export function envName(key: string): string {
+  return 'GEOREG_' + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function coerce(key: string, raw: unknown, like: unknown, source: string): unknown {
+  if (typeof like === 'number') {
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (typeof raw === 'boolean' || raw === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${source}: ${key} must be a non-negative number`);
+    return n;
+  }
+  if (typeof like === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new ConfigError(`${source}: ${key} must be true or false`);
+  }
+  if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${source}: ${key} must be a non-empty string`);
+  const allowed = ENUMS[key];
+  if (allowed && !allowed.includes(raw)) throw new ConfigError(`${source}: ${key} must be one of ${allowed.join(', ')}`);
+  return raw;
+}
+
+function set(tree: Tree, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = tree;
+  for (const p of parts.slice(0, -1)) node = node[p] as Tree;
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function flatten(obj: unknown, prefix: string, out: Map<string, unknown>, source: string): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: ${prefix || 'config'} must be an object`);
+  for (const [k, v] of Object.entries(obj)) {
+    const key = `${prefix}${k}`;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) flatten(v, `${key}.`, out, source);
+    else out.set(key, v);
+  }
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Dotted keys from command-line flags, applied last. */
+  overrides?: Record<string, unknown>;
+}
+
+/** defaults < config file (JSON) < GEOREG_* environment < command-line flags. Unknown keys are errors. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const config = structuredClone(defaultConfig);
+  const known = new Map(leaves(config as unknown as Tree));
+  const apply = (key: string, raw: unknown, source: string): void => {
+    if (!known.has(key)) throw new ConfigError(`${source}: unknown setting ${key}`);
+    set(config as unknown as Tree, key, coerce(key, raw, known.get(key), source));
+  };
+  if (sources.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${sources.file}: ${(e as Error).message}`);
+    }
+    const flat = new Map<string, unknown>();
+    flatten(parsed, '', flat, sources.file);
+    for (const [k, v] of flat) apply(k, v, sources.file);
+  }
+  const env = sources.env ?? {};
+  for (const key of known.keys()) {
+    const v = env[envName(key)];
+    if (v !== undefined) apply(key, v, envName(key));
+  }
+  for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
+  parseListen(config.listen);
+  return config;
+}
+
+/** Split `HOST:PORT` (IPv6 as `[::1]:5000`). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`listen must be HOST:PORT, got ${JSON.stringify(listen)}`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}

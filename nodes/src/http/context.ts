@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import { oci } from '../oci/errors.js';
+import { parseName } from '../oci/names.js';
+
+/** One request: its parsed path parameters and query, its id, its logger. */
+export class Ctx {
+  /** Set by the route that matched, for the access log (low-cardinality). */
+  route = 'unknown';
+  private query?: URLSearchParams;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly id: string,
+    readonly log: Logger,
+    readonly path: string,
+    private readonly rawQuery: string,
+    readonly params: string[],
+  ) {}
+
+  /** The repository name from the path, validated. */
+  get name(): string {
+    return parseName(this.params[0] ?? '');
+  }
+
+  param(i: number): string {
+    return this.params[i] ?? '';
+  }
+
+  q(key: string): string | undefined {
+    if (this.rawQuery === '') return undefined;
+    this.query ??= new URLSearchParams(this.rawQuery);
+    return this.query.get(key) ?? undefined;
+  }
+
+  /** A non-negative integer query parameter, or undefined when absent. */
+  qInt(key: string, max: number): number | undefined {
+    const v = this.q(key);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d{1,9}$/.test(v) || n > max) throw oci('PAGINATION_INVALID', `${key} must be an integer from 0 to ${max}`);
+    return n;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  }
+
+  send(status: number, headers: Record<string, string | number>, body?: Buffer | string): void {
+    const res = this.res;
+    res.statusCode = status;
+    for (const k in headers) res.setHeader(k, headers[k] as string | number);
+    if (body === undefined || this.req.method === 'HEAD') {
+      if (body !== undefined && !('Content-Length' in headers)) res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end();
+    } else {
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
+    }
+  }
+
+  json(status: number, value: unknown, headers: Record<string, string | number> = {}): void {
+    this.send(status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify(value));
+  }
+}

@@ -1,0 +1,27 @@
+import type { Ctx } from './context.js';
+
+export type Handler = (ctx: Ctx) => Promise<void> | void;
+
+export interface Route {
+  /** Low-cardinality name for logs and metrics, e.g. `manifests`. */
+  name: string;
+  pattern: RegExp;
+  methods: Partial<Record<string, Handler>>;
+}
+
+export type Match = { route: Route; params: string[]; handler?: Handler };
+
+/** Finds the first route whose pattern matches; `handler` is undefined when the method is not allowed. */
+export class Router {
+  constructor(private readonly routes: Route[]) {}
+
+  match(method: string, path: string): Match | undefined {
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const handler = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined);
+      return { route, params: m.slice(1), handler };
+    }
+    return undefined;
+  }
+}

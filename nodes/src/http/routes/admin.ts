@@ -1,0 +1,31 @@
+import type { Registry } from '../../registry/registry.js';
+import { collectGarbage, type GcOptions } from '../../registry/gc.js';
+import type { Route } from '../router.js';
+
+/**
+ * georeg's own API under /georeg/v1. Until authentication lands, bind the node to
+ * a trusted address (the default is 127.0.0.1).
+ */
+export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>): Route[] {
+  return [
+    {
+      name: 'health',
+      pattern: /^\/georeg\/v1\/health$/,
+      methods: {
+        GET(ctx) {
+          ctx.json(200, { status: 'ok' });
+        },
+      },
+    },
+    {
+      name: 'gc',
+      pattern: /^\/georeg\/v1\/gc$/,
+      methods: {
+        async POST(ctx) {
+          const dryRun = ctx.q('dryRun') === 'true' || ctx.q('dryRun') === '1';
+          ctx.json(200, await collectGarbage(registry, { ...gc, dryRun }, ctx.log));
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,14 @@
+import type { Route } from '../router.js';
+
+/** `GET /v2/`: the API version check every client starts with. */
+export function baseRoute(): Route {
+  return {
+    name: 'base',
+    pattern: /^\/v2\/?$/,
+    methods: {
+      GET(ctx) {
+        ctx.json(200, {}, { 'Docker-Distribution-API-Version': 'registry/2.0' });
+      },
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { parseDigest } from '../../oci/digest.js';
+import { oci } from '../../oci/errors.js';
+import { MediaTypes } from '../../oci/media-types.js';
+import type { Page } from '../../meta/store.js';
+import type { Registry } from '../../registry/registry.js';
+import type { Ctx } from '../context.js';
+import type { Route } from '../router.js';
+
+const MAX_PAGE = 10_000;
+
+function page(ctx: Ctx): Page {
+  const last = ctx.q('last');
+  if (last !== undefined && last.length > 256) throw oci('PAGINATION_INVALID', 'last is too long');
+  return { n: ctx.qInt('n', MAX_PAGE), last };
+}
+
+/** `Link: <path?n=N&last=X>; rel="next"` for a page that came back full. */
+function link(path: string, p: Page, items: string[], more: boolean): Record<string, string> {
+  const last = items[items.length - 1];
+  if (!more || last === undefined || p.n === undefined) return {};
+  return { Link: `<${path}?n=${p.n}&last=${encodeURIComponent(last)}>; rel="next"` };
+}
+
+/** Tags list, catalog and referrers. */
+export function listingRoutes(registry: Registry): Route[] {
+  const listing = registry.listing;
+  return [
+    {
+      name: 'tags',
+      pattern: /^\/v2\/(.+)\/tags\/list$/,
+      methods: {
+        async GET(ctx) {
+          const name = ctx.name;
+          const p = page(ctx);
+          const { items, more } = await listing.tags(name, p);
+          ctx.json(200, { name, tags: items }, link(ctx.path, p, items, more));
+        },
+      },
+    },
+    {
+      name: 'referrers',
+      pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/,
+      methods: {
+        async GET(ctx) {
+          const name = ctx.name;
+          const subject = parseDigest(ctx.param(1));
+          const artifactType = ctx.q('artifactType');
+          const manifests = await listing.referrers(name, subject, artifactType);
+          const headers: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex };
+          if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
+          ctx.send(200, headers, JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
+        },
+      },
+    },
+    {
+      name: 'catalog',
+      pattern: /^\/v2\/_catalog$/,
+      methods: {
+        async GET(ctx) {
+          const p = page(ctx);
+          const { items, more } = await listing.repositories(p);
+          ctx.json(200, { repositories: items }, link(ctx.path, p, items, more));
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,49 @@
+import { parseReference } from '../../oci/names.js';
+import type { Registry } from '../../registry/registry.js';
+import { readLimited } from '../body.js';
+import type { Route } from '../router.js';
+
+/**
+ * Manifests are answered with exactly the stored bytes and their stored media
+ * type, whatever `Accept` says: georeg never converts between schemas, and a
+ * client that cannot use the type it gets fails visibly rather than receiving a
+ * 404 for content that exists.
+ */
+export function manifestRoutes(registry: Registry): Route {
+  const manifests = registry.manifests;
+  return {
+    name: 'manifests',
+    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    methods: {
+      async GET(ctx) {
+        const { record, bytes } = await manifests.get(ctx.name, parseReference(ctx.param(1)));
+        const etag = `"${record.digest}"`;
+        const headers = {
+          'Content-Type': record.mediaType,
+          'Docker-Content-Digest': record.digest,
+          ETag: etag,
+          'Content-Length': record.size,
+        };
+        if (ctx.header('if-none-match') === etag) return ctx.send(304, headers);
+        ctx.send(200, headers, bytes);
+      },
+      async PUT(ctx) {
+        const name = ctx.name;
+        const ref = parseReference(ctx.param(1));
+        const body = await readLimited(ctx.req, manifests.options.maxManifestBytes, 'MANIFEST_TOO_LARGE');
+        const record = await manifests.put(name, ref, body, ctx.header('content-type'));
+        const headers: Record<string, string | number> = {
+          Location: `/v2/${name}/manifests/${record.digest}`,
+          'Docker-Content-Digest': record.digest,
+          'Content-Length': 0,
+        };
+        if (record.subject) headers['OCI-Subject'] = record.subject;
+        ctx.send(201, headers);
+      },
+      async DELETE(ctx) {
+        await manifests.delete(ctx.name, parseReference(ctx.param(1)));
+        ctx.send(202, { 'Content-Length': 0 });
+      },
+    },
+  };
+}

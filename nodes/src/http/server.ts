@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { isOciError, oci, type OciError } from '../oci/errors.js';
+import { Ctx } from './context.js';
+import { Router, type Route } from './router.js';
+
+export interface HttpOptions {
+  accessLog: boolean;
+  log: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const idPrefix = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** The one place that turns errors into OCI error bodies. */
+export function sendError(ctx: Ctx, err: unknown): void {
+  let e: OciError;
+  if (isOciError(err)) {
+    e = err;
+  } else {
+    ctx.log.error('request failed', { err, route: ctx.route });
+    e = oci('INTERNAL');
+  }
+  const res = ctx.res;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const h of res.getHeaderNames()) res.removeHeader(h);
+  res.setHeader('X-Request-Id', ctx.id);
+  res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+  if (e.status === 416 && e.detail && typeof e.detail === 'object' && 'size' in e.detail) {
+    res.setHeader('Content-Range', `bytes */${String(e.detail.size)}`);
+  }
+  ctx.json(e.status, e.toBody());
+}
+
+export function createHttpServer(routes: Route[], opts: HttpOptions): Server {
+  const router = new Router(routes);
+  const server = createServer((req, res) => void handle(router, opts, req, res));
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+  server.requestTimeout = 0; // large blob uploads may take long; idle sockets are still reaped
+  return server;
+}
+
+async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const log = opts.log;
+  const match = router.match(req.method ?? 'GET', path);
+  const ctx = new Ctx(req, res, id, log, path, q === -1 ? '' : url.slice(q + 1), match?.params ?? []);
+  res.setHeader('X-Request-Id', id);
+  if (opts.accessLog) {
+    res.once('finish', () => {
+      log.info('request', {
+        reqId: id,
+        method: req.method,
+        route: ctx.route,
+        path: path.length > 512 ? path.slice(0, 512) : path,
+        status: res.statusCode,
+        bytesIn: Number(req.headers['content-length'] ?? 0),
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        remote: req.socket.remoteAddress,
+      });
+    });
+  }
+  try {
+    if (!match) throw oci('NOT_FOUND', undefined, { path: path.slice(0, 256) });
+    ctx.route = match.route.name;
+    if (!match.handler) throw oci('METHOD_NOT_ALLOWED', undefined, { method: req.method });
+    await match.handler(ctx);
+  } catch (err) {
+    sendError(ctx, err);
+  }
+}

@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { parseListen, type Config } from './config.js';
+import type { Logger } from './log.js';
+import type { BlobDriver } from './storage/driver.js';
+import type { MetaStore } from './meta/store.js';
+import { FsBlobDriver } from './storage/fs-driver.js';
+import { MemoryBlobDriver } from './storage/memory-driver.js';
+import { LevelMetaStore } from './meta/level-store.js';
+import { MemoryMetaStore } from './meta/memory-store.js';
+import { Registry } from './registry/registry.js';
+import { collectGarbage, type GcOptions } from './registry/gc.js';
+import { createHttpServer } from './http/server.js';
+import { registryRoutes } from './http/routes/index.js';
+
+export interface RunningNode {
+  registry: Registry;
+  server: Server;
+  /** Base URL, e.g. http://127.0.0.1:5000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Open the stores a config names. The LevelDB store fails if another process holds it. */
+export async function openRegistry(config: Config): Promise<Registry> {
+  await mkdir(config.data, { recursive: true });
+  const driver: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
+  const meta: MetaStore =
+    config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
+  return new Registry({
+    driver,
+    meta,
+    manifests: { maxManifestBytes: config.limits.maxManifestBytes, cacheBytes: config.cache.manifestBytes },
+  });
+}
+
+export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
+  return { graceMs: config.gc.graceSeconds * 1000, uploadMaxAgeMs: config.uploads.maxAgeSeconds * 1000 };
+}
+
+/** Composition root: config → stores → services → HTTP, plus the upload-expiry and GC timers. */
+export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+  const registry = await openRegistry(config);
+  const gc = gcOptions(config);
+  const server = createHttpServer(registryRoutes(registry, gc), { accessLog: config.log.access, log });
+  const { host, port } = parseListen(config.listen);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+
+  const timers: NodeJS.Timeout[] = [];
+  const every = (seconds: number, what: string, fn: () => Promise<unknown>): void => {
+    if (seconds <= 0) return;
+    const t = setInterval(() => void fn().catch((err: unknown) => log.error(`${what} failed`, { err })), seconds * 1000);
+    t.unref();
+    timers.push(t);
+  };
+  every(config.uploads.expireIntervalSeconds, 'upload expiry', () => registry.uploads.expire(gc.uploadMaxAgeMs));
+  every(config.gc.intervalSeconds, 'gc', () => collectGarbage(registry, { ...gc, dryRun: false }, log));
+
+  log.info('registry listening', { url, data: config.data, storage: config.storage.driver, meta: config.meta.driver });
+  return {
+    registry,
+    server,
+    url,
+    async close() {
+      timers.forEach(clearInterval);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await registry.close();
+    },
+  };
+}

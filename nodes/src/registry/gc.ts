@@ -1,0 +1,102 @@
+import type { Digest } from '../oci/digest.js';
+import type { Logger } from '../log.js';
+import type { Registry } from './registry.js';
+
+export interface GcOptions {
+  dryRun: boolean;
+  /** A blob (or blob link) younger than this survives even when unreferenced. */
+  graceMs: number;
+  /** Upload sessions idle for longer than this are removed. */
+  uploadMaxAgeMs: number;
+}
+
+/** Something found inconsistent in the store. */
+export interface Broken {
+  kind: 'tag-without-manifest' | 'manifest-without-bytes' | 'reference-missing' | 'link-without-blob';
+  repository: string;
+  digest: Digest;
+  detail?: string;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  blobsDeleted: Digest[];
+  bytesFreed: number;
+  linksRemoved: number;
+  uploadsRemoved: number;
+  broken: Broken[];
+  ms: number;
+}
+
+/**
+ * Mark and sweep while the node keeps serving. Marked: every manifest and every
+ * digest a manifest references, in any repository. Swept: blob links nobody
+ * references once older than the grace period, then blobs with no mark and no
+ * link once older than the grace period. Digests that writers touch during the
+ * run (ContentGuard) are never swept.
+ */
+export async function collectGarbage(registry: Registry, opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
+  const started = now();
+  const cutoff = started - opts.graceMs;
+  const live = new Set<string>();
+  const guard = registry.guard;
+  const stop = guard.watch((d) => live.add(d));
+  const report: GcReport = { dryRun: opts.dryRun, blobsDeleted: [], bytesFreed: 0, linksRemoved: 0, uploadsRemoved: 0, broken: [], ms: 0 };
+  try {
+    const marked = await mark(registry, report.broken);
+    const linked = new Set<string>();
+    for (const repo of await registry.meta.listRepositories()) {
+      for await (const { digest, link } of registry.meta.listBlobLinks(repo)) {
+        const present = (await registry.driver.stat(digest)) !== undefined;
+        if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
+        if (marked.has(digest) || link.created >= cutoff) {
+          linked.add(digest);
+          continue;
+        }
+        if (opts.dryRun) report.linksRemoved++;
+        else if (await guard.exclusive(digest, async () => !live.has(digest) && registry.meta.unlinkBlob(repo, digest))) report.linksRemoved++;
+      }
+    }
+    for await (const blob of registry.driver.list()) {
+      if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
+      if (!opts.dryRun) {
+        const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && registry.driver.delete(blob.digest));
+        if (!gone) continue;
+      }
+      report.blobsDeleted.push(blob.digest);
+      report.bytesFreed += blob.size;
+    }
+    if (!opts.dryRun) {
+      const expired = await registry.uploads.expire(opts.uploadMaxAgeMs);
+      report.uploadsRemoved = expired.sessions + expired.leftovers;
+    }
+  } finally {
+    stop();
+  }
+  report.ms = now() - started;
+  log.info('gc finished', { ...report, blobsDeleted: report.blobsDeleted.length, broken: report.broken.length });
+  return report;
+}
+
+async function mark(registry: Registry, broken: Broken[]): Promise<Set<string>> {
+  const { meta, driver } = registry;
+  const marked = new Set<string>();
+  for (const repo of await meta.listRepositories()) {
+    const manifests = new Set<string>();
+    for await (const m of meta.listManifests(repo)) {
+      manifests.add(m.digest);
+      marked.add(m.digest);
+      for (const r of m.references) marked.add(r);
+      if ((await driver.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
+      for (const r of m.references) {
+        const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
+        if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });
+      }
+    }
+    for (const tag of await meta.listTags(repo)) {
+      const d = await meta.getTag(repo, tag);
+      if (d && !manifests.has(d)) broken.push({ kind: 'tag-without-manifest', repository: repo, digest: d, detail: tag });
+    }
+  }
+  return marked;
+}

@@ -1,0 +1,123 @@
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { oci } from '../oci/errors.js';
+import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
+import type { Reference } from '../oci/names.js';
+import type { BlobDriver } from '../storage/driver.js';
+import type { MetaStore, ManifestRecord } from '../meta/store.js';
+import { parseManifest, type ParsedManifest } from './manifest-parse.js';
+import { ByteLru } from './byte-lru.js';
+import type { ContentGuard } from './content-guard.js';
+
+export interface ManifestOptions {
+  /** Largest manifest accepted, in bytes. */
+  maxManifestBytes: number;
+  /** Memory for manifest bytes kept hot (they never change for a digest). */
+  cacheBytes: number;
+}
+
+export interface StoredManifest {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
+
+export class ManifestService {
+  private readonly bytes: ByteLru;
+
+  constructor(
+    private readonly driver: BlobDriver,
+    private readonly meta: MetaStore,
+    private readonly guard: ContentGuard,
+    readonly options: ManifestOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.bytes = new ByteLru(options.cacheBytes);
+  }
+
+  /** Resolve a tag or digest to the manifest's digest in `repo`. */
+  async resolve(repo: string, ref: Reference): Promise<Digest> {
+    if (ref.digest !== undefined) return ref.digest;
+    const d = await this.meta.getTag(repo, ref.tag);
+    if (!d) throw oci('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
+    return d;
+  }
+
+  async get(repo: string, ref: Reference): Promise<StoredManifest> {
+    const digest = await this.resolve(repo, ref);
+    const record = await this.meta.getManifest(repo, digest);
+    if (!record) throw oci('MANIFEST_UNKNOWN', undefined, ref.tag ? { tag: ref.tag } : { digest });
+    let bytes = this.bytes.get(digest);
+    if (!bytes) {
+      bytes = await this.driver.readAll(digest);
+      this.bytes.set(digest, bytes);
+    }
+    return { record, bytes };
+  }
+
+  /** Validate and store a manifest; returns its record. */
+  async put(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestRecord> {
+    if (body.length > this.options.maxManifestBytes) {
+      throw oci('MANIFEST_TOO_LARGE', `manifest exceeds ${this.options.maxManifestBytes} bytes`);
+    }
+    const digest = digestOf(body, ref.digest ? digestAlgorithm(ref.digest) : 'sha256');
+    if (ref.digest && ref.digest !== digest) {
+      throw oci('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest, actual: digest });
+    }
+    const parsed = parseManifest(body, contentType);
+    const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
+    this.guard.touch([digest, ...references]);
+    await this.checkReferences(repo, parsed);
+
+    await this.guard.exclusive(digest, async () => {
+      if ((await this.driver.stat(digest)) === undefined) await this.store(digest, body);
+    });
+    this.bytes.set(digest, body);
+    const record: ManifestRecord = {
+      digest,
+      mediaType: parsed.mediaType,
+      size: body.length,
+      created: this.now(),
+      references,
+    };
+    if (parsed.subject) record.subject = parsed.subject.digest;
+    if (parsed.artifactType) record.artifactType = parsed.artifactType;
+    if (parsed.annotations) record.annotations = parsed.annotations;
+    await this.meta.putManifest(repo, record, ref.tag);
+    return record;
+  }
+
+  /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
+  async delete(repo: string, ref: Reference): Promise<void> {
+    const gone = ref.digest !== undefined ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag);
+    if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
+  }
+
+  private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
+    const [blobLinks, children] = await Promise.all([
+      Promise.all(parsed.blobs.map((d) => this.meta.getBlobLink(repo, d.digest))),
+      Promise.all(parsed.children.map((d) => this.meta.getManifest(repo, d.digest))),
+    ]);
+    parsed.blobs.forEach((d, i) => {
+      const link = blobLinks[i];
+      if (!link) throw oci('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} is not in the repository`, { digest: d.digest });
+      if (link.size !== d.size) {
+        throw oci('MANIFEST_INVALID', `descriptor size ${d.size} does not match blob ${d.digest}`, { digest: d.digest });
+      }
+    });
+    parsed.children.forEach((d, i) => {
+      if (!children[i]) throw oci('MANIFEST_UNKNOWN', `manifest ${d.digest} is not in the repository`, { digest: d.digest });
+    });
+  }
+
+  private async store(digest: Digest, body: Buffer): Promise<void> {
+    const id = `m-${randomBytes(12).toString('base64url')}`;
+    await this.driver.createUpload(id);
+    try {
+      await this.driver.appendUpload(id, Readable.from([body]));
+      await this.driver.commitUpload(id, digest);
+    } catch (e) {
+      await this.driver.deleteUpload(id);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import type { BlobDriver } from '../storage/driver.js';
+import type { MetaStore } from '../meta/store.js';
+import { BlobService } from './blobs.js';
+import { UploadService } from './uploads.js';
+import { ManifestService, type ManifestOptions } from './manifests.js';
+import { ListingService } from './listing.js';
+import { ContentGuard } from './content-guard.js';
+
+export interface RegistryDeps {
+  driver: BlobDriver;
+  meta: MetaStore;
+  manifests: ManifestOptions;
+  now?: () => number;
+}
+
+/** The registry's domain services over one blob driver and one metadata store. No HTTP here. */
+export class Registry {
+  readonly driver: BlobDriver;
+  readonly meta: MetaStore;
+  readonly blobs: BlobService;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+  readonly listing: ListingService;
+  readonly guard = new ContentGuard();
+
+  constructor(deps: RegistryDeps) {
+    const now = deps.now ?? Date.now;
+    this.driver = deps.driver;
+    this.meta = deps.meta;
+    this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
+    this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
+    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now);
+    this.listing = new ListingService(deps.meta);
+  }
+
+  async close(): Promise<void> {
+    await this.meta.close();
+    await this.driver.close();
+  }
+}

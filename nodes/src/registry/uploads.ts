@@ -1,0 +1,204 @@
+import { randomBytes, type Hash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { oci } from '../oci/errors.js';
+import { digestAlgorithm, newHash, hashToDigest, type Algorithm, type Digest } from '../oci/digest.js';
+import type { BlobDriver } from '../storage/driver.js';
+import type { MetaStore, UploadSession } from '../meta/store.js';
+import type { BlobService } from './blobs.js';
+import type { ContentGuard } from './content-guard.js';
+
+const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Where a chunk claims to go: `Content-Range: start-end`, both inclusive. */
+export interface ChunkRange {
+  start: number;
+  end: number;
+}
+
+interface LiveUpload {
+  /** Running hash of the bytes on disk, or undefined when it must be rebuilt. */
+  hash?: Hash;
+  size: number;
+  busy: boolean;
+}
+
+/**
+ * Resumable blob uploads. Bytes go to the driver's staging area while being
+ * hashed; the blob becomes visible (and linked) only after its digest checks out.
+ * Sessions live in the MetaStore, so they survive a restart; the running hash is
+ * kept in memory and rebuilt from the staged bytes when it is missing.
+ */
+export class UploadService {
+  private readonly live = new Map<string, LiveUpload>();
+
+  constructor(
+    private readonly driver: BlobDriver,
+    private readonly meta: MetaStore,
+    private readonly blobs: BlobService,
+    private readonly guard: ContentGuard,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(repo: string): Promise<UploadSession> {
+    const id = randomBytes(18).toString('base64url');
+    const t = this.now();
+    const session = { id, repository: repo, created: t, updated: t };
+    await this.driver.createUpload(id);
+    await this.meta.putUpload(session);
+    this.live.set(id, { hash: newHash(), size: 0, busy: false });
+    return session;
+  }
+
+  /** Current size of an upload that belongs to `repo`. */
+  async status(repo: string, id: string): Promise<number> {
+    await this.session(repo, id);
+    const size = await this.driver.uploadSize(id);
+    if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    return size;
+  }
+
+  /** Append a chunk; `range`, when given, must start at the current size. Returns the new size. */
+  async append(repo: string, id: string, source: Readable, range?: ChunkRange): Promise<number> {
+    return this.exclusive(repo, id, async (up) => {
+      if (range && range.start !== up.size) {
+        source.resume();
+        throw oci('BLOB_UPLOAD_RANGE', `chunk must start at offset ${up.size}`, { offset: up.size });
+      }
+      return this.write(id, up, source);
+    });
+  }
+
+  /** Finish an upload, with an optional last chunk, and commit it under `digest`. */
+  async finish(repo: string, id: string, digest: Digest, source?: Readable, range?: ChunkRange): Promise<void> {
+    await this.exclusive(repo, id, async (up) => {
+      if (source) {
+        if (range && range.start !== up.size) {
+          source.resume();
+          throw oci('BLOB_UPLOAD_RANGE', `chunk must start at offset ${up.size}`, { offset: up.size });
+        }
+        await this.write(id, up, source);
+      }
+      const actual = await this.digestOf(id, up, digestAlgorithm(digest));
+      if (actual !== digest) {
+        await this.drop(id);
+        throw oci('DIGEST_INVALID', undefined, { expected: digest });
+      }
+      await this.guard.exclusive(digest, async () => {
+        this.guard.touch([digest]);
+        await this.driver.commitUpload(id, digest);
+        await this.blobs.link(repo, digest, up.size);
+      });
+      await this.meta.deleteUpload(id);
+      this.live.delete(id);
+    });
+  }
+
+  /** A whole blob in one request (POST `?digest=` with a body). */
+  async monolithic(repo: string, digest: Digest, source: Readable): Promise<void> {
+    const session = await this.start(repo);
+    try {
+      await this.finish(repo, session.id, digest, source);
+    } catch (e) {
+      await this.drop(session.id);
+      throw e;
+    }
+  }
+
+  async cancel(repo: string, id: string): Promise<void> {
+    await this.session(repo, id);
+    await this.drop(id);
+  }
+
+  /** Remove sessions idle for longer than `maxAgeMs` and staged data with no session. */
+  async expire(maxAgeMs: number): Promise<{ sessions: number; leftovers: number }> {
+    const cutoff = this.now() - maxAgeMs;
+    let sessions = 0;
+    let leftovers = 0;
+    for await (const s of this.meta.listUploads()) {
+      if (s.updated < cutoff && !this.live.get(s.id)?.busy) {
+        await this.drop(s.id);
+        sessions++;
+      }
+    }
+    for await (const u of this.driver.listUploads()) {
+      if (u.modified < cutoff && !this.live.has(u.id) && !(await this.meta.getUpload(u.id))) {
+        await this.driver.deleteUpload(u.id);
+        leftovers++;
+      }
+    }
+    return { sessions, leftovers };
+  }
+
+  private async session(repo: string, id: string): Promise<UploadSession> {
+    const s = UPLOAD_ID.test(id) ? await this.meta.getUpload(id) : undefined;
+    if (!s || s.repository !== repo) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
+    return s;
+  }
+
+  /** Run `fn` with the upload's live state, one request at a time per upload. */
+  private async exclusive<T>(repo: string, id: string, fn: (up: LiveUpload) => Promise<T>): Promise<T> {
+    const session = await this.session(repo, id);
+    let up = this.live.get(id);
+    if (!up) {
+      const size = await this.driver.uploadSize(id);
+      if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      up = { size, busy: false };
+      this.live.set(id, up);
+    }
+    if (up.busy) throw oci('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });
+    up.busy = true;
+    try {
+      const result = await fn(up);
+      if (this.live.has(id)) await this.meta.putUpload({ ...session, updated: this.now() });
+      return result;
+    } finally {
+      up.busy = false;
+    }
+  }
+
+  private async write(id: string, up: LiveUpload, source: Readable): Promise<number> {
+    const hash = up.hash;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash?.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const done = this.driver.appendUpload(id, hashing);
+    try {
+      await Promise.all([pipeline(source, hashing), done]);
+      up.size = await done;
+      return up.size;
+    } catch (e) {
+      // The hash may have seen bytes that never reached the disk: rebuild it next time.
+      up.hash = undefined;
+      up.size = (await this.driver.uploadSize(id)) ?? 0;
+      throw e;
+    }
+  }
+
+  private async digestOf(id: string, up: LiveUpload, alg: Algorithm): Promise<Digest> {
+    if (up.hash && alg === 'sha256') {
+      const d = hashToDigest(up.hash, alg);
+      up.hash = undefined;
+      return d;
+    }
+    const h = newHash(alg);
+    await pipeline(await this.driver.readUpload(id), async function* (src: AsyncIterable<Buffer>) {
+      for await (const chunk of src) h.update(chunk);
+    });
+    return hashToDigest(h, alg);
+  }
+
+  private async drop(id: string): Promise<void> {
+    this.live.delete(id);
+    await this.driver.deleteUpload(id);
+    await this.meta.deleteUpload(id);
+  }
+}
+
+/** A body from bytes already in memory (small documents only). */
+export function bufferSource(data: Buffer): Readable {
+  return Readable.from([data]);
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, defaultConfig, envName, loadConfig, parseListen } from '../../src/config.js';
+
+describe('config', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'georeg-config-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults to a single local node on 127.0.0.1:5000 with data in ./data', () => {
+    assert.deepEqual(loadConfig(), defaultConfig);
+    assert.equal(defaultConfig.listen, '127.0.0.1:5000');
+    assert.equal(defaultConfig.data, './data');
+  });
+
+  it('layers file < environment < flags', () => {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ listen: '0.0.0.0:6000', log: { level: 'warn' }, gc: { graceSeconds: 60 } }));
+    const c = loadConfig({
+      file,
+      env: { GEOREG_LOG_LEVEL: 'debug', GEOREG_LOG_ACCESS: 'false', GEOREG_GC_GRACE_SECONDS: '120' },
+      overrides: { listen: '127.0.0.1:7000' },
+    });
+    assert.equal(c.listen, '127.0.0.1:7000');
+    assert.equal(c.log.level, 'debug');
+    assert.equal(c.log.access, false);
+    assert.equal(c.gc.graceSeconds, 120);
+    assert.equal(envName('uploads.maxAgeSeconds'), 'GEOREG_UPLOADS_MAX_AGE_SECONDS');
+  });
+
+  it('rejects unknown keys, bad types, bad enums and bad listen addresses', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ storage: { drvier: 'fs' } }));
+    assert.throws(() => loadConfig({ file }), (e: Error) => e instanceof ConfigError && /unknown setting storage.drvier/.test(e.message));
+    assert.throws(() => loadConfig({ env: { GEOREG_GC_GRACE_SECONDS: 'soon' } }), ConfigError);
+    assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 's3' } }), /one of fs, memory/);
+    assert.throws(() => loadConfig({ overrides: { listen: 'localhost' } }), /HOST:PORT/);
+    assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
+    assert.deepEqual(parseListen('[::1]:5000'), { host: '::1', port: 5000 });
+  });
+});
