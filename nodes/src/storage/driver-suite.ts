@@ -1,0 +1,298 @@
+/**
+ * THE BlobDriver test suite: every driver registers it from its test file with
+ * `blobDriverSuite('name', make)`, where `make` returns a fresh, empty driver.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { digestOf, type Digest } from '../oci/digest.js';
+import { isOciError, type ErrorKind } from '../oci/errors.js';
+import type { BlobDriver } from './driver.js';
+
+export interface DriverFixture {
+  driver: BlobDriver;
+  cleanup: () => Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const hello = Buffer.from('hello, georeg: the quick brown fox jumps over the lazy dog');
+
+export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>): void {
+  describe(name, () => {
+    let driver: BlobDriver;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ driver, cleanup } = await make());
+    });
+    afterEach(async () => {
+      await driver.close();
+      await cleanup();
+    });
+
+    describe('committed blobs', () => {
+      it('stat is undefined for an absent blob and the size for a present one', async () => {
+        assert.equal(await driver.stat(digestOf(hello)), undefined);
+        const d = await put(driver, hello);
+        assert.equal(await driver.stat(d), hello.length);
+      });
+
+      it('reads a whole blob and readAll returns it', async () => {
+        const d = await put(driver, hello);
+        assert.deepEqual(await bytes(await driver.read(d)), hello);
+        assert.deepEqual(await driver.readAll(d), hello);
+      });
+
+      it('reads inclusive ranges: first byte, last byte, middle, everything', async () => {
+        const d = await put(driver, hello);
+        const last = hello.length - 1;
+        for (const [start, end] of [[0, 0], [last, last], [7, 12], [0, last]] as const) {
+          assert.deepEqual(await bytes(await driver.read(d, { start, end })), hello.subarray(start, end + 1), `${start}-${end}`);
+        }
+      });
+
+      it('rejects ranges outside the blob with RANGE_INVALID', async () => {
+        const d = await put(driver, hello);
+        for (const [start, end] of [[0, hello.length], [5, 4], [-1, 3], [1.5, 3]]) {
+          await rejectsWith(driver.read(d, { start, end }), 'RANGE_INVALID');
+        }
+      });
+
+      it('rejects read and readAll of an absent blob with BLOB_UNKNOWN', async () => {
+        await rejectsWith(driver.read(digestOf(hello)), 'BLOB_UNKNOWN');
+        await rejectsWith(driver.read(digestOf(hello), { start: 0, end: 0 }), 'BLOB_UNKNOWN');
+        await rejectsWith(driver.readAll(digestOf(hello)), 'BLOB_UNKNOWN');
+      });
+
+      it('stores an empty blob and a sha512 blob', async () => {
+        const empty = await put(driver, Buffer.alloc(0));
+        assert.equal(await driver.stat(empty), 0);
+        assert.equal((await bytes(await driver.read(empty))).length, 0);
+        const d512 = await put(driver, hello, 'u512', 'sha512');
+        assert.deepEqual(await driver.readAll(d512), hello);
+        assert.equal(await driver.stat(digestOf(hello)), undefined);
+      });
+
+      it('delete returns true once, then false, and the blob is gone', async () => {
+        const d = await put(driver, hello);
+        assert.equal(await driver.delete(d), true);
+        assert.equal(await driver.delete(d), false);
+        assert.equal(await driver.stat(d), undefined);
+        await rejectsWith(driver.read(d), 'BLOB_UNKNOWN');
+      });
+
+      it('lists every committed blob with size and commit time', async () => {
+        assert.deepEqual(await collect(driver.list()), []);
+        const before = Date.now() - 5000;
+        const bodies = [hello, Buffer.from('second'), Buffer.alloc(0)];
+        for (const [i, body] of bodies.entries()) await put(driver, body, `p${i}`);
+        const listed = await collect(driver.list());
+        assert.deepEqual(
+          listed.map(({ digest, size }) => ({ digest, size })).sort(byDigest),
+          bodies.map((b) => ({ digest: digestOf(b), size: b.length })).sort(byDigest),
+        );
+        for (const { modified } of listed) assert.ok(modified >= before && modified <= Date.now() + 5000, `modified ${modified}`);
+      });
+
+      it('rejects malformed digests with DIGEST_INVALID', async () => {
+        const bad = 'sha256:../../../etc/passwd' as Digest;
+        await rejectsWith(driver.stat(bad), 'DIGEST_INVALID');
+        await rejectsWith(driver.read(bad), 'DIGEST_INVALID');
+        await rejectsWith(driver.readAll(bad), 'DIGEST_INVALID');
+        await rejectsWith(driver.delete(bad), 'DIGEST_INVALID');
+        await driver.createUpload('u');
+        await rejectsWith(driver.commitUpload('u', bad), 'DIGEST_INVALID');
+        assert.equal(await driver.uploadSize('u'), 0);
+      });
+    });
+
+    describe('uploads', () => {
+      it('creates an empty upload, appends chunks, reports sizes and reads back', async () => {
+        await driver.createUpload('u1');
+        assert.equal(await driver.uploadSize('u1'), 0);
+        assert.equal(await driver.appendUpload('u1', Readable.from([hello.subarray(0, 10)])), 10);
+        assert.equal(await driver.appendUpload('u1', Readable.from([hello.subarray(10, 20), hello.subarray(20, 30)])), 30);
+        assert.equal(await driver.appendUpload('u1', Readable.from([hello.subarray(30)])), hello.length);
+        assert.equal(await driver.uploadSize('u1'), hello.length);
+        assert.deepEqual(await bytes(await driver.readUpload('u1')), hello);
+      });
+
+      it('createUpload is idempotent and keeps the bytes', async () => {
+        await driver.createUpload('u1');
+        await driver.appendUpload('u1', Readable.from([hello]));
+        await driver.createUpload('u1');
+        assert.equal(await driver.uploadSize('u1'), hello.length);
+      });
+
+      it('rejects operations on an unknown upload with BLOB_UPLOAD_UNKNOWN', async () => {
+        assert.equal(await driver.uploadSize('nope'), undefined);
+        await rejectsWith(driver.appendUpload('nope', Readable.from([hello])), 'BLOB_UPLOAD_UNKNOWN');
+        await rejectsWith(driver.readUpload('nope'), 'BLOB_UPLOAD_UNKNOWN');
+        await rejectsWith(driver.commitUpload('nope', digestOf(hello)), 'BLOB_UPLOAD_UNKNOWN');
+        assert.equal(await driver.uploadSize('nope'), undefined, 'append must not create the upload');
+      });
+
+      it('shows nothing before commit', async () => {
+        await driver.createUpload('u1');
+        await driver.appendUpload('u1', Readable.from([hello]));
+        assert.equal(await driver.stat(digestOf(hello)), undefined);
+        await rejectsWith(driver.read(digestOf(hello)), 'BLOB_UNKNOWN');
+        assert.deepEqual(await collect(driver.list()), []);
+      });
+
+      it('commit makes the blob visible and removes the upload', async () => {
+        const d = await put(driver, hello, 'u1');
+        assert.deepEqual(await driver.readAll(d), hello);
+        assert.equal(await driver.uploadSize('u1'), undefined);
+        assert.deepEqual(await collect(driver.listUploads()), []);
+        await rejectsWith(driver.commitUpload('u1', d), 'BLOB_UPLOAD_UNKNOWN');
+      });
+
+      it('commit of a blob that already exists discards the upload and keeps the blob', async () => {
+        const d = await put(driver, hello, 'u1');
+        await put(driver, hello, 'u2');
+        assert.equal(await driver.uploadSize('u2'), undefined);
+        assert.deepEqual(await driver.readAll(d), hello);
+        assert.equal((await collect(driver.list())).length, 1);
+      });
+
+      it('keeps bytes appended before the source failed, rejects, and stays usable', async () => {
+        const boom = new Error('client went away');
+        async function* failing(): AsyncGenerator<Buffer> {
+          yield hello.subarray(0, 16);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw boom;
+        }
+        await driver.createUpload('u1');
+        await assert.rejects(driver.appendUpload('u1', Readable.from(failing())), (e) => e === boom);
+        assert.equal(await driver.uploadSize('u1'), 16);
+        assert.deepEqual(await bytes(await driver.readUpload('u1')), hello.subarray(0, 16));
+        assert.equal(await driver.appendUpload('u1', Readable.from([hello.subarray(16)])), hello.length);
+        await driver.commitUpload('u1', digestOf(hello));
+        assert.deepEqual(await driver.readAll(digestOf(hello)), hello);
+      });
+
+      it('deleteUpload returns true once, then false', async () => {
+        await driver.createUpload('u1');
+        await driver.appendUpload('u1', Readable.from([hello]));
+        assert.equal(await driver.deleteUpload('u1'), true);
+        assert.equal(await driver.deleteUpload('u1'), false);
+        assert.equal(await driver.uploadSize('u1'), undefined);
+      });
+
+      it('lists uploads with their sizes', async () => {
+        assert.deepEqual(await collect(driver.listUploads()), []);
+        await driver.createUpload('a');
+        await driver.createUpload('b');
+        await driver.appendUpload('b', Readable.from([hello]));
+        const listed = await collect(driver.listUploads());
+        assert.deepEqual(
+          listed.map(({ id, size }) => ({ id, size })).sort((x, y) => x.id.localeCompare(y.id)),
+          [{ id: 'a', size: 0 }, { id: 'b', size: hello.length }],
+        );
+        for (const { modified } of listed) assert.ok(Number.isFinite(modified) && modified > 0);
+      });
+
+      it('accepts ids of [A-Za-z0-9_-]{1,64} and rejects anything else with BLOB_UPLOAD_UNKNOWN', async () => {
+        for (const id of ['x'.repeat(64), 'A-z_09']) {
+          await driver.createUpload(id);
+          assert.equal(await driver.uploadSize(id), 0);
+        }
+        for (const id of ['../escape', '..', '.', '', 'a/b', 'a.b', 'x'.repeat(65), 'é', 'a\0b']) {
+          await rejectsWith(driver.createUpload(id), 'BLOB_UPLOAD_UNKNOWN');
+          await rejectsWith(driver.appendUpload(id, Readable.from([hello])), 'BLOB_UPLOAD_UNKNOWN');
+          await rejectsWith(driver.uploadSize(id), 'BLOB_UPLOAD_UNKNOWN');
+          await rejectsWith(driver.readUpload(id), 'BLOB_UPLOAD_UNKNOWN');
+          await rejectsWith(driver.commitUpload(id, digestOf(hello)), 'BLOB_UPLOAD_UNKNOWN');
+          await rejectsWith(driver.deleteUpload(id), 'BLOB_UPLOAD_UNKNOWN');
+        }
+      });
+    });
+
+    describe('large and concurrent', () => {
+      it('streams a 20 MiB blob through chunked appends and ranged reads', async () => {
+        const total = 20 * MiB;
+        const hash = createHash('sha256');
+        for (const chunk of generate(0, total)) hash.update(chunk);
+        const d = `sha256:${hash.digest('hex')}` as Digest;
+
+        await driver.createUpload('big');
+        for (let at = 0; at < total; at += 5 * MiB) {
+          assert.equal(await driver.appendUpload('big', Readable.from(generate(at, at + 5 * MiB))), at + 5 * MiB);
+        }
+        await driver.commitUpload('big', d);
+
+        assert.equal(await driver.stat(d), total);
+        assert.equal(await sha256Of(await driver.read(d)), d);
+        for (const [start, end] of [[5 * MiB - 100, 5 * MiB + 100], [total - 1, total - 1], [3, 3 * MiB + 7]] as const) {
+          assert.ok((await bytes(await driver.read(d, { start, end }))).equals(pattern(start, end + 1 - start)), `${start}-${end}`);
+        }
+      });
+
+      it('20 concurrent commits of one digest all succeed and leave one intact blob', async () => {
+        const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+        const body = Buffer.concat([...generate(0, MiB)]);
+        const d = digestOf(body);
+        await Promise.all(ids.map(async (id) => {
+          await driver.createUpload(id);
+          await driver.appendUpload(id, Readable.from(generate(0, MiB)));
+        }));
+        await Promise.all(ids.map((id) => driver.commitUpload(id, d)));
+        assert.ok((await driver.readAll(d)).equals(body));
+        assert.deepEqual(await collect(driver.listUploads()), []);
+        assert.deepEqual((await collect(driver.list())).map((b) => b.digest), [d]);
+      });
+    });
+  });
+}
+
+/** Upload body under id and commit it; returns its digest. */
+async function put(driver: BlobDriver, body: Buffer, id = 'put', alg: 'sha256' | 'sha512' = 'sha256'): Promise<Digest> {
+  const digest = digestOf(body, alg);
+  await driver.createUpload(id);
+  await driver.appendUpload(id, Readable.from([body]));
+  await driver.commitUpload(id, digest);
+  return digest;
+}
+
+async function bytes(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function sha256Of(stream: Readable): Promise<Digest> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  return `sha256:${hash.digest('hex')}` as Digest;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+function byDigest(a: { digest: Digest }, b: { digest: Digest }): number {
+  return a.digest.localeCompare(b.digest);
+}
+
+async function rejectsWith(p: Promise<unknown>, kind: ErrorKind): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isOciError(e), `expected OciError ${kind}, got ${String(e)}`);
+    assert.equal(e.kind, kind);
+    return true;
+  });
+}
+
+/** Deterministic, non-repeating-looking bytes [offset, offset + length) of a virtual stream. */
+function pattern(offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) out[i] = Math.imul(offset + i, 0x9e3779b1) >>> 24;
+  return out;
+}
+
+/** Bytes [from, to) of the pattern in 64 KiB chunks, generated lazily. */
+function* generate(from: number, to: number): Generator<Buffer> {
+  for (let at = from; at < to; at += 64 * 1024) yield pattern(at, Math.min(64 * 1024, to - at));
+}

@@ -1,0 +1,214 @@
+/**
+ * Filesystem BlobDriver. Everything lives under one root, so staging files and blobs
+ * share a filesystem and `rename` is atomic:
+ *
+ *   <root>/
+ *     blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable, e.g.
+ *                                         blobs/sha256/ab/ab12…(64 hex)
+ *     uploads/<id>                        upload staging files, only ever appended to
+ *
+ * A blob appears under blobs/ only through `commitUpload`: fsync the staging file,
+ * rename it into place, fsync the directory. A crash leaves at worst a stray upload.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
+import { oci, type OciError } from '../oci/errors.js';
+import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+
+const HIGH_WATER_MARK = 256 * 1024;
+const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SHARD = /^[a-f0-9]{2}$/;
+
+export class FsBlobDriver implements BlobDriver {
+  readonly #blobs: string;
+  readonly #uploads: string;
+
+  /** Touches nothing on disk; directories are created on first use (or by `open`). */
+  constructor(root: string) {
+    this.#blobs = join(root, 'blobs');
+    this.#uploads = join(root, 'uploads');
+  }
+
+  /** Create the directory layout up front, so permission problems show at start. */
+  static async open(root: string): Promise<FsBlobDriver> {
+    const driver = new FsBlobDriver(root);
+    await fs.mkdir(driver.#blobs, { recursive: true });
+    await fs.mkdir(driver.#uploads, { recursive: true });
+    return driver;
+  }
+
+  async stat(digest: Digest): Promise<number | undefined> {
+    const st = await orAbsent(fs.stat(this.#blobPath(digest)));
+    return st?.isFile() ? st.size : undefined;
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const fd = await orAbsent(fs.open(this.#blobPath(digest), 'r'));
+    if (!fd) throw blobUnknown(digest);
+    if (range) {
+      try {
+        checkRange(range, (await fd.stat()).size);
+      } catch (e) {
+        await fd.close();
+        throw e;
+      }
+    }
+    return fd.createReadStream({ start: range?.start, end: range?.end, highWaterMark: HIGH_WATER_MARK });
+  }
+
+  async readAll(digest: Digest): Promise<Buffer> {
+    const data = await orAbsent(fs.readFile(this.#blobPath(digest)));
+    if (!data) throw blobUnknown(digest);
+    return data;
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    return removed(this.#blobPath(digest));
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    for (const alg of await entries(this.#blobs, 'dir')) {
+      if (!Object.hasOwn(Algorithms, alg)) continue;
+      const hexName = new RegExp(`^[a-f0-9]{${Algorithms[alg as Algorithm]}}$`);
+      for (const shard of await entries(join(this.#blobs, alg), 'dir')) {
+        if (!SHARD.test(shard)) continue;
+        for (const hex of await entries(join(this.#blobs, alg, shard), 'file')) {
+          if (!hexName.test(hex) || !hex.startsWith(shard)) continue;
+          const st = await orAbsent(fs.stat(join(this.#blobs, alg, shard, hex)));
+          if (st) yield { digest: `${alg}:${hex}` as Digest, size: st.size, modified: Math.floor(st.mtimeMs) };
+        }
+      }
+    }
+  }
+
+  async createUpload(id: string): Promise<void> {
+    const path = this.#uploadPath(id);
+    await fs.mkdir(this.#uploads, { recursive: true });
+    await (await fs.open(path, 'a')).close();
+  }
+
+  async appendUpload(id: string, source: Readable): Promise<number> {
+    const path = this.#uploadPath(id);
+    // No O_CREAT: appending to an upload that does not exist must fail.
+    const fd = await orAbsent(fs.open(path, constants.O_WRONLY | constants.O_APPEND));
+    if (!fd) throw uploadUnknown(id);
+    // The write stream closes fd when done or destroyed (after any write in flight),
+    // and pipeline settles only then. (autoClose: false would make fd.close() hang.)
+    await pipeline(source, fd.createWriteStream({ highWaterMark: HIGH_WATER_MARK }));
+    const size = (await orAbsent(fs.stat(path)))?.size;
+    if (size === undefined) throw uploadUnknown(id); // deleted while we appended
+    return size;
+  }
+
+  async uploadSize(id: string): Promise<number | undefined> {
+    return (await orAbsent(fs.stat(this.#uploadPath(id))))?.size;
+  }
+
+  async readUpload(id: string): Promise<Readable> {
+    const fd = await orAbsent(fs.open(this.#uploadPath(id), 'r'));
+    if (!fd) throw uploadUnknown(id);
+    return fd.createReadStream({ highWaterMark: HIGH_WATER_MARK });
+  }
+
+  async commitUpload(id: string, digest: Digest): Promise<void> {
+    const source = this.#uploadPath(id);
+    const target = this.#blobPath(digest);
+    const fd = await orAbsent(fs.open(source, 'r+'));
+    if (!fd) throw uploadUnknown(id);
+    try {
+      const now = new Date();
+      await fd.utimes(now, now); // BlobInfo.modified is the commit time
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    const dir = dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    if (await orAbsent(fs.stat(target))) {
+      await removed(source);
+      return;
+    }
+    // Racing commits of one digest are fine: content is identical, rename is atomic.
+    const moved = await orAbsent(fs.rename(source, target).then(() => true));
+    if (!moved) throw uploadUnknown(id); // a concurrent commit or delete of this upload won
+    await syncDir(dir);
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return removed(this.#uploadPath(id));
+  }
+
+  async *listUploads(): AsyncIterable<UploadInfo> {
+    for (const id of await entries(this.#uploads, 'file')) {
+      if (!UPLOAD_ID.test(id)) continue;
+      const st = await orAbsent(fs.stat(join(this.#uploads, id)));
+      if (st) yield { id, size: st.size, modified: Math.floor(st.mtimeMs) };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open: every operation opens and closes its own files.
+  }
+
+  #blobPath(digest: Digest): string {
+    const valid = parseDigest(digest); // never build a path from an unchecked string
+    const hex = digestHex(valid);
+    return join(this.#blobs, digestAlgorithm(valid), hex.slice(0, 2), hex);
+  }
+
+  #uploadPath(id: string): string {
+    if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
+    return join(this.#uploads, id);
+  }
+}
+
+function blobUnknown(digest: Digest): OciError {
+  return oci('BLOB_UNKNOWN', undefined, { digest });
+}
+
+function uploadUnknown(id: string): OciError {
+  return oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
+}
+
+function checkRange({ start, end }: ByteRange, size: number): void {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end < size)) {
+    throw oci('RANGE_INVALID', undefined, { start, end, size });
+  }
+}
+
+/** The promise's value, or undefined when it failed with ENOENT; other errors propagate unchanged. */
+async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+async function removed(path: string): Promise<boolean> {
+  return (await orAbsent(fs.unlink(path).then(() => true))) ?? false;
+}
+
+/** Names of the subdirectories or regular files in dir; none when dir is absent. */
+async function entries(dir: string, kind: 'dir' | 'file'): Promise<string[]> {
+  const all = (await orAbsent(fs.readdir(dir, { withFileTypes: true }))) ?? [];
+  return all.filter((e) => (kind === 'dir' ? e.isDirectory() : e.isFile())).map((e) => e.name);
+}
+
+/** Make a rename durable. Best effort: not every platform can fsync a directory. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fd = await fs.open(dir, 'r');
+    try {
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+  } catch {
+    // the rename itself succeeded; durability of the directory entry is best effort
+  }
+}

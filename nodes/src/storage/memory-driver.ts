@@ -1,0 +1,133 @@
+/**
+ * In-memory BlobDriver, for tests and embedded use. Bytes are kept as the chunks
+ * they arrived in (never concatenated except by `readAll`); ranges are served as
+ * slices of those chunks.
+ */
+import { Readable } from 'node:stream';
+import { parseDigest, type Digest } from '../oci/digest.js';
+import { oci, type OciError } from '../oci/errors.js';
+import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+
+const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+interface Entry {
+  chunks: Buffer[];
+  size: number;
+  modified: number;
+}
+
+export class MemoryBlobDriver implements BlobDriver {
+  readonly #blobs = new Map<Digest, Entry>();
+  readonly #uploads = new Map<string, Entry>();
+
+  async stat(digest: Digest): Promise<number | undefined> {
+    return this.#blobs.get(parseDigest(digest))?.size;
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const blob = this.#blob(digest);
+    if (!range) return toStream(blob.chunks);
+    checkRange(range, blob.size);
+    return toStream(slice(blob.chunks, range.start, range.end + 1));
+  }
+
+  async readAll(digest: Digest): Promise<Buffer> {
+    return Buffer.concat(this.#blob(digest).chunks);
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    return this.#blobs.delete(parseDigest(digest));
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    for (const [digest, { size, modified }] of [...this.#blobs]) yield { digest, size, modified };
+  }
+
+  async createUpload(id: string): Promise<void> {
+    if (!this.#uploads.has(checkId(id))) this.#uploads.set(id, { chunks: [], size: 0, modified: Date.now() });
+  }
+
+  async appendUpload(id: string, source: Readable): Promise<number> {
+    const upload = this.#upload(id);
+    for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
+      const bytes = Buffer.from(chunk); // a copy: the source may reuse its buffers
+      upload.chunks.push(bytes);
+      upload.size += bytes.length;
+      upload.modified = Date.now();
+    }
+    return upload.size;
+  }
+
+  async uploadSize(id: string): Promise<number | undefined> {
+    return this.#uploads.get(checkId(id))?.size;
+  }
+
+  async readUpload(id: string): Promise<Readable> {
+    return toStream([...this.#upload(id).chunks]);
+  }
+
+  async commitUpload(id: string, digest: Digest): Promise<void> {
+    const valid = parseDigest(digest);
+    const upload = this.#upload(id);
+    if (!this.#blobs.has(valid)) {
+      this.#blobs.set(valid, { chunks: [...upload.chunks], size: upload.size, modified: Date.now() });
+    }
+    this.#uploads.delete(id);
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.#uploads.delete(checkId(id));
+  }
+
+  async *listUploads(): AsyncIterable<UploadInfo> {
+    for (const [id, { size, modified }] of [...this.#uploads]) yield { id, size, modified };
+  }
+
+  async close(): Promise<void> {
+    // nothing to release
+  }
+
+  #blob(digest: Digest): Entry {
+    const blob = this.#blobs.get(parseDigest(digest));
+    if (!blob) throw oci('BLOB_UNKNOWN', undefined, { digest });
+    return blob;
+  }
+
+  #upload(id: string): Entry {
+    const upload = this.#uploads.get(checkId(id));
+    if (!upload) throw uploadUnknown(id);
+    return upload;
+  }
+}
+
+function checkId(id: string): string {
+  if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
+  return id;
+}
+
+function uploadUnknown(id: string): OciError {
+  return oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
+}
+
+function checkRange({ start, end }: ByteRange, size: number): void {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end < size)) {
+    throw oci('RANGE_INVALID', undefined, { start, end, size });
+  }
+}
+
+/** The parts of chunks covering bytes [from, to), without copying. */
+function slice(chunks: Buffer[], from: number, to: number): Buffer[] {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const chunk of chunks) {
+    const next = offset + chunk.length;
+    if (next > from && offset < to) parts.push(chunk.subarray(Math.max(0, from - offset), Math.min(chunk.length, to - offset)));
+    if (next >= to) break;
+    offset = next;
+  }
+  return parts;
+}
+
+function toStream(chunks: Buffer[]): Readable {
+  return Readable.from(chunks, { objectMode: false });
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { digestHex, digestOf, type Digest } from '../../src/oci/digest.js';
+import { isOciError } from '../../src/oci/errors.js';
+import { blobDriverSuite } from '../../src/storage/driver-suite.js';
+import type { BlobDriver } from '../../src/storage/driver.js';
+import { FsBlobDriver } from '../../src/storage/fs-driver.js';
+import { MemoryBlobDriver } from '../../src/storage/memory-driver.js';
+
+blobDriverSuite('MemoryBlobDriver', async () => ({ driver: new MemoryBlobDriver(), cleanup: async () => {} }));
+
+blobDriverSuite('FsBlobDriver', async () => {
+  const root = await tempRoot();
+  return { driver: await FsBlobDriver.open(root), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+});
+
+describe('FsBlobDriver on disk', () => {
+  const body = Buffer.from('on-disk layout test');
+  const digest = digestOf(body);
+  const hex = digestHex(digest);
+  let root: string;
+  let driver: FsBlobDriver;
+
+  beforeEach(async () => {
+    root = await tempRoot();
+    driver = await FsBlobDriver.open(root);
+  });
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+  it('stages uploads at uploads/<id> and commits to blobs/<alg>/<first two hex>/<hex>', async () => {
+    await driver.createUpload('u1');
+    await driver.appendUpload('u1', Readable.from([body]));
+    assert.deepEqual(await fs.readFile(join(root, 'uploads', 'u1')), body);
+    await driver.commitUpload('u1', digest);
+    assert.deepEqual(await fs.readFile(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex)), body);
+    assert.deepEqual(await fs.readdir(join(root, 'uploads')), []);
+  });
+
+  it('never lists a crash-leftover upload or stray files as blobs', async () => {
+    await put(driver, body);
+    await fs.writeFile(join(root, 'uploads', 'crashed'), body.subarray(0, 5)); // half-written upload
+    await fs.writeFile(join(root, 'uploads', 'stray.tmp'), 'x');
+    const shard = join(root, 'blobs', 'sha256', hex.slice(0, 2));
+    const other = digestHex(digestOf('other'));
+    await fs.writeFile(join(shard, `${hex}.tmp`), 'x');
+    await fs.writeFile(join(shard, hex.slice(1)), 'x'); // wrong length
+    await fs.writeFile(join(shard, other), 'x'); // valid hex in the wrong shard
+    await fs.mkdir(join(root, 'blobs', 'sha256', 'zz'));
+    await fs.writeFile(join(root, 'blobs', 'sha256', 'zz', other), 'x');
+    await fs.mkdir(join(root, 'blobs', 'md5', hex.slice(0, 2)), { recursive: true });
+    await fs.writeFile(join(root, 'blobs', 'md5', hex.slice(0, 2), hex), 'x');
+    await fs.writeFile(join(root, 'blobs', 'sha256', 'README'), 'x');
+
+    assert.deepEqual((await collect(driver.list())).map((b) => b.digest), [digest]);
+    assert.deepEqual((await collect(driver.listUploads())).map(({ id, size }) => ({ id, size })), [{ id: 'crashed', size: 5 }]);
+  });
+
+  it('works from a bare root: the constructor touches nothing, the first upload creates directories', async () => {
+    const bare = new FsBlobDriver(join(root, 'fresh'));
+    assert.equal(await bare.stat(digest), undefined);
+    assert.deepEqual(await collect(bare.list()), []);
+    assert.deepEqual(await collect(bare.listUploads()), []);
+    await put(bare, body);
+    assert.deepEqual(await bare.readAll(digest), body);
+  });
+
+  it('propagates filesystem errors other than ENOENT unchanged', async () => {
+    await fs.mkdir(join(root, 'blobs', 'sha256', hex.slice(0, 2), hex), { recursive: true });
+    await assert.rejects(driver.readAll(digest), (e: unknown) => !isOciError(e) && (e as NodeJS.ErrnoException).code === 'EISDIR');
+  });
+
+  it('never puts filesystem paths in OciErrors', async () => {
+    const failing = [
+      () => driver.read(digest),
+      () => driver.readUpload('../../etc'),
+      () => driver.appendUpload('gone', Readable.from([body])),
+    ];
+    for (const call of failing) {
+      await assert.rejects(call(), (e: unknown) => isOciError(e) && !JSON.stringify([e.message, e.toBody()]).includes(root));
+    }
+  });
+});
+
+async function tempRoot(): Promise<string> {
+  return fs.mkdtemp(join(tmpdir(), 'georeg-test-'));
+}
+
+async function put(driver: BlobDriver, body: Buffer): Promise<Digest> {
+  const digest = digestOf(body);
+  await driver.createUpload('put');
+  await driver.appendUpload('put', Readable.from([body]));
+  await driver.commitUpload('put', digest);
+  return digest;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
