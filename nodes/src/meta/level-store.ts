@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import { Lru } from './lru.js';
 import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
+import { KeyedLock } from '../keyed-lock.js';
 
 /*
  * Key layout: string keys, JSON values.
@@ -248,25 +249,6 @@ export class LevelMetaStore implements MetaStore {
   }
 }
 
-/** Serialises async sections per key; sections on different keys run concurrently. */
-class KeyedLock {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  async run<T>(k: string, section: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(k) ?? Promise.resolve();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => gate);
-    this.#tails.set(k, tail);
-    await previous;
-    try {
-      return await section();
-    } finally {
-      release();
-      if (this.#tails.get(k) === tail) this.#tails.delete(k);
-    }
-  }
-}
 
 function key(...parts: string[]): string {
   for (const part of parts) {

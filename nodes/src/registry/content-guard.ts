@@ -1,4 +1,5 @@
 import type { Digest } from '../oci/digest.js';
+import { KeyedLock } from '../keyed-lock.js';
 
 export type TouchListener = (digest: Digest) => void;
 
@@ -10,7 +11,7 @@ export type TouchListener = (digest: Digest) => void;
  */
 export class ContentGuard {
   private readonly listeners = new Set<TouchListener>();
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly lock = new KeyedLock();
 
   touch(digests: Iterable<Digest>): void {
     if (this.listeners.size === 0) return;
@@ -23,15 +24,7 @@ export class ContentGuard {
   }
 
   /** Run `fn` after every earlier `exclusive` call for the same digest has settled. */
-  async exclusive<T>(digest: Digest, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(digest) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.tails.set(digest, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.tails.get(digest) === tail) this.tails.delete(digest);
-    }
+  exclusive<T>(digest: Digest, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(digest, fn);
   }
 }

@@ -4,11 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { oci } from '../oci/errors.js';
 import { digestAlgorithm, newHash, hashToDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import type { BlobDriver } from '../storage/driver.js';
+import { UPLOAD_ID } from '../storage/checks.js';
 import type { MetaStore, UploadSession } from '../meta/store.js';
 import type { BlobService } from './blobs.js';
 import type { ContentGuard } from './content-guard.js';
-
-const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Where a chunk claims to go: `Content-Range: start-end`, both inclusive. */
 export interface ChunkRange {

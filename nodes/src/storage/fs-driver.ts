@@ -17,9 +17,9 @@ import { pipeline } from 'node:stream/promises';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci, type OciError } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
 const HIGH_WATER_MARK = 256 * 1024;
-const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SHARD = /^[a-f0-9]{2}$/;
 
 export class FsBlobDriver implements BlobDriver {
@@ -160,8 +160,7 @@ export class FsBlobDriver implements BlobDriver {
   }
 
   #uploadPath(id: string): string {
-    if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
-    return join(this.#uploads, id);
+    return join(this.#uploads, checkUploadId(id));
   }
 }
 
@@ -169,15 +168,7 @@ function blobUnknown(digest: Digest): OciError {
   return oci('BLOB_UNKNOWN', undefined, { digest });
 }
 
-function uploadUnknown(id: string): OciError {
-  return oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
-}
 
-function checkRange({ start, end }: ByteRange, size: number): void {
-  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end < size)) {
-    throw oci('RANGE_INVALID', undefined, { start, end, size });
-  }
-}
 
 /** The promise's value, or undefined when it failed with ENOENT; other errors propagate unchanged. */
 async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {

@@ -5,10 +5,10 @@
  */
 import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { oci, type OciError } from '../oci/errors.js';
+import { oci } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import { checkRange, checkUploadId, uploadUnknown } from './checks.js';
 
-const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 interface Entry {
   chunks: Buffer[];
@@ -44,7 +44,7 @@ export class MemoryBlobDriver implements BlobDriver {
   }
 
   async createUpload(id: string): Promise<void> {
-    if (!this.#uploads.has(checkId(id))) this.#uploads.set(id, { chunks: [], size: 0, modified: Date.now() });
+    if (!this.#uploads.has(checkUploadId(id))) this.#uploads.set(id, { chunks: [], size: 0, modified: Date.now() });
   }
 
   async appendUpload(id: string, source: Readable): Promise<number> {
@@ -59,7 +59,7 @@ export class MemoryBlobDriver implements BlobDriver {
   }
 
   async uploadSize(id: string): Promise<number | undefined> {
-    return this.#uploads.get(checkId(id))?.size;
+    return this.#uploads.get(checkUploadId(id))?.size;
   }
 
   async readUpload(id: string): Promise<Readable> {
@@ -76,7 +76,7 @@ export class MemoryBlobDriver implements BlobDriver {
   }
 
   async deleteUpload(id: string): Promise<boolean> {
-    return this.#uploads.delete(checkId(id));
+    return this.#uploads.delete(checkUploadId(id));
   }
 
   async *listUploads(): AsyncIterable<UploadInfo> {
@@ -94,26 +94,14 @@ export class MemoryBlobDriver implements BlobDriver {
   }
 
   #upload(id: string): Entry {
-    const upload = this.#uploads.get(checkId(id));
+    const upload = this.#uploads.get(checkUploadId(id));
     if (!upload) throw uploadUnknown(id);
     return upload;
   }
 }
 
-function checkId(id: string): string {
-  if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
-  return id;
-}
 
-function uploadUnknown(id: string): OciError {
-  return oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
-}
 
-function checkRange({ start, end }: ByteRange, size: number): void {
-  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end < size)) {
-    throw oci('RANGE_INVALID', undefined, { start, end, size });
-  }
-}
 
 /** The parts of chunks covering bytes [from, to), without copying. */
 function slice(chunks: Buffer[], from: number, to: number): Buffer[] {

@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
 import { parseDigest, digestOf } from '../../src/oci/digest.js';
 import { parseName, parseReference, parseTag } from '../../src/oci/names.js';
-import { ErrorTable, isOciError, OciError } from '../../src/oci/errors.js';
+import { ErrorTable, OciError } from '../../src/oci/errors.js';
+import { ociErrorOf } from '../support/errors.js';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isOciError(e)) return e.code;
-    throw e;
-  }
-  return 'none';
-}
 
 describe('oci grammar', () => {
   it('accepts valid digests and rejects malformed or unsupported ones', () => {
@@ -19,14 +11,14 @@ describe('oci grammar', () => {
     assert.equal(parseDigest(d), d);
     assert.equal(parseDigest(digestOf('x', 'sha512')), digestOf('x', 'sha512'));
     for (const bad of ['', 'sha256', 'sha256:', 'sha256:abc', `sha256:${'A'.repeat(64)}`, `md5:${'a'.repeat(32)}`, `sha256:${'a'.repeat(65)}`, 'sha256:../../etc', 42]) {
-      assert.equal(code(() => parseDigest(bad)), 'DIGEST_INVALID', String(bad));
+      assert.equal(ociErrorOf(() => parseDigest(bad)).code, 'DIGEST_INVALID', String(bad));
     }
   });
 
   it('validates repository names', () => {
     for (const ok of ['a', 'library/ubuntu', 'a.b_c__d-e/f--g', 'x'.repeat(255)]) assert.equal(parseName(ok), ok);
     for (const bad of ['', 'A', 'a/../b', '..', 'a//b', '/a', 'a/', 'a/../../etc', '-a', 'a_', 'a___b', 'x'.repeat(256), 'a%2fb']) {
-      assert.equal(code(() => parseName(bad)), 'NAME_INVALID', bad);
+      assert.equal(ociErrorOf(() => parseName(bad)).code, 'NAME_INVALID', bad);
     }
   });
 
@@ -34,9 +26,9 @@ describe('oci grammar', () => {
     assert.deepEqual(parseReference('latest'), { tag: 'latest', digest: undefined });
     const d = digestOf('m');
     assert.deepEqual(parseReference(d), { digest: d, tag: undefined });
-    assert.equal(code(() => parseReference('sha256:nothex')), 'DIGEST_INVALID');
-    assert.equal(code(() => parseReference('.hidden')), 'TAG_INVALID');
-    assert.equal(code(() => parseTag('x'.repeat(129))), 'TAG_INVALID');
+    assert.equal(ociErrorOf(() => parseReference('sha256:nothex')).code, 'DIGEST_INVALID');
+    assert.equal(ociErrorOf(() => parseReference('.hidden')).code, 'TAG_INVALID');
+    assert.equal(ociErrorOf(() => parseTag('x'.repeat(129))).code, 'TAG_INVALID');
     assert.equal(parseTag('V1.2_3-rc'), 'V1.2_3-rc');
   });
 
