@@ -11,7 +11,7 @@ export interface Config {
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
   limits: { maxManifestBytes: number };
-  cache: { manifestBytes: number };
+  cache: { blobBytes: number; maxItemBytes: number };
   uploads: { maxAgeSeconds: number; expireIntervalSeconds: number };
   gc: { intervalSeconds: number; graceSeconds: number };
 }
@@ -23,7 +23,7 @@ export const defaultConfig: Config = {
   meta: { driver: 'level' },
   log: { level: 'info', access: true },
   limits: { maxManifestBytes: 4 * 1024 * 1024 },
-  cache: { manifestBytes: 64 * 1024 * 1024 },
+  cache: { blobBytes: 64 * 1024 * 1024, maxItemBytes: 1024 * 1024 },
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
 };

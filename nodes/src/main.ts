@@ -8,6 +8,7 @@ import type { BlobDriver } from './storage/driver.js';
 import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
 import { MemoryBlobDriver } from './storage/memory-driver.js';
+import { CachingBlobDriver } from './storage/caching-driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry } from './registry/registry.js';
@@ -26,13 +27,14 @@ export interface RunningNode {
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
 export async function openRegistry(config: Config): Promise<Registry> {
   await mkdir(config.data, { recursive: true });
-  const driver: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
+  const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
+  const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore =
     config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
   return new Registry({
     driver,
     meta,
-    manifests: { maxManifestBytes: config.limits.maxManifestBytes, cacheBytes: config.cache.manifestBytes },
+    manifests: { maxManifestBytes: config.limits.maxManifestBytes },
   });
 }
 

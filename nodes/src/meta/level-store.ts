@@ -1,7 +1,7 @@
 import { Level } from 'level';
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import { Lru } from './lru.js';
+import { Lru } from '../lru.js';
 import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
 
@@ -24,8 +24,9 @@ import { KeyedLock } from '../keyed-lock.js';
  * kept while the repository has a manifest or a blob link. Each mutation is
  * one batch, serialised per repository (it reads before it writes).
  *
- * t! and m! reads go through a write-through LRU. This process is the only
- * writer, and every batch stores its t!/m! values (null for a delete) in the
+ * t!, m! and b! reads (tags, manifests, blob links: the pull path) go
+ * through a write-through LRU. This process is the only writer, and every
+ * batch stores its t!/m!/b! values (null for a delete) in the
  * cache once committed, so the cache stays exact, misses included. A read
  * that straddles a commit does not fill the cache (the epoch changed).
  */
@@ -36,7 +37,7 @@ const DEFAULT_CACHE_SIZE = 10_000;
 type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 
 export interface LevelMetaStoreOptions {
-  /** Entries in the tag and manifest cache. */
+  /** Entries in the tag, manifest and blob-link cache. */
   cacheSize?: number;
 }
 
@@ -211,7 +212,7 @@ export class LevelMetaStore implements MetaStore {
 
   // internals
 
-  /** A value by key; t! and m! keys through the cache. */
+  /** A value by key; t!, m! and b! keys through the cache. */
   async #read<T>(k: string): Promise<T | undefined> {
     if (!cached(k)) return (await this.#db.get(k)) as T | undefined;
     const hit = this.#cache.get(k);
@@ -263,7 +264,7 @@ function range(...prefix: string[]): { gte: string; lt: string } {
 }
 
 function cached(k: string): boolean {
-  return k[1] === SEP && (k[0] === 't' || k[0] === 'm');
+  return k[1] === SEP && (k[0] === 't' || k[0] === 'm' || k[0] === 'b');
 }
 
 function put(k: string, value: unknown): Op {

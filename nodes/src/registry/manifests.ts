@@ -6,14 +6,11 @@ import type { Reference } from '../oci/names.js';
 import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
-import { ByteLru } from './byte-lru.js';
 import type { ContentGuard } from './content-guard.js';
 
 export interface ManifestOptions {
   /** Largest manifest accepted, in bytes. */
   maxManifestBytes: number;
-  /** Memory for manifest bytes kept hot (they never change for a digest). */
-  cacheBytes: number;
 }
 
 export interface StoredManifest {
@@ -22,7 +19,6 @@ export interface StoredManifest {
 }
 
 export class ManifestService {
-  private readonly bytes: ByteLru;
 
   constructor(
     private readonly driver: BlobDriver,
@@ -31,7 +27,6 @@ export class ManifestService {
     readonly options: ManifestOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.bytes = new ByteLru(options.cacheBytes);
   }
 
   /** Resolve a tag or digest to the manifest's digest in `repo`. */
@@ -46,12 +41,7 @@ export class ManifestService {
     const digest = await this.resolve(repo, ref);
     const record = await this.meta.getManifest(repo, digest);
     if (!record) throw oci('MANIFEST_UNKNOWN', undefined, ref.tag ? { tag: ref.tag } : { digest });
-    let bytes = this.bytes.get(digest);
-    if (!bytes) {
-      bytes = await this.driver.readAll(digest);
-      this.bytes.set(digest, bytes);
-    }
-    return { record, bytes };
+    return { record, bytes: await this.driver.readAll(digest) };
   }
 
   /** Validate and store a manifest; returns its record. */
@@ -71,7 +61,6 @@ export class ManifestService {
     await this.guard.exclusive(digest, async () => {
       if ((await this.driver.stat(digest)) === undefined) await this.store(digest, body);
     });
-    this.bytes.set(digest, body);
     const record: ManifestRecord = {
       digest,
       mediaType: parsed.mediaType,

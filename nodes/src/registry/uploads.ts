@@ -170,6 +170,9 @@ export class UploadService {
       up.size = await done;
       return up.size;
     } catch (e) {
+      // Promise.all rejects as soon as the client goes away, while the driver may still be
+      // flushing: let it finish before the size is read and the upload is released.
+      await done.catch(() => undefined);
       // The hash may have seen bytes that never reached the disk: rebuild it next time.
       up.hash = undefined;
       up.size = (await this.driver.uploadSize(id)) ?? 0;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { Level } from 'level';
 import { digestOf } from '../../src/oci/digest.js';
 import { LevelMetaStore, type LevelMetaStoreOptions } from '../../src/meta/level-store.js';
-import { Lru } from '../../src/meta/lru.js';
+import { Lru } from '../../src/lru.js';
 import { manifest, metaStoreSuite } from '../../src/meta/meta-suite.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 
@@ -122,6 +122,20 @@ describe('Lru', () => {
     assert.equal(lru.get('b'), undefined);
     assert.equal(lru.get('a'), 1);
     assert.equal(lru.get('c'), 3);
+  });
+
+  it('bounds the total weight, dropping values heavier than the whole', () => {
+    const lru = new Lru<string, Buffer>(10, (b) => b.length);
+    lru.set('a', Buffer.alloc(4));
+    lru.set('b', Buffer.alloc(4));
+    lru.set('c', Buffer.alloc(4));
+    assert.equal(lru.get('a'), undefined);
+    assert.equal(lru.get('b')?.length, 4);
+    lru.set('huge', Buffer.alloc(11));
+    assert.equal(lru.get('huge'), undefined);
+    assert.equal(lru.get('c')?.length, 4);
+    lru.delete('c');
+    assert.equal(lru.get('c'), undefined);
   });
 
   it('rejects a size below one', () => {

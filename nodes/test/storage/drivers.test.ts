@@ -9,12 +9,20 @@ import { blobDriverSuite } from '../../src/storage/driver-suite.js';
 import type { BlobDriver } from '../../src/storage/driver.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
 import { MemoryBlobDriver } from '../../src/storage/memory-driver.js';
+import { CachingBlobDriver } from '../../src/storage/caching-driver.js';
 
 blobDriverSuite('MemoryBlobDriver', async () => ({ driver: new MemoryBlobDriver(), cleanup: async () => {} }));
 
 blobDriverSuite('FsBlobDriver', async () => {
   const root = await tempRoot();
   return { driver: await FsBlobDriver.open(root), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+});
+
+// Small limits so that the suite's blobs go through both the cached and the streamed paths.
+blobDriverSuite('CachingBlobDriver over FsBlobDriver', async () => {
+  const root = await tempRoot();
+  const driver = new CachingBlobDriver(await FsBlobDriver.open(root), { maxBytes: 64 * 1024, maxItemBytes: 16 * 1024 });
+  return { driver, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 });
 
 describe('FsBlobDriver on disk', () => {

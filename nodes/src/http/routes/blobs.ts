@@ -5,6 +5,9 @@ import type { Ctx } from '../context.js';
 import { parseRange } from '../range.js';
 import type { Route } from '../router.js';
 
+/** Blobs up to this size are sent from memory in one write (the driver caches them). */
+const SMALL_BLOB = 1024 * 1024;
+
 export function blobRoutes(registry: Registry): Route {
   const get = async (ctx: Ctx): Promise<void> => {
     const name = ctx.name;
@@ -24,6 +27,10 @@ export function blobRoutes(registry: Registry): Route {
     headers['Content-Length'] = range ? range.end - range.start + 1 : size;
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
     if (ctx.req.method === 'HEAD') return ctx.send(status, headers);
+    if (size <= SMALL_BLOB) {
+      const bytes = await registry.driver.readAll(digest);
+      return ctx.send(status, headers, range ? bytes.subarray(range.start, range.end + 1) : bytes);
+    }
     const stream = await registry.driver.read(digest, range);
     ctx.res.writeHead(status, headers);
     await pipeline(stream, ctx.res).catch((err: unknown) => {

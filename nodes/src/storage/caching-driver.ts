@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import { Lru } from '../lru.js';
+import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import { checkRange } from './checks.js';
+
+export interface BlobCacheOptions {
+  /** Memory for cached blob bytes in total. */
+  maxBytes: number;
+  /** Blobs up to this size are cached (configs, manifests, small layers). */
+  maxItemBytes: number;
+}
+
+/**
+ * Keeps small committed blobs in memory. Content-addressed bytes never change,
+ * so the only invalidation needed is `delete`. Large blobs pass straight through
+ * to the inner driver as streams.
+ */
+export class CachingBlobDriver implements BlobDriver {
+  readonly #bytes: Lru<string, Buffer>;
+
+  constructor(
+    private readonly inner: BlobDriver,
+    private readonly options: BlobCacheOptions,
+  ) {
+    this.#bytes = new Lru(options.maxBytes, (b) => b.length);
+  }
+
+  /** The bytes of a small blob (cached now), or undefined for a large or absent one. */
+  async small(digest: Digest): Promise<Buffer | undefined> {
+    const hit = this.#bytes.get(digest);
+    if (hit) return hit;
+    const size = await this.inner.stat(digest);
+    if (size === undefined || size > this.options.maxItemBytes) return undefined;
+    const bytes = await this.inner.readAll(digest);
+    this.#bytes.set(digest, bytes);
+    return bytes;
+  }
+
+  async stat(digest: Digest): Promise<number | undefined> {
+    return this.#bytes.get(digest)?.length ?? this.inner.stat(digest);
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const bytes = await this.small(digest);
+    if (!bytes) return this.inner.read(digest, range);
+    if (!range) return Readable.from([bytes]);
+    checkRange(range, bytes.length);
+    return Readable.from([bytes.subarray(range.start, range.end + 1)]);
+  }
+
+  async readAll(digest: Digest): Promise<Buffer> {
+    return (await this.small(digest)) ?? this.inner.readAll(digest);
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    this.#bytes.delete(digest);
+    return this.inner.delete(digest);
+  }
+
+  list(): AsyncIterable<BlobInfo> {
+    return this.inner.list();
+  }
+
+  createUpload(id: string): Promise<void> {
+    return this.inner.createUpload(id);
+  }
+
+  appendUpload(id: string, source: Readable): Promise<number> {
+    return this.inner.appendUpload(id, source);
+  }
+
+  uploadSize(id: string): Promise<number | undefined> {
+    return this.inner.uploadSize(id);
+  }
+
+  readUpload(id: string): Promise<Readable> {
+    return this.inner.readUpload(id);
+  }
+
+  commitUpload(id: string, digest: Digest): Promise<void> {
+    return this.inner.commitUpload(id, digest);
+  }
+
+  deleteUpload(id: string): Promise<boolean> {
+    return this.inner.deleteUpload(id);
+  }
+
+  listUploads(): AsyncIterable<UploadInfo> {
+    return this.inner.listUploads();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
