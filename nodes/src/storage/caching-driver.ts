@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
 import { checkRange } from './checks.js';
+import { streamInto } from './copy.js';
 
 export interface BlobCacheOptions {
   /** Memory for cached blob bytes in total. */
@@ -47,6 +48,12 @@ export class CachingBlobDriver implements BlobDriver {
     if (!range) return Readable.from([bytes]);
     checkRange(range, bytes.length);
     return Readable.from([bytes.subarray(range.start, range.end + 1)]);
+  }
+
+  async writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void> {
+    const bytes = this.#bytes.get(digest);
+    if (!bytes) return this.inner.writeTo(digest, sink, range);
+    await streamInto(await this.read(digest, range), sink);
   }
 
   async readAll(digest: Digest): Promise<Buffer> {

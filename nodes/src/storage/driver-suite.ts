@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { isOciError, type ErrorKind } from '../oci/errors.js';
 import type { BlobDriver } from './driver.js';
@@ -56,6 +56,19 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         for (const [start, end] of [[0, hello.length], [5, 4], [-1, 3], [1.5, 3]]) {
           await rejectsWith(driver.read(d, { start, end }), 'RANGE_INVALID');
         }
+      });
+
+      it('writeTo copies a blob or a range into a sink without ending it', async () => {
+        const d = await put(driver, hello);
+        const whole = sink();
+        await driver.writeTo(d, whole.writable);
+        assert.deepEqual(whole.bytes(), hello);
+        assert.equal(whole.writable.writableEnded, false);
+        const part = sink();
+        await driver.writeTo(d, part.writable, { start: 3, end: 9 });
+        assert.deepEqual(part.bytes(), hello.subarray(3, 10));
+        await rejectsWith(driver.writeTo(d, sink().writable, { start: 0, end: hello.length }), 'RANGE_INVALID');
+        await rejectsWith(driver.writeTo(digestOf('absent'), sink().writable), 'BLOB_UNKNOWN');
       });
 
       it('rejects read and readAll of an absent blob with BLOB_UNKNOWN', async () => {
@@ -224,6 +237,9 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
 
         assert.equal(await driver.stat(d), total);
         assert.equal(await sha256Of(await driver.read(d)), d);
+        const copied = sink();
+        await driver.writeTo(d, copied.writable, { start: 1, end: total - 2 });
+        assert.ok(copied.bytes().equals(pattern(1, total - 2)), 'writeTo of a range across chunk edges');
         for (const [start, end] of [[5 * MiB - 100, 5 * MiB + 100], [total - 1, total - 1], [3, 3 * MiB + 7]] as const) {
           assert.ok((await bytes(await driver.read(d, { start, end }))).equals(pattern(start, end + 1 - start)), `${start}-${end}`);
         }
@@ -253,6 +269,18 @@ async function put(driver: BlobDriver, body: Buffer, id = 'put', alg: 'sha256' |
   await driver.appendUpload(id, Readable.from([body]));
   await driver.commitUpload(id, digest);
   return digest;
+}
+
+/** A Writable that copies what it receives (a driver may reuse its buffers after each write). */
+function sink(): { writable: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const writable = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(Buffer.from(chunk));
+      setImmediate(cb);
+    },
+  });
+  return { writable, bytes: () => Buffer.concat(chunks) };
 }
 
 async function bytes(stream: Readable): Promise<Buffer> {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
@@ -38,6 +38,13 @@ export interface BlobDriver {
    * so an error here happens before any byte is sent.
    */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /**
+   * Write a committed blob (or a range of it) into `sink`, respecting its
+   * back-pressure, without ending it: the fast path for serving pulls. Rejects
+   * with BLOB_UNKNOWN (or RANGE_INVALID) before writing anything. Memory stays
+   * bounded whatever the blob size.
+   */
+  writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void>;
   /** Whole blob in memory: only for small documents such as manifests. */
   readAll(digest: Digest): Promise<Buffer>;
   /** Remove a committed blob; returns false when it was absent. */

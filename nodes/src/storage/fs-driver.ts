@@ -12,11 +12,12 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci, type OciError } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import { copyFileRange } from './copy.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
 const HIGH_WATER_MARK = 256 * 1024;
@@ -57,6 +58,18 @@ export class FsBlobDriver implements BlobDriver {
       }
     }
     return fd.createReadStream({ start: range?.start, end: range?.end, highWaterMark: HIGH_WATER_MARK });
+  }
+
+  async writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void> {
+    const fd = await orAbsent(fs.open(this.#blobPath(digest), 'r'));
+    if (!fd) throw blobUnknown(digest);
+    try {
+      const size = (await fd.stat()).size;
+      if (range) checkRange(range, size);
+      if (size > 0) await copyFileRange(fd, sink, range?.start ?? 0, range?.end ?? size - 1);
+    } finally {
+      await fd.close();
+    }
   }
 
   async readAll(digest: Digest): Promise<Buffer> {

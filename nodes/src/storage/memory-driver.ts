@@ -3,10 +3,11 @@
  * they arrived in (never concatenated except by `readAll`); ranges are served as
  * slices of those chunks.
  */
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import { streamInto } from './copy.js';
 import { checkRange, checkUploadId, uploadUnknown } from './checks.js';
 
 
@@ -29,6 +30,10 @@ export class MemoryBlobDriver implements BlobDriver {
     if (!range) return toStream(blob.chunks);
     checkRange(range, blob.size);
     return toStream(slice(blob.chunks, range.start, range.end + 1));
+  }
+
+  async writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void> {
+    await streamInto(await this.read(digest, range), sink);
   }
 
   async readAll(digest: Digest): Promise<Buffer> {

@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../oci/digest.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
@@ -31,12 +30,15 @@ export function blobRoutes(registry: Registry): Route {
       const bytes = await registry.driver.readAll(digest);
       return ctx.send(status, headers, range ? bytes.subarray(range.start, range.end + 1) : bytes);
     }
-    const stream = await registry.driver.read(digest, range);
     ctx.res.writeHead(status, headers);
-    await pipeline(stream, ctx.res).catch((err: unknown) => {
+    try {
+      await registry.driver.writeTo(digest, ctx.res, range);
+      ctx.res.end();
+    } catch (err) {
       // The client went away or the disk failed mid-body: nothing more can be said on this response.
       ctx.log.debug('blob body aborted', { reqId: ctx.id, err });
-    });
+      ctx.res.destroy();
+    }
   };
 
   return {
