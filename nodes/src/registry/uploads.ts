@@ -1,8 +1,7 @@
-import { randomBytes, type Hash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { oci } from '../oci/errors.js';
-import { digestAlgorithm, newHash, hashToDigest, type Algorithm, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import type { BlobDriver } from '../storage/driver.js';
 import { UPLOAD_ID } from '../storage/checks.js';
 import type { MetaStore, UploadSession } from '../meta/store.js';
@@ -16,17 +15,14 @@ export interface ChunkRange {
 }
 
 interface LiveUpload {
-  /** Running hash of the bytes on disk, or undefined when it must be rebuilt. */
-  hash?: Hash;
   size: number;
   busy: boolean;
 }
 
 /**
- * Resumable blob uploads. Bytes go to the driver's staging area while being
- * hashed; the blob becomes visible (and linked) only after its digest checks out.
- * Sessions live in the MetaStore, so they survive a restart; the running hash is
- * kept in memory and rebuilt from the staged bytes when it is missing.
+ * Resumable blob uploads. Bytes go to the driver's staging area (which hashes
+ * them as they arrive); the blob becomes visible (and linked) only after its
+ * digest checks out. Sessions live in the MetaStore, so they survive a restart.
  */
 export class UploadService {
   private readonly live = new Map<string, LiveUpload>();
@@ -45,7 +41,7 @@ export class UploadService {
     const session = { id, repository: repo, created: t, updated: t };
     await this.driver.createUpload(id);
     await this.meta.putUpload(session);
-    this.live.set(id, { hash: newHash(), size: 0, busy: false });
+    this.live.set(id, { size: 0, busy: false });
     return session;
   }
 
@@ -78,7 +74,7 @@ export class UploadService {
         }
         await this.write(id, up, source);
       }
-      const actual = await this.digestOf(id, up, digestAlgorithm(digest));
+      const actual = await this.driver.digestUpload(id, digestAlgorithm(digest));
       if (actual !== digest) {
         await this.drop(id);
         throw oci('DIGEST_INVALID', undefined, { expected: digest });
@@ -157,40 +153,14 @@ export class UploadService {
   }
 
   private async write(id: string, up: LiveUpload, source: Readable): Promise<number> {
-    const hash = up.hash;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash?.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const done = this.driver.appendUpload(id, hashing);
     try {
-      await Promise.all([pipeline(source, hashing), done]);
-      up.size = await done;
+      up.size = await this.driver.appendUpload(id, source);
       return up.size;
     } catch (e) {
-      // Promise.all rejects as soon as the client goes away, while the driver may still be
-      // flushing: let it finish before the size is read and the upload is released.
-      await done.catch(() => undefined);
-      // The hash may have seen bytes that never reached the disk: rebuild it next time.
-      up.hash = undefined;
+      // The client went away or the disk failed: what reached the staging area stays.
       up.size = (await this.driver.uploadSize(id)) ?? 0;
       throw e;
     }
-  }
-
-  private async digestOf(id: string, up: LiveUpload, alg: Algorithm): Promise<Digest> {
-    if (up.hash && alg === 'sha256') {
-      const d = hashToDigest(up.hash, alg);
-      up.hash = undefined;
-      return d;
-    }
-    const h = newHash(alg);
-    await pipeline(await this.driver.readUpload(id), async function* (src: AsyncIterable<Buffer>) {
-      for await (const chunk of src) h.update(chunk);
-    });
-    return hashToDigest(h, alg);
   }
 
   private async drop(id: string): Promise<void> {
@@ -198,9 +168,4 @@ export class UploadService {
     await this.driver.deleteUpload(id);
     await this.meta.deleteUpload(id);
   }
-}
-
-/** A body from bytes already in memory (small documents only). */
-export function bufferSource(data: Buffer): Readable {
-  return Readable.from([data]);
 }

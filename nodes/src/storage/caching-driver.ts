@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import type { Digest } from '../oci/digest.js';
+import type { Algorithm, Digest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
 import { checkRange } from './checks.js';
@@ -81,8 +81,8 @@ export class CachingBlobDriver implements BlobDriver {
     return this.inner.uploadSize(id);
   }
 
-  readUpload(id: string): Promise<Readable> {
-    return this.inner.readUpload(id);
+  digestUpload(id: string, alg: Algorithm): Promise<Digest> {
+    return this.inner.digestUpload(id, alg);
   }
 
   commitUpload(id: string, digest: Digest): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Digest } from '../oci/digest.js';
+import type { Algorithm, Digest } from '../oci/digest.js';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -63,8 +63,12 @@ export interface BlobDriver {
   appendUpload(id: string, source: Readable): Promise<number>;
   /** Current size of an upload, or undefined when it does not exist. */
   uploadSize(id: string): Promise<number | undefined>;
-  /** Stream the bytes of an upload so far (used to rebuild a hash after restart). */
-  readUpload(id: string): Promise<Readable>;
+  /**
+   * Digest of the bytes staged so far. Drivers may keep a running hash while
+   * appending (the fs driver does, on a worker thread) and rebuild it from the
+   * staged bytes when they have none (after a restart, or for another algorithm).
+   */
+  digestUpload(id: string, alg: Algorithm): Promise<Digest>;
   /**
    * Durably move an upload's bytes to the content store under `digest` (fsync,
    * then atomic rename) and remove the upload. If the blob already exists, the

@@ -10,14 +10,14 @@
  * A blob appears under blobs/ only through `commitUpload`: fsync the staging file,
  * rename it into place, fsync the directory. A crash leaves at worst a stray upload.
  */
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci, type OciError } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
 import { copyFileRange } from './copy.js';
+import { UploadWriter } from './upload-writer.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
 const HIGH_WATER_MARK = 256 * 1024;
@@ -26,6 +26,8 @@ const SHARD = /^[a-f0-9]{2}$/;
 export class FsBlobDriver implements BlobDriver {
   readonly #blobs: string;
   readonly #uploads: string;
+  /** Appends and hashes upload bytes on a worker thread. */
+  readonly #writer = new UploadWriter();
 
   /** Touches nothing on disk; directories are created on first use (or by `open`). */
   constructor(root: string) {
@@ -105,12 +107,12 @@ export class FsBlobDriver implements BlobDriver {
 
   async appendUpload(id: string, source: Readable): Promise<number> {
     const path = this.#uploadPath(id);
-    // No O_CREAT: appending to an upload that does not exist must fail.
-    const fd = await orAbsent(fs.open(path, constants.O_WRONLY | constants.O_APPEND));
-    if (!fd) throw uploadUnknown(id);
-    // The write stream closes fd when done or destroyed (after any write in flight),
-    // and pipeline settles only then. (autoClose: false would make fd.close() hang.)
-    await pipeline(source, fd.createWriteStream({ highWaterMark: HIGH_WATER_MARK }));
+    try {
+      await this.#writer.append(id, path, source);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw uploadUnknown(id);
+      throw e;
+    }
     const size = (await orAbsent(fs.stat(path)))?.size;
     if (size === undefined) throw uploadUnknown(id); // deleted while we appended
     return size;
@@ -120,10 +122,14 @@ export class FsBlobDriver implements BlobDriver {
     return (await orAbsent(fs.stat(this.#uploadPath(id))))?.size;
   }
 
-  async readUpload(id: string): Promise<Readable> {
-    const fd = await orAbsent(fs.open(this.#uploadPath(id), 'r'));
-    if (!fd) throw uploadUnknown(id);
-    return fd.createReadStream({ highWaterMark: HIGH_WATER_MARK });
+  async digestUpload(id: string, alg: Algorithm): Promise<Digest> {
+    const path = this.#uploadPath(id);
+    try {
+      return `${alg}:${await this.#writer.digest(id, path, alg)}` as Digest;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw uploadUnknown(id);
+      throw e;
+    }
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {
@@ -140,6 +146,7 @@ export class FsBlobDriver implements BlobDriver {
     }
     const dir = dirname(target);
     await fs.mkdir(dir, { recursive: true });
+    await this.#writer.forget(id);
     if (await orAbsent(fs.stat(target))) {
       await removed(source);
       return;
@@ -151,7 +158,9 @@ export class FsBlobDriver implements BlobDriver {
   }
 
   async deleteUpload(id: string): Promise<boolean> {
-    return removed(this.#uploadPath(id));
+    const path = this.#uploadPath(id);
+    await this.#writer.forget(id);
+    return removed(path);
   }
 
   async *listUploads(): AsyncIterable<UploadInfo> {
@@ -163,7 +172,7 @@ export class FsBlobDriver implements BlobDriver {
   }
 
   async close(): Promise<void> {
-    // Nothing held open: every operation opens and closes its own files.
+    await this.#writer.close();
   }
 
   #blobPath(digest: Digest): string {

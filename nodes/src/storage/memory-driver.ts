@@ -4,7 +4,7 @@
  * slices of those chunks.
  */
 import { Readable, type Writable } from 'node:stream';
-import { parseDigest, type Digest } from '../oci/digest.js';
+import { hashToDigest, newHash, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
 import { streamInto } from './copy.js';
@@ -67,8 +67,10 @@ export class MemoryBlobDriver implements BlobDriver {
     return this.#uploads.get(checkUploadId(id))?.size;
   }
 
-  async readUpload(id: string): Promise<Readable> {
-    return toStream([...this.#upload(id).chunks]);
+  async digestUpload(id: string, alg: Algorithm): Promise<Digest> {
+    const hash = newHash(alg);
+    for (const chunk of this.#upload(id).chunks) hash.update(chunk);
+    return hashToDigest(hash, alg);
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {

@@ -80,10 +80,25 @@ describe('FsBlobDriver on disk', () => {
     await assert.rejects(driver.readAll(digest), (e: unknown) => !isOciError(e) && (e as NodeJS.ErrnoException).code === 'EISDIR');
   });
 
+  it('rebuilds an upload digest after a restart and keeps appending', async () => {
+    await driver.createUpload('r1');
+    await driver.appendUpload('r1', Readable.from([body.subarray(0, 5)]));
+    await driver.close(); // the worker and its running hash are gone
+    const restarted = await FsBlobDriver.open(root);
+    try {
+      await restarted.appendUpload('r1', Readable.from([body.subarray(5)]));
+      assert.equal(await restarted.digestUpload('r1', 'sha256'), digest);
+      await restarted.commitUpload('r1', digest);
+      assert.deepEqual(await restarted.readAll(digest), body);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('never puts filesystem paths in OciErrors', async () => {
     const failing = [
       () => driver.read(digest),
-      () => driver.readUpload('../../etc'),
+      () => driver.digestUpload('../../etc', 'sha256'),
       () => driver.appendUpload('gone', Readable.from([body])),
     ];
     for (const call of failing) {
