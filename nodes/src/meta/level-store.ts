@@ -2,7 +2,7 @@ import { Level } from 'level';
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import { Lru } from '../lru.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, UploadSession, WriteOptions } from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
 
 /*
@@ -15,6 +15,7 @@ import { KeyedLock } from '../keyed-lock.js';
  *   f!<repo>!<subject>!<digest>  → Descriptor      referrers of <subject>
  *   b!<repo>!<digest>            → BlobLink
  *   u!<id>                       → UploadSession
+ *   o!<16-digit seq>             → base64 event    the outbox, in write order
  *
  * '!' sorts below every character of repository names, tags and digests, so
  * key order is component order and the range of a prefix p, [p + '!', p + '"'),
@@ -46,6 +47,8 @@ export class LevelMetaStore implements MetaStore {
   readonly #cache: Lru<string, unknown>;
   readonly #locks = new KeyedLock();
   #epoch = 0;
+  #outboxNext = 0;
+  #outboxDepth = 0;
 
   private constructor(db: Level<string, unknown>, cacheSize: number) {
     this.#db = db;
@@ -55,7 +58,11 @@ export class LevelMetaStore implements MetaStore {
   static async open(dir: string, options: LevelMetaStoreOptions = {}): Promise<LevelMetaStore> {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.open();
-    return new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    const store = new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    const outbox = await db.keys(range('o')).all();
+    store.#outboxDepth = outbox.length;
+    store.#outboxNext = outbox.length ? Number(outbox[outbox.length - 1]?.slice(2)) + 1 : 0;
+    return store;
   }
 
   // tags
@@ -72,22 +79,22 @@ export class LevelMetaStore implements MetaStore {
     return this.#listKeys(['d', repo, digest]);
   }
 
-  putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined> {
+  putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined> {
     return this.#locks.run(repo, async () => {
       if ((await this.#read(key('m', repo, digest))) === undefined) {
         throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
       }
       const previous = await this.getTag(repo, tag);
-      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous));
+      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous), opts);
       return previous;
     });
   }
 
-  deleteTag(repo: string, tag: string): Promise<boolean> {
+  deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     return this.#locks.run(repo, async () => {
       const digest = await this.getTag(repo, tag);
       if (digest === undefined) return false;
-      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag))]);
+      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag))], opts);
       return true;
     });
   }
@@ -99,7 +106,7 @@ export class LevelMetaStore implements MetaStore {
     return record && copy(record);
   }
 
-  putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void> {
+  putManifest(repo: string, record: ManifestRecord, tag?: string, opts?: WriteOptions): Promise<void> {
     return this.#locks.run(repo, async () => {
       const mkey = key('m', repo, record.digest);
       const old = await this.#read<ManifestRecord>(mkey);
@@ -112,11 +119,11 @@ export class LevelMetaStore implements MetaStore {
         ops.push(put(key('f', repo, stored.subject, stored.digest), descriptorOf(stored)));
       }
       if (tag !== undefined) ops.push(...tagOps(repo, tag, stored.digest, await this.getTag(repo, tag)));
-      await this.#commit(ops);
+      await this.#commit(ops, opts);
     });
   }
 
-  deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+  deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean> {
     return this.#locks.run(repo, async () => {
       const mkey = key('m', repo, digest);
       const record = await this.#read<ManifestRecord>(mkey);
@@ -127,7 +134,7 @@ export class LevelMetaStore implements MetaStore {
       }
       if (record.subject !== undefined) ops.push(del(key('f', repo, record.subject, digest)));
       if (!(await this.#keepsRepository(repo, mkey))) ops.push(del(key('r', repo)));
-      await this.#commit(ops);
+      await this.#commit(ops, opts);
       return true;
     });
   }
@@ -206,6 +213,23 @@ export class LevelMetaStore implements MetaStore {
     for await (const value of this.#db.values(range('u'))) yield value as UploadSession;
   }
 
+  // outbox
+
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    const entries = await this.#db.iterator({ ...range('o'), limit }).all();
+    return entries.map(([k, v]) => ({ seq: Number(k.slice(2)), event: Buffer.from(v as string, 'base64') }));
+  }
+
+  async deleteOutbox(seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.#db.batch(seqs.map((s) => del(outboxKey(s))));
+    this.#outboxDepth -= seqs.length;
+  }
+
+  outboxDepth(): number {
+    return this.#outboxDepth;
+  }
+
   close(): Promise<void> {
     return this.#db.close();
   }
@@ -223,8 +247,11 @@ export class LevelMetaStore implements MetaStore {
     return value as T | undefined;
   }
 
-  async #commit(ops: Op[]): Promise<void> {
+  async #commit(ops: Op[], opts?: WriteOptions): Promise<void> {
+    const events = opts?.events ?? [];
+    for (const e of events) ops.push(put(outboxKey(this.#outboxNext++), Buffer.from(e).toString('base64')));
     await this.#db.batch(ops);
+    this.#outboxDepth += events.length;
     this.#epoch++;
     for (const op of ops) {
       if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
@@ -256,6 +283,11 @@ function key(...parts: string[]): string {
     if (part.includes(SEP)) throw new RangeError(`metadata key component contains '${SEP}': ${part}`);
   }
   return parts.join(SEP);
+}
+
+/** Outbox keys sort in write order: o!<16-digit sequence>. */
+function outboxKey(seq: number): string {
+  return key('o', String(seq).padStart(16, '0'));
 }
 
 function range(...prefix: string[]): { gte: string; lt: string } {

@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, Page, UploadSession } from './store.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, UploadSession, WriteOptions } from './store.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -17,6 +17,8 @@ interface Repository {
 export class MemoryMetaStore implements MetaStore {
   readonly #repos = new Map<string, Repository>();
   readonly #uploads = new Map<string, UploadSession>();
+  readonly #outbox: OutboxEntry[] = [];
+  #outboxNext = 0;
 
   // tags
 
@@ -33,16 +35,20 @@ export class MemoryMetaStore implements MetaStore {
     return [...tags].filter(([, d]) => d === digest).map(([tag]) => tag).sort();
   }
 
-  async putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined> {
+  async putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined> {
     const r = this.#repos.get(repo);
     if (r?.manifests.has(digest) !== true) throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
     const previous = r.tags.get(tag);
+    if (previous === digest) return previous;
     r.tags.set(tag, digest);
+    this.#emit(opts);
     return previous;
   }
 
-  async deleteTag(repo: string, tag: string): Promise<boolean> {
-    return this.#repos.get(repo)?.tags.delete(tag) ?? false;
+  async deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
+    const gone = this.#repos.get(repo)?.tags.delete(tag) ?? false;
+    if (gone) this.#emit(opts);
+    return gone;
   }
 
   // manifests
@@ -52,18 +58,20 @@ export class MemoryMetaStore implements MetaStore {
     return record && copy(record);
   }
 
-  async putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void> {
+  async putManifest(repo: string, record: ManifestRecord, tag?: string, opts?: WriteOptions): Promise<void> {
     const r = this.#repository(repo);
     const created = r.manifests.get(record.digest)?.created ?? record.created;
     r.manifests.set(record.digest, copy({ ...record, created }));
     if (tag !== undefined) r.tags.set(tag, record.digest);
+    this.#emit(opts);
   }
 
-  async deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+  async deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean> {
     const r = this.#repos.get(repo);
     if (r?.manifests.delete(digest) !== true) return false;
     for (const [tag, d] of r.tags) if (d === digest) r.tags.delete(tag);
     this.#dropIfEmpty(repo, r);
+    this.#emit(opts);
     return true;
   }
 
@@ -132,7 +140,26 @@ export class MemoryMetaStore implements MetaStore {
     yield* sortedValues(this.#uploads).map(copy);
   }
 
+  // outbox
+
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.#outbox.slice(0, limit).map((e) => ({ seq: e.seq, event: Uint8Array.from(e.event) }));
+  }
+
+  async deleteOutbox(seqs: number[]): Promise<void> {
+    const gone = new Set(seqs);
+    for (let i = this.#outbox.length - 1; i >= 0; i--) if (gone.has(this.#outbox[i]?.seq ?? -1)) this.#outbox.splice(i, 1);
+  }
+
+  outboxDepth(): number {
+    return this.#outbox.length;
+  }
+
   async close(): Promise<void> {}
+
+  #emit(opts: WriteOptions | undefined): void {
+    for (const e of opts?.events ?? []) this.#outbox.push({ seq: this.#outboxNext++, event: Uint8Array.from(e) });
+  }
 
   #repository(repo: string): Repository {
     let r = this.#repos.get(repo);

@@ -345,6 +345,38 @@ export function metaStoreSuite(
         assert.deepEqual(await store.listRepositories(), [], 'uploads do not make repositories');
       });
     });
+
+    describe('outbox', () => {
+      const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
+      const text = (e: { event: Uint8Array }): string => new TextDecoder().decode(e.event);
+
+      it('writes events with the change they describe, in order, and deletes them once published', async () => {
+        const m = manifest('m');
+        await store.putManifest('r', m, 'v1', { events: [ev('manifest-put'), ev('tag-put')] });
+        await store.putTag('r', 'v2', m.digest, { events: [ev('tag-put-2')] });
+        await store.deleteTag('r', 'v1', { events: [ev('tag-delete')] });
+        await store.deleteManifest('r', m.digest, { events: [ev('manifest-delete')] });
+        assert.equal(store.outboxDepth(), 5);
+        const all = await store.readOutbox(10);
+        assert.deepEqual(all.map(text), ['manifest-put', 'tag-put', 'tag-put-2', 'tag-delete', 'manifest-delete']);
+        assert.ok(all.every((e, i) => i === 0 || e.seq > (all[i - 1]?.seq ?? Infinity)), 'sequence increases');
+        assert.deepEqual((await store.readOutbox(2)).map(text), ['manifest-put', 'tag-put']);
+        await store.deleteOutbox(all.slice(0, 3).map((e) => e.seq));
+        assert.equal(store.outboxDepth(), 2);
+        assert.deepEqual((await store.readOutbox(10)).map(text), ['tag-delete', 'manifest-delete']);
+      });
+
+      it('writes no event for a change that changes nothing', async () => {
+        const m = manifest('m');
+        await store.putManifest('r', m, 'v1');
+        await store.putTag('r', 'v1', m.digest, { events: [ev('same tag')] });
+        assert.equal(await store.deleteTag('r', 'absent', { events: [ev('no such tag')] }), false);
+        assert.equal(await store.deleteManifest('r', digestOf('absent'), { events: [ev('no such manifest')] }), false);
+        await assert.rejects(store.putTag('r', 'v2', digestOf('absent'), { events: [ev('unknown manifest')] }));
+        assert.equal(store.outboxDepth(), 0);
+        assert.deepEqual(await store.readOutbox(10), []);
+      });
+    });
   });
 }
 

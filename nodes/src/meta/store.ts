@@ -37,6 +37,22 @@ export interface BlobLink {
   created: number;
 }
 
+/** Options of the mutations that can emit events. */
+export interface WriteOptions {
+  /**
+   * Encoded events appended to the outbox in the same atomic write as the
+   * change, when the call changes anything (a no-op writes no event).
+   */
+  events?: Uint8Array[];
+}
+
+/** An event waiting in the outbox to be published. */
+export interface OutboxEntry {
+  /** Position in the outbox: increasing in write order. */
+  seq: number;
+  event: Uint8Array;
+}
+
 export interface Page {
   /** Return only entries lexically after this one. */
   last?: string;
@@ -59,9 +75,9 @@ export interface MetaStore {
   /** Tags that currently point at `digest`. */
   tagsOf(repo: string, digest: Digest): Promise<string[]>;
   /** Points `tag` at a manifest that must already be linked; returns the previous digest. */
-  putTag(repo: string, tag: string, digest: Digest): Promise<Digest | undefined>;
+  putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined>;
   /** Returns false when the tag did not exist. */
-  deleteTag(repo: string, tag: string): Promise<boolean>;
+  deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;
@@ -70,9 +86,9 @@ export interface MetaStore {
    * and optionally point a tag at it, all in one atomic write. Re-putting an
    * existing manifest keeps its original `created`.
    */
-  putManifest(repo: string, record: ManifestRecord, tag?: string): Promise<void>;
+  putManifest(repo: string, record: ManifestRecord, tag?: string, opts?: WriteOptions): Promise<void>;
   /** Unlink a manifest, its tags and its referrer entry; false when absent. */
-  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean>;
   /** Manifests linked into a repository, sorted by digest. */
   listManifests(repo: string): AsyncIterable<ManifestRecord>;
 
@@ -98,6 +114,13 @@ export interface MetaStore {
   putUpload(session: UploadSession): Promise<void>;
   deleteUpload(id: string): Promise<boolean>;
   listUploads(): AsyncIterable<UploadSession>;
+
+  // outbox: events written with the changes above, until a publisher has sent them
+  /** The oldest `limit` entries, in write order. */
+  readOutbox(limit: number): Promise<OutboxEntry[]>;
+  /** Remove published entries. */
+  deleteOutbox(seqs: number[]): Promise<void>;
+  outboxDepth(): number;
 
   close(): Promise<void>;
 }

@@ -57,6 +57,20 @@ describe('LevelMetaStore', () => {
     assert.deepEqual(await store.listRepositories(), ['r']);
   });
 
+  it('keeps the outbox, its order and its depth across close and reopen', async () => {
+    const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
+    await store.putManifest('r', manifest('a'), 'v1', { events: [ev('1'), ev('2')] });
+    await store.deleteOutbox([(await store.readOutbox(1))[0]?.seq ?? -1]);
+    await store.close();
+
+    store = await LevelMetaStore.open(dir);
+    assert.equal(store.outboxDepth(), 1);
+    await store.putManifest('r', manifest('b'), 'v2', { events: [ev('3')] });
+    const entries = await store.readOutbox(10);
+    assert.deepEqual(entries.map((e) => new TextDecoder().decode(e.event)), ['2', '3']);
+    assert.ok((entries[1]?.seq ?? 0) > (entries[0]?.seq ?? 0));
+  });
+
   it('serves no stale tag or manifest from its cache', async () => {
     const [a, b] = [manifest('a'), manifest('b')];
     assert.equal(await store.getTag('r', 'latest'), undefined, 'caches the miss');
