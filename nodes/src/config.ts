@@ -5,6 +5,10 @@ import type { LogLevel } from './log.js';
 export interface Config {
   /** HOST:PORT to serve the registry API on. */
   listen: string;
+  /** This node's region id: [a-z0-9-], unique in the cluster. */
+  region: string;
+  /** NATS with JetStream for replication events; an empty url turns events off (a single region). */
+  nats: { url: string };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -18,6 +22,8 @@ export interface Config {
 
 export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
+  region: 'local',
+  nats: { url: '' },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },
@@ -64,7 +70,7 @@ function coerce(key: string, raw: unknown, like: unknown, source: string): unkno
     if (raw === 'false' || raw === '0') return false;
     throw new ConfigError(`${source}: ${key} must be true or false`);
   }
-  if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${source}: ${key} must be a non-empty string`);
+  if (typeof raw !== 'string' || (raw === '' && like !== '')) throw new ConfigError(`${source}: ${key} must be a non-empty string`);
   const allowed = ENUMS[key];
   if (allowed && !allowed.includes(raw)) throw new ConfigError(`${source}: ${key} must be one of ${allowed.join(', ')}`);
   return raw;
@@ -119,6 +125,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
   return config;
 }
 

@@ -14,6 +14,9 @@ import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry } from './registry/registry.js';
 import { collectGarbage, type GcOptions } from './registry/gc.js';
 import { createHttpServer } from './http/server.js';
+import { EventRecorder } from './events/recorder.js';
+import { HybridClock } from './events/hlc.js';
+import { OutboxPublisher } from './events/publisher.js';
 import { registryRoutes } from './http/routes/index.js';
 
 export interface RunningNode {
@@ -21,11 +24,13 @@ export interface RunningNode {
   server: Server;
   /** Base URL, e.g. http://127.0.0.1:5000 */
   url: string;
+  /** Drains the event outbox to JetStream, when events are on. */
+  publisher?: OutboxPublisher;
   close(): Promise<void>;
 }
 
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
-export async function openRegistry(config: Config): Promise<Registry> {
+export async function openRegistry(config: Config, events?: EventRecorder): Promise<Registry> {
   await mkdir(config.data, { recursive: true });
   const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
   const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
@@ -35,6 +40,7 @@ export async function openRegistry(config: Config): Promise<Registry> {
     driver,
     meta,
     manifests: { maxManifestBytes: config.limits.maxManifestBytes },
+    events,
   });
 }
 
@@ -44,7 +50,13 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 
 /** Composition root: config → stores → services → HTTP, plus the upload-expiry and GC timers. */
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
-  const registry = await openRegistry(config);
+  const events = config.nats.url ? new EventRecorder(new HybridClock(config.region)) : undefined;
+  const registry = await openRegistry(config, events);
+  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, region: config.region, log });
+  if (publisher && events) {
+    events.onCommitted(() => publisher.notify());
+    publisher.start();
+  }
   const gc = gcOptions(config);
   const server = createHttpServer(registryRoutes(registry, gc), { accessLog: config.log.access, log });
   const { host, port } = parseListen(config.listen);
@@ -54,6 +66,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
       server.listen(port, host, () => resolve());
     });
   } catch (e) {
+    await publisher?.stop();
     await registry.close();
     throw e;
   }
@@ -70,13 +83,15 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   every(config.uploads.expireIntervalSeconds, 'upload expiry', () => registry.uploads.expire(gc.uploadMaxAgeMs));
   every(config.gc.intervalSeconds, 'gc', () => collectGarbage(registry, { ...gc, dryRun: false }, log));
 
-  log.info('registry listening', { url, data: config.data, storage: config.storage.driver, meta: config.meta.driver });
+  log.info('registry listening', { url, region: config.region, data: config.data, storage: config.storage.driver, meta: config.meta.driver, events: config.nats.url ? 'nats' : 'off' });
   return {
     registry,
     server,
     url,
+    publisher,
     async close() {
       timers.forEach(clearInterval);
+      await publisher?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

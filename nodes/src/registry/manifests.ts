@@ -7,6 +7,7 @@ import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface ManifestOptions {
   /** Largest manifest accepted, in bytes. */
@@ -26,6 +27,8 @@ export class ManifestService {
     private readonly guard: ContentGuard,
     readonly options: ManifestOptions,
     private readonly now: () => number = Date.now,
+    /** Builds the events of each change, when this node publishes events. */
+    private readonly events?: EventRecorder,
   ) {
   }
 
@@ -54,30 +57,44 @@ export class ManifestService {
       throw oci('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest, actual: digest });
     }
     const parsed = parseManifest(body, contentType);
-    const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
-    this.guard.touch([digest, ...references]);
-    await this.checkReferences(repo, parsed);
-
-    await this.guard.exclusive(digest, async () => {
-      if ((await this.driver.stat(digest)) === undefined) await this.store(digest, body);
-    });
-    const record: ManifestRecord = {
-      digest,
-      mediaType: parsed.mediaType,
-      size: body.length,
-      created: this.now(),
-      references,
-    };
-    if (parsed.subject) record.subject = parsed.subject.digest;
-    if (parsed.artifactType) record.artifactType = parsed.artifactType;
-    if (parsed.annotations) record.annotations = parsed.annotations;
-    await this.meta.putManifest(repo, record, ref.tag);
-    return record;
+    const refs = [...parsed.blobs, ...parsed.children];
+    const references = refs.map((d) => d.digest);
+    // A GC running meanwhile must keep what this manifest depends on until it is committed.
+    const release = this.guard.hold([digest, ...references]);
+    try {
+      await this.checkReferences(repo, parsed);
+      await this.guard.exclusive(digest, async () => {
+        if ((await this.driver.stat(digest)) === undefined) await this.store(digest, body);
+      });
+      const record: ManifestRecord = {
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        created: this.now(),
+        references,
+      };
+      if (parsed.subject) record.subject = parsed.subject.digest;
+      if (parsed.artifactType) record.artifactType = parsed.artifactType;
+      if (parsed.annotations) record.annotations = parsed.annotations;
+      const events = this.events && [
+        this.events.manifestPut(repo, record, refs.map((d, i) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType, manifest: i >= parsed.blobs.length }))),
+        ...(ref.tag === undefined ? [] : [this.events.tagPut(repo, ref.tag, record)]),
+      ];
+      await this.meta.putManifest(repo, record, ref.tag, { events });
+      this.events?.committed();
+      return record;
+    } finally {
+      release();
+    }
   }
 
   /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
   async delete(repo: string, ref: Reference): Promise<void> {
-    const gone = ref.digest !== undefined ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag);
+    const gone =
+      ref.digest !== undefined
+        ? await this.meta.deleteManifest(repo, ref.digest, { events: this.events && [this.events.manifestDelete(repo, ref.digest)] })
+        : await this.meta.deleteTag(repo, ref.tag, { events: this.events && [this.events.tagDelete(repo, ref.tag)] });
+    if (gone) this.events?.committed();
     if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
   }
 

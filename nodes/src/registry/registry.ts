@@ -5,12 +5,15 @@ import { UploadService } from './uploads.js';
 import { ManifestService, type ManifestOptions } from './manifests.js';
 import { ListingService } from './listing.js';
 import { ContentGuard } from './content-guard.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 export interface RegistryDeps {
   driver: BlobDriver;
   meta: MetaStore;
   manifests: ManifestOptions;
   now?: () => number;
+  /** Set when this node records events for replication. */
+  events?: EventRecorder;
 }
 
 /** The registry's domain services over one blob driver and one metadata store. No HTTP here. */
@@ -29,7 +32,7 @@ export class Registry {
     this.meta = deps.meta;
     this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
-    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now);
+    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events);
     this.listing = new ListingService(deps.meta);
   }
 

@@ -1,0 +1,152 @@
+import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
+import { Event } from 'georeg/proto';
+import type { Logger } from '../log.js';
+import type { MetaStore } from '../meta/store.js';
+
+/** The JetStream stream every region publishes into, one subject per region. */
+export const EVENT_STREAM = 'GEOREG_EVENTS';
+export const eventSubject = (region: string): string => `georeg.events.${region}`;
+
+export interface PublisherOptions {
+  servers: string;
+  region: string;
+  log: Logger;
+  /** Entries read from the outbox per round. */
+  batch?: number;
+  /** Longest wait between retries while NATS is unreachable, ms. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * Drains the outbox into JetStream: publishes each event (event id as
+ * Nats-Msg-Id, so a republish after a crash is deduplicated), waits for the
+ * stream's ack, and only then deletes the entry. Pushes never wait for this:
+ * with NATS down, events stay in the outbox and go out in order when it is back.
+ */
+export class OutboxPublisher {
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private running = false;
+  private wake?: () => void;
+  private idle: Promise<void> = Promise.resolve();
+  private failures = 0;
+  /** Set by notify(): the outbox may hold new entries. */
+  private dirty = false;
+  private drainWaiters: (() => void)[] = [];
+  private readyResolve!: () => void;
+  /** Resolves once connected to JetStream with the event stream in place. */
+  readonly ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
+  /** Events published since start (for status). */
+  published = 0;
+  lastError?: string;
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly opts: PublisherOptions,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.idle = this.loop();
+  }
+
+  /** Resolves the next time the outbox is empty. */
+  drained(): Promise<void> {
+    if (this.meta.outboxDepth() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Something was written to the outbox: publish it now. */
+  notify(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.idle;
+    await this.nc?.close().catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.jetstream();
+        const sent = await this.drainOnce();
+        this.failures = 0;
+        this.lastError = undefined;
+        if (this.meta.outboxDepth() === 0) this.drainWaiters.splice(0).forEach((w) => w());
+        if (sent === 0 && !this.dirty) await this.sleep(1000);
+      } catch (err) {
+        this.failures++;
+        this.lastError = (err as Error).message;
+        if (this.failures === 1) this.opts.log.warn('event publishing failed; events stay in the outbox', { err: this.lastError });
+        const backoff = Math.min(this.opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(this.failures, 10));
+        await this.sleep(backoff * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  /** Publish one batch; returns how many events went out. */
+  private async drainOnce(): Promise<number> {
+    this.dirty = false;
+    const entries = await this.meta.readOutbox(this.opts.batch ?? 256);
+    if (entries.length === 0) return 0;
+    const js = await this.jetstream();
+    const done: number[] = [];
+    try {
+      for (const e of entries) {
+        const { id } = Event.decode(e.event);
+        await js.publish(eventSubject(this.opts.region), e.event, { msgID: id, timeout: 5000 });
+        done.push(e.seq);
+      }
+    } finally {
+      await this.meta.deleteOutbox(done);
+      this.published += done.length;
+    }
+    return done.length;
+  }
+
+  private async jetstream(): Promise<JetStreamClient> {
+    if (this.js && this.nc && !this.nc.isClosed()) return this.js;
+    const nc = await connect({
+      servers: this.opts.servers,
+      name: `georeg-${this.opts.region}-publisher`,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 2000,
+    });
+    const jsm = await nc.jetstreamManager();
+    await ensureStream(jsm);
+    this.nc = nc;
+    this.js = nc.jetstream();
+    this.readyResolve();
+    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: EVENT_STREAM, subject: eventSubject(this.opts.region) });
+    return this.js;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+type Jsm = Awaited<ReturnType<NatsConnection['jetstreamManager']>>;
+
+/** Create the event stream, or leave it as it is when it exists. */
+export async function ensureStream(jsm: Jsm): Promise<void> {
+  try {
+    await jsm.streams.info(EVENT_STREAM);
+  } catch {
+    await jsm.streams.add({ name: EVENT_STREAM, subjects: ['georeg.events.>'], duplicate_window: nanos(10 * 60 * 1000) });
+  }
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { Action, Event, type Reference } from 'georeg/proto';
+import type { Digest } from '../oci/digest.js';
+import type { ManifestRecord } from '../meta/store.js';
+import type { HybridClock } from './hlc.js';
+
+/** A manifest's dependency, as events carry it. */
+export interface EventReference {
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  manifest: boolean;
+}
+
+/**
+ * Builds the encoded events a region's changes produce. The registry services
+ * hand them to the MetaStore with the change (the outbox); nothing here
+ * publishes.
+ */
+export class EventRecorder {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly clock: HybridClock,
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  get region(): string {
+    return this.clock.region;
+  }
+
+  /** Tell listeners (the publisher) that events just reached the outbox. */
+  committed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  manifestPut(repo: string, record: ManifestRecord, refs: EventReference[]): Uint8Array {
+    return this.encode(repo, Action.MANIFEST_PUT, {
+      digest: record.digest,
+      mediaType: record.mediaType,
+      size: record.size,
+      subject: record.subject ?? '',
+      references: refs as Reference[],
+    });
+  }
+
+  tagPut(repo: string, tag: string, record: ManifestRecord): Uint8Array {
+    return this.encode(repo, Action.TAG_PUT, { tag, digest: record.digest, mediaType: record.mediaType, size: record.size });
+  }
+
+  tagDelete(repo: string, tag: string): Uint8Array {
+    return this.encode(repo, Action.TAG_DELETE, { tag });
+  }
+
+  manifestDelete(repo: string, digest: Digest): Uint8Array {
+    return this.encode(repo, Action.MANIFEST_DELETE, { digest });
+  }
+
+  private encode(repository: string, action: Action, fields: Partial<Event>): Uint8Array {
+    const event = Event.fromPartial({
+      ...fields,
+      id: this.newId(),
+      origin: this.clock.region,
+      repository,
+      action,
+      timestamp: this.clock.now(),
+    });
+    return Event.encode(event).finish();
+  }
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from 'nats';
+import { Action, Event } from 'georeg/proto';
+import { EVENT_STREAM, eventSubject } from '../../src/events/publisher.js';
+import { compareHlc } from '../../src/events/hlc.js';
+import { startTestNode, type TestNode } from '../support/harness.js';
+import { pushImage, http } from '../support/client.js';
+import { TestNats } from '../support/nats.js';
+
+interface Received {
+  event: Event;
+  msgId: string | undefined;
+  subject: string;
+}
+
+/** Read `count` events from the stream, in stream order, from sequence `from` on. */
+async function readEvents(nc: NatsConnection, count: number, from = 1): Promise<Received[]> {
+  const js = nc.jetstream();
+  const consumer = await js.consumers.get(EVENT_STREAM, { opt_start_seq: from });
+  const out: Received[] = [];
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    out.push({ event: Event.decode(m.data), msgId: m.headers?.get('Nats-Msg-Id'), subject: m.subject });
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+function drained(node: TestNode): Promise<void> {
+  assert.ok(node.publisher, 'events are on');
+  return node.publisher.drained();
+}
+
+describe('events: outbox to JetStream (real nats-server)', function () {
+  this.timeout(30_000);
+  let nats: TestNats;
+  let node: TestNode;
+  let nc: NatsConnection;
+
+  before(async () => {
+    nats = await TestNats.start();
+    node = await startTestNode({ region: 'eu', nats: { url: nats.url } });
+    await node.publisher?.ready;
+    nc = await connect({ servers: nats.url });
+  });
+  after(async () => {
+    await nc?.close();
+    await node?.close();
+    await nats?.destroy();
+  });
+
+  it('publishes a push as MANIFEST_PUT then TAG_PUT, with the event id as Nats-Msg-Id', async () => {
+    const img = await pushImage(node.url, 'team/app', 'v1');
+    const [put, tag] = await readEvents(nc, 2);
+    assert.ok(put && tag);
+    assert.equal(put.subject, eventSubject('eu'));
+    assert.equal(put.event.action, Action.MANIFEST_PUT);
+    assert.equal(put.event.repository, 'team/app');
+    assert.equal(put.event.digest, img.digest);
+    assert.equal(put.event.origin, 'eu');
+    assert.deepEqual(
+      put.event.references.map((r) => [r.digest, r.manifest]),
+      [[img.config, false], ...img.layers.map((l) => [l, false])],
+    );
+    assert.equal(put.msgId, put.event.id);
+    assert.equal(tag.event.action, Action.TAG_PUT);
+    assert.equal(tag.event.tag, 'v1');
+    assert.equal(tag.event.digest, img.digest);
+    assert.ok(tag.event.timestamp && put.event.timestamp);
+    assert.equal(compareHlc(tag.event.timestamp, put.event.timestamp), 1, 'the tag is timestamped after its manifest');
+    await drained(node);
+  });
+
+  it('keeps accepting pushes while NATS is down and publishes their events, in order, once it is back', async () => {
+    const before = (await (await nc.jetstreamManager()).streams.info(EVENT_STREAM)).state.last_seq;
+    await nc.close();
+    await nats.stop();
+
+    const pushed = [];
+    for (const tag of ['a', 'b', 'c']) pushed.push(await pushImage(node.url, 'team/offline', tag));
+    const del = await http('DELETE', `${node.url}/v2/team/offline/manifests/b`);
+    assert.equal(del.status, 202);
+    assert.equal(node.registry.meta.outboxDepth(), 7, 'three manifests, three tags and a tag delete wait in the outbox');
+
+    await nats.start();
+    nc = await connect({ servers: nats.url });
+    const events = await readEvents(nc, 7, before + 1);
+    assert.deepEqual(
+      events.map((e) => [Action[e.event.action], e.event.tag || e.event.digest]),
+      [
+        ['MANIFEST_PUT', pushed[0]?.digest],
+        ['TAG_PUT', 'a'],
+        ['MANIFEST_PUT', pushed[1]?.digest],
+        ['TAG_PUT', 'b'],
+        ['MANIFEST_PUT', pushed[2]?.digest],
+        ['TAG_PUT', 'c'],
+        ['TAG_DELETE', 'b'],
+      ],
+    );
+    await drained(node);
+  });
+
+  it('deduplicates a republished event by its id', async () => {
+    const js = nc.jetstream();
+    const e = Event.encode(Event.fromPartial({ id: 'dup-1', origin: 'eu', repository: 'x', action: Action.TAG_DELETE, tag: 't' })).finish();
+    const first = await js.publish(eventSubject('eu'), e, { msgID: 'dup-1' });
+    const second = await js.publish(eventSubject('eu'), e, { msgID: 'dup-1' });
+    assert.equal(first.duplicate, false);
+    assert.equal(second.duplicate, true);
+    assert.equal(second.seq, first.seq);
+  });
+});
