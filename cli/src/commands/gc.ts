@@ -25,8 +25,14 @@ function print(report: GcReport): void {
   for (const b of report.broken) process.stdout.write(`broken: ${b.kind} ${b.repository} ${b.digest}${b.detail ? ` (${b.detail})` : ''}\n`);
 }
 
-async function viaNode(url: string, dryRun: boolean): Promise<GcReport> {
-  const res = await fetch(`${url.replace(/\/$/, '')}/georeg/v1/gc?dryRun=${dryRun}`, { method: 'POST' });
+async function viaNode(url: string, dryRun: boolean, why = ''): Promise<GcReport> {
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/$/, '')}/georeg/v1/gc?dryRun=${dryRun}`, { method: 'POST' });
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause;
+    throw new CliError(`${why}no node answers at ${url} (${cause?.message ?? (e as Error).message}); pass --url or --listen`);
+  }
   if (!res.ok) throw new CliError(`node at ${url} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as GcReport;
 }
@@ -53,7 +59,8 @@ export const gcCommand: Command = {
       } catch (e) {
         if ((e as { code?: string }).code !== 'LEVEL_DATABASE_NOT_OPEN' && (e as { code?: string }).code !== 'LEVEL_LOCKED') throw e;
         const { host, port } = parseListen(config.listen);
-        report = await viaNode(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, dryRun);
+        const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        report = await viaNode(url, dryRun, `${config.data} is in use by another process, but `);
         print(report);
         return report.broken.length ? 1 : 0;
       }

@@ -30,7 +30,15 @@ export const serveCommand: Command = {
       return 0;
     }
     const log = createLogger({ level: config.log.level });
-    const node = await startNode(config, log);
+    let node;
+    try {
+      node = await startNode(config, log);
+    } catch (e) {
+      const problem = startProblem(e, config.listen, config.data);
+      if (!problem) throw e;
+      process.stderr.write(`georeg serve: ${problem}\n`);
+      return 1;
+    }
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         log.info('shutting down', { signal });
@@ -43,3 +51,17 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** A one-line explanation of an expected start failure (address taken, data directory in use), or undefined. */
+function startProblem(e: unknown, listen: string, data: string): string | undefined {
+  const err = e as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } };
+  if (err?.syscall === 'listen') {
+    const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available' : err.message;
+    return `cannot listen on ${listen}: ${reason}${err.code ? ` (${err.code})` : ''}`;
+  }
+  if (err?.code === 'LEVEL_DATABASE_NOT_OPEN') {
+    if (err.cause?.code === 'LEVEL_LOCKED') return `cannot open ${data}: the data directory is in use by another georeg process`;
+    return `cannot open the metadata store in ${data}: ${err.cause?.message ?? err.message}`;
+  }
+  return undefined;
+}

@@ -44,11 +44,17 @@ export class BlobService {
   /** Link a blob readable from `from` into `repo`; false when `from` cannot read it. */
   async mount(repo: string, from: string, digest: Digest): Promise<boolean> {
     if (!(await this.meta.getBlobLink(from, digest))) return false;
-    this.guard.touch([digest]);
-    const size = await this.driver.stat(digest);
-    if (size === undefined) return false;
-    await this.link(repo, digest, size);
-    return true;
+    return this.guard.exclusive(digest, async () => {
+      const release = this.guard.hold([digest]);
+      try {
+        const size = await this.driver.stat(digest);
+        if (size === undefined) return false;
+        await this.link(repo, digest, size);
+        return true;
+      } finally {
+        release();
+      }
+    });
   }
 
   async link(repo: string, digest: Digest, size: number): Promise<void> {

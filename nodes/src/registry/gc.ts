@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type { Logger } from '../log.js';
+import type { BlobLink } from '../meta/store.js';
 import type { Registry } from './registry.js';
 
 export interface GcOptions {
@@ -54,7 +55,7 @@ export async function collectGarbage(registry: Registry, opts: GcOptions, log: L
           continue;
         }
         if (opts.dryRun) report.linksRemoved++;
-        else if (await guard.exclusive(digest, async () => !live.has(digest) && registry.meta.unlinkBlob(repo, digest))) report.linksRemoved++;
+        else if (await guard.exclusive(digest, () => unlinkStale(registry, repo, digest, link, live))) report.linksRemoved++;
       }
     }
     for await (const blob of registry.driver.list()) {
@@ -76,6 +77,21 @@ export async function collectGarbage(registry: Registry, opts: GcOptions, log: L
   report.ms = now() - started;
   log.info('gc finished', { ...report, blobsDeleted: report.blobsDeleted.length, broken: report.broken.length });
   return report;
+}
+
+/**
+ * Remove a stale link unless a writer touches its digest first. A manifest put
+ * touches its references before it checks their links, so a touch that lands
+ * while the unlink is in flight may come from a put that already saw the link:
+ * put it back. (Upload commits link under the same exclusive section, so nothing
+ * else can have linked the digest meanwhile.)
+ */
+async function unlinkStale(registry: Registry, repo: string, digest: Digest, link: BlobLink, live: Set<string>): Promise<boolean> {
+  if (live.has(digest)) return false;
+  if (!(await registry.meta.unlinkBlob(repo, digest))) return false;
+  if (!live.has(digest)) return true;
+  await registry.meta.linkBlob(repo, digest, link);
+  return false;
 }
 
 async function mark(registry: Registry, broken: Broken[]): Promise<Set<string>> {

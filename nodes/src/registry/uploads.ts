@@ -80,9 +80,13 @@ export class UploadService {
         throw oci('DIGEST_INVALID', undefined, { expected: digest });
       }
       await this.guard.exclusive(digest, async () => {
-        this.guard.touch([digest]);
-        await this.driver.commitUpload(id, digest);
-        await this.blobs.link(repo, digest, up.size);
+        const release = this.guard.hold([digest]);
+        try {
+          await this.driver.commitUpload(id, digest);
+          await this.blobs.link(repo, digest, up.size);
+        } finally {
+          release();
+        }
       });
       await this.meta.deleteUpload(id);
       this.live.delete(id);
