@@ -1,0 +1,132 @@
+import { Server, ServerCredentials, status as Status, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  ReplicationService,
+  type BlobChunk,
+  type ReadBlobRequest,
+  type ReplicationServer,
+  type StatusReply,
+} from 'georeg/proto';
+import { isOciError, parseDigest, parseName, type Registry, type Logger } from 'georeg/nodes';
+
+/** Largest data field of one BlobChunk message. */
+export const CHUNK_BYTES = 256 * 1024;
+
+export interface ReplicationServerOptions {
+  region: string;
+  log: Logger;
+  /** Per-peer status, filled in by this region's replicator. */
+  status?: () => Omit<StatusReply, 'region'>;
+}
+
+/** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
+function grpcError(err: unknown): { code: Status; details: string } {
+  if (isOciError(err)) {
+    const code = err.status === 404 ? Status.NOT_FOUND : err.status === 416 ? Status.OUT_OF_RANGE : err.status < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
+    return { code, details: `${err.code}: ${err.message}` };
+  }
+  return { code: Status.INTERNAL, details: 'internal error' };
+}
+
+function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>) {
+  return (call: { request: Req }, callback: sendUnaryData<Res>): void => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        if (!isOciError(err)) log.error('replication call failed', { err });
+        callback(grpcError(err));
+      },
+    );
+  };
+}
+
+/** Stream a blob from an offset in bounded chunks, waiting for the peer whenever gRPC buffers fill. */
+async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobRequest, BlobChunk>): Promise<void> {
+  const repo = parseName(call.request.repository);
+  const digest = parseDigest(call.request.digest);
+  const size = await registry.blobs.stat(repo, digest);
+  let offset = call.request.offset;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+    throw Object.assign(new Error('offset out of range'), { grpc: { code: Status.OUT_OF_RANGE, details: `offset must be 0..${size}` } });
+  }
+  if (offset === size) {
+    call.write({ offset, data: Buffer.alloc(0), size });
+    return;
+  }
+  const stream = await registry.driver.read(digest, { start: offset, end: size - 1 });
+  let first = true;
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      for (let at = 0; at < piece.length; at += CHUNK_BYTES) {
+        if (call.cancelled) return;
+        const data = piece.subarray(at, at + CHUNK_BYTES);
+        const more = call.write({ offset, data, size: first ? size : 0 });
+        first = false;
+        offset += data.length;
+        if (!more) await new Promise<void>((resolve) => call.once('drain', resolve));
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** The Replication service over a node's registry: what peers fetch content from. */
+export function replicationImplementation(registry: Registry, opts: ReplicationServerOptions): ReplicationServer {
+  const { log } = opts;
+  return {
+    readBlob(call) {
+      readBlob(registry, call).then(
+        () => call.end(),
+        (err: unknown) => {
+          const grpc = (err as { grpc?: { code: Status; details: string } }).grpc;
+          if (!grpc && !isOciError(err)) log.error('ReadBlob failed', { err });
+          call.emit('error', grpc ?? grpcError(err));
+        },
+      );
+    },
+    getManifest: unary(log, async (req: { repository: string; digest: string }) => {
+      const repo = parseName(req.repository);
+      const { record, bytes } = await registry.manifests.get(repo, { digest: parseDigest(req.digest), tag: undefined });
+      return { digest: record.digest, mediaType: record.mediaType, content: bytes };
+    }),
+    listRepository: unary(log, async (req: { repository: string; after: string; limit: number }) => {
+      const repo = parseName(req.repository);
+      const limit = Math.min(Math.max(req.limit || 1000, 1), 10_000);
+      const tags = await registry.meta.listTags(repo, { last: req.after || undefined, n: limit + 1 });
+      const more = tags.length > limit;
+      const page = await Promise.all(
+        tags.slice(0, limit).map(async (tag) => ({ tag, digest: (await registry.meta.getTag(repo, tag)) ?? '', timestamp: undefined })),
+      );
+      const manifests: string[] = [];
+      if (!req.after) for await (const m of registry.meta.listManifests(repo)) manifests.push(m.digest);
+      return { tags: page, manifests, more };
+    }),
+    status: unary(log, async () => ({ region: opts.region, peers: [], lastEvent: undefined, ...opts.status?.() })),
+  };
+}
+
+export interface RunningReplicationServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serve the Replication service on host:port (port 0 picks a free one). Plain-text for now: mutual TLS comes with authentication. */
+export async function startReplicationServer(
+  registry: Registry,
+  listen: { host: string; port: number },
+  opts: ReplicationServerOptions,
+): Promise<RunningReplicationServer> {
+  const server = new Server({ 'grpc.max_send_message_length': CHUNK_BYTES * 2 });
+  server.addService(ReplicationService, replicationImplementation(registry, opts));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${listen.host}:${listen.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  opts.log.info('replication service listening', { host: listen.host, port });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+      }),
+  };
+}

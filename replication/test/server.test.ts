@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { ReplicationClient, type BlobChunk, type GetManifestRequest, type ListRepositoryRequest, type Manifest, type RepositoryPage, type StatusReply, type StatusRequest } from 'georeg/proto';
+import { silentLogger } from 'georeg/nodes';
+import { CHUNK_BYTES, startReplicationServer, type RunningReplicationServer } from '../src/server.js';
+import { node, pushImage, sha256, type Node } from './support.js';
+
+function call<Req, Res>(fn: (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+function readBlob(client: InstanceType<typeof ReplicationClient>, repository: string, digest: string, offset: number): Promise<BlobChunk[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: BlobChunk[] = [];
+    const stream = client.readBlob({ repository, digest, offset });
+    stream.on('data', (c: BlobChunk) => chunks.push(c));
+    stream.on('end', () => resolve(chunks));
+    stream.on('error', reject);
+  });
+}
+
+describe('replication: gRPC service over a node (real grpc-js)', () => {
+  let n: Node;
+  let server: RunningReplicationServer;
+  let client: InstanceType<typeof ReplicationClient>;
+  const layer = randomBytes(3 * CHUNK_BYTES + 12345);
+  let image: Awaited<ReturnType<typeof pushImage>>;
+
+  before(async () => {
+    n = await node({ region: 'eu' });
+    server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    client = new ReplicationClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    image = await pushImage(n.url, 'team/app', 'v1', layer);
+  });
+  after(async () => {
+    client?.close();
+    await server?.close();
+    await n?.close();
+  });
+
+  it('streams a blob in bounded chunks whose offsets add up, with the size on the first', async () => {
+    const chunks = await readBlob(client, 'team/app', image.layer, 0);
+    assert.ok(chunks.length >= 4);
+    assert.ok(chunks.every((c) => c.data.length <= CHUNK_BYTES));
+    assert.equal(chunks[0]?.size, layer.length);
+    let at = 0;
+    for (const c of chunks) {
+      assert.equal(c.offset, at);
+      at += c.data.length;
+    }
+    assert.equal(sha256(Buffer.concat(chunks.map((c) => c.data))), image.layer);
+  });
+
+  it('resumes from an offset', async () => {
+    const from = CHUNK_BYTES + 7;
+    const chunks = await readBlob(client, 'team/app', image.layer, from);
+    assert.equal(chunks[0]?.offset, from);
+    assert.deepEqual(Buffer.concat(chunks.map((c) => c.data)), layer.subarray(from));
+  });
+
+  it('answers NOT_FOUND for a blob the repository does not link, and OUT_OF_RANGE past the end', async () => {
+    await assert.rejects(readBlob(client, 'other/repo', image.layer, 0), (e: ServiceError) => e.code === Status.NOT_FOUND);
+    await assert.rejects(readBlob(client, 'team/app', image.layer, layer.length + 1), (e: ServiceError) => e.code === Status.OUT_OF_RANGE);
+    await assert.rejects(readBlob(client, 'Bad/Name', image.layer, 0), (e: ServiceError) => e.code === Status.INVALID_ARGUMENT);
+  });
+
+  it('returns a manifest by digest with its exact bytes and media type', async () => {
+    const m = await call<GetManifestRequest, Manifest>(client.getManifest.bind(client), { repository: 'team/app', digest: image.digest });
+    assert.equal(m.digest, image.digest);
+    assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.deepEqual(Buffer.from(m.content), image.manifest);
+    await assert.rejects(
+      call<GetManifestRequest, Manifest>(client.getManifest.bind(client), { repository: 'team/app', digest: sha256('nope') }),
+      (e: ServiceError) => e.code === Status.NOT_FOUND,
+    );
+  });
+
+  it('lists a repository page by page, and reports its region', async () => {
+    for (const t of ['v2', 'v3']) await pushImage(n.url, 'team/app', t, layer);
+    const first = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), { repository: 'team/app', after: '', limit: 2 });
+    assert.deepEqual(first.tags.map((t) => t.tag), ['v1', 'v2']);
+    assert.equal(first.more, true);
+    assert.deepEqual(first.manifests, [image.digest]);
+    const second = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), { repository: 'team/app', after: 'v2', limit: 2 });
+    assert.deepEqual(second.tags.map((t) => [t.tag, t.digest]), [['v3', image.digest]]);
+    assert.equal(second.more, false);
+    const st = await call<StatusRequest, StatusReply>(client.status.bind(client), {});
+    assert.equal(st.region, 'eu');
+  });
+});
