@@ -42,7 +42,6 @@ export class UploadWriter {
   #ensure(): Worker {
     if (this.#worker) return this.#worker;
     const worker = new Worker(new URL('./upload-worker.js', import.meta.url));
-    worker.unref();
     worker.on('message', (res: Response) => {
       const p = this.#pending.get(res.seq);
       this.#pending.delete(res.seq);
@@ -55,6 +54,9 @@ export class UploadWriter {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`upload worker exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker again. An idle
+    // worker must not keep the process alive; pending calls are awaited by their callers.
+    worker.unref();
     this.#worker = worker;
     return worker;
   }

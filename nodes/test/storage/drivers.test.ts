@@ -36,7 +36,10 @@ describe('FsBlobDriver on disk', () => {
     root = await tempRoot();
     driver = await FsBlobDriver.open(root);
   });
-  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+  afterEach(async () => {
+    await driver.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
 
   it('stages uploads at uploads/<id> and commits to blobs/<alg>/<first two hex>/<hex>', async () => {
     await driver.createUpload('u1');
