@@ -34,6 +34,9 @@ export function sendError(ctx: Ctx, err: unknown): void {
   if (e.status === 416 && e.detail && typeof e.detail === 'object' && 'size' in e.detail) {
     res.setHeader('Content-Range', `bytes */${String(e.detail.size)}`);
   }
+  if (e.status === 405 && e.detail && typeof e.detail === 'object' && 'allow' in e.detail) {
+    res.setHeader('Allow', String(e.detail.allow)); // RFC 9110: a 405 MUST list the allowed methods
+  }
   ctx.json(e.status, e.toBody());
 }
 
@@ -74,7 +77,11 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
   try {
     if (!match) throw oci('NOT_FOUND', undefined, { path: path.slice(0, 256) });
     ctx.route = match.route.name;
-    if (!match.handler) throw oci('METHOD_NOT_ALLOWED', undefined, { method: req.method });
+    if (!match.handler) {
+      const methods = Object.keys(match.route.methods);
+      if (methods.includes('GET')) methods.push('HEAD');
+      throw oci('METHOD_NOT_ALLOWED', undefined, { method: req.method, allow: methods.join(', ') });
+    }
     await match.handler(ctx);
   } catch (err) {
     sendError(ctx, err);

@@ -2,7 +2,7 @@ import { Level } from 'level';
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import { Lru } from '../lru.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, UploadSession, WriteOptions } from './store.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, TagClock, UploadSession, WriteOptions } from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
 
 /*
@@ -16,6 +16,7 @@ import { KeyedLock } from '../keyed-lock.js';
  *   b!<repo>!<digest>            → BlobLink
  *   u!<id>                       → UploadSession
  *   o!<16-digit seq>             → base64 event    the outbox, in write order
+ *   h!<repo>!<tag>               → TagClock        when the tag last changed (kept after a delete)
  *
  * '!' sorts below every character of repository names, tags and digests, so
  * key order is component order and the range of a prefix p, [p + '!', p + '"'),
@@ -85,7 +86,8 @@ export class LevelMetaStore implements MetaStore {
         throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
       }
       const previous = await this.getTag(repo, tag);
-      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous), opts);
+      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous, opts?.tagClock), opts);
+      else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)]);
       return previous;
     });
   }
@@ -93,10 +95,18 @@ export class LevelMetaStore implements MetaStore {
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     return this.#locks.run(repo, async () => {
       const digest = await this.getTag(repo, tag);
-      if (digest === undefined) return false;
-      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag))], opts);
+      const clock = opts?.tagClock ? [put(key('h', repo, tag), opts.tagClock)] : [];
+      if (digest === undefined) {
+        if (clock.length) await this.#commit(clock);
+        return false;
+      }
+      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag)), ...clock], opts);
       return true;
     });
+  }
+
+  async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
+    return this.#read<TagClock>(key('h', repo, tag));
   }
 
   // manifests
@@ -118,7 +128,7 @@ export class LevelMetaStore implements MetaStore {
       if (stored.subject !== undefined) {
         ops.push(put(key('f', repo, stored.subject, stored.digest), descriptorOf(stored)));
       }
-      if (tag !== undefined) ops.push(...tagOps(repo, tag, stored.digest, await this.getTag(repo, tag)));
+      if (tag !== undefined) ops.push(...tagOps(repo, tag, stored.digest, await this.getTag(repo, tag), opts?.tagClock));
       await this.#commit(ops, opts);
     });
   }
@@ -308,9 +318,10 @@ function del(k: string): Op {
 }
 
 /** Point `tag` at `digest`, dropping the reverse entry of the digest it leaves. */
-function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined): Op[] {
+function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined, clock?: TagClock): Op[] {
   const ops = [put(key('t', repo, tag), digest), put(key('d', repo, digest, tag), true)];
   if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
+  if (clock) ops.push(put(key('h', repo, tag), clock));
   return ops;
 }
 

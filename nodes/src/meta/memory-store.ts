@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, UploadSession, WriteOptions } from './store.js';
+import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, TagClock, UploadSession, WriteOptions } from './store.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -18,6 +18,8 @@ export class MemoryMetaStore implements MetaStore {
   readonly #repos = new Map<string, Repository>();
   readonly #uploads = new Map<string, UploadSession>();
   readonly #outbox: OutboxEntry[] = [];
+  /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
+  readonly #clocks = new Map<string, TagClock>();
   #outboxNext = 0;
 
   // tags
@@ -39,6 +41,7 @@ export class MemoryMetaStore implements MetaStore {
     const r = this.#repos.get(repo);
     if (r?.manifests.has(digest) !== true) throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
     const previous = r.tags.get(tag);
+    this.#clock(repo, tag, opts);
     if (previous === digest) return previous;
     r.tags.set(tag, digest);
     this.#emit(opts);
@@ -47,8 +50,14 @@ export class MemoryMetaStore implements MetaStore {
 
   async deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     const gone = this.#repos.get(repo)?.tags.delete(tag) ?? false;
+    this.#clock(repo, tag, opts);
     if (gone) this.#emit(opts);
     return gone;
+  }
+
+  async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
+    const c = this.#clocks.get(`${repo}\0${tag}`);
+    return c && copy(c);
   }
 
   // manifests
@@ -62,7 +71,10 @@ export class MemoryMetaStore implements MetaStore {
     const r = this.#repository(repo);
     const created = r.manifests.get(record.digest)?.created ?? record.created;
     r.manifests.set(record.digest, copy({ ...record, created }));
-    if (tag !== undefined) r.tags.set(tag, record.digest);
+    if (tag !== undefined) {
+      r.tags.set(tag, record.digest);
+      this.#clock(repo, tag, opts);
+    }
     this.#emit(opts);
   }
 
@@ -156,6 +168,10 @@ export class MemoryMetaStore implements MetaStore {
   }
 
   async close(): Promise<void> {}
+
+  #clock(repo: string, tag: string, opts: WriteOptions | undefined): void {
+    if (opts?.tagClock) this.#clocks.set(`${repo}\0${tag}`, copy(opts.tagClock));
+  }
 
   #emit(opts: WriteOptions | undefined): void {
     for (const e of opts?.events ?? []) this.#outbox.push({ seq: this.#outboxNext++, event: Uint8Array.from(e) });

@@ -346,6 +346,25 @@ export function metaStoreSuite(
       });
     });
 
+    describe('tag clocks', () => {
+      it('records the clock of each tag change, keeps it after a delete, and only when given', async () => {
+        const m = manifest('m');
+        const c1 = { wallMs: 10, logical: 0, region: 'eu' };
+        const c2 = { wallMs: 20, logical: 1, region: 'us' };
+        const c3 = { wallMs: 30, logical: 0, region: 'eu' };
+        await store.putManifest('r', m, 'v1', { tagClock: c1 });
+        assert.deepEqual(await store.getTagClock('r', 'v1'), c1);
+        await store.putTag('r', 'v1', m.digest, { tagClock: c2 });
+        assert.deepEqual(await store.getTagClock('r', 'v1'), c2, 'a re-put of the same digest still advances the clock');
+        assert.equal(await store.deleteTag('r', 'v1', { tagClock: c3 }), true);
+        assert.deepEqual(await store.getTagClock('r', 'v1'), c3, 'the clock outlives the tag');
+        assert.equal(await store.deleteTag('r', 'never', { tagClock: c1 }), false);
+        assert.deepEqual(await store.getTagClock('r', 'never'), c1, 'a delete of an absent tag still records its clock');
+        await store.putTag('r', 'plain', m.digest);
+        assert.equal(await store.getTagClock('r', 'plain'), undefined);
+      });
+    });
+
     describe('outbox', () => {
       const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
       const text = (e: { event: Uint8Array }): string => new TextDecoder().decode(e.event);

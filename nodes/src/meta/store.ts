@@ -44,6 +44,19 @@ export interface WriteOptions {
    * change, when the call changes anything (a no-op writes no event).
    */
   events?: Uint8Array[];
+  /**
+   * For changes that write or delete a tag: the hybrid-logical-clock time of
+   * that change, kept per tag (also after a delete) so that replication
+   * applies only changes newer than the one the tag last saw.
+   */
+  tagClock?: TagClock;
+}
+
+/** A hybrid logical clock reading (see events/hlc.ts). */
+export interface TagClock {
+  wallMs: number;
+  logical: number;
+  region: string;
 }
 
 /** An event waiting in the outbox to be published. */
@@ -76,8 +89,10 @@ export interface MetaStore {
   tagsOf(repo: string, digest: Digest): Promise<string[]>;
   /** Points `tag` at a manifest that must already be linked; returns the previous digest. */
   putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined>;
-  /** Returns false when the tag did not exist. */
+  /** Returns false when the tag did not exist (its clock is still recorded when given). */
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean>;
+  /** The clock of the last change of a tag that carried one. */
+  getTagClock(repo: string, tag: string): Promise<TagClock | undefined>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { createHash } from 'node:crypto';
+import assert from 'node:assert/strict';
 
 export interface Res {
   status: number;
@@ -93,4 +94,32 @@ export async function pushImage(
   });
   if (res.status !== 201) throw new Error(`push manifest: ${res.status} ${res.body.toString()}`);
   return { digest: sha256(manifest), manifest, config: configDigest, layers: layerDigests };
+}
+
+export interface OciErrorEntry {
+  code: string;
+  message: string;
+  detail: unknown;
+}
+
+/** The entries of an OCI error body `{"errors":[{code,message,detail}]}`; fails when the body is not one. */
+export function ociErrors(res: Res): OciErrorEntry[] {
+  assert.match(res.header('content-type') ?? '', /^application\/json/, 'error body must be JSON');
+  const body = res.json<{ errors?: unknown }>();
+  assert.ok(Array.isArray(body.errors) && body.errors.length > 0, `not an OCI error body: ${res.body.toString()}`);
+  for (const e of body.errors as OciErrorEntry[]) {
+    assert.equal(typeof e.code, 'string');
+    assert.equal(typeof e.message, 'string');
+    assert.ok('detail' in e, 'error entry has a detail field');
+  }
+  return body.errors as OciErrorEntry[];
+}
+
+/** Assert an OCI error response: its status and (when the response has a body) its first error code. */
+export function expectError(res: Res, status: number, code: string): OciErrorEntry | undefined {
+  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.body.toString().slice(0, 300)}`);
+  if (res.body.length === 0) return undefined; // HEAD
+  const [first] = ociErrors(res);
+  assert.equal(first?.code, code, `expected code ${code}: ${res.body.toString().slice(0, 300)}`);
+  return first;
 }
