@@ -9,6 +9,12 @@ export interface Config {
   region: string;
   /** NATS with JetStream for replication events; an empty url turns events off (a single region). */
   nats: { url: string };
+  /**
+   * Geo-replication, in the node's process: `listen` serves this region's content
+   * to peers over gRPC (HOST:PORT, empty: off); `peers` names the regions to copy
+   * from as `region=HOST:PORT,...` (their replication addresses; needs nats.url).
+   */
+  replication: { listen: string; peers: string };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -24,6 +30,7 @@ export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   region: 'local',
   nats: { url: '' },
+  replication: { listen: '', peers: '' },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },
@@ -125,8 +132,31 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
+  if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
+  if (config.replication.listen) parseListen(config.replication.listen);
+  const peers = parsePeers(config.replication.peers);
+  if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');
+  if (peers.some((p) => p.region === config.region)) throw new ConfigError('replication.peers must not name this region');
   return config;
+}
+
+const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface Peer {
+  region: string;
+  /** HOST:PORT of the peer's replication service. */
+  address: string;
+}
+
+/** `eu=10.0.0.1:6000,us=10.0.0.2:6000` → peers; an empty string → none. */
+export function parsePeers(spec: string): Peer[] {
+  if (spec.trim() === '') return [];
+  return spec.split(',').map((part) => {
+    const m = /^\s*([^=\s]+)=(\S+)\s*$/.exec(part);
+    if (!m || !REGION.test(m[1] ?? '')) throw new ConfigError(`replication.peers: expected region=HOST:PORT, got ${JSON.stringify(part)}`);
+    parseListen(m[2] ?? '');
+    return { region: m[1] as string, address: m[2] as string };
+  });
 }
 
 /** Split `HOST:PORT` (IPv6 as `[::1]:5000`). */

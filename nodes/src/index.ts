@@ -10,3 +10,6 @@ export * from './log.js';
 export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js';
 export { collectGarbage, type GcReport, type GcOptions, type Broken } from './registry/gc.js';
 export { Registry } from './registry/registry.js';
+export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
+export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
+export { EVENT_STREAM, eventSubject, ensureStream } from './events/publisher.js';

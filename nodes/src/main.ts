@@ -26,6 +26,8 @@ export interface RunningNode {
   url: string;
   /** Drains the event outbox to JetStream, when events are on. */
   publisher?: OutboxPublisher;
+  /** This region's hybrid logical clock (replication folds peers' timestamps into it). */
+  clock: HybridClock;
   close(): Promise<void>;
 }
 
@@ -50,7 +52,8 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 
 /** Composition root: config → stores → services → HTTP, plus the upload-expiry and GC timers. */
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
-  const events = config.nats.url ? new EventRecorder(new HybridClock(config.region)) : undefined;
+  const clock = new HybridClock(config.region);
+  const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const registry = await openRegistry(config, events);
   const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, region: config.region, log });
   if (publisher && events) {
@@ -89,6 +92,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     server,
     url,
     publisher,
+    clock,
     async close() {
       timers.forEach(clearInterval);
       await publisher?.stop();

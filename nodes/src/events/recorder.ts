@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Action, Event, type Reference } from 'georeg/proto';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestRecord } from '../meta/store.js';
-import type { HybridClock } from './hlc.js';
+import type { HlcTimestamp, HybridClock } from './hlc.js';
 
 /** A manifest's dependency, as events carry it. */
 export interface EventReference {
@@ -49,12 +49,17 @@ export class EventRecorder {
     });
   }
 
-  tagPut(repo: string, tag: string, record: ManifestRecord): Uint8Array {
-    return this.encode(repo, Action.TAG_PUT, { tag, digest: record.digest, mediaType: record.mediaType, size: record.size });
+  /** A timestamp for a tag change: it goes both into the event and, as the tag's clock, into the store. */
+  stamp(): HlcTimestamp {
+    return this.clock.now();
   }
 
-  tagDelete(repo: string, tag: string): Uint8Array {
-    return this.encode(repo, Action.TAG_DELETE, { tag });
+  tagPut(repo: string, tag: string, record: ManifestRecord, at: HlcTimestamp): Uint8Array {
+    return this.encode(repo, Action.TAG_PUT, { tag, digest: record.digest, mediaType: record.mediaType, size: record.size, timestamp: at });
+  }
+
+  tagDelete(repo: string, tag: string, at: HlcTimestamp): Uint8Array {
+    return this.encode(repo, Action.TAG_DELETE, { tag, timestamp: at });
   }
 
   manifestDelete(repo: string, digest: Digest): Uint8Array {
@@ -68,7 +73,7 @@ export class EventRecorder {
       origin: this.clock.region,
       repository,
       action,
-      timestamp: this.clock.now(),
+      timestamp: fields.timestamp ?? this.clock.now(),
     });
     return Event.encode(event).finish();
   }

@@ -44,6 +44,14 @@ export class BlobService {
   /** Link a blob readable from `from` into `repo`; false when `from` cannot read it. */
   async mount(repo: string, from: string, digest: Digest): Promise<boolean> {
     if (!(await this.meta.getBlobLink(from, digest))) return false;
+    return this.adopt(repo, digest);
+  }
+
+  /**
+   * Link a blob this node already stores into `repo` (replication uses it when
+   * another repository here holds the content); false when it is not stored.
+   */
+  async adopt(repo: string, digest: Digest): Promise<boolean> {
     return this.guard.exclusive(digest, async () => {
       const release = this.guard.hold([digest]);
       try {

@@ -4,7 +4,7 @@ import { oci } from '../oci/errors.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
 import type { BlobDriver } from '../storage/driver.js';
-import type { MetaStore, ManifestRecord } from '../meta/store.js';
+import type { MetaStore, ManifestRecord, TagClock } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -47,8 +47,18 @@ export class ManifestService {
     return { record, bytes: await this.driver.readAll(digest) };
   }
 
-  /** Validate and store a manifest; returns its record. */
-  async put(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestRecord> {
+  /**
+   * Validate and store a manifest; returns its record. A local push records its
+   * events; a change replicated from another region passes `replicated` (its
+   * tag clock) and records none.
+   */
+  async put(
+    repo: string,
+    ref: Reference,
+    body: Buffer,
+    contentType: string | undefined,
+    replicated?: { tagClock?: TagClock },
+  ): Promise<ManifestRecord> {
     if (body.length > this.options.maxManifestBytes) {
       throw oci('MANIFEST_TOO_LARGE', `manifest exceeds ${this.options.maxManifestBytes} bytes`);
     }
@@ -76,12 +86,14 @@ export class ManifestService {
       if (parsed.subject) record.subject = parsed.subject.digest;
       if (parsed.artifactType) record.artifactType = parsed.artifactType;
       if (parsed.annotations) record.annotations = parsed.annotations;
-      const events = this.events && [
-        this.events.manifestPut(repo, record, refs.map((d, i) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType, manifest: i >= parsed.blobs.length }))),
-        ...(ref.tag === undefined ? [] : [this.events.tagPut(repo, ref.tag, record)]),
+      const ev = replicated ? undefined : this.events;
+      const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
+      const events = ev && [
+        ev.manifestPut(repo, record, refs.map((d, i) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType, manifest: i >= parsed.blobs.length }))),
+        ...(ref.tag === undefined || !tagClock ? [] : [ev.tagPut(repo, ref.tag, record, tagClock)]),
       ];
-      await this.meta.putManifest(repo, record, ref.tag, { events });
-      this.events?.committed();
+      await this.meta.putManifest(repo, record, ref.tag, { events, tagClock });
+      ev?.committed();
       return record;
     } finally {
       release();
@@ -93,9 +105,14 @@ export class ManifestService {
     const gone =
       ref.digest !== undefined
         ? await this.meta.deleteManifest(repo, ref.digest, { events: this.events && [this.events.manifestDelete(repo, ref.digest)] })
-        : await this.meta.deleteTag(repo, ref.tag, { events: this.events && [this.events.tagDelete(repo, ref.tag)] });
+        : await this.deleteTag(repo, ref.tag);
     if (gone) this.events?.committed();
     if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
+  }
+
+  private deleteTag(repo: string, tag: string): Promise<boolean> {
+    const tagClock = this.events?.stamp();
+    return this.meta.deleteTag(repo, tag, { tagClock, events: this.events && tagClock && [this.events.tagDelete(repo, tag, tagClock)] });
   }
 
   private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { oci } from '../oci/errors.js';
-import { digestAlgorithm, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { KeyedLock } from '../keyed-lock.js';
 import type { BlobDriver } from '../storage/driver.js';
 import { UPLOAD_ID } from '../storage/checks.js';
 import type { MetaStore, UploadSession } from '../meta/store.js';
@@ -26,6 +27,8 @@ interface LiveUpload {
  */
 export class UploadService {
   private readonly live = new Map<string, LiveUpload>();
+  /** One ingest at a time per staging id. */
+  private readonly staging = new KeyedLock();
 
   constructor(
     private readonly driver: BlobDriver,
@@ -74,22 +77,44 @@ export class UploadService {
         }
         await this.write(id, up, source);
       }
-      const actual = await this.driver.digestUpload(id, digestAlgorithm(digest));
-      if (actual !== digest) {
-        await this.drop(id);
-        throw oci('DIGEST_INVALID', undefined, { expected: digest });
-      }
-      await this.guard.exclusive(digest, async () => {
-        const release = this.guard.hold([digest]);
-        try {
-          await this.driver.commitUpload(id, digest);
-          await this.blobs.link(repo, digest, up.size);
-        } finally {
-          release();
-        }
-      });
+      await this.commit(repo, id, digest, up.size);
       await this.meta.deleteUpload(id);
       this.live.delete(id);
+    });
+  }
+
+  /**
+   * Stage a blob copied from elsewhere (a peer region) under an id derived from
+   * its digest, so an interrupted copy resumes: `fetch(offset)` streams the
+   * bytes from `offset` on, and whatever an earlier attempt staged is kept.
+   * Verified and committed like any upload; on a digest mismatch the staged
+   * bytes are dropped and DIGEST_INVALID is thrown (the next attempt starts over).
+   */
+  async ingest(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<void> {
+    const id = `r-${digestHex(digest).slice(0, 60)}`;
+    await this.staging.run(id, async () => {
+      await this.driver.createUpload(id);
+      const offset = (await this.driver.uploadSize(id)) ?? 0;
+      const size = await this.driver.appendUpload(id, await fetch(offset));
+      await this.commit(repo, id, digest, size);
+    });
+  }
+
+  /** Verify the staged bytes against `digest`, then make them the blob and link it into `repo`. */
+  private async commit(repo: string, id: string, digest: Digest, size: number): Promise<void> {
+    const actual = await this.driver.digestUpload(id, digestAlgorithm(digest));
+    if (actual !== digest) {
+      await this.drop(id);
+      throw oci('DIGEST_INVALID', undefined, { expected: digest });
+    }
+    await this.guard.exclusive(digest, async () => {
+      const release = this.guard.hold([digest]);
+      try {
+        await this.driver.commitUpload(id, digest);
+        await this.blobs.link(repo, digest, size);
+      } finally {
+        release();
+      }
     });
   }
 

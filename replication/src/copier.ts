@@ -1,0 +1,65 @@
+import { Action, type Event } from 'georeg/proto';
+import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HybridClock, type Registry } from 'georeg/nodes';
+import type { PeerClient } from './peer-client.js';
+
+/**
+ * Applies one peer event to this region: fetches only what is missing, in the
+ * order blobs → child manifests → manifest → tag, each blob staged, verified and
+ * committed before anything refers to it. Applying an event twice changes
+ * nothing. Tag changes win by hybrid logical clock (region id breaks ties), so
+ * every region settles on the same tag whatever order events arrive in.
+ */
+export class Copier {
+  constructor(
+    private readonly registry: Registry,
+    private readonly clock: HybridClock,
+  ) {}
+
+  async apply(event: Event, peer: PeerClient): Promise<void> {
+    const repo = parseName(event.repository);
+    if (event.timestamp) this.clock.observe(event.timestamp);
+    switch (event.action) {
+      case Action.MANIFEST_PUT:
+        return this.ensureManifest(repo, parseDigest(event.digest), peer);
+      case Action.TAG_PUT: {
+        const digest = parseDigest(event.digest);
+        if (!(await this.newer(repo, event))) return;
+        await this.ensureManifest(repo, digest, peer);
+        await this.registry.meta.putTag(repo, event.tag, digest, { tagClock: event.timestamp });
+        return;
+      }
+      case Action.TAG_DELETE:
+        if (await this.newer(repo, event)) await this.registry.meta.deleteTag(repo, event.tag, { tagClock: event.timestamp });
+        return;
+      case Action.MANIFEST_DELETE:
+        await this.registry.meta.deleteManifest(repo, parseDigest(event.digest));
+        return;
+      default:
+        throw new Error(`unknown event action ${String(event.action)}`);
+    }
+  }
+
+  /** Whether the event's tag change is newer than the last one this region applied to that tag. */
+  private async newer(repo: string, event: Event): Promise<boolean> {
+    const local = await this.registry.meta.getTagClock(repo, event.tag);
+    return !local || !event.timestamp || compareHlc(event.timestamp, local) > 0;
+  }
+
+  /** Make `digest` a manifest of `repo` here, copying whatever it depends on first. */
+  async ensureManifest(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
+    if (await this.registry.meta.getManifest(repo, digest)) return;
+    const m = await peer.getManifest(repo, digest);
+    const body = Buffer.from(m.content);
+    const parsed = parseManifest(body, m.mediaType);
+    for (const blob of parsed.blobs) await this.ensureBlob(repo, blob.digest, peer);
+    for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
+    await this.registry.manifests.put(repo, { digest, tag: undefined }, body, m.mediaType, {});
+  }
+
+  /** Link `digest` into `repo`: from local content when any repository here has it, else from the peer. */
+  async ensureBlob(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
+    if (await this.registry.meta.getBlobLink(repo, digest)) return;
+    if (await this.registry.blobs.adopt(repo, digest)) return;
+    await this.registry.uploads.ingest(repo, digest, (offset) => peer.readBlob(repo, digest, offset));
+  }
+}

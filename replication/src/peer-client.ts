@@ -1,0 +1,55 @@
+import { Readable } from 'node:stream';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { ReplicationClient, type BlobChunk, type GetManifestRequest, type Manifest } from 'georeg/proto';
+
+/** A peer region's Replication service, with the calls the copier needs as promises and streams. */
+export class PeerClient {
+  private readonly client: InstanceType<typeof ReplicationClient>;
+
+  constructor(
+    readonly region: string,
+    readonly address: string,
+  ) {
+    this.client = new ReplicationClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    });
+  }
+
+  getManifest(repository: string, digest: string): Promise<Manifest> {
+    return new Promise((resolve, reject) =>
+      this.client.getManifest({ repository, digest } satisfies GetManifestRequest, (err: ServiceError | null, res: Manifest) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  /** The blob's bytes from `offset` on, as a stream (back-pressure reaches the peer through gRPC flow control). */
+  readBlob(repository: string, digest: string, offset: number): Readable {
+    const call = this.client.readBlob({ repository, digest, offset });
+    let expected = offset;
+    const out = new Readable({
+      read() {
+        call.resume();
+      },
+      destroy(err, cb) {
+        call.cancel();
+        cb(err);
+      },
+    });
+    call.on('data', (chunk: BlobChunk) => {
+      if (chunk.offset !== expected) {
+        out.destroy(new Error(`peer sent offset ${chunk.offset}, expected ${expected}`));
+        return;
+      }
+      expected += chunk.data.length;
+      if (!out.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength))) call.pause();
+    });
+    call.on('end', () => out.push(null));
+    call.on('error', (err) => out.destroy(err));
+    return out;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Action, type Event } from 'georeg/proto';
+import { connect } from 'nats';
+import { EVENT_STREAM, eventSubject, silentLogger } from 'georeg/nodes';
+import { TestNats } from 'georeg/nodes/testing';
+import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
+import { Replicator } from '../src/replicator.js';
+import { node, pushImage, sha256, type Node } from './support.js';
+
+interface Region {
+  name: string;
+  node: Node;
+  server: RunningReplicationServer;
+  replicator?: Replicator;
+}
+
+/** Resolves when `r` has applied an event matching `match`. */
+function applied(r: Replicator, match: (e: Event) => boolean): Promise<Event> {
+  return new Promise((resolve) => {
+    const on = (e: Event): void => {
+      if (!match(e)) return;
+      r.off('applied', on);
+      resolve(e);
+    };
+    r.on('applied', on);
+  });
+}
+
+async function get(base: string, path: string): Promise<{ status: number; body: Buffer; type: string | null }> {
+  const res = await fetch(`${base}${path}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') };
+}
+
+describe('replication between regions (real nats-server, real gRPC)', function () {
+  this.timeout(30_000);
+  let nats: TestNats;
+  const regions: Region[] = [];
+  const region = (name: string): Region => regions.find((r) => r.name === name) as Region;
+
+  before(async () => {
+    nats = await TestNats.start();
+    for (const name of ['eu', 'us']) {
+      const n = await node({ region: name, nats: { url: nats.url } });
+      const server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: name, log: silentLogger });
+      regions.push({ name, node: n, server });
+    }
+    for (const r of regions) {
+      const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
+      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger });
+      await r.replicator.start();
+    }
+  });
+  after(async () => {
+    for (const r of regions) {
+      await r.replicator?.stop();
+      await r.server.close();
+      await r.node.close();
+    }
+    await nats?.destroy();
+  });
+
+  it('a push in one region is pulled byte-identical from the other', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const layer = randomBytes(1024 * 1024 + 17);
+    const done = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/app');
+    const img = await pushImage(eu.node.url, 'team/app', 'v1', layer);
+    await done;
+    const m = await get(us.node.url, '/v2/team/app/manifests/v1');
+    assert.equal(m.status, 200);
+    assert.deepEqual(m.body, img.manifest);
+    assert.equal(m.type, 'application/vnd.oci.image.manifest.v1+json');
+    const blob = await get(us.node.url, `/v2/team/app/blobs/${img.layer}`);
+    assert.equal(blob.status, 200);
+    assert.equal(sha256(blob.body), img.layer);
+  });
+
+  it('does not echo replicated changes back as events of the region that applied them', async () => {
+    await region('us').node.publisher?.drained();
+    const nc = await connect({ servers: nats.url });
+    try {
+      const info = await (await nc.jetstreamManager()).streams.info(EVENT_STREAM, { subjects_filter: 'georeg.events.>' });
+      assert.deepEqual(info.state.subjects, { [eventSubject('eu')]: 2 }, 'only eu published: its manifest and its tag');
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('propagates a tag delete', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const done = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_DELETE && e.tag === 'v1');
+    const res = await fetch(`${eu.node.url}/v2/team/app/manifests/v1`, { method: 'DELETE' });
+    assert.equal(res.status, 202);
+    await done;
+    assert.equal((await get(us.node.url, '/v2/team/app/manifests/v1')).status, 404);
+  });
+
+  it('resolves the same tag pushed with different digests in two regions to one winner everywhere', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const both = Promise.all([
+      applied(eu.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.tag === 'race'),
+      applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.tag === 'race'),
+    ]);
+    const [a, b] = await Promise.all([
+      pushImage(eu.node.url, 'team/race', 'race', randomBytes(1000)),
+      pushImage(us.node.url, 'team/race', 'race', randomBytes(1000)),
+    ]);
+    await both;
+    const [inEu, inUs] = await Promise.all([get(eu.node.url, '/v2/team/race/manifests/race'), get(us.node.url, '/v2/team/race/manifests/race')]);
+    assert.equal(inEu.status, 200);
+    assert.deepEqual(inEu.body, inUs.body, 'both regions serve the same manifest for the tag');
+    assert.ok([a.digest, b.digest].includes(sha256(inEu.body)));
+  });
+});
