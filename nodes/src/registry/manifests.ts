@@ -87,11 +87,12 @@ export class ManifestService {
       if (parsed.artifactType) record.artifactType = parsed.artifactType;
       if (parsed.annotations) record.annotations = parsed.annotations;
       const ev = replicated ? undefined : this.events;
-      const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
       const events = ev && [
         ev.manifestPut(repo, record, refs.map((d, i) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType, manifest: i >= parsed.blobs.length }))),
-        ...(ref.tag === undefined || !tagClock ? [] : [ev.tagPut(repo, ref.tag, record, tagClock)]),
       ];
+      // Stamped after the manifest's event, so the tag change orders after it.
+      const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
+      if (events && ref.tag !== undefined && tagClock) events.push(ev.tagPut(repo, ref.tag, record, tagClock));
       await this.meta.putManifest(repo, record, ref.tag, { events, tagClock });
       ev?.committed();
       return record;
