@@ -1,9 +1,12 @@
-import { createLogger, loadConfig, startNode, envName, defaultConfig } from 'georeg/nodes';
+import { createLogger, loadConfig, startNode, envName, defaultConfig, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
+import { startReplicationServer, Replicator } from 'georeg/replication';
 import { configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 
 const help = `Usage: georeg serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--print-config]
 
-Runs a registry node: the OCI Distribution API v1.1 over HTTP.
+Runs a registry node: the OCI Distribution API v1.1 over HTTP. With
+replication.listen set it also serves its content to peer regions over gRPC,
+and with replication.peers (and nats.url) it copies their pushes into this one.
 
 Options:
   --listen HOST:PORT   address to serve on (default ${defaultConfig.listen})
@@ -39,6 +42,7 @@ export const serveCommand: Command = {
       process.stderr.write(`georeg serve: ${problem}\n`);
       return 1;
     }
+    const stopReplication = await startReplication(config, node, log);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         log.info('shutting down', { signal });
@@ -47,10 +51,27 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    await stopReplication();
     await node.close();
     return 0;
   },
 };
+
+/** The in-process replication service and replicator a config asks for; returns their stop function. */
+async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
+  const server = config.replication.listen
+    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log })
+    : undefined;
+  const peers = parsePeers(config.replication.peers);
+  const replicator = peers.length
+    ? new Replicator({ region: config.region, natsUrl: config.nats.url, peers, registry: node.registry, clock: node.clock, log })
+    : undefined;
+  await replicator?.start();
+  return async () => {
+    await replicator?.stop();
+    await server?.close();
+  };
+}
 
 /** A one-line explanation of an expected start failure (address taken, data directory in use), or undefined. */
 function startProblem(e: unknown, listen: string, data: string): string | undefined {

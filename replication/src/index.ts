@@ -1,0 +1,3 @@
+/** The public surface of replication/: what the CLI wires into a node's process. */
+export { startReplicationServer, type RunningReplicationServer, type ReplicationServerOptions } from './server.js';
+export { Replicator, type ReplicatorOptions, type PeerState } from './replicator.js';
