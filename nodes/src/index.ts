@@ -13,3 +13,4 @@ export { Registry } from './registry/registry.js';
 export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
 export { EVENT_STREAM, eventSubject, ensureStream } from './events/publisher.js';
+export type { PeerReplicationStatus, ReplicationStatusSource, NodeStatusSnapshot, NodeStatus } from './status.js';

@@ -17,6 +17,7 @@ import { createHttpServer } from './http/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { HybridClock } from './events/hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
+import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';
 
 export interface RunningNode {
@@ -28,6 +29,8 @@ export interface RunningNode {
   publisher?: OutboxPublisher;
   /** This region's hybrid logical clock (replication folds peers' timestamps into it). */
   clock: HybridClock;
+  /** What /georeg/v1/replication reports; a replicator in this process sets `replication`. */
+  status: NodeStatus;
   close(): Promise<void>;
 }
 
@@ -61,7 +64,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     publisher.start();
   }
   const gc = gcOptions(config);
-  const server = createHttpServer(registryRoutes(registry, gc), { accessLog: config.log.access, log });
+  const status = new NodeStatus(config.region, registry.meta, publisher);
+  const server = createHttpServer(registryRoutes(registry, gc, status), { accessLog: config.log.access, log });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -93,6 +97,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     url,
     publisher,
     clock,
+    status,
     async close() {
       timers.forEach(clearInterval);
       await publisher?.stop();

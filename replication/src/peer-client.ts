@@ -5,6 +5,8 @@ import { ReplicationClient, type BlobChunk, type GetManifestRequest, type Manife
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
   private readonly client: InstanceType<typeof ReplicationClient>;
+  /** Bytes received of blobs still being copied. */
+  bytesInFlight = 0;
 
   constructor(
     readonly region: string,
@@ -27,6 +29,11 @@ export class PeerClient {
   readBlob(repository: string, digest: string, offset: number): Readable {
     const call = this.client.readBlob({ repository, digest, offset });
     let expected = offset;
+    let received = 0;
+    const settle = (): void => {
+      this.bytesInFlight -= received;
+      received = 0;
+    };
     const out = new Readable({
       read() {
         call.resume();
@@ -42,10 +49,18 @@ export class PeerClient {
         return;
       }
       expected += chunk.data.length;
+      received += chunk.data.length;
+      this.bytesInFlight += chunk.data.length;
       if (!out.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength))) call.pause();
     });
-    call.on('end', () => out.push(null));
-    call.on('error', (err) => out.destroy(err));
+    call.on('end', () => {
+      settle();
+      out.push(null);
+    });
+    call.on('error', (err) => {
+      settle();
+      out.destroy(err);
+    });
     return out;
   }
 

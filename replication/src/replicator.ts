@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
-import { EVENT_STREAM, ensureStream, eventSubject, type HybridClock, type Logger, type Peer, type Registry } from 'georeg/nodes';
+import { EVENT_STREAM, ensureStream, eventSubject, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type Registry, type ReplicationStatusSource } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { PeerClient } from './peer-client.js';
 
@@ -16,14 +16,14 @@ export interface ReplicatorOptions {
   maxBackoffMs?: number;
 }
 
+export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
+
 /** What this region knows of its replication from one peer. */
 export interface PeerState {
   region: string;
   applied: number;
   failures: number;
   lastError?: string;
-  /** Wall time (ms) of the event being applied, while one is; for the lag. */
-  applying?: number;
 }
 
 /**
@@ -33,8 +33,9 @@ export interface PeerState {
  * is redelivered with exponential backoff and jitter; a restart resumes from the
  * first unacknowledged event. Emits `applied` (event, peer) and `failed` (event, peer, error).
  */
-export class Replicator extends EventEmitter {
+export class Replicator extends EventEmitter implements ReplicationStatusSource {
   private nc?: NatsConnection;
+  private jsm?: JetStreamManager;
   private readonly loops: Promise<void>[] = [];
   private readonly streams: ConsumerMessages[] = [];
   private readonly copier: Copier;
@@ -53,9 +54,10 @@ export class Replicator extends EventEmitter {
     const nc = await connect({ servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
     this.nc = nc;
     const jsm = await nc.jetstreamManager();
+    this.jsm = jsm;
     await ensureStream(jsm);
     for (const peer of this.clients) {
-      const durable = `georeg-${this.opts.region}-from-${peer.region}`;
+      const durable = durableName(this.opts.region, peer.region);
       await jsm.consumers.add(EVENT_STREAM, {
         durable_name: durable,
         filter_subject: eventSubject(peer.region),
@@ -89,7 +91,6 @@ export class Replicator extends EventEmitter {
       m.term();
       return;
     }
-    state.applying = event.timestamp?.wallMs;
     try {
       await this.copier.apply(event, peer);
       m.ack();
@@ -104,9 +105,43 @@ export class Replicator extends EventEmitter {
       this.opts.log.warn('event not applied; will retry', { from: peer.region, event: event.id, attempt, delayMs: Math.round(delay), err: state.lastError });
       m.nak(delay);
       this.emit('failed', event, peer.region, err);
-    } finally {
-      state.applying = undefined;
     }
+  }
+
+  /** Per peer: events not yet applied here, and the age of the oldest of them. */
+  async peers(): Promise<PeerReplicationStatus[]> {
+    return Promise.all(
+      this.clients.map(async (peer) => {
+        const state = this.state.get(peer.region) as PeerState;
+        let pendingEvents = 0;
+        let lagSeconds = 0;
+        try {
+          const info = await this.jsm?.consumers.info(EVENT_STREAM, durableName(this.opts.region, peer.region));
+          if (info) {
+            pendingEvents = info.num_pending + info.num_ack_pending;
+            if (pendingEvents > 0) lagSeconds = await this.ageOf(info.ack_floor.stream_seq + 1, peer.region);
+          }
+        } catch (err) {
+          state.lastError ??= (err as Error).message;
+        }
+        return {
+          region: peer.region,
+          lagSeconds,
+          pendingEvents,
+          bytesInFlight: peer.bytesInFlight,
+          applied: state.applied,
+          failures: state.failures,
+          lastError: state.lastError,
+        };
+      }),
+    );
+  }
+
+  /** Seconds since the first event of `peer` at or after stream sequence `seq` was stamped. */
+  private async ageOf(seq: number, peer: string): Promise<number> {
+    const m = await this.jsm?.streams.getMessage(EVENT_STREAM, { seq, next_by_subj: eventSubject(peer) } as { seq: number });
+    const wall = m ? Event.decode(m.data).timestamp?.wallMs : undefined;
+    return wall === undefined ? 0 : Math.max(0, (Date.now() - wall) / 1000);
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,11 @@ import { startReplicationServer, type RunningReplicationServer } from '../src/se
 import { Replicator } from '../src/replicator.js';
 import { node, pushImage, sha256, type Node } from './support.js';
 
+interface Status {
+  region: string;
+  peers: { region: string; pendingEvents: number; lagSeconds: number; lastError?: string }[];
+}
+
 interface Region {
   name: string;
   node: Node;
@@ -47,7 +52,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
     for (const r of regions) {
       const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
-      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger });
+      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger, maxBackoffMs: 300 });
       await r.replicator.start();
     }
   });
@@ -95,6 +100,33 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.equal(res.status, 202);
     await done;
     assert.equal((await get(us.node.url, '/v2/team/app/manifests/v1')).status, 404);
+  });
+
+  it('reports pending events, lag and the error while a peer is unreachable, and catches up when it is back', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const replicator = us.replicator as Replicator;
+    us.node.status.replication = replicator;
+    const port = eu.server.port;
+    await eu.server.close();
+
+    const failed = new Promise((resolve) => replicator.once('failed', resolve));
+    const img = await pushImage(eu.node.url, 'team/later', 'v1', randomBytes(2048));
+    await failed;
+    const down = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as Status;
+    assert.equal(down.region, 'us');
+    const [peer] = down.peers;
+    assert.equal(peer?.region, 'eu');
+    assert.ok((peer?.pendingEvents ?? 0) >= 1, 'the events wait');
+    assert.ok((peer?.lagSeconds ?? -1) >= 0);
+    assert.ok(peer?.lastError, 'the error is reported');
+
+    const done = applied(replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/later');
+    eu.server = await startReplicationServer(eu.node.registry, { host: '127.0.0.1', port }, { region: 'eu', log: silentLogger });
+    await done;
+    assert.equal(sha256((await get(us.node.url, '/v2/team/later/manifests/v1')).body), img.digest);
+    const up = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as Status;
+    assert.deepEqual(up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]), [['eu', 0, 0, undefined]]);
   });
 
   it('resolves the same tag pushed with different digests in two regions to one winner everywhere', async () => {

@@ -67,6 +67,7 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
     ? new Replicator({ region: config.region, natsUrl: config.nats.url, peers, registry: node.registry, clock: node.clock, log })
     : undefined;
   await replicator?.start();
+  if (replicator) node.status.replication = replicator;
   return async () => {
     await replicator?.stop();
     await server?.close();

@@ -1,13 +1,23 @@
 import type { Registry } from '../../registry/registry.js';
 import { collectGarbage, type GcOptions } from '../../registry/gc.js';
 import type { Route } from '../router.js';
+import type { NodeStatus } from '../../status.js';
 
 /**
  * georeg's own API under /georeg/v1. Until authentication lands, bind the node to
  * a trusted address (the default is 127.0.0.1).
  */
-export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>): Route[] {
+export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus): Route[] {
   return [
+    {
+      name: 'replication',
+      pattern: /^\/georeg\/v1\/replication$/,
+      methods: {
+        async GET(ctx) {
+          ctx.json(200, await status.snapshot());
+        },
+      },
+    },
     {
       name: 'health',
       pattern: /^\/georeg\/v1\/health$/,

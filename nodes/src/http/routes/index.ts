@@ -1,6 +1,7 @@
 import type { Registry } from '../../registry/registry.js';
 import type { GcOptions } from '../../registry/gc.js';
 import type { Route } from '../router.js';
+import type { NodeStatus } from '../../status.js';
 import { adminRoutes } from './admin.js';
 import { baseRoute } from './base.js';
 import { blobRoutes } from './blobs.js';
@@ -9,13 +10,13 @@ import { manifestRoutes } from './manifests.js';
 import { uploadRoutes } from './uploads.js';
 
 /** Every route of a node, most specific first (upload paths before blob paths). */
-export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>): Route[] {
+export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus): Route[] {
   return [
     baseRoute(),
     manifestRoutes(registry),
     ...uploadRoutes(registry),
     blobRoutes(registry),
     ...listingRoutes(registry),
-    ...adminRoutes(registry, gc),
+    ...adminRoutes(registry, gc, status),
   ];
 }
