@@ -4,6 +4,8 @@ export {
   BlobChunk,
   GetManifestRequest,
   ListRepositoryRequest,
+  LocateRequest,
+  Location,
   Manifest,
   PeerStatus,
   ReadBlobRequest,

@@ -11,6 +11,7 @@ export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js'
 export { collectGarbage, type GcReport, type GcOptions, type Broken } from './registry/gc.js';
 export { Registry } from './registry/registry.js';
 export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
+export { locate, type LocalLocation } from './registry/locate.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
 export { EVENT_STREAM, eventSubject, ensureStream } from './events/publisher.js';
-export type { PeerReplicationStatus, ReplicationStatusSource, NodeStatusSnapshot, NodeStatus } from './status.js';
+export { toState, type PeerReplicationStatus, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';

@@ -64,7 +64,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     publisher.start();
   }
   const gc = gcOptions(config);
-  const status = new NodeStatus(config.region, registry.meta, publisher);
+  const status = new NodeStatus(config.region, registry, registry.meta, publisher);
   const server = createHttpServer(registryRoutes(registry, gc, status), { accessLog: config.log.access, log });
   const { host, port } = parseListen(config.listen);
   try {

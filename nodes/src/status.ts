@@ -1,4 +1,13 @@
 import type { MetaStore } from './meta/store.js';
+import type { Reference } from './oci/names.js';
+import type { Registry } from './registry/registry.js';
+import { locate } from './registry/locate.js';
+
+/** The state of a region's copy, from what Locate answered. */
+export function toState(digest: string | undefined, complete: boolean, missing: string[]): Pick<RegionLocation, 'state' | 'digest' | 'missing'> {
+  if (!digest) return { state: 'absent' };
+  return complete ? { state: 'complete', digest } : { state: 'incomplete', digest, missing };
+}
 import type { OutboxPublisher } from './events/publisher.js';
 
 /** Replication from one peer region, as this region sees it. */
@@ -15,9 +24,21 @@ export interface PeerReplicationStatus {
   lastError?: string;
 }
 
+/** Whether one region holds an artifact, as GET /georeg/v1/where reports it. */
+export interface RegionLocation {
+  region: string;
+  /** complete: everything here; incomplete: the manifest is, some content is not yet; absent; unreachable: no answer. */
+  state: 'complete' | 'incomplete' | 'absent' | 'unreachable';
+  digest?: string;
+  missing?: string[];
+  error?: string;
+}
+
 /** Where the node's replication status comes from (the replicator, when one runs in this process). */
 export interface ReplicationStatusSource {
   peers(): Promise<PeerReplicationStatus[]>;
+  /** Ask every peer region whether it holds `reference` of `repository`. */
+  locate(repository: string, reference: string): Promise<RegionLocation[]>;
 }
 
 export interface NodeStatusSnapshot {
@@ -32,9 +53,18 @@ export class NodeStatus {
 
   constructor(
     readonly region: string,
+    private readonly registry: Registry,
     private readonly meta: MetaStore,
     private readonly publisher?: OutboxPublisher,
   ) {}
+
+  /** This region's answer, then every peer's. */
+  async where(repository: string, ref: Reference): Promise<RegionLocation[]> {
+    const here = await locate(this.registry, repository, ref);
+    const reference = ref.digest ?? ref.tag;
+    const local: RegionLocation = { region: this.region, ...toState(here.digest, here.complete, here.missing) };
+    return [local, ...((await this.replication?.locate(repository, reference)) ?? [])];
+  }
 
   async snapshot(): Promise<NodeStatusSnapshot> {
     const p = this.publisher;

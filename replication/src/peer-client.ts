@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { ReplicationClient, type BlobChunk, type GetManifestRequest, type Manifest } from 'georeg/proto';
+import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { ReplicationClient, type BlobChunk, type GetManifestRequest, type LocateRequest, type Location, type Manifest } from 'georeg/proto';
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
@@ -20,6 +20,14 @@ export class PeerClient {
   getManifest(repository: string, digest: string): Promise<Manifest> {
     return new Promise((resolve, reject) =>
       this.client.getManifest({ repository, digest } satisfies GetManifestRequest, (err: ServiceError | null, res: Manifest) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  locate(repository: string, reference: string): Promise<Location> {
+    return new Promise((resolve, reject) =>
+      this.client.locate({ repository, reference } satisfies LocateRequest, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: Location) =>
         err ? reject(err) : resolve(res),
       ),
     );

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
-import { EVENT_STREAM, ensureStream, eventSubject, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type Registry, type ReplicationStatusSource } from 'georeg/nodes';
+import { EVENT_STREAM, ensureStream, eventSubject, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { PeerClient } from './peer-client.js';
 
@@ -133,6 +133,19 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           failures: state.failures,
           lastError: state.lastError,
         };
+      }),
+    );
+  }
+
+  async locate(repository: string, reference: string): Promise<RegionLocation[]> {
+    return Promise.all(
+      this.clients.map(async (peer): Promise<RegionLocation> => {
+        try {
+          const l = await peer.locate(repository, reference);
+          return { region: peer.region, ...toState(l.digest || undefined, l.complete, l.missing) };
+        } catch (err) {
+          return { region: peer.region, state: 'unreachable', error: (err as Error).message };
+        }
       }),
     );
   }

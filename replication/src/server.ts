@@ -6,7 +6,7 @@ import {
   type ReplicationServer,
   type StatusReply,
 } from 'georeg/proto';
-import { isOciError, parseDigest, parseName, type Registry, type Logger } from 'georeg/nodes';
+import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -102,6 +102,10 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       return { tags: page, manifests, more };
     }),
     status: unary(log, async () => ({ region: opts.region, peers: [], lastEvent: undefined, ...opts.status?.() })),
+    locate: unary(log, async (req: { repository: string; reference: string }) => {
+      const where = await locate(registry, parseName(req.repository), parseReference(req.reference));
+      return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing };
+    }),
   };
 }
 

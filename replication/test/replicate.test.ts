@@ -8,6 +8,10 @@ import { startReplicationServer, type RunningReplicationServer } from '../src/se
 import { Replicator } from '../src/replicator.js';
 import { node, pushImage, sha256, type Node } from './support.js';
 
+interface Where {
+  regions: { region: string; state: string; digest?: string }[];
+}
+
 interface Status {
   region: string;
   peers: { region: string; pendingEvents: number; lagSeconds: number; lastError?: string }[];
@@ -54,6 +58,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
       const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
       r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger, maxBackoffMs: 300 });
       await r.replicator.start();
+      r.node.status.replication = r.replicator;
     }
   });
   after(async () => {
@@ -79,6 +84,14 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     const blob = await get(us.node.url, `/v2/team/app/blobs/${img.layer}`);
     assert.equal(blob.status, 200);
     assert.equal(sha256(blob.body), img.layer);
+
+    const where = (await (await fetch(`${eu.node.url}/georeg/v1/where/team/app/v1`)).json()) as Where;
+    assert.deepEqual(where.regions.map((r) => [r.region, r.state, r.digest]), [
+      ['eu', 'complete', img.digest],
+      ['us', 'complete', img.digest],
+    ]);
+    const none = (await (await fetch(`${us.node.url}/georeg/v1/where/team/app/nope`)).json()) as Where;
+    assert.deepEqual(none.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'absent']]);
   });
 
   it('does not echo replicated changes back as events of the region that applied them', async () => {
@@ -106,7 +119,6 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     const eu = region('eu');
     const us = region('us');
     const replicator = us.replicator as Replicator;
-    us.node.status.replication = replicator;
     const port = eu.server.port;
     await eu.server.close();
 
@@ -120,6 +132,8 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.ok((peer?.pendingEvents ?? 0) >= 1, 'the events wait');
     assert.ok((peer?.lagSeconds ?? -1) >= 0);
     assert.ok(peer?.lastError, 'the error is reported');
+    const where = (await (await fetch(`${us.node.url}/georeg/v1/where/team/later/v1`)).json()) as Where;
+    assert.deepEqual(where.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'unreachable']]);
 
     const done = applied(replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/later');
     eu.server = await startReplicationServer(eu.node.registry, { host: '127.0.0.1', port }, { region: 'eu', log: silentLogger });

@@ -1,6 +1,7 @@
 import type { Registry } from '../../registry/registry.js';
 import { collectGarbage, type GcOptions } from '../../registry/gc.js';
 import type { Route } from '../router.js';
+import { parseReference } from '../../oci/names.js';
 import type { NodeStatus } from '../../status.js';
 
 /**
@@ -15,6 +16,17 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       methods: {
         async GET(ctx) {
           ctx.json(200, await status.snapshot());
+        },
+      },
+    },
+    {
+      name: 'where',
+      pattern: /^\/georeg\/v1\/where\/(.+)\/([^/]+)$/,
+      methods: {
+        async GET(ctx) {
+          const name = ctx.name;
+          const ref = parseReference(ctx.param(1));
+          ctx.json(200, { repository: name, reference: ref.digest ?? ref.tag, regions: await status.where(name, ref) });
         },
       },
     },

@@ -26,6 +26,21 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/replication.proto";
 
+export interface LocateRequest {
+  repository: string;
+  /** A tag or a digest. */
+  reference: string;
+}
+
+export interface Location {
+  region: string;
+  /** The manifest digest the reference resolves to here; empty when absent. */
+  digest: string;
+  complete: boolean;
+  /** Digests the manifest needs that this region does not have yet. */
+  missing: string[];
+}
+
 export interface ReadBlobRequest {
   repository: string;
   digest: string;
@@ -87,6 +102,208 @@ export interface StatusReply {
   peers: PeerStatus[];
   lastEvent?: Event | undefined;
 }
+
+function createBaseLocateRequest(): LocateRequest {
+  return { repository: "", reference: "" };
+}
+
+export const LocateRequest: MessageFns<LocateRequest> = {
+  encode(message: LocateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.repository !== "") {
+      writer.uint32(10).string(message.repository);
+    }
+    if (message.reference !== "") {
+      writer.uint32(18).string(message.reference);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.repository = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LocateRequest {
+    return {
+      repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+    };
+  },
+
+  toJSON(message: LocateRequest): unknown {
+    const obj: any = {};
+    if (message.repository !== "") {
+      obj.repository = message.repository;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LocateRequest>, I>>(base?: I): LocateRequest {
+    return LocateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LocateRequest>, I>>(object: I): LocateRequest {
+    const message = createBaseLocateRequest();
+    message.repository = object.repository ?? "";
+    message.reference = object.reference ?? "";
+    return message;
+  },
+};
+
+function createBaseLocation(): Location {
+  return { region: "", digest: "", complete: false, missing: [] };
+}
+
+export const Location: MessageFns<Location> = {
+  encode(message: Location, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.region !== "") {
+      writer.uint32(10).string(message.region);
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.complete !== false) {
+      writer.uint32(24).bool(message.complete);
+    }
+    for (const v of message.missing) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Location {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.missing.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Location {
+    return {
+      region: isSet(object.region) ? globalThis.String(object.region) : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+      missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Location): unknown {
+    const obj: any = {};
+    if (message.region !== "") {
+      obj.region = message.region;
+    }
+    if (message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    if (message.missing?.length) {
+      obj.missing = message.missing;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Location>, I>>(base?: I): Location {
+    return Location.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Location>, I>>(object: I): Location {
+    const message = createBaseLocation();
+    message.region = object.region ?? "";
+    message.digest = object.digest ?? "";
+    message.complete = object.complete ?? false;
+    message.missing = object.missing?.map((e) => e) || [];
+    return message;
+  },
+};
 
 function createBaseReadBlobRequest(): ReadBlobRequest {
   return { repository: "", digest: "", offset: 0 };
@@ -1138,6 +1355,19 @@ export const ReplicationService = {
     responseSerialize: (value: StatusReply): Buffer => Buffer.from(StatusReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusReply => StatusReply.decode(value),
   },
+  /**
+   * Whether this region holds an artifact, and whether completely (manifest,
+   * child manifests and blobs all present).
+   */
+  locate: {
+    path: "/georeg.v1.Replication/Locate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LocateRequest): Buffer => Buffer.from(LocateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LocateRequest => LocateRequest.decode(value),
+    responseSerialize: (value: Location): Buffer => Buffer.from(Location.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Location => Location.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -1145,6 +1375,11 @@ export interface ReplicationServer extends UntypedServiceImplementation {
   getManifest: handleUnaryCall<GetManifestRequest, Manifest>;
   listRepository: handleUnaryCall<ListRepositoryRequest, RepositoryPage>;
   status: handleUnaryCall<StatusRequest, StatusReply>;
+  /**
+   * Whether this region holds an artifact, and whether completely (manifest,
+   * child manifests and blobs all present).
+   */
+  locate: handleUnaryCall<LocateRequest, Location>;
 }
 
 export interface ReplicationClient extends Client {
@@ -1198,6 +1433,22 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether this region holds an artifact, and whether completely (manifest,
+   * child manifests and blobs all present).
+   */
+  locate(request: LocateRequest, callback: (error: ServiceError | null, response: Location) => void): ClientUnaryCall;
+  locate(
+    request: LocateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Location) => void,
+  ): ClientUnaryCall;
+  locate(
+    request: LocateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Location) => void,
   ): ClientUnaryCall;
 }
 
