@@ -1,8 +1,9 @@
 import { serveCommand } from './commands/serve.js';
 import { gcCommand } from './commands/gc.js';
+import { statusCommand, whereCommand } from './commands/status.js';
 import { CliError, type Command } from './command.js';
 
-const commands: Command[] = [serveCommand, gcCommand];
+const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,78 @@
+import type { NodeStatusSnapshot, RegionLocation } from 'georeg/nodes';
+import { CliError, parseOptions, type Command } from '../command.js';
+
+const DEFAULT_URL = 'http://127.0.0.1:5000';
+
+async function getJson<T>(url: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new CliError(`cannot reach ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+  }
+  if (!res.ok) throw new CliError(`${url} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  return (await res.json()) as T;
+}
+
+/** Rows as aligned columns, the first row a header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function formatStatus(s: NodeStatusSnapshot): string {
+  const head = `region ${s.region}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}\n`;
+  if (s.peers.length === 0) return head + 'no peer regions replicated into this one\n';
+  return (
+    head +
+    table([
+      ['FROM', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'FAILURES', 'LAST ERROR'],
+      ...s.peers.map((p) => [p.region, `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.failures), p.lastError ?? '']),
+    ])
+  );
+}
+
+export function formatWhere(ref: string, regions: RegionLocation[]): string {
+  return (
+    `${ref}\n` +
+    table([
+      ['REGION', 'STATE', 'DIGEST', 'DETAIL'],
+      ...regions.map((r) => [r.region, r.state, r.digest ?? '', r.error ?? (r.missing?.length ? `missing ${r.missing.length}: ${r.missing.slice(0, 3).join(' ')}` : '')]),
+    ])
+  );
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "a region's replication status: outbox, and per peer lag, pending events, errors",
+  async run(argv) {
+    const { values } = parseOptions(argv, { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      process.stdout.write(`Usage: georeg status [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_URL}) for GET /georeg/v1/replication.\n`);
+      return 0;
+    }
+    const s = await getJson<NodeStatusSnapshot>(`${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/replication`);
+    process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+    return 0;
+  },
+};
+
+export const whereCommand: Command = {
+  name: 'where',
+  summary: 'which regions hold an image completely: georeg where NAME:TAG | NAME@DIGEST',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      process.stdout.write(`Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n`);
+      return 0;
+    }
+    const ref = positionals[0];
+    const m = ref ? /^(.+?)(?:@([a-z0-9]+:[a-f0-9]+)|:([A-Za-z0-9_][A-Za-z0-9._-]*))$/.exec(ref) : null;
+    if (!ref || !m) throw new CliError('give an image as NAME:TAG or NAME@DIGEST');
+    const name = m[1] as string;
+    const reference = (m[2] ?? m[3]) as string;
+    const res = await getJson<{ regions: RegionLocation[] }>(`${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/where/${name}/${reference}`);
+    process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatWhere(ref, res.regions));
+    return res.regions.some((r) => r.state === 'complete') ? 0 : 1;
+  },
+};

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type * as HarnessModule from '../../nodes/test/support/harness.js';
+import type * as ClientModule from '../../nodes/test/support/client.js';
+import { formatStatus, formatWhere } from '../src/commands/status.js';
+
+const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
+const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
+const { pushImage } = (await import(support('client.js'))) as typeof ClientModule;
+
+function georeg(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [main, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('georeg status and where', () => {
+  it('formats per-peer replication status and per-region locations as tables', () => {
+    const s = formatStatus({
+      region: 'us',
+      outbox: { depth: 3, published: 10 },
+      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, failures: 1, lastError: 'UNAVAILABLE' }],
+    });
+    assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
+    assert.match(s, /FROM +LAG +PENDING/);
+    assert.match(s, /eu +1\.3s +4 +2048 B +7 +1 +UNAVAILABLE/);
+    const w = formatWhere('team/app:v1', [
+      { region: 'us', state: 'complete', digest: 'sha256:aa' },
+      { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },
+      { region: 'ap', state: 'unreachable', error: 'connect refused' },
+    ]);
+    assert.match(w, /us +complete +sha256:aa/);
+    assert.match(w, /eu +incomplete +sha256:aa +missing 1: sha256:bb/);
+    assert.match(w, /ap +unreachable +connect refused/);
+  });
+
+  it('asks a running node, and exits 1 when no region holds the image', async () => {
+    const node = await startTestNode();
+    try {
+      const img = await pushImage(node.url, 'team/app', 'v1');
+      const status = await georeg(['status', '--url', node.url]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /region local; outbox off/);
+      const found = await georeg(['where', 'team/app:v1', '--url', node.url]);
+      assert.equal(found.code, 0, found.stderr);
+      assert.match(found.stdout, new RegExp(`local +complete +${img.digest}`));
+      const byDigest = await georeg(['where', `team/app@${img.digest}`, '--url', node.url, '--json']);
+      assert.equal(JSON.parse(byDigest.stdout).regions[0].state, 'complete');
+      const missing = await georeg(['where', 'team/app:nope', '--url', node.url]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stdout, /local +absent/);
+      const bad = await georeg(['where', 'no-tag-here', '--url', node.url]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /NAME:TAG or NAME@DIGEST/);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('says clearly when the node cannot be reached', async () => {
+    const r = await georeg(['status', '--url', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:1/);
+  });
+});
