@@ -13,5 +13,5 @@ export { Registry } from './registry/registry.js';
 export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
 export { locate, type LocalLocation } from './registry/locate.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
-export { EVENT_STREAM, eventSubject, ensureStream } from './events/publisher.js';
+export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { toState, type PeerReplicationStatus, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';

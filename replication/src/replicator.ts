@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
-import { EVENT_STREAM, ensureStream, eventSubject, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
+import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { PeerClient } from './peer-client.js';
 
@@ -37,7 +37,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private nc?: NatsConnection;
   private jsm?: JetStreamManager;
   private readonly loops: Promise<void>[] = [];
-  private readonly streams: ConsumerMessages[] = [];
+  private readonly streams = new Set<ConsumerMessages>();
+  private readonly wakers = new Set<() => void>();
   private readonly copier: Copier;
   private readonly clients: PeerClient[];
   readonly state = new Map<string, PeerState>();
@@ -53,33 +54,60 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   async start(): Promise<void> {
     const nc = await connect({ servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
     this.nc = nc;
-    const jsm = await nc.jetstreamManager();
-    this.jsm = jsm;
-    await ensureStream(jsm);
-    for (const peer of this.clients) {
-      const durable = durableName(this.opts.region, peer.region);
-      await jsm.consumers.add(EVENT_STREAM, {
-        durable_name: durable,
-        filter_subject: eventSubject(peer.region),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(5 * 60 * 1000),
-        max_ack_pending: 1,
-      });
-      const consumer = await nc.jetstream().consumers.get(EVENT_STREAM, durable);
-      const messages = await consumer.consume({ max_messages: 64 });
-      this.streams.push(messages);
-      this.loops.push(this.run(peer, messages));
-    }
+    this.jsm = await nc.jetstreamManager();
+    for (const peer of this.clients) this.loops.push(this.follow(peer));
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
   }
 
-  private async run(peer: PeerClient, messages: ConsumerMessages): Promise<void> {
+  /**
+   * Consume a peer's stream until stopped. The stream is the peer's to create
+   * (in its own cluster): until it exists, or whenever consuming breaks off,
+   * wait and try again.
+   */
+  private async follow(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
-    for await (const m of messages) {
-      if (this.stopped) break;
-      await this.handle(peer, state, m);
+    const durable = durableName(this.opts.region, peer.region);
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const jsm = this.jsm as JetStreamManager;
+        await jsm.consumers.add(eventStream(peer.region), {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(5 * 60 * 1000),
+          max_ack_pending: 1,
+        });
+        const consumer = await (this.nc as NatsConnection).jetstream().consumers.get(eventStream(peer.region), durable);
+        const messages = await consumer.consume({ max_messages: 64 });
+        this.streams.add(messages);
+        attempt = 0;
+        try {
+          for await (const m of messages) {
+            if (this.stopped) break;
+            await this.handle(peer, state, m);
+          }
+        } finally {
+          this.streams.delete(messages);
+        }
+      } catch (err) {
+        state.lastError = `${eventStream(peer.region)}: ${(err as Error).message}`;
+        if (attempt === 0) this.opts.log.warn('cannot consume peer events yet; retrying', { from: peer.region, err: state.lastError });
+      }
+      if (!this.stopped) await this.pause(Math.min(this.opts.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(attempt, 7)));
     }
+  }
+
+  /** Sleep, cut short by stop(). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(t);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
   }
 
   private async handle(peer: PeerClient, state: PeerState, m: JsMsg): Promise<void> {
@@ -116,7 +144,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         let pendingEvents = 0;
         let lagSeconds = 0;
         try {
-          const info = await this.jsm?.consumers.info(EVENT_STREAM, durableName(this.opts.region, peer.region));
+          const info = await this.jsm?.consumers.info(eventStream(peer.region), durableName(this.opts.region, peer.region));
           if (info) {
             pendingEvents = info.num_pending + info.num_ack_pending;
             if (pendingEvents > 0) lagSeconds = await this.ageOf(info.ack_floor.stream_seq + 1, peer.region);
@@ -150,9 +178,9 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     );
   }
 
-  /** Seconds since the first event of `peer` at or after stream sequence `seq` was stamped. */
+  /** Seconds since the event at sequence `seq` of `peer`'s stream was stamped. */
   private async ageOf(seq: number, peer: string): Promise<number> {
-    const m = await this.jsm?.streams.getMessage(EVENT_STREAM, { seq, next_by_subj: eventSubject(peer) } as { seq: number });
+    const m = await this.jsm?.streams.getMessage(eventStream(peer), { seq });
     const wall = m ? Event.decode(m.data).timestamp?.wallMs : undefined;
     return wall === undefined ? 0 : Math.max(0, (Date.now() - wall) / 1000);
   }
@@ -160,6 +188,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.streams) s.stop();
+    for (const w of this.wakers) w();
     await Promise.allSettled(this.loops);
     this.clients.forEach((c) => c.close());
     await this.nc?.close().catch(() => undefined);

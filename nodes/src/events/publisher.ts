@@ -3,8 +3,13 @@ import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
 
-/** The JetStream stream every region publishes into, one subject per region. */
-export const EVENT_STREAM = 'GEOREG_EVENTS';
+/**
+ * Each region publishes into a stream of its own, GEOREG_EVENTS_<REGION>
+ * (subject georeg.events.<region>), created from the region's own NATS server
+ * and so placed in that region's cluster: with regions joined by gateways, peers
+ * consume it across the gateway, and no region's events depend on another's.
+ */
+export const eventStream = (region: string): string => `GEOREG_EVENTS_${region.toUpperCase().replace(/-/g, '_')}`;
 export const eventSubject = (region: string): string => `georeg.events.${region}`;
 
 export interface PublisherOptions {
@@ -120,11 +125,11 @@ export class OutboxPublisher {
       timeout: 2000,
     });
     const jsm = await nc.jetstreamManager();
-    await ensureStream(jsm);
+    await ensureStream(jsm, this.opts.region);
     this.nc = nc;
     this.js = nc.jetstream();
     this.readyResolve();
-    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: EVENT_STREAM, subject: eventSubject(this.opts.region) });
+    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: eventStream(this.opts.region), subject: eventSubject(this.opts.region) });
     return this.js;
   }
 
@@ -142,11 +147,12 @@ export class OutboxPublisher {
 
 type Jsm = Awaited<ReturnType<NatsConnection['jetstreamManager']>>;
 
-/** Create the event stream, or leave it as it is when it exists. */
-export async function ensureStream(jsm: Jsm): Promise<void> {
+/** Create a region's event stream, or leave it as it is when it exists. */
+export async function ensureStream(jsm: Jsm, region: string): Promise<void> {
+  const name = eventStream(region);
   try {
-    await jsm.streams.info(EVENT_STREAM);
+    await jsm.streams.info(name);
   } catch {
-    await jsm.streams.add({ name: EVENT_STREAM, subjects: ['georeg.events.>'], duplicate_window: nanos(10 * 60 * 1000) });
+    await jsm.streams.add({ name, subjects: [eventSubject(region)], duplicate_window: nanos(10 * 60 * 1000) });
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
-import { EVENT_STREAM, eventSubject } from '../../src/events/publisher.js';
+import { eventStream, eventSubject } from '../../src/events/publisher.js';
 import { compareHlc } from '../../src/events/hlc.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
@@ -16,7 +16,7 @@ interface Received {
 /** Read `count` events from the stream, in stream order, from sequence `from` on. */
 async function readEvents(nc: NatsConnection, count: number, from = 1): Promise<Received[]> {
   const js = nc.jetstream();
-  const consumer = await js.consumers.get(EVENT_STREAM, { opt_start_seq: from });
+  const consumer = await js.consumers.get(eventStream('eu'), { opt_start_seq: from });
   const out: Received[] = [];
   const messages = await consumer.consume();
   for await (const m of messages) {
@@ -72,7 +72,7 @@ describe('events: outbox to JetStream (real nats-server)', function () {
   });
 
   it('keeps accepting pushes while NATS is down and publishes their events, in order, once it is back', async () => {
-    const before = (await (await nc.jetstreamManager()).streams.info(EVENT_STREAM)).state.last_seq;
+    const before = (await (await nc.jetstreamManager()).streams.info(eventStream('eu'))).state.last_seq;
     await nc.close();
     await nats.stop();
 
