@@ -1,9 +1,10 @@
 import { serveCommand } from './commands/serve.js';
 import { gcCommand } from './commands/gc.js';
 import { statusCommand, whereCommand } from './commands/status.js';
+import { clusterCommand } from './commands/cluster.js';
 import { CliError, type Command } from './command.js';
 
-const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand];
+const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -54,7 +54,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   async start(): Promise<void> {
     const nc = await connect({ servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
     this.nc = nc;
-    this.jsm = await nc.jetstreamManager();
+    // No API check: JetStream may still be electing its leader; follow() retries until it answers.
+    this.jsm = await nc.jetstreamManager({ checkAPI: false });
     for (const peer of this.clients) this.loops.push(this.follow(peer));
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
   }
@@ -81,6 +82,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         const messages = await consumer.consume({ max_messages: 64 });
         this.streams.add(messages);
         attempt = 0;
+        state.lastError = undefined;
         try {
           for await (const m of messages) {
             if (this.stopped) break;

@@ -124,7 +124,7 @@ export class OutboxPublisher {
       reconnectTimeWait: 250,
       timeout: 2000,
     });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
     await ensureStream(jsm, this.opts.region);
     this.nc = nc;
     this.js = nc.jetstream();

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, parseOptions, type Command } from '../command.js';
+import { natsConfig, regionPorts, type RegionPorts } from '../cluster/nats-config.js';
+
+const NATS_SERVER = process.env.GEOREG_NATS_SERVER ?? '/usr/sbin/nats-server';
+const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+
+const help = `Usage: georeg cluster [--regions eu,us,ap] [--data DIR] [--port-base N]
+
+Runs a local multi-region cluster in the foreground: per region a nats-server with
+JetStream (the regions joined by gateways) and a georeg node that serves its
+content to the other regions and replicates theirs. Ports are counted from N: region
+i uses N+10i (registry), +1 (replication), +2 (NATS), +3 (gateway), +4 (route).
+Once every region answers, DIR/cluster.json lists them. Ctrl-C stops everything.
+
+Options:
+  --regions LIST   region ids (default eu,us,ap)
+  --data DIR       state of every region (default ./cluster-data)
+  --port-base N    first port (default 7000)`;
+
+interface Region {
+  name: string;
+  ports: RegionPorts;
+  dir: string;
+}
+
+/** Start a child and resolve once a line of its stderr matches `ready`; reject if it exits first. */
+function startChild(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    let buffered = '';
+    let started = false;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
+      if (started) return;
+      buffered += chunk;
+      if (ready.test(buffered)) {
+        started = true;
+        buffered = '';
+        resolveStart(child);
+      }
+    });
+    child.once('error', (e) => reject(new CliError(`${name}: cannot start ${cmd}: ${e.message}`)));
+    child.once('exit', (code) => {
+      if (!started) reject(new CliError(`${name} exited with ${code} before it was ready`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export const clusterCommand: Command = {
+  name: 'cluster',
+  summary: 'run a local multi-region cluster (nats-server + node per region) in the foreground',
+  async run(argv) {
+    const { values } = parseOptions(argv, {
+      regions: { type: 'string' },
+      data: { type: 'string' },
+      'port-base': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(help + '\n');
+      return 0;
+    }
+    const names = (values.regions ?? 'eu,us,ap').split(',').map((r) => r.trim());
+    if (names.length < 1 || names.some((r) => !/^[a-z0-9][a-z0-9-]{0,30}$/.test(r)) || new Set(names).size !== names.length) {
+      throw new CliError('--regions takes distinct region ids of [a-z0-9-], e.g. eu,us,ap');
+    }
+    const base = Number(values['port-base'] ?? 7000);
+    if (!Number.isInteger(base) || base < 1024 || base + names.length * 10 > 65535) throw new CliError('--port-base must leave room for 10 ports per region below 65536');
+    const data = resolve(values.data ?? './cluster-data');
+    const regions: Region[] = names.map((name, i) => ({ name, ports: regionPorts(base, i), dir: join(data, name) }));
+
+    const children: ChildProcess[] = [];
+    let stopping = false;
+    const shutdown = async (): Promise<void> => {
+      stopping = true;
+      // Nodes first (they flush their outboxes as far as they can), then NATS.
+      for (const c of [...children].reverse()) await stop(c);
+    };
+    const signalled = new Promise<string>((res) => {
+      process.once('SIGINT', () => res('SIGINT'));
+      process.once('SIGTERM', () => res('SIGTERM'));
+    });
+    try {
+      for (const r of regions) {
+        await mkdir(join(r.dir, 'nats'), { recursive: true });
+        const conf = join(r.dir, 'nats.conf');
+        await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports }))));
+        children.push(await startChild(`nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
+      }
+      for (const r of regions) {
+        const env = {
+          ...process.env,
+          GEOREG_REGION: r.name,
+          GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
+          GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
+          GEOREG_REPLICATION_PEERS: regions.filter((p) => p !== r).map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`).join(','),
+        };
+        const args = [MAIN, 'serve', '--listen', `127.0.0.1:${r.ports.registry}`, '--data', join(r.dir, 'registry')];
+        children.push(await startChild(r.name, process.execPath, args, env, /"msg":"replicating"/));
+      }
+      const manifest = {
+        regions: regions.map((r) => ({
+          name: r.name,
+          registry: `http://127.0.0.1:${r.ports.registry}`,
+          replication: `127.0.0.1:${r.ports.replication}`,
+          nats: `nats://127.0.0.1:${r.ports.nats}`,
+          metrics: `http://127.0.0.1:${r.ports.registry}/metrics`,
+        })),
+      };
+      await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
+      process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} http://127.0.0.1:${r.ports.registry}`).join(', ')} (${join(data, 'cluster.json')})\n`);
+      const exited = new Promise<string>((res) => children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))));
+      const why = await Promise.race([signalled, exited]);
+      process.stderr.write(`georeg cluster: stopping (${why})\n`);
+    } finally {
+      await shutdown();
+    }
+    return 0;
+  },
+};
