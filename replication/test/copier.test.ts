@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { HybridClock, isOciError, silentLogger } from 'georeg/nodes';
+import { Copier } from '../src/copier.js';
+import { PeerClient } from '../src/peer-client.js';
+import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
+import { node, pushImage, sha256, type Node } from './support.js';
+
+/** A real peer client whose blob streams can be cut short or corrupted, to test recovery. */
+class FaultyPeer extends PeerClient {
+  /** Offsets asked for, per digest. */
+  offsets = new Map<string, number[]>();
+  fault?: { digest: string; kind: 'cut' | 'flip' };
+
+  override readBlob(repository: string, digest: string, offset: number): Readable {
+    this.offsets.set(digest, [...(this.offsets.get(digest) ?? []), offset]);
+    const stream = super.readBlob(repository, digest, offset);
+    if (this.fault?.digest !== digest) return stream;
+    const fault = this.fault.kind;
+    this.fault = undefined;
+    let seen = 0;
+    const faulty = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        if (fault === 'cut' && seen > 300_000) return cb(new Error('connection reset (injected)'));
+        if (fault === 'flip' && seen > 100_000 && seen - chunk.length <= 100_000) {
+          const copy = Buffer.from(chunk);
+          copy[0] = (copy[0] ?? 0) ^ 0xff;
+          return cb(null, copy);
+        }
+        cb(null, chunk);
+      },
+    });
+    return stream.pipe(faulty);
+  }
+}
+
+describe('replication copier: interrupted and corrupted blob copies', () => {
+  let origin: Node;
+  let target: Node;
+  let server: RunningReplicationServer;
+  let peer: FaultyPeer;
+  let copier: Copier;
+
+  before(async () => {
+    origin = await node({ region: 'eu' });
+    target = await node({ region: 'us' });
+    server = await startReplicationServer(origin.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    peer = new FaultyPeer('eu', `127.0.0.1:${server.port}`);
+    copier = new Copier(target.registry, new HybridClock('us'));
+  });
+  after(async () => {
+    peer?.close();
+    await server?.close();
+    await origin?.close();
+    await target?.close();
+  });
+
+  it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {
+    const layer = randomBytes(1024 * 1024);
+    const img = await pushImage(origin.url, 'team/app', 'v1', layer);
+    peer.fault = { digest: img.layer, kind: 'cut' };
+    await assert.rejects(copier.ensureManifest('team/app', img.digest as never, peer), /injected/);
+    await copier.ensureManifest('team/app', img.digest as never, peer);
+    const layerOffsets = peer.offsets.get(img.layer) ?? [];
+    assert.equal(layerOffsets.length, 2);
+    assert.equal(layerOffsets[0], 0, 'the first attempt started at 0');
+    assert.ok((layerOffsets[1] ?? 0) > 0, `the second attempt resumed from the staged offset (got ${layerOffsets[1]})`);
+    const res = await fetch(`${target.url}/v2/team/app/blobs/${img.layer}`);
+    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), img.layer);
+  });
+
+  it('rejects a corrupted copy (digest mismatch), keeps nothing of it, and fetches it again whole', async () => {
+    const layer = randomBytes(512 * 1024);
+    const img = await pushImage(origin.url, 'team/other', 'v1', layer);
+    peer.fault = { digest: img.layer, kind: 'flip' };
+    await assert.rejects(copier.ensureManifest('team/other', img.digest as never, peer), (e: unknown) => isOciError(e, 'DIGEST_INVALID'));
+    assert.equal((await fetch(`${target.url}/v2/team/other/blobs/${img.layer}`)).status, 404, 'nothing corrupt became visible');
+    await copier.ensureManifest('team/other', img.digest as never, peer);
+    assert.deepEqual(peer.offsets.get(img.layer), [0, 0], 'the retry starts over');
+    const res = await fetch(`${target.url}/v2/team/other/blobs/${img.layer}`);
+    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), img.layer);
+  });
+});
