@@ -28,28 +28,7 @@ describe('http: bad input', () => {
 
   /** A request with the path sent exactly as given (no URL normalisation of `..` or `//`). */
   function raw(method: string, path: string, opts: { headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      const req = request({ host, port, method, path, headers: opts.headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body,
-            json: <T>() => JSON.parse(body.toString('utf8')) as T,
-            header: (n) => {
-              const v = res.headers[n.toLowerCase()];
-              return Array.isArray(v) ? v[0] : v;
-            },
-          });
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(opts.body);
-    });
+    return http(method, `${node.url}${path}`, opts);
   }
 
   /** A 4xx (never a 5xx), with an OCI error body whose code is `code`, that leaks no server path. */

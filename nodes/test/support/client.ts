@@ -15,10 +15,17 @@ export interface ReqOptions {
   body?: Buffer | string;
 }
 
-/** A tiny HTTP client for tests: whole bodies, no redirects, no surprises. */
+/**
+ * A tiny HTTP client for tests: whole bodies, no redirects, no surprises. The
+ * path goes out exactly as written (no URL normalisation of `..` or `//`), so
+ * tests can send hostile paths.
+ */
 export function http(method: string, url: string, opts: ReqOptions = {}): Promise<Res> {
+  const m = /^http:\/\/([^/:]+|\[[^\]]+\]):(\d+)(\/.*)?$/.exec(url);
+  if (!m) throw new Error(`http(): expected http://HOST:PORT/PATH, got ${url}`);
+  const [, host, port, path = '/'] = m;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: opts.headers }, (res) => {
+    const req = request({ host: host?.replace(/^\[|\]$/g, ''), port: Number(port), path, method, headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
