@@ -1,7 +1,7 @@
 /** Messages between upload-writer.ts (main thread) and upload-worker.ts. */
 export type Request =
   | { t: 'open'; seq: number; id: string; path: string }
-  | { t: 'write'; seq: number; id: string; bufs: ArrayBuffer[] }
+  | { t: 'write'; seq: number; id: string; buf: ArrayBuffer; len: number }
   | { t: 'close'; seq: number; id: string }
   | { t: 'digest'; seq: number; id: string; path: string; alg: string }
   | { t: 'forget'; seq: number; id: string };
@@ -10,6 +10,8 @@ export interface Response {
   seq: number;
   size?: number;
   hex?: string;
+  /** A write's buffer, handed back for reuse. */
+  buf?: ArrayBuffer;
   error?: { message: string; code?: string };
 }
 

@@ -5,7 +5,7 @@
  * running hash always covers exactly the bytes written to the file.
  */
 import { parentPort } from 'node:worker_threads';
-import { closeSync, fstatSync, openSync, readSync, writevSync, constants } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync, constants } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import type { Request, Response } from './upload-protocol.js';
 
@@ -48,22 +48,16 @@ function handle(req: Request): Response {
     case 'write': {
       const up = uploads.get(req.id);
       if (up?.fd === undefined) throw new Error(`upload ${req.id} is not open`);
-      const bufs = req.bufs.map((b) => new Uint8Array(b));
+      const data = new Uint8Array(req.buf, 0, req.len);
       try {
-        let total = bufs.reduce((n, b) => n + b.length, 0);
-        // writev may write less than asked; continue where it stopped.
-        let views: Uint8Array[] = bufs;
-        while (total > 0) {
-          const n = writevSync(up.fd, views);
-          total -= n;
-          views = skip(views, n);
-        }
+        // write may write less than asked; continue where it stopped.
+        for (let at = 0; at < data.length; ) at += writeSync(up.fd, data, at, data.length - at);
       } catch (e) {
         up.hash = null;
         throw e;
       }
-      for (const b of bufs) up.hash?.update(b);
-      return { seq: req.seq };
+      up.hash?.update(data);
+      return { seq: req.seq, buf: req.buf };
     }
     case 'close': {
       const up = uploads.get(req.id);
@@ -88,18 +82,6 @@ function handle(req: Request): Response {
   }
 }
 
-function skip(views: Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const v of views) {
-    if (n >= v.length) n -= v.length;
-    else {
-      out.push(n > 0 ? v.subarray(n) : v);
-      n = 0;
-    }
-  }
-  return out;
-}
-
 port.on('message', (req: Request) => {
   let res: Response;
   try {
@@ -108,5 +90,5 @@ port.on('message', (req: Request) => {
     const err = e as NodeJS.ErrnoException;
     res = { seq: req.seq, error: { message: err.message, code: err.code } };
   }
-  port.postMessage(res);
+  port.postMessage(res, res.buf ? [res.buf] : []);
 });

@@ -18,12 +18,17 @@ export class WorkerError extends Error {
 }
 
 /**
- * The main-thread side of the upload worker: streams a source's chunks to the
- * worker with bounded bytes in flight, and asks it for digests. One worker serves every upload.
+ * The main-thread side of the upload worker: copies a source's chunks into
+ * 1 MiB batch buffers that move (not copy) to the worker and come back to be
+ * reused, with at most MAX_IN_FLIGHT bytes on their way, so memory stays flat
+ * whatever the blob size. It also asks the worker for digests. One worker
+ * serves every upload.
  */
 export class UploadWriter {
   #worker?: Worker;
   #seq = 0;
+  /** Batch buffers back from the worker, for reuse. */
+  readonly #spare: ArrayBuffer[] = [];
   readonly #pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
 
   #call(body: RequestBody, transfer: ArrayBuffer[] = []): Promise<Response> {
@@ -69,29 +74,29 @@ export class UploadWriter {
   async append(id: string, path: string, source: Readable): Promise<number> {
     await this.#call({ t: 'open', id, path });
     const acks: Promise<Response>[] = [];
-    const sizes: number[] = [];
-    let inFlight = 0;
-    let batch: ArrayBuffer[] = [];
-    let batchBytes = 0;
+    let buf = this.#take();
+    let fill = 0;
     const send = async (): Promise<void> => {
-      if (batchBytes === 0) return;
-      const bytes = batchBytes;
-      acks.push(this.#call({ t: 'write', id, bufs: batch }, batch));
-      sizes.push(bytes);
-      inFlight += bytes;
-      batch = [];
-      batchBytes = 0;
-      while (inFlight > MAX_IN_FLIGHT) {
-        await acks.shift();
-        inFlight -= sizes.shift() ?? 0;
-      }
+      if (fill === 0) return;
+      const sent = buf;
+      const ack = this.#call({ t: 'write', id, buf: sent, len: fill }, [sent]).then((res) => this.#give(res));
+      ack.catch(() => undefined); // a failed write is reported once all acks have settled, below
+      acks.push(ack);
+      buf = this.#take();
+      fill = 0;
+      while (acks.length * BATCH > MAX_IN_FLIGHT) await acks.shift();
     };
     let failure: unknown;
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        batch.push(owned(chunk));
-        batchBytes += chunk.length;
-        if (batchBytes >= BATCH) await send();
+      for await (const chunk of source as AsyncIterable<Buffer | string>) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        for (let at = 0; at < bytes.length; ) {
+          const n = Math.min(BATCH - fill, bytes.length - at);
+          new Uint8Array(buf, fill, n).set(bytes.subarray(at, at + n));
+          fill += n;
+          at += n;
+          if (fill === BATCH) await send();
+        }
       }
     } catch (e) {
       failure = e;
@@ -103,6 +108,17 @@ export class UploadWriter {
     if (failure !== undefined) throw failure;
     if (writeError) throw writeError.reason;
     return closed.size ?? 0;
+  }
+
+  /** A batch buffer: a returned one when there is one, so steady uploads allocate nothing. */
+  #take(): ArrayBuffer {
+    return this.#spare.pop() ?? new ArrayBuffer(BATCH);
+  }
+
+  /** Keep a buffer the worker handed back, up to what one upload keeps in flight. */
+  #give(res: Response): Response {
+    if (res.buf && res.buf.byteLength === BATCH && this.#spare.length * BATCH < MAX_IN_FLIGHT) this.#spare.push(res.buf);
+    return res;
   }
 
   /** Hex digest of the file's bytes with `alg`: from the running hash when it has one. */
@@ -120,15 +136,4 @@ export class UploadWriter {
     this.#worker = undefined;
     await w?.terminate();
   }
-}
-
-/**
- * A copy of the chunk in an ArrayBuffer of its own, to move to the worker. (Moving
- * the source's own memory would detach buffers the caller may still hold.)
- */
-function owned(chunk: Buffer | string): ArrayBuffer {
-  const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-  const copy = new ArrayBuffer(b.byteLength);
-  new Uint8Array(copy).set(b);
-  return copy;
 }
