@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { startTestNode, type TestNode } from '../support/harness.js';
+import { collectGarbage } from '../../src/registry/gc.js';
+import { silentLogger } from '../../src/log.js';
 import { http, pushBlob, sha256, type Res } from '../support/client.js';
 
 const HEX64 = 'a'.repeat(64);
@@ -317,5 +319,13 @@ describe('http: bad input', () => {
     const get = await http('GET', `${node.url}/v2/bad/ok/blobs/${blob}`);
     assert.equal(get.status, 200);
     assert.equal(get.body.toString(), 'a perfectly good blob');
+  });
+
+  it('leaves the store consistent: a gc dry run finds nothing broken and no half-written blob', async () => {
+    const report = await collectGarbage(node.registry, { dryRun: true, graceMs: 0, uploadMaxAgeMs: 0 }, silentLogger);
+    assert.deepEqual(report.broken, []);
+    for await (const b of node.registry.driver.list()) {
+      assert.equal(sha256(await node.registry.driver.readAll(b.digest)), b.digest, 'every stored blob matches its digest');
+    }
   });
 });
