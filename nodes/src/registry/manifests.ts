@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { oci } from '../oci/errors.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
@@ -74,7 +72,7 @@ export class ManifestService {
     try {
       await this.checkReferences(repo, parsed);
       await this.guard.exclusive(digest, async () => {
-        if ((await this.driver.stat(digest)) === undefined) await this.store(digest, body);
+        await this.driver.putBlob(digest, body);
       });
       const record: ManifestRecord = {
         digest,
@@ -133,15 +131,4 @@ export class ManifestService {
     });
   }
 
-  private async store(digest: Digest, body: Buffer): Promise<void> {
-    const id = `m-${randomBytes(12).toString('base64url')}`;
-    await this.driver.createUpload(id);
-    try {
-      await this.driver.appendUpload(id, Readable.from([body]));
-      await this.driver.commitUpload(id, digest);
-    } catch (e) {
-      await this.driver.deleteUpload(id);
-      throw e;
-    }
-  }
 }

@@ -69,6 +69,10 @@ export class CachingBlobDriver implements BlobDriver {
     return this.inner.list();
   }
 
+  putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
+    return this.inner.putBlob(digest, bytes);
+  }
+
   createUpload(id: string): Promise<void> {
     return this.inner.createUpload(id);
   }

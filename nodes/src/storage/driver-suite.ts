@@ -71,6 +71,17 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         await rejectsWith(driver.writeTo(digestOf('absent'), sink().writable), 'BLOB_UNKNOWN');
       });
 
+      it('putBlob stores small bytes in one step, keeps an existing blob, and leaves no upload behind', async () => {
+        const d = digestOf(hello);
+        await driver.putBlob(d, hello);
+        assert.deepEqual(await driver.readAll(d), hello);
+        await driver.putBlob(d, hello);
+        assert.equal(await driver.stat(d), hello.length);
+        await Promise.all(Array.from({ length: 10 }, () => driver.putBlob(digestOf('racing'), Buffer.from('racing'))));
+        assert.deepEqual(await driver.readAll(digestOf('racing')), Buffer.from('racing'));
+        assert.deepEqual(await collect(driver.listUploads()), []);
+      });
+
       it('rejects read and readAll of an absent blob with BLOB_UNKNOWN', async () => {
         await rejectsWith(driver.read(digestOf(hello)), 'BLOB_UNKNOWN');
         await rejectsWith(driver.read(digestOf(hello), { start: 0, end: 0 }), 'BLOB_UNKNOWN');

@@ -52,6 +52,13 @@ export interface BlobDriver {
   /** Every committed blob, in no particular order. */
   list(): AsyncIterable<BlobInfo>;
 
+  /**
+   * Store a small blob whose bytes the caller holds and has verified against
+   * `digest` (a manifest), durably and atomically, in one step; nothing when
+   * the blob already exists.
+   */
+  putBlob(digest: Digest, bytes: Uint8Array): Promise<void>;
+
   /** Create an empty staging area for an upload (idempotent). */
   createUpload(id: string): Promise<void>;
   /**

@@ -11,6 +11,7 @@
  * rename it into place, fsync the directory. A crash leaves at worst a stray upload.
  */
 import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
@@ -130,6 +131,24 @@ export class FsBlobDriver implements BlobDriver {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw uploadUnknown(id);
       throw e;
     }
+  }
+
+  async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
+    const target = this.#blobPath(digest);
+    if (await orAbsent(fs.stat(target))) return;
+    await fs.mkdir(this.#uploads, { recursive: true });
+    const staged = join(this.#uploads, `p-${randomBytes(12).toString('base64url')}`);
+    const fd = await fs.open(staged, 'wx');
+    try {
+      await fd.writeFile(bytes);
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    const dir = dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.rename(staged, target); // identical content may race in: rename is atomic either way
+    await syncDir(dir);
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {

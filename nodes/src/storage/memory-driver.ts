@@ -48,6 +48,11 @@ export class MemoryBlobDriver implements BlobDriver {
     for (const [digest, { size, modified }] of [...this.#blobs]) yield { digest, size, modified };
   }
 
+  async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
+    const valid = parseDigest(digest);
+    if (!this.#blobs.has(valid)) this.#blobs.set(valid, { chunks: [Buffer.from(bytes)], size: bytes.length, modified: Date.now() });
+  }
+
   async createUpload(id: string): Promise<void> {
     if (!this.#uploads.has(checkUploadId(id))) this.#uploads.set(id, { chunks: [], size: 0, modified: Date.now() });
   }

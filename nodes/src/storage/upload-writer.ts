@@ -74,15 +74,15 @@ export class UploadWriter {
   async append(id: string, path: string, source: Readable): Promise<number> {
     await this.#call({ t: 'open', id, path });
     const acks: Promise<Response>[] = [];
-    let buf = this.#take();
+    let buf: ArrayBuffer | undefined; // taken when the first byte arrives
     let fill = 0;
     const send = async (): Promise<void> => {
-      if (fill === 0) return;
+      if (!buf || fill === 0) return;
       const sent = buf;
       const ack = this.#call({ t: 'write', id, buf: sent, len: fill }, [sent]).then((res) => this.#give(res));
       ack.catch(() => undefined); // a failed write is reported once all acks have settled, below
       acks.push(ack);
-      buf = this.#take();
+      buf = undefined;
       fill = 0;
       while (acks.length * BATCH > MAX_IN_FLIGHT) await acks.shift();
     };
@@ -91,6 +91,7 @@ export class UploadWriter {
       for await (const chunk of source as AsyncIterable<Buffer | string>) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         for (let at = 0; at < bytes.length; ) {
+          buf ??= this.#take();
           const n = Math.min(BATCH - fill, bytes.length - at);
           new Uint8Array(buf, fill, n).set(bytes.subarray(at, at + n));
           fill += n;
