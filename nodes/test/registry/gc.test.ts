@@ -345,13 +345,21 @@ describe('registry: gc', () => {
       pause: { match: (id: string) => boolean; reached: () => void; until: Promise<void> } | undefined;
       onList: (() => void) | undefined;
       override async commitUpload(id: string, digest: Digest): Promise<void> {
+        await this.maybePause(id);
+        return super.commitUpload(id, digest);
+      }
+      /** Manifest bytes are stored with putBlob; its pause key is `manifest:<digest>`. */
+      override async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
+        await this.maybePause(`manifest:${digest}`);
+        return super.putBlob(digest, bytes);
+      }
+      private async maybePause(key: string): Promise<void> {
         const p = this.pause;
-        if (p?.match(id)) {
+        if (p?.match(key)) {
           this.pause = undefined;
           p.reached();
           await p.until;
         }
-        return super.commitUpload(id, digest);
       }
       override list(): AsyncIterable<BlobInfo> {
         this.onList?.();
@@ -386,7 +394,7 @@ describe('registry: gc', () => {
           }),
         );
 
-        const { reached, release } = driver.arm((id) => id.startsWith('m-'));
+        const { reached, release } = driver.arm((key) => key.startsWith('manifest:'));
         // The put checks its references, then pauses while storing the manifest's bytes...
         const put = registry.manifests.put(repo, { tag: 'v1', digest: undefined }, body, 'application/vnd.oci.image.manifest.v1+json');
         await reached;
@@ -417,7 +425,7 @@ describe('registry: gc', () => {
         await registry.uploads.monolithic('gc/first', digest, Readable.from([data]));
         await registry.blobs.delete('gc/first', digest);
         // ...until another upload of the same content commits it: it enters the commit, then pauses...
-        const { reached, release } = driver.arm((id) => !id.startsWith('m-'));
+        const { reached, release } = driver.arm((key) => !key.startsWith('manifest:'));
         const upload = registry.uploads.monolithic('gc/second', digest, Readable.from([data]));
         await reached;
         // ...a gc starts and lists the links (none yet in gc/second); the commit goes on as gc lists the blobs.
