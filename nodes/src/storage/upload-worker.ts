@@ -5,7 +5,7 @@
  * running hash always covers exactly the bytes written to the file.
  */
 import { parentPort } from 'node:worker_threads';
-import { closeSync, fstatSync, openSync, readSync, writeSync, constants } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, openSync, readSync, write, constants } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import type { Request, Response } from './upload-protocol.js';
 
@@ -13,6 +13,23 @@ interface Upload {
   /** Running sha256 of the whole file, or null once it must be rebuilt from the file. */
   hash: Hash | null;
   fd?: number;
+  /** Bytes written since the last background flush was started. */
+  unflushed: number;
+  /** A background fdatasync in progress, if any. */
+  flushing?: Promise<void>;
+}
+
+/**
+ * Start flushing a large upload to disk every this many bytes while it is
+ * still arriving, so the fsync at commit has only the tail left to write
+ * instead of stalling on the whole blob.
+ */
+const FLUSH_EVERY = 32 * 1024 * 1024;
+
+function flushInBackground(up: Upload, fd: number): void {
+  if (up.flushing) return;
+  up.unflushed = 0;
+  up.flushing = new Promise<void>((resolve) => fdatasync(fd, () => resolve())).finally(() => (up.flushing = undefined));
 }
 
 const uploads = new Map<string, Upload>();
@@ -31,7 +48,20 @@ function rehash(path: string, alg: string): string {
   return h.digest('hex');
 }
 
-function handle(req: Request): Response {
+/** Write all of `data` at the end of `fd` on libuv's thread pool (short writes continue). */
+function writeAll(fd: number, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (at: number): void =>
+      write(fd, data, at, data.length - at, null, (err, n) => {
+        if (err) reject(err);
+        else if (at + n < data.length) from(at + n);
+        else resolve();
+      });
+    from(0);
+  });
+}
+
+async function handle(req: Request): Promise<Response> {
   switch (req.t) {
     case 'open': {
       // No O_CREAT: appending to an upload that does not exist must fail (ENOENT).
@@ -39,7 +69,7 @@ function handle(req: Request): Response {
       let up = uploads.get(req.id);
       if (!up) {
         // Unknown here (e.g. after a restart): a non-empty file's hash is rebuilt when asked for.
-        up = { hash: fstatSync(fd).size === 0 ? createHash('sha256') : null };
+        up = { hash: fstatSync(fd).size === 0 ? createHash('sha256') : null, unflushed: 0 };
         uploads.set(req.id, up);
       }
       up.fd = fd;
@@ -49,19 +79,23 @@ function handle(req: Request): Response {
       const up = uploads.get(req.id);
       if (up?.fd === undefined) throw new Error(`upload ${req.id} is not open`);
       const data = new Uint8Array(req.buf, 0, req.len);
+      // The write runs on the thread pool while this thread hashes the same bytes.
+      const written = writeAll(up.fd, data);
+      up.hash?.update(data);
       try {
-        // write may write less than asked; continue where it stopped.
-        for (let at = 0; at < data.length; ) at += writeSync(up.fd, data, at, data.length - at);
+        await written;
       } catch (e) {
-        up.hash = null;
+        up.hash = null; // it saw bytes that may not have reached the file: rebuild when asked
         throw e;
       }
-      up.hash?.update(data);
+      up.unflushed += data.length;
+      if (up.unflushed >= FLUSH_EVERY) flushInBackground(up, up.fd);
       return { seq: req.seq, buf: req.buf };
     }
     case 'close': {
       const up = uploads.get(req.id);
       if (up?.fd === undefined) return { seq: req.seq };
+      await up.flushing; // never close a descriptor a background flush still uses
       const size = fstatSync(up.fd).size;
       closeSync(up.fd);
       up.fd = undefined;
@@ -75,6 +109,7 @@ function handle(req: Request): Response {
     }
     case 'forget': {
       const up = uploads.get(req.id);
+      await up?.flushing;
       if (up?.fd !== undefined) closeSync(up.fd);
       uploads.delete(req.id);
       return { seq: req.seq };
@@ -82,13 +117,19 @@ function handle(req: Request): Response {
   }
 }
 
-port.on('message', (req: Request) => {
+async function respond(req: Request): Promise<void> {
   let res: Response;
   try {
-    res = handle(req);
+    res = await handle(req);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     res = { seq: req.seq, error: { message: err.message, code: err.code } };
   }
-  port.postMessage(res, res.buf ? [res.buf] : []);
+  port?.postMessage(res, res.buf ? [res.buf] : []);
+}
+
+// One request at a time, in arrival order: appends to a file must not interleave.
+let queue = Promise.resolve();
+port.on('message', (req: Request) => {
+  queue = queue.then(() => respond(req));
 });
