@@ -48,6 +48,8 @@ export class LevelMetaStore implements MetaStore {
   readonly #cache: Lru<string, unknown>;
   readonly #locks = new KeyedLock();
   #epoch = 0;
+  /** Sorted tag lists of recently listed repositories (dropped on any tag change of theirs). */
+  readonly #tagLists = new Lru<string, string[]>(TAG_LIST_CACHE, (tags) => tags.length + 1);
   #outboxNext = 0;
   #outboxDepth = 0;
 
@@ -72,8 +74,14 @@ export class LevelMetaStore implements MetaStore {
     return this.#read<Digest>(key('t', repo, tag));
   }
 
-  listTags(repo: string, page?: Page): Promise<string[]> {
-    return this.#listKeys(['t', repo], page);
+  async listTags(repo: string, page: Page = {}): Promise<string[]> {
+    let all = this.#tagLists.get(repo);
+    if (!all) {
+      const epoch = this.#epoch;
+      all = await this.#listKeys(['t', repo]);
+      if (epoch === this.#epoch) this.#tagLists.set(repo, all);
+    }
+    return pageOf(all, page);
   }
 
   tagsOf(repo: string, digest: Digest): Promise<string[]> {
@@ -265,6 +273,7 @@ export class LevelMetaStore implements MetaStore {
     this.#epoch++;
     for (const op of ops) {
       if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
+      if (op.key.startsWith('t' + SEP)) this.#tagLists.delete(op.key.slice(2, op.key.lastIndexOf(SEP)));
     }
   }
 
@@ -293,6 +302,25 @@ function key(...parts: string[]): string {
     if (part.includes(SEP)) throw new RangeError(`metadata key component contains '${SEP}': ${part}`);
   }
   return parts.join(SEP);
+}
+
+/** Tags held in the tag-list cache, over all repositories. */
+const TAG_LIST_CACHE = 200_000;
+
+/** Entries of a sorted list strictly after `page.last`, at most `page.n` of them. */
+function pageOf(sorted: string[], page: Page): string[] {
+  const { last, n } = page;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new RangeError(`invalid page size ${n}`);
+  let lo = 0;
+  if (last !== undefined) {
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((sorted[mid] as string) <= last) lo = mid + 1;
+      else hi = mid;
+    }
+  }
+  return sorted.slice(lo, n === undefined ? undefined : lo + n);
 }
 
 /** Outbox keys sort in write order: o!<16-digit sequence>. */
