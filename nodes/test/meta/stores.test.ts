@@ -71,6 +71,20 @@ describe('LevelMetaStore', () => {
     assert.ok((entries[1]?.seq ?? 0) > (entries[0]?.seq ?? 0));
   });
 
+  it('serves no stale tag list from its cache', async () => {
+    const m = manifest('m');
+    await store.putManifest('r', m, 'b');
+    assert.deepEqual(await store.listTags('r'), ['b']);
+    await store.putTag('r', 'a', m.digest);
+    await store.putTag('r-x', 'z', m.digest).catch(() => undefined); // another repository: no effect here
+    assert.deepEqual(await store.listTags('r'), ['a', 'b']);
+    assert.deepEqual(await store.listTags('r', { last: 'a', n: 1 }), ['b']);
+    await store.deleteTag('r', 'b');
+    assert.deepEqual(await store.listTags('r'), ['a']);
+    await store.deleteManifest('r', m.digest);
+    assert.deepEqual(await store.listTags('r'), []);
+  });
+
   it('serves no stale tag or manifest from its cache', async () => {
     const [a, b] = [manifest('a'), manifest('b')];
     assert.equal(await store.getTag('r', 'latest'), undefined, 'caches the miss');
