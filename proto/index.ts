@@ -4,6 +4,8 @@ export {
   BlobChunk,
   GetManifestRequest,
   ListRepositoryRequest,
+  ListRepositoriesRequest,
+  RepositoryNames,
   LocateRequest,
   Location,
   Manifest,

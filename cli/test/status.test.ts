@@ -21,11 +21,11 @@ describe('georeg status and where', () => {
     const s = formatStatus({
       region: 'us',
       outbox: { depth: 3, published: 10 },
-      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, failures: 1, lastError: 'UNAVAILABLE' }],
+      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, lastError: 'UNAVAILABLE' }],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
     assert.match(s, /FROM +LAG +PENDING/);
-    assert.match(s, /eu +1\.3s +4 +2048 B +7 +1 +UNAVAILABLE/);
+    assert.match(s, /eu +1\.3s +4 +2048 B +7 +2 +1 +UNAVAILABLE/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },
       { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },

@@ -14,7 +14,7 @@ export interface Config {
    * to peers over gRPC (HOST:PORT, empty: off); `peers` names the regions to copy
    * from as `region=HOST:PORT,...` (their replication addresses; needs nats.url).
    */
-  replication: { listen: string; peers: string };
+  replication: { listen: string; peers: string; antiEntropySeconds: number };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -30,7 +30,7 @@ export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   region: 'local',
   nats: { url: '' },
-  replication: { listen: '', peers: '' },
+  replication: { listen: '', peers: '', antiEntropySeconds: 300 },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },

@@ -21,6 +21,8 @@ export interface PeerReplicationStatus {
   bytesInFlight: number;
   applied: number;
   failures: number;
+  /** Repairs made by anti-entropy: content the events missed. */
+  repairs: number;
   lastError?: string;
 }
 

@@ -1,5 +1,5 @@
 import { Action, type Event } from 'georeg/proto';
-import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HybridClock, type Registry } from 'georeg/nodes';
+import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp, type HybridClock, type Registry } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
 
 /**
@@ -21,15 +21,11 @@ export class Copier {
     switch (event.action) {
       case Action.MANIFEST_PUT:
         return this.ensureManifest(repo, parseDigest(event.digest), peer);
-      case Action.TAG_PUT: {
-        const digest = parseDigest(event.digest);
-        if (!(await this.newer(repo, event))) return;
-        await this.ensureManifest(repo, digest, peer);
-        await this.registry.meta.putTag(repo, event.tag, digest, { tagClock: event.timestamp });
+      case Action.TAG_PUT:
+        await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer);
         return;
-      }
       case Action.TAG_DELETE:
-        if (await this.newer(repo, event)) await this.registry.meta.deleteTag(repo, event.tag, { tagClock: event.timestamp });
+        if (await this.newer(repo, event.tag, event.timestamp)) await this.registry.meta.deleteTag(repo, event.tag, { tagClock: event.timestamp });
         return;
       case Action.MANIFEST_DELETE:
         await this.registry.meta.deleteManifest(repo, parseDigest(event.digest));
@@ -39,10 +35,23 @@ export class Copier {
     }
   }
 
-  /** Whether the event's tag change is newer than the last one this region applied to that tag. */
-  private async newer(repo: string, event: Event): Promise<boolean> {
-    const local = await this.registry.meta.getTagClock(repo, event.tag);
-    return !local || !event.timestamp || compareHlc(event.timestamp, local) > 0;
+  /**
+   * Point `tag` at `digest` (copying the manifest first) when that change is
+   * newer than the last one this region saw for the tag. Returns whether the
+   * tag changed here.
+   */
+  async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient): Promise<boolean> {
+    if (!(await this.newer(repo, tag, at))) return false;
+    if ((await this.registry.meta.getTag(repo, tag)) === digest) return false;
+    await this.ensureManifest(repo, digest, peer);
+    await this.registry.meta.putTag(repo, tag, digest, { tagClock: at });
+    return true;
+  }
+
+  /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag. */
+  private async newer(repo: string, tag: string, at: HlcTimestamp | undefined): Promise<boolean> {
+    const local = await this.registry.meta.getTagClock(repo, tag);
+    return !local || !at || compareHlc(at, local) > 0;
   }
 
   /** Make `digest` a manifest of `repo` here, copying whatever it depends on first. */

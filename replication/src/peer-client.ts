@@ -1,6 +1,17 @@
 import { Readable } from 'node:stream';
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
-import { ReplicationClient, type BlobChunk, type GetManifestRequest, type LocateRequest, type Location, type Manifest } from 'georeg/proto';
+import {
+  ReplicationClient,
+  type BlobChunk,
+  type GetManifestRequest,
+  type ListRepositoriesRequest,
+  type ListRepositoryRequest,
+  type LocateRequest,
+  type Location,
+  type Manifest,
+  type RepositoryNames,
+  type RepositoryPage,
+} from 'georeg/proto';
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
@@ -20,6 +31,20 @@ export class PeerClient {
   getManifest(repository: string, digest: string): Promise<Manifest> {
     return new Promise((resolve, reject) =>
       this.client.getManifest({ repository, digest } satisfies GetManifestRequest, (err: ServiceError | null, res: Manifest) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  listRepositories(after: string, limit: number): Promise<RepositoryNames> {
+    return new Promise((resolve, reject) =>
+      this.client.listRepositories({ after, limit } satisfies ListRepositoriesRequest, (err: ServiceError | null, res: RepositoryNames) => (err ? reject(err) : resolve(res))),
+    );
+  }
+
+  listRepository(repository: string, after: string, limit: number): Promise<RepositoryPage> {
+    return new Promise((resolve, reject) =>
+      this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, (err: ServiceError | null, res: RepositoryPage) =>
         err ? reject(err) : resolve(res),
       ),
     );

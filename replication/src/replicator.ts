@@ -3,6 +3,7 @@ import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type J
 import { Event } from 'georeg/proto';
 import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
 import { Copier } from './copier.js';
+import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 
 export interface ReplicatorOptions {
@@ -14,6 +15,8 @@ export interface ReplicatorOptions {
   log: Logger;
   /** Longest redelivery delay after a failed apply, ms. */
   maxBackoffMs?: number;
+  /** Compare with every peer at start and then this often, ms (0: only at start). */
+  antiEntropyMs?: number;
 }
 
 export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
@@ -24,6 +27,8 @@ export interface PeerState {
   applied: number;
   failures: number;
   lastError?: string;
+  /** Repairs made by anti-entropy (content events missed). */
+  repairs: number;
 }
 
 /**
@@ -48,7 +53,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.registry, opts.clock);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address));
-    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0 });
+    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0 });
   }
 
   async start(): Promise<void> {
@@ -56,7 +61,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.nc = nc;
     // No API check: JetStream may still be electing its leader; follow() retries until it answers.
     this.jsm = await nc.jetstreamManager({ checkAPI: false });
-    for (const peer of this.clients) this.loops.push(this.follow(peer));
+    for (const peer of this.clients) this.loops.push(this.follow(peer), this.reconcile(peer));
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
   }
 
@@ -96,6 +101,27 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         if (attempt === 0) this.opts.log.warn('cannot consume peer events yet; retrying', { from: peer.region, err: state.lastError });
       }
       if (!this.stopped) await this.pause(Math.min(this.opts.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(attempt, 7)));
+    }
+  }
+
+  /** Anti-entropy with one peer: at start, then every antiEntropyMs until stopped. Emits `repaired` (peer, count). */
+  private async reconcile(peer: PeerClient): Promise<void> {
+    const state = this.state.get(peer.region) as PeerState;
+    for (let attempt = 0; !this.stopped; ) {
+      let wait = this.opts.antiEntropyMs ?? 300_000;
+      try {
+        const n = await antiEntropy(this.opts.registry, this.copier, peer);
+        state.repairs += n;
+        attempt = 0;
+        if (n > 0) this.opts.log.info('anti-entropy repaired', { from: peer.region, repairs: n });
+        this.emit('repaired', peer.region, n);
+        if (wait === 0) return;
+      } catch (err) {
+        attempt++;
+        wait = Math.min(wait || 30_000, 1000 * 2 ** Math.min(attempt, 5));
+        this.opts.log.warn('anti-entropy failed; will retry', { from: peer.region, err: (err as Error).message });
+      }
+      await this.pause(wait);
     }
   }
 
@@ -161,6 +187,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           bytesInFlight: peer.bytesInFlight,
           applied: state.applied,
           failures: state.failures,
+          repairs: state.repairs,
           lastError: state.lastError,
         };
       }),

@@ -95,11 +95,20 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       const tags = await registry.meta.listTags(repo, { last: req.after || undefined, n: limit + 1 });
       const more = tags.length > limit;
       const page = await Promise.all(
-        tags.slice(0, limit).map(async (tag) => ({ tag, digest: (await registry.meta.getTag(repo, tag)) ?? '', timestamp: undefined })),
+        tags.slice(0, limit).map(async (tag) => ({
+          tag,
+          digest: (await registry.meta.getTag(repo, tag)) ?? '',
+          timestamp: await registry.meta.getTagClock(repo, tag),
+        })),
       );
       const manifests: string[] = [];
       if (!req.after) for await (const m of registry.meta.listManifests(repo)) manifests.push(m.digest);
       return { tags: page, manifests, more };
+    }),
+    listRepositories: unary(log, async (req: { after: string; limit: number }) => {
+      const limit = Math.min(Math.max(req.limit || 1000, 1), 10_000);
+      const names = await registry.meta.listRepositories({ last: req.after || undefined, n: limit + 1 });
+      return { names: names.slice(0, limit), more: names.length > limit };
     }),
     status: unary(log, async () => ({ region: opts.region, peers: [], lastEvent: undefined, ...opts.status?.() })),
     locate: unary(log, async (req: { repository: string; reference: string }) => {

@@ -144,6 +144,35 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.deepEqual(up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]), [['eu', 0, 0, undefined]]);
   });
 
+  it('repairs by anti-entropy what a region missed while its events were purged from the stream', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    await us.replicator?.stop();
+    const img = await pushImage(eu.node.url, 'team/purged', 'v1', randomBytes(4096));
+    await pushImage(eu.node.url, 'team/purged', 'v2', randomBytes(4096));
+    await eu.node.publisher?.drained();
+    const nc = await connect({ servers: nats.url });
+    try {
+      await (await nc.jetstreamManager()).streams.purge(eventStream('eu'));
+    } finally {
+      await nc.close();
+    }
+
+    const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
+    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, registry: us.node.registry, clock: us.node.clock, log: silentLogger, antiEntropyMs: 0 });
+    const repaired = new Promise<number>((resolve) => restarted.once('repaired', (_peer: string, n: number) => resolve(n)));
+    await restarted.start();
+    us.replicator = restarted;
+    us.node.status.replication = restarted;
+    assert.ok((await repaired) >= 4, 'two manifests and two tags were repaired');
+    const m = await get(us.node.url, '/v2/team/purged/manifests/v1');
+    assert.equal(m.status, 200);
+    assert.deepEqual(m.body, img.manifest);
+    assert.equal((await get(us.node.url, '/v2/team/purged/manifests/v2')).status, 200);
+    const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as { peers: { repairs: number }[] };
+    assert.ok((status.peers[0]?.repairs ?? 0) >= 4);
+  });
+
   it('resolves the same tag pushed with different digests in two regions to one winner everywhere', async () => {
     const eu = region('eu');
     const us = region('us');

@@ -64,7 +64,15 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
     : undefined;
   const peers = parsePeers(config.replication.peers);
   const replicator = peers.length
-    ? new Replicator({ region: config.region, natsUrl: config.nats.url, peers, registry: node.registry, clock: node.clock, log })
+    ? new Replicator({
+        region: config.region,
+        natsUrl: config.nats.url,
+        peers,
+        registry: node.registry,
+        clock: node.clock,
+        log,
+        antiEntropyMs: config.replication.antiEntropySeconds * 1000,
+      })
     : undefined;
   await replicator?.start();
   if (replicator) node.status.replication = replicator;

@@ -73,6 +73,17 @@ export interface ListRepositoryRequest {
   limit: number;
 }
 
+export interface ListRepositoriesRequest {
+  /** Names after this one (exclusive); empty for the first page. */
+  after: string;
+  limit: number;
+}
+
+export interface RepositoryNames {
+  names: string[];
+  more: boolean;
+}
+
 export interface TagState {
   tag: string;
   digest: string;
@@ -798,6 +809,176 @@ export const ListRepositoryRequest: MessageFns<ListRepositoryRequest> = {
   },
 };
 
+function createBaseListRepositoriesRequest(): ListRepositoriesRequest {
+  return { after: "", limit: 0 };
+}
+
+export const ListRepositoriesRequest: MessageFns<ListRepositoriesRequest> = {
+  encode(message: ListRepositoriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.after !== "") {
+      writer.uint32(10).string(message.after);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRepositoriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRepositoriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRepositoriesRequest {
+    return {
+      after: isSet(object.after) ? globalThis.String(object.after) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListRepositoriesRequest): unknown {
+    const obj: any = {};
+    if (message.after !== "") {
+      obj.after = message.after;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRepositoriesRequest>, I>>(base?: I): ListRepositoriesRequest {
+    return ListRepositoriesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRepositoriesRequest>, I>>(object: I): ListRepositoriesRequest {
+    const message = createBaseListRepositoriesRequest();
+    message.after = object.after ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRepositoryNames(): RepositoryNames {
+  return { names: [], more: false };
+}
+
+export const RepositoryNames: MessageFns<RepositoryNames> = {
+  encode(message: RepositoryNames, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.more !== false) {
+      writer.uint32(16).bool(message.more);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RepositoryNames {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepositoryNames();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.more = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RepositoryNames {
+    return {
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+      more: isSet(object.more) ? globalThis.Boolean(object.more) : false,
+    };
+  },
+
+  toJSON(message: RepositoryNames): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    if (message.more !== false) {
+      obj.more = message.more;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RepositoryNames>, I>>(base?: I): RepositoryNames {
+    return RepositoryNames.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RepositoryNames>, I>>(object: I): RepositoryNames {
+    const message = createBaseRepositoryNames();
+    message.names = object.names?.map((e) => e) || [];
+    message.more = object.more ?? false;
+    return message;
+  },
+};
+
 function createBaseTagState(): TagState {
   return { tag: "", digest: "", timestamp: undefined };
 }
@@ -1346,6 +1527,17 @@ export const ReplicationService = {
     responseSerialize: (value: RepositoryPage): Buffer => Buffer.from(RepositoryPage.encode(value).finish()),
     responseDeserialize: (value: Buffer): RepositoryPage => RepositoryPage.decode(value),
   },
+  /** Repository names page by page (for anti-entropy). */
+  listRepositories: {
+    path: "/georeg.v1.Replication/ListRepositories" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRepositoriesRequest): Buffer =>
+      Buffer.from(ListRepositoriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRepositoriesRequest => ListRepositoriesRequest.decode(value),
+    responseSerialize: (value: RepositoryNames): Buffer => Buffer.from(RepositoryNames.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RepositoryNames => RepositoryNames.decode(value),
+  },
   status: {
     path: "/georeg.v1.Replication/Status" as const,
     requestStream: false as const,
@@ -1374,6 +1566,8 @@ export interface ReplicationServer extends UntypedServiceImplementation {
   readBlob: handleServerStreamingCall<ReadBlobRequest, BlobChunk>;
   getManifest: handleUnaryCall<GetManifestRequest, Manifest>;
   listRepository: handleUnaryCall<ListRepositoryRequest, RepositoryPage>;
+  /** Repository names page by page (for anti-entropy). */
+  listRepositories: handleUnaryCall<ListRepositoriesRequest, RepositoryNames>;
   status: handleUnaryCall<StatusRequest, StatusReply>;
   /**
    * Whether this region holds an artifact, and whether completely (manifest,
@@ -1418,6 +1612,22 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RepositoryPage) => void,
+  ): ClientUnaryCall;
+  /** Repository names page by page (for anti-entropy). */
+  listRepositories(
+    request: ListRepositoriesRequest,
+    callback: (error: ServiceError | null, response: RepositoryNames) => void,
+  ): ClientUnaryCall;
+  listRepositories(
+    request: ListRepositoriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RepositoryNames) => void,
+  ): ClientUnaryCall;
+  listRepositories(
+    request: ListRepositoriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RepositoryNames) => void,
   ): ClientUnaryCall;
   status(
     request: StatusRequest,

@@ -1,0 +1,43 @@
+import { parseDigest, parseName, type Registry } from 'georeg/nodes';
+import type { Copier } from './copier.js';
+import type { PeerClient } from './peer-client.js';
+
+const PAGE = 500;
+
+/**
+ * Compares this region with a peer, repository by repository, and copies what
+ * events missed (events that aged out of the stream while a region was down, or
+ * a region that joined late): manifests this region lacks, and tags whose
+ * change on the peer is newer than the last one seen here. Returns the number
+ * of repairs. Tag deletes the events missed are not repaired yet (the peer does
+ * not list its tombstones).
+ */
+export async function antiEntropy(registry: Registry, copier: Copier, peer: PeerClient): Promise<number> {
+  let repairs = 0;
+  for (let after = ''; ; ) {
+    const page = await peer.listRepositories(after, PAGE);
+    for (const name of page.names) repairs += await syncRepository(registry, copier, peer, parseName(name));
+    const last = page.names[page.names.length - 1];
+    if (!page.more || last === undefined) return repairs;
+    after = last;
+  }
+}
+
+async function syncRepository(registry: Registry, copier: Copier, peer: PeerClient, repo: string): Promise<number> {
+  let repairs = 0;
+  for (let after = ''; ; ) {
+    const page = await peer.listRepository(repo, after, PAGE);
+    for (const d of page.manifests) {
+      const digest = parseDigest(d);
+      if (await registry.meta.getManifest(repo, digest)) continue;
+      await copier.ensureManifest(repo, digest, peer);
+      repairs++;
+    }
+    for (const t of page.tags) {
+      if (await copier.applyTag(repo, t.tag, parseDigest(t.digest), t.timestamp, peer)) repairs++;
+    }
+    const last = page.tags[page.tags.length - 1];
+    if (!page.more || last === undefined) return repairs;
+    after = last.tag;
+  }
+}
