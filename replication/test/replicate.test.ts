@@ -116,6 +116,20 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.equal((await get(us.node.url, '/v2/team/app/manifests/v1')).status, 404);
   });
 
+  it('propagates a manifest delete, with the tags pointing at it', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const tagged = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/gone');
+    const img = await pushImage(eu.node.url, 'team/gone', 'v1', randomBytes(512));
+    await tagged;
+    assert.equal((await get(us.node.url, '/v2/team/gone/manifests/v1')).status, 200);
+    const done = applied(us.replicator as Replicator, (e) => e.action === Action.MANIFEST_DELETE && e.repository === 'team/gone');
+    assert.equal((await fetch(`${eu.node.url}/v2/team/gone/manifests/${img.digest}`, { method: 'DELETE' })).status, 202);
+    await done;
+    assert.equal((await get(us.node.url, `/v2/team/gone/manifests/${img.digest}`)).status, 404);
+    assert.equal((await get(us.node.url, '/v2/team/gone/manifests/v1')).status, 404);
+  });
+
   it('reports pending events, lag and the error while a peer is unreachable, and catches up when it is back', async () => {
     const eu = region('eu');
     const us = region('us');
