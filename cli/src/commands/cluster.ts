@@ -51,6 +51,26 @@ function startChild(name: string, cmd: string, args: string[], env: NodeJS.Proce
   });
 }
 
+function prefixLines(name: string, child: ChildProcess): void {
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
+  });
+}
+
+/** Resolves when the region's node reports `peers` replication peers; rejects if the node exits first. */
+async function replicating(r: Region, peers: number, child: ChildProcess): Promise<void> {
+  const url = `http://127.0.0.1:${r.ports.registry}/georeg/v1/replication`;
+  for (;;) {
+    if (child.exitCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode} before it was ready`);
+    const status = await fetch(url)
+      .then((res) => (res.ok ? (res.json() as Promise<{ peers: unknown[] }>) : undefined))
+      .catch(() => undefined);
+    if (status && status.peers.length === peers) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
@@ -113,8 +133,12 @@ export const clusterCommand: Command = {
           GEOREG_REPLICATION_PEERS: regions.filter((p) => p !== r).map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`).join(','),
         };
         const args = [MAIN, 'serve', '--listen', `127.0.0.1:${r.ports.registry}`, '--data', join(r.dir, 'registry')];
-        children.push(await startChild(r.name, process.execPath, args, env, /"msg":"replicating"/));
+        const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
+        prefixLines(r.name, child);
+        children.push(child);
       }
+      // Ready once every node answers with its replicator attached (independent of the log level).
+      await Promise.all(regions.map((r, i) => replicating(r, regions.length - 1, children[regions.length + i] as ChildProcess)));
       const manifest = {
         regions: regions.map((r) => ({
           name: r.name,

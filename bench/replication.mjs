@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// `npm run bench:replication`: three regions on loopback (`georeg cluster`). Pushes N images of
+// three 1 MiB layers into eu, one at a time, and measures the lag from the manifest PUT's 201 in
+// eu until the tag answers in us and ap (a replicated tag appears only after its blobs and
+// manifest are committed). Then replicates a 1 GiB blob and compares its rate with a local pull.
+// Prints a markdown summary; peak RSS of each region's node (which hosts its replicator).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const N = Number(process.env.REPL_IMAGES ?? 200);
+const BIG = Number(process.env.REPL_BIG_MIB ?? 1024) * 1024 * 1024;
+const base = Number(process.env.BENCH_PORT ?? 7700);
+const dir = mkdtempSync(join(tmpdir(), 'georeg-replbench-'));
+const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', String(base)], {
+  env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'pipe', 'ignore'],
+  detached: true,
+});
+await new Promise((resolve, reject) => {
+  let out = '';
+  cluster.stdout.on('data', (c) => (out += c) && out.includes('cluster ready') && resolve());
+  cluster.once('exit', (code) => reject(new Error(`cluster exited ${code}`)));
+});
+const regions = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')).regions;
+const [eu, ...others] = regions;
+const pids = Object.fromEntries(regions.map((r) => [r.name, Number(execFileSync('pgrep', ['-f', `${join(dir, r.name, 'registry')}`]).toString().trim().split('\n')[0])]));
+const peak = Object.fromEntries(regions.map((r) => [r.name, 0]));
+const sampler = setInterval(() => {
+  for (const r of regions) {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pids[r.name]}/status`, 'utf8'))?.[1] ?? 0);
+      peak[r.name] = Math.max(peak[r.name], kb / 1024);
+    } catch {}
+  }
+}, 50);
+
+const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+function send(method, url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { 'Content-Length': body?.length ?? 0, ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+async function pushImage(repo, tag, layers) {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
+  for (const b of [config, ...layers]) {
+    const s = await send('POST', `${eu.registry}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, b);
+    if (s !== 201) throw new Error(`blob push ${s}`);
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(l), size: l.length })),
+  }));
+  const s = await send('PUT', `${eu.registry}/v2/${repo}/manifests/${tag}`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' });
+  if (s !== 201) throw new Error(`manifest push ${s}`);
+  return performance.now();
+}
+async function visible(r, repo, tag, deadlineMs = 120_000) {
+  const until = performance.now() + deadlineMs;
+  for (;;) {
+    if ((await send('HEAD', `${r.registry}/v2/${repo}/manifests/${tag}`)) === 200) return performance.now();
+    if (performance.now() > until) throw new Error(`${repo}:${tag} never reached ${r.name}`);
+    await new Promise((res) => setTimeout(res, 2));
+  }
+}
+const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+
+// warm-up: the supercluster elects its JetStream leader and consumers attach
+const w = await pushImage('bench/warmup', 'w', [randomBytes(1024)]);
+await Promise.all(others.map((r) => visible(r, 'bench/warmup', 'w')));
+console.error(`warm-up replicated after ${(performance.now() - w).toFixed(0)} ms`);
+
+const lags = Object.fromEntries(others.map((r) => [r.name, []]));
+for (let i = 0; i < N; i++) {
+  const layers = [randomBytes(1 << 20), randomBytes(1 << 20), randomBytes(1 << 20)];
+  const t0 = await pushImage('bench/lag', `t${i}`, layers);
+  const done = await Promise.all(others.map((r) => visible(r, 'bench/lag', `t${i}`)));
+  others.forEach((r, k) => lags[r.name].push(done[k] - t0));
+}
+
+const big = randomBytes(BIG);
+const t0 = await pushImage('bench/big', 'v1', [big]);
+const bigDone = await Promise.all(others.map((r) => visible(r, 'bench/big', 'v1', 600_000)));
+const pull = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', `${eu.registry}/v2/bench/big/blobs/${sha(big)}`], { encoding: 'utf8' });
+clearInterval(sampler);
+process.kill(-cluster.pid, 'SIGTERM');
+await new Promise((r) => cluster.once('exit', r));
+rmSync(dir, { recursive: true, force: true });
+
+const MiB = 1024 * 1024;
+console.log(`Replication bench: ${N} images of 3 × 1 MiB pushed one at a time into eu; lag until the tag answers.\n`);
+console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
+console.log('|---|---|---|---|');
+for (const r of others) console.log(`| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`);
+const all = Object.values(lags).flat();
+console.log(`| all | ${q(all, 0.5).toFixed(0)} | ${q(all, 0.99).toFixed(0)} | ${Math.max(...all).toFixed(0)} |`);
+console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${(BIG / MiB / ((bigDone[k] - t0) / 1000)).toFixed(0)} MiB/s)`).join(', ')}; local pull (curl) ${(Number(pull.stdout) / MiB).toFixed(0)} MiB/s.`);
+console.log(`Peak RSS per region's node (with its replicator): ${regions.map((r) => `${r.name} ${peak[r.name].toFixed(0)} MiB`).join(', ')}.`);
