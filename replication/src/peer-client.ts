@@ -25,6 +25,8 @@ export class PeerClient {
   ) {
     this.client = new ReplicationClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      // HTTP/2's default 64 KiB window allows one round trip per 64 KiB: far too little for blobs.
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
     });
   }
 

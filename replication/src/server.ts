@@ -9,7 +9,7 @@ import {
 import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
-export const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 1024 * 1024;
 
 export interface ReplicationServerOptions {
   region: string;
