@@ -23,7 +23,7 @@ class FaultyPeer extends PeerClient {
     const faulty = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         seen += chunk.length;
-        if (fault === 'cut' && seen > 300_000) return cb(new Error('connection reset (injected)'));
+        if (fault === 'cut' && seen > 1_500_000) return cb(new Error('connection reset (injected)'));
         if (fault === 'flip' && seen > 100_000 && seen - chunk.length <= 100_000) {
           const copy = Buffer.from(chunk);
           copy[0] = (copy[0] ?? 0) ^ 0xff;
@@ -58,7 +58,7 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
   });
 
   it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {
-    const layer = randomBytes(1024 * 1024);
+    const layer = randomBytes(4 * 1024 * 1024);
     const img = await pushImage(origin.url, 'team/app', 'v1', layer);
     peer.fault = { digest: img.layer, kind: 'cut' };
     await assert.rejects(copier.ensureManifest('team/app', img.digest as never, peer), /injected/);
