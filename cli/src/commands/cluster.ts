@@ -33,9 +33,8 @@ function startChild(name: string, cmd: string, args: string[], env: NodeJS.Proce
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
     let buffered = '';
     let started = false;
-    child.stderr?.setEncoding('utf8');
+    prefixLines(name, child);
     child.stderr?.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
       if (started) return;
       buffered += chunk;
       if (ready.test(buffered)) {
