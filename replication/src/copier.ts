@@ -2,6 +2,20 @@ import { Action, type Event } from 'georeg/proto';
 import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp, type HybridClock, type Registry } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
 
+/** Blobs of one manifest copied at the same time. */
+const BLOBS_AT_ONCE = 4;
+
+/** Run `fn` over `items`, at most `limit` at a time; rejects with the first failure once all settled. */
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  });
+  const results = await Promise.allSettled(lanes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /**
  * Applies one peer event to this region: fetches only what is missing, in the
  * order blobs → child manifests → manifest → tag, each blob staged, verified and
@@ -60,7 +74,7 @@ export class Copier {
     const m = await peer.getManifest(repo, digest);
     const body = Buffer.from(m.content);
     const parsed = parseManifest(body, m.mediaType);
-    for (const blob of parsed.blobs) await this.ensureBlob(repo, blob.digest, peer);
+    await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, peer));
     for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
     await this.registry.manifests.put(repo, { digest, tag: undefined }, body, m.mediaType, {});
   }

@@ -6,7 +6,7 @@ import {
   type ReplicationServer,
   type StatusReply,
 } from 'georeg/proto';
-import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
+import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -14,8 +14,8 @@ export const CHUNK_BYTES = 1024 * 1024;
 export interface ReplicationServerOptions {
   region: string;
   log: Logger;
-  /** Per-peer status, filled in by this region's replicator. */
-  status?: () => Omit<StatusReply, 'region'>;
+  /** This region's replication status (the node's, which its replicator fills in). */
+  status?: () => Promise<{ peers: PeerReplicationStatus[] }>;
 }
 
 /** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
@@ -110,7 +110,13 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       const names = await registry.meta.listRepositories({ last: req.after || undefined, n: limit + 1 });
       return { names: names.slice(0, limit), more: names.length > limit };
     }),
-    status: unary(log, async () => ({ region: opts.region, peers: [], lastEvent: undefined, ...opts.status?.() })),
+    status: unary(log, async (): Promise<StatusReply> => {
+      const peers = (await opts.status?.())?.peers ?? [];
+      return {
+        region: opts.region,
+        peers: peers.map((p) => ({ region: p.region, lagSeconds: p.lagSeconds, pendingEvents: p.pendingEvents, bytesInFlight: p.bytesInFlight, lastError: p.lastError ?? '' })),
+      };
+    }),
     locate: unary(log, async (req: { repository: string; reference: string }) => {
       const where = await locate(registry, parseName(req.repository), parseReference(req.reference));
       return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing };

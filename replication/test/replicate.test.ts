@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Action, type Event } from 'georeg/proto';
+import { Action, ReplicationClient, type Event, type StatusReply } from 'georeg/proto';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { connect } from 'nats';
 import { eventStream, silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
@@ -154,6 +155,12 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     eu.server = await startReplicationServer(eu.node.registry, { host: '127.0.0.1', port }, { region: 'eu', log: silentLogger });
     await done;
     assert.equal(sha256((await get(us.node.url, '/v2/team/later/manifests/v1')).body), img.digest);
+    const grpc = await startReplicationServer(us.node.registry, { host: '127.0.0.1', port: 0 }, { region: 'us', log: silentLogger, status: () => us.node.status.snapshot() });
+    const client = new ReplicationClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
+    const reply = await new Promise<StatusReply>((resolve, reject) => client.status({}, (err: ServiceError | null, res: StatusReply) => (err ? reject(err) : resolve(res))));
+    client.close();
+    await grpc.close();
+    assert.deepEqual(reply.peers.map((p) => [p.region, p.pendingEvents]), [['eu', 0]], 'the Status RPC reports the same');
     const up = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as Status;
     assert.deepEqual(up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]), [['eu', 0, 0, undefined]]);
   });

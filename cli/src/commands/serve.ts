@@ -60,7 +60,7 @@ export const serveCommand: Command = {
 /** The in-process replication service and replicator a config asks for; returns their stop function. */
 async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
   const server = config.replication.listen
-    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log })
+    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log, status: () => node.status.snapshot() })
     : undefined;
   const peers = parsePeers(config.replication.peers);
   const replicator = peers.length

@@ -20,7 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Event, Hlc } from "./events.js";
+import { Hlc } from "./events.js";
 
 export const protobufPackage = "georeg.v1";
 
@@ -110,8 +110,8 @@ export interface PeerStatus {
 
 export interface StatusReply {
   region: string;
+  /** Replication into this region from each of its peers. */
   peers: PeerStatus[];
-  lastEvent?: Event | undefined;
 }
 
 function createBaseLocateRequest(): LocateRequest {
@@ -1387,7 +1387,7 @@ export const PeerStatus: MessageFns<PeerStatus> = {
 };
 
 function createBaseStatusReply(): StatusReply {
-  return { region: "", peers: [], lastEvent: undefined };
+  return { region: "", peers: [] };
 }
 
 export const StatusReply: MessageFns<StatusReply> = {
@@ -1397,9 +1397,6 @@ export const StatusReply: MessageFns<StatusReply> = {
     }
     for (const v of message.peers) {
       PeerStatus.encode(v!, writer.uint32(18).fork()).join();
-    }
-    if (message.lastEvent !== undefined) {
-      Event.encode(message.lastEvent, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1433,14 +1430,6 @@ export const StatusReply: MessageFns<StatusReply> = {
             message.peers.push(PeerStatus.decode(reader, reader.uint32()));
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.lastEvent = Event.decode(reader, reader.uint32());
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1457,11 +1446,6 @@ export const StatusReply: MessageFns<StatusReply> = {
     return {
       region: isSet(object.region) ? globalThis.String(object.region) : "",
       peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => PeerStatus.fromJSON(e)) : [],
-      lastEvent: isSet(object.lastEvent)
-        ? Event.fromJSON(object.lastEvent)
-        : isSet(object.last_event)
-        ? Event.fromJSON(object.last_event)
-        : undefined,
     };
   },
 
@@ -1473,9 +1457,6 @@ export const StatusReply: MessageFns<StatusReply> = {
     if (message.peers?.length) {
       obj.peers = message.peers.map((e) => PeerStatus.toJSON(e));
     }
-    if (message.lastEvent !== undefined) {
-      obj.lastEvent = Event.toJSON(message.lastEvent);
-    }
     return obj;
   },
 
@@ -1486,9 +1467,6 @@ export const StatusReply: MessageFns<StatusReply> = {
     const message = createBaseStatusReply();
     message.region = object.region ?? "";
     message.peers = object.peers?.map((e) => PeerStatus.fromPartial(e)) || [];
-    message.lastEvent = (object.lastEvent !== undefined && object.lastEvent !== null)
-      ? Event.fromPartial(object.lastEvent)
-      : undefined;
     return message;
   },
 };
