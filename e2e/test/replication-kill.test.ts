@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliMain, freePort } from './support/process.js';
+
+const BLOB = 256 * 1024 * 1024;
+
+/** Deterministic 1 MiB blocks: the blob's digest is known without holding it in memory. */
+function* blocks(): Generator<Buffer> {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let off = 0; off < BLOB; off += block.length) {
+    for (let i = 0; i < block.length; i += 4) block.writeUInt32LE(((off + i) * 2654435761) >>> 0, i);
+    yield block;
+  }
+}
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(cmd, args, { env: { ...process.env, GEOREG_LOG_ACCESS: 'false', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function ready(child: ChildProcess, line: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      seen += c.toString();
+      if (line.test(seen)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready: ${seen.slice(-2000)}`)));
+  });
+}
+
+/** Poll `check` until it returns a value or `ms` pass: across processes there is no event to await. */
+async function until<T>(ms: number, what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function send(method: string, url: string, body?: Buffer | Iterable<Buffer>, headers: Record<string, string | number> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    if (body === undefined || Buffer.isBuffer(body)) return req.end(body);
+    const it = body[Symbol.iterator]();
+    const pump = (): void => {
+      for (let n = it.next(); !n.done; n = it.next()) if (!req.write(Buffer.from(n.value))) return void req.once('drain', pump);
+      req.end();
+    };
+    pump();
+  });
+}
+
+describe('replication survives kill -9 of the receiving region in the middle of a blob (e2e)', function () {
+  this.timeout(240_000);
+  const children: ChildProcess[] = [];
+  let dir: string;
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resumes the staged copy after a restart and ends with an intact blob', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-kill-'));
+    const [natsPort, euPort, usPort, euRepl, usRepl] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
+    children.push(nats);
+    await ready(nats, /Server is ready/);
+    const env = (region: string, listen: number, peer: string, peerPort: number): NodeJS.ProcessEnv => ({
+      GEOREG_REGION: region,
+      GEOREG_NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      GEOREG_REPLICATION_LISTEN: `127.0.0.1:${listen}`,
+      GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${peerPort}`,
+    });
+    const serve = (region: string, port: number, e: NodeJS.ProcessEnv): ChildProcess => {
+      const c = start(process.execPath, [cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, region)], e);
+      children.push(c);
+      return c;
+    };
+    const eu = serve('eu', euPort as number, env('eu', euRepl as number, 'us', usRepl as number));
+    let us = serve('us', usPort as number, env('us', usRepl as number, 'eu', euRepl as number));
+    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+
+    const hash = createHash('sha256');
+    for (const b of blocks()) hash.update(b);
+    const digest = `sha256:${hash.digest('hex')}`;
+    const euUrl = `http://127.0.0.1:${euPort}`;
+    const usUrl = `http://127.0.0.1:${usPort}`;
+    assert.equal(await send('POST', `${euUrl}/v2/big/one/blobs/uploads/?digest=${digest}`, blocks(), { 'Content-Length': BLOB }), 201);
+    const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    assert.equal(await send('POST', `${euUrl}/v2/big/one/blobs/uploads/?digest=${configDigest}`, config, { 'Content-Length': config.length }), 201);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: BLOB }],
+      }),
+    );
+    assert.equal(await send('PUT', `${euUrl}/v2/big/one/manifests/v1`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': manifest.length }), 201);
+
+    // Kill us while the blob is on its way (some of it staged, not all).
+    await until(120_000, 'the copy to be under way', async () => {
+      const s = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { bytesInFlight: number }[] };
+      return (s.peers[0]?.bytesInFlight ?? 0) > 16 * 1024 * 1024 ? true : undefined;
+    });
+    us.kill('SIGKILL');
+    await new Promise((r) => us.once('exit', r));
+    const staged = (await readdir(join(dir, 'us', 'uploads'))).filter((f) => f.startsWith('r-'));
+    assert.equal(staged.length, 1, 'one staged copy is left behind');
+    const stagedBytes = (await stat(join(dir, 'us', 'uploads', staged[0] as string))).size;
+    assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
+    assert.equal((await fetch(`${usUrl}/v2/`).catch(() => undefined))?.status, undefined, 'us is down');
+
+    us = serve('us', usPort as number, env('us', usRepl as number, 'eu', euRepl as number));
+    let log = '';
+    us.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+    await ready(us, /"msg":"replicating"/);
+    await until(180_000, 'the image to reach us', async () => ((await send('HEAD', `${usUrl}/v2/big/one/manifests/v1`)) === 200 ? true : undefined));
+
+    const got = createHash('sha256');
+    const res = await fetch(`${usUrl}/v2/big/one/blobs/${digest}`);
+    assert.equal(res.status, 200);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) got.update(chunk);
+    assert.equal(`sha256:${got.digest('hex')}`, digest, 'the blob in us is intact');
+    assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time (no start-over)');
+    assert.deepEqual((await readdir(join(dir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')), [], 'the staged copy was committed');
+  });
+});
