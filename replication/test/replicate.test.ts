@@ -194,6 +194,18 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.ok((status.peers[0]?.repairs ?? 0) >= 4);
   });
 
+  it('catches up after NATS itself was down while pushes went on', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    await nats.stop();
+    const img = await pushImage(eu.node.url, 'team/natsdown', 'v1', randomBytes(8192));
+    assert.ok(eu.node.registry.meta.outboxDepth() >= 2, 'the events wait in the outbox');
+    const done = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/natsdown');
+    await nats.start();
+    await done;
+    assert.deepEqual((await get(us.node.url, '/v2/team/natsdown/manifests/v1')).body, img.manifest);
+  });
+
   it('resolves the same tag pushed with different digests in two regions to one winner everywhere', async () => {
     const eu = region('eu');
     const us = region('us');
