@@ -7,10 +7,10 @@ const PAGE = 500;
 /**
  * Compares this region with a peer, repository by repository, and copies what
  * events missed (events that aged out of the stream while a region was down, or
- * a region that joined late): manifests this region lacks, and tags whose
- * change on the peer is newer than the last one seen here. Returns the number
- * of repairs. Tag deletes the events missed are not repaired yet (the peer does
- * not list its tombstones).
+ * a region that joined late): manifests this region lacks, and tag changes and
+ * deletes on the peer newer than the last change seen here. Returns the number
+ * of repairs. Deleted tags are listed with the clock of their delete, so a
+ * delete the events missed is repaired too, unless the tag changed here later.
  */
 export async function antiEntropy(registry: Registry, copier: Copier, peer: PeerClient): Promise<number> {
   let repairs = 0;
@@ -35,6 +35,9 @@ async function syncRepository(registry: Registry, copier: Copier, peer: PeerClie
     }
     for (const t of page.tags) {
       if (await copier.applyTag(repo, t.tag, parseDigest(t.digest), t.timestamp, peer)) repairs++;
+    }
+    for (const t of page.deleted) {
+      if (t.timestamp && (await copier.applyTagDelete(repo, t.tag, t.timestamp))) repairs++;
     }
     const last = page.tags[page.tags.length - 1];
     if (!page.more || last === undefined) return repairs;

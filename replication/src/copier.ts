@@ -39,7 +39,7 @@ export class Copier {
         await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer);
         return;
       case Action.TAG_DELETE:
-        if (await this.newer(repo, event.tag, event.timestamp)) await this.registry.meta.deleteTag(repo, event.tag, { tagClock: event.timestamp });
+        await this.applyTagDelete(repo, event.tag, event.timestamp);
         return;
       case Action.MANIFEST_DELETE:
         await this.registry.meta.deleteManifest(repo, parseDigest(event.digest));
@@ -60,6 +60,12 @@ export class Copier {
     await this.ensureManifest(repo, digest, peer);
     await this.registry.meta.putTag(repo, tag, digest, { tagClock: at });
     return true;
+  }
+
+  /** Delete `tag` when the delete stamped `at` is newer than the last change seen here; returns whether it went. */
+  async applyTagDelete(repo: string, tag: string, at: HlcTimestamp | undefined): Promise<boolean> {
+    if (!(await this.newer(repo, tag, at))) return false;
+    return this.registry.meta.deleteTag(repo, tag, { tagClock: at });
   }
 
   /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag. */

@@ -6,7 +6,7 @@ import {
   type ReplicationServer,
   type StatusReply,
 } from 'georeg/proto';
-import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
+import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type PeerReplicationStatus, type TagClock } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -102,8 +102,14 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
         })),
       );
       const manifests: string[] = [];
-      if (!req.after) for await (const m of registry.meta.listManifests(repo)) manifests.push(m.digest);
-      return { tags: page, manifests, more };
+      const deleted: { tag: string; digest: string; timestamp: TagClock }[] = [];
+      if (!req.after) {
+        for await (const m of registry.meta.listManifests(repo)) manifests.push(m.digest);
+        for await (const { tag, clock } of registry.meta.listTagClocks(repo)) {
+          if ((await registry.meta.getTag(repo, tag)) === undefined) deleted.push({ tag, digest: '', timestamp: clock });
+        }
+      }
+      return { tags: page, manifests, more, deleted };
     }),
     listRepositories: unary(log, async (req: { after: string; limit: number }) => {
       const limit = Math.min(Math.max(req.limit || 1000, 1), 10_000);

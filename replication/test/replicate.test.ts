@@ -165,12 +165,16 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.deepEqual(up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]), [['eu', 0, 0, undefined]]);
   });
 
-  it('repairs by anti-entropy what a region missed while its events were purged from the stream', async () => {
+  it('repairs by anti-entropy what a region missed (pushes and a tag delete) while its events were purged from the stream', async () => {
     const eu = region('eu');
     const us = region('us');
+    const old = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.tag === 'old');
+    await pushImage(eu.node.url, 'team/purged', 'old', randomBytes(4096));
+    await old;
     await us.replicator?.stop();
     const img = await pushImage(eu.node.url, 'team/purged', 'v1', randomBytes(4096));
     await pushImage(eu.node.url, 'team/purged', 'v2', randomBytes(4096));
+    assert.equal((await fetch(`${eu.node.url}/v2/team/purged/manifests/old`, { method: 'DELETE' })).status, 202);
     await eu.node.publisher?.drained();
     const nc = await connect({ servers: nats.url });
     try {
@@ -185,7 +189,8 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await restarted.start();
     us.replicator = restarted;
     us.node.status.replication = restarted;
-    assert.ok((await repaired) >= 4, 'two manifests and two tags were repaired');
+    assert.ok((await repaired) >= 5, 'two manifests, two tags and a tag delete were repaired');
+    assert.equal((await get(us.node.url, '/v2/team/purged/manifests/old')).status, 404, 'the missed delete is repaired');
     const m = await get(us.node.url, '/v2/team/purged/manifests/v1');
     assert.equal(m.status, 200);
     assert.deepEqual(m.body, img.manifest);

@@ -117,6 +117,11 @@ export class LevelMetaStore implements MetaStore {
     return this.#read<TagClock>(key('h', repo, tag));
   }
 
+  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
+    const bounds = range('h', repo);
+    for await (const [k, clock] of this.#db.iterator(bounds)) yield { tag: k.slice(bounds.gte.length), clock: clock as TagClock };
+  }
+
   // manifests
 
   async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {

@@ -55,6 +55,12 @@ export class MemoryMetaStore implements MetaStore {
     return gone;
   }
 
+  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
+    const prefix = `${repo}\0`;
+    const mine = [...this.#clocks].filter(([k]) => k.startsWith(prefix)).map(([k, clock]) => ({ tag: k.slice(prefix.length), clock: copy(clock) }));
+    yield* mine.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  }
+
   async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
     const c = this.#clocks.get(`${repo}\0${tag}`);
     return c && copy(c);

@@ -362,6 +362,11 @@ export function metaStoreSuite(
         assert.deepEqual(await store.getTagClock('r', 'never'), c1, 'a delete of an absent tag still records its clock');
         await store.putTag('r', 'plain', m.digest);
         assert.equal(await store.getTagClock('r', 'plain'), undefined);
+        await store.putManifest('r-other', manifest('o'), 'v1', { tagClock: c2 });
+        assert.deepEqual(await collect(store.listTagClocks('r')), [
+          { tag: 'never', clock: c1 },
+          { tag: 'v1', clock: c3 },
+        ]);
       });
     });
 

@@ -93,6 +93,8 @@ export interface MetaStore {
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean>;
   /** The clock of the last change of a tag that carried one. */
   getTagClock(repo: string, tag: string): Promise<TagClock | undefined>;
+  /** Every tag clock of a repository (deleted tags included), sorted by tag. */
+  listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;

@@ -95,6 +95,8 @@ export interface RepositoryPage {
   /** Manifest digests in the repository (first page only). */
   manifests: string[];
   more: boolean;
+  /** Deleted tags with the clock of their delete (first page only). */
+  deleted: TagState[];
 }
 
 export interface StatusRequest {
@@ -1083,7 +1085,7 @@ export const TagState: MessageFns<TagState> = {
 };
 
 function createBaseRepositoryPage(): RepositoryPage {
-  return { tags: [], manifests: [], more: false };
+  return { tags: [], manifests: [], more: false, deleted: [] };
 }
 
 export const RepositoryPage: MessageFns<RepositoryPage> = {
@@ -1096,6 +1098,9 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
     }
     if (message.more !== false) {
       writer.uint32(24).bool(message.more);
+    }
+    for (const v of message.deleted) {
+      TagState.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1137,6 +1142,14 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
             message.more = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deleted.push(TagState.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1156,6 +1169,7 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
         ? object.manifests.map((e: any) => globalThis.String(e))
         : [],
       more: isSet(object.more) ? globalThis.Boolean(object.more) : false,
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => TagState.fromJSON(e)) : [],
     };
   },
 
@@ -1170,6 +1184,9 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
     if (message.more !== false) {
       obj.more = message.more;
     }
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted.map((e) => TagState.toJSON(e));
+    }
     return obj;
   },
 
@@ -1181,6 +1198,7 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
     message.tags = object.tags?.map((e) => TagState.fromPartial(e)) || [];
     message.manifests = object.manifests?.map((e) => e) || [];
     message.more = object.more ?? false;
+    message.deleted = object.deleted?.map((e) => TagState.fromPartial(e)) || [];
     return message;
   },
 };
