@@ -167,7 +167,8 @@ export class UploadService {
     if (!up) {
       const size = await this.driver.uploadSize(id);
       if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-      up = { size, busy: false };
+      // Another request may have filled the entry while we awaited: share it, so `busy` guards both.
+      up = this.live.get(id) ?? { size, busy: false };
       this.live.set(id, up);
     }
     if (up.busy) throw oci('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });
