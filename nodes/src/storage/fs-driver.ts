@@ -111,7 +111,9 @@ export class FsBlobDriver implements BlobDriver {
     try {
       await this.#writer.append(id, path, source);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw uploadUnknown(id);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw uploadUnknown(id);
+      if (code === 'EBUSY') throw oci('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });
       throw e;
     }
     const size = (await orAbsent(fs.stat(path)))?.size;
@@ -154,6 +156,8 @@ export class FsBlobDriver implements BlobDriver {
   async commitUpload(id: string, digest: Digest): Promise<void> {
     const source = this.#uploadPath(id);
     const target = this.#blobPath(digest);
+    // First close the worker's side of the upload: nothing may be appended after the caller verified the digest.
+    await this.#writer.forget(id);
     const fd = await orAbsent(fs.open(source, 'r+'));
     if (!fd) throw uploadUnknown(id);
     try {
@@ -165,7 +169,6 @@ export class FsBlobDriver implements BlobDriver {
     }
     const dir = dirname(target);
     await fs.mkdir(dir, { recursive: true });
-    await this.#writer.forget(id);
     if (await orAbsent(fs.stat(target))) {
       await removed(source);
       return;

@@ -64,9 +64,11 @@ function writeAll(fd: number, data: Uint8Array): Promise<void> {
 async function handle(req: Request): Promise<Response> {
   switch (req.t) {
     case 'open': {
+      let up = uploads.get(req.id);
+      // One writer per upload: a second open would interleave bytes and lose track of a descriptor.
+      if (up?.fd !== undefined) throw Object.assign(new Error(`upload ${req.id} is already being written`), { code: 'EBUSY' });
       // No O_CREAT: appending to an upload that does not exist must fail (ENOENT).
       const fd = openSync(req.path, constants.O_WRONLY | constants.O_APPEND);
-      let up = uploads.get(req.id);
       if (!up) {
         // Unknown here (e.g. after a restart): a non-empty file's hash is rebuilt when asked for.
         up = { hash: fstatSync(fd).size === 0 ? createHash('sha256') : null, unflushed: 0 };

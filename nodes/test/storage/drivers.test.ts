@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { digestHex, digestOf, type Digest } from '../../src/oci/digest.js';
 import { isOciError } from '../../src/oci/errors.js';
 import { blobDriverSuite } from '../../src/storage/driver-suite.js';
@@ -96,6 +96,17 @@ describe('FsBlobDriver on disk', () => {
     } finally {
       await restarted.close();
     }
+  });
+
+  it('refuses a second concurrent append to one upload instead of interleaving bytes', async () => {
+    await driver.createUpload('busy');
+    const slow = new PassThrough();
+    const first = driver.appendUpload('busy', slow);
+    slow.write(body.subarray(0, 5));
+    await assert.rejects(driver.appendUpload('busy', Readable.from([body])), (e: unknown) => isOciError(e, 'BLOB_UPLOAD_INVALID'));
+    slow.end(body.subarray(5));
+    assert.equal(await first, body.length);
+    assert.equal(await driver.digestUpload('busy', 'sha256'), digest, 'only the first writer\'s bytes are staged');
   });
 
   it('never puts filesystem paths in OciErrors', async () => {
