@@ -1,0 +1,61 @@
+import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING, EMPTY_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03 } from './media-types.js';
+import type { Statement } from './statements.js';
+
+export interface ContentDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+/** The empty JSON blob `{}` every referrer below uses as its config. */
+export const EMPTY_BLOB = Buffer.from('{}');
+const EMPTY_CONFIG: ContentDescriptor = { mediaType: OCI_EMPTY, digest: EMPTY_DIGEST, size: 2 };
+
+/**
+ * An OCI 1.1 referrer of `subject` holding one sigstore bundle, in the layout
+ * cosign v3 writes: empty config, one bundle layer, `artifactType` telling what
+ * the bundle is (a cosign signature, or a georeg tag binding).
+ */
+export function bundleReferrer(subject: ContentDescriptor, bundle: { digest: string; size: number }, artifactType: string, statement: Statement): Buffer {
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType,
+    config: EMPTY_CONFIG,
+    layers: [{ mediaType: SIGSTORE_BUNDLE_V03, digest: bundle.digest, size: bundle.size }],
+    subject,
+    annotations: {
+      'dev.sigstore.bundle.content': 'dsse-envelope',
+      'dev.sigstore.bundle.predicateType': statement.predicateType,
+      'org.opencontainers.image.created': new Date().toISOString(),
+    },
+  };
+  return Buffer.from(JSON.stringify(manifest));
+}
+
+/** The tag older cosign versions read a digest's signatures from: `sha256-<hex>.sig`. */
+export function legacySignatureTag(digest: string): string {
+  return `${digest.replace(':', '-')}.sig`;
+}
+
+/** The simple-signing payload cosign signs for `reference` at `digest`; `optional` carries extra claims. */
+export function simpleSigningPayload(reference: string, digest: string, optional: Record<string, string>): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' },
+      optional,
+    }),
+  );
+}
+
+/** The manifest under the legacy `.sig` tag: one simple-signing layer, its signature in an annotation. */
+export function legacySignatureManifest(payload: { digest: string; size: number }, signature: Buffer): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: EMPTY_CONFIG,
+      layers: [{ mediaType: COSIGN_SIMPLESIGNING, digest: payload.digest, size: payload.size, annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') } }],
+    }),
+  );
+}
