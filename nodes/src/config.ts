@@ -24,6 +24,12 @@ export interface Config {
   cache: { blobBytes: number; maxItemBytes: number };
   uploads: { maxAgeSeconds: number; expireIntervalSeconds: number };
   gc: { intervalSeconds: number; graceSeconds: number };
+  /**
+   * Content trust: `policyFile` is a JSON trust document (keys, policies per
+   * repository glob) applied at start whenever the file changed since it was
+   * last applied; the admin API changes it at run time. Empty: keep the stored one.
+   */
+  trust: { policyFile: string };
 }
 
 export const defaultConfig: Config = {
@@ -39,6 +45,7 @@ export const defaultConfig: Config = {
   cache: { blobBytes: 64 * 1024 * 1024, maxItemBytes: 1024 * 1024 },
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
+  trust: { policyFile: '' },
 };
 
 const ENUMS: Record<string, readonly string[]> = {

@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { PolicyError } from 'georeg/trust';
+import { OciError } from './oci/errors.js';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { parseListen, type Config } from './config.js';
+import { ConfigError, parseListen, type Config } from './config.js';
 import type { Logger } from './log.js';
 import type { BlobDriver } from './storage/driver.js';
 import type { MetaStore } from './meta/store.js';
@@ -35,18 +37,36 @@ export interface RunningNode {
 }
 
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
-export async function openRegistry(config: Config, events?: EventRecorder): Promise<Registry> {
+export async function openRegistry(config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
   await mkdir(config.data, { recursive: true });
   const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
   const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore =
     config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
-  return new Registry({
+  const registry = new Registry({
     driver,
     meta,
     manifests: { maxManifestBytes: config.limits.maxManifestBytes },
     events,
+    clock,
+    log,
   });
+  try {
+    const file = config.trust.policyFile;
+    await registry.policies.load(file ? { text: await readPolicyFile(file), source: file } : undefined);
+  } catch (e) {
+    await registry.close();
+    throw e instanceof OciError || e instanceof PolicyError ? new ConfigError(`trust.policyFile ${config.trust.policyFile}: ${e.message}`) : e;
+  }
+  return registry;
+}
+
+async function readPolicyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`trust.policyFile: cannot read ${file}: ${(e as Error).message}`);
+  }
 }
 
 export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
@@ -57,7 +77,7 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
-  const registry = await openRegistry(config, events);
+  const registry = await openRegistry(config, events, clock, log);
   const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, region: config.region, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());

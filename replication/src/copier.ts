@@ -30,8 +30,13 @@ export class Copier {
   ) {}
 
   async apply(event: Event, peer: PeerClient): Promise<void> {
-    const repo = parseName(event.repository);
     if (event.timestamp) this.clock.observe(event.timestamp);
+    if (event.action === Action.POLICY_PUT) {
+      if (!event.timestamp) throw new Error('policy event without a timestamp');
+      await this.registry.policies.applyReplicated(event.policy, event.timestamp);
+      return;
+    }
+    const repo = parseName(event.repository);
     switch (event.action) {
       case Action.MANIFEST_PUT:
         return this.ensureManifest(repo, parseDigest(event.digest), peer);
@@ -42,7 +47,7 @@ export class Copier {
         await this.applyTagDelete(repo, event.tag, event.timestamp);
         return;
       case Action.MANIFEST_DELETE:
-        await this.registry.meta.deleteManifest(repo, parseDigest(event.digest));
+        await this.registry.manifests.deleteManifest(repo, parseDigest(event.digest), true);
         return;
       default:
         throw new Error(`unknown event action ${String(event.action)}`);

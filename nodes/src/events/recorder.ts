@@ -66,6 +66,11 @@ export class EventRecorder {
     return this.encode(repo, Action.MANIFEST_DELETE, { digest });
   }
 
+  /** The whole trust policy document changed, at `at` (also its version). */
+  policyPut(policy: string, at: HlcTimestamp): Uint8Array {
+    return this.encode('', Action.POLICY_PUT, { policy, timestamp: at });
+  }
+
   private encode(repository: string, action: Action, fields: Partial<Event>): Uint8Array {
     const event = Event.fromPartial({
       ...fields,

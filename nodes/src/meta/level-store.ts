@@ -17,6 +17,7 @@ import { KeyedLock } from '../keyed-lock.js';
  *   u!<id>                       → UploadSession
  *   o!<16-digit seq>             → base64 event    the outbox, in write order
  *   h!<repo>!<tag>               → TagClock        when the tag last changed (kept after a delete)
+ *   s!<key>                      → string          settings (trust policy, binding sequences)
  *
  * '!' sorts below every character of repository names, tags and digests, so
  * key order is component order and the range of a prefix p, [p + '!', p + '"'),
@@ -234,6 +235,16 @@ export class LevelMetaStore implements MetaStore {
 
   async *listUploads(): AsyncIterable<UploadSession> {
     for await (const value of this.#db.values(range('u'))) yield value as UploadSession;
+  }
+
+  // settings
+
+  async getSetting(k: string): Promise<string | undefined> {
+    return this.#read<string>(key('s', k));
+  }
+
+  async putSetting(k: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void> {
+    await this.#commit([put(key('s', k), value)], opts);
   }
 
   // outbox

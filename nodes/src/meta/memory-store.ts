@@ -20,6 +20,7 @@ export class MemoryMetaStore implements MetaStore {
   readonly #outbox: OutboxEntry[] = [];
   /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
   readonly #clocks = new Map<string, TagClock>();
+  readonly #settings = new Map<string, string>();
   #outboxNext = 0;
 
   // tags
@@ -156,6 +157,17 @@ export class MemoryMetaStore implements MetaStore {
 
   async *listUploads(): AsyncIterable<UploadSession> {
     yield* sortedValues(this.#uploads).map(copy);
+  }
+
+  // settings
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.#settings.get(key);
+  }
+
+  async putSetting(key: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void> {
+    this.#settings.set(key, value);
+    this.#emit(opts);
   }
 
   // outbox

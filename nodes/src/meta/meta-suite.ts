@@ -370,6 +370,19 @@ export function metaStoreSuite(
       });
     });
 
+    describe('settings', () => {
+      it('stores, replaces and reads back settings, with their events in the same write', async () => {
+        assert.equal(await store.getSetting('trust/policy'), undefined);
+        await store.putSetting('trust/policy', '{"v":1}', { events: [new TextEncoder().encode('policy')] });
+        await store.putSetting('trust/policy', '{"v":2}');
+        await store.putSetting('trust/seq/r:v1', '7');
+        assert.equal(await store.getSetting('trust/policy'), '{"v":2}');
+        assert.equal(await store.getSetting('trust/seq/r:v1'), '7');
+        assert.equal(store.outboxDepth(), 1);
+        assert.equal(await store.hasRepository('r'), false, 'a setting makes no repository');
+      });
+    });
+
     describe('outbox', () => {
       const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
       const text = (e: { event: Uint8Array }): string => new TextDecoder().decode(e.event);

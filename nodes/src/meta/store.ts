@@ -132,6 +132,11 @@ export interface MetaStore {
   deleteUpload(id: string): Promise<boolean>;
   listUploads(): AsyncIterable<UploadSession>;
 
+  // settings: small registry-wide values (the trust policy, highest tag-binding sequences); keys never hold '!'
+  getSetting(key: string): Promise<string | undefined>;
+  /** Store a setting, with `opts.events` in the same atomic write. */
+  putSetting(key: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void>;
+
   // outbox: events written with the changes above, until a publisher has sent them
   /** The oldest `limit` entries, in write order. */
   readOutbox(limit: number): Promise<OutboxEntry[]>;

@@ -21,6 +21,8 @@ export const ErrorTable = {
   PAGINATION_INVALID: { code: 'PAGINATION_NUMBER_INVALID', status: 400, message: 'invalid number of results requested' },
   UNAUTHORIZED: { code: 'UNAUTHORIZED', status: 401, message: 'authentication required' },
   DENIED: { code: 'DENIED', status: 403, message: 'requested access to the resource is denied' },
+  /** georeg's own: a trust policy document that does not validate (admin API). */
+  POLICY_INVALID: { code: 'POLICY_INVALID', status: 400, message: 'trust policy invalid' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported' },
   METHOD_NOT_ALLOWED: { code: 'UNSUPPORTED', status: 405, message: 'method not allowed' },
   NOT_FOUND: { code: 'NOT_FOUND', status: 404, message: 'no such route' },

@@ -6,6 +6,7 @@ import type { MetaStore, ManifestRecord, TagClock } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
+import type { TrustGate } from '../trust/gate.js';
 
 export interface ManifestOptions {
   /** Largest manifest accepted, in bytes. */
@@ -27,6 +28,8 @@ export class ManifestService {
     private readonly now: () => number = Date.now,
     /** Builds the events of each change, when this node publishes events. */
     private readonly events?: EventRecorder,
+    /** Told of every manifest linked or removed, so signatures are tracked as they arrive. */
+    private readonly trust?: TrustGate,
   ) {
   }
 
@@ -93,6 +96,7 @@ export class ManifestService {
       if (events && ref.tag !== undefined && tagClock) events.push(ev.tagPut(repo, ref.tag, record, tagClock));
       await this.meta.putManifest(repo, record, ref.tag, { events, tagClock });
       ev?.committed();
+      await this.trust?.ingested(repo, record);
       return record;
     } finally {
       release();
@@ -101,12 +105,17 @@ export class ManifestService {
 
   /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
   async delete(repo: string, ref: Reference): Promise<void> {
-    const gone =
-      ref.digest !== undefined
-        ? await this.meta.deleteManifest(repo, ref.digest, { events: this.events && [this.events.manifestDelete(repo, ref.digest)] })
-        : await this.deleteTag(repo, ref.tag);
+    const gone = ref.digest !== undefined ? await this.deleteManifest(repo, ref.digest) : await this.deleteTag(repo, ref.tag);
     if (gone) this.events?.committed();
     if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
+  }
+
+  /** Unlink a manifest and its tags; a replicated delete passes `replicated` and records no event. Returns whether it was here. */
+  async deleteManifest(repo: string, digest: Digest, replicated = false): Promise<boolean> {
+    const ev = replicated ? undefined : this.events;
+    const gone = await this.meta.deleteManifest(repo, digest, { events: ev && [ev.manifestDelete(repo, digest)] });
+    if (gone) this.trust?.removed();
+    return gone;
   }
 
   private deleteTag(repo: string, tag: string): Promise<boolean> {

@@ -6,6 +6,11 @@ import { ManifestService, type ManifestOptions } from './manifests.js';
 import { ListingService } from './listing.js';
 import { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { HybridClock } from '../events/hlc.js';
+import { silentLogger, type Logger } from '../log.js';
+import { TrustPolicies } from '../trust/policies.js';
+import { TrustGate } from '../trust/gate.js';
+import { EvidenceReader } from '../trust/evidence.js';
 
 export interface RegistryDeps {
   driver: BlobDriver;
@@ -14,6 +19,9 @@ export interface RegistryDeps {
   now?: () => number;
   /** Set when this node records events for replication. */
   events?: EventRecorder;
+  /** The region's clock (trust policy versions); a local one by default. */
+  clock?: HybridClock;
+  log?: Logger;
 }
 
 /** The registry's domain services over one blob driver and one metadata store. No HTTP here. */
@@ -25,6 +33,9 @@ export class Registry {
   readonly manifests: ManifestService;
   readonly listing: ListingService;
   readonly guard = new ContentGuard();
+  /** The trust policy document, and the gate that applies it to pulls. */
+  readonly policies: TrustPolicies;
+  readonly trust: TrustGate;
 
   constructor(deps: RegistryDeps) {
     const now = deps.now ?? Date.now;
@@ -32,7 +43,9 @@ export class Registry {
     this.meta = deps.meta;
     this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
-    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events);
+    this.policies = new TrustPolicies(deps.meta, deps.clock ?? new HybridClock('local'), deps.events);
+    this.trust = new TrustGate(deps.meta, this.policies, new EvidenceReader(deps.meta, deps.driver), deps.log ?? silentLogger, now);
+    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
     this.listing = new ListingService(deps.meta);
   }
 

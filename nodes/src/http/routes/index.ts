@@ -8,6 +8,7 @@ import { blobRoutes } from './blobs.js';
 import { listingRoutes } from './listing.js';
 import { manifestRoutes } from './manifests.js';
 import { uploadRoutes } from './uploads.js';
+import { trustRoutes } from './trust.js';
 
 /** Every route of a node, most specific first (upload paths before blob paths). */
 export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus): Route[] {
@@ -18,5 +19,6 @@ export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>
     blobRoutes(registry),
     ...listingRoutes(registry),
     ...adminRoutes(registry, gc, status),
+    ...trustRoutes(registry),
   ];
 }

@@ -16,7 +16,9 @@ export function manifestRoutes(registry: Registry): Route {
     pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
     methods: {
       async GET(ctx) {
-        const { record, bytes } = await manifests.get(ctx.name, parseReference(ctx.param(1)));
+        const ref = parseReference(ctx.param(1));
+        const { record, bytes } = await manifests.get(ctx.name, ref);
+        await registry.trust.check(ctx.name, ref, record, bytes);
         const etag = `"${record.digest}"`;
         const headers = {
           'Content-Type': record.mediaType,

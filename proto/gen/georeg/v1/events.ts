@@ -20,6 +20,8 @@ export enum Action {
   TAG_DELETE = 3,
   /** MANIFEST_DELETE - A manifest, and every tag pointing at it, left a repository. */
   MANIFEST_DELETE = 4,
+  /** POLICY_PUT - The registry's trust policy document changed (repository is empty). */
+  POLICY_PUT = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -40,6 +42,9 @@ export function actionFromJSON(object: any): Action {
     case 4:
     case "MANIFEST_DELETE":
       return Action.MANIFEST_DELETE;
+    case 5:
+    case "POLICY_PUT":
+      return Action.POLICY_PUT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -59,6 +64,8 @@ export function actionToJSON(object: Action): string {
       return "TAG_DELETE";
     case Action.MANIFEST_DELETE:
       return "MANIFEST_DELETE";
+    case Action.POLICY_PUT:
+      return "POLICY_PUT";
     case Action.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -104,6 +111,8 @@ export interface Event {
     | undefined;
   /** The manifest's subject, for referrers. */
   subject: string;
+  /** POLICY_PUT: the whole trust policy document, as JSON; the newest timestamp wins. */
+  policy: string;
 }
 
 function createBaseHlc(): Hlc {
@@ -345,6 +354,7 @@ function createBaseEvent(): Event {
     tag: "",
     timestamp: undefined,
     subject: "",
+    policy: "",
   };
 }
 
@@ -382,6 +392,9 @@ export const Event: MessageFns<Event> = {
     }
     if (message.subject !== "") {
       writer.uint32(90).string(message.subject);
+    }
+    if (message.policy !== "") {
+      writer.uint32(98).string(message.policy);
     }
     return writer;
   },
@@ -487,6 +500,14 @@ export const Event: MessageFns<Event> = {
             message.subject = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.policy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -518,6 +539,7 @@ export const Event: MessageFns<Event> = {
       tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
       timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
     };
   },
 
@@ -556,6 +578,9 @@ export const Event: MessageFns<Event> = {
     if (message.subject !== "") {
       obj.subject = message.subject;
     }
+    if (message.policy !== "") {
+      obj.policy = message.policy;
+    }
     return obj;
   },
 
@@ -577,6 +602,7 @@ export const Event: MessageFns<Event> = {
       ? Hlc.fromPartial(object.timestamp)
       : undefined;
     message.subject = object.subject ?? "";
+    message.policy = object.policy ?? "";
     return message;
   },
 };

@@ -1,0 +1,47 @@
+import { oci } from '../../oci/errors.js';
+import type { Registry } from '../../registry/registry.js';
+import { readLimited } from '../body.js';
+import type { Route } from '../router.js';
+
+const MAX_POLICY_BYTES = 1024 * 1024;
+
+/**
+ * The trust policy document at /georeg/v1/trust/policy: GET shows the version
+ * in force and the document, PUT replaces it (a new version, replicated to
+ * every region). GET /georeg/v1/trust shows decisions served by mode and result.
+ */
+export function trustRoutes(registry: Registry): Route[] {
+  return [
+    {
+      name: 'trust-policy',
+      pattern: /^\/georeg\/v1\/trust\/policy$/,
+      methods: {
+        GET(ctx) {
+          const { version, trust } = registry.policies.current;
+          ctx.json(200, { version, document: trust.document });
+        },
+        async PUT(ctx) {
+          const body = await readLimited(ctx.req, MAX_POLICY_BYTES, 'POLICY_INVALID');
+          let doc: unknown;
+          try {
+            doc = JSON.parse(body.toString('utf8'));
+          } catch (e) {
+            throw oci('POLICY_INVALID', `not JSON: ${(e as Error).message}`);
+          }
+          const { version, trust } = await registry.policies.set(doc);
+          ctx.log.info('trust policy changed', { version, keys: trust.keysById.size, policies: trust.document.policies.length });
+          ctx.json(200, { version, document: trust.document });
+        },
+      },
+    },
+    {
+      name: 'trust',
+      pattern: /^\/georeg\/v1\/trust$/,
+      methods: {
+        GET(ctx) {
+          ctx.json(200, { version: registry.policies.current.version, decisions: Object.fromEntries([...registry.trust.counts].sort()) });
+        },
+      },
+    },
+  ];
+}

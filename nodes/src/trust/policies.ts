@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
+import { oci } from '../oci/errors.js';
+import type { MetaStore } from '../meta/store.js';
+import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
+import type { EventRecorder } from '../events/recorder.js';
+
+const POLICY_KEY = 'trust/policy';
+const SEED_KEY = 'trust/policy-seed';
+
+interface StoredPolicy {
+  /** When the document was set, by which region: also its version. */
+  clock: HlcTimestamp;
+  document: TrustDocument;
+}
+
+export interface PolicyVersion {
+  /** `<wall ms>.<logical>@<region>`: changes with every new document. */
+  version: string;
+  trust: Trust;
+}
+
+const EMPTY: PolicyVersion = { version: '0', trust: compileTrust({ keys: [], policies: [] }) };
+
+function versionOf(clock: HlcTimestamp): string {
+  return `${clock.wallMs}.${clock.logical}@${clock.region}`;
+}
+
+/**
+ * The registry's trust policy document: one per registry, versioned by hybrid
+ * logical clock. A change made here (admin API, config file) is stored with its
+ * POLICY_PUT event in one write; a change from another region applies only
+ * when it is newer than the one held, so every region settles on the same
+ * document.
+ */
+export class TrustPolicies {
+  #current: PolicyVersion = EMPTY;
+  #clock?: HlcTimestamp;
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly hlc: HybridClock,
+    private readonly events?: EventRecorder,
+  ) {}
+
+  get current(): PolicyVersion {
+    return this.#current;
+  }
+
+  /** Load the stored document; then, when `seed` (a config file's document) changed since it was last applied, apply it. */
+  async load(seed?: { text: string; source: string }): Promise<void> {
+    const raw = await this.meta.getSetting(POLICY_KEY);
+    if (raw) this.#use(JSON.parse(raw) as StoredPolicy);
+    if (!seed) return;
+    const hash = createHash('sha256').update(seed.text).digest('hex');
+    if ((await this.meta.getSetting(SEED_KEY)) === hash) return;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(seed.text);
+    } catch (e) {
+      throw new PolicyError(`${seed.source}: not JSON: ${(e as Error).message}`);
+    }
+    await this.set(doc);
+    await this.meta.putSetting(SEED_KEY, hash);
+  }
+
+  /** Replace the document; one that does not validate is refused with POLICY_INVALID. Returns the new version. */
+  async set(input: unknown): Promise<PolicyVersion> {
+    let trust: Trust;
+    try {
+      trust = compileTrust(input);
+    } catch (e) {
+      if (e instanceof PolicyError) throw oci('POLICY_INVALID', e.message);
+      throw e;
+    }
+    const stored: StoredPolicy = { clock: this.hlc.now(), document: trust.document };
+    const json = JSON.stringify(stored.document);
+    await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored), { events: this.events && [this.events.policyPut(json, stored.clock)] });
+    this.events?.committed();
+    return this.#use(stored, trust);
+  }
+
+  /** A document from another region: kept when newer than the one held. Returns whether it was. */
+  async applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
+    if (this.#clock && compareHlc(at, this.#clock) <= 0) return false;
+    const stored: StoredPolicy = { clock: at, document: JSON.parse(json) as TrustDocument };
+    const trust = compileTrust(stored.document);
+    await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored));
+    this.#use(stored, trust);
+    return true;
+  }
+
+  #use(stored: StoredPolicy, trust: Trust = compileTrust(stored.document)): PolicyVersion {
+    this.#clock = stored.clock;
+    this.#current = { version: versionOf(stored.clock), trust };
+    return this.#current;
+  }
+}
