@@ -2,9 +2,14 @@ import { serveCommand } from './commands/serve.js';
 import { gcCommand } from './commands/gc.js';
 import { statusCommand, whereCommand } from './commands/status.js';
 import { clusterCommand } from './commands/cluster.js';
+import { pushCommand } from './commands/push.js';
+import { keyCommand } from './commands/key.js';
+import { signCommand } from './commands/sign.js';
+import { verifyCommand } from './commands/verify.js';
+import { policyCommand } from './commands/policy.js';
 import { CliError, type Command } from './command.js';
 
-const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand];
+const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,53 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import type * as ClientModule from '../../nodes/test/support/client.js';
 import type { Config } from 'georeg/nodes';
+import { envWith, expectCleanFailure, georeg, main, STACK } from './support/run.js';
 
 // This file runs as cli/dist/test/cli.test.js: the command is cli/dist/src/main.js, the
 // node test helpers are compiled to nodes/dist/test/support/ (imported at run time, by URL).
-const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
 const { pushBlob } = (await import(support('client.js'))) as typeof ClientModule;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment without any GEOREG_* setting of whoever runs the tests, plus `extra`. */
-function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GEOREG_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-/** Run `georeg args...` to completion. */
-function georeg(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { env: envWith(env) }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const STACK = /^\s+at .+\(?.*:\d+:\d+\)?$/m;
-
-function expectCleanFailure(run: Run, code: number, message: RegExp): void {
-  assert.equal(run.code, code, `exit status ${run.code}, stderr: ${run.stderr}`);
-  assert.match(run.stderr, message);
-  assert.doesNotMatch(run.stderr, STACK, `a stack trace: ${run.stderr}`);
-}
 
 type LogLine = Record<string, unknown> & { msg?: string };
 

@@ -1,71 +1,26 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { cliMain } from './support/process.js';
 import { Skopeo } from './support/skopeo.js';
-
-interface ClusterJson {
-  regions: { name: string; registry: string; replication: string; nats: string }[];
-}
-
-/** Whether ports [base, base+n) are all free on 127.0.0.1 right now. */
-async function free(base: number, n: number): Promise<boolean> {
-  for (let p = base; p < base + n; p++) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** Poll `check` until it returns true or `ms` pass (there is no event to await across processes). */
-async function until(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 
 describe('georeg cluster: three regions, NATS gateways, replication (e2e, black box)', function () {
   this.timeout(120_000);
   let dir: string;
-  let cluster: ChildProcess;
-  let stderr = '';
-  let info: ClusterJson;
+  let cluster: Cluster;
+  let info: { regions: ClusterRegion[] };
   let skopeo: Skopeo;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-cluster-'));
     skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
-    let base = 20000 + Math.floor(Math.random() * 2000) * 10;
-    while (!(await free(base, 30))) base += 30;
-    cluster = spawn(process.execPath, [cliMain, 'cluster', '--regions', 'eu,us,ap', '--data', join(dir, 'data'), '--port-base', String(base)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
-    });
-    cluster.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      cluster.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('cluster ready')) resolve();
-      });
-      cluster.once('exit', (code) => reject(new Error(`georeg cluster exited with ${code}:\n${stderr.slice(-3000)}`)));
-    });
-    info = JSON.parse(await readFile(join(dir, 'data', 'cluster.json'), 'utf8')) as ClusterJson;
+    cluster = await Cluster.start(join(dir, 'data'));
+    info = cluster;
   });
 
   after(async () => {
-    if (cluster && cluster.exitCode === null) {
-      cluster.kill('SIGKILL');
-    }
+    cluster?.kill();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -95,9 +50,9 @@ describe('georeg cluster: three regions, NATS gateways, replication (e2e, black 
   });
 
   it('stops every process and exits 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((res) => cluster.once('exit', (code) => res(code)));
-    cluster.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr.slice(-2000));
+    const exited = new Promise<number | null>((res) => cluster.process.once('exit', (code) => res(code)));
+    cluster.process.kill('SIGTERM');
+    assert.equal(await exited, 0, cluster.stderr.slice(-2000));
     for (const r of info.regions) await assert.rejects(fetch(`${r.registry}/v2/`));
   });
 });

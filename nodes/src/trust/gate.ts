@@ -16,10 +16,12 @@ import type { TrustPolicies } from './policies.js';
 const DECISION_CACHE = 10_000;
 const DIGEST_SIGNATURES = [SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT];
 
+const LEGACY_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.sig$/;
+
 /** Signature artifacts stay readable in enforce mode: referrers of the known types, and cosign's legacy `.sig` manifests. */
-function isSignature(record: ManifestRecord, bytes: Buffer): boolean {
-  if (record.artifactType !== undefined) return SIGNATURE_ARTIFACTS.has(record.artifactType);
-  if (record.references.length > 3) return false;
+function isSignature(ref: Reference, record: ManifestRecord, bytes: Buffer): boolean {
+  if (record.artifactType !== undefined && SIGNATURE_ARTIFACTS.has(record.artifactType)) return true;
+  if (ref.tag === undefined || !LEGACY_SIGNATURE_TAG.test(ref.tag)) return false;
   const layers = (JSON.parse(bytes.toString('utf8')) as { layers?: { mediaType?: string }[] }).layers ?? [];
   return layers.length > 0 && layers.every((l) => l.mediaType === COSIGN_SIMPLESIGNING);
 }
@@ -56,7 +58,7 @@ export class TrustGate {
   async check(repo: string, ref: Reference, record: ManifestRecord, bytes: Buffer): Promise<void> {
     const { version, trust } = this.policies.current;
     const policy = trust.policyFor(repo);
-    if (!policy || policy.mode === 'off' || isSignature(record, bytes)) return;
+    if (!policy || policy.mode === 'off' || isSignature(ref, record, bytes)) return;
     const highest = ref.tag === undefined ? 0 : await this.highestSeen(repo, ref.tag);
     const key = [version, this.#generation, repo, ref.tag ?? '', record.digest, highest].join('\0');
     let d = this.#decisions.get(key);

@@ -1,4 +1,5 @@
 import { oci } from '../../oci/errors.js';
+import { parseReference } from '../../oci/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import type { Route } from '../router.js';
@@ -8,7 +9,10 @@ const MAX_POLICY_BYTES = 1024 * 1024;
 /**
  * The trust policy document at /georeg/v1/trust/policy: GET shows the version
  * in force and the document, PUT replaces it (a new version, replicated to
- * every region). GET /georeg/v1/trust shows decisions served by mode and result.
+ * every region). GET /georeg/v1/trust shows decisions served by mode and result;
+ * GET /georeg/v1/trust/tags/<name>/<tag> what a signer needs, also for a tag
+ * enforce mode refuses to serve: its target descriptor and the highest binding
+ * sequence seen for it (`georeg sign` numbers its next binding after that).
  */
 export function trustRoutes(registry: Registry): Route[] {
   return [
@@ -31,6 +35,24 @@ export function trustRoutes(registry: Registry): Route[] {
           const { version, trust } = await registry.policies.set(doc);
           ctx.log.info('trust policy changed', { version, keys: trust.keysById.size, policies: trust.document.policies.length });
           ctx.json(200, { version, document: trust.document });
+        },
+      },
+    },
+    {
+      name: 'trust-tag',
+      pattern: /^\/georeg\/v1\/trust\/tags\/(.+)\/([^/]+)$/,
+      methods: {
+        async GET(ctx) {
+          const ref = parseReference(ctx.param(1));
+          if (ref.tag === undefined) throw oci('TAG_INVALID', 'expected a tag');
+          const digest = await registry.meta.getTag(ctx.name, ref.tag);
+          const record = digest && (await registry.meta.getManifest(ctx.name, digest));
+          ctx.json(200, {
+            repository: ctx.name,
+            tag: ref.tag,
+            target: record ? { mediaType: record.mediaType, digest: record.digest, size: record.size } : null,
+            highestSequence: await registry.trust.highestSeen(ctx.name, ref.tag),
+          });
         },
       },
     },

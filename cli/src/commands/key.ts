@@ -1,0 +1,42 @@
+import { writeFile } from 'node:fs/promises';
+import { generateKey, KEY_ALGORITHMS, type KeyAlgorithm } from 'georeg/trust';
+import { CliError, parseOptions, type Command } from '../command.js';
+
+const USAGE = `Usage: georeg key generate --out NAME [--algorithm ${KEY_ALGORITHMS.join('|')}]
+
+Writes NAME.key (PKCS#8 PEM private key, mode 0600) and NAME.pub (SPKI PEM
+public key) and prints the key id: base64(sha256(SPKI DER)), the hint sigstore
+and cosign bundles carry. The default algorithm is ECDSA P-256; RSA keys sign
+with PKCS#1 v1.5 and SHA-256.
+`;
+
+export const keyCommand: Command = {
+  name: 'key',
+  summary: 'generate a signing key pair for `georeg sign`',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, {
+      out: { type: 'string' },
+      algorithm: { type: 'string', default: 'ecdsa-p256' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (positionals[0] !== 'generate' || positionals.length !== 1) throw new CliError(`expected \`key generate\`\n\n${USAGE}`);
+    if (!values.out) throw new CliError('--out NAME is required');
+    if (!KEY_ALGORITHMS.includes(values.algorithm as KeyAlgorithm)) throw new CliError(`--algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
+    const key = generateKey(values.algorithm as KeyAlgorithm);
+    const flag = values.force ? 'w' : 'wx';
+    try {
+      await writeFile(`${values.out}.key`, key.privatePem, { mode: 0o600, flag });
+      await writeFile(`${values.out}.pub`, key.publicPem, { mode: 0o644, flag });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} exists (use --force to overwrite)`);
+      throw e;
+    }
+    process.stdout.write(`private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImageTypes, IndexTypes } from 'georeg/nodes';
+
+/** An OCI content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string; variant?: string };
+  urls?: string[];
+}
+
+/** The index.json annotation that names a manifest (its tag). */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Layers that registries need not hold (their `urls` say where they are); a layout may lack them. */
+const NON_DISTRIBUTABLE: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+/** A layout that is missing, malformed or does not hold what was asked for. */
+export class LayoutError extends Error {
+  override name = 'LayoutError';
+}
+
+export interface Layout {
+  dir: string;
+  /** The manifest or index picked from index.json. */
+  descriptor: Descriptor;
+  /** The file of a blob; throws on a digest that is not sha256:<64 hex>. */
+  blobPath(digest: string): string;
+  /** A small blob (a manifest, a config), verified against its digest. */
+  readBytes(digest: string, maxBytes?: number): Promise<Buffer>;
+  readJson<T>(digest: string): Promise<T>;
+}
+
+/** Everything to push, in a safe order: the blobs, then the manifests with children before their index, the top one last. */
+export interface PushPlan {
+  blobs: Descriptor[];
+  manifests: Descriptor[];
+}
+
+/** Opens the OCI image layout in `dir` at the manifest tagged `tag`, or at its only manifest. */
+export async function openLayout(dir: string, tag?: string): Promise<Layout> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new LayoutError(`${dir}: no such directory`);
+  const marker = await readJsonFile<{ imageLayoutVersion?: unknown }>(join(dir, 'oci-layout'), `${dir} is not an OCI image layout`);
+  if (marker.imageLayoutVersion !== '1.0.0') throw new LayoutError(`${dir}: unsupported imageLayoutVersion ${JSON.stringify(marker.imageLayoutVersion)}`);
+  const index = await readJsonFile<{ manifests?: unknown }>(join(dir, 'index.json'), `${dir} is not an OCI image layout`);
+  if (!Array.isArray(index.manifests)) throw new LayoutError(`${dir}/index.json: no manifests list`);
+  const entries = index.manifests.map((m, i) => toDescriptor(m, `${dir}/index.json manifests[${i}]`));
+  const names = entries.map((e) => e.annotations?.[REF_NAME] ?? '(untagged)').join(', ');
+  const picked = tag === undefined ? entries : entries.filter((e) => e.annotations?.[REF_NAME] === tag);
+  if (picked.length !== 1 || !picked[0]) {
+    if (entries.length === 0) throw new LayoutError(`${dir}: index.json lists no manifests`);
+    if (tag === undefined) throw new LayoutError(`${dir} holds ${entries.length} manifests (${names}): name one as ${dir}:TAG`);
+    throw new LayoutError(`${dir}: ${picked.length === 0 ? 'no' : 'more than one'} manifest tagged ${JSON.stringify(tag)} (tags: ${names})`);
+  }
+
+  const blobPath = (digest: string): string => {
+    if (!SHA256.test(digest)) throw new LayoutError(`${dir}: unsupported or malformed digest ${JSON.stringify(digest)}`);
+    return join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  };
+  const readBytes = async (digest: string, maxBytes = MAX_JSON_BYTES): Promise<Buffer> => {
+    const path = blobPath(digest);
+    const size = (await stat(path).catch(() => undefined))?.size;
+    if (size === undefined) throw new LayoutError(`${dir}: blob ${digest} is missing`);
+    if (size > maxBytes) throw new LayoutError(`${dir}: blob ${digest} is larger than ${maxBytes} bytes`);
+    const bytes = await readFile(path);
+    if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) throw new LayoutError(`${dir}: blob ${digest} is corrupt (its content has another digest)`);
+    return bytes;
+  };
+  return {
+    dir,
+    descriptor: picked[0],
+    blobPath,
+    readBytes,
+    readJson: async <T>(digest: string): Promise<T> => parseJson<T>(await readBytes(digest), `${dir}: blob ${digest}`),
+  };
+}
+
+/** Walks the picked manifest: an index's child manifests, a manifest's config and layers. */
+export async function pushPlan(layout: Layout): Promise<PushPlan> {
+  const blobs = new Map<string, Descriptor>();
+  const manifests = new Map<string, Descriptor>(); // in the order they may be pushed
+  const at = (d: Descriptor): string => `${layout.dir}: manifest ${d.digest}`;
+
+  const addBlob = async (d: Descriptor, where: string): Promise<void> => {
+    if (blobs.has(d.digest)) return;
+    const size = (await stat(layout.blobPath(d.digest)).catch(() => undefined))?.size;
+    if (size === undefined) {
+      if (NON_DISTRIBUTABLE.has(d.mediaType)) return;
+      throw new LayoutError(`${where}: blob ${d.digest} is missing from the layout`);
+    }
+    if (size !== d.size) throw new LayoutError(`${where}: blob ${d.digest} has ${size} bytes, its descriptor says ${d.size}`);
+    blobs.set(d.digest, d);
+  };
+
+  const visit = async (d: Descriptor): Promise<void> => {
+    if (manifests.has(d.digest)) return;
+    const bytes = await layout.readBytes(d.digest);
+    if (bytes.length !== d.size) throw new LayoutError(`${at(d)} has ${bytes.length} bytes, its descriptor says ${d.size}`);
+    const doc = parseJson<{ mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown }>(bytes, at(d));
+    if (doc.mediaType !== undefined && doc.mediaType !== d.mediaType) throw new LayoutError(`${at(d)} is ${String(doc.mediaType)}, its descriptor says ${d.mediaType}`);
+    if (IndexTypes.has(d.mediaType)) {
+      for (const [i, m] of list(doc.manifests, `${at(d)} manifests`).entries()) await visit(toDescriptor(m, `${at(d)} manifests[${i}]`));
+    } else if (ImageTypes.has(d.mediaType)) {
+      await addBlob(toDescriptor(doc.config, `${at(d)} config`), at(d));
+      for (const [i, l] of list(doc.layers, `${at(d)} layers`).entries()) await addBlob(toDescriptor(l, `${at(d)} layers[${i}]`), at(d));
+    } else {
+      throw new LayoutError(`${at(d)}: unsupported media type ${d.mediaType}`);
+    }
+    manifests.set(d.digest, d);
+  };
+
+  await visit(layout.descriptor);
+  return { blobs: [...blobs.values()], manifests: [...manifests.values()] };
+}
+
+function toDescriptor(v: unknown, where: string): Descriptor {
+  const d = v as Partial<Descriptor> | null;
+  if (typeof d !== 'object' || d === null) throw new LayoutError(`${where}: not a descriptor`);
+  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw new LayoutError(`${where}: no mediaType`);
+  if (typeof d.digest !== 'string' || !SHA256.test(d.digest)) throw new LayoutError(`${where}: unsupported or malformed digest ${JSON.stringify(d.digest)}`);
+  if (!Number.isSafeInteger(d.size) || (d.size as number) < 0) throw new LayoutError(`${where}: bad size ${JSON.stringify(d.size)}`);
+  return d as Descriptor;
+}
+
+function list(v: unknown, where: string): unknown[] {
+  if (!Array.isArray(v)) throw new LayoutError(`${where}: not a list`);
+  return v;
+}
+
+/** A JSON object (not an array, string or null). */
+function parseJson<T>(bytes: Buffer, where: string): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new LayoutError(`${where}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LayoutError(`${where}: not a JSON object`);
+  return v as T;
+}
+
+async function readJsonFile<T>(path: string, missing: string): Promise<T> {
+  const bytes = await readFile(path).catch(() => undefined);
+  if (bytes === undefined) throw new LayoutError(`${missing}: cannot read ${path}`);
+  return parseJson<T>(bytes, path);
+}

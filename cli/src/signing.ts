@@ -1,0 +1,129 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  bindingStatement, bundleReferrer, EMPTY_BLOB, imageStatement, legacySignatureManifest, legacySignatureTag, OCI_MANIFEST, parseStatement,
+  signBytes, signStatement, simpleSigningPayload, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT, type Statement, type TrustDocument,
+} from 'georeg/trust';
+import { RegistryError, sha256, type ManifestHead, type RegistryClient } from './registry-client.js';
+
+/** Largest signature bundle read back from a registry. */
+export const MAX_BUNDLE_BYTES = 1024 * 1024;
+
+export interface SignRequest {
+  client: RegistryClient;
+  /** The registry identity bindings name (what the registry's policy `identity` expects). */
+  identity: string;
+  repository: string;
+  tag: string;
+  subject: ManifestHead;
+  key: KeyObject;
+  /** Binding sequence; by default the next after the highest this tag has seen. */
+  sequence?: number;
+  /** Also write cosign's `sha256-<hex>.sig` tag for older verifiers. */
+  legacyTag?: boolean;
+}
+
+export interface SignResult {
+  sequence: number;
+  binding: string;
+  signature: string;
+  legacyTag?: string;
+}
+
+/** The statement inside a signature referrer's bundle, unverified (for numbering and display). */
+export async function statementOf(client: RegistryClient, repo: string, referrer: string): Promise<{ statement: Statement; digest: string; bundle: Buffer }> {
+  const m = JSON.parse((await client.getManifest(repo, referrer, [OCI_MANIFEST])).bytes.toString('utf8')) as { layers?: { digest: string; mediaType: string }[] };
+  const layer = m.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03);
+  if (!layer) throw new RegistryError(`signature ${referrer} holds no sigstore bundle`);
+  const bundle = await client.getBlob(repo, layer.digest, MAX_BUNDLE_BYTES);
+  const envelope = (JSON.parse(bundle.toString('utf8')) as { dsseEnvelope?: { payload?: string } }).dsseEnvelope;
+  return { ...parseStatement(Buffer.from(envelope?.payload ?? '', 'base64')), bundle };
+}
+
+/** What a georeg registry tells a signer about a tag: its target and highest binding sequence (undefined from other registries). */
+export async function tagTrustState(client: RegistryClient, repo: string, tag: string): Promise<{ target: ManifestHead | null; highestSequence: number } | undefined> {
+  const res = await fetch(`${client.base}/georeg/v1/trust/tags/${repo}/${tag}`).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  return (await res.json()) as { target: ManifestHead | null; highestSequence: number };
+}
+
+/** The manifest a tag points at; from a georeg registry also when its policy refuses to serve the tag unsigned. */
+export async function resolveTag(client: RegistryClient, repo: string, tag: string): Promise<ManifestHead> {
+  try {
+    const head = await client.headManifest(repo, tag);
+    if (head) return head;
+  } catch (e) {
+    if (!(e instanceof RegistryError && e.status === 403)) throw e;
+  }
+  const target = (await tagTrustState(client, repo, tag))?.target;
+  if (!target) throw new RegistryError(`${repo}:${tag}: no such tag`, 404, 'MANIFEST_UNKNOWN');
+  return target;
+}
+
+/**
+ * The sequence of a new binding: the one already on this digest for this tag
+ * when it is still the highest (a co-signature, for thresholds), else past
+ * both the highest seen and the clock.
+ */
+async function nextSequence(client: RegistryClient, repo: string, tag: string, digest: string): Promise<number> {
+  const highest = (await tagTrustState(client, repo, tag))?.highestSequence ?? 0;
+  let existing = 0;
+  for (const d of await client.referrers(repo, digest, TAG_BINDING_ARTIFACT)) {
+    const { statement } = await statementOf(client, repo, d.digest).catch(() => ({ statement: undefined }));
+    const p = statement?.predicate;
+    if (p?.repository === repo && p.tag === tag && typeof p.sequence === 'number') existing = Math.max(existing, p.sequence);
+  }
+  if (existing > 0 && existing >= highest) return existing;
+  return Math.max(highest + 1, Date.now());
+}
+
+async function pushReferrer(client: RegistryClient, repo: string, subject: ManifestHead, statement: Statement, key: KeyObject, artifactType: string): Promise<string> {
+  const bundle = await signStatement(statement, key);
+  const blob = await client.pushBytes(repo, bundle);
+  await client.pushBytes(repo, EMPTY_BLOB);
+  const manifest = bundleReferrer(subject, blob, artifactType, statement);
+  return client.putManifest(repo, sha256(manifest), manifest, OCI_MANIFEST);
+}
+
+/**
+ * Sign `repository:tag` at `subject`: a cosign v3 image signature and a georeg
+ * tag binding, both as OCI 1.1 referrers of the digest (and, when asked, the
+ * legacy cosign `.sig` tag).
+ */
+export async function signTag(r: SignRequest): Promise<SignResult> {
+  const { client, repository: repo, subject } = r;
+  const sequence = r.sequence ?? (await nextSequence(client, repo, r.tag, subject.digest));
+  const reference = `${r.identity}/${repo}`;
+  const signature = await pushReferrer(client, repo, subject, imageStatement(reference, subject.digest), r.key, SIGSTORE_BUNDLE_V03);
+  const binding = await pushReferrer(
+    client,
+    repo,
+    subject,
+    bindingStatement({ registry: r.identity, repository: repo, tag: r.tag, digest: subject.digest, sequence, issuedAt: new Date().toISOString() }),
+    r.key,
+    TAG_BINDING_ARTIFACT,
+  );
+  const result: SignResult = { sequence, binding, signature };
+  if (r.legacyTag) {
+    const payload = simpleSigningPayload(`${reference}:${r.tag}`, subject.digest, { tag: r.tag, sequence: String(sequence) });
+    const blob = await client.pushBytes(repo, payload);
+    await client.pushBytes(repo, EMPTY_BLOB);
+    result.legacyTag = legacySignatureTag(subject.digest);
+    const ours = JSON.parse(legacySignatureManifest(blob, signBytes(r.key, payload)).toString('utf8')) as { layers: { digest: string }[] };
+    // cosign keeps every signature of a digest as one layer of the .sig manifest: add ours to those already there.
+    const before = await client.getManifest(repo, result.legacyTag, [OCI_MANIFEST]).catch((e: unknown) => {
+      if (e instanceof RegistryError && e.status === 404) return undefined;
+      throw e;
+    });
+    const kept = before ? (JSON.parse(before.bytes.toString('utf8')) as { layers?: { digest: string }[] }).layers ?? [] : [];
+    ours.layers = [...kept.filter((l) => l.digest !== blob.digest), ...ours.layers];
+    await client.putManifest(repo, result.legacyTag, Buffer.from(JSON.stringify(ours)), OCI_MANIFEST);
+  }
+  return result;
+}
+
+/** The trust document a georeg registry enforces (undefined from other registries). */
+export async function registryTrust(client: RegistryClient): Promise<TrustDocument | undefined> {
+  const res = await fetch(`${client.base}/georeg/v1/trust/policy`).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  return ((await res.json()) as { document: TrustDocument }).document;
+}

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type * as HarnessModule from '../../nodes/test/support/harness.js';
+import { CliError } from '../src/command.js';
+import { parseImageRef, RegistryClient, RegistryError, sha256 } from '../src/registry-client.js';
+
+const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
+const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const EMPTY = 'application/vnd.oci.empty.v1+json';
+
+/** Config, one layer and a manifest (with `extra` fields) pushed through the client; returns the manifest. */
+async function pushImage(client: RegistryClient, repo: string, ref: string, extra: Record<string, unknown> = {}): Promise<{ digest: string; bytes: Buffer }> {
+  const config = await client.pushBytes(repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
+  const layer = await client.pushBytes(repo, randomBytes(1000));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      ...extra,
+    }),
+  );
+  return { digest: await client.putManifest(repo, ref, bytes, OCI_MANIFEST), bytes };
+}
+
+function isRegistryError(status: number | undefined, code: string | undefined, message: RegExp): (e: unknown) => boolean {
+  return (e) => {
+    assert.ok(e instanceof RegistryError, `not a RegistryError: ${String(e)}`);
+    assert.equal(e.status, status);
+    assert.equal(e.code, code);
+    assert.match(e.message, message);
+    return true;
+  };
+}
+
+describe('RegistryClient against a georeg node', () => {
+  let node: Awaited<ReturnType<typeof startTestNode>>;
+  let client: RegistryClient;
+  before(async () => {
+    node = await startTestNode();
+    client = new RegistryClient(node.url);
+  });
+  after(async () => {
+    await node.close();
+  });
+
+  it('pushes blobs (streamed, counting bytes), skips those present, reads small ones back', async () => {
+    const repo = 'client/blobs';
+    const data = randomBytes(300_000);
+    const digest = sha256(data);
+    let counted = 0;
+    const open = (): Readable => Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]);
+    assert.equal(await client.blobExists(repo, digest), false);
+    assert.equal(await client.pushBlob(repo, digest, data.length, open, (n) => (counted += n)), 'pushed');
+    assert.equal(counted, data.length);
+    assert.equal(await client.blobExists(repo, digest), true);
+    assert.equal(await client.pushBlob(repo, digest, data.length, open), 'skipped');
+    assert.deepEqual(await client.getBlob(repo, digest, data.length), data);
+    await assert.rejects(client.getBlob(repo, digest, 1000), isRegistryError(200, undefined, /^GET \/v2\/client\/blobs\/blobs\/sha256:\w+: larger than 1000 bytes$/));
+
+    const small = await client.pushBytes(repo, Buffer.from('hello'));
+    assert.deepEqual(small, { digest: sha256(Buffer.from('hello')), size: 5 });
+    assert.equal((await client.getBlob(repo, small.digest, 5)).toString(), 'hello');
+  });
+
+  it('maps a refused upload to the OCI error, and a read error of the source to itself', async () => {
+    const repo = 'client/refused';
+    const wrong = sha256(Buffer.from('something else'));
+    await assert.rejects(
+      client.pushBlob(repo, wrong, 5, () => Readable.from([Buffer.from('hello')])),
+      isRegistryError(400, 'DIGEST_INVALID', /^PUT \/v2\/client\/refused\/blobs\/uploads\/[^:]+: 400 DIGEST_INVALID /),
+    );
+    await assert.rejects(
+      client.pushBlob(repo, sha256(Buffer.from('x')), 1, () => createReadStream('/nonexistent/blob')),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && !(e instanceof RegistryError),
+    );
+  });
+
+  it('puts, heads and gets manifests by tag and by digest', async () => {
+    const repo = 'client/manifests';
+    const image = await pushImage(client, repo, 'v1');
+    assert.equal(image.digest, sha256(image.bytes));
+    for (const ref of ['v1', image.digest]) {
+      const got = await client.getManifest(repo, ref);
+      assert.deepEqual(got, { digest: image.digest, mediaType: OCI_MANIFEST, bytes: image.bytes });
+      assert.deepEqual(await client.headManifest(repo, ref), { digest: image.digest, mediaType: OCI_MANIFEST, size: image.bytes.length });
+    }
+    assert.equal(await client.headManifest(repo, 'nope'), undefined);
+  });
+
+  it('turns an OCI error body into status, code and a clear message', async () => {
+    await assert.rejects(
+      client.getManifest('client/none', 'nope'),
+      isRegistryError(404, 'MANIFEST_UNKNOWN', /^GET \/v2\/client\/none\/manifests\/nope: 404 MANIFEST_UNKNOWN manifest unknown/),
+    );
+    await assert.rejects(
+      client.putManifest('client/none', 'v1', Buffer.from('{"schemaVersion": 2'), OCI_MANIFEST),
+      isRegistryError(400, 'MANIFEST_INVALID', /^PUT \/v2\/client\/none\/manifests\/v1: 400 MANIFEST_INVALID /),
+    );
+  });
+
+  it('says when the registry cannot be reached', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as { port: number };
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await assert.rejects(new RegistryClient(`http://127.0.0.1:${port}`).blobExists('a/b', sha256(Buffer.from('x'))), isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/));
+  });
+
+  it('lists tags across Link pages', async () => {
+    const repo = 'client/tags';
+    const tags = ['a', 'b', 'c', 'd', 'e'];
+    for (const t of tags) await pushImage(client, repo, t);
+    assert.deepEqual((await client.listTags(repo, 2)).sort(), tags);
+    assert.deepEqual((await client.listTags(repo)).sort(), tags);
+  });
+
+  it('lists referrers, optionally of one artifact type', async () => {
+    const repo = 'client/referrers';
+    const subject = await pushImage(client, repo, 'v1');
+    const empty = await client.pushBytes(repo, Buffer.from('{}'));
+    const sig = await pushImage(client, repo, 'sig', {
+      artifactType: 'application/vnd.example.sig',
+      config: { mediaType: EMPTY, ...empty },
+      layers: [{ mediaType: EMPTY, ...empty }],
+      subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.bytes.length },
+    });
+    const all = await client.referrers(repo, subject.digest);
+    assert.deepEqual(
+      all.map((d) => [d.digest, d.artifactType]),
+      [[sig.digest, 'application/vnd.example.sig']],
+    );
+    assert.equal((await client.referrers(repo, subject.digest, 'application/vnd.example.sig')).length, 1);
+    assert.deepEqual(await client.referrers(repo, subject.digest, 'application/vnd.example.other'), []);
+  });
+});
+
+describe('RegistryClient against a scripted server', () => {
+  let server: Server;
+  let base: string;
+  let handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+  before(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => handler(req, res, Buffer.concat(chunks)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('PUTs the upload to the Location, relative, keeping its query, with extra headers', async () => {
+    const data = Buffer.from('layer bytes');
+    const digest = sha256(data);
+    const seen: string[] = [];
+    handler = (req, res, body) => {
+      seen.push(`${req.method} ${req.url} ${req.headers['x-extra']}`);
+      if (req.method === 'HEAD') return res.writeHead(404).end();
+      if (req.method === 'POST') return res.writeHead(202, { Location: '/elsewhere/upload/1?_state=abc' }).end();
+      assert.equal(req.headers['content-length'], String(data.length));
+      assert.deepEqual(body, data);
+      res.writeHead(201).end();
+    };
+    const client = new RegistryClient(base + '/', { headers: { 'X-Extra': 'yes' } });
+    assert.equal(await client.pushBlob('a/b', digest, data.length, () => Readable.from([data])), 'pushed');
+    assert.deepEqual(seen, [`HEAD /v2/a/b/blobs/${digest} yes`, 'POST /v2/a/b/blobs/uploads/ yes', `PUT /elsewhere/upload/1?_state=abc&digest=${encodeURIComponent(digest)} yes`]);
+  });
+
+  it('refuses a manifest whose bytes do not match the digest the registry claims', async () => {
+    const bytes = Buffer.from('{"schemaVersion":2}');
+    const claimed = sha256(Buffer.from('other'));
+    handler = (_req, res) => res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': claimed }).end(bytes);
+    const client = new RegistryClient(base);
+    await assert.rejects(client.getManifest('a/b', 'v1'), isRegistryError(undefined, undefined, new RegExp(`^GET /v2/a/b/manifests/v1: the manifest's digest is ${sha256(bytes)}, not ${claimed}$`)));
+    await assert.rejects(client.getManifest('a/b', claimed), /the manifest's digest is/);
+  });
+
+  it('reports a non-OCI error body by its first line', async () => {
+    handler = (_req, res) => res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html>bad gateway</html>\n<body>');
+    await assert.rejects(new RegistryClient(base).listTags('a/b'), isRegistryError(502, undefined, /^GET \/v2\/a\/b\/tags\/list: 502 <html>bad gateway<\/html>$/));
+  });
+});
+
+describe('parseImageRef', () => {
+  it('parses registry, repository, tag and digest, HTTP only for localhost unless told', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    assert.deepEqual(parseImageRef('127.0.0.1:5000/team/app:v1'), { base: 'http://127.0.0.1:5000', registry: '127.0.0.1:5000', repository: 'team/app', tag: 'v1' });
+    assert.deepEqual(parseImageRef('localhost/app'), { base: 'http://localhost', registry: 'localhost', repository: 'app' });
+    assert.deepEqual(parseImageRef('[::1]:5000/a/b/c@' + digest), { base: 'http://[::1]:5000', registry: '[::1]:5000', repository: 'a/b/c', digest });
+    assert.deepEqual(parseImageRef('registry.example.com/team/app:1.2_x-y'), { base: 'https://registry.example.com', registry: 'registry.example.com', repository: 'team/app', tag: '1.2_x-y' });
+    assert.deepEqual(parseImageRef('http://reg.internal:8080/app:v1@' + digest), { base: 'http://reg.internal:8080', registry: 'reg.internal:8080', repository: 'app', tag: 'v1', digest });
+    assert.equal(parseImageRef('https://localhost:5443/app:v1').base, 'https://localhost:5443');
+    assert.equal(parseImageRef('127.0.0.1:5000/my.team/app__x-y:v1').repository, 'my.team/app__x-y');
+  });
+
+  it('rejects bad references with CliErrors that say what is wrong', () => {
+    const cases: [string, RegExp][] = [
+      ['app:v1', /expected REGISTRY\/REPOSITORY/],
+      ['127.0.0.1:5000/Team/app:v1', /bad repository name "Team\/app"/],
+      ['127.0.0.1:5000/team//app', /bad repository name/],
+      ['127.0.0.1:5000/team/app:-v1', /bad tag "-v1"/],
+      ['127.0.0.1:5000/team/app:' + 'x'.repeat(129), /bad tag/],
+      ['127.0.0.1:5000/team/app@sha256:abc', /digest must be sha256/],
+      ['127.0.0.1:5000/team/app@md5:' + 'a'.repeat(32), /digest must be sha256/],
+      ['bad host!/team/app:v1', /bad registry host "bad host!"/],
+      ['127.0.0.1:5000/', /bad repository name ""/],
+    ];
+    for (const [input, message] of cases) {
+      assert.throws(() => parseImageRef(input), (e: unknown) => e instanceof CliError && message.test(e.message) && e.message.includes(JSON.stringify(input)), input);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { cliMain } from './process.js';
+
+export interface ClusterRegion {
+  name: string;
+  registry: string;
+  replication: string;
+  nats: string;
+}
+
+/** Whether ports [base, base+n) are all free on 127.0.0.1 right now. */
+async function free(base: number, n: number): Promise<boolean> {
+  for (let p = base; p < base + n; p++) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Poll `check` until it returns true or `ms` pass (there is no event to await across processes). */
+export async function until(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** `georeg cluster` as a black box: nats-servers joined by gateways and one node per region, data under `dataDir`. */
+export class Cluster {
+  stderr = '';
+
+  private constructor(
+    readonly process: ChildProcess,
+    readonly regions: ClusterRegion[],
+  ) {}
+
+  static async start(dataDir: string, regions = ['eu', 'us', 'ap']): Promise<Cluster> {
+    let base = 20000 + Math.floor(Math.random() * 2000) * 10;
+    while (!(await free(base, regions.length * 10))) base += regions.length * 10;
+    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('cluster ready')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`georeg cluster exited with ${code}:\n${stderr.slice(-3000)}`)));
+    });
+    const info = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { regions: ClusterRegion[] };
+    const cluster = new Cluster(child, info.regions);
+    cluster.stderr = stderr;
+    child.stderr?.on('data', (c: Buffer) => (cluster.stderr += c.toString()));
+    return cluster;
+  }
+
+  region(name: string): ClusterRegion {
+    const r = this.regions.find((x) => x.name === name);
+    if (!r) throw new Error(`no region ${name}`);
+    return r;
+  }
+
+  kill(): void {
+    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  }
+}
