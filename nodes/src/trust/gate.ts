@@ -16,6 +16,12 @@ import type { TrustPolicies } from './policies.js';
 const DECISION_CACHE = 10_000;
 const DIGEST_SIGNATURES = [SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT];
 
+/** A cached decision with the counter it adds to each time it is served. */
+interface Decided {
+  decision: Decision;
+  tally: { n: number };
+}
+
 const LEGACY_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.sig$/;
 
 /** Signature artifacts stay readable in enforce mode: referrers of the known types, and cosign's legacy `.sig` manifests. */
@@ -38,13 +44,16 @@ function seqKey(repo: string, tag: string): string {
  * replicated), so that an older binding reads as a rollback.
  */
 export class TrustGate {
-  readonly #decisions = new Lru<string, Decision>(DECISION_CACHE);
+  readonly #decisions = new Lru<string, Decided>(DECISION_CACHE);
   /** Bumped whenever a referrer arrives or any manifest leaves: cached decisions then no longer apply. */
   #generation = 0;
   readonly #highest = new Map<string, number>();
+  /** Policies by repository for #policyVersion (null: none applies); only repositories holding a manifest reach it. */
+  readonly #policies = new Map<string, CompiledPolicy | null>();
+  #policyVersion = '';
   readonly #locks = new KeyedLock();
-  /** Decisions served, by `<mode>/<result>`. */
-  readonly counts = new Map<string, number>();
+  /** Counters of decisions served, by `<mode>/<result>`. */
+  readonly #tallies = new Map<string, { n: number }>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -54,25 +63,67 @@ export class TrustGate {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Throws DENIED when the repository's policy enforces and refuses this manifest; audit mode logs and serves. */
-  async check(repo: string, ref: Reference, record: ManifestRecord, bytes: Buffer): Promise<void> {
+  /**
+   * Throws DENIED when the repository's policy enforces and refuses this
+   * manifest; audit mode logs and serves. A cached decision is applied without
+   * a promise (the pull path's common case); otherwise returns one to await.
+   */
+  check(repo: string, ref: Reference, record: ManifestRecord, bytes: Buffer): Promise<void> | undefined {
     const { version, trust } = this.policies.current;
-    const policy = trust.policyFor(repo);
-    if (!policy || policy.mode === 'off' || isSignature(ref, record, bytes)) return;
-    const highest = ref.tag === undefined ? 0 : await this.highestSeen(repo, ref.tag);
-    const key = [version, this.#generation, repo, ref.tag ?? '', record.digest, highest].join('\0');
-    let d = this.#decisions.get(key);
-    if (!d || d.validUntil <= this.now()) {
-      d = ref.tag === undefined ? await this.decideDigest(trust, policy, repo, record) : await this.decideTag(trust, policy, repo, ref.tag, record.digest, highest);
-      this.#decisions.set(key, d);
+    const policy = this.policyFor(version, trust, repo);
+    if (!policy || policy.mode === 'off' || isSignature(ref, record, bytes)) return undefined;
+    const highest = ref.tag === undefined ? 0 : this.#highest.get(seqKey(repo, ref.tag));
+    if (highest !== undefined) {
+      const hit = this.#decisions.get(this.decisionKey(version, repo, ref, record, highest));
+      if (hit && hit.decision.validUntil > this.now()) return this.apply(policy, repo, ref, record, hit);
     }
-    const counted = `${policy.mode}/${d.result}`;
-    this.counts.set(counted, (this.counts.get(counted) ?? 0) + 1);
-    if (d.allowed) return;
+    return this.decide(version, trust, policy, repo, ref, record);
+  }
+
+  private async decide(version: string, trust: Trust, policy: CompiledPolicy, repo: string, ref: Reference, record: ManifestRecord): Promise<void> {
+    const highest = ref.tag === undefined ? 0 : await this.highestSeen(repo, ref.tag);
+    const d = ref.tag === undefined ? await this.decideDigest(trust, policy, repo, record) : await this.decideTag(trust, policy, repo, ref.tag, record.digest, highest);
+    const decided = { decision: d, tally: this.tally(`${policy.mode}/${d.result}`) };
+    this.#decisions.set(this.decisionKey(version, repo, ref, record, highest), decided);
+    this.apply(policy, repo, ref, record, decided);
+  }
+
+  private decisionKey(version: string, repo: string, ref: Reference, record: ManifestRecord, highest: number): string {
+    return `${version}\0${this.#generation}\0${repo}\0${ref.tag ?? ''}\0${record.digest}\0${highest}`;
+  }
+
+  /** The policy of a repository, memoised per policy version (glob matching stays off the pull path). */
+  private policyFor(version: string, trust: Trust, repo: string): CompiledPolicy | undefined {
+    if (this.#policyVersion !== version) {
+      this.#policies.clear();
+      this.#policyVersion = version;
+    }
+    let p = this.#policies.get(repo);
+    if (p === undefined) {
+      p = trust.policyFor(repo) ?? null;
+      this.#policies.set(repo, p);
+    }
+    return p ?? undefined;
+  }
+
+  /** Decisions served, by `<mode>/<result>`. */
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.#tallies].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => [k, t.n]));
+  }
+
+  private tally(key: string): { n: number } {
+    let t = this.#tallies.get(key);
+    if (!t) this.#tallies.set(key, (t = { n: 0 }));
+    return t;
+  }
+
+  private apply(policy: CompiledPolicy, repo: string, ref: Reference, record: ManifestRecord, { decision: d, tally }: Decided): undefined {
+    tally.n++;
+    if (d.allowed) return undefined;
     const what = ref.tag === undefined ? `${repo}@${record.digest}` : `${repo}:${ref.tag}`;
     if (policy.mode === 'audit') {
       this.log.warn('trust audit: would deny', { repository: repo, reference: ref.tag ?? record.digest, reason: d.result, detail: d.message });
-      return;
+      return undefined;
     }
     throw oci('DENIED', `${what} is not trusted (${d.result}): ${d.message}`, { reason: d.result });
   }

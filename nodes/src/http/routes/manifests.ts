@@ -18,7 +18,8 @@ export function manifestRoutes(registry: Registry): Route {
       async GET(ctx) {
         const ref = parseReference(ctx.param(1));
         const { record, bytes } = await manifests.get(ctx.name, ref);
-        await registry.trust.check(ctx.name, ref, record, bytes);
+        const checking = registry.trust.check(ctx.name, ref, record, bytes);
+        if (checking) await checking;
         const etag = `"${record.digest}"`;
         const headers = {
           'Content-Type': record.mediaType,

@@ -61,7 +61,7 @@ export function trustRoutes(registry: Registry): Route[] {
       pattern: /^\/georeg\/v1\/trust$/,
       methods: {
         GET(ctx) {
-          ctx.json(200, { version: registry.policies.current.version, decisions: Object.fromEntries([...registry.trust.counts].sort()) });
+          ctx.json(200, { version: registry.policies.current.version, decisions: registry.trust.counts() });
         },
       },
     },
