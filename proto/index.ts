@@ -10,6 +10,7 @@ export {
   Location,
   Manifest,
   PeerStatus,
+  PolicyState,
   ReadBlobRequest,
   RepositoryPage,
   ReplicationClient,

@@ -7,6 +7,7 @@ import {
   type ListRepositoriesRequest,
   type ListRepositoryRequest,
   type LocateRequest,
+  type PolicyState,
   type Location,
   type Manifest,
   type RepositoryNames,
@@ -50,6 +51,10 @@ export class PeerClient {
         err ? reject(err) : resolve(res),
       ),
     );
+  }
+
+  getPolicy(): Promise<PolicyState> {
+    return new Promise((resolve, reject) => this.client.getPolicy({}, (err: ServiceError | null, res: PolicyState) => (err ? reject(err) : resolve(res))));
   }
 
   locate(repository: string, reference: string): Promise<Location> {

@@ -123,6 +123,10 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
         peers: peers.map((p) => ({ region: p.region, lagSeconds: p.lagSeconds, pendingEvents: p.pendingEvents, bytesInFlight: p.bytesInFlight, lastError: p.lastError ?? '' })),
       };
     }),
+    getPolicy: unary(log, async () => {
+      const held = registry.policies.held();
+      return { document: held?.document ?? '', timestamp: held?.clock };
+    }),
     locate: unary(log, async (req: { repository: string; reference: string }) => {
       const where = await locate(registry, parseName(req.repository), parseReference(req.reference));
       return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing };

@@ -42,6 +42,26 @@ async function get(base: string, path: string): Promise<{ status: number; body: 
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') };
 }
 
+async function putPolicy(base: string, doc: unknown): Promise<string> {
+  const res = await fetch(`${base}/georeg/v1/trust/policy`, { method: 'PUT', body: JSON.stringify(doc) });
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { version: string }).version;
+}
+
+async function policyVersion(base: string): Promise<string> {
+  return ((await (await fetch(`${base}/georeg/v1/trust/policy`)).json()) as { version: string }).version;
+}
+
+/** Policy versions `<wall>.<logical>@<region>` in HLC order. */
+function compareVersion(x: string, y: string): number {
+  const parse = (v: string): [number, number, string] => {
+    const m = /^(\d+)\.(\d+)@(.+)$/.exec(v);
+    return [Number(m?.[1]), Number(m?.[2]), m?.[3] ?? ''];
+  };
+  const [a, b] = [parse(x), parse(y)];
+  return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+}
+
 describe('replication between regions (real nats-server, real gRPC)', function () {
   this.timeout(30_000);
   let nats: TestNats;
@@ -175,6 +195,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     const img = await pushImage(eu.node.url, 'team/purged', 'v1', randomBytes(4096));
     await pushImage(eu.node.url, 'team/purged', 'v2', randomBytes(4096));
     assert.equal((await fetch(`${eu.node.url}/v2/team/purged/manifests/old`, { method: 'DELETE' })).status, 202);
+    const policy = await putPolicy(eu.node.url, { keys: [], policies: [{ repositories: ['missed/**'], mode: 'off' }] });
     await eu.node.publisher?.drained();
     const nc = await connect({ servers: nats.url });
     try {
@@ -189,7 +210,8 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await restarted.start();
     us.replicator = restarted;
     us.node.status.replication = restarted;
-    assert.ok((await repaired) >= 5, 'two manifests, two tags and a tag delete were repaired');
+    assert.ok((await repaired) >= 6, 'the policy, two manifests, two tags and a tag delete were repaired');
+    assert.equal(await policyVersion(us.node.url), policy, 'the missed policy change is repaired');
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/old')).status, 404, 'the missed delete is repaired');
     const m = await get(us.node.url, '/v2/team/purged/manifests/v1');
     assert.equal(m.status, 200);
@@ -197,6 +219,25 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/v2')).status, 200);
     const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as { peers: { repairs: number }[] };
     assert.ok((status.peers[0]?.repairs ?? 0) >= 4);
+  });
+
+  it('replicates a trust policy change, and the newer of two concurrent changes wins in both regions', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const arrived = applied(us.replicator as Replicator, (e) => e.action === Action.POLICY_PUT);
+    const version = await putPolicy(eu.node.url, { keys: [], policies: [{ repositories: ['a/**'], mode: 'off' }] });
+    await arrived;
+    assert.equal(await policyVersion(us.node.url), version);
+    const inUs = applied(us.replicator as Replicator, (e) => e.action === Action.POLICY_PUT);
+    const inEu = applied(eu.replicator as Replicator, (e) => e.action === Action.POLICY_PUT);
+    const [a, b] = await Promise.all([
+      putPolicy(eu.node.url, { keys: [], policies: [{ repositories: ['from-eu/**'], mode: 'off' }] }),
+      putPolicy(us.node.url, { keys: [], policies: [{ repositories: ['from-us/**'], mode: 'off' }] }),
+    ]);
+    await Promise.all([inUs, inEu]);
+    const winner = [a, b].sort((x, y) => compareVersion(x, y))[1];
+    assert.equal(await policyVersion(eu.node.url), winner);
+    assert.equal(await policyVersion(us.node.url), winner);
   });
 
   it('catches up after NATS itself was down while pushes went on', async () => {

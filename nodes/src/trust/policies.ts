@@ -47,6 +47,11 @@ export class TrustPolicies {
     return this.#current;
   }
 
+  /** The document held and its clock, as peers compare them (undefined: never set). */
+  held(): { document: string; clock: HlcTimestamp } | undefined {
+    return this.#clock && { document: JSON.stringify(this.#current.trust.document), clock: this.#clock };
+  }
+
   /** Load the stored document; then, when `seed` (a config file's document) changed since it was last applied, apply it. */
   async load(seed?: { text: string; source: string }): Promise<void> {
     const raw = await this.meta.getSetting(POLICY_KEY);

@@ -26,6 +26,15 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/replication.proto";
 
+export interface GetPolicyRequest {
+}
+
+export interface PolicyState {
+  /** JSON; empty when the region never had a policy. */
+  document: string;
+  timestamp?: Hlc | undefined;
+}
+
 export interface LocateRequest {
   repository: string;
   /** A tag or a digest. */
@@ -115,6 +124,145 @@ export interface StatusReply {
   /** Replication into this region from each of its peers. */
   peers: PeerStatus[];
 }
+
+function createBaseGetPolicyRequest(): GetPolicyRequest {
+  return {};
+}
+
+export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
+  encode(_: GetPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPolicyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPolicyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetPolicyRequest {
+    return {};
+  },
+
+  toJSON(_: GetPolicyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPolicyRequest>, I>>(base?: I): GetPolicyRequest {
+    return GetPolicyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPolicyRequest>, I>>(_: I): GetPolicyRequest {
+    const message = createBaseGetPolicyRequest();
+    return message;
+  },
+};
+
+function createBasePolicyState(): PolicyState {
+  return { document: "", timestamp: undefined };
+}
+
+export const PolicyState: MessageFns<PolicyState> = {
+  encode(message: PolicyState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.document !== "") {
+      writer.uint32(10).string(message.document);
+    }
+    if (message.timestamp !== undefined) {
+      Hlc.encode(message.timestamp, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PolicyState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolicyState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.document = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timestamp = Hlc.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PolicyState {
+    return {
+      document: isSet(object.document) ? globalThis.String(object.document) : "",
+      timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
+    };
+  },
+
+  toJSON(message: PolicyState): unknown {
+    const obj: any = {};
+    if (message.document !== "") {
+      obj.document = message.document;
+    }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = Hlc.toJSON(message.timestamp);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PolicyState>, I>>(base?: I): PolicyState {
+    return PolicyState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PolicyState>, I>>(object: I): PolicyState {
+    const message = createBasePolicyState();
+    message.document = object.document ?? "";
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Hlc.fromPartial(object.timestamp)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseLocateRequest(): LocateRequest {
   return { repository: "", reference: "" };
@@ -1556,6 +1704,19 @@ export const ReplicationService = {
     responseSerialize: (value: Location): Buffer => Buffer.from(Location.encode(value).finish()),
     responseDeserialize: (value: Buffer): Location => Location.decode(value),
   },
+  /**
+   * The trust policy document this region holds, with the clock of its
+   * version (for anti-entropy: a region that missed the POLICY_PUT event).
+   */
+  getPolicy: {
+    path: "/georeg.v1.Replication/GetPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPolicyRequest): Buffer => Buffer.from(GetPolicyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPolicyRequest => GetPolicyRequest.decode(value),
+    responseSerialize: (value: PolicyState): Buffer => Buffer.from(PolicyState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PolicyState => PolicyState.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -1570,6 +1731,11 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * child manifests and blobs all present).
    */
   locate: handleUnaryCall<LocateRequest, Location>;
+  /**
+   * The trust policy document this region holds, with the clock of its
+   * version (for anti-entropy: a region that missed the POLICY_PUT event).
+   */
+  getPolicy: handleUnaryCall<GetPolicyRequest, PolicyState>;
 }
 
 export interface ReplicationClient extends Client {
@@ -1655,6 +1821,25 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Location) => void,
+  ): ClientUnaryCall;
+  /**
+   * The trust policy document this region holds, with the clock of its
+   * version (for anti-entropy: a region that missed the POLICY_PUT event).
+   */
+  getPolicy(
+    request: GetPolicyRequest,
+    callback: (error: ServiceError | null, response: PolicyState) => void,
+  ): ClientUnaryCall;
+  getPolicy(
+    request: GetPolicyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PolicyState) => void,
+  ): ClientUnaryCall;
+  getPolicy(
+    request: GetPolicyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PolicyState) => void,
   ): ClientUnaryCall;
 }
 
