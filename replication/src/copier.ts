@@ -18,7 +18,7 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
 
 /**
  * Applies one peer event to this region: fetches only what is missing, in the
- * order blobs → child manifests → manifest → tag, each blob staged, verified and
+ * order blobs → child manifests → manifest → referrers → tag, each blob staged, verified and
  * committed before anything refers to it. Applying an event twice changes
  * nothing. Tag changes win by hybrid logical clock (region id breaks ties), so
  * every region settles on the same tag whatever order events arrive in.
@@ -62,7 +62,7 @@ export class Copier {
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient): Promise<boolean> {
     if (!(await this.newer(repo, tag, at))) return false;
     if ((await this.registry.meta.getTag(repo, tag)) === digest) return false;
-    await this.ensureManifest(repo, digest, peer);
+    await this.ensureManifest(repo, digest, peer, true);
     await this.registry.meta.putTag(repo, tag, digest, { tagClock: at });
     return true;
   }
@@ -79,15 +79,24 @@ export class Copier {
     return !local || !at || compareHlc(at, local) > 0;
   }
 
-  /** Make `digest` a manifest of `repo` here, copying whatever it depends on first. */
-  async ensureManifest(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
-    if (await this.registry.meta.getManifest(repo, digest)) return;
+  /**
+   * Make `digest` a manifest of `repo` here, copying whatever it depends on
+   * first; `withReferrers` (before a tag points at it) also copies the
+   * manifests that refer to it on the peer, so a tag never arrives before the
+   * signatures that let a trust policy serve it.
+   */
+  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false): Promise<void> {
+    const here = await this.registry.meta.getManifest(repo, digest);
+    if (here && !withReferrers) return;
     const m = await peer.getManifest(repo, digest);
-    const body = Buffer.from(m.content);
-    const parsed = parseManifest(body, m.mediaType);
-    await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, peer));
-    for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
-    await this.registry.manifests.put(repo, { digest, tag: undefined }, body, m.mediaType, {});
+    if (!here) {
+      const body = Buffer.from(m.content);
+      const parsed = parseManifest(body, m.mediaType);
+      await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, peer));
+      for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
+      await this.registry.manifests.put(repo, { digest, tag: undefined }, body, m.mediaType, {});
+    }
+    if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
   }
 
   /** Link `digest` into `repo`: from local content when any repository here has it, else from the peer. */

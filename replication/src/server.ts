@@ -87,7 +87,8 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
     getManifest: unary(log, async (req: { repository: string; digest: string }) => {
       const repo = parseName(req.repository);
       const { record, bytes } = await registry.manifests.get(repo, { digest: parseDigest(req.digest), tag: undefined });
-      return { digest: record.digest, mediaType: record.mediaType, content: bytes };
+      const referrers = (await registry.meta.listReferrers(repo, record.digest)).map((d) => d.digest);
+      return { digest: record.digest, mediaType: record.mediaType, content: bytes, referrers };
     }),
     listRepository: unary(log, async (req: { repository: string; after: string; limit: number }) => {
       const repo = parseName(req.repository);

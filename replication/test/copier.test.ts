@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import { HybridClock, isOciError, silentLogger } from 'georeg/nodes';
+import { HybridClock, isOciError, parseDigest, silentLogger } from 'georeg/nodes';
 import { Copier } from '../src/copier.js';
 import { PeerClient } from '../src/peer-client.js';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
-import { node, pushImage, sha256, type Node } from './support.js';
+import { node, pushBlob, pushImage, sha256, type Node } from './support.js';
 
 /** A real peer client whose blob streams can be cut short or corrupted, to test recovery. */
 class FaultyPeer extends PeerClient {
@@ -55,6 +55,25 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     await server?.close();
     await origin?.close();
     await target?.close();
+  });
+
+  it('copies the referrers of a manifest (signatures) before it points a tag at it', async () => {
+    const img = await pushImage(origin.url, 'team/signed', 'v1', randomBytes(2048));
+    const empty = await pushBlob(origin.url, 'team/signed', Buffer.from('{}'));
+    const sig = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.example.signature',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 }],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.digest, size: img.manifest.length },
+    }));
+    const put = await fetch(`${origin.url}/v2/team/signed/manifests/${sha256(sig)}`, { method: 'PUT', body: sig, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(put.status, 201);
+    assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), true);
+    assert.deepEqual((await target.registry.meta.listReferrers('team/signed', parseDigest(img.digest))).map((d) => d.digest), [sha256(sig)]);
+    // Applying the tag again copies nothing more and changes nothing.
+    assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), false);
   });
 
   it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {

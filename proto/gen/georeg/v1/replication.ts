@@ -73,6 +73,11 @@ export interface Manifest {
   digest: string;
   mediaType: string;
   content: Buffer;
+  /**
+   * Manifests of the repository whose subject is this one (signatures, SBOMs):
+   * a replica copies them before it points a tag here.
+   */
+  referrers: string[];
 }
 
 export interface ListRepositoryRequest {
@@ -754,7 +759,7 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
 };
 
 function createBaseManifest(): Manifest {
-  return { digest: "", mediaType: "", content: Buffer.alloc(0) };
+  return { digest: "", mediaType: "", content: Buffer.alloc(0), referrers: [] };
 }
 
 export const Manifest: MessageFns<Manifest> = {
@@ -767,6 +772,9 @@ export const Manifest: MessageFns<Manifest> = {
     }
     if (message.content.length !== 0) {
       writer.uint32(26).bytes(message.content);
+    }
+    for (const v of message.referrers) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -808,6 +816,14 @@ export const Manifest: MessageFns<Manifest> = {
             message.content = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.referrers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -829,6 +845,9 @@ export const Manifest: MessageFns<Manifest> = {
         ? globalThis.String(object.media_type)
         : "",
       content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : Buffer.alloc(0),
+      referrers: globalThis.Array.isArray(object?.referrers)
+        ? object.referrers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -843,6 +862,9 @@ export const Manifest: MessageFns<Manifest> = {
     if (message.content.length !== 0) {
       obj.content = base64FromBytes(message.content);
     }
+    if (message.referrers?.length) {
+      obj.referrers = message.referrers;
+    }
     return obj;
   },
 
@@ -854,6 +876,7 @@ export const Manifest: MessageFns<Manifest> = {
     message.digest = object.digest ?? "";
     message.mediaType = object.mediaType ?? "";
     message.content = object.content ?? Buffer.alloc(0);
+    message.referrers = object.referrers?.map((e) => e) || [];
     return message;
   },
 };
