@@ -22,6 +22,8 @@ const TOOLS = [
   ['docker-registry', 'docker-registry'],
   ['nats-server', 'nats-server'],
   ['protoc', 'protobuf-compiler'],
+  ['prometheus', 'prometheus'],
+  ['chromium', 'chromium'],
 ];
 
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.
