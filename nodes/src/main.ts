@@ -14,7 +14,9 @@ import { CachingBlobDriver } from './storage/caching-driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry } from './registry/registry.js';
-import { collectGarbage, type GcOptions } from './registry/gc.js';
+import { runGc, type GcOptions } from './registry/gc.js';
+import { NodeMetrics } from './metrics.js';
+import { VERSION } from './version.js';
 import { createHttpServer } from './http/server.js';
 import { EventRecorder } from './events/recorder.js';
 import { HybridClock } from './events/hlc.js';
@@ -33,6 +35,8 @@ export interface RunningNode {
   clock: HybridClock;
   /** What /georeg/v1/replication reports; a replicator in this process sets `replication`. */
   status: NodeStatus;
+  /** Prometheus metrics served at /metrics. */
+  metrics: NodeMetrics;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   }
   const gc = gcOptions(config);
   const status = new NodeStatus(config.region, registry, registry.meta, publisher);
-  const server = createHttpServer(registryRoutes(registry, gc, status), { accessLog: config.log.access, log });
+  const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, status, publisher });
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics), { accessLog: config.log.access, log, metrics });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -108,7 +113,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     timers.push(t);
   };
   every(config.uploads.expireIntervalSeconds, 'upload expiry', () => registry.uploads.expire(gc.uploadMaxAgeMs));
-  every(config.gc.intervalSeconds, 'gc', () => collectGarbage(registry, { ...gc, dryRun: false }, log));
+  every(config.gc.intervalSeconds, 'gc', () => runGc(registry, { ...gc, dryRun: false }, log, metrics));
 
   log.info('registry listening', { url, region: config.region, data: config.data, storage: config.storage.driver, meta: config.meta.driver, events: config.nats.url ? 'nats' : 'off' });
   return {
@@ -118,6 +123,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     publisher,
     clock,
     status,
+    metrics,
     async close() {
       timers.forEach(clearInterval);
       await publisher?.stop();

@@ -23,6 +23,15 @@ export interface PeerReplicationStatus {
   failures: number;
   /** Repairs made by anti-entropy: content the events missed. */
   repairs: number;
+  /** Blobs and blob bytes copied from this peer. */
+  blobs: number;
+  bytes: number;
+  /** Event applications retried after a failure. */
+  retries: number;
+  /** Tag changes from this peer that lost to a newer one seen here. */
+  conflicts: number;
+  /** Failed applications by reason: unreachable, not_found, digest_mismatch, invalid, internal. */
+  failuresByReason: Record<string, number>;
   lastError?: string;
 }
 

@@ -37,14 +37,17 @@ export class Copier {
       return;
     }
     const repo = parseName(event.repository);
+    const conflict = (): void => {
+      peer.conflicts++;
+    };
     switch (event.action) {
       case Action.MANIFEST_PUT:
         return this.ensureManifest(repo, parseDigest(event.digest), peer);
       case Action.TAG_PUT:
-        await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer);
+        await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer, conflict);
         return;
       case Action.TAG_DELETE:
-        await this.applyTagDelete(repo, event.tag, event.timestamp);
+        await this.applyTagDelete(repo, event.tag, event.timestamp, conflict);
         return;
       case Action.MANIFEST_DELETE:
         await this.registry.manifests.deleteManifest(repo, parseDigest(event.digest), true);
@@ -59,8 +62,8 @@ export class Copier {
    * newer than the last one this region saw for the tag. Returns whether the
    * tag changed here.
    */
-  async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient): Promise<boolean> {
-    if (!(await this.newer(repo, tag, at))) return false;
+  async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
+    if (!(await this.newer(repo, tag, at, onConflict))) return false;
     if ((await this.registry.meta.getTag(repo, tag)) === digest) return false;
     await this.ensureManifest(repo, digest, peer, true);
     await this.registry.meta.putTag(repo, tag, digest, { tagClock: at });
@@ -68,15 +71,17 @@ export class Copier {
   }
 
   /** Delete `tag` when the delete stamped `at` is newer than the last change seen here; returns whether it went. */
-  async applyTagDelete(repo: string, tag: string, at: HlcTimestamp | undefined): Promise<boolean> {
-    if (!(await this.newer(repo, tag, at))) return false;
+  async applyTagDelete(repo: string, tag: string, at: HlcTimestamp | undefined, onConflict?: () => void): Promise<boolean> {
+    if (!(await this.newer(repo, tag, at, onConflict))) return false;
     return this.registry.meta.deleteTag(repo, tag, { tagClock: at });
   }
 
-  /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag. */
-  private async newer(repo: string, tag: string, at: HlcTimestamp | undefined): Promise<boolean> {
+  /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag; an older one is a conflict lost. */
+  private async newer(repo: string, tag: string, at: HlcTimestamp | undefined, onConflict?: () => void): Promise<boolean> {
     const local = await this.registry.meta.getTagClock(repo, tag);
-    return !local || !at || compareHlc(at, local) > 0;
+    const order = !local || !at ? 1 : compareHlc(at, local);
+    if (order < 0) onConflict?.();
+    return order > 0;
   }
 
   /**
@@ -104,5 +109,6 @@ export class Copier {
     if (await this.registry.meta.getBlobLink(repo, digest)) return;
     if (await this.registry.blobs.adopt(repo, digest)) return;
     await this.registry.uploads.ingest(repo, digest, (offset) => peer.readBlob(repo, digest, offset));
+    peer.blobsCopied++;
   }
 }

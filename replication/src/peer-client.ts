@@ -19,6 +19,11 @@ export class PeerClient {
   private readonly client: InstanceType<typeof ReplicationClient>;
   /** Bytes received of blobs still being copied. */
   bytesInFlight = 0;
+  /** Blob bytes received from this peer, and blobs copied whole (counted by the copier). */
+  bytesCopied = 0;
+  blobsCopied = 0;
+  /** Tag changes from this peer that lost to a newer one (counted by the copier). */
+  conflicts = 0;
 
   constructor(
     readonly region: string,
@@ -90,6 +95,7 @@ export class PeerClient {
       }
       expected += chunk.data.length;
       received += chunk.data.length;
+      this.bytesCopied += chunk.data.length;
       this.bytesInFlight += chunk.data.length;
       if (!out.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength))) call.pause();
     });

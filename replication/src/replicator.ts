@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
 import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
@@ -29,6 +30,20 @@ export interface PeerState {
   lastError?: string;
   /** Repairs made by anti-entropy (content events missed). */
   repairs: number;
+  retries: number;
+  failuresByReason: Record<string, number>;
+}
+
+/** A low-cardinality reason for a failed event application (metrics label). */
+export function failureReason(err: unknown): string {
+  const e = err as { code?: unknown; status?: unknown; kind?: unknown; message?: unknown };
+  if (e.kind === 'DIGEST_INVALID' || /digest/i.test(String(e.message))) return 'digest_mismatch';
+  if (typeof e.code === 'number') {
+    if (e.code === grpcStatus.UNAVAILABLE || e.code === grpcStatus.DEADLINE_EXCEEDED) return 'unreachable';
+    if (e.code === grpcStatus.NOT_FOUND) return 'not_found';
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return 'invalid';
+  return 'internal';
 }
 
 /**
@@ -53,7 +68,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.registry, opts.clock);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address));
-    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0 });
+    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {} });
   }
 
   async start(): Promise<void> {
@@ -147,6 +162,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       m.term();
       return;
     }
+    if (m.info.redeliveryCount > 1) state.retries++;
     try {
       await this.copier.apply(event, peer);
       m.ack();
@@ -155,6 +171,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       this.emit('applied', event, peer.region);
     } catch (err) {
       state.failures++;
+      const reason = failureReason(err);
+      state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
       state.lastError = (err as Error).message;
       const attempt = m.info.redeliveryCount;
       const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 12)) * (0.5 + Math.random() / 2);
@@ -188,6 +206,11 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           applied: state.applied,
           failures: state.failures,
           repairs: state.repairs,
+          blobs: peer.blobsCopied,
+          bytes: peer.bytesCopied,
+          retries: state.retries,
+          conflicts: peer.conflicts,
+          failuresByReason: { ...state.failuresByReason },
           lastError: state.lastError,
         };
       }),

@@ -76,6 +76,22 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), false);
   });
 
+  it('applies a tag change only when newer than the last one seen here, and reports an older one as a conflict', async () => {
+    const img = await pushImage(origin.url, 'team/clock', 'v1', randomBytes(512));
+    const digest = parseDigest(img.digest);
+    let conflicts = 0;
+    const conflict = (): void => {
+      conflicts++;
+    };
+    const at = (wallMs: number) => ({ wallMs, logical: 0, region: 'eu' });
+    assert.equal(await copier.applyTag('team/clock', 'v1', digest, at(2000), peer, conflict), true);
+    assert.equal(await copier.applyTag('team/clock', 'v1', digest, at(2000), peer, conflict), false, 'a replay changes nothing');
+    assert.equal(conflicts, 0, 'a replay is no conflict');
+    assert.equal(await copier.applyTagDelete('team/clock', 'v1', at(1000), conflict), false);
+    assert.equal(conflicts, 1, 'an older delete lost');
+    assert.equal(await target.registry.meta.getTag('team/clock', 'v1'), digest);
+  });
+
   it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {
     const layer = randomBytes(4 * 1024 * 1024);
     const img = await pushImage(origin.url, 'team/app', 'v1', layer);

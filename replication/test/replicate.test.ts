@@ -62,6 +62,16 @@ function compareVersion(x: string, y: string): number {
   return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
 }
 
+async function scrape(base: string): Promise<string> {
+  return (await fetch(`${base}/metrics`)).text();
+}
+
+/** The value of one exact series (`name{labels}` as the text format writes it); 0 when absent. */
+function metric(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 describe('replication between regions (real nats-server, real gRPC)', function () {
   this.timeout(30_000);
   let nats: TestNats;
@@ -113,6 +123,15 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     ]);
     const none = (await (await fetch(`${us.node.url}/georeg/v1/where/team/app/nope`)).json()) as Where;
     assert.deepEqual(none.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'absent']]);
+
+    const metrics = await scrape(us.node.url);
+    const pair = '{source="eu",target="us"}';
+    assert.ok(metric(metrics, `georeg_replication_events_applied_total${pair}`) >= 2);
+    assert.ok(metric(metrics, `georeg_replication_blobs_total${pair}`) >= 2, 'config and layer');
+    assert.ok(metric(metrics, `georeg_replication_bytes_total${pair}`) >= layer.length);
+    assert.equal(metric(metrics, `georeg_replication_peer_up${pair}`), 1);
+    assert.equal(metric(metrics, `georeg_replication_pending_events${pair}`), 0);
+    assert.equal(metric(metrics, `georeg_replication_lag_seconds${pair}`), 0);
   });
 
   it('does not echo replicated changes back as events of the region that applied them', async () => {
@@ -170,6 +189,10 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.ok(peer?.lastError, 'the error is reported');
     const where = (await (await fetch(`${us.node.url}/georeg/v1/where/team/later/v1`)).json()) as Where;
     assert.deepEqual(where.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'unreachable']]);
+    const metrics = await scrape(us.node.url);
+    assert.ok(metric(metrics, 'georeg_replication_failures_total{source="eu",target="us",reason="unreachable"}') >= 1);
+    assert.equal(metric(metrics, 'georeg_replication_peer_up{source="eu",target="us"}'), 0);
+    assert.ok(metric(metrics, 'georeg_replication_pending_events{source="eu",target="us"}') >= 1);
 
     const done = applied(replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/later');
     eu.server = await startReplicationServer(eu.node.registry, { host: '127.0.0.1', port }, { region: 'eu', log: silentLogger });

@@ -1,15 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { isOciError, oci, type OciError } from '../oci/errors.js';
 import { Ctx } from './context.js';
 import { Router, type Route } from './router.js';
+import type { NodeMetrics } from '../metrics.js';
 
 export interface HttpOptions {
   accessLog: boolean;
   log: Logger;
+  /** Told of every finished request (Prometheus metrics). */
+  metrics?: NodeMetrics;
 }
 
+/** Per socket: bytes read and written when its last request finished. */
+const counted = Symbol('georeg.bytesCounted');
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const idPrefix = randomBytes(4).toString('hex');
 let idCounter = 0;
@@ -60,8 +66,16 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
   const match = router.match(req.method ?? 'GET', path);
   const ctx = new Ctx(req, res, id, log, path, q === -1 ? '' : url.slice(q + 1), match?.params ?? []);
   res.setHeader('X-Request-Id', id);
-  if (opts.accessLog) {
+  const { metrics, accessLog } = opts;
+  if (accessLog || metrics) {
+    const socket = req.socket as Socket & { [counted]?: [number, number] };
     res.once('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // Bytes since the previous request on this keep-alive connection finished: this request's headers and body.
+      const [read0, written0] = socket[counted] ?? [0, 0];
+      socket[counted] = [socket.bytesRead, socket.bytesWritten];
+      metrics?.request(ctx.route, req.method ?? 'GET', res.statusCode, ms / 1000, socket.bytesRead - read0, socket.bytesWritten - written0);
+      if (!accessLog) return;
       log.info('request', {
         reqId: id,
         method: req.method,
@@ -69,7 +83,7 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
         path: path.length > 512 ? path.slice(0, 512) : path,
         status: res.statusCode,
         bytesIn: Number(req.headers['content-length'] ?? 0),
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        ms,
         remote: req.socket.remoteAddress,
       });
     });

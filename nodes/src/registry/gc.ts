@@ -29,6 +29,18 @@ export interface GcReport {
   ms: number;
 }
 
+/** collectGarbage, counted in the node's metrics (failures too). */
+export async function runGc(registry: Registry, opts: GcOptions, log: Logger, metrics: { gc(report: GcReport | undefined): void }): Promise<GcReport> {
+  try {
+    const report = await collectGarbage(registry, opts, log);
+    metrics.gc(report);
+    return report;
+  } catch (e) {
+    metrics.gc(undefined);
+    throw e;
+  }
+}
+
 /**
  * Mark and sweep while the node keeps serving. Marked: every manifest and every
  * digest a manifest references, in any repository. Swept: blob links nobody

@@ -1,5 +1,6 @@
 import type { Registry } from '../../registry/registry.js';
-import { collectGarbage, type GcOptions } from '../../registry/gc.js';
+import { runGc, type GcOptions } from '../../registry/gc.js';
+import type { NodeMetrics } from '../../metrics.js';
 import type { Route } from '../router.js';
 import { parseReference } from '../../oci/names.js';
 import type { NodeStatus } from '../../status.js';
@@ -8,7 +9,7 @@ import type { NodeStatus } from '../../status.js';
  * georeg's own API under /georeg/v1. Until authentication lands, bind the node to
  * a trusted address (the default is 127.0.0.1).
  */
-export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus): Route[] {
+export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics): Route[] {
   return [
     {
       name: 'replication',
@@ -31,6 +32,15 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       },
     },
     {
+      name: 'metrics',
+      pattern: /^\/metrics$/,
+      methods: {
+        async GET(ctx) {
+          ctx.send(200, { 'Content-Type': metrics.contentType }, Buffer.from(await metrics.text()));
+        },
+      },
+    },
+    {
       name: 'health',
       pattern: /^\/georeg\/v1\/health$/,
       methods: {
@@ -45,7 +55,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       methods: {
         async POST(ctx) {
           const dryRun = ctx.q('dryRun') === 'true' || ctx.q('dryRun') === '1';
-          ctx.json(200, await collectGarbage(registry, { ...gc, dryRun }, ctx.log));
+          ctx.json(200, await runGc(registry, { ...gc, dryRun }, ctx.log, metrics));
         },
       },
     },

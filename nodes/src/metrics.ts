@@ -1,0 +1,201 @@
+import { statfs } from 'node:fs/promises';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+import type { Registry } from './registry/registry.js';
+import type { GcReport } from './registry/gc.js';
+import type { NodeStatus, PeerReplicationStatus } from './status.js';
+import type { OutboxPublisher } from './events/publisher.js';
+
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** The store inventory (blobs, manifests, repositories) is recounted at most this often. */
+const INVENTORY_MS = 60_000;
+
+export interface MetricsSources {
+  region: string;
+  version: string;
+  /** Directory whose file system the free/capacity gauges report. */
+  dataDir: string;
+  registry: Registry;
+  status: NodeStatus;
+  publisher?: OutboxPublisher;
+}
+
+interface Inventory {
+  blobs: number;
+  blobBytes: number;
+  repositories: number;
+  manifests: number;
+  uploads: number;
+}
+
+type HttpSeries = { requests: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> };
+
+/**
+ * The node's Prometheus metrics in a registry of its own (several nodes can
+ * share a process in tests). Counters of the request path are updated as
+ * requests finish; everything else is read from its source at scrape time.
+ * Metric names, labels and meanings are documented in docs/metrics.md.
+ */
+export class NodeMetrics {
+  readonly registry = new PromRegistry();
+  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #duration: Histogram<'route' | 'method'>;
+  readonly #received: Counter<'route'>;
+  readonly #sent: Counter<'route'>;
+  readonly #gcRuns: Counter<'result'>;
+  readonly #gcRemoved: Counter;
+  readonly #gcLast: Gauge;
+  readonly #series = new Map<string, HttpSeries>();
+  #inventory?: Inventory;
+  #inventoryAt = 0;
+  #counting?: Promise<void>;
+
+  constructor(private readonly src: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'georeg_info', help: 'Always 1: the region and version of this node.', labelNames: ['region', 'version'], registers }).set(
+      { region: src.region, version: src.version },
+      1,
+    );
+    this.#requests = new Counter({ name: 'georeg_http_requests_total', help: 'HTTP requests answered, by route, method and status.', labelNames: ['route', 'method', 'status'], registers });
+    this.#duration = new Histogram({ name: 'georeg_http_request_duration_seconds', help: 'HTTP request duration, to the last byte of the answer.', labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers });
+    this.#received = new Counter({ name: 'georeg_http_received_bytes_total', help: 'Bytes read from clients (headers and bodies).', labelNames: ['route'], registers });
+    this.#sent = new Counter({ name: 'georeg_http_sent_bytes_total', help: 'Bytes written to clients (headers and bodies).', labelNames: ['route'], registers });
+    this.#gcRuns = new Counter({ name: 'georeg_gc_runs_total', help: 'Garbage collections run.', labelNames: ['result'], registers });
+    for (const result of ['ok', 'failed']) this.#gcRuns.labels(result).inc(0);
+    this.#gcRemoved = new Counter({ name: 'georeg_gc_removed_blobs_total', help: 'Blobs removed by garbage collection.', registers });
+    this.#gcLast = new Gauge({ name: 'georeg_gc_last_run_timestamp_seconds', help: 'When the last garbage collection finished (0: never).', registers });
+    this.#storeGauges(registers);
+    this.#outboxMetrics(registers);
+    this.#trustMetrics(registers);
+    this.#replicationMetrics(registers);
+  }
+
+  /** One finished HTTP request. */
+  request(route: string, method: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    const m = METHODS.has(method) ? method : 'OTHER';
+    const key = `${route} ${m} ${status}`;
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { requests: this.#requests.labels(route, m, String(status)), duration: this.#duration.labels(route, m) };
+      this.#series.set(key, s);
+    }
+    s.requests.inc();
+    s.duration.observe(seconds);
+    if (bytesIn > 0) this.#received.labels(route).inc(bytesIn);
+    if (bytesOut > 0) this.#sent.labels(route).inc(bytesOut);
+  }
+
+  /** One garbage collection: its report, or undefined when it failed. */
+  gc(report: GcReport | undefined): void {
+    this.#gcRuns.labels(report ? 'ok' : 'failed').inc();
+    if (report && !report.dryRun) this.#gcRemoved.inc(report.blobsDeleted.length);
+    this.#gcLast.set(Date.now() / 1000);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  #storeGauges(registers: PromRegistry[]): void {
+    const inventory = async (): Promise<Inventory | undefined> => {
+      if (Date.now() - this.#inventoryAt >= INVENTORY_MS && !this.#counting) {
+        this.#counting = this.#count().finally(() => (this.#counting = undefined));
+      }
+      // The first scrape waits for a count; later ones answer with the last one while a recount runs.
+      if (!this.#inventory) await this.#counting;
+      return this.#inventory;
+    };
+    const gauge = (name: string, help: string, read: (i: Inventory) => number): void => {
+      new Gauge({ name, help, registers, async collect() { const i = await inventory(); if (i) this.set(read(i)); } });
+    };
+    gauge('georeg_storage_blobs', 'Blobs stored (recounted at most once a minute).', (i) => i.blobs);
+    gauge('georeg_storage_blob_bytes', 'Bytes of blobs stored (recounted at most once a minute).', (i) => i.blobBytes);
+    gauge('georeg_repositories', 'Repositories (recounted at most once a minute).', (i) => i.repositories);
+    gauge('georeg_manifests', 'Manifests linked into repositories (recounted at most once a minute).', (i) => i.manifests);
+    gauge('georeg_upload_sessions', 'Open upload sessions (recounted at most once a minute).', (i) => i.uploads);
+    const dir = this.src.dataDir;
+    new Gauge({ name: 'georeg_storage_free_bytes', help: "Free bytes on the data directory's file system.", registers, async collect() { const s = await statfs(dir); this.set(s.bavail * s.bsize); } });
+    new Gauge({ name: 'georeg_storage_capacity_bytes', help: "Size of the data directory's file system.", registers, async collect() { const s = await statfs(dir); this.set(s.blocks * s.bsize); } });
+  }
+
+  async #count(): Promise<void> {
+    const { driver, meta } = this.src.registry;
+    const i: Inventory = { blobs: 0, blobBytes: 0, repositories: 0, manifests: 0, uploads: 0 };
+    for await (const b of driver.list()) {
+      i.blobs++;
+      i.blobBytes += b.size;
+    }
+    const repos = await meta.listRepositories();
+    i.repositories = repos.length;
+    for (const r of repos) for await (const _ of meta.listManifests(r)) i.manifests++;
+    for await (const _ of meta.listUploads()) i.uploads++;
+    this.#inventory = i;
+    this.#inventoryAt = Date.now();
+  }
+
+  #outboxMetrics(registers: PromRegistry[]): void {
+    const { registry, publisher } = this.src;
+    new Gauge({ name: 'georeg_outbox_depth', help: 'Events written but not yet acknowledged by JetStream.', registers, collect() { this.set(registry.meta.outboxDepth()); } });
+    new Counter({ name: 'georeg_outbox_published_total', help: 'Events published to JetStream.', registers, collect() { this.reset(); this.inc(publisher?.published ?? 0); } });
+  }
+
+  #trustMetrics(registers: PromRegistry[]): void {
+    const gate = this.src.registry.trust;
+    new Counter({
+      name: 'georeg_trust_decisions_total',
+      help: 'Manifest pulls checked against a trust policy, by mode and result (verified or the refusal reason).',
+      labelNames: ['mode', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, n] of Object.entries(gate.counts())) {
+          const [mode = '', result = ''] = key.split('/');
+          this.labels(mode, result).inc(n);
+        }
+      },
+    });
+  }
+
+  #replicationMetrics(registers: PromRegistry[]): void {
+    const target = this.src.region;
+    const status = this.src.status;
+    let peers: Promise<PeerReplicationStatus[]> | undefined;
+    // One read of the replicator's state per scrape, shared by every replication metric.
+    const read = (): Promise<PeerReplicationStatus[]> => {
+      peers ??= (status.replication?.peers() ?? Promise.resolve([])).finally(() => setImmediate(() => (peers = undefined)));
+      return peers;
+    };
+    const labelNames = ['source', 'target'] as const;
+    const gauge = (name: string, help: string, value: (p: PeerReplicationStatus) => number): void => {
+      new Gauge({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).set(value(p)); } });
+    };
+    const counter = (name: string, help: string, value: (p: PeerReplicationStatus) => number): void => {
+      new Counter({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).inc(value(p)); } });
+    };
+    gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);
+    gauge('georeg_replication_pending_events', 'Events from the source region not yet applied here.', (p) => p.pendingEvents);
+    gauge('georeg_replication_bytes_in_flight', 'Blob bytes being copied from the source region now.', (p) => p.bytesInFlight);
+    gauge('georeg_replication_peer_up', '1 when the last contact with the source region succeeded.', (p) => (p.lastError ? 0 : 1));
+    counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
+    counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
+    counter('georeg_replication_bytes_total', 'Blob bytes copied from the source region.', (p) => p.bytes);
+    counter('georeg_replication_retries_total', 'Event applications retried after a failure.', (p) => p.retries);
+    counter('georeg_replication_conflicts_total', 'Tag changes from the source region that lost to a newer change.', (p) => p.conflicts);
+    counter('georeg_replication_repairs_total', 'Repairs made by anti-entropy.', (p) => p.repairs);
+    new Counter({
+      name: 'georeg_replication_failures_total',
+      help: 'Failed event applications, by reason.',
+      labelNames: ['source', 'target', 'reason'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const p of await read()) for (const [reason, n] of Object.entries(p.failuresByReason)) this.labels(p.region, target, reason).inc(n);
+      },
+    });
+  }
+}
