@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import type * as ClientModule from '../../nodes/test/support/client.js';
 import { formatStatus, formatWhere } from '../src/commands/status.js';
+import { georeg, main } from './support/run.js';
 
-const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
 const { pushImage } = (await import(support('client.js'))) as typeof ClientModule;
 
-function georeg(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
-  });
-}
 
 describe('georeg status and where', () => {
   it('formats per-peer replication status and per-region locations as tables', () => {
@@ -24,8 +18,8 @@ describe('georeg status and where', () => {
       peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, lastError: 'UNAVAILABLE' }],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
-    assert.match(s, /FROM +LAG +PENDING/);
-    assert.match(s, /eu +1\.3s +4 +2048 B +7 +2 +1 +UNAVAILABLE/);
+    assert.match(s, /FROM +HEALTH +LAG +PENDING/);
+    assert.match(s, /eu +DOWN +1\.3s +4 +2048 B +7 +2 +1 +UNAVAILABLE/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },
       { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },
@@ -54,6 +48,26 @@ describe('georeg status and where', () => {
       const bad = await georeg(['where', 'no-tag-here', '--url', node.url]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /NAME:TAG or NAME@DIGEST/);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('--watch redraws the table until interrupted, then exits 0', async () => {
+    const node = await startTestNode();
+    try {
+      const child = spawn(process.execPath, [main, 'status', '--watch', '--interval', '0.1', '--url', node.url]);
+      let out = '';
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if ((out.match(/region local; outbox off/g) ?? []).length >= 3) resolve();
+        });
+      });
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.match(out, /^\d{4}-\d\d-\d\dT/m, 'each redraw is stamped');
     } finally {
       await node.close();
     }

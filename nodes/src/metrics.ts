@@ -28,7 +28,7 @@ interface Inventory {
   uploads: number;
 }
 
-type HttpSeries = { requests: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> };
+type HttpSeries = { requests: Counter.Internal; duration: Histogram.Internal<'route' | 'method'>; received: Counter.Internal; sent: Counter.Internal };
 
 /**
  * The node's Prometheus metrics in a registry of its own (several nodes can
@@ -77,13 +77,18 @@ export class NodeMetrics {
     const key = `${route} ${m} ${status}`;
     let s = this.#series.get(key);
     if (!s) {
-      s = { requests: this.#requests.labels(route, m, String(status)), duration: this.#duration.labels(route, m) };
+      s = {
+        requests: this.#requests.labels(route, m, String(status)),
+        duration: this.#duration.labels(route, m),
+        received: this.#received.labels(route),
+        sent: this.#sent.labels(route),
+      };
       this.#series.set(key, s);
     }
     s.requests.inc();
     s.duration.observe(seconds);
-    if (bytesIn > 0) this.#received.labels(route).inc(bytesIn);
-    if (bytesOut > 0) this.#sent.labels(route).inc(bytesOut);
+    if (bytesIn > 0) s.received.inc(bytesIn);
+    if (bytesOut > 0) s.sent.inc(bytesOut);
   }
 
   /** One garbage collection: its report, or undefined when it failed. */

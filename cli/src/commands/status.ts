@@ -26,8 +26,8 @@ export function formatStatus(s: NodeStatusSnapshot): string {
   return (
     head +
     table([
-      ['FROM', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'LAST ERROR'],
-      ...s.peers.map((p) => [p.region, `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), p.lastError ?? '']),
+      ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'LAST ERROR'],
+      ...s.peers.map((p) => [p.region, p.lastError ? 'DOWN' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), p.lastError ?? '']),
     ])
   );
 }
@@ -42,18 +42,68 @@ export function formatWhere(ref: string, regions: RegionLocation[]): string {
   );
 }
 
+/**
+ * Redraw `render()` every `ms` until SIGINT or SIGTERM (exit status 0). On a
+ * terminal the screen is cleared first; a failed refresh shows its error and
+ * the next one tries again.
+ */
+async function watch(render: () => Promise<string>, ms: number): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for (;;) {
+      let body: string;
+      try {
+        body = await render();
+      } catch (e) {
+        body = `${(e as Error).message}\n`;
+      }
+      process.stdout.write(`${tty ? '\x1b[H\x1b[2J' : ''}${new Date().toISOString()}\n${body}${tty ? '' : '\n'}`);
+      let timer!: NodeJS.Timeout;
+      const next = new Promise<'next'>((resolve) => (timer = setTimeout(() => resolve('next'), ms)));
+      const why = await Promise.race([next, stopped.then(() => 'stop' as const)]);
+      clearTimeout(timer);
+      if (why === 'stop') return 0;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
 export const statusCommand: Command = {
   name: 'status',
   summary: "a region's replication status: outbox, and per peer lag, pending events, errors",
   async run(argv) {
-    const { values } = parseOptions(argv, { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    const { values } = parseOptions(argv, {
+      url: { type: 'string' },
+      json: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      interval: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help) {
-      process.stdout.write(`Usage: georeg status [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_URL}) for GET /georeg/v1/replication.\n`);
+      process.stdout.write(
+        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]]\n\nAsks the node at URL (default ${DEFAULT_URL}) for GET /georeg/v1/replication.\n` +
+          `--watch redraws the table every --interval seconds (default 2) until interrupted.\n`,
+      );
       return 0;
     }
-    const s = await getJson<NodeStatusSnapshot>(`${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/replication`);
-    process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
-    return 0;
+    const url = `${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/replication`;
+    const render = async (): Promise<string> => {
+      const s = await getJson<NodeStatusSnapshot>(url);
+      return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
+    };
+    if (!values.watch) {
+      process.stdout.write(await render());
+      return 0;
+    }
+    const interval = Number(values.interval ?? 2);
+    if (!(interval >= 0.1 && interval <= 3600)) throw new CliError('--interval must be between 0.1 and 3600 seconds');
+    return watch(render, interval * 1000);
   },
 };
 
