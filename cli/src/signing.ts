@@ -40,10 +40,18 @@ export async function statementOf(client: RegistryClient, repo: string, referrer
 }
 
 /** What a georeg registry tells a signer about a tag: its target and highest binding sequence (undefined from other registries). */
-export async function tagTrustState(client: RegistryClient, repo: string, tag: string): Promise<{ target: ManifestHead | null; highestSequence: number } | undefined> {
+export interface TagTrustState {
+  target: ManifestHead | null;
+  /** The highest sequence enough trusted keys reached (0: none). */
+  highestSequence: number;
+  /** Sequences trusted, valid keys signed, highest first (verified by the registry). */
+  sequences: { sequence: number; digest: string; keys: string[] }[];
+}
+
+export async function tagTrustState(client: RegistryClient, repo: string, tag: string): Promise<TagTrustState | undefined> {
   const res = await fetch(`${client.base}/georeg/v1/trust/tags/${repo}/${tag}`).catch(() => undefined);
   if (!res?.ok) return undefined;
-  return (await res.json()) as { target: ManifestHead | null; highestSequence: number };
+  return (await res.json()) as TagTrustState;
 }
 
 /** The manifest a tag points at; from a georeg registry also when its policy refuses to serve the tag unsigned. */
@@ -60,20 +68,16 @@ export async function resolveTag(client: RegistryClient, repo: string, tag: stri
 }
 
 /**
- * The sequence of a new binding: the one already on this digest for this tag
- * when it is still the highest (a co-signature, for thresholds), else past
- * both the highest seen and the clock.
+ * The sequence of a new binding, from what the registry verified (never from
+ * unverified referrers anyone could push): the newest sequence trusted keys
+ * signed for this digest when nothing newer exists (a co-signature, toward a
+ * threshold), else past both the highest reached and the clock.
  */
 async function nextSequence(client: RegistryClient, repo: string, tag: string, digest: string): Promise<number> {
-  const highest = (await tagTrustState(client, repo, tag))?.highestSequence ?? 0;
-  let existing = 0;
-  for (const d of await client.referrers(repo, digest, TAG_BINDING_ARTIFACT)) {
-    const { statement } = await statementOf(client, repo, d.digest).catch(() => ({ statement: undefined }));
-    const p = statement?.predicate;
-    if (p?.repository === repo && p.tag === tag && typeof p.sequence === 'number') existing = Math.max(existing, p.sequence);
-  }
-  if (existing > 0 && existing >= highest) return existing;
-  return Math.max(highest + 1, Date.now());
+  const state = await tagTrustState(client, repo, tag);
+  const newest = state?.sequences[0];
+  if (newest && newest.digest === digest && newest.sequence >= (state?.highestSequence ?? 0)) return newest.sequence;
+  return Math.max((state?.highestSequence ?? 0) + 1, newest ? newest.sequence + 1 : 0, Date.now());
 }
 
 async function pushReferrer(client: RegistryClient, repo: string, subject: ManifestHead, statement: Statement, key: KeyObject, artifactType: string): Promise<string> {

@@ -116,6 +116,27 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     assert.match(shown.stdout, /"threshold": 2/);
   });
 
+  it('numbers a binding from what the registry verified, not from a binding anyone could push', async () => {
+    assert.equal((await georeg(['policy', 'apply', await policy(), '--url', node.url])).code, 0);
+    assert.equal((await georeg(['push', SMALL, `${host}/prod/seq:v1`])).code, 0);
+    const junk = await georeg(['sign', `${host}/prod/seq:v1`, '--key', join(dir, 'stranger.key'), '--sequence', String(Date.now() + 300 * 24 * 3600 * 1000)]);
+    assert.equal(junk.code, 0, junk.stderr);
+    const before = Date.now();
+    const real = await georeg(['sign', `${host}/prod/seq:v1`, '--key', join(dir, 'ci.key')]);
+    const sequence = Number(/sequence (\d+)/.exec(real.stdout)?.[1]);
+    assert.ok(sequence >= before && sequence < before + 60_000, `sequence ${sequence} follows the clock, not the stranger's binding`);
+    assert.equal(await status('prod/seq:v1'), 200);
+  });
+
+  it('verify fails for a digest the registry does not have; key generate --force rewrites the key with mode 0600', async () => {
+    const missing = await georeg(['verify', `${host}/prod/app@sha256:${'0'.repeat(64)}`, '--key', join(dir, 'ci.pub')]);
+    assert.equal(missing.code, 1);
+    await writeFile(join(dir, 'loose.key'), 'old', { mode: 0o644 });
+    await writeFile(join(dir, 'loose.pub'), 'old');
+    assert.equal((await georeg(['key', 'generate', '--out', join(dir, 'loose'), '--force'])).code, 0);
+    assert.equal((await stat(join(dir, 'loose.key'))).mode & 0o777, 0o600);
+  });
+
   it('usage errors exit 2 without a stack trace', async () => {
     expectCleanFailure(await georeg(['sign', `${host}/prod/app:v1`]), 2, /--key FILE is required/);
     expectCleanFailure(await georeg(['sign', `${host}/prod/app@sha256:${'a'.repeat(64)}`, '--key', join(dir, 'ci.key')]), 2, /sign needs a tag/);

@@ -32,8 +32,8 @@ export class Copier {
   async apply(event: Event, peer: PeerClient): Promise<void> {
     if (event.timestamp) this.clock.observe(event.timestamp);
     if (event.action === Action.POLICY_PUT) {
-      if (!event.timestamp) throw new Error('policy event without a timestamp');
-      await this.registry.policies.applyReplicated(event.policy, event.timestamp);
+      // A policy change without a clock cannot be ordered: it is dropped rather than retried forever.
+      if (event.timestamp) await this.registry.policies.applyReplicated(event.policy, event.timestamp);
       return;
     }
     const repo = parseName(event.repository);

@@ -34,7 +34,7 @@ export interface Decision {
 /** One signature artifact found for the manifest: verified, or why not. */
 export type Evidence = VerifiedStatement | BundleError;
 
-interface Problem {
+export interface Problem {
   reason: DenyReason;
   detail: string;
 }
@@ -45,7 +45,7 @@ const PRECEDENCE: DenyReason[] = ['revoked', 'expired', 'not-yet-valid', 'other-
 const NEVER = Number.MAX_SAFE_INTEGER;
 
 /** The key of a verified statement when the policy trusts it now, else the problem. */
-function checkKey(trust: Trust, policy: CompiledPolicy, keyId: string, now: number): TrustKey | Problem {
+export function checkKey(trust: Trust, policy: CompiledPolicy, keyId: string, now: number): TrustKey | Problem {
   const key = trust.keysById.get(keyId);
   if (!key || !policy.keys.has(key.name)) return { reason: 'untrusted-key', detail: `signed by ${key ? `key ${key.name}` : `unknown key ${keyId}`}, not trusted for this repository` };
   if (key.revoked) return { reason: 'revoked', detail: `key ${key.name} is revoked` };
@@ -54,7 +54,7 @@ function checkKey(trust: Trust, policy: CompiledPolicy, keyId: string, now: numb
   return key;
 }
 
-function isProblem(v: TrustKey | Problem): v is Problem {
+export function isProblem(v: TrustKey | Problem): v is Problem {
   return 'reason' in v;
 }
 
@@ -147,7 +147,12 @@ export function evaluateDigest(trust: Trust, policy: CompiledPolicy, repository:
     const key = checkKey(trust, policy, e.keyId, now);
     if (isProblem(key)) problems.push(key);
     else if (e.digest !== digest) problems.push({ reason: 'wrong-digest', detail: `signature by ${key.name} is for ${e.digest}, not ${digest}` });
-    else if (e.statement.predicateType === COSIGN_SIGN_PREDICATE) signers.add(key.name);
+    else if (e.statement.predicateType === COSIGN_SIGN_PREDICATE) {
+      // The signature names the image it signs: this repository (in this registry, when the document says which).
+      const name = e.statement.subject[0]?.name ?? '';
+      if (trust.identity !== undefined ? name === `${trust.identity}/${repository}` : name.endsWith(`/${repository}`)) signers.add(key.name);
+      else problems.push({ reason: 'other-repository', detail: `signature by ${key.name} is for ${name || 'an unnamed image'}, not ${repository}` });
+    }
     else if (e.statement.predicateType === TAG_BINDING_PREDICATE) {
       try {
         const b = bindingOf(e.statement, e.digest);

@@ -66,14 +66,35 @@ export interface Trust {
   policyFor(repository: string): CompiledPolicy | undefined;
 }
 
-/** A repository glob as a RegExp: `**` any run of characters, `*` any run without `/`. */
-export function globToRegExp(glob: string): RegExp {
-  if (!/^[a-z0-9._\-/*]+$/.test(glob)) throw new PolicyError(`repository glob ${JSON.stringify(glob)} may hold only [a-z0-9._-/] and *`);
-  const body = glob
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.]/g, '\\.')))
-    .join('');
-  return new RegExp(`^${body}$`);
+const MAX_GLOB = 256;
+
+/**
+ * A repository glob as a matcher: `**` matches any run of characters, `*` any
+ * run without `/`. Matching is dynamic programming over pattern and name
+ * (O(pattern × name)), never regex backtracking, so no glob can stall a node.
+ */
+export function compileGlob(glob: string): (name: string) => boolean {
+  if (!/^[a-z0-9._\-/*]+$/.test(glob) || glob.length > MAX_GLOB) throw new PolicyError(`repository glob ${JSON.stringify(glob)} may hold only [a-z0-9._-/] and *, at most ${MAX_GLOB} characters`);
+  const tokens = glob.replace(/\*{3,}/g, '**').split(/(\*\*|\*)/).filter((t) => t !== '');
+  return (name) => {
+    // reach[j]: the pattern consumed so far can end at name position j.
+    let reach = new Uint8Array(name.length + 1);
+    reach[0] = 1;
+    for (const t of tokens) {
+      const next = new Uint8Array(name.length + 1);
+      for (let j = 0; j <= name.length; j++) {
+        if (!reach[j]) continue;
+        if (t === '**' || t === '*') {
+          for (let k = j; k <= name.length; k++) {
+            next[k] = 1;
+            if (t === '*' && name[k] === '/') break;
+          }
+        } else if (name.startsWith(t, j)) next[j + t.length] = 1;
+      }
+      reach = next;
+    }
+    return reach[name.length] === 1;
+  };
 }
 
 function time(where: string, v: unknown): number | undefined {
@@ -132,7 +153,7 @@ export function compileTrust(input: unknown): Trust {
     const where = `policies[${index}]`;
     const o = object(where, v);
     checkKeys(where, o, ['repositories', 'mode', 'keys', 'threshold']);
-    const globs = strings(`${where}.repositories`, o.repositories).map(globToRegExp);
+    const globs = strings(`${where}.repositories`, o.repositories).map(compileGlob);
     if (!TRUST_MODES.includes(o.mode as TrustMode)) throw new PolicyError(`${where}.mode must be one of ${TRUST_MODES.join(', ')}`);
     const names = o.keys === undefined && o.mode === 'off' ? [] : strings(`${where}.keys`, o.keys);
     const missing = names.filter((n) => !byName.has(n));
@@ -144,11 +165,15 @@ export function compileTrust(input: unknown): Trust {
     return { globs, compiled: { index, mode: o.mode as TrustMode, keys: new Set(names), threshold } };
   });
   const keysById = new Map(keys.map((k) => [k.keyId, k]));
+  if (keysById.size !== keys.length) {
+    const twin = keys.find((k, i) => keys.findIndex((o) => o.keyId === k.keyId) !== i);
+    throw new PolicyError(`key ${twin?.name} has the same public key as another key: each key may appear once`);
+  }
   return {
     document: { ...(doc.identity ? { identity: doc.identity as string } : {}), keys: rawKeys as TrustKeyConfig[], policies: rawPolicies as TrustPolicyConfig[] },
     identity: doc.identity as string | undefined,
     keysById,
     publicKeys: new Map(keys.map((k) => [k.keyId, k.key])),
-    policyFor: (repository) => policies.find((p) => p.globs.some((g) => g.test(repository)))?.compiled,
+    policyFor: (repository) => policies.find((p) => p.globs.some((matches) => matches(repository)))?.compiled,
   };
 }

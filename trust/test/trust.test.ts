@@ -101,6 +101,19 @@ describe('trust: policy documents', () => {
     assert.equal(t.policyFor('dev')?.mode, 'audit');
   });
 
+  it('matches * within a segment and ** across, without backtracking blow-ups', () => {
+    const t = compileTrust({ keys: [], policies: [{ repositories: ['a/*/c', 'x/**', 'p*q'], mode: 'off' }] });
+    assert.ok(t.policyFor('a/b/c'));
+    assert.ok(!t.policyFor('a/b/b/c'));
+    assert.ok(t.policyFor('x/y/z'));
+    assert.ok(t.policyFor('pq'));
+    assert.ok(!t.policyFor('p/q'));
+    const evil = compileTrust({ keys: [], policies: [{ repositories: ['**a'.repeat(8) + '**b'], mode: 'off' }] });
+    const started = Date.now();
+    assert.equal(evil.policyFor('a'.repeat(200)), undefined);
+    assert.ok(Date.now() - started < 500, 'linear-time matching');
+  });
+
   it('names the place of every mistake', () => {
     const bad: [unknown, RegExp][] = [
       [{ keys: [{ name: 'k', publicKey: 'x' }], policies: [] }, /keys\[0\] \(k\): not a PEM public key/],
@@ -110,6 +123,7 @@ describe('trust: policy documents', () => {
       [{ keys: [{ name: 'ci', publicKey: ci.publicPem, notAfter: 'soon' }], policies: [] }, /notAfter must be an RFC 3339 time/],
       [{ keys: [], policies: [], extra: 1 }, /unknown field extra/],
       [{ keys: [], policies: [{ repositories: ['A(b'], mode: 'off' }] }, /repository glob/],
+      [{ keys: [{ name: 'a', publicKey: ci.publicPem }, { name: 'b', publicKey: ci.publicPem, revoked: true }], policies: [] }, /key b has the same public key/],
     ];
     for (const [doc, re] of bad) assert.throws(() => compileTrust(doc), (e: Error) => e instanceof PolicyError && re.test(e.message), re.source);
   });
@@ -173,5 +187,7 @@ describe('trust: digest decisions', () => {
     assert.equal(evaluateDigest(t, policy, 'prod/other', digest, await evidence(t, await signed(release)), NOW).result, 'other-repository');
     assert.equal(evaluateDigest(t, policy, 'prod/app', other, await evidence(t, image), NOW).result, 'wrong-digest');
     assert.equal(evaluateDigest(t, policy, 'prod/app', digest, [], NOW).result, 'unsigned');
+    const elsewhere = await signStatement(imageStatement('reg.example/staging/app', digest), parsePrivateKey(ci.privatePem));
+    assert.equal(evaluateDigest(t, policy, 'prod/app', digest, await evidence(t, elsewhere), NOW).result, 'other-repository', 'a signature copied from another repository');
   });
 });

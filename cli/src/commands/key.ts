@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { generateKey, KEY_ALGORITHMS, type KeyAlgorithm } from 'georeg/trust';
 import { CliError, parseOptions, type Command } from '../command.js';
 
@@ -28,12 +28,17 @@ export const keyCommand: Command = {
     if (!values.out) throw new CliError('--out NAME is required');
     if (!KEY_ALGORITHMS.includes(values.algorithm as KeyAlgorithm)) throw new CliError(`--algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
     const key = generateKey(values.algorithm as KeyAlgorithm);
-    const flag = values.force ? 'w' : 'wx';
+    const files = [`${values.out}.key`, `${values.out}.pub`];
+    for (const f of files) {
+      if (!values.force && (await stat(f).catch(() => undefined))) throw new CliError(`${f} exists (use --force to overwrite)`);
+      // A new file, so the private key gets mode 0600 whatever the old one had.
+      if (values.force) await rm(f, { force: true });
+    }
     try {
-      await writeFile(`${values.out}.key`, key.privatePem, { mode: 0o600, flag });
-      await writeFile(`${values.out}.pub`, key.publicPem, { mode: 0o644, flag });
+      await writeFile(files[0] as string, key.privatePem, { mode: 0o600, flag: 'wx' });
+      await writeFile(files[1] as string, key.publicPem, { mode: 0o644, flag: 'wx' });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} exists (use --force to overwrite)`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; nothing overwritten`);
       throw e;
     }
     process.stdout.write(`private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\n`);

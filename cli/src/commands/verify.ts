@@ -8,7 +8,6 @@ import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../registry-client.js';
 import { registryTrust, resolveTag, statementOf, tagTrustState } from '../signing.js';
 import { table } from './status.js';
-import { identityFor } from './sign.js';
 
 const USAGE = `Usage: georeg verify <registry>/<repository>:<tag>|@<digest> [--key PUB.pem]... [--identity NAME]
 
@@ -28,9 +27,9 @@ async function readKey(file: string, i: number): Promise<{ name: string; publicK
 }
 
 /** A trust document of the given public keys, any one of which verifies. */
-async function keysFromFiles(files: string[], identity: string): Promise<Trust> {
+async function keysFromFiles(files: string[], identity: string | undefined): Promise<Trust> {
   const keys = await Promise.all(files.map(readKey));
-  return compile({ identity, keys, policies: [{ repositories: ['**'], mode: 'enforce', keys: keys.map((k) => k.name) }] });
+  return compile({ ...(identity !== undefined && { identity }), keys, policies: [{ repositories: ['**'], mode: 'enforce', keys: keys.map((k) => k.name) }] });
 }
 
 function compile(doc: TrustDocument): Trust {
@@ -52,8 +51,8 @@ function bindingOrNothing(e: VerifiedStatement): TagBinding | undefined {
 /** The registry's answer to a pull of the reference: served, or why not. */
 async function registryVerdict(client: RegistryClient, ref: ImageRef): Promise<string | undefined> {
   try {
-    await client.headManifest(ref.repository, ref.tag ?? (ref.digest as string));
-    return undefined;
+    if (await client.headManifest(ref.repository, ref.tag ?? (ref.digest as string))) return undefined;
+    return 'no such manifest';
   } catch (e) {
     if (e instanceof RegistryError && e.status === 403) {
       const get = await client.getManifest(ref.repository, ref.tag ?? (ref.digest as string)).catch((g: unknown) => g);
@@ -81,9 +80,11 @@ export const verifyCommand: Command = {
     if (!ref.tag && !ref.digest) throw new CliError('give a tag or a digest');
     const client = new RegistryClient(ref.base);
     try {
-      const identity = await identityFor(client, values.identity, ref.registry);
+      // The registry identity is checked only when given or when the registry's policy names one.
+      const checked = values.identity ?? (await registryTrust(client))?.identity;
+      const identity = checked ?? ref.registry;
       let trust: Trust;
-      if (values.key?.length) trust = await keysFromFiles(values.key, identity);
+      if (values.key?.length) trust = await keysFromFiles(values.key, checked);
       else {
         const doc = await registryTrust(client);
         if (!doc || doc.keys.length === 0) throw new CliError('no keys to verify with: pass --key PUB.pem (the registry publishes no trust policy keys)');

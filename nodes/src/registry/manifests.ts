@@ -114,7 +114,7 @@ export class ManifestService {
   async deleteManifest(repo: string, digest: Digest, replicated = false): Promise<boolean> {
     const ev = replicated ? undefined : this.events;
     const gone = await this.meta.deleteManifest(repo, digest, { events: ev && [ev.manifestDelete(repo, digest)] });
-    if (gone) this.trust?.removed();
+    if (gone) this.trust?.removed(repo);
     return gone;
   }
 

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { TrustPolicies } from '../trust/policies.js';
 import { TrustGate } from '../trust/gate.js';
 import { EvidenceReader } from '../trust/evidence.js';
+import { TagBindings } from '../trust/bindings.js';
 
 export interface RegistryDeps {
   driver: BlobDriver;
@@ -43,8 +44,9 @@ export class Registry {
     this.meta = deps.meta;
     this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
-    this.policies = new TrustPolicies(deps.meta, deps.clock ?? new HybridClock('local'), deps.events);
-    this.trust = new TrustGate(deps.meta, this.policies, new EvidenceReader(deps.meta, deps.driver), deps.log ?? silentLogger, now);
+    this.policies = new TrustPolicies(deps.meta, deps.clock ?? new HybridClock('local'), deps.events, deps.log);
+    const evidence = new EvidenceReader(deps.meta, deps.driver);
+    this.trust = new TrustGate(deps.meta, this.policies, evidence, new TagBindings(deps.meta, evidence, now), deps.log ?? silentLogger, now);
     this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
     this.listing = new ListingService(deps.meta);
   }

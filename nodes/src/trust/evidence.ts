@@ -3,40 +3,48 @@ import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Digest } from '../oci/digest.js';
 import { parseDigest } from '../oci/digest.js';
+import { Lru } from '../lru.js';
 
 /** Largest sigstore bundle read; real ones are a few KiB. */
 const MAX_BUNDLE_BYTES = 1024 * 1024;
-/** At most this many signature referrers of one manifest are verified (pushing thousands must not stall a pull). */
-const MAX_SIGNATURES = 64;
+const VERIFIED_CACHE = 20_000;
 
 /**
  * Finds and verifies the signatures of a manifest: its referrers of the given
  * artifact types, each holding one sigstore bundle layer, verified against the
  * trust document's keys. Nothing a peer region checked is trusted: every bundle
- * is verified here.
+ * is verified here, once per policy version (a referrer's bytes never change),
+ * and every referrer is looked at, so junk referrers cannot crowd real ones out.
  */
 export class EvidenceReader {
+  readonly #verified = new Lru<string, Evidence>(VERIFIED_CACHE);
+
   constructor(
     private readonly meta: MetaStore,
     private readonly driver: BlobDriver,
   ) {}
 
-  async read(trust: Trust, repo: string, digest: Digest, artifactTypes: readonly string[]): Promise<Evidence[]> {
+  async read(trust: Trust, version: string, repo: string, digest: Digest, artifactTypes: readonly string[]): Promise<Evidence[]> {
     const referrers = (await this.meta.listReferrers(repo, digest)).filter((d) => d.artifactType !== undefined && artifactTypes.includes(d.artifactType));
-    return Promise.all(referrers.slice(0, MAX_SIGNATURES).map((d) => this.verify(trust, d.digest)));
+    return Promise.all(referrers.map((d) => this.verify(trust, version, d.digest)));
   }
 
-  async verify(trust: Trust, manifest: Digest): Promise<Evidence> {
-    try {
-      return verifyBundle(await this.bundleOf(manifest), trust.publicKeys);
-    } catch (e) {
-      if (e instanceof BundleError) return e;
-      return new BundleError('malformed', `signature ${manifest}: ${(e as Error).message}`);
+  async verify(trust: Trust, version: string, manifest: Digest): Promise<Evidence> {
+    const key = `${version}\0${manifest}`;
+    let e = this.#verified.get(key);
+    if (e === undefined) {
+      try {
+        e = verifyBundle(await this.bundleOf(manifest), trust.publicKeys);
+      } catch (err) {
+        e = err instanceof BundleError ? err : new BundleError('malformed', `signature ${manifest}: ${(err as Error).message}`);
+      }
+      this.#verified.set(key, e);
     }
+    return e;
   }
 
   /** The bundle layer of a signature manifest. */
-  private async bundleOf(manifest: Digest): Promise<Buffer> {
+  async bundleOf(manifest: Digest): Promise<Buffer> {
     const m = JSON.parse((await this.driver.readAll(manifest)).toString('utf8')) as { layers?: { mediaType?: string; digest?: string; size?: number }[] };
     const layer = m.layers?.[0];
     if (!layer || m.layers?.length !== 1 || layer.mediaType !== SIGSTORE_BUNDLE_V03) throw new Error('expected one sigstore bundle layer');

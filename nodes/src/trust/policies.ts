@@ -4,6 +4,7 @@ import { oci } from '../oci/errors.js';
 import type { MetaStore } from '../meta/store.js';
 import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
 import type { EventRecorder } from '../events/recorder.js';
+import { silentLogger, type Logger } from '../log.js';
 
 const POLICY_KEY = 'trust/policy';
 const SEED_KEY = 'trust/policy-seed';
@@ -36,11 +37,14 @@ function versionOf(clock: HlcTimestamp): string {
 export class TrustPolicies {
   #current: PolicyVersion = EMPTY;
   #clock?: HlcTimestamp;
+  /** Changes apply one at a time, so a clock comparison still holds when the write lands. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly meta: MetaStore,
     private readonly hlc: HybridClock,
     private readonly events?: EventRecorder,
+    private readonly log: Logger = silentLogger,
   ) {}
 
   get current(): PolicyVersion {
@@ -52,7 +56,12 @@ export class TrustPolicies {
     return this.#clock && { document: JSON.stringify(this.#current.trust.document), clock: this.#clock };
   }
 
-  /** Load the stored document; then, when `seed` (a config file's document) changed since it was last applied, apply it. */
+  /**
+   * Load the stored document; then apply `seed` (a config file's document)
+   * when it changed since it was last applied. A node that holds no document
+   * yet (new, or rebuilt) seeds at the oldest possible clock, so the document
+   * the other regions hold, which replication brings, wins over the file.
+   */
   async load(seed?: { text: string; source: string }): Promise<void> {
     const raw = await this.meta.getSetting(POLICY_KEY);
     if (raw) this.#use(JSON.parse(raw) as StoredPolicy);
@@ -65,12 +74,12 @@ export class TrustPolicies {
     } catch (e) {
       throw new PolicyError(`${seed.source}: not JSON: ${(e as Error).message}`);
     }
-    await this.set(doc);
+    await this.set(doc, raw ? undefined : { wallMs: 0, logical: 0, region: this.hlc.region });
     await this.meta.putSetting(SEED_KEY, hash);
   }
 
   /** Replace the document; one that does not validate is refused with POLICY_INVALID. Returns the new version. */
-  async set(input: unknown): Promise<PolicyVersion> {
+  set(input: unknown, at?: HlcTimestamp): Promise<PolicyVersion> {
     let trust: Trust;
     try {
       trust = compileTrust(input);
@@ -78,21 +87,45 @@ export class TrustPolicies {
       if (e instanceof PolicyError) throw oci('POLICY_INVALID', e.message);
       throw e;
     }
-    const stored: StoredPolicy = { clock: this.hlc.now(), document: trust.document };
-    const json = JSON.stringify(stored.document);
-    await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored), { events: this.events && [this.events.policyPut(json, stored.clock)] });
-    this.events?.committed();
-    return this.#use(stored, trust);
+    return this.#serial(async () => {
+      // Later than the document held, whatever this region's clock said.
+      if (this.#clock) this.hlc.observe(this.#clock);
+      const stored: StoredPolicy = { clock: at ?? this.hlc.now(), document: trust.document };
+      const json = JSON.stringify(stored.document);
+      await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored), { events: this.events && [this.events.policyPut(json, stored.clock)] });
+      this.events?.committed();
+      return this.#use(stored, trust);
+    });
   }
 
-  /** A document from another region: kept when newer than the one held. Returns whether it was. */
-  async applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
-    if (this.#clock && compareHlc(at, this.#clock) <= 0) return false;
-    const stored: StoredPolicy = { clock: at, document: JSON.parse(json) as TrustDocument };
-    const trust = compileTrust(stored.document);
-    await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored));
-    this.#use(stored, trust);
-    return true;
+  /**
+   * A document from another region: kept when newer than the one held. One
+   * that does not parse or validate is logged and dropped (the one held stays),
+   * so it cannot stall replication from that region. Returns whether it was kept.
+   */
+  applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
+    return this.#serial(async () => {
+      this.hlc.observe(at);
+      if (this.#clock && compareHlc(at, this.#clock) <= 0) return false;
+      let stored: StoredPolicy;
+      let trust: Trust;
+      try {
+        stored = { clock: at, document: JSON.parse(json) as TrustDocument };
+        trust = compileTrust(stored.document);
+      } catch (e) {
+        this.log.error('replicated trust policy refused; keeping the current one', { version: versionOf(at), err: (e as Error).message });
+        return false;
+      }
+      await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored));
+      this.#use(stored, trust);
+      return true;
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   #use(stored: StoredPolicy, trust: Trust = compileTrust(stored.document)): PolicyVersion {

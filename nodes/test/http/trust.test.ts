@@ -187,6 +187,70 @@ describe('content trust at the node', function () {
     await served(`/v2/prod/multi/manifests/${b.digest}`);
   });
 
+  it('a manifest calling itself a signature is gated like any image: by tag, by digest, as an index', async () => {
+    const img = await pushImage(base, 'prod/app', 'v1', ['runnable'], { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' });
+    await denied('/v2/prod/app/manifests/v1', 'unsigned');
+    await denied(`/v2/prod/app/manifests/${img.digest}`, 'unsigned');
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      manifests: [subjectOf(img.manifest)],
+      subject: subjectOf(img.manifest),
+    }));
+    assert.equal((await http('PUT', `${base}/v2/prod/app/manifests/idx`, { body: index, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } })).status, 201);
+    await denied('/v2/prod/app/manifests/idx', 'unsigned');
+  });
+
+  it('a binding from an expired key, or from one key of a two-key threshold, cannot lock a tag; revoking a key undoes what it raised', async () => {
+    const retired = generateKey();
+    const doc = (over: { retired?: object; threshold?: number } = {}) => ({
+      ...policy({ threshold: over.threshold ?? 1 }),
+      keys: [...policy().keys, { name: 'retired', publicKey: retired.publicPem, notAfter: '2020-01-01T00:00:00Z', ...over.retired }],
+      policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['ci', 'release', 'retired'], threshold: over.threshold ?? 1 }],
+    });
+    await setPolicy(base, doc());
+    const good = await image('prod/app', 'v1');
+    await pushBinding(base, 'prod/app', good.subject, ci, { tag: 'v1', sequence: 5 });
+    const other = await image('prod/app', 'other');
+    await pushBinding(base, 'prod/app', other.subject, retired, { tag: 'v1', sequence: 9_000_000 });
+    await served('/v2/prod/app/manifests/v1');
+
+    await setPolicy(base, doc({ threshold: 2 }));
+    await pushBinding(base, 'prod/app', good.subject, release, { tag: 'v1', sequence: 5 });
+    await pushBinding(base, 'prod/app', other.subject, release, { tag: 'v1', sequence: 6 });
+    await served('/v2/prod/app/manifests/v1');
+
+    // With a threshold of one, release's binding of the other image is the newest decision.
+    await setPolicy(base, doc());
+    assert.match(await denied('/v2/prod/app/manifests/v1', 'stale-binding'), /older than 6/);
+    await setPolicy(base, { ...doc(), keys: doc().keys.map((k) => (k.name === 'release' ? { ...k, revoked: true } : k)) });
+    await served('/v2/prod/app/manifests/v1');
+  });
+
+  it('remembers a binding whose key was not yet trusted, so a rollback past it is refused once the key is', async () => {
+    const late = generateKey();
+    const d1 = await image('prod/app', 'v1');
+    await pushBinding(base, 'prod/app', d1.subject, ci, { tag: 'v1', sequence: 5 });
+    const d2 = await image('prod/app', 'v1');
+    await pushBinding(base, 'prod/app', d2.subject, late, { tag: 'v1', sequence: 10 });
+    await denied('/v2/prod/app/manifests/v1', 'untrusted-key');
+    const withLate = { ...policy(), keys: [...policy().keys, { name: 'late', publicKey: late.publicPem }] };
+    await setPolicy(base, { ...withLate, policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['ci', 'release', 'late'] }] });
+    await served('/v2/prod/app/manifests/v1');
+    await http('PUT', `${base}/v2/prod/app/manifests/v1`, { body: d1.manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    await denied('/v2/prod/app/manifests/v1', 'stale-binding');
+  });
+
+  it('finds a real signature among many junk referrers', async () => {
+    const img = await image('prod/app', 'v1');
+    const junk = Buffer.from('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
+    const statement = bindingStatement({ registry: 'reg.test', repository: 'prod/app', tag: 'v1', digest: img.digest, sequence: 1, issuedAt: '' });
+    for (let i = 0; i < 80; i++) await pushBundle(base, 'prod/app', img.subject, Buffer.concat([junk, Buffer.from(' '.repeat(i))]), TAG_BINDING_ARTIFACT, statement);
+    await pushBinding(base, 'prod/app', img.subject, ci, { tag: 'v1', sequence: 1 });
+    await served('/v2/prod/app/manifests/v1');
+  });
+
   it('admin API: shows the document, refuses an invalid one with POLICY_INVALID, versions each change', async () => {
     const before = (await http('GET', `${base}/georeg/v1/trust/policy`)).json<{ version: string; document: { keys: unknown[] } }>();
     assert.equal(before.document.keys.length, 2);
@@ -195,6 +259,37 @@ describe('content trust at the node', function () {
     expectError(await http('PUT', `${base}/georeg/v1/trust/policy`, { body: '{nope' }), 400, 'POLICY_INVALID');
     const next = await setPolicy(base, policy({ mode: 'audit' }));
     assert.notEqual(next, before.version);
+  });
+});
+
+describe('trust policy versions', () => {
+  let node: TestNode;
+  beforeEach(async () => {
+    node = await startTestNode();
+  });
+  afterEach(() => node.close());
+
+  const doc = (glob: string) => ({ keys: [], policies: [{ repositories: [glob], mode: 'off' }] });
+
+  it('drops a replicated document that does not parse or validate, keeping the one held', async () => {
+    const held = await setPolicy(node.url, doc('a/**'));
+    const later = { wallMs: Date.now() + 10_000, logical: 0, region: 'zz' };
+    assert.equal(await node.registry.policies.applyReplicated('{not json', later), false);
+    assert.equal(await node.registry.policies.applyReplicated(JSON.stringify({ keys: [], policies: [{ mode: 'x' }] }), later), false);
+    assert.equal(node.registry.policies.current.version, held);
+  });
+
+  it('keeps the newest of concurrent replicated documents, and a local change orders after the one held', async () => {
+    const newer = { wallMs: Date.now() + 60_000, logical: 0, region: 'b' };
+    const older = { wallMs: Date.now() + 30_000, logical: 0, region: 'c' };
+    await Promise.all([
+      node.registry.policies.applyReplicated(JSON.stringify(doc('new/**')), newer),
+      node.registry.policies.applyReplicated(JSON.stringify(doc('old/**')), older),
+    ]);
+    assert.equal(node.registry.policies.current.version, `${newer.wallMs}.0@b`);
+    const local = await setPolicy(node.url, doc('mine/**'));
+    assert.match(local, /@local$/);
+    assert.ok(Number(local.split('.')[0]) >= newer.wallMs, `${local} orders after the held ${newer.wallMs}`);
   });
 });
 
@@ -210,6 +305,16 @@ describe('content trust from the config file', function () {
       await node.close();
     }
     await assert.rejects(startTestNode({ trust: { policyFile: await tmpPolicy('{"keys":[],"policies":[{"mode":"x"}]}') } }), /trust.policyFile .*policies\[0\]/);
+  });
+
+  it('seeds a node holding no document at the oldest clock, so any replicated document wins over the file', async () => {
+    const node = await startTestNode({ trust: { policyFile: await tmpPolicy(JSON.stringify(policy())) } });
+    try {
+      assert.equal(node.registry.policies.current.version, '0.0@local');
+      assert.equal(await node.registry.policies.applyReplicated(JSON.stringify({ keys: [], policies: [] }), { wallMs: 1, logical: 0, region: 'eu' }), true);
+    } finally {
+      await node.close();
+    }
   });
 });
 

@@ -51,7 +51,7 @@ export function trustRoutes(registry: Registry): Route[] {
             repository: ctx.name,
             tag: ref.tag,
             target: record ? { mediaType: record.mediaType, digest: record.digest, size: record.size } : null,
-            highestSequence: await registry.trust.highestSeen(ctx.name, ref.tag),
+            ...(await registry.trust.tagState(ctx.name, ref.tag)),
           });
         },
       },
