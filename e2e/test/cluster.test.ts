@@ -20,7 +20,7 @@ describe('georeg cluster: three regions, NATS gateways, replication (e2e, black 
   });
 
   after(async () => {
-    cluster?.kill();
+    await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

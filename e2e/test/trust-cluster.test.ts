@@ -58,7 +58,7 @@ describe('content trust across three regions (e2e, black box)', function () {
   });
 
   after(async () => {
-    cluster?.kill();
+    await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

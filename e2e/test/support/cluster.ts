@@ -48,6 +48,8 @@ export class Cluster {
     const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
+      // Its own process group: stop() can reach the nats-servers and nodes it starts.
+      detached: true,
     });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -72,7 +74,28 @@ export class Cluster {
     return r;
   }
 
-  kill(): void {
-    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  /**
+   * SIGTERM `georeg cluster` (it stops its nodes, then its nats-servers) and
+   * wait; after `graceMs`, SIGKILL its whole process group, so nothing is left
+   * running or holding the test runner's pipes open.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    const child = this.process;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((res) => child.once('exit', () => res()));
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([exited.then(() => false), new Promise<boolean>((res) => (timer = setTimeout(() => res(true), graceMs)))]);
+      clearTimeout(timer);
+      if (!late) return;
+      console.error(`      georeg cluster did not stop within ${graceMs} ms of SIGTERM: killing its process group\n${this.stderr.slice(-2000)}`);
+    }
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
 }

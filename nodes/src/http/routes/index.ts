@@ -10,6 +10,7 @@ import { listingRoutes } from './listing.js';
 import { manifestRoutes } from './manifests.js';
 import { uploadRoutes } from './uploads.js';
 import { trustRoutes } from './trust.js';
+import { uiRoutes } from './ui.js';
 
 /** Every route of a node, most specific first (upload paths before blob paths). */
 export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics): Route[] {
@@ -21,5 +22,6 @@ export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>
     ...listingRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics),
     ...trustRoutes(registry),
+    ...uiRoutes(),
   ];
 }

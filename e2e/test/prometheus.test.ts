@@ -1,0 +1,491 @@
+/**
+ * The observability deliverables against real processes: a three-region `georeg cluster`, scraped
+ * by the real Prometheus (Debian's /usr/bin/prometheus) with deploy/prometheus/prometheus.yml and
+ * alerts.yml, and every query of deploy/grafana/dashboards/georeg-replication.json run through its
+ * HTTP API. The committed files are used as they are, except that the scrape and evaluation
+ * intervals and the alerts' `for:` durations are shortened (nothing else may differ: checked).
+ *
+ * A region goes down by freezing its node (SIGSTOP): `georeg cluster` supervises its children and
+ * stops the whole cluster when one of them exits, so a killed node would take every region down
+ * with it; a stopped process stays its child, keeps its sockets open and answers nothing, which is
+ * what Prometheus sees of a crashed or hung host (the scrape times out). SIGCONT brings it back.
+ */
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Skopeo } from './support/skopeo.js';
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+import { freePort, repoRoot } from './support/process.js';
+import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
+
+const exec = promisify(execFile);
+const PROMETHEUS = process.env.GEOREG_PROMETHEUS ?? '/usr/bin/prometheus';
+const PROMTOOL = process.env.GEOREG_PROMTOOL ?? '/usr/bin/promtool';
+const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
+const PROM_DIR = join(repoRoot, 'deploy', 'prometheus');
+const DASHBOARD = join(repoRoot, 'deploy', 'grafana', 'dashboards', 'georeg-replication.json');
+const METRICS_DOC = join(repoRoot, 'docs', 'metrics.md');
+/** What the test runs at instead of 15s, and every alert's `for:` instead of minutes. */
+const FAST_INTERVAL = '1s';
+const FAST_FOR = '2s';
+/** Grafana's interval variables, as a query at this resolution would get them. */
+const GRAFANA_INTERVAL = '1m';
+
+const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
+
+/** fetch with a deadline: nothing here may wait forever on a node that stopped answering. */
+const http = (url: string, init: RequestInit = {}): Promise<Response> => fetch(url, { signal: AbortSignal.timeout(30_000), ...init });
+
+// ---------------------------------------------------------------- the committed files, sped up
+
+/** The config with shorter intervals; every other line as committed. */
+function fastConfig(yml: string): string {
+  return yml.replace(/^(\s*(?:scrape|evaluation)_interval:[ \t]*)\S+/gm, `$1${FAST_INTERVAL}`);
+}
+
+/** The rules with shorter `for:`; every other line (the expressions above all) as committed. */
+function fastRules(yml: string): string {
+  return yml.replace(/^(\s*for:[ \t]*)\S+/gm, `$1${FAST_FOR}`);
+}
+
+/** Throws unless `after` differs from `before` only in lines that `allowed` accepts (and in at least one). */
+function assertOnlyChanged(before: string, after: string, allowed: RegExp, what: string): void {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  assert.equal(b.length, a.length, `${what}: line count changed`);
+  const changed = a.map((line, i) => [line, b[i] as string] as const).filter(([x, y]) => x !== y);
+  assert.ok(changed.length > 0, `${what}: nothing was shortened`);
+  for (const [x, y] of changed) assert.match(y, allowed, `${what}: unexpected change ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
+}
+
+// ---------------------------------------------------------------- the dashboard's queries
+
+interface DashboardTarget {
+  expr?: string;
+  legendFormat?: string;
+}
+interface DashboardPanel {
+  title?: string;
+  type?: string;
+  targets?: DashboardTarget[];
+  panels?: DashboardPanel[];
+}
+interface Dashboard {
+  panels: DashboardPanel[];
+  templating?: { list: { name: string; type: string; includeAll?: boolean; allValue?: string; current?: { value?: unknown } }[] };
+}
+
+function allPanels(panels: DashboardPanel[]): DashboardPanel[] {
+  return panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
+}
+
+/** The expression as Grafana would send it: interval variables and template variables (at "All") filled in. */
+function substitute(expr: string, dashboard: Dashboard): string {
+  let e = expr.replace(/\$__(?:rate_interval|interval|range)\b|\$\{__(?:rate_interval|interval|range)\}/g, GRAFANA_INTERVAL);
+  for (const v of dashboard.templating?.list ?? []) {
+    if (v.type === 'datasource') continue;
+    const current = v.current?.value;
+    const all = Array.isArray(current) ? current.includes('$__all') : current === '$__all';
+    const value = v.includeAll && (all || current === undefined) ? (v.allValue ?? '.*') : Array.isArray(current) ? current.join('|') : String(current ?? '');
+    e = e.replace(new RegExp(`\\$\\{${v.name}(?::[a-z]+)?\\}|\\$${v.name}\\b`, 'g'), () => value);
+  }
+  assert.doesNotMatch(e, /\$\{?[A-Za-z_]/, `a variable the test does not know in ${expr}`);
+  return e;
+}
+
+// ---------------------------------------------------------------- a medium image, pushed over the API
+
+/** Push an image with one `layerBytes` layer straight over the API (monolithic uploads). */
+async function pushImage(r: ClusterRegion, repo: string, tag: string, layerBytes: number): Promise<void> {
+  const digest = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
+  const layer = randomBytes(layerBytes);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest(layer)] } }));
+  for (const blob of [layer, config]) {
+    const res = await http(`${r.registry}/v2/${repo}/blobs/uploads/?digest=${digest(blob)}`, {
+      method: 'POST',
+      body: blob,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    assert.equal(res.status, 201, `${r.name}: blob upload: ${await res.text()}`);
+  }
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digest(layer), size: layer.length }],
+  });
+  const res = await http(`${r.registry}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(res.status, 201, `${r.name}: manifest PUT: ${await res.text()}`);
+}
+
+async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): Promise<boolean> {
+  const res = await http(`${r.registry}/georeg/v1/where/${repo}/${tag}`);
+  if (!res.ok) return false;
+  const body = (await res.json()) as { regions: { state: string }[] };
+  return body.regions.length === 3 && body.regions.every((x) => x.state === 'complete');
+}
+
+// ---------------------------------------------------------------- processes
+
+/** The processes whose parent is `ppid`, with their argv (Linux /proc). */
+async function childrenOf(ppid: number): Promise<{ pid: number; argv: string[] }[]> {
+  const found: { pid: number; argv: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
+      found.push({ pid: Number(entry), argv: (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The pid of the `georeg serve` child of `georeg cluster` (pid `clusterPid`) listening on the region's address. */
+async function nodePid(clusterPid: number, r: ClusterRegion): Promise<number> {
+  const node = (await childrenOf(clusterPid)).find(({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r));
+  if (!node) throw new Error(`no georeg serve --listen ${host(r)} under pid ${clusterPid}`);
+  return node.pid;
+}
+
+
+class Prometheus {
+  stderr = '';
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  /** Start on a free port; resolves once /-/ready answers 200 (stops it and throws otherwise). */
+  static async start(configFile: string, dataDir: string): Promise<Prometheus> {
+    const port = await freePort();
+    const child = spawn(
+      PROMETHEUS,
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=info'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const p = new Prometheus(child, `http://127.0.0.1:${port}`);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => (p.stderr = (p.stderr + c).slice(-200_000)));
+    try {
+      await until(30_000, 'prometheus to be ready', async () => {
+        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
+        return http(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
+      });
+    } catch (err) {
+      await p.stop();
+      throw new Error(`${(err as Error).message}:\n${p.stderr.slice(-3000)}`, { cause: err });
+    }
+    return p;
+  }
+
+  async api<T>(path: string, params: Record<string, string> = {}): Promise<{ status: string; data: T; error?: string; errorType?: string }> {
+    const res = await http(`${this.url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
+    return (await res.json()) as { status: string; data: T; error?: string; errorType?: string };
+  }
+
+  /** An instant query; throws with Prometheus' message when it does not parse or fails. */
+  async query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const r = await this.api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>('query', { query: expr });
+    if (r.status !== 'success') throw new Error(`${expr}: ${r.errorType}: ${r.error}`);
+    assert.equal(r.data.resultType, 'vector', expr);
+    return r.data.result;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+interface ActiveAlert {
+  labels: Record<string, string>;
+  state: 'pending' | 'firing';
+}
+
+// ---------------------------------------------------------------- the test
+
+describe('Prometheus and Grafana deliverables against a three-region cluster (e2e, real prometheus)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let cluster: Cluster | undefined;
+  let prom: Prometheus | undefined;
+  let skopeo: Skopeo;
+  let eu: ClusterRegion, us: ClusterRegion, ap: ClusterRegion;
+  let dashboard: Dashboard;
+  let alertNames: string[];
+  let frozen: number | undefined;
+  let t0: number;
+  const thaw = (): void => {
+    if (frozen === undefined) return;
+    try {
+      process.kill(frozen, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+    frozen = undefined;
+  };
+  process.once('exit', thaw); // never leave a stopped node behind
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-prometheus-'));
+    skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
+    dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as Dashboard;
+    cluster = await Cluster.start(join(dir, 'data'));
+    [eu, us, ap] = [cluster.region('eu'), cluster.region('us'), cluster.region('ap')];
+
+    // prometheus.yml and alerts.yml side by side as in deploy/prometheus, targets/ with this cluster's nodes.
+    const promDir = join(dir, 'prometheus');
+    await mkdir(join(promDir, 'targets'), { recursive: true });
+    const config = await readFile(join(PROM_DIR, 'prometheus.yml'), 'utf8');
+    const rules = await readFile(join(PROM_DIR, 'alerts.yml'), 'utf8');
+    const fastC = fastConfig(config);
+    const fastR = fastRules(rules);
+    assertOnlyChanged(config, fastC, new RegExp(`^\\s*(?:scrape|evaluation)_interval: ${FAST_INTERVAL}$`), 'prometheus.yml');
+    assertOnlyChanged(rules, fastR, new RegExp(`^\\s*for: ${FAST_FOR}$`), 'alerts.yml');
+    alertNames = [...rules.matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1] as string);
+    await writeFile(join(promDir, 'prometheus.yml'), fastC);
+    await writeFile(join(promDir, 'alerts.yml'), fastR);
+    const targets = cluster.regions.map((r) => ({ targets: [host(r)], labels: { region: r.name } }));
+    await writeFile(join(promDir, 'targets', 'georeg.json'), JSON.stringify(targets, null, 2));
+    prom = await Prometheus.start(join(promDir, 'prometheus.yml'), join(dir, 'tsdb'));
+  });
+
+  after(async () => {
+    thaw();
+    await prom?.stop();
+    if (cluster) await cluster.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the committed prometheus.yml and alerts.yml pass promtool', async () => {
+    const { stdout } = await exec(PROMTOOL, ['check', 'config', join(PROM_DIR, 'prometheus.yml')]);
+    assert.match(stdout, /SUCCESS: 1 rule files found/);
+    const targets = JSON.parse(await readFile(join(PROM_DIR, 'targets', 'georeg.json'), 'utf8')) as { labels: { region: string } }[];
+    assert.deepEqual(targets.map((t) => t.labels.region), ['eu', 'us', 'ap']);
+  });
+
+  it('scrapes every region: three targets of job georeg, one per region label, all up', async () => {
+    type Target = { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string };
+    let last: Target[] = [];
+    await until(30_000, 'every target up', async () => {
+      last = (await prom!.api<{ activeTargets: Target[] }>('targets', { state: 'active' })).data.activeTargets;
+      return last.length === 3 && last.every((t) => t.health === 'up');
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(last.map((t) => [t.scrapeUrl, t.health, t.lastError]))}`);
+    });
+    assert.deepEqual(last.map((t) => t.labels.job), ['georeg', 'georeg', 'georeg']);
+    assert.deepEqual(last.map((t) => t.labels.region).sort(), ['ap', 'eu', 'us']);
+    for (const t of last) assert.equal(t.scrapeUrl, `http://${host(cluster!.region(t.labels.region as string))}/metrics`);
+    const up = await prom!.query('up{job="georeg"} == 1');
+    assert.equal(up.length, 3);
+  });
+
+  it('pushes into eu replicate to us and ap; pulls in every region (the data the dashboard shows)', async () => {
+    t0 = Date.now() / 1000;
+    // Trust decisions need a policy: audit mode on audit/**, a key nobody signs with.
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const policy = {
+      keys: [{ name: 'ci', publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
+      policies: [
+        { repositories: ['audit/**'], mode: 'audit', keys: ['ci'], threshold: 1 },
+        { repositories: ['**'], mode: 'off' },
+      ],
+    };
+    const put = await http(`${eu.registry}/georeg/v1/trust/policy`, { method: 'PUT', body: JSON.stringify(policy), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(put.status, 200, await put.text());
+
+    await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/demo/small:v1`]);
+    await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/audit/app:v1`]);
+    // A 128 MiB layer takes a couple of seconds to copy: lag, bytes in flight and throughput show it.
+    await pushImage(eu, 'demo/medium', 'v1', 128 * 1024 * 1024);
+    await until(60_000, 'demo/small:v1 and demo/medium:v1 complete in every region', async () =>
+      (await completeEverywhere(us, 'demo/small', 'v1')) && (await completeEverywhere(us, 'demo/medium', 'v1')),
+    );
+
+    for (const r of [us, ap]) await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(r)}/demo/small:v1`, `oci:${join(dir, `pulled-${r.name}`)}:v1`]);
+    const pull = async (r: ClusterRegion): Promise<void> => {
+      const res = await http(`${r.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const manifest = (await res.json()) as { layers: { digest: string }[] };
+      const blob = await http(`${r.registry}/v2/demo/small/blobs/${manifest.layers[0]?.digest}`);
+      assert.equal(blob.status, 200);
+      await blob.arrayBuffer();
+    };
+    for (const r of [eu, us, ap]) {
+      await pull(r);
+      const gc = await http(`${r.registry}/georeg/v1/gc?dryRun=true`, { method: 'POST' });
+      assert.equal(gc.status, 200, await gc.text());
+    }
+    // A counter series is born at its first count, which rate() cannot see as an increase (it has
+    // no earlier sample): pull again once Prometheus has scraped the series.
+    await until(30_000, 'the GETs of every region to be scraped', async () => {
+      const seen = await prom!.query('count by (region, route) (georeg_http_requests_total{job="georeg", route=~"manifests|blobs", method="GET", status="200"})');
+      return seen.length === 6;
+    });
+    for (const r of [eu, us, ap]) await pull(r);
+    // Unsigned in audit mode: served, and counted as a refusal (pulled twice, as above).
+    const auditPull = async (): Promise<void> => {
+      const res = await http(`${eu.registry}/v2/audit/app/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(res.status, 200, await res.text());
+    };
+    await auditPull();
+    await until(30_000, 'the audit decision to be scraped', async () => (await prom!.query('georeg_trust_decisions_total{job="georeg", region="eu", mode="audit"}')).length > 0);
+    await auditPull();
+  });
+
+  it('every metric of docs/metrics.md is scraped from every region', async () => {
+    const doc = await readFile(METRICS_DOC, 'utf8');
+    const metrics = [...doc.matchAll(/^\| `(georeg_[a-z0-9_]+)` \| (gauge|counter|histogram) \|/gm)].map((m) => ({ name: m[1] as string, type: m[2] as string }));
+    assert.ok(metrics.length >= 25, `only ${metrics.length} metrics found in docs/metrics.md`);
+    // Series labelled by outcome exist from the first count on: failures by reason (nothing fails
+    // here) and trust decisions (only eu served a repository under a policy).
+    const where: Record<string, string[]> = { georeg_replication_failures_total: [], georeg_trust_decisions_total: ['eu'] };
+    const missing = new Map<string, string[]>();
+    await until(30_000, 'every documented metric in every region', async () => {
+      missing.clear();
+      for (const m of metrics) {
+        const series = m.type === 'histogram' ? `${m.name}_count` : m.name;
+        const regions = (await prom!.query(`count by (region) (${series}{job="georeg"})`)).map((s) => s.metric.region);
+        const absent = (where[m.name] ?? ['eu', 'us', 'ap']).filter((r) => !regions.includes(r));
+        if (absent.length > 0) missing.set(m.name, absent);
+      }
+      return missing.size === 0;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: missing ${JSON.stringify(Object.fromEntries(missing))}`);
+    });
+    // Replication metrics: one series per peer, source = the peer, target = the scraped node's region.
+    const pairs = (await prom!.query('georeg_replication_peer_up{job="georeg"}')).map((s) => `${s.metric.source}->${s.metric.target}@${s.metric.region}`).sort();
+    assert.deepEqual(pairs, ['ap->eu@eu', 'ap->us@us', 'eu->ap@ap', 'eu->us@us', 'us->ap@ap', 'us->eu@eu']);
+    const info = (await prom!.query('georeg_info{job="georeg"}')).map((s) => `${s.metric.exported_region ?? s.metric.region}@${s.metric.region}`).sort();
+    assert.deepEqual(info, ['ap@ap', 'eu@eu', 'us@us']);
+  });
+
+  it('every query of the Grafana dashboard parses and returns data', async () => {
+    const queries = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title ?? '?', expr: t.expr ?? '' })));
+    assert.ok(queries.length >= 15, `only ${queries.length} queries in the dashboard`);
+    for (const q of queries) assert.notEqual(q.expr.trim(), '', `${q.panel}: empty expr`);
+    const pending = new Set(queries.map((q) => substitute(q.expr, dashboard)));
+    // Each must parse at once; some need a scrape or two after the workload before a rate has two points.
+    await until(30_000, 'every dashboard query to return data', async () => {
+      for (const expr of [...pending]) if ((await prom!.query(expr)).length > 0) pending.delete(expr);
+      return pending.size === 0;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}; no data for:\n${[...pending].join('\n')}`);
+    });
+    // And the data says what happened: the 128 MiB layer went from eu to us and ap, every region served pulls.
+    const panelQuery = (title: string, i = 0): string => {
+      const expr = allPanels(dashboard.panels).find((p) => p.title === title)?.targets?.[i]?.expr;
+      assert.ok(expr, `no panel "${title}"`);
+      return substitute(expr, dashboard);
+    };
+    const positive = async (expr: string, key: (m: Record<string, string>) => string): Promise<string[]> =>
+      (await prom!.query(expr)).filter((s) => Number(s.value[1]) > 0).map((s) => key(s.metric)).sort();
+    // The last pulls may not be scraped yet: wait for the increase to show, then compare.
+    const expectPositive = async (expr: string, key: (m: Record<string, string>) => string, expected: string[]): Promise<void> => {
+      let got: string[] = [];
+      await until(15_000, `${expr} > 0 for ${expected.join(', ')}`, async () => JSON.stringify((got = await positive(expr, key))) === JSON.stringify(expected)).catch((e: Error) => {
+        throw new Error(`${e.message}; got ${got.join(', ')}`);
+      });
+    };
+    await expectPositive(panelQuery('Replication throughput (bytes/s)'), (m) => `${m.source}->${m.target}`, ['eu->ap', 'eu->us']);
+    await expectPositive(panelQuery('Pulls by region (GET requests/s)', 0), (m) => m.region as string, ['ap', 'eu', 'us']);
+    await expectPositive(panelQuery('Pulls by region (GET requests/s)', 1), (m) => m.region as string, ['ap', 'eu', 'us']);
+  });
+
+  it('every alert rule is loaded and evaluates without error', async () => {
+    type Rule = { name: string; health: string; lastError?: string; query: string; type: string };
+    let rules: Rule[] = [];
+    await until(30_000, 'every rule evaluated', async () => {
+      const r = await prom!.api<{ groups: { rules: Rule[] }[] }>('rules', { type: 'alert' });
+      rules = r.data.groups.flatMap((g) => g.rules);
+      return rules.length > 0 && rules.every((x) => x.health !== 'unknown');
+    });
+    assert.deepEqual(rules.map((r) => r.name).sort(), [...alertNames].sort());
+    assert.ok(alertNames.length >= 6);
+    for (const r of rules) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError} (${r.query})`);
+  });
+
+  it('fires GeoregTrustVerificationFailures for the unsigned pull in audit mode', async () => {
+    let alerts: ActiveAlert[] = [];
+    await until(30_000, 'GeoregTrustVerificationFailures firing', async () => {
+      alerts = (await prom!.api<{ alerts: ActiveAlert[] }>('alerts')).data.alerts;
+      return alerts.some((a) => a.labels.alertname === 'GeoregTrustVerificationFailures' && a.state === 'firing');
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(alerts)}`);
+    });
+    const fired = alerts.filter((a) => a.labels.alertname === 'GeoregTrustVerificationFailures');
+    assert.deepEqual(fired.map((a) => [a.labels.region, a.labels.mode, a.labels.severity]), [['eu', 'audit', 'warning']]);
+    assert.notEqual(fired[0]?.labels.result, 'verified');
+  });
+
+  it('fires GeoregRegionDown for ap, and only ap, while its node hangs; resolves when it is back', async () => {
+    const alerts = async (): Promise<ActiveAlert[]> => (await prom!.api<{ alerts: ActiveAlert[] }>('alerts')).data.alerts;
+    const regionDown = (all: ActiveAlert[]): ActiveAlert[] => all.filter((a) => a.labels.alertname === 'GeoregRegionDown');
+    assert.deepEqual(regionDown(await alerts()), []);
+
+    frozen = await nodePid(cluster!.process.pid as number, ap);
+    process.kill(frozen, 'SIGSTOP');
+    let seen: ActiveAlert[] = [];
+    await until(30_000, 'GeoregRegionDown firing for ap', async () => {
+      seen = regionDown(await alerts());
+      return seen.some((a) => a.labels.region === 'ap' && a.state === 'firing');
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(seen)}`);
+    });
+    assert.deepEqual(seen.map((a) => [a.labels.region, a.labels.severity, a.labels.instance]), [['ap', 'critical', host(ap)]]);
+    assert.equal(cluster!.process.exitCode, null, 'the rest of the cluster keeps running');
+    for (const r of [eu, us]) assert.equal((await http(`${r.registry}/v2/`)).status, 200);
+
+    thaw();
+    await until(30_000, 'ap to be scraped again and the alert to resolve', async () => {
+      const up = await prom!.query('up{job="georeg", region="ap"}');
+      return up[0]?.value[1] === '1' && regionDown(await alerts()).length === 0;
+    });
+  });
+
+  it('renders the replication lag panel (query_range) as a PNG', async () => {
+    const panel = allPanels(dashboard.panels).find((p) => p.title === 'Replication lag per region pair');
+    assert.ok(panel?.targets?.length, 'the dashboard has a replication lag panel');
+    const end = Date.now() / 1000;
+    const series = [];
+    for (const t of panel.targets) {
+      const expr = substitute(t.expr as string, dashboard);
+      const r = await prom!.api<{ resultType: string; result: PromMatrixItem[] }>('query_range', {
+        query: expr,
+        start: String(Math.floor(t0 - 5)),
+        end: String(Math.ceil(end)),
+        step: '1',
+      });
+      assert.equal(r.status, 'success', `${expr}: ${r.error}`);
+      series.push(...seriesFromMatrix(r.data.result, t.legendFormat ?? '', 1));
+    }
+    assert.equal(series.length, 6, 'one line per region pair');
+    const html = chartHtml(series, {
+      title: panel.title as string,
+      subtitle: `${panel.targets.map((t) => t.expr).join('; ')}   ($region = All; query_range, step 1 s)`,
+      unit: 's',
+    });
+    const out = process.env.GEOREG_WRITE_DOCS === '1' ? join(repoRoot, 'docs', 'dashboard-replication-lag.png') : join(repoRoot, 'test-artifacts', 'dashboard-replication-lag.png');
+    await writeFile(join(dir, 'lag.html'), html);
+    await screenshotHtml(html, out);
+    const png = await readFile(out);
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+    assert.ok(png.length > 10_000, `${out}: ${png.length} bytes`);
+  });
+});
