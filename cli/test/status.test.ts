@@ -15,7 +15,7 @@ describe('georeg status and where', () => {
     const s = formatStatus({
       region: 'us',
       outbox: { depth: 3, published: 10 },
-      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, lastError: 'UNAVAILABLE' }],
+      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false, lastError: 'UNAVAILABLE' }],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
     assert.match(s, /FROM +HEALTH +LAG +PENDING/);

@@ -1,10 +1,13 @@
 import { statfs } from 'node:fs/promises';
+import { DENY_REASONS } from 'georeg/trust';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
 import type { Registry } from './registry/registry.js';
 import type { GcReport } from './registry/gc.js';
 import type { NodeStatus, PeerReplicationStatus } from './status.js';
 import type { OutboxPublisher } from './events/publisher.js';
 
+/** Why an event application failed (the replicator's classification). */
+const FAILURE_REASONS = ['unreachable', 'not_found', 'digest_mismatch', 'invalid', 'internal'];
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 /** The store inventory (blobs, manifests, repositories) is recounted at most this often. */
@@ -158,6 +161,8 @@ export class NodeMetrics {
       registers,
       collect() {
         this.reset();
+        // Every mode and result from 0, so the first refusal after a start shows in rate() and increase().
+        for (const mode of ['enforce', 'audit']) for (const result of ['verified', ...DENY_REASONS]) this.labels(mode, result).inc(0);
         for (const [key, n] of Object.entries(gate.counts())) {
           const [mode = '', result = ''] = key.split('/');
           this.labels(mode, result).inc(n);
@@ -185,7 +190,7 @@ export class NodeMetrics {
     gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);
     gauge('georeg_replication_pending_events', 'Events from the source region not yet applied here.', (p) => p.pendingEvents);
     gauge('georeg_replication_bytes_in_flight', 'Blob bytes being copied from the source region now.', (p) => p.bytesInFlight);
-    gauge('georeg_replication_peer_up', '1 when the last contact with the source region succeeded.', (p) => (p.lastError ? 0 : 1));
+    gauge('georeg_replication_peer_up', '1 when the source region answers (probed every few seconds), else 0.', (p) => (p.up ? 1 : 0));
     counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
     counter('georeg_replication_bytes_total', 'Blob bytes copied from the source region.', (p) => p.bytes);
@@ -199,7 +204,9 @@ export class NodeMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const p of await read()) for (const [reason, n] of Object.entries(p.failuresByReason)) this.labels(p.region, target, reason).inc(n);
+        for (const p of await read()) {
+          for (const reason of FAILURE_REASONS) this.labels(p.region, target, reason).inc(p.failuresByReason[reason] ?? 0);
+        }
       },
     });
   }

@@ -32,6 +32,8 @@ export interface PeerReplicationStatus {
   conflicts: number;
   /** Failed applications by reason: unreachable, not_found, digest_mismatch, invalid, internal. */
   failuresByReason: Record<string, number>;
+  /** Whether the peer answered its last health probe (every few seconds). */
+  up: boolean;
   lastError?: string;
 }
 

@@ -15,6 +15,10 @@ import {
 } from 'georeg/proto';
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
+/** Unary calls give up after this long: a peer that hangs (not refuses) must not stall a loop or a shutdown. */
+const UNARY_MS = 30_000;
+const deadline = (): { deadline: number } => ({ deadline: Date.now() + UNARY_MS });
+
 export class PeerClient {
   private readonly client: InstanceType<typeof ReplicationClient>;
   /** Bytes received of blobs still being copied. */
@@ -38,7 +42,7 @@ export class PeerClient {
 
   getManifest(repository: string, digest: string): Promise<Manifest> {
     return new Promise((resolve, reject) =>
-      this.client.getManifest({ repository, digest } satisfies GetManifestRequest, (err: ServiceError | null, res: Manifest) =>
+      this.client.getManifest({ repository, digest } satisfies GetManifestRequest, new Metadata(), deadline(), (err: ServiceError | null, res: Manifest) =>
         err ? reject(err) : resolve(res),
       ),
     );
@@ -46,20 +50,29 @@ export class PeerClient {
 
   listRepositories(after: string, limit: number): Promise<RepositoryNames> {
     return new Promise((resolve, reject) =>
-      this.client.listRepositories({ after, limit } satisfies ListRepositoriesRequest, (err: ServiceError | null, res: RepositoryNames) => (err ? reject(err) : resolve(res))),
-    );
-  }
-
-  listRepository(repository: string, after: string, limit: number): Promise<RepositoryPage> {
-    return new Promise((resolve, reject) =>
-      this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, (err: ServiceError | null, res: RepositoryPage) =>
+      this.client.listRepositories({ after, limit } satisfies ListRepositoriesRequest, new Metadata(), deadline(), (err: ServiceError | null, res: RepositoryNames) =>
         err ? reject(err) : resolve(res),
       ),
     );
   }
 
+  listRepository(repository: string, after: string, limit: number): Promise<RepositoryPage> {
+    return new Promise((resolve, reject) =>
+      this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, new Metadata(), deadline(), (err: ServiceError | null, res: RepositoryPage) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  /** Whether the peer answers its Status RPC within `ms`. */
+  ping(ms: number): Promise<boolean> {
+    return new Promise((resolve) =>
+      this.client.status({}, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null) => resolve(err === null)),
+    );
+  }
+
   getPolicy(): Promise<PolicyState> {
-    return new Promise((resolve, reject) => this.client.getPolicy({}, (err: ServiceError | null, res: PolicyState) => (err ? reject(err) : resolve(res))));
+    return new Promise((resolve, reject) => this.client.getPolicy({}, new Metadata(), deadline(), (err: ServiceError | null, res: PolicyState) => (err ? reject(err) : resolve(res))));
   }
 
   locate(repository: string, reference: string): Promise<Location> {

@@ -18,6 +18,8 @@ export interface ReplicatorOptions {
   maxBackoffMs?: number;
   /** Compare with every peer at start and then this often, ms (0: only at start). */
   antiEntropyMs?: number;
+  /** How often each peer is probed for health, ms. */
+  probeMs?: number;
 }
 
 export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
@@ -32,6 +34,8 @@ export interface PeerState {
   repairs: number;
   retries: number;
   failuresByReason: Record<string, number>;
+  /** The peer answered its last health probe. */
+  up: boolean;
 }
 
 /** A low-cardinality reason for a failed event application (metrics label). */
@@ -51,7 +55,8 @@ export function failureReason(err: unknown): string {
  * (`georeg-<self>-from-<peer>`), applied one at a time in stream order by the
  * Copier and acknowledged only once the content is durable here. A failed event
  * is redelivered with exponential backoff and jitter; a restart resumes from the
- * first unacknowledged event. Emits `applied` (event, peer) and `failed` (event, peer, error).
+ * first unacknowledged event. Emits `applied` (event, peer), `failed` (event, peer, error) and
+ * `probed` (peer, up) after each health probe.
  */
 export class Replicator extends EventEmitter implements ReplicationStatusSource {
   private nc?: NatsConnection;
@@ -68,7 +73,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.registry, opts.clock);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address));
-    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {} });
+    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
   }
 
   async start(): Promise<void> {
@@ -76,7 +81,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.nc = nc;
     // No API check: JetStream may still be electing its leader; follow() retries until it answers.
     this.jsm = await nc.jetstreamManager({ checkAPI: false });
-    for (const peer of this.clients) this.loops.push(this.follow(peer), this.reconcile(peer));
+    for (const peer of this.clients) this.loops.push(this.follow(peer), this.reconcile(peer), this.probe(peer));
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
   }
 
@@ -137,6 +142,17 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         this.opts.log.warn('anti-entropy failed; will retry', { from: peer.region, err: (err as Error).message });
       }
       await this.pause(wait);
+    }
+  }
+
+  /** Probe a peer's health until stopped: a region that is down shows even when it has nothing to send. */
+  private async probe(peer: PeerClient): Promise<void> {
+    const state = this.state.get(peer.region) as PeerState;
+    const every = this.opts.probeMs ?? 5000;
+    while (!this.stopped) {
+      state.up = await peer.ping(Math.min(every, 3000));
+      this.emit('probed', peer.region, state.up);
+      await this.pause(every);
     }
   }
 
@@ -211,6 +227,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           retries: state.retries,
           conflicts: peer.conflicts,
           failuresByReason: { ...state.failuresByReason },
+          up: state.up,
           lastError: state.lastError,
         };
       }),

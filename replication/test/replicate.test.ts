@@ -87,7 +87,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
     for (const r of regions) {
       const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
-      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger, maxBackoffMs: 300 });
+      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger, maxBackoffMs: 300, probeMs: 100 });
       await r.replicator.start();
       r.node.status.replication = r.replicator;
     }
@@ -178,8 +178,16 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await eu.server.close();
 
     const failed = new Promise((resolve) => replicator.once('failed', resolve));
+    const probedDown = new Promise<void>((resolve) => {
+      const on = (peer: string, up: boolean): void => {
+        if (peer !== 'eu' || up) return;
+        replicator.off('probed', on);
+        resolve();
+      };
+      replicator.on('probed', on);
+    });
     const img = await pushImage(eu.node.url, 'team/later', 'v1', randomBytes(2048));
-    await failed;
+    await Promise.all([failed, probedDown]);
     const down = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as Status;
     assert.equal(down.region, 'us');
     const [peer] = down.peers;

@@ -4,19 +4,21 @@ import type { CompiledPolicy, Trust, TrustKey } from './policy.js';
 import { bindingOf, StatementError } from './statements.js';
 
 /** Why a manifest may not be served; stable names for logs and metrics. */
-export type DenyReason =
-  | 'unsigned'
-  | 'invalid-signature'
-  | 'untrusted-key'
-  | 'revoked'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'wrong-digest'
-  | 'other-registry'
-  | 'other-repository'
-  | 'other-tag'
-  | 'stale-binding'
-  | 'threshold';
+export const DENY_REASONS = [
+  'unsigned',
+  'invalid-signature',
+  'untrusted-key',
+  'revoked',
+  'expired',
+  'not-yet-valid',
+  'wrong-digest',
+  'other-registry',
+  'other-repository',
+  'other-tag',
+  'stale-binding',
+  'threshold',
+] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
 
 export interface Decision {
   allowed: boolean;

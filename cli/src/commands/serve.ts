@@ -46,6 +46,11 @@ export const serveCommand: Command = {
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         log.info('shutting down', { signal });
+        // Whatever hangs (a peer that stopped answering mid-copy), the process still ends.
+        setTimeout(() => {
+          log.error('shutdown took longer than 8 s; exiting', { signal });
+          process.exit(1);
+        }, 8000).unref();
         resolve();
       };
       process.once('SIGINT', stop);

@@ -27,7 +27,7 @@ export function formatStatus(s: NodeStatusSnapshot): string {
     head +
     table([
       ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'LAST ERROR'],
-      ...s.peers.map((p) => [p.region, p.lastError ? 'DOWN' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), p.lastError ?? '']),
+      ...s.peers.map((p) => [p.region, !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), p.lastError ?? '']),
     ])
   );
 }
