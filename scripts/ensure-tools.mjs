@@ -24,6 +24,7 @@ const TOOLS = [
   ['protoc', 'protobuf-compiler'],
   ['prometheus', 'prometheus'],
   ['chromium', 'chromium'],
+  ['openssl', 'openssl'],
 ];
 
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.

@@ -7,9 +7,11 @@ import { keyCommand } from './commands/key.js';
 import { signCommand } from './commands/sign.js';
 import { verifyCommand } from './commands/verify.js';
 import { policyCommand } from './commands/policy.js';
+import { certsCommand } from './commands/certs.js';
+import { tokenCommand, userCommand } from './commands/identities.js';
 import { CliError, type Command } from './command.js';
 
-const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand];
+const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand, certsCommand, userCommand, tokenCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -19,6 +19,7 @@ import {
   SkopeoError,
   type OciIndex,
   type OciManifest,
+  skopeoFails,
 } from './support/skopeo.js';
 
 const IMAGES = process.env['IMAGES'] ?? '/tmp/lab-images';
@@ -53,17 +54,6 @@ interface ListTagsOutput {
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
-}
-
-/** Run `fn`, which must fail with a SkopeoError; returns it. */
-async function skopeoFails(fn: () => Promise<unknown>, what: string): Promise<SkopeoError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof SkopeoError) return err;
-    throw err;
-  }
-  assert.fail(`${what}: skopeo succeeded, expected a failure`);
 }
 
 describe('skopeo against georeg (e2e, black box)', function () {

@@ -5,6 +5,12 @@ import type { LogLevel } from './log.js';
 export interface Config {
   /** HOST:PORT to serve the registry API on. */
   listen: string;
+  /** HTTPS: PEM files of the certificate (chain, leaf first) and its private key; both empty: plain HTTP. */
+  tls: { cert: string; key: string };
+  /** Allow plain HTTP on a non-loopback listen address (without it, such a node needs tls). */
+  insecureHttp: boolean;
+  /** `allow`: comma-separated CIDRs (IPv4, IPv6) of the clients served; others get 403 DENIED. Empty: everyone. */
+  network: { allow: string };
   /** This node's region id: [a-z0-9-], unique in the cluster. */
   region: string;
   /** NATS with JetStream for replication events; an empty url turns events off (a single region). */
@@ -30,10 +36,20 @@ export interface Config {
    * last applied; the admin API changes it at run time. Empty: keep the stored one.
    */
   trust: { policyFile: string };
+  /**
+   * Authentication (off by default for a local single node). `service` is the
+   * token audience, the same in every region; `signingKeyFile` an ECDSA P-256
+   * PEM key shared by every region (empty: one generated in the data dir);
+   * `anonymousPull` comma-separated repository globs anyone may pull.
+   */
+  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string };
 }
 
 export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
+  tls: { cert: '', key: '' },
+  insecureHttp: false,
+  network: { allow: '' },
   region: 'local',
   nats: { url: '' },
   replication: { listen: '', peers: '', antiEntropySeconds: 300 },
@@ -46,6 +62,7 @@ export const defaultConfig: Config = {
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
   trust: { policyFile: '' },
+  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '' },
 };
 
 const ENUMS: Record<string, readonly string[]> = {

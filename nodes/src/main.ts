@@ -16,8 +16,11 @@ import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry } from './registry/registry.js';
 import { runGc, type GcOptions } from './registry/gc.js';
 import { NodeMetrics } from './metrics.js';
+import { setUpAuth } from './auth/setup.js';
 import { VERSION } from './version.js';
 import { createHttpServer } from './http/server.js';
+import { serverTlsOptions } from './http/tls.js';
+import { AllowList } from './http/network.js';
 import { EventRecorder } from './events/recorder.js';
 import { HybridClock } from './events/hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
@@ -79,6 +82,8 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 
 /** Composition root: config → stores → services → HTTP, plus the upload-expiry and GC timers. */
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
+  const tls = serverTlsOptions(config); // before opening anything: a bad certificate or plain HTTP where refused stops here
+  const allow = AllowList.parse(config.network.allow);
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const registry = await openRegistry(config, events, clock, log);
@@ -90,7 +95,15 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const gc = gcOptions(config);
   const status = new NodeStatus(config.region, registry, registry.meta, publisher);
   const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, status, publisher });
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics), { accessLog: config.log.access, log, metrics });
+  let auth;
+  try {
+    auth = await setUpAuth(config, registry.meta, log);
+  } catch (e) {
+    await publisher?.stop();
+    await registry.close();
+    throw e;
+  }
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth), { accessLog: config.log.access, log, metrics, tls, allow });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -103,7 +116,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     throw e;
   }
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 
   const timers: NodeJS.Timeout[] = [];
   const every = (seconds: number, what: string, fn: () => Promise<unknown>): void => {

@@ -59,7 +59,7 @@ export const gcCommand: Command = {
       } catch (e) {
         if ((e as { code?: string }).code !== 'LEVEL_DATABASE_NOT_OPEN' && (e as { code?: string }).code !== 'LEVEL_LOCKED') throw e;
         const { host, port } = parseListen(config.listen);
-        const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        const url = `${config.tls.cert ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
         report = await viaNode(url, dryRun, `${config.data} is in use by another process, but `);
         print(report);
         return report.broken.length ? 1 : 0;

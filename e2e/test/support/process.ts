@@ -196,7 +196,9 @@ export class GeoregNode {
   private async checkBase(): Promise<void> {
     const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(5_000) });
     await res.arrayBuffer();
-    if (res.status !== 200) throw new Error(`${this.name}: GET /v2/ -> ${res.status}\n${this.stderrTail()}`);
+    // 401 with a token challenge: a node with authentication on, up and answering.
+    const challenged = res.status === 401 && (res.headers.get('www-authenticate') ?? '').startsWith('Bearer ');
+    if (res.status !== 200 && !challenged) throw new Error(`${this.name}: GET /v2/ -> ${res.status}\n${this.stderrTail()}`);
   }
 
   get pid(): number | undefined {

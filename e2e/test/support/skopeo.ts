@@ -23,6 +23,17 @@ export class SkopeoError extends Error {
   }
 }
 
+/** Run `fn`, which must fail with a SkopeoError; returns it. */
+export async function skopeoFails(fn: () => Promise<unknown>, what: string): Promise<SkopeoError> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof SkopeoError) return err;
+    throw err;
+  }
+  throw new Error(`${what}: skopeo succeeded, expected a failure`);
+}
+
 export interface RunResult {
   stdout: string;
   stderr: string;

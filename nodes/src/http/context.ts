@@ -2,11 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { oci } from '../oci/errors.js';
 import { parseName } from '../oci/names.js';
+import type { RequestAccess } from '../auth/service.js';
 
 /** One request: its parsed path parameters and query, its id, its logger. */
 export class Ctx {
   /** Set by the route that matched, for the access log (low-cardinality). */
   route = 'unknown';
+  /** What the caller may do, when authentication is on (set before the handler runs). */
+  access?: RequestAccess;
+  /** Set when the caller may not pull the `from` repository of a mount: the upload goes on without mounting. */
+  dropMount = false;
   private query?: URLSearchParams;
 
   constructor(
@@ -32,6 +37,13 @@ export class Ctx {
     if (this.rawQuery === '') return undefined;
     this.query ??= new URLSearchParams(this.rawQuery);
     return this.query.get(key) ?? undefined;
+  }
+
+  /** Every value of a repeated query parameter. */
+  qAll(key: string): string[] {
+    if (this.rawQuery === '') return [];
+    this.query ??= new URLSearchParams(this.rawQuery);
+    return this.query.getAll(key);
   }
 
   /** A non-negative integer query parameter, or undefined when absent. */

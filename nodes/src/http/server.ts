@@ -6,12 +6,18 @@ import { isOciError, oci, type OciError } from '../oci/errors.js';
 import { Ctx } from './context.js';
 import { Router, type Route } from './router.js';
 import type { NodeMetrics } from '../metrics.js';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import type { AllowList } from './network.js';
 
 export interface HttpOptions {
   accessLog: boolean;
   log: Logger;
   /** Told of every finished request (Prometheus metrics). */
   metrics?: NodeMetrics;
+  /** Serve HTTPS with these options (http/tls.ts); plain HTTP without. */
+  tls?: HttpsOptions;
+  /** Client addresses served (http/network.ts); others get 403 DENIED. Undefined: everyone, unchecked. */
+  allow?: AllowList;
 }
 
 /** Per socket: bytes read and written when its last request finished. */
@@ -36,6 +42,7 @@ export function sendError(ctx: Ctx, err: unknown): void {
   }
   for (const h of res.getHeaderNames()) res.removeHeader(h);
   res.setHeader('X-Request-Id', ctx.id);
+  for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
   if (e.status === 416 && e.detail && typeof e.detail === 'object' && 'size' in e.detail) {
     res.setHeader('Content-Range', `bytes */${String(e.detail.size)}`);
@@ -48,7 +55,8 @@ export function sendError(ctx: Ctx, err: unknown): void {
 
 export function createHttpServer(routes: Route[], opts: HttpOptions): Server {
   const router = new Router(routes);
-  const server = createServer((req, res) => void handle(router, opts, req, res));
+  const listener = (req: IncomingMessage, res: ServerResponse): void => void handle(router, opts, req, res);
+  const server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 0; // large blob uploads may take long; idle sockets are still reaped
@@ -89,6 +97,7 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
     });
   }
   try {
+    if (opts.allow && !opts.allow.allowsSocket(req.socket)) throw oci('DENIED', 'client address not allowed', { address: req.socket.remoteAddress ?? null });
     if (!match) throw oci('NOT_FOUND', undefined, { path: path.slice(0, 256) });
     ctx.route = match.route.name;
     if (!match.handler) {

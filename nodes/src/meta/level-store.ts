@@ -247,6 +247,20 @@ export class LevelMetaStore implements MetaStore {
     await this.#commit([put(key('s', k), value)], opts);
   }
 
+  async deleteSetting(k: string): Promise<boolean> {
+    const sk = key('s', k);
+    return this.#locks.run(sk, async () => {
+      if ((await this.#read(sk)) === undefined) return false;
+      await this.#commit([del(sk)]);
+      return true;
+    });
+  }
+
+  async *listSettings(prefix: string): AsyncIterable<{ key: string; value: string }> {
+    const start = key('s', '') + prefix;
+    for await (const [k, v] of this.#db.iterator({ gte: start, lt: start + '\uffff' })) yield { key: k.slice(2), value: v as string };
+  }
+
   // outbox
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {

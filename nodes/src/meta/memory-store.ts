@@ -170,6 +170,15 @@ export class MemoryMetaStore implements MetaStore {
     this.#emit(opts);
   }
 
+  async deleteSetting(key: string): Promise<boolean> {
+    return this.#settings.delete(key);
+  }
+
+  async *listSettings(prefix: string): AsyncIterable<{ key: string; value: string }> {
+    const keys = [...this.#settings.keys()].filter((k) => k.startsWith(prefix)).sort();
+    for (const key of keys) yield { key, value: this.#settings.get(key) as string };
+  }
+
   // outbox
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {

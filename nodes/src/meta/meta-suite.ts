@@ -381,6 +381,16 @@ export function metaStoreSuite(
         assert.equal(store.outboxDepth(), 1);
         assert.equal(await store.hasRepository('r'), false, 'a setting makes no repository');
       });
+
+      it('lists settings by prefix in key order, and deletes them', async () => {
+        for (const k of ['auth/user/b', 'auth/user/a', 'auth/token/x', 'auth/users']) await store.putSetting(k, k.toUpperCase());
+        const listed: string[] = [];
+        for await (const s of store.listSettings('auth/user/')) listed.push(`${s.key}=${s.value}`);
+        assert.deepEqual(listed, ['auth/user/a=AUTH/USER/A', 'auth/user/b=AUTH/USER/B']);
+        assert.equal(await store.deleteSetting('auth/user/a'), true);
+        assert.equal(await store.deleteSetting('auth/user/a'), false);
+        assert.equal(await store.getSetting('auth/user/a'), undefined);
+      });
     });
 
     describe('outbox', () => {

@@ -136,6 +136,10 @@ export interface MetaStore {
   getSetting(key: string): Promise<string | undefined>;
   /** Store a setting, with `opts.events` in the same atomic write. */
   putSetting(key: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void>;
+  /** Returns false when there was no such setting. */
+  deleteSetting(key: string): Promise<boolean>;
+  /** Settings whose key starts with `prefix`, sorted by key. */
+  listSettings(prefix: string): AsyncIterable<{ key: string; value: string }>;
 
   // outbox: events written with the changes above, until a publisher has sent them
   /** The oldest `limit` entries, in write order. */

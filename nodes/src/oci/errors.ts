@@ -23,6 +23,9 @@ export const ErrorTable = {
   DENIED: { code: 'DENIED', status: 403, message: 'requested access to the resource is denied' },
   /** georeg's own: a trust policy document that does not validate (admin API). */
   POLICY_INVALID: { code: 'POLICY_INVALID', status: 400, message: 'trust policy invalid' },
+  /** georeg's own: an identity (user or token) request that does not validate (admin API). */
+  AUTH_INVALID: { code: 'AUTH_INVALID', status: 400, message: 'identity request invalid' },
+  AUTH_UNKNOWN: { code: 'AUTH_UNKNOWN', status: 404, message: 'no such user or token' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported' },
   METHOD_NOT_ALLOWED: { code: 'UNSUPPORTED', status: 405, message: 'method not allowed' },
   NOT_FOUND: { code: 'NOT_FOUND', status: 404, message: 'no such route' },
@@ -38,6 +41,8 @@ export class OciError extends Error {
   readonly code: string;
   readonly status: number;
   readonly detail: unknown;
+  /** Response headers the error needs (a 401's WWW-Authenticate, a 429's Retry-After). */
+  headers: Record<string, string> = {};
 
   constructor(kind: ErrorKind, message?: string, detail?: unknown, options?: { cause?: unknown }) {
     const entry = ErrorTable[kind];

@@ -11,10 +11,26 @@ import { manifestRoutes } from './manifests.js';
 import { uploadRoutes } from './uploads.js';
 import { trustRoutes } from './trust.js';
 import { uiRoutes } from './ui.js';
+import { oauthRoutes } from './oauth.js';
+import { identityRoutes } from './identities.js';
+import type { AuthService } from '../../auth/service.js';
+
+/** With authentication on, every handler runs only after the caller is authorised for it. */
+function protect(route: Route, auth: AuthService): Route {
+  const methods: Route['methods'] = {};
+  for (const [method, handler] of Object.entries(route.methods)) {
+    if (!handler) continue;
+    methods[method] = async (ctx) => {
+      await auth.authorize(ctx, route.name, ctx.req.method ?? method);
+      await handler(ctx);
+    };
+  }
+  return { ...route, methods };
+}
 
 /** Every route of a node, most specific first (upload paths before blob paths). */
-export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics): Route[] {
-  return [
+export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics, auth?: AuthService): Route[] {
+  const routes = [
     baseRoute(),
     manifestRoutes(registry),
     ...uploadRoutes(registry),
@@ -23,5 +39,7 @@ export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>
     ...adminRoutes(registry, gc, status, metrics),
     ...trustRoutes(registry),
     ...uiRoutes(),
+    ...(auth ? [...oauthRoutes(auth), ...identityRoutes(auth.identities)] : []),
   ];
+  return auth ? routes.map((r) => protect(r, auth)) : routes;
 }

@@ -58,8 +58,26 @@ export function listingRoutes(registry: Registry): Route[] {
       methods: {
         async GET(ctx) {
           const p = page(ctx);
-          const { items, more } = await listing.repositories(p);
-          ctx.json(200, { repositories: items }, link(ctx.path, p, items, more));
+          const access = ctx.access;
+          if (!access) {
+            const { items, more } = await listing.repositories(p);
+            return ctx.json(200, { repositories: items }, link(ctx.path, p, items, more));
+          }
+          // With authentication on, only repositories the caller may pull or read are listed, pages
+          // filled past hidden ones, and the Link names only a repository the caller saw.
+          const shown: string[] = [];
+          let last = p.last;
+          let more = true;
+          while (more && (p.n === undefined || shown.length < p.n)) {
+            const batch = await listing.repositories({ last, n: p.n === undefined ? undefined : Math.max(p.n - shown.length, 100) });
+            for (const r of batch.items) {
+              last = r;
+              if (p.n !== undefined && shown.length === p.n) break;
+              if (await access.visible(r)) shown.push(r);
+            }
+            more = batch.more || last !== batch.items[batch.items.length - 1];
+          }
+          ctx.json(200, { repositories: shown }, link(ctx.path, p, shown, more));
         },
       },
     },

@@ -42,7 +42,7 @@ export function uploadRoutes(registry: Registry): Route[] {
         const name = ctx.name;
         const mount = ctx.q('mount');
         const from = ctx.q('from');
-        if (mount !== undefined && from !== undefined) {
+        if (mount !== undefined && from !== undefined && !ctx.dropMount) {
           const digest = parseDigest(mount);
           if (await registry.blobs.mount(name, parseName(from), digest)) return blobCreated(ctx, name, digest);
         }

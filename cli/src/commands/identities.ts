@@ -1,0 +1,161 @@
+import { CliError, parseOptions, type Command } from '../command.js';
+import { table } from './status.js';
+
+const DEFAULT_URL = 'http://127.0.0.1:5000';
+
+const common = {
+  url: { type: 'string', default: DEFAULT_URL },
+  admin: { type: 'string', default: 'admin' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const AUTH_NOTE = `The administrator's password comes from GEOREG_PASSWORD (never a flag: flags end up in shell history).`;
+
+/** One admin API call with the administrator's Basic credentials; registry errors exit 1 with their message. */
+async function call(url: string, admin: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const password = process.env.GEOREG_PASSWORD;
+  if (!password) throw new CliError('set GEOREG_PASSWORD to the administrator\'s password');
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { Authorization: `Basic ${Buffer.from(`${admin}:${password}`).toString('base64')}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new RegistryCallError(`cannot reach ${url}: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    const err = (JSON.parse(text || '{}') as { errors?: { code: string; message: string }[] }).errors?.[0];
+    throw new RegistryCallError(`${method} ${path}: ${res.status} ${err ? `${err.code} ${err.message}` : text.slice(0, 300)}`);
+  }
+  return text ? JSON.parse(text) : undefined;
+}
+
+class RegistryCallError extends Error {}
+
+async function stdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
+function seconds(spec: string): number {
+  const m = /^(\d{1,9})([smhd]?)$/.exec(spec);
+  if (!m) throw new CliError(`--expires-in must look like 30d, 12h, 90m or 3600s, not ${JSON.stringify(spec)}`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** `team/**:pull,push` → a scope map rule. */
+function scope(spec: string): { repositories: string[]; actions: string[] } {
+  const i = spec.lastIndexOf(':');
+  if (i <= 0) throw new CliError(`--scope must look like 'team/**:pull,push', not ${JSON.stringify(spec)}`);
+  return { repositories: [spec.slice(0, i)], actions: spec.slice(i + 1).split(',') };
+}
+
+async function run(values: { json?: boolean }, fn: () => Promise<unknown>, render: (v: never) => string): Promise<number> {
+  try {
+    const v = await fn();
+    process.stdout.write(values.json ? JSON.stringify(v, null, 2) + '\n' : render(v as never));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof RegistryCallError)) throw e;
+    process.stderr.write(`georeg: ${e.message}\n`);
+    return 1;
+  }
+}
+
+const USER_USAGE = `Usage: georeg user add NAME [--admin-user] --password-stdin
+       georeg user list
+       georeg user passwd NAME --password-stdin
+       georeg user disable|enable|delete NAME
+Options: --url URL (default ${DEFAULT_URL}), --admin NAME (default admin), --json
+${AUTH_NOTE}
+`;
+
+export const userCommand: Command = {
+  name: 'user',
+  summary: 'manage users (passwords stored as scrypt hashes)',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { ...common, 'admin-user': { type: 'boolean' }, 'password-stdin': { type: 'boolean' } });
+    if (values.help) return process.stdout.write(USER_USAGE), 0;
+    const [action, name] = positionals;
+    const done = (v: { name?: string }) => `${action} ${v?.name ?? name}: ok\n`;
+    const password = async (): Promise<string> => {
+      if (!values['password-stdin']) throw new CliError('give the password on stdin with --password-stdin');
+      return stdinLine();
+    };
+    switch (action) {
+      case 'list':
+        return run(values, () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/users'), (v: { users: { name: string; admin: boolean; disabled: boolean; created: string }[] }) =>
+          table([['NAME', 'ADMIN', 'DISABLED', 'CREATED'], ...v.users.map((u) => [u.name, String(u.admin), String(u.disabled), u.created])]),
+        );
+      case 'add': {
+        if (!name) throw new CliError(USER_USAGE);
+        const body = { name, password: await password(), admin: values['admin-user'] ?? false };
+        return run(values, () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/users', body), done);
+      }
+      case 'passwd': {
+        if (!name) throw new CliError(USER_USAGE);
+        const body = { password: await password() };
+        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, body), done);
+      }
+      case 'disable':
+      case 'enable':
+        if (!name) throw new CliError(USER_USAGE);
+        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, { disabled: action === 'disable' }), done);
+      case 'delete':
+        if (!name) throw new CliError(USER_USAGE);
+        return run(values, () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/users/${name}`), () => `deleted user ${name}\n`);
+      default:
+        throw new CliError(USER_USAGE);
+    }
+  },
+};
+
+const TOKEN_USAGE = `Usage: georeg token create NAME --scope 'REPO-GLOB:ACTIONS' [--scope ...] [--expires-in 30d]
+       georeg token list
+       georeg token disable|enable|delete NAME
+ACTIONS: pull, push, delete, metadata_read, metadata_write (comma-separated).
+The token's secret is printed once, at creation: use NAME and it as registry credentials.
+Options: --url URL (default ${DEFAULT_URL}), --admin NAME (default admin), --json
+${AUTH_NOTE}
+`;
+
+export const tokenCommand: Command = {
+  name: 'token',
+  summary: 'manage repository-scoped tokens (ACR style: scope maps, expiry, disable)',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { ...common, scope: { type: 'string', multiple: true }, 'expires-in': { type: 'string' } });
+    if (values.help) return process.stdout.write(TOKEN_USAGE), 0;
+    const [action, name] = positionals;
+    switch (action) {
+      case 'list':
+        return run(values, () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/tokens'), (v: { tokens: { name: string; scopes: { repositories: string[]; actions: string[] }[]; disabled: boolean; expires: string | null }[] }) =>
+          table([
+            ['NAME', 'SCOPES', 'DISABLED', 'EXPIRES'],
+            ...v.tokens.map((t) => [t.name, t.scopes.map((s) => `${s.repositories.join('|')}:${s.actions.join(',')}`).join(' '), String(t.disabled), t.expires ?? 'never']),
+          ]),
+        );
+      case 'create': {
+        if (!name || !values.scope?.length) throw new CliError(TOKEN_USAGE);
+        const body = { name, scopes: values.scope.map(scope), expiresInSeconds: values['expires-in'] ? seconds(values['expires-in']) : 0 };
+        return run(values, () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/tokens', body), (v: { name: string; secret: string; expires: string | null }) =>
+          `token ${v.name} created (expires ${v.expires ?? 'never'}); its secret, shown only now:\n${v.secret}\n`,
+        );
+      }
+      case 'disable':
+      case 'enable':
+        if (!name) throw new CliError(TOKEN_USAGE);
+        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/tokens/${name}`, { disabled: action === 'disable' }), () => `${action}d token ${name}\n`);
+      case 'delete':
+        if (!name) throw new CliError(TOKEN_USAGE);
+        return run(values, () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/tokens/${name}`), () => `deleted token ${name}\n`);
+      default:
+        throw new CliError(TOKEN_USAGE);
+    }
+  },
+};

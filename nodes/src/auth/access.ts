@@ -1,0 +1,54 @@
+import type { Ctx } from '../http/context.js';
+import { parseName } from '../oci/names.js';
+
+/** What a request needs before its handler runs. */
+export type Requirement =
+  | { kind: 'public' }
+  | { kind: 'authenticated' }
+  | { kind: 'admin' }
+  | { kind: 'catalog' }
+  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' };
+
+const READ = new Set(['GET', 'HEAD']);
+
+/**
+ * The access each route needs, by route name and method. A route missing here
+ * needs an admin: a new route is closed until someone decides otherwise.
+ */
+export function requirement(route: string, method: string, ctx: Ctx): Requirement {
+  const repo = (action: 'pull' | 'push' | 'delete'): Requirement => ({ kind: 'repository', name: ctx.name, action });
+  switch (route) {
+    case 'metrics':
+    case 'health':
+    case 'ui':
+    case 'replication':
+    case 'oauth':
+      return { kind: 'public' };
+    case 'base':
+    case 'trust':
+      return { kind: 'authenticated' };
+    case 'trust-policy':
+      return READ.has(method) ? { kind: 'authenticated' } : { kind: 'admin' };
+    case 'catalog':
+      return { kind: 'catalog' };
+    case 'manifests':
+    case 'blobs':
+      return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : repo('push');
+    case 'uploads':
+    case 'upload':
+      return repo('push');
+    case 'tags':
+    case 'referrers':
+    case 'where':
+    case 'trust-tag':
+      return repo('pull');
+    default:
+      return { kind: 'admin' };
+  }
+}
+
+/** The `from` repository of a cross-repository mount, when the request is one. */
+export function mountSource(ctx: Ctx): string | undefined {
+  const from = ctx.q('from');
+  return ctx.q('mount') !== undefined && from !== undefined ? parseName(from) : undefined;
+}

@@ -1,0 +1,200 @@
+import type { TLSSocket } from 'node:tls';
+import { compileGlob } from 'georeg/trust';
+import { oci } from '../oci/errors.js';
+import type { Ctx } from '../http/context.js';
+import type { MetaStore } from '../meta/store.js';
+import type { Logger } from '../log.js';
+import { Identities, type Principal } from './identities.js';
+import { JwtSigner, TokenError, type Claims } from './jwt.js';
+import { LoginLimiter } from './limiter.js';
+import { mountSource, requirement, type Requirement } from './access.js';
+import type { AccessEntry, RequestedScope } from './scopes.js';
+
+export interface AuthSettings {
+  /** The token audience and the challenge's `service`: one name for the whole registry, so every region accepts every token. */
+  service: string;
+  issuer: string;
+  tokenTtlSeconds: number;
+  refreshTtlSeconds: number;
+  /** Comma-separated repository globs anyone may pull without credentials. */
+  anonymousPull: string;
+}
+
+/** What one request may do: the access its bearer token grants, or anonymous pull. */
+export class RequestAccess {
+  constructor(
+    private readonly entries: AccessEntry[],
+    private readonly anonymous: (repo: string) => boolean,
+    /** Who the token was issued to (undefined: anonymous). */
+    readonly subject: { kind: 'user' | 'token'; name: string; admin: boolean } | undefined,
+    private readonly identities: Identities,
+  ) {}
+
+  can(repo: string, action: string): boolean {
+    if (action === 'pull' && this.anonymous(repo)) return true;
+    return this.entries.some((e) => e.type === 'repository' && e.name === repo && e.actions.includes(action));
+  }
+
+  /** Whether the catalog may list `repo` to this caller: it may pull or read metadata there. */
+  async visible(repo: string): Promise<boolean> {
+    if (this.anonymous(repo)) return true;
+    if (!this.subject) return false;
+    const p = await this.identities.current(this.subject.kind, this.subject.name);
+    const allowed = p?.scopes.allowed(repo);
+    return allowed !== undefined && (allowed.has('pull') || allowed.has('metadata_read'));
+  }
+
+  get catalog(): boolean {
+    return this.entries.some((e) => e.type === 'registry' && e.name === 'catalog');
+  }
+}
+
+/**
+ * Authentication and authorization: the Docker registry token flow (a 401
+ * challenge, /oauth2/token trading credentials for a short-lived JWT), users
+ * and scoped tokens, anonymous pull per repository glob, and a limit on failed
+ * logins per client address and per name. Secrets never reach a log line.
+ */
+export class AuthService {
+  readonly identities: Identities;
+  readonly #jwt: JwtSigner;
+  readonly #limiter: LoginLimiter;
+  readonly #anonymous: (repo: string) => boolean;
+
+  constructor(
+    meta: MetaStore,
+    readonly settings: AuthSettings,
+    signingKeyPem: string,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.identities = new Identities(meta, now);
+    this.#jwt = new JwtSigner(signingKeyPem, settings.issuer, settings.service);
+    this.#limiter = new LoginLimiter(10, 5 * 60_000, now);
+    const globs = settings.anonymousPull.split(',').map((g) => g.trim()).filter((g) => g !== '').map(compileGlob);
+    this.#anonymous = (repo) => globs.some((matches) => matches(repo));
+  }
+
+  /** Before a handler runs: who is asking, and may they? Sets `ctx.access`; throws UNAUTHORIZED with a challenge, or DENIED. */
+  async authorize(ctx: Ctx, route: string, method: string): Promise<void> {
+    const need = requirement(route, method, ctx);
+    if (need.kind === 'public') return;
+    const header = ctx.header('authorization') ?? '';
+    if (need.kind === 'admin') return this.admin(ctx, header);
+    const claims = header.startsWith('Bearer ') ? this.verify(ctx, header.slice(7), need) : undefined;
+    const access = new RequestAccess(
+      (claims?.access as AccessEntry[] | undefined) ?? [],
+      this.#anonymous,
+      claims && { kind: claims.kind as 'user' | 'token', name: claims.sub, admin: claims.adm === true },
+      this.identities,
+    );
+    ctx.access = access;
+    const ok = need.kind === 'authenticated' ? claims !== undefined || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!claims && this.anonymousAllowed) : access.can(need.name, need.action);
+    if (ok) {
+      const from = route === 'uploads' ? mountSource(ctx) : undefined;
+      // A mount only from a repository the caller may pull; otherwise the push goes on as a plain upload.
+      if (from !== undefined && !access.can(from, 'pull')) ctx.dropMount = true;
+      return;
+    }
+    this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
+  }
+
+  /** Anonymous callers may reach /v2/ and the catalog when some repository allows anonymous pull. */
+  private get anonymousAllowed(): boolean {
+    return this.settings.anonymousPull.trim() !== '';
+  }
+
+  private verify(ctx: Ctx, token: string, need: Requirement): Claims {
+    try {
+      const claims = this.#jwt.verify(token, this.now());
+      if (claims.typ !== 'access') throw new TokenError('not an access token');
+      return claims;
+    } catch (e) {
+      ctx.log.info('bearer token refused', { reason: (e as Error).message });
+      return this.challenge(ctx, need, 'invalid_token');
+    }
+  }
+
+  private async admin(ctx: Ctx, header: string): Promise<void> {
+    if (header.startsWith('Bearer ')) {
+      const claims = this.verify(ctx, header.slice(7), { kind: 'admin' });
+      if (claims.adm === true) return;
+      throw oci('DENIED', 'an administrator is required');
+    }
+    const p = await this.basicLogin(ctx);
+    if (!p) this.challenge(ctx, { kind: 'admin' });
+    if (!p.admin) throw oci('DENIED', 'an administrator is required');
+  }
+
+  /** 401 with the Docker token challenge for what the request needs. */
+  challenge(ctx: Ctx, need: Requirement, error?: string): never {
+    const host = /^[A-Za-z0-9.[\]:-]{1,255}$/.test(ctx.header('host') ?? '') ? (ctx.header('host') as string) : this.settings.service;
+    const scheme = (ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    let scope = '';
+    if (need.kind === 'repository') scope = `repository:${need.name}:${need.action === 'pull' ? 'pull' : `pull,${need.action}`}`;
+    else if (need.kind === 'catalog') scope = 'registry:catalog:*';
+    const parts = [`realm="${scheme}://${host}/oauth2/token"`, `service="${this.settings.service}"`];
+    if (scope) parts.push(`scope="${scope}"`);
+    if (error) parts.push(`error="${error}"`);
+    const e = oci('UNAUTHORIZED', error === 'insufficient_scope' ? 'the token does not grant this access' : 'authentication required', scope ? { scope } : undefined);
+    e.headers['WWW-Authenticate'] = `Bearer ${parts.join(',')}`;
+    throw e;
+  }
+
+  /** Basic credentials of the request: the principal, undefined when none were sent; wrong ones are UNAUTHORIZED, too many TOOMANYREQUESTS. */
+  async basicLogin(ctx: Ctx): Promise<Principal | undefined> {
+    const header = ctx.header('authorization') ?? '';
+    if (!header.startsWith('Basic ')) return undefined;
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw oci('UNAUTHORIZED', 'malformed credentials');
+    return this.login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1));
+  }
+
+  /** Check a name and secret, counting failures per client address and name. */
+  async login(ctx: Ctx, name: string, secret: string): Promise<Principal> {
+    const keys = [`addr:${ctx.req.socket.remoteAddress ?? ''}`, `name:${name.slice(0, 64)}`];
+    const wait = this.#limiter.retryAfter(keys);
+    if (wait > 0) {
+      const e = oci('TOO_MANY_REQUESTS', 'too many failed logins; try again later');
+      e.headers['Retry-After'] = String(wait);
+      throw e;
+    }
+    const p = await this.identities.login(name, secret);
+    if (!p) {
+      this.#limiter.failed(keys);
+      this.log.warn('login failed', { name: name.slice(0, 64), remote: ctx.req.socket.remoteAddress });
+      throw oci('UNAUTHORIZED', 'invalid credentials');
+    }
+    this.#limiter.succeeded(keys);
+    return p;
+  }
+
+  /** A short-lived access token granting what `principal` (or anonymity) allows of `scopes`. */
+  accessToken(principal: Principal | undefined, scopes: RequestedScope[]): { token: string; expiresIn: number; issuedAt: string } {
+    const access = principal
+      ? principal.scopes.grant(scopes, true)
+      : scopes.filter((s) => s.type === 'repository' && this.#anonymous(s.name) && s.actions.some((a) => a === 'pull' || a === '*')).map((s) => ({ type: 'repository' as const, name: s.name, actions: ['pull'] }));
+    const ttl = this.settings.tokenTtlSeconds;
+    const { token, claims } = this.#jwt.issue(principal?.name ?? 'anonymous', ttl, { typ: 'access', kind: principal?.kind ?? 'anonymous', adm: principal?.admin ?? false, access }, this.now());
+    return { token, expiresIn: ttl, issuedAt: new Date(claims.iat * 1000).toISOString() };
+  }
+
+  /** A long-lived refresh token (Docker's offline token, ACR's refresh token) for `principal`. */
+  refreshToken(principal: Principal): string {
+    return this.#jwt.issue(principal.name, this.settings.refreshTtlSeconds, { typ: 'refresh', kind: principal.kind }, this.now()).token;
+  }
+
+  /** The principal a refresh token names, as it is now (a disabled or deleted identity's tokens stop working). */
+  async fromRefresh(token: string): Promise<Principal> {
+    let claims: Claims;
+    try {
+      claims = this.#jwt.verify(token, this.now());
+    } catch (e) {
+      throw oci('UNAUTHORIZED', `refresh token refused: ${(e as Error).message}`);
+    }
+    const p = claims.typ === 'refresh' && (claims.kind === 'user' || claims.kind === 'token') ? await this.identities.current(claims.kind, claims.sub) : undefined;
+    if (!p) throw oci('UNAUTHORIZED', 'refresh token refused');
+    return p;
+  }
+}

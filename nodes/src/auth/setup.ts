@@ -1,0 +1,48 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, type Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { MetaStore } from '../meta/store.js';
+import { AuthService } from './service.js';
+
+/** The token signing key: the configured file, else one kept in the data directory (created once, mode 0600). */
+async function signingKey(config: Config, log: Logger): Promise<string> {
+  const file = config.auth.signingKeyFile || join(config.data, 'auth-signing.key');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || config.auth.signingKeyFile) throw new ConfigError(`auth.signingKeyFile: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
+  log.warn('generated a token signing key for this node only; give every region the same auth.signingKeyFile so tokens work everywhere', { file });
+  return pem;
+}
+
+/**
+ * The auth service a config asks for (undefined when auth is off). With no
+ * user yet, the administrator `admin` is created from GEOREG_ADMIN_PASSWORD,
+ * which must then be set: a registry with auth on and nobody to manage it
+ * would be locked.
+ */
+export async function setUpAuth(config: Config, meta: MetaStore, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<AuthService | undefined> {
+  if (!config.auth.enabled) return undefined;
+  let auth: AuthService;
+  try {
+    auth = new AuthService(meta, config.auth, await signingKey(config, log), log);
+  } catch (e) {
+    throw e instanceof ConfigError ? e : new ConfigError(`auth: ${(e as Error).message}`);
+  }
+  if (!(await auth.identities.hasUsers())) {
+    const password = env.GEOREG_ADMIN_PASSWORD;
+    if (!password) throw new ConfigError('auth.enabled with no users yet: set GEOREG_ADMIN_PASSWORD (at least 12 characters) to create the administrator "admin"');
+    try {
+      await auth.identities.addUser('admin', password, true);
+    } catch (e) {
+      throw new ConfigError(`GEOREG_ADMIN_PASSWORD: ${(e as Error).message}`);
+    }
+    log.info('created the administrator "admin"');
+  }
+  return auth;
+}

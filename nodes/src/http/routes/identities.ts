@@ -1,0 +1,88 @@
+import { oci } from '../../oci/errors.js';
+import type { Identities } from '../../auth/identities.js';
+import { readLimited } from '../body.js';
+import type { Ctx } from '../context.js';
+import type { Route } from '../router.js';
+
+async function body(ctx: Ctx): Promise<Record<string, unknown>> {
+  try {
+    const v = JSON.parse((await readLimited(ctx.req, 64 * 1024, 'AUTH_INVALID')).toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw oci('AUTH_INVALID', (e as Error).message);
+  }
+}
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v !== 'string') throw oci('AUTH_INVALID', `${what} must be a string`);
+  return v;
+};
+const bool = (v: unknown, what: string): boolean | undefined => {
+  if (v !== undefined && typeof v !== 'boolean') throw oci('AUTH_INVALID', `${what} must be true or false`);
+  return v;
+};
+
+/** Users and tokens under /georeg/v1/auth (administrators only; a token's secret is in the answer to its creation, and never again). */
+export function identityRoutes(identities: Identities): Route[] {
+  return [
+    {
+      name: 'auth-users',
+      pattern: /^\/georeg\/v1\/auth\/users$/,
+      methods: {
+        async GET(ctx) {
+          ctx.json(200, { users: await identities.listUsers() });
+        },
+        async POST(ctx) {
+          const b = await body(ctx);
+          ctx.json(201, await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false));
+        },
+      },
+    },
+    {
+      name: 'auth-users',
+      pattern: /^\/georeg\/v1\/auth\/users\/([^/]+)$/,
+      methods: {
+        async PATCH(ctx) {
+          const b = await body(ctx);
+          const password = b.password === undefined ? undefined : str(b.password, 'password');
+          ctx.json(200, await identities.setUser(ctx.param(0), { password, disabled: bool(b.disabled, 'disabled'), admin: bool(b.admin, 'admin') }));
+        },
+        async DELETE(ctx) {
+          await identities.remove('user', ctx.param(0));
+          ctx.send(204, {});
+        },
+      },
+    },
+    {
+      name: 'auth-tokens',
+      pattern: /^\/georeg\/v1\/auth\/tokens$/,
+      methods: {
+        async GET(ctx) {
+          ctx.json(200, { tokens: await identities.listTokens() });
+        },
+        async POST(ctx) {
+          const b = await body(ctx);
+          const expires = b.expiresInSeconds ?? 0;
+          if (typeof expires !== 'number' || !Number.isInteger(expires) || expires < 0) throw oci('AUTH_INVALID', 'expiresInSeconds must be a non-negative integer');
+          ctx.res.setHeader('Cache-Control', 'no-store');
+          ctx.json(201, await identities.addToken(str(b.name, 'name'), b.scopes, expires));
+        },
+      },
+    },
+    {
+      name: 'auth-tokens',
+      pattern: /^\/georeg\/v1\/auth\/tokens\/([^/]+)$/,
+      methods: {
+        async PATCH(ctx) {
+          const b = await body(ctx);
+          ctx.json(200, await identities.setToken(ctx.param(0), { disabled: bool(b.disabled, 'disabled') }));
+        },
+        async DELETE(ctx) {
+          await identities.remove('token', ctx.param(0));
+          ctx.send(204, {});
+        },
+      },
+    },
+  ];
+}

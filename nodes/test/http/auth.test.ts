@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestNode, type TestNode } from '../support/harness.js';
+import { expectError, http, pushBlob, pushImage, type Res } from '../support/client.js';
+import { JwtSigner } from '../../src/auth/jwt.js';
+
+const ADMIN_PASSWORD = 'correct horse battery staple';
+const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** A node with authentication on: `public/**` anonymously pullable. */
+async function authNode(extra: Record<string, unknown> = {}): Promise<TestNode> {
+  process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+  try {
+    return await startTestNode({ auth: { enabled: true, anonymousPull: 'public/**', ...extra } });
+  } finally {
+    delete process.env.GEOREG_ADMIN_PASSWORD;
+  }
+}
+
+describe('authentication and authorization', function () {
+  this.timeout(30_000);
+  let node: TestNode;
+  let base: string;
+
+  async function token(scopes: string[], auth?: string): Promise<string> {
+    const q = scopes.map((s) => `scope=${encodeURIComponent(s)}`).join('&');
+    const res = await http('GET', `${base}/oauth2/token?service=georeg&${q}`, auth ? { headers: { Authorization: auth } } : {});
+    assert.equal(res.status, 200, res.body.toString());
+    return res.json<{ token: string }>().token;
+  }
+  const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
+  const adminToken = () => token(['repository:team/app:pull,push,delete', 'repository:team/other:pull,push', 'registry:catalog:*'], basic('admin', ADMIN_PASSWORD));
+
+  async function makeToken(name: string, scopes: unknown, expiresInSeconds = 0): Promise<string> {
+    const res = await http('POST', `${base}/georeg/v1/auth/tokens`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name, scopes, expiresInSeconds }) });
+    assert.equal(res.status, 201, res.body.toString());
+    return res.json<{ secret: string }>().secret;
+  }
+
+  /** Push as the admin (through the token flow) an image into `repo`. */
+  async function seed(repo: string): Promise<void> {
+    const t = await token([`repository:${repo}:pull,push`], basic('admin', ADMIN_PASSWORD));
+    const cfg = Buffer.from('{}');
+    for (const blob of [cfg]) {
+      const r = await http('POST', `${base}/v2/${repo}/blobs/uploads/?digest=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a`, { headers: bearer(t), body: blob });
+      assert.equal(r.status, 201, r.body.toString());
+    }
+    const m = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }, layers: [] });
+    const put = await http('PUT', `${base}/v2/${repo}/manifests/v1`, { headers: { ...bearer(t), 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: m });
+    assert.equal(put.status, 201, put.body.toString());
+  }
+
+  function challenge(res: Res, scope?: string): void {
+    expectError(res, 401, 'UNAUTHORIZED');
+    const h = res.header('www-authenticate') ?? '';
+    assert.match(h, /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/oauth2\/token",service="georeg"/);
+    if (scope) assert.match(h, new RegExp(`scope="${scope.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`));
+  }
+
+  before(async () => {
+    node = await authNode();
+    base = node.url;
+    await seed('team/app');
+    await seed('team/other');
+    await seed('public/base');
+    await seed('secret/vault');
+  });
+  after(() => node.close());
+
+  it('challenges an anonymous caller with a Docker token challenge, every value quoted', async () => {
+    challenge(await http('GET', `${base}/v2/team/app/manifests/v1`), 'repository:team/app:pull');
+    challenge(await http('PUT', `${base}/v2/team/app/manifests/v2`, { body: '{}' }), 'repository:team/app:pull,push');
+    // With anonymous pull on somewhere, the anonymous catalog lists exactly those repositories.
+    assert.deepEqual((await http('GET', `${base}/v2/_catalog`)).json<{ repositories: string[] }>().repositories, ['public/base']);
+  });
+
+  it('trades credentials for a short-lived token, and serves with it', async () => {
+    const t = await adminToken();
+    assert.equal((await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(t) })).status, 200);
+    assert.equal((await http('GET', `${base}/v2/`, { headers: bearer(t) })).status, 200);
+    expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('admin', 'wrong password!') } }), 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses a token for repository A on repository B', async () => {
+    const t = await token(['repository:team/app:pull'], basic('admin', ADMIN_PASSWORD));
+    const res = await http('GET', `${base}/v2/team/other/manifests/v1`, { headers: bearer(t) });
+    challenge(res, 'repository:team/other:pull');
+    assert.match(res.header('www-authenticate') ?? '', /error="insufficient_scope"/);
+  });
+
+  it('refuses an expired token and one signed by another key', async () => {
+    const pem = await readFile(join(node.dir, 'auth-signing.key'), 'utf8');
+    const access = [{ type: 'repository', name: 'team/app', actions: ['pull'] }];
+    const expired = new JwtSigner(pem, 'georeg', 'georeg').issue('admin', 60, { typ: 'access', kind: 'user', access }, Date.now() - 3600_000).token;
+    challenge(await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(expired) }));
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const forged = new JwtSigner(otherKey, 'georeg', 'georeg').issue('admin', 60, { typ: 'access', kind: 'user', adm: true, access }).token;
+    challenge(await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(forged) }));
+    const [h, b] = forged.split('.');
+    challenge(await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(`${h}.${b}.`) }));
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${b}.x`;
+    challenge(await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(none) }));
+  });
+
+  it('grants a scoped token no more than its scope map, however much it asks for', async () => {
+    const secret = await makeToken('ci-pull', [{ repositories: ['team/**'], actions: ['pull'] }]);
+    const t = await token(['repository:team/app:pull,push,delete', 'repository:secret/vault:pull'], basic('ci-pull', secret));
+    const claims = JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { access: { name: string; actions: string[] }[] };
+    assert.deepEqual(claims.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+    assert.equal((await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(t) })).status, 200);
+    challenge(await http('POST', `${base}/v2/team/app/blobs/uploads/`, { headers: bearer(t) }), 'repository:team/app:pull,push');
+    challenge(await http('DELETE', `${base}/v2/team/app/manifests/v1`, { headers: bearer(t) }));
+    challenge(await http('GET', `${base}/v2/secret/vault/manifests/v1`, { headers: bearer(t) }));
+  });
+
+  it('lists in the catalog only the repositories the caller may see, and no hidden name in the Link', async () => {
+    const secret = await makeToken('team-reader', [{ repositories: ['team/**'], actions: ['pull'] }]);
+    const t = await token(['registry:catalog:*'], basic('team-reader', secret));
+    const all = await http('GET', `${base}/v2/_catalog`, { headers: bearer(t) });
+    assert.deepEqual(all.json<{ repositories: string[] }>().repositories, ['public/base', 'team/app', 'team/other']);
+    const page = await http('GET', `${base}/v2/_catalog?n=1&last=public/base`, { headers: bearer(t) });
+    assert.deepEqual(page.json<{ repositories: string[] }>().repositories, ['team/app']);
+    assert.doesNotMatch(page.header('link') ?? '', /secret/);
+  });
+
+  it('rejects dot-dot names before anything else', async () => {
+    const t = await adminToken();
+    expectError(await http('GET', `${base}/v2/team/../secret/vault/manifests/v1`, { headers: bearer(t) }), 400, 'NAME_INVALID');
+    expectError(await http('GET', `${base}/v2/team/%2e%2e/secret/vault/manifests/v1`, { headers: bearer(t) }), 400, 'NAME_INVALID');
+  });
+
+  it('serves anonymous pulls where allowed, and nothing else anonymously', async () => {
+    assert.equal((await http('GET', `${base}/v2/public/base/manifests/v1`)).status, 200);
+    const t = await token(['repository:public/base:pull,push', 'repository:team/app:pull']);
+    const claims = JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { access: unknown[] };
+    assert.deepEqual(claims.access, [{ type: 'repository', name: 'public/base', actions: ['pull'] }]);
+    challenge(await http('POST', `${base}/v2/public/base/blobs/uploads/`));
+  });
+
+  it('mounts only from a repository the caller may pull (otherwise a plain upload starts)', async () => {
+    const secret = await makeToken('pusher', [{ repositories: ['team/app'], actions: ['pull', 'push'] }]);
+    const t = await token(['repository:team/app:pull,push', 'repository:secret/vault:pull'], basic('pusher', secret));
+    const digest = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+    const res = await http('POST', `${base}/v2/team/app/blobs/uploads/?mount=${digest}&from=secret/vault`, { headers: bearer(t) });
+    assert.equal(res.status, 202, 'no mount from a repository the token cannot pull');
+  });
+
+  it('administers users and tokens: admins only, secrets shown once, disabled tokens refused', async () => {
+    const secret = await makeToken('temp', [{ repositories: ['team/**'], actions: ['pull'] }]);
+    const listed = await http('GET', `${base}/georeg/v1/auth/tokens`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) } });
+    assert.doesNotMatch(listed.body.toString(), new RegExp(secret));
+    const user = await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'dev', password: 'a long enough password' }) });
+    assert.equal(user.status, 201, user.body.toString());
+    expectError(await http('GET', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('dev', 'a long enough password') } }), 403, 'DENIED');
+    expectError(await http('GET', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('temp', secret) } }), 403, 'DENIED');
+    assert.equal((await http('PATCH', `${base}/georeg/v1/auth/tokens/temp`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"disabled":true}' })).status, 200);
+    expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('temp', secret) } }), 401, 'UNAUTHORIZED');
+    expectError(await http('POST', `${base}/georeg/v1/auth/tokens`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"name":"x","scopes":[{"repositories":["a"],"actions":["fly"]}]}' }), 400, 'AUTH_INVALID');
+  });
+
+  it('issues refresh tokens and exchanges them as the Azure SDK does', async () => {
+    const res = await http('GET', `${base}/oauth2/token?service=georeg&offline_token=true`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) } });
+    const refresh = res.json<{ refresh_token: string }>().refresh_token;
+    assert.ok(refresh);
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const exchanged = await http('POST', `${base}/oauth2/exchange?api-version=2021-07-01`, { headers: form, body: `grant_type=access_token&service=georeg&access_token=${refresh}` });
+    assert.equal(exchanged.status, 200, exchanged.body.toString());
+    const r2 = exchanged.json<{ refresh_token: string }>().refresh_token;
+    const access = await http('POST', `${base}/oauth2/token?api-version=2021-07-01`, { headers: form, body: `grant_type=refresh_token&service=georeg&scope=${encodeURIComponent('repository:team/app:pull')}&refresh_token=${r2}` });
+    assert.equal(access.status, 200);
+    const t = access.json<{ access_token: string }>().access_token;
+    assert.equal((await http('GET', `${base}/v2/team/app/manifests/v1`, { headers: bearer(t) })).status, 200);
+    expectError(await http('POST', `${base}/oauth2/token`, { headers: form, body: `grant_type=refresh_token&service=georeg&refresh_token=${t}` }), 401, 'UNAUTHORIZED');
+  });
+
+  it('slows down brute force: after 10 failures, even the right password waits', async () => {
+    await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'victim', password: 'the right password' }) });
+    for (let i = 0; i < 10; i++) expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', `guess ${i}`) } }), 401, 'UNAUTHORIZED');
+    const locked = await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', 'the right password') } });
+    expectError(locked, 429, 'TOOMANYREQUESTS');
+    assert.ok(Number(locked.header('retry-after')) > 0);
+  });
+});
+
+describe('authentication setup', () => {
+  it('challenges the catalog when nothing is anonymously pullable', async () => {
+    process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+    const node = await startTestNode({ auth: { enabled: true } }).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
+    try {
+      const res = await http('GET', `${node.url}/v2/_catalog`);
+      expectError(res, 401, 'UNAUTHORIZED');
+      assert.match(res.header('www-authenticate') ?? '', /scope="registry:catalog:\*"/);
+      expectError(await http('GET', `${node.url}/v2/`), 401, 'UNAUTHORIZED');
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('refuses to start with auth on, no users and no GEOREG_ADMIN_PASSWORD', async () => {
+    await assert.rejects(startTestNode({ auth: { enabled: true } }), /GEOREG_ADMIN_PASSWORD/);
+  });
+
+  it('leaves everything open when auth is off (the local default)', async () => {
+    const node = await startTestNode();
+    try {
+      await pushImage(node.url, 'team/app', 'v1');
+      await pushBlob(node.url, 'team/app', 'x');
+      assert.equal((await http('GET', `${node.url}/v2/_catalog`)).status, 200);
+    } finally {
+      await node.close();
+    }
+  });
+});
