@@ -13,14 +13,21 @@ export interface Config {
   network: { allow: string };
   /** This node's region id: [a-z0-9-], unique in the cluster. */
   region: string;
-  /** NATS with JetStream for replication events; an empty url turns events off (a single region). */
-  nats: { url: string };
+  /**
+   * NATS with JetStream for replication events; an empty url turns events off (a
+   * single region). `user` and `passwordFile` (a file holding the password, so it
+   * never shows in the config) authenticate to a NATS that requires it.
+   */
+  nats: { url: string; user: string; passwordFile: string };
   /**
    * Geo-replication, in the node's process: `listen` serves this region's content
    * to peers over gRPC (HOST:PORT, empty: off); `peers` names the regions to copy
    * from as `region=HOST:PORT,...` (their replication addresses; needs nats.url).
+   * `tlsCa`, `tlsCert`, `tlsKey` (PEM files, all or none) turn on mutual TLS: the
+   * service serves only peers with a certificate from `tlsCa`, and presents
+   * `tlsCert` to the peers it copies from.
    */
-  replication: { listen: string; peers: string; antiEntropySeconds: number };
+  replication: { listen: string; peers: string; antiEntropySeconds: number; tlsCa: string; tlsCert: string; tlsKey: string };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -51,8 +58,8 @@ export const defaultConfig: Config = {
   insecureHttp: false,
   network: { allow: '' },
   region: 'local',
-  nats: { url: '' },
-  replication: { listen: '', peers: '', antiEntropySeconds: 300 },
+  nats: { url: '', user: '', passwordFile: '' },
+  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '' },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },

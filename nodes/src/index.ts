@@ -14,4 +14,5 @@ export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js
 export { locate, type LocalLocation } from './registry/locate.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
+export { natsAuth } from './events/nats-auth.js';
 export { toState, type PeerReplicationStatus, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';

@@ -17,6 +17,7 @@ import { Registry } from './registry/registry.js';
 import { runGc, type GcOptions } from './registry/gc.js';
 import { NodeMetrics } from './metrics.js';
 import { setUpAuth } from './auth/setup.js';
+import { natsAuth } from './events/nats-auth.js';
 import { VERSION } from './version.js';
 import { createHttpServer } from './http/server.js';
 import { serverTlsOptions } from './http/tls.js';
@@ -87,7 +88,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const registry = await openRegistry(config, events, clock, log);
-  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, region: config.region, log });
+  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, auth: natsAuth(config), region: config.region, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());
     publisher.start();

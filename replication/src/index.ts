@@ -1,3 +1,4 @@
 /** The public surface of replication/: what the CLI wires into a node's process. */
 export { startReplicationServer, type RunningReplicationServer, type ReplicationServerOptions } from './server.js';
 export { Replicator, type ReplicatorOptions, type PeerState } from './replicator.js';
+export { replicationCredentials, type ReplicationCredentials } from './tls.js';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import {
   ReplicationClient,
   type BlobChunk,
@@ -32,8 +32,10 @@ export class PeerClient {
   constructor(
     readonly region: string,
     readonly address: string,
+    /** Mutual TLS between regions, or plain text (the default). */
+    channel: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.client = new ReplicationClient(address, credentials.createInsecure(), {
+    this.client = new ReplicationClient(address, channel, {
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
       // HTTP/2's default 64 KiB window allows one round trip per 64 KiB: far too little for blobs.
       'grpc-node.flow_control_window': 8 * 1024 * 1024,

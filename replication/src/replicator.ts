@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
 import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
@@ -20,6 +20,10 @@ export interface ReplicatorOptions {
   antiEntropyMs?: number;
   /** How often each peer is probed for health, ms. */
   probeMs?: number;
+  /** NATS credentials, when the server requires them. */
+  natsAuth?: { user?: string; pass?: string };
+  /** gRPC credentials toward peers (mutual TLS); plain text when absent. */
+  channel?: ChannelCredentials;
 }
 
 export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
@@ -72,12 +76,12 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   constructor(private readonly opts: ReplicatorOptions) {
     super();
     this.copier = new Copier(opts.registry, opts.clock);
-    this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address));
+    this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
   }
 
   async start(): Promise<void> {
-    const nc = await connect({ servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
+    const nc = await connect({ ...this.opts.natsAuth, servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
     this.nc = nc;
     // No API check: JetStream may still be electing its leader; follow() retries until it answers.
     this.jsm = await nc.jetstreamManager({ checkAPI: false });

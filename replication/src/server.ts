@@ -14,6 +14,8 @@ export const CHUNK_BYTES = 1024 * 1024;
 export interface ReplicationServerOptions {
   region: string;
   log: Logger;
+  /** Mutual TLS (replicationCredentials); plain text when absent. */
+  credentials?: ServerCredentials;
   /** This region's replication status (the node's, which its replicator fills in). */
   status?: () => Promise<{ peers: PeerReplicationStatus[] }>;
 }
@@ -140,7 +142,7 @@ export interface RunningReplicationServer {
   close(): Promise<void>;
 }
 
-/** Serve the Replication service on host:port (port 0 picks a free one). Plain-text for now: mutual TLS comes with authentication. */
+/** Serve the Replication service on host:port (port 0 picks a free one), over mutual TLS when given credentials. */
 export async function startReplicationServer(
   registry: Registry,
   listen: { host: string; port: number },
@@ -149,7 +151,7 @@ export async function startReplicationServer(
   const server = new Server({ 'grpc.max_send_message_length': CHUNK_BYTES * 2 });
   server.addService(ReplicationService, replicationImplementation(registry, opts));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${listen.host}:${listen.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${listen.host}:${listen.port}`, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   opts.log.info('replication service listening', { host: listen.host, port });
   return {

@@ -9,9 +9,10 @@ export interface Node extends RunningNode {
 }
 
 /** A registry node on a free port, data in a temp dir removed by close(). */
-export async function node(overrides: Partial<Config> = {}): Promise<Node> {
+export async function node(overrides: { region?: string; nats?: Partial<Config['nats']> } = {}): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), 'georeg-repl-'));
-  const config: Config = { ...structuredClone(defaultConfig), ...overrides, listen: '127.0.0.1:0', data: dir, log: { level: 'error', access: false } };
+  const base = structuredClone(defaultConfig);
+  const config: Config = { ...base, region: overrides.region ?? base.region, nats: { ...base.nats, ...overrides.nats }, listen: '127.0.0.1:0', data: dir, log: { level: 'error', access: false } };
   const n = await startNode(config, silentLogger);
   return {
     ...n,

@@ -1,5 +1,5 @@
-import { createLogger, loadConfig, startNode, envName, defaultConfig, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
-import { startReplicationServer, Replicator } from 'georeg/replication';
+import { createLogger, loadConfig, startNode, envName, defaultConfig, natsAuth, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
+import { startReplicationServer, Replicator, replicationCredentials } from 'georeg/replication';
 import { configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 
 const help = `Usage: georeg serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--print-config]
@@ -64,8 +64,9 @@ export const serveCommand: Command = {
 
 /** The in-process replication service and replicator a config asks for; returns their stop function. */
 async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
+  const tls = replicationCredentials(config);
   const server = config.replication.listen
-    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log, status: () => node.status.snapshot() })
+    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log, status: () => node.status.snapshot(), credentials: tls.server })
     : undefined;
   const peers = parsePeers(config.replication.peers);
   const replicator = peers.length
@@ -77,6 +78,8 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
         clock: node.clock,
         log,
         antiEntropyMs: config.replication.antiEntropySeconds * 1000,
+        natsAuth: natsAuth(config),
+        channel: tls.client,
       })
     : undefined;
   await replicator?.start();

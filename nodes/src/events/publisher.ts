@@ -14,6 +14,8 @@ export const eventSubject = (region: string): string => `georeg.events.${region}
 
 export interface PublisherOptions {
   servers: string;
+  /** NATS credentials, when the server requires them. */
+  auth?: { user?: string; pass?: string };
   region: string;
   log: Logger;
   /** Entries read from the outbox per round. */
@@ -117,6 +119,7 @@ export class OutboxPublisher {
   private async jetstream(): Promise<JetStreamClient> {
     if (this.js && this.nc && !this.nc.isClosed()) return this.js;
     const nc = await connect({
+      ...this.opts.auth,
       servers: this.opts.servers,
       name: `georeg-${this.opts.region}-publisher`,
       reconnect: true,

@@ -30,10 +30,12 @@ export class TestNats {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** Credentials the server requires, when given. */
+    readonly auth?: { user: string; pass: string },
   ) {}
 
-  static async start(): Promise<TestNats> {
-    const n = new TestNats(await freePort(), await mkdtemp(join(tmpdir(), 'georeg-nats-')));
+  static async start(auth?: { user: string; pass: string }): Promise<TestNats> {
+    const n = new TestNats(await freePort(), await mkdtemp(join(tmpdir(), 'georeg-nats-')), auth);
     await n.start();
     return n;
   }
@@ -43,7 +45,8 @@ export class TestNats {
   }
 
   async start(): Promise<void> {
-    const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
+    const credentials = this.auth ? ['--user', this.auth.user, '--pass', this.auth.pass] : [];
+    const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir, ...credentials], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.proc = proc;
