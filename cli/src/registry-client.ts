@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { isTag, MediaTypes, parseName } from 'georeg/nodes';
 import { CliError } from './command.js';
 import type { Descriptor } from './oci-layout.js';
+import { TokenAuth, type Credentials } from './token-auth.js';
 
 /** What `getManifest` and `headManifest` accept unless told otherwise. */
 export const MANIFEST_TYPES: readonly string[] = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList];
@@ -93,11 +94,24 @@ export interface Manifest {
 export class RegistryClient {
   readonly base: string;
 
+  readonly #auth: TokenAuth;
+
   constructor(
     base: string,
-    private readonly options: { headers?: Record<string, string> } = {},
+    private readonly options: { headers?: Record<string, string>; credentials?: Credentials } = {},
   ) {
     this.base = base.replace(/\/+$/, '');
+    this.#auth = new TokenAuth(options.credentials);
+  }
+
+  /** A georeg API document (e.g. /georeg/v1/trust/policy); undefined when the registry does not answer one. */
+  async getJson<T>(path: string): Promise<T | undefined> {
+    const res = await this.request('GET', path, [200, 404, 405]).catch(() => undefined);
+    if (res?.status !== 200) {
+      await res?.body?.cancel();
+      return undefined;
+    }
+    return (await res.json()) as T;
   }
 
   async getManifest(repo: string, ref: string, accept: readonly string[] = MANIFEST_TYPES): Promise<Manifest> {
@@ -165,7 +179,7 @@ export class RegistryClient {
   private putStream(url: URL, size: number, source: Readable, onBytes?: (n: number) => void): Promise<void> {
     const label = `PUT ${url.pathname}`;
     return new Promise((resolve, reject) => {
-      const headers = { ...this.options.headers, 'Content-Type': MediaTypes.octetStream, 'Content-Length': size };
+      const headers = { ...this.options.headers, ...this.#auth.header(), 'Content-Type': MediaTypes.octetStream, 'Content-Length': size };
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'PUT', headers }, (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -237,14 +251,21 @@ export class RegistryClient {
     const url = new URL(target, this.base + '/');
     const label = `${method} ${url.pathname}`;
     let res: Response;
-    try {
-      res = await fetch(url, { method, headers: { ...this.options.headers, ...headers }, body: body as BodyInit | undefined });
-    } catch (e) {
-      const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
-      throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(url, { method, headers: { ...this.options.headers, ...this.#auth.header(), ...headers }, body: body as BodyInit | undefined });
+      } catch (e) {
+        const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+        throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause}`);
+      }
+      // A token challenge: get a token for what it asks, and try once more.
+      if (res.status !== 401 || attempt > 0 || !(await this.#auth.answer(res.headers.get('www-authenticate')))) break;
+      await res.body?.cancel();
     }
     if (ok.includes(res.status)) return res;
-    throw registryError(label, res.status, res.statusText, (await res.text()).slice(0, 4096));
+    const err = registryError(label, res.status, res.statusText, (await res.text()).slice(0, 4096));
+    if (res.status === 401 && !this.options.credentials) err.message += ' (this registry wants credentials: set GEOREG_CREDS=USER:PASSWORD)';
+    throw err;
   }
 }
 

@@ -49,9 +49,7 @@ export interface TagTrustState {
 }
 
 export async function tagTrustState(client: RegistryClient, repo: string, tag: string): Promise<TagTrustState | undefined> {
-  const res = await fetch(`${client.base}/georeg/v1/trust/tags/${repo}/${tag}`).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  return (await res.json()) as TagTrustState;
+  return client.getJson<TagTrustState>(`/georeg/v1/trust/tags/${repo}/${tag}`);
 }
 
 /** The manifest a tag points at; from a georeg registry also when its policy refuses to serve the tag unsigned. */
@@ -127,7 +125,5 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
 
 /** The trust document a georeg registry enforces (undefined from other registries). */
 export async function registryTrust(client: RegistryClient): Promise<TrustDocument | undefined> {
-  const res = await fetch(`${client.base}/georeg/v1/trust/policy`).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  return ((await res.json()) as { document: TrustDocument }).document;
+  return (await client.getJson<{ document: TrustDocument }>('/georeg/v1/trust/policy'))?.document;
 }

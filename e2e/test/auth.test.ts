@@ -61,6 +61,19 @@ describe('authentication with real clients: skopeo --creds, the georeg user and 
     await skopeoFails(() => skopeo.run(['inspect', '--tls-verify=false', '--creds', `ci-pull:${secret}`, `docker://${host}/team/app:v1`]), 'a disabled token');
   });
 
+  it('georeg push --sign and verify authenticate with GEOREG_CREDS; without it they fail clearly', async () => {
+    assert.equal((await georeg(['key', 'generate', '--out', join(dir, 'signer')], {})).code, 0);
+    const creds = { GEOREG_CREDS: 'dev:a developer password' };
+    const pushed = await georeg(['push', SMALL, `${host}/team/signed:v1`, '--sign', '--key', join(dir, 'signer.key')], creds);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const verified = await georeg(['verify', `${host}/team/signed:v1`, '--key', join(dir, 'signer.pub')], creds);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /verified: signed by/);
+    const anonymous = await georeg(['push', SMALL, `${host}/team/signed:v2`], {});
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /401 .*set GEOREG_CREDS=USER:PASSWORD/);
+  });
+
   it('never writes a password, token secret or bearer token to the logs', async () => {
     const text = node.stderr();
     for (const secret of [ADMIN_PASSWORD, 'a developer password']) assert.ok(!text.includes(secret), `the log holds ${secret}`);

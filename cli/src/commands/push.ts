@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isTag } from 'georeg/nodes';
+import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { LayoutError, openLayout, pushPlan, type Layout } from '../oci-layout.js';
 import { createProgress, silentProgress, type Progress } from '../progress.js';
@@ -20,6 +21,9 @@ TAG; without it the layout must hold exactly one. The registry is spoken to over
 it is localhost, 127.0.0.1 or [::1] (or given as http://HOST), over HTTPS otherwise.
 
 Prints "pushed REGISTRY/REPOSITORY:TAG DIGEST"; progress goes to stderr.
+
+A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+(a user, or a token's name and secret) when set, anonymously otherwise.
 
 --sign signs the tag as \`georeg sign\` does (image signature and tag binding) after the
 manifest is up by digest and before the tag is set, so the tag is never visible unsigned.
@@ -131,7 +135,7 @@ export const pushCommand: Command = {
     try {
       const { dir, tag } = await splitLayoutArg(source);
       const layout = await openLayout(dir, tag);
-      const client = new RegistryClient(ref.base);
+      const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
       let signed = '';
       const sign = key && (async (subject: PushResult) => {
         const identity = await identityFor(client, values.identity, ref.registry);

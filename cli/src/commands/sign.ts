@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parsePrivateKey, KeyError, keyIdOf } from 'georeg/trust';
 import type { KeyObject } from 'node:crypto';
+import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError } from '../registry-client.js';
 import { registryTrust, resolveTag, signTag } from '../signing.js';
@@ -20,6 +21,9 @@ Options:
   --sequence N      binding sequence (default: the next after the highest seen;
                     a co-signer of the current binding reuses its sequence)
   --legacy-tag      also write cosign's sha256-<hex>.sig tag for older verifiers
+
+A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+(a user, or a token's name and secret) when set, anonymously otherwise.
 `;
 
 export async function loadPrivateKey(file: string): Promise<KeyObject> {
@@ -63,7 +67,7 @@ export const signCommand: Command = {
     const sequence = values.sequence === undefined ? undefined : Number(values.sequence);
     if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0)) throw new CliError('--sequence must be a non-negative integer');
     const key = await loadPrivateKey(values.key);
-    const client = new RegistryClient(ref.base);
+    const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
     try {
       const subject = await resolveTag(client, ref.repository, ref.tag);
       if (ref.digest && ref.digest !== subject.digest) throw new CliError(`${ref.repository}:${ref.tag} points at ${subject.digest}, not ${ref.digest}`);

@@ -4,6 +4,7 @@ import {
   bindingOf, BundleError, compileTrust, evaluateDigest, evaluateTag, PolicyError, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT, verifyBundle,
   type Evidence, type TagBinding, type Trust, type TrustDocument, type VerifiedStatement,
 } from 'georeg/trust';
+import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../registry-client.js';
 import { registryTrust, resolveTag, statementOf, tagTrustState } from '../signing.js';
@@ -15,6 +16,9 @@ Prints who signed which tag and digest. With --key, signatures are checked
 against those public keys (one is enough); without, against the keys and the
 policy of the registry's trust document. The exit status is 0 only when the
 reference verifies AND the registry serves it (its policy does not refuse it).
+
+A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+(a user, or a token's name and secret) when set, anonymously otherwise.
 `;
 
 async function readKey(file: string, i: number): Promise<{ name: string; publicKey: string }> {
@@ -78,7 +82,7 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) throw new CliError(`expected one image reference\n\n${USAGE}`);
     const ref = parseImageRef(positionals[0] as string);
     if (!ref.tag && !ref.digest) throw new CliError('give a tag or a digest');
-    const client = new RegistryClient(ref.base);
+    const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
     try {
       // The registry identity is checked only when given or when the registry's policy names one.
       const checked = values.identity ?? (await registryTrust(client))?.identity;

@@ -1,0 +1,61 @@
+import { CliError } from './command.js';
+import { RegistryError } from './registry-client.js';
+
+/** Registry credentials: a user or token name and its secret. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** `GEOREG_CREDS=user:password` (an environment variable, never a flag: flags end up in shell history). */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+  const v = env.GEOREG_CREDS;
+  if (!v) return undefined;
+  const i = v.indexOf(':');
+  if (i <= 0) throw new CliError('GEOREG_CREDS must be USER:PASSWORD');
+  return { username: v.slice(0, i), password: v.slice(i + 1) };
+}
+
+/** The parameters of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge. */
+export function parseChallenge(header: string | null): Record<string, string> | undefined {
+  if (!header?.startsWith('Bearer ')) return undefined;
+  const params: Record<string, string> = {};
+  for (const [, k, v] of header.slice(7).matchAll(/([a-z_]+)="([^"]*)"/g)) params[k as string] = v as string;
+  return params.realm ? params : undefined;
+}
+
+/**
+ * The Docker registry token flow, client side: answer a 401 challenge by
+ * asking the realm for a token (with Basic credentials when there are any,
+ * anonymously otherwise) for the challenge's scope, then retry with it.
+ */
+export class TokenAuth {
+  /** The token in use: the last one obtained (a command works on one repository). */
+  #bearer?: string;
+
+  constructor(private readonly credentials?: Credentials) {}
+
+  header(): Record<string, string> {
+    return this.#bearer ? { Authorization: `Bearer ${this.#bearer}` } : {};
+  }
+
+  /** After a 401: fetch a token for what the challenge asks; false when the answer was no challenge. */
+  async answer(challenge: string | null): Promise<boolean> {
+    const c = parseChallenge(challenge);
+    if (!c) return false;
+    const url = new URL(c.realm as string);
+    if (c.service) url.searchParams.set('service', c.service);
+    if (c.scope) url.searchParams.set('scope', c.scope);
+    const headers: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
+    let res: Response;
+    try {
+      res = await fetch(url, { headers });
+    } catch (e) {
+      throw new RegistryError(`cannot reach the token service ${url.origin}${url.pathname}: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw new RegistryError(`token service ${url.pathname}: ${res.status} ${(await res.text()).slice(0, 300)}${this.credentials ? '' : ' (set GEOREG_CREDS=USER:PASSWORD)'}`, res.status);
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    this.#bearer = body.token ?? body.access_token;
+    return this.#bearer !== undefined;
+  }
+}
