@@ -4,70 +4,20 @@
  * real skopeo pushes and inspects over TLS, trusting the CA through a --cert-dir.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliMain, freePort, repoRoot } from './support/process.js';
+import { cliMain, freePort } from './support/process.js';
+import { georegCli as georeg, ServeProcess } from './support/serve.js';
 import { layoutRef, Skopeo, skopeoFails } from './support/skopeo.js';
 
 const IMAGES = process.env['IMAGES'] ?? '/tmp/lab-images';
 const SMALL = join(IMAGES, 'small');
 
-/** The environment without the GEOREG_* settings of whoever runs the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GEOREG_')) env[k] = v;
-  return { ...env, ...extra };
-}
 
-function georeg(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cliMain, ...args], { cwd: repoRoot, env: cleanEnv(env), timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
 
-/** A `georeg serve` child: resolves once it logs "registry listening" (with its URL). */
-class ServeProcess {
-  output = '';
-  readonly exited: Promise<number | null>;
-  private constructor(private readonly child: ChildProcess) {
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (c: string) => (this.output += c));
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (c: string) => (this.output += c));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  static spawn(args: string[], env: Record<string, string>): ServeProcess {
-    return new ServeProcess(spawn(process.execPath, [cliMain, 'serve', ...args], { cwd: repoRoot, env: cleanEnv({ GEOREG_LOG_ACCESS: 'true', ...env }), stdio: ['ignore', 'pipe', 'pipe'] }));
-  }
-
-  async listening(timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.exited.then(() => (exited = true));
-    for (;;) {
-      const line = this.output.split('\n').find((l) => l.includes('"msg":"registry listening"'));
-      if (line) return (JSON.parse(line) as { url: string }).url;
-      if (exited) throw new Error(`georeg serve exited before listening:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`georeg serve did not listen within ${timeoutMs} ms:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
-  }
-}
 
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

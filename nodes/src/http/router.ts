@@ -11,6 +11,16 @@ export interface Route {
 
 export type Match = { route: Route; params: string[]; handler?: Handler };
 
+/** Percent-decode a path parameter (the Azure SDK sends `team%2Fapp`, `sha256%3A…`); malformed escapes stay as they are (and fail validation). */
+function decodeParam(p: string): string {
+  if (!p.includes('%')) return p;
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return p;
+  }
+}
+
 /** Finds the first route whose pattern matches; `handler` is undefined when the method is not allowed. */
 export class Router {
   constructor(private readonly routes: Route[]) {}
@@ -20,7 +30,7 @@ export class Router {
       const m = route.pattern.exec(path);
       if (!m) continue;
       const handler = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined);
-      return { route, params: m.slice(1), handler };
+      return { route, params: m.slice(1).map(decodeParam), handler };
     }
     return undefined;
   }
