@@ -11,6 +11,8 @@ export {
   Manifest,
   PeerStatus,
   PolicyState,
+  IdentityList,
+  IdentityRecord,
   ReadBlobRequest,
   RepositoryPage,
   ReplicationClient,

@@ -98,7 +98,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, status, publisher });
   let auth;
   try {
-    auth = await setUpAuth(config, registry.meta, log);
+    auth = await setUpAuth(config, registry.identities, log);
   } catch (e) {
     await publisher?.stop();
     await registry.close();

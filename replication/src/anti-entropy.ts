@@ -11,11 +11,15 @@ const PAGE = 500;
  * deletes on the peer newer than the last change seen here. Returns the number
  * of repairs. Deleted tags are listed with the clock of their delete, so a
  * delete the events missed is repaired too, unless the tag changed here later.
- * The trust policy document is compared first: the newer version wins.
+ * The trust policy document and the users and tokens are compared first: the
+ * newer version of each wins.
  */
 export async function antiEntropy(registry: Registry, copier: Copier, peer: PeerClient): Promise<number> {
   const policy = await peer.getPolicy();
   let repairs = policy.document && policy.timestamp && (await registry.policies.applyReplicated(policy.document, policy.timestamp)) ? 1 : 0;
+  for (const i of (await peer.listIdentities()).identities) {
+    if (i.timestamp && (await registry.identities.applyReplicated(i.key, i.record, i.timestamp))) repairs++;
+  }
   for (let after = ''; ; ) {
     const page = await peer.listRepositories(after, PAGE);
     for (const name of page.names) repairs += await syncRepository(registry, copier, peer, parseName(name));

@@ -36,6 +36,10 @@ export class Copier {
       if (event.timestamp) await this.registry.policies.applyReplicated(event.policy, event.timestamp);
       return;
     }
+    if (event.action === Action.IDENTITY_PUT) {
+      if (event.timestamp) await this.registry.identities.applyReplicated(event.identityKey, event.identity, event.timestamp);
+      return;
+    }
     const repo = parseName(event.repository);
     const conflict = (): void => {
       peer.conflicts++;

@@ -8,6 +8,7 @@ import {
   type ListRepositoryRequest,
   type LocateRequest,
   type PolicyState,
+  type IdentityList,
   type Location,
   type Manifest,
   type RepositoryNames,
@@ -71,6 +72,10 @@ export class PeerClient {
     return new Promise((resolve) =>
       this.client.status({}, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null) => resolve(err === null)),
     );
+  }
+
+  listIdentities(): Promise<IdentityList> {
+    return new Promise((resolve, reject) => this.client.listIdentities({}, new Metadata(), deadline(), (err: ServiceError | null, res: IdentityList) => (err ? reject(err) : resolve(res))));
   }
 
   getPolicy(): Promise<PolicyState> {

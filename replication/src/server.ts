@@ -126,6 +126,11 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
         peers: peers.map((p) => ({ region: p.region, lagSeconds: p.lagSeconds, pendingEvents: p.pendingEvents, bytesInFlight: p.bytesInFlight, lastError: p.lastError ?? '' })),
       };
     }),
+    listIdentities: unary(log, async () => {
+      const identities = [];
+      for await (const r of registry.identities.records()) identities.push({ key: r.key, record: r.record, timestamp: r.clock });
+      return { identities };
+    }),
     getPolicy: unary(log, async () => {
       const held = registry.policies.held();
       return { document: held?.document ?? '', timestamp: held?.clock };

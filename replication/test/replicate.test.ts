@@ -227,6 +227,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await pushImage(eu.node.url, 'team/purged', 'v2', randomBytes(4096));
     assert.equal((await fetch(`${eu.node.url}/v2/team/purged/manifests/old`, { method: 'DELETE' })).status, 202);
     const policy = await putPolicy(eu.node.url, { keys: [], policies: [{ repositories: ['missed/**'], mode: 'off' }] });
+    const token = await eu.node.registry.identities.addToken('missed-token', [{ repositories: ['team/**'], actions: ['pull'] }], 0);
     await eu.node.publisher?.drained();
     const nc = await connect({ servers: nats.url });
     try {
@@ -241,8 +242,9 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await restarted.start();
     us.replicator = restarted;
     us.node.status.replication = restarted;
-    assert.ok((await repaired) >= 6, 'the policy, two manifests, two tags and a tag delete were repaired');
+    assert.ok((await repaired) >= 7, 'the policy, a token, two manifests, two tags and a tag delete were repaired');
     assert.equal(await policyVersion(us.node.url), policy, 'the missed policy change is repaired');
+    assert.equal((await us.node.registry.identities.login('missed-token', token.secret))?.name, 'missed-token', 'the missed token is repaired');
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/old')).status, 404, 'the missed delete is repaired');
     const m = await get(us.node.url, '/v2/team/purged/manifests/v1');
     assert.equal(m.status, 200);
@@ -269,6 +271,24 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     const winner = [a, b].sort((x, y) => compareVersion(x, y))[1];
     assert.equal(await policyVersion(eu.node.url), winner);
     assert.equal(await policyVersion(us.node.url), winner);
+  });
+
+  it('replicates users and tokens, and their deletes, so credentials work in every region', async () => {
+    const eu = region('eu');
+    const us = region('us');
+    const added = applied(us.replicator as Replicator, (e) => e.action === Action.IDENTITY_PUT && e.identityKey === 'auth/user/dev');
+    await eu.node.registry.identities.addUser('dev', 'a long enough password', false);
+    await added;
+    assert.equal((await us.node.registry.identities.login('dev', 'a long enough password'))?.name, 'dev');
+    const removed = applied(us.replicator as Replicator, (e) => e.action === Action.IDENTITY_PUT && e.identityKey === 'auth/user/dev');
+    await eu.node.registry.identities.remove('user', 'dev');
+    await removed;
+    assert.equal(await us.node.registry.identities.login('dev', 'a long enough password'), undefined);
+    assert.deepEqual((await us.node.registry.identities.listUsers()).map((u) => u.name), []);
+    // A replayed older record does not bring the user back.
+    const old = { wallMs: 1, logical: 0, region: 'eu' };
+    assert.equal(await us.node.registry.identities.applyReplicated('auth/user/dev', JSON.stringify({ name: 'dev', password: 'x', admin: true, disabled: false, created: 0 }), old), false);
+    assert.equal(await us.node.registry.identities.applyReplicated('auth/user/../x', '{"name":"x"}', { ...old, wallMs: Date.now() + 1000 }), false, 'a malformed key is dropped');
   });
 
   it('catches up after NATS itself was down while pushes went on', async () => {

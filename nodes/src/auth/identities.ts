@@ -2,6 +2,8 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type Bina
 import { oci } from '../oci/errors.js';
 import type { MetaStore } from '../meta/store.js';
 import { ScopeMap, parseScopeRules, type ScopeRule } from './scopes.js';
+import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
+import type { EventRecorder } from '../events/recorder.js';
 
 const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options: ScryptOptions): Promise<Buffer> =>
   new Promise((resolve, reject) => scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
@@ -12,7 +14,18 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const USER = 'auth/user/';
 const TOKEN = 'auth/token/';
 
-interface StoredUser {
+/** Every record carries the clock of its last change: the newest wins in every region. */
+interface Clocked {
+  clock: HlcTimestamp;
+}
+
+/** A deleted identity: kept so the delete replicates and an older change cannot bring it back. */
+interface Tombstone extends Clocked {
+  name: string;
+  deleted: true;
+}
+
+interface StoredUser extends Partial<Clocked> {
   name: string;
   /** scrypt$N$r$p$salt$hash, base64 parts. */
   password: string;
@@ -21,7 +34,7 @@ interface StoredUser {
   created: number;
 }
 
-interface StoredToken {
+interface StoredToken extends Partial<Clocked> {
   name: string;
   /** sha256 of the secret: secrets are 32 random bytes, so a fast hash is enough. */
   secret: string;
@@ -84,20 +97,66 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 export class Identities {
   constructor(
     private readonly meta: MetaStore,
+    private readonly hlc: HybridClock,
+    /** Records each change as an event, so identities replicate to every region. */
+    private readonly events?: EventRecorder,
     private readonly now: () => number = Date.now,
   ) {}
 
   async hasUsers(): Promise<boolean> {
-    for await (const _ of this.meta.listSettings(USER)) return true;
+    for await (const s of this.meta.listSettings(USER)) if (!isTombstone(JSON.parse(s.value))) return true;
     return false;
+  }
+
+  /** Store a record (stamped now) with its event. */
+  private async write(key: string, record: StoredUser | StoredToken | Tombstone): Promise<void> {
+    record.clock = this.hlc.now();
+    const json = JSON.stringify(record);
+    await this.meta.putSetting(key, json, { events: this.events && [this.events.identityPut(key, json, record.clock)] });
+    this.events?.committed();
+  }
+
+  /** A live record, or undefined (absent or deleted). */
+  private async read<T>(key: string): Promise<T | undefined> {
+    const raw = await this.meta.getSetting(key);
+    const v = raw ? (JSON.parse(raw) as T | Tombstone) : undefined;
+    return v === undefined || isTombstone(v) ? undefined : v;
+  }
+
+  /** Every record, tombstones included, with its clock: what a peer compares (anti-entropy). */
+  async *records(): AsyncIterable<{ key: string; record: string; clock: HlcTimestamp }> {
+    for (const prefix of [USER, TOKEN]) {
+      for await (const s of this.meta.listSettings(prefix)) {
+        const clock = (JSON.parse(s.value) as Partial<Clocked>).clock;
+        if (clock) yield { key: s.key, record: s.value, clock };
+      }
+    }
+  }
+
+  /** A record from another region: kept when newer than the one held. A malformed one is dropped. Returns whether it was kept. */
+  async applyReplicated(key: string, json: string, at: HlcTimestamp): Promise<boolean> {
+    this.hlc.observe(at);
+    const prefix = key.startsWith(USER) ? USER : key.startsWith(TOKEN) ? TOKEN : undefined;
+    let record: Partial<Clocked> & { name?: unknown };
+    try {
+      record = JSON.parse(json) as typeof record;
+    } catch {
+      return false;
+    }
+    if (!prefix || typeof record.name !== 'string' || key !== prefix + record.name || !NAME.test(record.name)) return false;
+    const held = await this.meta.getSetting(key);
+    const heldClock = held ? (JSON.parse(held) as Partial<Clocked>).clock : undefined;
+    if (heldClock && compareHlc(at, heldClock) <= 0) return false;
+    await this.meta.putSetting(key, JSON.stringify({ ...record, clock: at }));
+    return true;
   }
 
   async addUser(name: string, password: string, admin: boolean): Promise<UserView> {
     checkName(name);
     if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
-    if (await this.meta.getSetting(USER + name)) throw oci('AUTH_INVALID', `user ${name} exists`);
+    if (await this.read(USER + name)) throw oci('AUTH_INVALID', `user ${name} exists`);
     const u: StoredUser = { name, password: await hashPassword(password), admin, disabled: false, created: this.now() };
-    await this.meta.putSetting(USER + name, JSON.stringify(u));
+    await this.write(USER + name, u);
     return userView(u);
   }
 
@@ -109,13 +168,16 @@ export class Identities {
     }
     if (change.disabled !== undefined) u.disabled = change.disabled;
     if (change.admin !== undefined) u.admin = change.admin;
-    await this.meta.putSetting(USER + name, JSON.stringify(u));
+    await this.write(USER + name, u);
     return userView(u);
   }
 
   async listUsers(): Promise<UserView[]> {
     const out: UserView[] = [];
-    for await (const s of this.meta.listSettings(USER)) out.push(userView(JSON.parse(s.value) as StoredUser));
+    for await (const s of this.meta.listSettings(USER)) {
+      const u = JSON.parse(s.value) as StoredUser | Tombstone;
+      if (!isTombstone(u)) out.push(userView(u));
+    }
     return out;
   }
 
@@ -128,70 +190,74 @@ export class Identities {
     } catch (e) {
       throw oci('AUTH_INVALID', (e as Error).message);
     }
-    if (await this.meta.getSetting(TOKEN + name)) throw oci('AUTH_INVALID', `token ${name} exists`);
-    if (await this.meta.getSetting(USER + name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
+    if (await this.read(TOKEN + name)) throw oci('AUTH_INVALID', `token ${name} exists`);
+    if (await this.read(USER + name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
     const secret = randomBytes(32).toString('base64url');
     const t: StoredToken = { name, secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
-    await this.meta.putSetting(TOKEN + name, JSON.stringify(t));
+    await this.write(TOKEN + name, t);
     return { ...tokenView(t), secret };
   }
 
   async setToken(name: string, change: { disabled?: boolean }): Promise<TokenView> {
-    const raw = await this.meta.getSetting(TOKEN + name);
-    if (!raw) throw oci('AUTH_UNKNOWN', `no token ${name}`);
-    const t = JSON.parse(raw) as StoredToken;
+    const t = await this.read<StoredToken>(TOKEN + name);
+    if (!t) throw oci('AUTH_UNKNOWN', `no token ${name}`);
     if (change.disabled !== undefined) t.disabled = change.disabled;
-    await this.meta.putSetting(TOKEN + name, JSON.stringify(t));
+    await this.write(TOKEN + name, t);
     return tokenView(t);
   }
 
   async listTokens(): Promise<TokenView[]> {
     const out: TokenView[] = [];
-    for await (const s of this.meta.listSettings(TOKEN)) out.push(tokenView(JSON.parse(s.value) as StoredToken));
+    for await (const s of this.meta.listSettings(TOKEN)) {
+      const t = JSON.parse(s.value) as StoredToken | Tombstone;
+      if (!isTombstone(t)) out.push(tokenView(t));
+    }
     return out;
   }
 
   async remove(kind: 'user' | 'token', name: string): Promise<void> {
-    if (!(await this.meta.deleteSetting((kind === 'user' ? USER : TOKEN) + name))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
+    const key = (kind === 'user' ? USER : TOKEN) + name;
+    if (!(await this.read(key))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
+    await this.write(key, { name, deleted: true, clock: this.hlc.now() });
   }
 
   /** The principal these credentials prove, or undefined (wrong, disabled, expired, unknown: all alike to the caller). */
   async login(name: string, secret: string): Promise<Principal | undefined> {
-    const token = NAME.test(name) ? await this.meta.getSetting(TOKEN + name) : undefined;
-    if (token) {
-      const t = JSON.parse(token) as StoredToken;
+    const t = NAME.test(name) ? await this.read<StoredToken>(TOKEN + name) : undefined;
+    if (t) {
       const ok = timingSafeEqual(sha256(secret), Buffer.from(t.secret, 'base64'));
       if (!ok || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
       return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes) };
     }
-    const raw = NAME.test(name) ? await this.meta.getSetting(USER + name) : undefined;
-    if (!raw) {
+    const u = NAME.test(name) ? await this.read<StoredUser>(USER + name) : undefined;
+    if (!u) {
       await checkPassword(secret, await DUMMY);
       return undefined;
     }
-    const u = JSON.parse(raw) as StoredUser;
     if (!(await checkPassword(secret, u.password)) || u.disabled) return undefined;
     return { kind: 'user', name, admin: u.admin, scopes: ALL };
   }
 
   /** The principal a refresh token names, if it still exists and is enabled (its scopes as they are now). */
   async current(kind: 'user' | 'token', name: string): Promise<Principal | undefined> {
-    const raw = await this.meta.getSetting((kind === 'user' ? USER : TOKEN) + name);
-    if (!raw) return undefined;
     if (kind === 'user') {
-      const u = JSON.parse(raw) as StoredUser;
-      return u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL };
+      const u = await this.read<StoredUser>(USER + name);
+      return !u || u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL };
     }
-    const t = JSON.parse(raw) as StoredToken;
-    if (t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
+    const t = await this.read<StoredToken>(TOKEN + name);
+    if (!t || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
     return { kind, name, admin: false, scopes: new ScopeMap(t.scopes) };
   }
 
   private async user(name: string): Promise<StoredUser> {
-    const raw = await this.meta.getSetting(USER + name);
-    if (!raw) throw oci('AUTH_UNKNOWN', `no user ${name}`);
-    return JSON.parse(raw) as StoredUser;
+    const u = await this.read<StoredUser>(USER + name);
+    if (!u) throw oci('AUTH_UNKNOWN', `no user ${name}`);
+    return u;
   }
+}
+
+function isTombstone(v: unknown): v is Tombstone {
+  return (v as Partial<Tombstone>).deleted === true;
 }
 
 function checkName(name: string): void {

@@ -2,9 +2,8 @@ import type { TLSSocket } from 'node:tls';
 import { compileGlob } from 'georeg/trust';
 import { oci } from '../oci/errors.js';
 import type { Ctx } from '../http/context.js';
-import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../log.js';
-import { Identities, type Principal } from './identities.js';
+import type { Identities, Principal } from './identities.js';
 import { JwtSigner, TokenError, type Claims } from './jwt.js';
 import { LoginLimiter } from './limiter.js';
 import { mountSource, requirement, type Requirement } from './access.js';
@@ -56,19 +55,17 @@ export class RequestAccess {
  * logins per client address and per name. Secrets never reach a log line.
  */
 export class AuthService {
-  readonly identities: Identities;
   readonly #jwt: JwtSigner;
   readonly #limiter: LoginLimiter;
   readonly #anonymous: (repo: string) => boolean;
 
   constructor(
-    meta: MetaStore,
+    readonly identities: Identities,
     readonly settings: AuthSettings,
     signingKeyPem: string,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.identities = new Identities(meta, now);
     this.#jwt = new JwtSigner(signingKeyPem, settings.issuer, settings.service);
     this.#limiter = new LoginLimiter(10, 5 * 60_000, now);
     const globs = settings.anonymousPull.split(',').map((g) => g.trim()).filter((g) => g !== '').map(compileGlob);

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { MetaStore } from '../meta/store.js';
+import type { Identities } from './identities.js';
 import { AuthService } from './service.js';
 
 /** The token signing key: the configured file, else one kept in the data directory (created once, mode 0600). */
@@ -26,11 +26,11 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
  * which must then be set: a registry with auth on and nobody to manage it
  * would be locked.
  */
-export async function setUpAuth(config: Config, meta: MetaStore, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<AuthService | undefined> {
+export async function setUpAuth(config: Config, identities: Identities, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<AuthService | undefined> {
   if (!config.auth.enabled) return undefined;
   let auth: AuthService;
   try {
-    auth = new AuthService(meta, config.auth, await signingKey(config, log), log);
+    auth = new AuthService(identities, config.auth, await signingKey(config, log), log);
   } catch (e) {
     throw e instanceof ConfigError ? e : new ConfigError(`auth: ${(e as Error).message}`);
   }

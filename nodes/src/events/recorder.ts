@@ -71,6 +71,11 @@ export class EventRecorder {
     return this.encode('', Action.POLICY_PUT, { policy, timestamp: at });
   }
 
+  /** A user or token record changed (or was deleted), at `at`. */
+  identityPut(key: string, record: string, at: HlcTimestamp): Uint8Array {
+    return this.encode('', Action.IDENTITY_PUT, { identityKey: key, identity: record, timestamp: at });
+  }
+
   private encode(repository: string, action: Action, fields: Partial<Event>): Uint8Array {
     const event = Event.fromPartial({
       ...fields,

@@ -12,6 +12,7 @@ import { TrustPolicies } from '../trust/policies.js';
 import { TrustGate } from '../trust/gate.js';
 import { EvidenceReader } from '../trust/evidence.js';
 import { TagBindings } from '../trust/bindings.js';
+import { Identities } from '../auth/identities.js';
 
 export interface RegistryDeps {
   driver: BlobDriver;
@@ -37,6 +38,8 @@ export class Registry {
   /** The trust policy document, and the gate that applies it to pulls. */
   readonly policies: TrustPolicies;
   readonly trust: TrustGate;
+  /** Users and tokens (used when authentication is on; replicated either way). */
+  readonly identities: Identities;
 
   constructor(deps: RegistryDeps) {
     const now = deps.now ?? Date.now;
@@ -44,7 +47,9 @@ export class Registry {
     this.meta = deps.meta;
     this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
-    this.policies = new TrustPolicies(deps.meta, deps.clock ?? new HybridClock('local'), deps.events, deps.log);
+    const clock = deps.clock ?? new HybridClock('local');
+    this.policies = new TrustPolicies(deps.meta, clock, deps.events, deps.log);
+    this.identities = new Identities(deps.meta, clock, deps.events, now);
     const evidence = new EvidenceReader(deps.meta, deps.driver);
     this.trust = new TrustGate(deps.meta, this.policies, evidence, new TagBindings(deps.meta, evidence, now), deps.log ?? silentLogger, now);
     this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);

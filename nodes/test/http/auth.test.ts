@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, pushBlob, pushImage, type Res } from '../support/client.js';
@@ -181,6 +182,31 @@ describe('authentication and authorization', function () {
     const locked = await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', 'the right password') } });
     expectError(locked, 429, 'TOOMANYREQUESTS');
     assert.ok(Number(locked.header('retry-after')) > 0);
+  });
+});
+
+describe('tokens across regions', function () {
+  this.timeout(20_000);
+
+  it('a token issued by one region is accepted by another holding the same signing key, and not by one with another key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'georeg-signing-'));
+    const keyFile = join(dir, 'signing.key');
+    await writeFile(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+    process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+    const [eu, us, other] = await Promise.all([
+      startTestNode({ region: 'eu', auth: { enabled: true, signingKeyFile: keyFile } }),
+      startTestNode({ region: 'us', auth: { enabled: true, signingKeyFile: keyFile } }),
+      startTestNode({ region: 'ap', auth: { enabled: true } }),
+    ]).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
+    try {
+      const res = await http('GET', `${eu.url}/oauth2/token?service=georeg&scope=${encodeURIComponent('registry:catalog:*')}`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) } });
+      const t = res.json<{ token: string }>().token;
+      assert.equal((await http('GET', `${us.url}/v2/_catalog`, { headers: { Authorization: `Bearer ${t}` } })).status, 200);
+      expectError(await http('GET', `${other.url}/v2/_catalog`, { headers: { Authorization: `Bearer ${t}` } }), 401, 'UNAUTHORIZED');
+    } finally {
+      await Promise.all([eu.close(), us.close(), other.close()]);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

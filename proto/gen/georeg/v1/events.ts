@@ -22,6 +22,12 @@ export enum Action {
   MANIFEST_DELETE = 4,
   /** POLICY_PUT - The registry's trust policy document changed (repository is empty). */
   POLICY_PUT = 5,
+  /**
+   * IDENTITY_PUT - A user or token was created, changed or deleted (repository is empty):
+   * identity_key names it, identity is its record as JSON (hashed secrets only);
+   * the newest timestamp wins.
+   */
+  IDENTITY_PUT = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -45,6 +51,9 @@ export function actionFromJSON(object: any): Action {
     case 5:
     case "POLICY_PUT":
       return Action.POLICY_PUT;
+    case 6:
+    case "IDENTITY_PUT":
+      return Action.IDENTITY_PUT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -66,6 +75,8 @@ export function actionToJSON(object: Action): string {
       return "MANIFEST_DELETE";
     case Action.POLICY_PUT:
       return "POLICY_PUT";
+    case Action.IDENTITY_PUT:
+      return "IDENTITY_PUT";
     case Action.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -113,6 +124,9 @@ export interface Event {
   subject: string;
   /** POLICY_PUT: the whole trust policy document, as JSON; the newest timestamp wins. */
   policy: string;
+  /** IDENTITY_PUT: which identity (auth/user/<name> or auth/token/<name>) and its record. */
+  identityKey: string;
+  identity: string;
 }
 
 function createBaseHlc(): Hlc {
@@ -355,6 +369,8 @@ function createBaseEvent(): Event {
     timestamp: undefined,
     subject: "",
     policy: "",
+    identityKey: "",
+    identity: "",
   };
 }
 
@@ -395,6 +411,12 @@ export const Event: MessageFns<Event> = {
     }
     if (message.policy !== "") {
       writer.uint32(98).string(message.policy);
+    }
+    if (message.identityKey !== "") {
+      writer.uint32(106).string(message.identityKey);
+    }
+    if (message.identity !== "") {
+      writer.uint32(114).string(message.identity);
     }
     return writer;
   },
@@ -508,6 +530,22 @@ export const Event: MessageFns<Event> = {
             message.policy = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.identityKey = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.identity = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -540,6 +578,12 @@ export const Event: MessageFns<Event> = {
       timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
       policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
+      identityKey: isSet(object.identityKey)
+        ? globalThis.String(object.identityKey)
+        : isSet(object.identity_key)
+        ? globalThis.String(object.identity_key)
+        : "",
+      identity: isSet(object.identity) ? globalThis.String(object.identity) : "",
     };
   },
 
@@ -581,6 +625,12 @@ export const Event: MessageFns<Event> = {
     if (message.policy !== "") {
       obj.policy = message.policy;
     }
+    if (message.identityKey !== "") {
+      obj.identityKey = message.identityKey;
+    }
+    if (message.identity !== "") {
+      obj.identity = message.identity;
+    }
     return obj;
   },
 
@@ -603,6 +653,8 @@ export const Event: MessageFns<Event> = {
       : undefined;
     message.subject = object.subject ?? "";
     message.policy = object.policy ?? "";
+    message.identityKey = object.identityKey ?? "";
+    message.identity = object.identity ?? "";
     return message;
   },
 };

@@ -26,6 +26,20 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/replication.proto";
 
+export interface ListIdentitiesRequest {
+}
+
+export interface IdentityRecord {
+  key: string;
+  /** JSON, hashed secrets only. */
+  record: string;
+  timestamp?: Hlc | undefined;
+}
+
+export interface IdentityList {
+  identities: IdentityRecord[];
+}
+
 export interface GetPolicyRequest {
 }
 
@@ -129,6 +143,232 @@ export interface StatusReply {
   /** Replication into this region from each of its peers. */
   peers: PeerStatus[];
 }
+
+function createBaseListIdentitiesRequest(): ListIdentitiesRequest {
+  return {};
+}
+
+export const ListIdentitiesRequest: MessageFns<ListIdentitiesRequest> = {
+  encode(_: ListIdentitiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListIdentitiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListIdentitiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListIdentitiesRequest {
+    return {};
+  },
+
+  toJSON(_: ListIdentitiesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListIdentitiesRequest>, I>>(base?: I): ListIdentitiesRequest {
+    return ListIdentitiesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListIdentitiesRequest>, I>>(_: I): ListIdentitiesRequest {
+    const message = createBaseListIdentitiesRequest();
+    return message;
+  },
+};
+
+function createBaseIdentityRecord(): IdentityRecord {
+  return { key: "", record: "", timestamp: undefined };
+}
+
+export const IdentityRecord: MessageFns<IdentityRecord> = {
+  encode(message: IdentityRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.record !== "") {
+      writer.uint32(18).string(message.record);
+    }
+    if (message.timestamp !== undefined) {
+      Hlc.encode(message.timestamp, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentityRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentityRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.record = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timestamp = Hlc.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentityRecord {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      record: isSet(object.record) ? globalThis.String(object.record) : "",
+      timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
+    };
+  },
+
+  toJSON(message: IdentityRecord): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.record !== "") {
+      obj.record = message.record;
+    }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = Hlc.toJSON(message.timestamp);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentityRecord>, I>>(base?: I): IdentityRecord {
+    return IdentityRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentityRecord>, I>>(object: I): IdentityRecord {
+    const message = createBaseIdentityRecord();
+    message.key = object.key ?? "";
+    message.record = object.record ?? "";
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Hlc.fromPartial(object.timestamp)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseIdentityList(): IdentityList {
+  return { identities: [] };
+}
+
+export const IdentityList: MessageFns<IdentityList> = {
+  encode(message: IdentityList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.identities) {
+      IdentityRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentityList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentityList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.identities.push(IdentityRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentityList {
+    return {
+      identities: globalThis.Array.isArray(object?.identities)
+        ? object.identities.map((e: any) => IdentityRecord.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IdentityList): unknown {
+    const obj: any = {};
+    if (message.identities?.length) {
+      obj.identities = message.identities.map((e) => IdentityRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentityList>, I>>(base?: I): IdentityList {
+    return IdentityList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentityList>, I>>(object: I): IdentityList {
+    const message = createBaseIdentityList();
+    message.identities = object.identities?.map((e) => IdentityRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseGetPolicyRequest(): GetPolicyRequest {
   return {};
@@ -1740,6 +1980,20 @@ export const ReplicationService = {
     responseSerialize: (value: PolicyState): Buffer => Buffer.from(PolicyState.encode(value).finish()),
     responseDeserialize: (value: Buffer): PolicyState => PolicyState.decode(value),
   },
+  /**
+   * Every user and token record this region holds (deleted ones as tombstones),
+   * with the clock of its last change (for anti-entropy).
+   */
+  listIdentities: {
+    path: "/georeg.v1.Replication/ListIdentities" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListIdentitiesRequest): Buffer =>
+      Buffer.from(ListIdentitiesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListIdentitiesRequest => ListIdentitiesRequest.decode(value),
+    responseSerialize: (value: IdentityList): Buffer => Buffer.from(IdentityList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IdentityList => IdentityList.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -1759,6 +2013,11 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * version (for anti-entropy: a region that missed the POLICY_PUT event).
    */
   getPolicy: handleUnaryCall<GetPolicyRequest, PolicyState>;
+  /**
+   * Every user and token record this region holds (deleted ones as tombstones),
+   * with the clock of its last change (for anti-entropy).
+   */
+  listIdentities: handleUnaryCall<ListIdentitiesRequest, IdentityList>;
 }
 
 export interface ReplicationClient extends Client {
@@ -1863,6 +2122,25 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PolicyState) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every user and token record this region holds (deleted ones as tombstones),
+   * with the clock of its last change (for anti-entropy).
+   */
+  listIdentities(
+    request: ListIdentitiesRequest,
+    callback: (error: ServiceError | null, response: IdentityList) => void,
+  ): ClientUnaryCall;
+  listIdentities(
+    request: ListIdentitiesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IdentityList) => void,
+  ): ClientUnaryCall;
+  listIdentities(
+    request: ListIdentitiesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IdentityList) => void,
   ): ClientUnaryCall;
 }
 
