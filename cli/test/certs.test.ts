@@ -51,7 +51,7 @@ describe('cli: georeg certs dev', () => {
     assert.equal(server.checkIP('127.0.0.1'), '127.0.0.1');
     assert.equal(server.checkIP('::1'), '::1');
     assert.deepEqual(server.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'serverAuth');
-    assert.deepEqual(client.keyUsage, ['1.3.6.1.5.5.7.3.2'], 'clientAuth');
+    assert.deepEqual(client.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], 'serverAuth and clientAuth: the peer certificate of mutual TLS');
     assert.equal(client.subject, 'CN=georeg-peer');
     // Each key belongs to its certificate.
     for (const name of ['ca', 'server', 'client']) {

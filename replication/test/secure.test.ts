@@ -28,7 +28,7 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
     await promisify(execFile)(process.execPath, [cli, 'certs', 'dev', '--out', join(dir, 'certs')]);
     tls = { tlsCa: join(dir, 'certs/ca.pem'), tlsCert: join(dir, 'certs/client.pem'), tlsKey: join(dir, 'certs/client.key') };
     origin = await node({ region: 'eu' });
-    const serverSide = replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, tlsCa: tls.tlsCa, tlsCert: join(dir, 'certs/server.pem'), tlsKey: join(dir, 'certs/server.key') } });
+    const serverSide = replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, tlsCa: tls.tlsCa, tlsCert: tls.tlsCert, tlsKey: tls.tlsKey } });
     server = await startReplicationServer(origin.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger, credentials: serverSide.server });
   });
   after(async () => {

@@ -69,10 +69,12 @@ function opensslConfig(sans: string[]): string {
     `subjectAltName = ${sans.join(', ')}`,
     'subjectKeyIdentifier = hash',
     'authorityKeyIdentifier = keyid, issuer',
+    // The peer certificate of mutual TLS between regions: each region serves with it and connects with it.
     '[client_ext]',
     'basicConstraints = critical, CA:FALSE',
     'keyUsage = critical, digitalSignature',
-    'extendedKeyUsage = clientAuth',
+    'extendedKeyUsage = serverAuth, clientAuth',
+    `subjectAltName = ${sans.join(', ')}`,
     'subjectKeyIdentifier = hash',
     'authorityKeyIdentifier = keyid, issuer',
     '',
@@ -113,6 +115,33 @@ async function generate(work: string, sans: string[], days: number): Promise<voi
   await Promise.all([issue('server', firstName), issue('client', 'georeg-peer')]);
 }
 
+/** Write a throwaway CA and server and client certificates for `hosts` into `out`; returns the subject alternative names. */
+export async function writeDevCerts(out: string, hostList: string, days: number, force: boolean): Promise<string[]> {
+  const sans = subjectAltNames(hostList);
+  const target = (f: FileName): string => join(out, f);
+  if (!force) {
+    const existing: string[] = [];
+    for (const f of FILES) if (await stat(target(f)).catch(() => undefined)) existing.push(f);
+    if (existing.length) throw new CliError(`${existing.join(', ')} exist${existing.length === 1 ? 's' : ''} in ${out} (use --force to overwrite)`);
+  }
+  const work = await mkdtemp(join(tmpdir(), 'georeg-certs-'));
+  try {
+    await generate(work, sans, days);
+    const contents = await Promise.all(FILES.map((f) => readFile(join(work, f))));
+    await mkdir(out, { recursive: true });
+    for (const f of FILES) if (force) await rm(target(f), { force: true }); // new files: keys get 0600 whatever the old ones had
+    for (const [i, f] of FILES.entries()) {
+      await writeFile(target(f), contents[i] as Buffer, { mode: f.endsWith('.key') ? 0o600 : 0o644, flag: 'wx' });
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; not overwritten`);
+    throw e;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return sans;
+}
+
 export const certsCommand: Command = {
   name: 'certs',
   summary: 'make a throwaway CA and TLS certificates for local clusters and tests',
@@ -132,31 +161,9 @@ export const certsCommand: Command = {
     if (!values.out) throw new CliError('--out DIR is required');
     const days = Number(values.days);
     if (!/^\d{1,5}$/.test(values.days) || days < 1 || days > 3650) throw new CliError('--days must be a whole number from 1 to 3650');
-    const sans = subjectAltNames(values.hosts);
     const out = resolve(values.out);
     const target = (f: FileName): string => join(out, f);
-    if (!values.force) {
-      const existing: string[] = [];
-      for (const f of FILES) if (await stat(target(f)).catch(() => undefined)) existing.push(f);
-      if (existing.length) throw new CliError(`${existing.join(', ')} exist${existing.length === 1 ? 's' : ''} in ${out} (use --force to overwrite)`);
-    }
-
-    const work = await mkdtemp(join(tmpdir(), 'georeg-certs-'));
-    try {
-      await generate(work, sans, days);
-      const contents = await Promise.all(FILES.map((f) => readFile(join(work, f))));
-      await mkdir(out, { recursive: true });
-      for (const f of FILES) if (values.force) await rm(target(f), { force: true }); // new files: keys get 0600 whatever the old ones had
-      for (const [i, f] of FILES.entries()) {
-        await writeFile(target(f), contents[i] as Buffer, { mode: f.endsWith('.key') ? 0o600 : 0o644, flag: 'wx' });
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; not overwritten`);
-      throw e;
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-
+    const sans = await writeDevCerts(out, values.hosts, days, values.force ?? false);
     const hosts = sans.map((s) => s.replace(/^(DNS|IP):/, ''));
     const port = `${hosts[0]?.includes(':') ? `[${hosts[0]}]` : hosts[0]}:5000`;
     process.stdout.write(
@@ -164,7 +171,7 @@ export const certsCommand: Command = {
         `wrote to ${out} (valid ${days} days; a throwaway CA: trust it only for tests):`,
         `  ca.pem, ca.key          the CA`,
         `  server.pem, server.key  server certificate for ${hosts.join(', ')}`,
-        `  client.pem, client.key  client certificate CN=georeg-peer`,
+        `  client.pem, client.key  peer certificate CN=georeg-peer (server and client) for mutual TLS between regions`,
         '',
         'Serve HTTPS:',
         `  GEOREG_TLS_CERT=${target('server.pem')} GEOREG_TLS_KEY=${target('server.key')} georeg serve`,

@@ -4,11 +4,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { natsConfig, regionPorts, type RegionPorts } from '../cluster/nats-config.js';
+import { secureCluster } from '../cluster/secure.js';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 
 const NATS_SERVER = process.env.GEOREG_NATS_SERVER ?? '/usr/sbin/nats-server';
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 
-const help = `Usage: georeg cluster [--regions eu,us,ap] [--data DIR] [--port-base N]
+const help = `Usage: georeg cluster [--regions eu,us,ap] [--data DIR] [--port-base N] [--secure]
 
 Runs a local multi-region cluster in the foreground: per region a nats-server with
 JetStream (the regions joined by gateways) and a georeg node that serves its
@@ -19,7 +22,11 @@ Once every region answers, DIR/cluster.json lists them. Ctrl-C stops everything.
 Options:
   --regions LIST   region ids (default eu,us,ap)
   --data DIR       state of every region (default ./cluster-data)
-  --port-base N    first port (default 7000)`;
+  --port-base N    first port (default 7000)
+  --secure         throwaway secrets in DIR: nodes serve HTTPS (CA DIR/certs/ca.pem) with
+                   authentication on (user admin, password GEOREG_ADMIN_PASSWORD or the
+                   generated DIR/admin-password; one token signing key for all regions),
+                   regions replicate over mutual TLS, NATS requires a password`;
 
 interface Region {
   name: string;
@@ -57,14 +64,32 @@ function prefixLines(name: string, child: ChildProcess): void {
   });
 }
 
+/** GET a JSON document over HTTP, or HTTPS trusting `ca`; undefined on any failure. */
+function getJson<T>(url: string, ca?: Buffer): Promise<T | undefined> {
+  return new Promise((done) => {
+    const req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { ca, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          done(res.statusCode === 200 ? (JSON.parse(body) as T) : undefined);
+        } catch {
+          done(undefined);
+        }
+      });
+    });
+    req.on('error', () => done(undefined));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
 /** Resolves when the region's node reports `peers` replication peers; rejects if the node exits first. */
-async function replicating(r: Region, peers: number, child: ChildProcess): Promise<void> {
-  const url = `http://127.0.0.1:${r.ports.registry}/georeg/v1/replication`;
+async function replicating(r: Region, base: string, peers: number, child: ChildProcess, ca?: Buffer): Promise<void> {
+  const url = `${base}/georeg/v1/replication`;
   for (;;) {
     if (child.exitCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode} before it was ready`);
-    const status = await fetch(url)
-      .then((res) => (res.ok ? (res.json() as Promise<{ peers: unknown[] }>) : undefined))
-      .catch(() => undefined);
+    const status = await getJson<{ peers: unknown[] }>(url, ca);
     if (status && status.peers.length === peers) return;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -90,6 +115,7 @@ export const clusterCommand: Command = {
       regions: { type: 'string' },
       data: { type: 'string' },
       'port-base': { type: 'string' },
+      secure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -117,15 +143,19 @@ export const clusterCommand: Command = {
       process.once('SIGTERM', () => res('SIGTERM'));
     });
     try {
+      await mkdir(data, { recursive: true });
+      const secure = values.secure ? await secureCluster(data) : undefined;
+      const scheme = secure ? 'https' : 'http';
       for (const r of regions) {
         await mkdir(join(r.dir, 'nats'), { recursive: true });
         const conf = join(r.dir, 'nats.conf');
-        await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports }))));
+        await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports })), '127.0.0.1', secure?.nats), { mode: 0o600 });
         children.push(await startChild(`nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
       }
       for (const r of regions) {
         const env = {
           ...process.env,
+          ...secure?.env,
           GEOREG_REGION: r.name,
           GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
           GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
@@ -137,18 +167,20 @@ export const clusterCommand: Command = {
         children.push(child);
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
-      await Promise.all(regions.map((r, i) => replicating(r, regions.length - 1, children[regions.length + i] as ChildProcess)));
+      const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
+      await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)));
       const manifest = {
         regions: regions.map((r) => ({
           name: r.name,
-          registry: `http://127.0.0.1:${r.ports.registry}`,
+          registry: registry(r),
           replication: `127.0.0.1:${r.ports.replication}`,
           nats: `nats://127.0.0.1:${r.ports.nats}`,
-          metrics: `http://127.0.0.1:${r.ports.registry}/metrics`,
+          metrics: `${registry(r)}/metrics`,
         })),
+        ...(secure && { ca: secure.caFile, admin: { user: 'admin', passwordFile: secure.adminPasswordFile } }),
       };
       await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
-      process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} http://127.0.0.1:${r.ports.registry}`).join(', ')} (${join(data, 'cluster.json')})\n`);
+      process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} ${registry(r)}`).join(', ')} (${join(data, 'cluster.json')})\n`);
       const exited = new Promise<string>((res) => children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))));
       const why = await Promise.race([signalled, exited]);
       process.stderr.write(`georeg cluster: stopping (${why})\n`);

@@ -42,10 +42,10 @@ export class Cluster {
     readonly regions: ClusterRegion[],
   ) {}
 
-  static async start(dataDir: string, regions = ['eu', 'us', 'ap']): Promise<Cluster> {
+  static async start(dataDir: string, regions = ['eu', 'us', 'ap'], extraArgs: string[] = []): Promise<Cluster> {
     let base = 20000 + Math.floor(Math.random() * 2000) * 10;
     while (!(await free(base, regions.length * 10))) base += regions.length * 10;
-    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base)], {
+    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
       // Its own process group: stop() can reach the nats-servers and nodes it starts.

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'nats';
+import { Skopeo } from './support/skopeo.js';
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+
+const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
+
+interface SecureInfo {
+  regions: ClusterRegion[];
+  ca: string;
+  admin: { user: string; passwordFile: string };
+}
+
+/** An HTTPS request trusting the cluster's CA; resolves with status and body. */
+function https(url: string, ca: Buffer, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, ca, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between regions, NATS credentials (e2e)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let cluster: Cluster;
+  let info: SecureInfo;
+  let ca: Buffer;
+  let certDir: string;
+  let admin: string;
+  let skopeo: Skopeo;
+  const host = (r: ClusterRegion): string => r.registry.replace('https://', '');
+  const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  async function token(r: ClusterRegion, scope: string, auth = basic('admin', admin)): Promise<string> {
+    const res = await https(`${r.registry}/oauth2/token?service=georeg&scope=${encodeURIComponent(scope)}`, ca, { Authorization: auth });
+    assert.equal(res.status, 200, res.body);
+    return (JSON.parse(res.body) as { token: string }).token;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-secure-cluster-'));
+    skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
+    cluster = await Cluster.start(join(dir, 'data'), ['eu', 'us', 'ap'], ['--secure']);
+    info = JSON.parse(await readFile(join(dir, 'data', 'cluster.json'), 'utf8')) as SecureInfo;
+    ca = await readFile(info.ca);
+    admin = (await readFile(info.admin.passwordFile, 'utf8')).trim();
+    certDir = join(dir, 'certs.d');
+    await mkdir(certDir);
+    await copyFile(info.ca, join(certDir, 'ca.crt'));
+  });
+  after(async () => {
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS with authentication in every region', async () => {
+    for (const r of info.regions) {
+      assert.match(r.registry, /^https:\/\//);
+      const res = await https(`${r.registry}/v2/`, ca);
+      assert.equal(res.status, 401);
+    }
+  });
+
+  it('a push with credentials into eu replicates over mutual TLS; us and ap serve it to a user created in eu', async () => {
+    const [eu, us, ap] = info.regions as [ClusterRegion, ClusterRegion, ClusterRegion];
+    await skopeo.run(['copy', '--dest-cert-dir', certDir, '--dest-creds', `admin:${admin}`, `oci:${SMALL}`, `docker://${host(eu)}/team/app:v1`]);
+    const created = await https(`${eu.registry}/georeg/v1/auth/users`, ca, { Authorization: basic('admin', admin), 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'dev', password: 'a developer password' }));
+    assert.equal(created.status, 201, created.body);
+    for (const r of [us, ap]) {
+      await until(60_000, `team/app:v1 complete in ${r.name}`, async () => {
+        const t = await token(r, 'repository:team/app:pull');
+        const where = await https(`${r.registry}/georeg/v1/where/team/app/v1`, ca, { Authorization: `Bearer ${t}` });
+        return where.status === 200 && (JSON.parse(where.body) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete');
+      });
+      // The user created in eu replicated too.
+      await until(30_000, `user dev in ${r.name}`, async () => (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status === 200);
+      await skopeo.run(['inspect', '--cert-dir', certDir, '--creds', 'dev:a developer password', `docker://${host(r)}/team/app:v1`]);
+    }
+  });
+
+  it('its NATS servers refuse a client without the password', async () => {
+    const eu = info.regions[0] as ClusterRegion;
+    await assert.rejects(connect({ servers: eu.nats, reconnect: false }), /Authorization Violation|AUTHORIZATION_VIOLATION/i);
+  });
+});
