@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliMain, freePort } from './support/process.js';
+import { poll as until, ready, send, start } from './support/spawn.js';
 
 const BLOB = 256 * 1024 * 1024;
 
@@ -16,49 +16,6 @@ function* blocks(): Generator<Buffer> {
     for (let i = 0; i < block.length; i += 4) block.writeUInt32LE(((off + i) * 2654435761) >>> 0, i);
     yield block;
   }
-}
-
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(cmd, args, { env: { ...process.env, GEOREG_LOG_ACCESS: 'false', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function ready(child: ChildProcess, line: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      seen += c.toString();
-      if (line.test(seen)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready: ${seen.slice(-2000)}`)));
-  });
-}
-
-/** Poll `check` until it returns a value or `ms` pass: across processes there is no event to await. */
-async function until<T>(ms: number, what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function send(method: string, url: string, body?: Buffer | Iterable<Buffer>, headers: Record<string, string | number> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    if (body === undefined || Buffer.isBuffer(body)) return req.end(body);
-    const it = body[Symbol.iterator]();
-    const pump = (): void => {
-      for (let n = it.next(); !n.done; n = it.next()) if (!req.write(Buffer.from(n.value))) return void req.once('drain', pump);
-      req.end();
-    };
-    pump();
-  });
 }
 
 describe('replication survives kill -9 of the receiving region in the middle of a blob (e2e)', function () {

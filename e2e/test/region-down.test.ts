@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliMain, freePort } from './support/process.js';
+import { poll, ready, send, start } from './support/spawn.js';
+
+const IMAGES = 100;
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Push a small image (config + one layer unique to `i`) as `repo:tag`; returns its manifest digest. */
+async function pushImage(base: string, repo: string, tag: string, i: number): Promise<string> {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', i }));
+  const layer = Buffer.from(`layer ${i} `.repeat(200));
+  for (const blob of [config, layer]) {
+    assert.equal(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, blob, { 'Content-Length': blob.length }), 201);
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
+    }),
+  );
+  assert.equal(await send('PUT', `${base}/v2/${repo}/manifests/${tag}`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': manifest.length }), 201);
+  return sha256(manifest);
+}
+
+async function tags(base: string, repo: string): Promise<string[]> {
+  const res = await fetch(`${base}/v2/${repo}/tags/list`);
+  return res.status === 200 ? ((await res.json()) as { tags: string[] }).tags : [];
+}
+
+describe('a region that was down while 100 images were pushed and 10 tags deleted elsewhere catches up (e2e)', function () {
+  this.timeout(240_000);
+  const children: ChildProcess[] = [];
+  let dir: string;
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ends with the same tags and the same digests in both regions', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-down-'));
+    const [natsPort, euPort, usPort, euRepl, usRepl] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort())) as number[];
+    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
+    children.push(nats);
+    await ready(nats, /Server is ready/);
+    const serve = (region: string, port: number, listen: number, peer: string, peerPort: number): ChildProcess => {
+      const c = start(process.execPath, [cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, region)], {
+        GEOREG_REGION: region,
+        GEOREG_NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        GEOREG_REPLICATION_LISTEN: `127.0.0.1:${listen}`,
+        GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${peerPort}`,
+      });
+      children.push(c);
+      return c;
+    };
+    const eu = serve('eu', euPort as number, euRepl as number, 'us', usRepl as number);
+    let us = serve('us', usPort as number, usRepl as number, 'eu', euRepl as number);
+    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+    const euUrl = `http://127.0.0.1:${euPort}`;
+    const usUrl = `http://127.0.0.1:${usPort}`;
+
+    // us goes down (gracefully: a region taken out for maintenance).
+    us.kill('SIGTERM');
+    await new Promise((r) => us.once('exit', r));
+    const digests = new Map<string, string>();
+    for (let i = 0; i < IMAGES; i++) digests.set(`v${i}`, await pushImage(euUrl, 'fleet/app', `v${i}`, i));
+    for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}/v2/fleet/app/manifests/v${i}`), 202);
+
+    us = serve('us', usPort as number, usRepl as number, 'eu', euRepl as number);
+    await ready(us, /"msg":"replicating"/);
+    const expected = (await tags(euUrl, 'fleet/app')).sort();
+    assert.equal(expected.length, IMAGES - 10);
+    await poll(180_000, 'us to hold every tag eu holds, and no other', async () => (JSON.stringify((await tags(usUrl, 'fleet/app')).sort()) === JSON.stringify(expected) ? true : undefined));
+    for (const tag of expected) {
+      const res = await fetch(`${usUrl}/v2/fleet/app/manifests/${tag}`, { method: 'HEAD' });
+      assert.equal(res.headers.get('docker-content-digest'), digests.get(tag), `${tag} has the same digest in us`);
+    }
+    const status = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { pendingEvents: number; failures: number }[] };
+    await poll(30_000, 'no pending events', async () => {
+      const s = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { pendingEvents: number }[] };
+      return s.peers[0]?.pendingEvents === 0 ? true : undefined;
+    });
+    assert.equal(status.peers[0]?.failures, 0, 'nothing failed on the way');
+  });
+});
