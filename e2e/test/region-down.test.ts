@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliMain, freePort } from './support/process.js';
-import { poll, ready, send, start } from './support/spawn.js';
+import { poll, ready, send, TwoRegions } from './support/spawn.js';
 
 const IMAGES = 100;
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -36,35 +35,21 @@ async function tags(base: string, repo: string): Promise<string[]> {
 
 describe('a region that was down while 100 images were pushed and 10 tags deleted elsewhere catches up (e2e)', function () {
   this.timeout(240_000);
-  const children: ChildProcess[] = [];
+  let regions: TwoRegions | undefined;
   let dir: string;
 
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    regions?.kill();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('ends with the same tags and the same digests in both regions', async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-down-'));
-    const [natsPort, euPort, usPort, euRepl, usRepl] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort())) as number[];
-    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
-    children.push(nats);
-    await ready(nats, /Server is ready/);
-    const serve = (region: string, port: number, listen: number, peer: string, peerPort: number): ChildProcess => {
-      const c = start(process.execPath, [cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, region)], {
-        GEOREG_REGION: region,
-        GEOREG_NATS_URL: `nats://127.0.0.1:${natsPort}`,
-        GEOREG_REPLICATION_LISTEN: `127.0.0.1:${listen}`,
-        GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${peerPort}`,
-      });
-      children.push(c);
-      return c;
-    };
-    const eu = serve('eu', euPort as number, euRepl as number, 'us', usRepl as number);
-    let us = serve('us', usPort as number, usRepl as number, 'eu', euRepl as number);
-    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
-    const euUrl = `http://127.0.0.1:${euPort}`;
-    const usUrl = `http://127.0.0.1:${usPort}`;
+    const started = await TwoRegions.start(dir, cliMain, freePort);
+    regions = started.regions;
+    let us = started.us;
+    const euUrl = regions.url.eu;
+    const usUrl = regions.url.us;
 
     // us goes down (gracefully: a region taken out for maintenance).
     us.kill('SIGTERM');
@@ -73,7 +58,7 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
     for (let i = 0; i < IMAGES; i++) digests.set(`v${i}`, await pushImage(euUrl, 'fleet/app', `v${i}`, i));
     for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}/v2/fleet/app/manifests/v${i}`), 202);
 
-    us = serve('us', usPort as number, usRepl as number, 'eu', euRepl as number);
+    us = regions.serve('us');
     await ready(us, /"msg":"replicating"/);
     const expected = (await tags(euUrl, 'fleet/app')).sort();
     assert.equal(expected.length, IMAGES - 10);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliMain, freePort } from './support/process.js';
-import { poll as until, ready, send, start } from './support/spawn.js';
+import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
 
 const BLOB = 256 * 1024 * 1024;
 
@@ -20,40 +19,25 @@ function* blocks(): Generator<Buffer> {
 
 describe('replication survives kill -9 of the receiving region in the middle of a blob (e2e)', function () {
   this.timeout(240_000);
-  const children: ChildProcess[] = [];
+  let regions: TwoRegions | undefined;
   let dir: string;
 
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    regions?.kill();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('resumes the staged copy after a restart and ends with an intact blob', async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-kill-'));
-    const [natsPort, euPort, usPort, euRepl, usRepl] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
-    children.push(nats);
-    await ready(nats, /Server is ready/);
-    const env = (region: string, listen: number, peer: string, peerPort: number): NodeJS.ProcessEnv => ({
-      GEOREG_REGION: region,
-      GEOREG_NATS_URL: `nats://127.0.0.1:${natsPort}`,
-      GEOREG_REPLICATION_LISTEN: `127.0.0.1:${listen}`,
-      GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${peerPort}`,
-    });
-    const serve = (region: string, port: number, e: NodeJS.ProcessEnv): ChildProcess => {
-      const c = start(process.execPath, [cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(dir, region)], e);
-      children.push(c);
-      return c;
-    };
-    const eu = serve('eu', euPort as number, env('eu', euRepl as number, 'us', usRepl as number));
-    let us = serve('us', usPort as number, env('us', usRepl as number, 'eu', euRepl as number));
-    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+    const started = await TwoRegions.start(dir, cliMain, freePort);
+    regions = started.regions;
+    let us = started.us;
 
     const hash = createHash('sha256');
     for (const b of blocks()) hash.update(b);
     const digest = `sha256:${hash.digest('hex')}`;
-    const euUrl = `http://127.0.0.1:${euPort}`;
-    const usUrl = `http://127.0.0.1:${usPort}`;
+    const euUrl = regions.url.eu;
+    const usUrl = regions.url.us;
     assert.equal(await send('POST', `${euUrl}/v2/big/one/blobs/uploads/?digest=${digest}`, blocks(), { 'Content-Length': BLOB }), 201);
     const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
@@ -80,7 +64,7 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
     assert.equal((await fetch(`${usUrl}/v2/`).catch(() => undefined))?.status, undefined, 'us is down');
 
-    us = serve('us', usPort as number, env('us', usRepl as number, 'eu', euRepl as number));
+    us = regions.serve('us');
     let log = '';
     us.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await ready(us, /"msg":"replicating"/);

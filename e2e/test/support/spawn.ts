@@ -46,3 +46,50 @@ export function send(method: string, url: string, body?: Buffer | Iterable<Buffe
     pump();
   });
 }
+
+/**
+ * Two regions, eu and us, as processes: one nats-server and a `georeg serve`
+ * per region replicating from the other, data under `dir`. `serve(region)`
+ * (re)starts a region's node; every process is in `children` for clean-up.
+ */
+export class TwoRegions {
+  readonly children: ChildProcess[] = [];
+  readonly url: Record<'eu' | 'us', string>;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly cliMain: string,
+    private readonly natsPort: number,
+    private readonly ports: Record<'eu' | 'us', { http: number; replication: number }>,
+  ) {
+    this.url = { eu: `http://127.0.0.1:${ports.eu.http}`, us: `http://127.0.0.1:${ports.us.http}` };
+  }
+
+  static async start(dir: string, cliMain: string, freePort: () => Promise<number>): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess }> {
+    const [natsPort, euPort, usPort, euRepl, usRepl] = (await Promise.all([1, 2, 3, 4, 5].map(() => freePort()))) as [number, number, number, number, number];
+    const regions = new TwoRegions(dir, cliMain, natsPort, { eu: { http: euPort, replication: euRepl }, us: { http: usPort, replication: usRepl } });
+    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`]);
+    regions.children.push(nats);
+    await ready(nats, /Server is ready/);
+    const [eu, us] = [regions.serve('eu'), regions.serve('us')];
+    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+    return { regions, eu, us };
+  }
+
+  /** Start the region's node (again); it replicates from the other region. */
+  serve(region: 'eu' | 'us'): ChildProcess {
+    const peer = region === 'eu' ? 'us' : 'eu';
+    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${this.ports[region].http}`, '--data', `${this.dir}/${region}`], {
+      GEOREG_REGION: region,
+      GEOREG_NATS_URL: `nats://127.0.0.1:${this.natsPort}`,
+      GEOREG_REPLICATION_LISTEN: `127.0.0.1:${this.ports[region].replication}`,
+      GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${this.ports[peer].replication}`,
+    });
+    this.children.push(c);
+    return c;
+  }
+
+  kill(): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}
