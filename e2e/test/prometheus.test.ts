@@ -13,12 +13,12 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Skopeo } from './support/skopeo.js';
-import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
 import { freePort, repoRoot } from './support/process.js';
 import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
 
@@ -135,26 +135,9 @@ async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): 
 
 // ---------------------------------------------------------------- processes
 
-/** The processes whose parent is `ppid`, with their argv (Linux /proc). */
-async function childrenOf(ppid: number): Promise<{ pid: number; argv: string[] }[]> {
-  const found: { pid: number; argv: string[] }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
-      found.push({ pid: Number(entry), argv: (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
 /** The pid of the `georeg serve` child of `georeg cluster` (pid `clusterPid`) listening on the region's address. */
 async function nodePid(clusterPid: number, r: ClusterRegion): Promise<number> {
-  const node = (await childrenOf(clusterPid)).find(({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r));
+  const node = (await processesUnder(clusterPid)).find(({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r));
   if (!node) throw new Error(`no georeg serve --listen ${host(r)} under pid ${clusterPid}`);
   return node.pid;
 }

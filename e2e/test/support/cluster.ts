@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { cliMain } from './process.js';
@@ -9,6 +9,23 @@ export interface ClusterRegion {
   registry: string;
   replication: string;
   nats: string;
+}
+
+/** The processes whose parent is `ppid`, with their argv (Linux /proc). */
+export async function processesUnder(ppid: number): Promise<{ pid: number; argv: string[] }[]> {
+  const found: { pid: number; argv: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue;
+      found.push({ pid: Number(entry), argv: (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 /** Whether ports [base, base+n) are all free on 127.0.0.1 right now. */
