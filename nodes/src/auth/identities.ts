@@ -76,12 +76,33 @@ async function hashPassword(password: string): Promise<string> {
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), hash.toString('base64')].join('$');
 }
 
-async function checkPassword(password: string, stored: string): Promise<boolean> {
+/** Whether a stored hash is one this code would write: scrypt with sane costs (a record from a peer could say anything). */
+function wellFormed(stored: string): { N: number; r: number; p: number; salt: Buffer; hash: Buffer } | undefined {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
-  return timingSafeEqual(got, expected);
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
+  const powerOfTwo = Number.isInteger(Math.log2(N));
+  if (scheme !== 'scrypt' || !salt || !hash || !powerOfTwo || N < 1 << 14 || N > 1 << 17 || !(R >= 1 && R <= 16) || !(P >= 1 && P <= 4)) return undefined;
+  const h = Buffer.from(hash, 'base64');
+  return h.length >= 16 && h.length <= 64 ? { N, r: R, p: P, salt: Buffer.from(salt, 'base64'), hash: h } : undefined;
+}
+
+async function checkPassword(password: string, stored: string): Promise<boolean> {
+  const w = wellFormed(stored);
+  if (!w) return false;
+  const got = await scrypt(password, w.salt, w.hash.length, { N: w.N, r: w.r, p: w.p, maxmem: SCRYPT.maxmem }).catch(() => undefined);
+  return got !== undefined && timingSafeEqual(got, w.hash);
+}
+
+/** The shape a replicated user or token record must have before it is stored. */
+function validRecord(prefix: string, r: Record<string, unknown>): boolean {
+  if (r.deleted === true) return true;
+  if (prefix === USER) return typeof r.password === 'string' && wellFormed(r.password) !== undefined && typeof r.admin === 'boolean' && typeof r.disabled === 'boolean';
+  try {
+    parseScopeRules(r.scopes);
+  } catch {
+    return false;
+  }
+  return typeof r.secret === 'string' && Buffer.from(r.secret, 'base64').length === 32 && typeof r.disabled === 'boolean' && typeof r.expires === 'number';
 }
 
 /** A stand-in hash, checked when the user does not exist, so a login takes as long either way. */
@@ -144,6 +165,7 @@ export class Identities {
       return false;
     }
     if (!prefix || typeof record.name !== 'string' || key !== prefix + record.name || !NAME.test(record.name)) return false;
+    if (!validRecord(prefix, record as Record<string, unknown>)) return false;
     const held = await this.meta.getSetting(key);
     const heldClock = held ? (JSON.parse(held) as Partial<Clocked>).clock : undefined;
     if (heldClock && compareHlc(at, heldClock) <= 0) return false;

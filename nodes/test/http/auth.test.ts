@@ -176,6 +176,19 @@ describe('authentication and authorization', function () {
     expectError(await http('POST', `${base}/oauth2/token`, { headers: form, body: `grant_type=refresh_token&service=georeg&refresh_token=${t}` }), 401, 'UNAUTHORIZED');
   });
 
+  it('refuses a replicated identity that is not well formed (absurd scrypt cost, bad scopes, wrong key)', async () => {
+    const ids = node.registry.identities;
+    const at = { wallMs: Date.now() + 60_000, logical: 0, region: 'zz' };
+    const salt = Buffer.alloc(16).toString('base64');
+    const hash = Buffer.alloc(32).toString('base64');
+    const user = (password: string) => JSON.stringify({ name: 'evil', password, admin: true, disabled: false, created: 0 });
+    assert.equal(await ids.applyReplicated('auth/user/evil', user(`scrypt$${2 ** 30}$8$1$${salt}$${hash}`), at), false);
+    assert.equal(await ids.applyReplicated('auth/user/evil', user('plaintext'), at), false);
+    assert.equal(await ids.applyReplicated('auth/token/evil', JSON.stringify({ name: 'evil', secret: hash, scopes: [{ repositories: ['**'], actions: ['own'] }], disabled: false, expires: 0 }), at), false);
+    assert.equal(await ids.applyReplicated('auth/user/other', user(`scrypt$${2 ** 15}$8$1$${salt}$${hash}`), at), false, 'the key must name the record');
+    assert.equal(await ids.login('evil', 'anything'), undefined);
+  });
+
   it('slows down brute force: after 10 failures, even the right password waits', async () => {
     await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'victim', password: 'the right password' }) });
     for (let i = 0; i < 10; i++) expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', `guess ${i}`) } }), 401, 'UNAUTHORIZED');
