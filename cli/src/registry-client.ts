@@ -101,7 +101,7 @@ export class RegistryClient {
     private readonly options: { headers?: Record<string, string>; credentials?: Credentials } = {},
   ) {
     this.base = base.replace(/\/+$/, '');
-    this.#auth = new TokenAuth(options.credentials);
+    this.#auth = new TokenAuth(options.credentials, this.base);
   }
 
   /** A georeg API document (e.g. /georeg/v1/trust/policy); undefined when the registry does not answer one. */

@@ -33,7 +33,11 @@ export class TokenAuth {
   /** The token in use: the last one obtained (a command works on one repository). */
   #bearer?: string;
 
-  constructor(private readonly credentials?: Credentials) {}
+  constructor(
+    private readonly credentials?: Credentials,
+    /** The registry's base URL: credentials go only to a realm of the same host, never downgraded to plain HTTP. */
+    private readonly registry?: string,
+  ) {}
 
   header(): Record<string, string> {
     return this.#bearer ? { Authorization: `Bearer ${this.#bearer}` } : {};
@@ -46,6 +50,9 @@ export class TokenAuth {
     const url = new URL(c.realm as string);
     if (c.service) url.searchParams.set('service', c.service);
     if (c.scope) url.searchParams.set('scope', c.scope);
+    const origin = this.registry ? new URL(this.registry) : undefined;
+    const trusted = !origin || (url.hostname === origin.hostname && !(origin.protocol === 'https:' && url.protocol !== 'https:'));
+    if (this.credentials && !trusted) throw new RegistryError(`the registry sends credentials to ${url.origin}, another host or a downgrade to plain HTTP: refused`);
     const headers: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
     let res: Response;
     try {

@@ -47,9 +47,11 @@ export interface Config {
    * Authentication (off by default for a local single node). `service` is the
    * token audience, the same in every region; `signingKeyFile` an ECDSA P-256
    * PEM key shared by every region (empty: one generated in the data dir);
-   * `anonymousPull` comma-separated repository globs anyone may pull.
+   * `anonymousPull` comma-separated repository globs anyone may pull;
+   * `publicUrl` the URL clients reach the node at (behind a TLS-terminating
+   * proxy), for the challenge's realm; empty: from the request.
    */
-  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string };
+  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string; publicUrl: string };
 }
 
 export const defaultConfig: Config = {
@@ -69,7 +71,7 @@ export const defaultConfig: Config = {
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
   trust: { policyFile: '' },
-  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '' },
+  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '', publicUrl: '' },
 };
 
 const ENUMS: Record<string, readonly string[]> = {

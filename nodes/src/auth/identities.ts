@@ -11,6 +11,8 @@ const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options:
 /** scrypt cost: N=2^15, r=8, p=1 (about 32 MiB and tens of ms per check). */
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** How far ahead of this region's clock a peer's change may be stamped. */
+export const MAX_SKEW_MS = 5 * 60_000;
 const USER = 'auth/user/';
 const TOKEN = 'auth/token/';
 
@@ -27,6 +29,8 @@ interface Tombstone extends Clocked {
 
 interface StoredUser extends Partial<Clocked> {
   name: string;
+  /** Random; new on creation and on every password change (ends older refresh tokens). */
+  gen?: string;
   /** scrypt$N$r$p$salt$hash, base64 parts. */
   password: string;
   admin: boolean;
@@ -36,6 +40,7 @@ interface StoredUser extends Partial<Clocked> {
 
 interface StoredToken extends Partial<Clocked> {
   name: string;
+  gen?: string;
   /** sha256 of the secret: secrets are 32 random bytes, so a fast hash is enough. */
   secret: string;
   scopes: ScopeRule[];
@@ -51,6 +56,8 @@ export interface Principal {
   name: string;
   admin: boolean;
   scopes: ScopeMap;
+  /** Changes when the identity is re-created or its password changes: refresh tokens name it. */
+  generation: string;
 }
 
 export interface UserView {
@@ -129,9 +136,12 @@ export class Identities {
     return false;
   }
 
-  /** Store a record (stamped now) with its event. */
-  private async write(key: string, record: StoredUser | StoredToken | Tombstone): Promise<void> {
-    record.clock = this.hlc.now();
+  /** Store a record with its event, stamped later than the record it replaces (whatever this region's clock said). */
+  private async write(key: string, record: StoredUser | StoredToken | Tombstone, at?: HlcTimestamp): Promise<void> {
+    const held = await this.meta.getSetting(key);
+    const heldClock = held ? (JSON.parse(held) as Partial<Clocked>).clock : undefined;
+    if (heldClock) this.hlc.observe(heldClock);
+    record.clock = at ?? this.hlc.now();
     const json = JSON.stringify(record);
     await this.meta.putSetting(key, json, { events: this.events && [this.events.identityPut(key, json, record.clock)] });
     this.events?.committed();
@@ -156,6 +166,8 @@ export class Identities {
 
   /** A record from another region: kept when newer than the one held. A malformed one is dropped. Returns whether it was kept. */
   async applyReplicated(key: string, json: string, at: HlcTimestamp): Promise<boolean> {
+    // A clock far ahead of ours would make the record outlive every later change: refused.
+    if (at.wallMs > this.now() + MAX_SKEW_MS) return false;
     this.hlc.observe(at);
     const prefix = key.startsWith(USER) ? USER : key.startsWith(TOKEN) ? TOKEN : undefined;
     let record: Partial<Clocked> & { name?: unknown };
@@ -173,12 +185,18 @@ export class Identities {
     return true;
   }
 
-  async addUser(name: string, password: string, admin: boolean): Promise<UserView> {
+  /**
+   * Create a user. `bootstrap` (the first administrator of a region) stamps it
+   * with the oldest possible clock, so the user that other regions hold, which
+   * replication brings, wins over it.
+   */
+  async addUser(name: string, password: string, admin: boolean, bootstrap = false): Promise<UserView> {
     checkName(name);
     if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
     if (await this.read(USER + name)) throw oci('AUTH_INVALID', `user ${name} exists`);
-    const u: StoredUser = { name, password: await hashPassword(password), admin, disabled: false, created: this.now() };
-    await this.write(USER + name, u);
+    if (await this.read(TOKEN + name)) throw oci('AUTH_INVALID', `${name} is a token's name`);
+    const u: StoredUser = { name, gen: newGeneration(), password: await hashPassword(password), admin, disabled: false, created: this.now() };
+    await this.write(USER + name, u, bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined);
     return userView(u);
   }
 
@@ -187,6 +205,7 @@ export class Identities {
     if (change.password !== undefined) {
       if (change.password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
       u.password = await hashPassword(change.password);
+      u.gen = newGeneration();
     }
     if (change.disabled !== undefined) u.disabled = change.disabled;
     if (change.admin !== undefined) u.admin = change.admin;
@@ -215,7 +234,7 @@ export class Identities {
     if (await this.read(TOKEN + name)) throw oci('AUTH_INVALID', `token ${name} exists`);
     if (await this.read(USER + name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
     const secret = randomBytes(32).toString('base64url');
-    const t: StoredToken = { name, secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
+    const t: StoredToken = { name, gen: newGeneration(), secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
     await this.write(TOKEN + name, t);
     return { ...tokenView(t), secret };
   }
@@ -249,7 +268,7 @@ export class Identities {
     if (t) {
       const ok = timingSafeEqual(sha256(secret), Buffer.from(t.secret, 'base64'));
       if (!ok || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
-      return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes) };
+      return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
     }
     const u = NAME.test(name) ? await this.read<StoredUser>(USER + name) : undefined;
     if (!u) {
@@ -257,18 +276,18 @@ export class Identities {
       return undefined;
     }
     if (!(await checkPassword(secret, u.password)) || u.disabled) return undefined;
-    return { kind: 'user', name, admin: u.admin, scopes: ALL };
+    return { kind: 'user', name, admin: u.admin, scopes: ALL, generation: u.gen ?? '' };
   }
 
   /** The principal a refresh token names, if it still exists and is enabled (its scopes as they are now). */
   async current(kind: 'user' | 'token', name: string): Promise<Principal | undefined> {
     if (kind === 'user') {
       const u = await this.read<StoredUser>(USER + name);
-      return !u || u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL };
+      return !u || u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL, generation: u.gen ?? '' };
     }
     const t = await this.read<StoredToken>(TOKEN + name);
     if (!t || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
-    return { kind, name, admin: false, scopes: new ScopeMap(t.scopes) };
+    return { kind, name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
   }
 
   private async user(name: string): Promise<StoredUser> {
@@ -277,6 +296,8 @@ export class Identities {
     return u;
   }
 }
+
+const newGeneration = (): string => randomBytes(9).toString('base64url');
 
 function isTombstone(v: unknown): v is Tombstone {
   return (v as Partial<Tombstone>).deleted === true;

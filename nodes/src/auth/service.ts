@@ -17,6 +17,8 @@ export interface AuthSettings {
   refreshTtlSeconds: number;
   /** Comma-separated repository globs anyone may pull without credentials. */
   anonymousPull: string;
+  /** The URL clients reach the node at, for the realm (empty: scheme and Host of the request). */
+  publicUrl: string;
 }
 
 /** What one request may do: the access its bearer token grants, or anonymous pull. */
@@ -56,7 +58,9 @@ export class RequestAccess {
  */
 export class AuthService {
   readonly #jwt: JwtSigner;
-  readonly #limiter: LoginLimiter;
+  /** Failed and running logins per client address, and (more leniently, so an attacker cannot lock a name out for long) per name. */
+  readonly #perAddress: LoginLimiter;
+  readonly #perName: LoginLimiter;
   readonly #anonymous: (repo: string) => boolean;
 
   constructor(
@@ -67,7 +71,8 @@ export class AuthService {
     private readonly now: () => number = Date.now,
   ) {
     this.#jwt = new JwtSigner(signingKeyPem, settings.issuer, settings.service);
-    this.#limiter = new LoginLimiter(10, 5 * 60_000, now);
+    this.#perAddress = new LoginLimiter(10, 5 * 60_000, now);
+    this.#perName = new LoginLimiter(50, 5 * 60_000, now);
     const globs = settings.anonymousPull.split(',').map((g) => g.trim()).filter((g) => g !== '').map(compileGlob);
     this.#anonymous = (repo) => globs.some((matches) => matches(repo));
   }
@@ -86,7 +91,8 @@ export class AuthService {
       this.identities,
     );
     ctx.access = access;
-    const ok = need.kind === 'authenticated' ? claims !== undefined || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!claims && this.anonymousAllowed) : access.can(need.name, need.action);
+    const identified = claims !== undefined && claims.kind !== 'anonymous';
+    const ok = need.kind === 'authenticated' ? identified || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.can(need.name, need.action);
     if (ok) {
       const from = route === 'uploads' ? mountSource(ctx) : undefined;
       // A mount only from a repository the caller may pull; otherwise the push goes on as a plain upload.
@@ -115,7 +121,9 @@ export class AuthService {
   private async admin(ctx: Ctx, header: string): Promise<void> {
     if (header.startsWith('Bearer ')) {
       const claims = this.verify(ctx, header.slice(7), { kind: 'admin' });
-      if (claims.adm === true) return;
+      // Re-checked now: an administrator demoted or deleted since the token was issued is one no more.
+      const p = claims.adm === true && claims.kind === 'user' ? await this.identities.current('user', claims.sub) : undefined;
+      if (p?.admin) return;
       throw oci('DENIED', 'an administrator is required');
     }
     const p = await this.basicLogin(ctx);
@@ -126,11 +134,11 @@ export class AuthService {
   /** 401 with the Docker token challenge for what the request needs. */
   challenge(ctx: Ctx, need: Requirement, error?: string): never {
     const host = /^[A-Za-z0-9.[\]:-]{1,255}$/.test(ctx.header('host') ?? '') ? (ctx.header('host') as string) : this.settings.service;
-    const scheme = (ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    const base = this.settings.publicUrl.replace(/\/+$/, '') || `${(ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}`;
     let scope = '';
     if (need.kind === 'repository') scope = `repository:${need.name}:${need.action === 'pull' ? 'pull' : `pull,${need.action}`}`;
     else if (need.kind === 'catalog') scope = 'registry:catalog:*';
-    const parts = [`realm="${scheme}://${host}/oauth2/token"`, `service="${this.settings.service}"`];
+    const parts = [`realm="${base}/oauth2/token"`, `service="${this.settings.service}"`];
     if (scope) parts.push(`scope="${scope}"`);
     if (error) parts.push(`error="${error}"`);
     const e = oci('UNAUTHORIZED', error === 'insufficient_scope' ? 'the token does not grant this access' : 'authentication required', scope ? { scope } : undefined);
@@ -148,22 +156,25 @@ export class AuthService {
     return this.login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1));
   }
 
-  /** Check a name and secret, counting failures per client address and name. */
+  /** Check a name and secret; attempts count per client address and per name from the moment they start. */
   async login(ctx: Ctx, name: string, secret: string): Promise<Principal> {
-    const keys = [`addr:${ctx.req.socket.remoteAddress ?? ''}`, `name:${name.slice(0, 64)}`];
-    const wait = this.#limiter.retryAfter(keys);
+    const addr = ctx.req.socket.remoteAddress ?? '';
+    const who = name.slice(0, 64);
+    const wait = Math.max(this.#perAddress.retryAfter(addr), this.#perName.retryAfter(who));
     if (wait > 0) {
       const e = oci('TOO_MANY_REQUESTS', 'too many failed logins; try again later');
       e.headers['Retry-After'] = String(wait);
       throw e;
     }
+    this.#perAddress.begin(addr);
+    this.#perName.begin(who);
     const p = await this.identities.login(name, secret);
     if (!p) {
-      this.#limiter.failed(keys);
-      this.log.warn('login failed', { name: name.slice(0, 64), remote: ctx.req.socket.remoteAddress });
+      this.log.warn('login failed', { name: who, remote: addr });
       throw oci('UNAUTHORIZED', 'invalid credentials');
     }
-    this.#limiter.succeeded(keys);
+    this.#perAddress.succeeded(addr);
+    this.#perName.succeeded(who);
     return p;
   }
 
@@ -177,13 +188,20 @@ export class AuthService {
     return { token, expiresIn: ttl, issuedAt: new Date(claims.iat * 1000).toISOString() };
   }
 
-  /** A long-lived refresh token (Docker's offline token, ACR's refresh token) for `principal`. */
-  refreshToken(principal: Principal): string {
-    return this.#jwt.issue(principal.name, this.settings.refreshTtlSeconds, { typ: 'refresh', kind: principal.kind }, this.now()).token;
+  /**
+   * A long-lived refresh token (Docker's offline token, ACR's refresh token)
+   * for `principal`. It names the identity's generation (a password change or
+   * re-creation ends it) and expires `refreshTtlSeconds` after the login it
+   * descends from, however often it is renewed.
+   */
+  refreshToken(principal: Principal, authTime = Math.floor(this.now() / 1000)): string {
+    const ttl = authTime + this.settings.refreshTtlSeconds - Math.floor(this.now() / 1000);
+    if (ttl <= 0) throw oci('UNAUTHORIZED', 'the login this refresh token descends from is too old: log in again');
+    return this.#jwt.issue(principal.name, ttl, { typ: 'refresh', kind: principal.kind, gen: principal.generation, auth_time: authTime }, this.now()).token;
   }
 
-  /** The principal a refresh token names, as it is now (a disabled or deleted identity's tokens stop working). */
-  async fromRefresh(token: string): Promise<Principal> {
+  /** The principal a refresh token names, as it is now (a disabled, deleted, re-created or re-passworded identity's tokens stop working), and when it logged in. */
+  async fromRefresh(token: string): Promise<{ principal: Principal; authTime: number }> {
     let claims: Claims;
     try {
       claims = this.#jwt.verify(token, this.now());
@@ -191,7 +209,7 @@ export class AuthService {
       throw oci('UNAUTHORIZED', `refresh token refused: ${(e as Error).message}`);
     }
     const p = claims.typ === 'refresh' && (claims.kind === 'user' || claims.kind === 'token') ? await this.identities.current(claims.kind, claims.sub) : undefined;
-    if (!p) throw oci('UNAUTHORIZED', 'refresh token refused');
-    return p;
+    if (!p || p.generation !== claims.gen || typeof claims.auth_time !== 'number') throw oci('UNAUTHORIZED', 'refresh token refused');
+    return { principal: p, authTime: claims.auth_time };
   }
 }

@@ -24,10 +24,22 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
  * The auth service a config asks for (undefined when auth is off). With no
  * user yet, the administrator `admin` is created from GEOREG_ADMIN_PASSWORD,
  * which must then be set: a registry with auth on and nobody to manage it
- * would be locked.
+ * would be locked. It is stamped as the oldest change, so a region joining a
+ * cluster takes the cluster's users rather than resetting them.
+ *
+ * With auth on, traffic between regions must be authenticated too: peers are
+ * trusted with identities and content, so the replication port needs mutual
+ * TLS and NATS needs credentials.
  */
 export async function setUpAuth(config: Config, identities: Identities, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<AuthService | undefined> {
   if (!config.auth.enabled) return undefined;
+  const { replication, nats } = config;
+  if (replication.listen && !(replication.tlsCa && replication.tlsCert && replication.tlsKey)) {
+    throw new ConfigError('auth.enabled with replication.listen needs mutual TLS between regions (replication.tlsCa, tlsCert, tlsKey): peers receive identities and content');
+  }
+  if (nats.url && !(nats.user && nats.passwordFile)) {
+    throw new ConfigError('auth.enabled with nats.url needs NATS credentials (nats.user, nats.passwordFile): whoever can publish events can change identities');
+  }
   let auth: AuthService;
   try {
     auth = new AuthService(identities, config.auth, await signingKey(config, log), log);
@@ -38,7 +50,7 @@ export async function setUpAuth(config: Config, identities: Identities, log: Log
     const password = env.GEOREG_ADMIN_PASSWORD;
     if (!password) throw new ConfigError('auth.enabled with no users yet: set GEOREG_ADMIN_PASSWORD (at least 12 characters) to create the administrator "admin"');
     try {
-      await auth.identities.addUser('admin', password, true);
+      await auth.identities.addUser('admin', password, true, true);
     } catch (e) {
       throw new ConfigError(`GEOREG_ADMIN_PASSWORD: ${(e as Error).message}`);
     }

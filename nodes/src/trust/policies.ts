@@ -5,6 +5,7 @@ import type { MetaStore } from '../meta/store.js';
 import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { silentLogger, type Logger } from '../log.js';
+import { MAX_SKEW_MS } from '../auth/identities.js';
 
 const POLICY_KEY = 'trust/policy';
 const SEED_KEY = 'trust/policy-seed';
@@ -105,6 +106,11 @@ export class TrustPolicies {
    */
   applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
     return this.#serial(async () => {
+      // A clock far ahead of ours would make the document outlive every later change: refused.
+      if (at.wallMs > Date.now() + MAX_SKEW_MS) {
+        this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
+        return false;
+      }
       this.hlc.observe(at);
       if (this.#clock && compareHlc(at, this.#clock) <= 0) return false;
       let stored: StoredPolicy;

@@ -189,14 +189,66 @@ describe('authentication and authorization', function () {
     assert.equal(await ids.login('evil', 'anything'), undefined);
   });
 
+  it('ends refresh tokens when the password changes, and keeps renewed ones tied to the original login', async () => {
+    await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'bob', password: 'bobs first password' }) });
+    const res = await http('GET', `${base}/oauth2/token?service=georeg&offline_token=true`, { headers: { Authorization: basic('bob', 'bobs first password') } });
+    const refresh = res.json<{ refresh_token: string }>().refresh_token;
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const renewed = await http('POST', `${base}/oauth2/exchange`, { headers: form, body: `grant_type=access_token&service=georeg&access_token=${refresh}` });
+    const claims = (t: string) => JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { exp: number; auth_time: number };
+    const r2 = renewed.json<{ refresh_token: string }>().refresh_token;
+    assert.equal(claims(r2).auth_time, claims(refresh).auth_time);
+    assert.ok(claims(r2).exp <= claims(refresh).exp);
+    assert.equal((await http('PATCH', `${base}/georeg/v1/auth/users/bob`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"password":"bobs second password"}' })).status, 200);
+    for (const t of [refresh, r2]) expectError(await http('POST', `${base}/oauth2/exchange`, { headers: form, body: `grant_type=access_token&service=georeg&access_token=${t}` }), 401, 'UNAUTHORIZED');
+  });
+
+  it('an administrator demoted since their token was issued is refused by the admin API', async () => {
+    await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'ops', password: 'the ops password', admin: true }) });
+    const t = await token([], basic('ops', 'the ops password'));
+    assert.equal((await http('GET', `${base}/georeg/v1/auth/users`, { headers: bearer(t) })).status, 200);
+    await http('PATCH', `${base}/georeg/v1/auth/users/ops`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"admin":false}' });
+    expectError(await http('GET', `${base}/georeg/v1/auth/users`, { headers: bearer(t) }), 403, 'DENIED');
+  });
+
+  it('refuses changes from a peer stamped far ahead of this region, and a user name taken by a token', async () => {
+    const ahead = { wallMs: Date.now() + 3600_000, logical: 0, region: 'zz' };
+    const salt = Buffer.alloc(16).toString('base64');
+    const hash = Buffer.alloc(32).toString('base64');
+    assert.equal(await node.registry.identities.applyReplicated('auth/user/future', JSON.stringify({ name: 'future', password: `scrypt$${2 ** 15}$8$1$${salt}$${hash}`, admin: true, disabled: false, created: 0 }), ahead), false);
+    assert.equal(await node.registry.policies.applyReplicated(JSON.stringify({ keys: [], policies: [] }), ahead), false);
+    await makeToken('shared-name', [{ repositories: ['x'], actions: ['pull'] }]);
+    expectError(await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'shared-name', password: 'some long password' }) }), 400, 'AUTH_INVALID');
+  });
+
+
+});
+
+describe('failed logins (each test on a node of its own: the limit locks out the test client\'s address)', function () {
+  this.timeout(30_000);
+  let node: TestNode;
+  let base: string;
+  beforeEach(async () => {
+    node = await authNode();
+    base = node.url;
+  });
+  afterEach(() => node.close());
+
+  it('counts a burst of concurrent guesses as it starts: no more than the limit get checked', async () => {
+    await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'burst', password: 'the burst password' }) });
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('burst', `guess ${i}`) } })));
+    const checked = answers.filter((r) => r.status === 401).length;
+    assert.ok(checked <= 10, `${checked} guesses were checked`);
+    assert.equal(answers.filter((r) => r.status === 429).length, 40 - checked);
+  });
+
   it('slows down brute force: after 10 failures, even the right password waits', async () => {
     await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'victim', password: 'the right password' }) });
     for (let i = 0; i < 10; i++) expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', `guess ${i}`) } }), 401, 'UNAUTHORIZED');
     const locked = await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('victim', 'the right password') } });
     expectError(locked, 429, 'TOOMANYREQUESTS');
     assert.ok(Number(locked.header('retry-after')) > 0);
-  });
-});
+  });});
 
 describe('tokens across regions', function () {
   this.timeout(20_000);
@@ -224,6 +276,37 @@ describe('tokens across regions', function () {
 });
 
 describe('authentication setup', () => {
+  it('does not let an anonymous token through where nothing is anonymously pullable', async () => {
+    process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+    const node = await startTestNode({ auth: { enabled: true } }).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
+    try {
+      const anon = (await http('GET', `${node.url}/oauth2/token?service=georeg`)).json<{ token: string }>().token;
+      for (const path of ['/v2/', '/georeg/v1/trust/policy', '/v2/_catalog']) expectError(await http('GET', `${node.url}${path}`, { headers: { Authorization: `Bearer ${anon}` } }), 401, 'UNAUTHORIZED');
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('wants authenticated traffic between regions when auth is on', async () => {
+    process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+    try {
+      await assert.rejects(startTestNode({ auth: { enabled: true }, replication: { listen: '127.0.0.1:0' } }), /mutual TLS between regions/);
+      await assert.rejects(startTestNode({ auth: { enabled: true }, nats: { url: 'nats://127.0.0.1:4222' } }), /NATS credentials/);
+    } finally {
+      delete process.env.GEOREG_ADMIN_PASSWORD;
+    }
+  });
+
+  it('stamps the bootstrap administrator as the oldest change, so a cluster\'s admin wins over a joining region\'s', async () => {
+    process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
+    const node = await startTestNode({ auth: { enabled: true } }).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
+    try {
+      for await (const r of node.registry.identities.records()) if (r.key === 'auth/user/admin') assert.equal(r.clock.wallMs, 0);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('challenges the catalog when nothing is anonymously pullable', async () => {
     process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
     const node = await startTestNode({ auth: { enabled: true } }).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
