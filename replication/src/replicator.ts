@@ -209,6 +209,9 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         const state = this.state.get(peer.region) as PeerState;
         let pendingEvents = 0;
         let lagSeconds = 0;
+        // A failed status query shows in this answer only: it says nothing of replication itself,
+        // so it must not stick as the peer's last error (which only applying events clears).
+        let queryError: string | undefined;
         try {
           const info = await this.jsm?.consumers.info(eventStream(peer.region), durableName(this.opts.region, peer.region));
           if (info) {
@@ -216,7 +219,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
             if (pendingEvents > 0) lagSeconds = await this.ageOf(info.ack_floor.stream_seq + 1, peer.region);
           }
         } catch (err) {
-          state.lastError ??= (err as Error).message;
+          queryError = `status of ${eventStream(peer.region)}: ${(err as Error).message}`;
         }
         return {
           region: peer.region,
@@ -232,7 +235,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           conflicts: peer.conflicts,
           failuresByReason: { ...state.failuresByReason },
           up: state.up,
-          lastError: state.lastError,
+          lastError: state.lastError ?? queryError,
         };
       }),
     );
