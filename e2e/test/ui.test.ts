@@ -181,6 +181,8 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
       if (p.region === 'eu') p.up = false; // no answer to health probes
     }
     await page.route('**/georeg/v1/replication', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(snapshot) }));
+    // eu shows down only from the handed status: once it does, the page shows that status.
+    await page.waitForSelector('#regions .card[data-region="eu"][data-health="down"]', { timeout: 8_000 });
     await page.waitForSelector('#regions .card[data-region="ap"][data-health="unhealthy"]', { timeout: 8_000 });
     assert.equal(await page.textContent('#summary'), '3 regions · 1 down (eu) · 1 unhealthy (ap)');
     assert.deepEqual(await shown(page, '#regions .card', 'data-health'), { us: 'healthy', eu: 'down', ap: 'unhealthy' });
