@@ -266,6 +266,8 @@ export class Identities {
   async login(name: string, secret: string): Promise<Principal | undefined> {
     const t = NAME.test(name) ? await this.read<StoredToken>(TOKEN + name) : undefined;
     if (t) {
+      // As long as a password check, so the answer's timing does not tell token names from others.
+      await checkPassword(secret, await DUMMY);
       const ok = timingSafeEqual(sha256(secret), Buffer.from(t.secret, 'base64'));
       if (!ok || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
       return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
