@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliMain, freePort } from './support/process.js';
 import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
@@ -20,16 +19,11 @@ function* blocks(): Generator<Buffer> {
 describe('replication survives kill -9 of the receiving region in the middle of a blob (e2e)', function () {
   this.timeout(240_000);
   let regions: TwoRegions | undefined;
-  let dir: string;
 
-  after(async () => {
-    regions?.kill();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => regions?.close());
 
   it('resumes the staged copy after a restart and ends with an intact blob', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'georeg-kill-'));
-    const started = await TwoRegions.start(dir, cliMain, freePort);
+    const started = await TwoRegions.start(cliMain, freePort);
     regions = started.regions;
     let us = started.us;
 
@@ -60,7 +54,7 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     us.kill('SIGKILL');
     await new Promise((r) => us.once('exit', r));
     // The copy is staged under an id derived from the digest (UploadService.ingest).
-    const stagedBytes = (await stat(join(dir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`))).size;
+    const stagedBytes = (await stat(join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`))).size;
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
     assert.equal((await fetch(`${usUrl}/v2/`).catch(() => undefined))?.status, undefined, 'us is down');
 
@@ -76,6 +70,6 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) got.update(chunk);
     assert.equal(`sha256:${got.digest('hex')}`, digest, 'the blob in us is intact');
     assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time (no start-over)');
-    assert.deepEqual((await readdir(join(dir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')), [], 'the staged copy was committed');
+    assert.deepEqual((await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')), [], 'the staged copy was committed');
   });
 });

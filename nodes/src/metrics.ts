@@ -112,7 +112,10 @@ export class NodeMetrics {
   #storeGauges(registers: PromRegistry[]): void {
     const inventory = async (): Promise<Inventory | undefined> => {
       if (Date.now() - this.#inventoryAt >= INVENTORY_MS && !this.#counting) {
-        this.#counting = this.#count().finally(() => (this.#counting = undefined));
+        // A count that fails (a store being closed, a file vanishing) leaves the last one in place: a scrape never fails for it.
+        this.#counting = this.#count()
+          .catch(() => undefined)
+          .finally(() => (this.#counting = undefined));
       }
       // The first scrape waits for a count; later ones answer with the last one while a recount runs.
       if (!this.#inventory) await this.#counting;

@@ -97,7 +97,7 @@ export class Copier {
   async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false): Promise<void> {
     const here = await this.registry.meta.getManifest(repo, digest);
     if (here && !withReferrers) return;
-    const m = await peer.getManifest(repo, digest);
+    const m = await peer.getManifest(repo, digest, withReferrers);
     if (!here) {
       const body = Buffer.from(m.content);
       const parsed = parseManifest(body, m.mediaType);

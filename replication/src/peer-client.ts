@@ -43,9 +43,10 @@ export class PeerClient {
     });
   }
 
-  getManifest(repository: string, digest: string): Promise<Manifest> {
+  /** A manifest's bytes and media type, and with `withReferrers` the digests of its referrers. */
+  getManifest(repository: string, digest: string, withReferrers = false): Promise<Manifest> {
     return new Promise((resolve, reject) =>
-      this.client.getManifest({ repository, digest } satisfies GetManifestRequest, new Metadata(), deadline(), (err: ServiceError | null, res: Manifest) =>
+      this.client.getManifest({ repository, digest, withReferrers } satisfies GetManifestRequest, new Metadata(), deadline(), (err: ServiceError | null, res: Manifest) =>
         err ? reject(err) : resolve(res),
       ),
     );

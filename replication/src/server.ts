@@ -86,10 +86,10 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
         },
       );
     },
-    getManifest: unary(log, async (req: { repository: string; digest: string }) => {
+    getManifest: unary(log, async (req: { repository: string; digest: string; withReferrers: boolean }) => {
       const repo = parseName(req.repository);
       const { record, bytes } = await registry.manifests.get(repo, { digest: parseDigest(req.digest), tag: undefined });
-      const referrers = (await registry.meta.listReferrers(repo, record.digest)).map((d) => d.digest);
+      const referrers = req.withReferrers ? (await registry.meta.listReferrers(repo, record.digest)).map((d) => d.digest) : [];
       return { digest: record.digest, mediaType: record.mediaType, content: bytes, referrers };
     }),
     listRepository: unary(log, async (req: { repository: string; after: string; limit: number }) => {

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { cliMain } from './process.js';
+import { poll } from './spawn.js';
 
 export interface ClusterRegion {
   name: string;
@@ -43,11 +44,7 @@ async function free(base: number, n: number): Promise<boolean> {
 
 /** Poll `check` until it returns true or `ms` pass (there is no event to await across processes). */
 export async function until(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await poll(ms, what, async () => ((await check()) ? true : undefined), 200);
 }
 
 /** `georeg cluster` as a black box: nats-servers joined by gateways and one node per region, data under `dataDir`. */

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Start a process quietly (access log off), its stderr piped for `ready`. */
 export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -18,14 +21,22 @@ export function ready(child: ChildProcess, line: RegExp): Promise<void> {
   });
 }
 
-/** Poll `check` until it returns a value or `ms` pass: across processes there is no event to await. */
-export async function poll<T>(ms: number, what: string, check: () => Promise<T | undefined>): Promise<T> {
+/**
+ * Poll `check` until it returns a value or `ms` pass: across processes there is
+ * no event to await. A check that throws counts as not yet; the last error is
+ * in the timeout's message.
+ */
+export async function poll<T>(ms: number, what: string, check: () => Promise<T | undefined>, everyMs = 25): Promise<T> {
   const deadline = Date.now() + ms;
+  let last: unknown;
   for (;;) {
-    const v = await check().catch(() => undefined);
+    const v = await check().catch((e: unknown) => {
+      last = e;
+      return undefined;
+    });
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -49,8 +60,8 @@ export function send(method: string, url: string, body?: Buffer | Iterable<Buffe
 
 /**
  * Two regions, eu and us, as processes: one nats-server and a `georeg serve`
- * per region replicating from the other, data under `dir`. `serve(region)`
- * (re)starts a region's node; every process is in `children` for clean-up.
+ * per region replicating from the other, data in a temp dir. `serve(region)`
+ * (re)starts a region's node; `close()` kills every process and removes the data.
  */
 export class TwoRegions {
   readonly children: ChildProcess[] = [];
@@ -65,7 +76,8 @@ export class TwoRegions {
     this.url = { eu: `http://127.0.0.1:${ports.eu.http}`, us: `http://127.0.0.1:${ports.us.http}` };
   }
 
-  static async start(dir: string, cliMain: string, freePort: () => Promise<number>): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess }> {
+  static async start(cliMain: string, freePort: () => Promise<number>): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess }> {
+    const dir = await mkdtemp(join(tmpdir(), 'georeg-two-regions-'));
     const [natsPort, euPort, usPort, euRepl, usRepl] = (await Promise.all([1, 2, 3, 4, 5].map(() => freePort()))) as [number, number, number, number, number];
     const regions = new TwoRegions(dir, cliMain, natsPort, { eu: { http: euPort, replication: euRepl }, us: { http: usPort, replication: usRepl } });
     const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`]);
@@ -89,7 +101,13 @@ export class TwoRegions {
     return c;
   }
 
-  kill(): void {
+  /** The directory holding each region's data (`<dir>/<region>`). */
+  get dataDir(): string {
+    return this.dir;
+  }
+
+  async close(): Promise<void> {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,4 @@
 import type { Ctx } from '../http/context.js';
-import { parseName } from '../oci/names.js';
 
 /** What a request needs before its handler runs. */
 export type Requirement =
@@ -45,10 +44,4 @@ export function requirement(route: string, method: string, ctx: Ctx): Requiremen
     default:
       return { kind: 'admin' };
   }
-}
-
-/** The `from` repository of a cross-repository mount, when the request is one. */
-export function mountSource(ctx: Ctx): string | undefined {
-  const from = ctx.q('from');
-  return ctx.q('mount') !== undefined && from !== undefined ? parseName(from) : undefined;
 }

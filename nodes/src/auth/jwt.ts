@@ -1,3 +1,4 @@
+import { Lru } from '../lru.js';
 import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 
 /** A problem with a presented token: malformed, bad signature, wrong issuer or audience, expired. */
@@ -18,6 +19,7 @@ export interface Claims {
 }
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+const VERIFIED_TOKENS = 10_000;
 /** Clock skew tolerated between regions, seconds. */
 const LEEWAY = 30;
 
@@ -29,6 +31,8 @@ const LEEWAY = 30;
 export class JwtSigner {
   readonly #key: KeyObject;
   readonly #public: KeyObject;
+  /** Tokens whose signature checked out, with their claims (frozen: callers share them). */
+  readonly #verified = new Lru<string, Claims>(VERIFIED_TOKENS);
 
   constructor(
     privatePem: string,
@@ -49,6 +53,17 @@ export class JwtSigner {
   }
 
   verify(token: string, now = Date.now()): Claims {
+    // A client sends the same token with every request: its signature is checked once, its time window every time.
+    const claims = this.#verified.get(token) ?? this.#checkSignature(token);
+    this.#verified.set(token, claims);
+    const t = now / 1000;
+    if (typeof claims.exp !== 'number' || t > claims.exp + LEEWAY) throw new TokenError('token expired');
+    if (typeof claims.nbf !== 'number' || t + LEEWAY < claims.nbf) throw new TokenError('token not valid yet');
+    return claims;
+  }
+
+  /** The claims of a token signed by this key, for this issuer and audience. */
+  #checkSignature(token: string): Claims {
     const parts = token.split('.');
     if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) throw new TokenError('malformed token');
     const [head, body, sig] = parts as [string, string, string];
@@ -64,12 +79,9 @@ export class JwtSigner {
     if (!verify('sha256', Buffer.from(`${head}.${body}`), { key: this.#public, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'))) {
       throw new TokenError('token signature invalid');
     }
-    const t = now / 1000;
     if (claims.iss !== this.issuer) throw new TokenError('token from another issuer');
     if (claims.aud !== this.audience) throw new TokenError('token for another service');
-    if (typeof claims.exp !== 'number' || t > claims.exp + LEEWAY) throw new TokenError('token expired');
-    if (typeof claims.nbf !== 'number' || t + LEEWAY < claims.nbf) throw new TokenError('token not valid yet');
     if (typeof claims.sub !== 'string') throw new TokenError('token without subject');
-    return claims;
+    return Object.freeze(claims);
   }
 }

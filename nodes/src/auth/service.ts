@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
 import { JwtSigner, TokenError, type Claims } from './jwt.js';
 import { LoginLimiter } from './limiter.js';
-import { mountSource, requirement, type Requirement } from './access.js';
+import { requirement, type Requirement } from './access.js';
 import type { AccessEntry, RequestedScope } from './scopes.js';
 
 export interface AuthSettings {
@@ -23,6 +23,8 @@ export interface AuthSettings {
 
 /** What one request may do: the access its bearer token grants, or anonymous pull. */
 export class RequestAccess {
+  #principal?: Promise<Principal | undefined>;
+
   constructor(
     private readonly entries: AccessEntry[],
     private readonly anonymous: (repo: string) => boolean,
@@ -39,9 +41,11 @@ export class RequestAccess {
   /** Whether the catalog may list `repo` to this caller: it may pull or read metadata there. */
   async visible(repo: string): Promise<boolean> {
     if (this.anonymous(repo)) return true;
-    if (!this.subject) return false;
-    const p = await this.identities.current(this.subject.kind, this.subject.name);
-    const allowed = p?.scopes.allowed(repo);
+    const subject = this.subject;
+    if (!subject) return false;
+    // Read once per request: the catalog asks for every repository it lists.
+    this.#principal ??= this.identities.current(subject.kind, subject.name);
+    const allowed = (await this.#principal)?.scopes.allowed(repo);
     return allowed !== undefined && (allowed.has('pull') || allowed.has('metadata_read'));
   }
 
@@ -93,12 +97,7 @@ export class AuthService {
     ctx.access = access;
     const identified = claims !== undefined && claims.kind !== 'anonymous';
     const ok = need.kind === 'authenticated' ? identified || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.can(need.name, need.action);
-    if (ok) {
-      const from = route === 'uploads' ? mountSource(ctx) : undefined;
-      // A mount only from a repository the caller may pull; otherwise the push goes on as a plain upload.
-      if (from !== undefined && !access.can(from, 'pull')) ctx.dropMount = true;
-      return;
-    }
+    if (ok) return;
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
   }
 

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -15,7 +15,14 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || config.auth.signingKeyFile) throw new ConfigError(`auth.signingKeyFile: cannot read ${file}: ${(e as Error).message}`);
   }
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
+  // Written aside and linked into place: never a half-written key, never one replaced under a running node.
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, pem, { mode: 0o600 });
+  try {
+    await link(temp, file);
+  } finally {
+    await unlink(temp);
+  }
   log.warn('generated a token signing key for this node only; give every region the same auth.signingKeyFile so tokens work everywhere', { file });
   return pem;
 }

@@ -10,9 +10,8 @@ export class Ctx {
   route = 'unknown';
   /** What the caller may do, when authentication is on (set before the handler runs). */
   access?: RequestAccess;
-  /** Set when the caller may not pull the `from` repository of a mount: the upload goes on without mounting. */
-  dropMount = false;
   private query?: URLSearchParams;
+  #name?: string;
 
   constructor(
     readonly req: IncomingMessage,
@@ -25,8 +24,10 @@ export class Ctx {
   ) {}
 
   /** The repository name from the path, validated. */
+  /** The repository name from the path, validated (once: authorization and the handler both read it). */
   get name(): string {
-    return parseName(this.params[0] ?? '');
+    this.#name ??= parseName(this.params[0] ?? '');
+    return this.#name;
   }
 
   param(i: number): string {

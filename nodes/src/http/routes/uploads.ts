@@ -42,9 +42,11 @@ export function uploadRoutes(registry: Registry): Route[] {
         const name = ctx.name;
         const mount = ctx.q('mount');
         const from = ctx.q('from');
-        if (mount !== undefined && from !== undefined && !ctx.dropMount) {
+        // A mount only from a repository the caller may pull (with authentication on); otherwise a plain upload starts.
+        const source = mount !== undefined && from !== undefined ? parseName(from) : undefined;
+        if (mount !== undefined && source !== undefined && (ctx.access?.can(source, 'pull') ?? true)) {
           const digest = parseDigest(mount);
-          if (await registry.blobs.mount(name, parseName(from), digest)) return blobCreated(ctx, name, digest);
+          if (await registry.blobs.mount(name, source, digest)) return blobCreated(ctx, name, digest);
         }
         const digestParam = ctx.q('digest');
         if (digestParam !== undefined) {

@@ -81,6 +81,8 @@ export interface BlobChunk {
 export interface GetManifestRequest {
   repository: string;
   digest: string;
+  /** Also list the manifest's referrers (asked before a tag is pointed at it). */
+  withReferrers: boolean;
 }
 
 export interface Manifest {
@@ -88,8 +90,8 @@ export interface Manifest {
   mediaType: string;
   content: Buffer;
   /**
-   * Manifests of the repository whose subject is this one (signatures, SBOMs):
-   * a replica copies them before it points a tag here.
+   * With with_referrers: manifests of the repository whose subject is this one
+   * (signatures, SBOMs), which a replica copies before it points a tag here.
    */
   referrers: string[];
 }
@@ -914,7 +916,7 @@ export const BlobChunk: MessageFns<BlobChunk> = {
 };
 
 function createBaseGetManifestRequest(): GetManifestRequest {
-  return { repository: "", digest: "" };
+  return { repository: "", digest: "", withReferrers: false };
 }
 
 export const GetManifestRequest: MessageFns<GetManifestRequest> = {
@@ -924,6 +926,9 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
     }
     if (message.digest !== "") {
       writer.uint32(18).string(message.digest);
+    }
+    if (message.withReferrers !== false) {
+      writer.uint32(24).bool(message.withReferrers);
     }
     return writer;
   },
@@ -957,6 +962,14 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
             message.digest = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.withReferrers = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -973,6 +986,11 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
     return {
       repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
       digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      withReferrers: isSet(object.withReferrers)
+        ? globalThis.Boolean(object.withReferrers)
+        : isSet(object.with_referrers)
+        ? globalThis.Boolean(object.with_referrers)
+        : false,
     };
   },
 
@@ -984,6 +1002,9 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
     if (message.digest !== "") {
       obj.digest = message.digest;
     }
+    if (message.withReferrers !== false) {
+      obj.withReferrers = message.withReferrers;
+    }
     return obj;
   },
 
@@ -994,6 +1015,7 @@ export const GetManifestRequest: MessageFns<GetManifestRequest> = {
     const message = createBaseGetManifestRequest();
     message.repository = object.repository ?? "";
     message.digest = object.digest ?? "";
+    message.withReferrers = object.withReferrers ?? false;
     return message;
   },
 };
