@@ -2,6 +2,8 @@
 export { Action, Event, Hlc, Reference } from './gen/georeg/v1/events.js';
 export {
   BlobChunk,
+  BlobStat,
+  StatBlobRequest,
   GetManifestRequest,
   ListRepositoryRequest,
   ListRepositoriesRequest,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,14 +17,13 @@ interface SecureInfo {
   admin: { user: string; passwordFile: string };
 }
 
-/** An HTTPS request trusting the cluster's CA; resolves with status and body. */
-function https(url: string, ca: Buffer, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
+/** An HTTPS request trusting the cluster's CA; resolves with status, headers and body. */
+function https(url: string, ca: Buffer, headers: Record<string, string> = {}, method = 'GET', body?: string | Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, ca, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end(body);
@@ -43,8 +44,8 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
 
   async function token(r: ClusterRegion, scope: string, auth = basic('admin', admin)): Promise<string> {
     const res = await https(`${r.registry}/oauth2/token?service=georeg&scope=${encodeURIComponent(scope)}`, ca, { Authorization: auth });
-    assert.equal(res.status, 200, res.body);
-    return (JSON.parse(res.body) as { token: string }).token;
+    assert.equal(res.status, 200, res.body.toString());
+    return (JSON.parse(res.body.toString()) as { token: string }).token;
   }
 
   before(async () => {
@@ -75,17 +76,39 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     const [eu, us, ap] = info.regions as [ClusterRegion, ClusterRegion, ClusterRegion];
     await skopeo.run(['copy', '--dest-cert-dir', certDir, '--dest-creds', `admin:${admin}`, `oci:${SMALL}`, `docker://${host(eu)}/team/app:v1`]);
     const created = await https(`${eu.registry}/georeg/v1/auth/users`, ca, { Authorization: basic('admin', admin), 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'dev', password: 'a developer password' }));
-    assert.equal(created.status, 201, created.body);
+    assert.equal(created.status, 201, created.body.toString());
     for (const r of [us, ap]) {
       await until(60_000, `team/app:v1 complete in ${r.name}`, async () => {
         const t = await token(r, 'repository:team/app:pull');
         const where = await https(`${r.registry}/georeg/v1/where/team/app/v1`, ca, { Authorization: `Bearer ${t}` });
-        return where.status === 200 && (JSON.parse(where.body) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete');
+        return where.status === 200 && (JSON.parse(where.body.toString()) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete');
       });
       // The user created in eu replicated too.
       await until(30_000, `user dev in ${r.name}`, async () => (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status === 200);
       await skopeo.run(['inspect', '--cert-dir', certDir, '--creds', 'dev:a developer password', `docker://${host(r)}/team/app:v1`]);
     }
+  });
+
+  it('a pull in us of a blob only eu holds is redirected to eu on a signed URL, over mutual TLS between the regions', async () => {
+    const [eu, us] = info.regions as [ClusterRegion, ClusterRegion];
+    // A blob with no manifest makes no event: it stays in eu alone.
+    const blob = randomBytes(64 * 1024);
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const pushed = await https(`${eu.registry}/v2/team/solo/blobs/uploads/?digest=${digest}`, ca, { Authorization: `Bearer ${await token(eu, 'repository:team/solo:pull,push')}` }, 'POST', blob);
+    assert.equal(pushed.status, 201, pushed.body.toString());
+    const t = await token(us, 'repository:team/solo:pull');
+    // Until us's replicator has probed eu as up, there is nowhere to redirect to.
+    let location = '';
+    await until(15_000, 'a redirect from us', async () => {
+      const res = await https(`${us.registry}/v2/team/solo/blobs/${digest}`, ca, { Authorization: `Bearer ${t}` });
+      location = res.headers.location ?? '';
+      return res.status === 307;
+    });
+    assert.ok(location.startsWith(`${eu.registry}/georeg/v1/data/team/solo/blobs/${digest}?t=`), location);
+    const got = await https(location, ca);
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(blob));
+    assert.equal((await https(`${us.registry}/v2/team/solo/blobs/${digest}`, ca, { Authorization: `Bearer ${t}` }, 'HEAD')).status, 404);
   });
 
   it('its NATS servers refuse a client without the password', async () => {

@@ -14,6 +14,13 @@ export interface Config {
   /** This node's region id: [a-z0-9-], unique in the cluster. */
   region: string;
   /**
+   * The URL clients reach this node at (e.g. behind a TLS-terminating proxy):
+   * the token challenge's realm, and where other regions redirect pulls of
+   * blobs they do not hold yet. Empty: the realm comes from the request, and
+   * no other region redirects clients here.
+   */
+  publicUrl: string;
+  /**
    * NATS with JetStream for replication events; an empty url turns events off (a
    * single region). `user` and `passwordFile` (a file holding the password, so it
    * never shows in the config) authenticate to a NATS that requires it.
@@ -25,9 +32,12 @@ export interface Config {
    * from as `region=HOST:PORT,...` (their replication addresses; needs nats.url).
    * `tlsCa`, `tlsCert`, `tlsKey` (PEM files, all or none) turn on mutual TLS: the
    * service serves only peers with a certificate from `tlsCa`, and presents
-   * `tlsCert` to the peers it copies from.
+   * `tlsCert` to the peers it copies from. With `redirect`, a GET of a blob
+   * this region does not hold yet answers 307 to a peer region that holds it
+   * (at the peer's publicUrl), with an URL signed for that repository and
+   * digest when auth is on, valid `redirectTtlSeconds`.
    */
-  replication: { listen: string; peers: string; antiEntropySeconds: number; tlsCa: string; tlsCert: string; tlsKey: string };
+  replication: { listen: string; peers: string; antiEntropySeconds: number; tlsCa: string; tlsCert: string; tlsKey: string; redirect: boolean; redirectTtlSeconds: number };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -47,11 +57,9 @@ export interface Config {
    * Authentication (off by default for a local single node). `service` is the
    * token audience, the same in every region; `signingKeyFile` an ECDSA P-256
    * PEM key shared by every region (empty: one generated in the data dir);
-   * `anonymousPull` comma-separated repository globs anyone may pull;
-   * `publicUrl` the URL clients reach the node at (behind a TLS-terminating
-   * proxy), for the challenge's realm; empty: from the request.
+   * `anonymousPull` comma-separated repository globs anyone may pull.
    */
-  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string; publicUrl: string };
+  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string };
 }
 
 export const defaultConfig: Config = {
@@ -60,8 +68,9 @@ export const defaultConfig: Config = {
   insecureHttp: false,
   network: { allow: '' },
   region: 'local',
+  publicUrl: '',
   nats: { url: '', user: '', passwordFile: '' },
-  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '' },
+  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60 },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },
@@ -71,7 +80,7 @@ export const defaultConfig: Config = {
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
   trust: { policyFile: '' },
-  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '', publicUrl: '' },
+  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '' },
 };
 
 const ENUMS: Record<string, readonly string[]> = {
@@ -166,6 +175,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
+  if (config.publicUrl && !/^https?:\/\/[^/?#\s]+\/?$/.test(config.publicUrl)) throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
+  if (config.replication.redirectTtlSeconds < 1) throw new ConfigError('replication.redirectTtlSeconds must be at least 1');
   if (config.replication.listen) parseListen(config.replication.listen);
   const peers = parsePeers(config.replication.peers);
   if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');

@@ -27,6 +27,7 @@ import { HybridClock } from './events/hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
 import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';
+import { BlobRedirects } from './http/blob-redirect.js';
 
 export interface RunningNode {
   registry: Registry;
@@ -104,7 +105,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     await registry.close();
     throw e;
   }
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth), { accessLog: config.log.access, log, metrics, tls, allow });
+  const redirects = config.replication.redirect ? new BlobRedirects(status, auth) : undefined;
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), { accessLog: config.log.access, log, metrics, tls, allow });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {

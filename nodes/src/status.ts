@@ -52,6 +52,8 @@ export interface ReplicationStatusSource {
   peers(): Promise<PeerReplicationStatus[]>;
   /** Ask every peer region whether it holds `reference` of `repository`. */
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
+  /** The public URL of a peer region that holds blob `digest` in `repository`, if one that is up does. */
+  findBlob(repository: string, digest: string): Promise<string | undefined>;
 }
 
 export interface NodeStatusSnapshot {

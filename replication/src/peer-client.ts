@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
-import { Metadata, credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, type CallOptions, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import {
   ReplicationClient,
   type BlobChunk,
+  type BlobStat,
+  type StatBlobRequest,
   type GetManifestRequest,
   type ListRepositoriesRequest,
   type ListRepositoryRequest,
@@ -15,11 +17,10 @@ import {
   type RepositoryPage,
 } from 'georeg/proto';
 
-/** A peer region's Replication service, with the calls the copier needs as promises and streams. */
-/** Unary calls give up after this long: a peer that hangs (not refuses) must not stall a loop or a shutdown. */
+/** Unary calls give up after this long by default. */
 const UNARY_MS = 30_000;
-const deadline = (): { deadline: number } => ({ deadline: Date.now() + UNARY_MS });
 
+/** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
   private readonly client: InstanceType<typeof ReplicationClient>;
   /** Bytes received of blobs still being copied. */
@@ -43,52 +44,47 @@ export class PeerClient {
     });
   }
 
+  /** One unary call with a deadline: a peer that hangs (not refuses) must not stall a loop or a shutdown. */
+  private unary<Res>(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown, ms = UNARY_MS): Promise<Res> {
+    return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(err) : resolve(res))));
+  }
+
   /** A manifest's bytes and media type, and with `withReferrers` the digests of its referrers. */
   getManifest(repository: string, digest: string, withReferrers = false): Promise<Manifest> {
-    return new Promise((resolve, reject) =>
-      this.client.getManifest({ repository, digest, withReferrers } satisfies GetManifestRequest, new Metadata(), deadline(), (err: ServiceError | null, res: Manifest) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    return this.unary((md, o, done) => this.client.getManifest({ repository, digest, withReferrers } satisfies GetManifestRequest, md, o, done));
   }
 
   listRepositories(after: string, limit: number): Promise<RepositoryNames> {
-    return new Promise((resolve, reject) =>
-      this.client.listRepositories({ after, limit } satisfies ListRepositoriesRequest, new Metadata(), deadline(), (err: ServiceError | null, res: RepositoryNames) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    return this.unary((md, o, done) => this.client.listRepositories({ after, limit } satisfies ListRepositoriesRequest, md, o, done));
   }
 
   listRepository(repository: string, after: string, limit: number): Promise<RepositoryPage> {
-    return new Promise((resolve, reject) =>
-      this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, new Metadata(), deadline(), (err: ServiceError | null, res: RepositoryPage) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    return this.unary((md, o, done) => this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, md, o, done));
   }
 
   /** Whether the peer answers its Status RPC within `ms`. */
   ping(ms: number): Promise<boolean> {
-    return new Promise((resolve) =>
-      this.client.status({}, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null) => resolve(err === null)),
+    return this.unary((md, o, done) => this.client.status({}, md, o, done), ms).then(
+      () => true,
+      () => false,
     );
   }
 
   listIdentities(): Promise<IdentityList> {
-    return new Promise((resolve, reject) => this.client.listIdentities({}, new Metadata(), deadline(), (err: ServiceError | null, res: IdentityList) => (err ? reject(err) : resolve(res))));
+    return this.unary((md, o, done) => this.client.listIdentities({}, md, o, done));
   }
 
   getPolicy(): Promise<PolicyState> {
-    return new Promise((resolve, reject) => this.client.getPolicy({}, new Metadata(), deadline(), (err: ServiceError | null, res: PolicyState) => (err ? reject(err) : resolve(res))));
+    return this.unary((md, o, done) => this.client.getPolicy({}, md, o, done));
   }
 
   locate(repository: string, reference: string): Promise<Location> {
-    return new Promise((resolve, reject) =>
-      this.client.locate({ repository, reference } satisfies LocateRequest, new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: Location) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    return this.unary((md, o, done) => this.client.locate({ repository, reference } satisfies LocateRequest, md, o, done), 5000);
+  }
+
+  /** Whether the peer holds a blob, and its public URL (asked while a client waits: a short deadline). */
+  statBlob(repository: string, digest: string): Promise<BlobStat> {
+    return this.unary((md, o, done) => this.client.statBlob({ repository, digest } satisfies StatBlobRequest, md, o, done), 2000);
   }
 
   /** The blob's bytes from `offset` on, as a stream (back-pressure reaches the peer through gRPC flow control). */

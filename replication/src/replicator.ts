@@ -254,6 +254,18 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     );
   }
 
+  /** The public URL of a peer region that is up and holds `digest` in `repository` (the first to say so), if any. */
+  async findBlob(repository: string, digest: string): Promise<string | undefined> {
+    const asks = this.clients
+      .filter((peer) => this.state.get(peer.region)?.up)
+      .map(async (peer) => {
+        const stat = await peer.statBlob(repository, digest);
+        if (!stat.present || !stat.url) throw new Error(`not at ${peer.region}`);
+        return stat.url;
+      });
+    return Promise.any(asks).catch(() => undefined);
+  }
+
   /** Seconds since the event at sequence `seq` of `peer`'s stream was stamped. */
   private async ageOf(seq: number, peer: string): Promise<number> {
     const m = await this.jsm?.streams.getMessage(eventStream(peer), { seq });

@@ -14,6 +14,8 @@ export const CHUNK_BYTES = 1024 * 1024;
 export interface ReplicationServerOptions {
   region: string;
   log: Logger;
+  /** This region's registry URL as clients reach it: where peers may redirect pulls of blobs they lack. */
+  publicUrl?: string;
   /** Mutual TLS (replicationCredentials); plain text when absent. */
   credentials?: ServerCredentials;
   /** This region's replication status (the node's, which its replicator fills in). */
@@ -134,6 +136,15 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
     getPolicy: unary(log, async () => {
       const held = registry.policies.held();
       return { document: held?.document ?? '', timestamp: held?.clock };
+    }),
+    statBlob: unary(log, async (req: { repository: string; digest: string }) => {
+      try {
+        const size = await registry.blobs.stat(parseName(req.repository), parseDigest(req.digest));
+        return { present: true, size, url: opts.publicUrl ?? '' };
+      } catch (err) {
+        if (isOciError(err) && err.code === 'BLOB_UNKNOWN') return { present: false, size: 0, url: '' };
+        throw err;
+      }
     }),
     locate: unary(log, async (req: { repository: string; reference: string }) => {
       const where = await locate(registry, parseName(req.repository), parseReference(req.reference));

@@ -28,7 +28,7 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
     await promisify(execFile)(process.execPath, [cli, 'certs', 'dev', '--out', join(dir, 'certs')]);
     tls = { tlsCa: join(dir, 'certs/ca.pem'), tlsCert: join(dir, 'certs/client.pem'), tlsKey: join(dir, 'certs/client.key') };
     origin = await node({ region: 'eu' });
-    const serverSide = replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, tlsCa: tls.tlsCa, tlsCert: tls.tlsCert, tlsKey: tls.tlsKey } });
+    const serverSide = replicationCredentials({ replication: { tlsCa: tls.tlsCa, tlsCert: tls.tlsCert, tlsKey: tls.tlsKey } });
     server = await startReplicationServer(origin.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger, credentials: serverSide.server });
   });
   after(async () => {
@@ -38,7 +38,7 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
   });
 
   it('serves a peer presenting a certificate from the CA', async () => {
-    const mine = replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, ...tls } });
+    const mine = replicationCredentials({ replication: { ...tls } });
     assert.equal(mine.mutual, true);
     const peer = new PeerClient('eu', `127.0.0.1:${server.port}`, mine.client);
     try {
@@ -63,8 +63,8 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
   });
 
   it('wants all three TLS files or none', () => {
-    assert.throws(() => replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, tlsCa: tls.tlsCa, tlsCert: '', tlsKey: '' } }), /go together/);
-    assert.throws(() => replicationCredentials({ replication: { listen: '', peers: '', antiEntropySeconds: 0, ...tls, tlsKey: join(dir, 'missing.key') } }), /cannot read/);
+    assert.throws(() => replicationCredentials({ replication: { tlsCa: tls.tlsCa, tlsCert: '', tlsKey: '' } }), /go together/);
+    assert.throws(() => replicationCredentials({ replication: { ...tls, tlsKey: join(dir, 'missing.key') } }), /cannot read/);
   });
 
   it('publishes events to a NATS that requires credentials, which a process without them cannot read', async () => {

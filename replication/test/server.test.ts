@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { ReplicationClient, type BlobChunk, type GetManifestRequest, type ListRepositoryRequest, type Manifest, type RepositoryPage, type StatusReply, type StatusRequest } from 'georeg/proto';
+import { ReplicationClient, type BlobChunk, type BlobStat, type StatBlobRequest, type GetManifestRequest, type ListRepositoryRequest, type Manifest, type RepositoryPage, type StatusReply, type StatusRequest } from 'georeg/proto';
 import { silentLogger } from 'georeg/nodes';
 import { CHUNK_BYTES, startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { node, pushImage, sha256, type Node } from './support.js';
@@ -29,7 +29,7 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
 
   before(async () => {
     n = await node({ region: 'eu' });
-    server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger, publicUrl: 'https://eu.registry.example' });
     client = new ReplicationClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
     image = await pushImage(n.url, 'team/app', 'v1', layer);
   });
@@ -63,6 +63,14 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
     await assert.rejects(readBlob(client, 'other/repo', image.layer, 0), (e: ServiceError) => e.code === Status.NOT_FOUND);
     await assert.rejects(readBlob(client, 'team/app', image.layer, layer.length + 1), (e: ServiceError) => e.code === Status.OUT_OF_RANGE);
     await assert.rejects(readBlob(client, 'Bad/Name', image.layer, 0), (e: ServiceError) => e.code === Status.INVALID_ARGUMENT);
+  });
+
+  it('says whether it holds a blob in a repository, with its public URL (where pulls may be redirected)', async () => {
+    const stat = (repository: string, digest: string) => call<StatBlobRequest, BlobStat>(client.statBlob.bind(client), { repository, digest });
+    assert.deepEqual(await stat('team/app', image.layer), { present: true, size: layer.length, url: 'https://eu.registry.example' });
+    // Repositories stay isolated: a blob linked elsewhere is not there for this one.
+    assert.deepEqual(await stat('other/repo', image.layer), { present: false, size: 0, url: '' });
+    await assert.rejects(stat('team/app', 'sha256:nothex'), (e: ServiceError) => e.code === Status.INVALID_ARGUMENT);
   });
 
   it('returns a manifest by digest with its exact bytes and media type', async () => {

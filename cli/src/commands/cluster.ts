@@ -152,11 +152,13 @@ export const clusterCommand: Command = {
         await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports })), '127.0.0.1', secure?.nats), { mode: 0o600 });
         children.push(await startChild(`nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
       }
+      const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
       for (const r of regions) {
         const env = {
           ...process.env,
           ...secure?.env,
           GEOREG_REGION: r.name,
+          GEOREG_PUBLIC_URL: registry(r),
           GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
           GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
           GEOREG_REPLICATION_PEERS: regions.filter((p) => p !== r).map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`).join(','),
@@ -167,7 +169,6 @@ export const clusterCommand: Command = {
         children.push(child);
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
-      const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
       await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)));
       const manifest = {
         regions: regions.map((r) => ({

@@ -66,7 +66,7 @@ export const serveCommand: Command = {
 async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
   const tls = replicationCredentials(config);
   const server = config.replication.listen
-    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, log, status: () => node.status.snapshot(), credentials: tls.server })
+    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, publicUrl: config.publicUrl, log, status: () => node.status.snapshot(), credentials: tls.server })
     : undefined;
   const peers = parsePeers(config.replication.peers);
   const replicator = peers.length

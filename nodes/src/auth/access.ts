@@ -6,7 +6,9 @@ export type Requirement =
   | { kind: 'authenticated' }
   | { kind: 'admin' }
   | { kind: 'catalog' }
-  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' };
+  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' }
+  /** A signed URL (query `t`) for one blob of one repository: the URL is the credential. */
+  | { kind: 'signed-blob'; name: string; digest: string };
 
 const READ = new Set(['GET', 'HEAD']);
 
@@ -30,6 +32,8 @@ export function requirement(route: string, method: string, ctx: Ctx): Requiremen
       return READ.has(method) ? { kind: 'authenticated' } : { kind: 'admin' };
     case 'catalog':
       return { kind: 'catalog' };
+    case 'blob-url':
+      return { kind: 'signed-blob', name: ctx.name, digest: ctx.param(1) };
     case 'manifests':
     case 'blobs':
       return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : repo('push');

@@ -21,7 +21,7 @@ export interface Claims {
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 const VERIFIED_TOKENS = 10_000;
 /** Clock skew tolerated between regions, seconds. */
-const LEEWAY = 30;
+export const LEEWAY = 30;
 
 /**
  * ES256 JSON Web Tokens signed with the registry's key: every region holding
@@ -52,12 +52,13 @@ export class JwtSigner {
     return { token: `${head}.${sig.toString('base64url')}`, claims };
   }
 
-  verify(token: string, now = Date.now()): Claims {
+  /** The claims of a valid token; `leeway` seconds of clock skew are tolerated on its expiry. */
+  verify(token: string, now = Date.now(), leeway = LEEWAY): Claims {
     // A client sends the same token with every request: its signature is checked once, its time window every time.
     const claims = this.#verified.get(token) ?? this.#checkSignature(token);
     this.#verified.set(token, claims);
     const t = now / 1000;
-    if (typeof claims.exp !== 'number' || t > claims.exp + LEEWAY) throw new TokenError('token expired');
+    if (typeof claims.exp !== 'number' || t > claims.exp + leeway) throw new TokenError('token expired');
     if (typeof claims.nbf !== 'number' || t + LEEWAY < claims.nbf) throw new TokenError('token not valid yet');
     return claims;
   }

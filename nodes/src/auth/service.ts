@@ -4,7 +4,7 @@ import { oci } from '../oci/errors.js';
 import type { Ctx } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
-import { JwtSigner, TokenError, type Claims } from './jwt.js';
+import { JwtSigner, LEEWAY, TokenError, type Claims } from './jwt.js';
 import { LoginLimiter } from './limiter.js';
 import { requirement, type Requirement } from './access.js';
 import type { AccessEntry, RequestedScope } from './scopes.js';
@@ -19,6 +19,8 @@ export interface AuthSettings {
   anonymousPull: string;
   /** The URL clients reach the node at, for the realm (empty: scheme and Host of the request). */
   publicUrl: string;
+  /** How long a signed blob URL (a redirect to another region) stays valid, seconds. */
+  blobUrlTtlSeconds: number;
 }
 
 /** What one request may do: the access its bearer token grants, or anonymous pull. */
@@ -85,6 +87,7 @@ export class AuthService {
   async authorize(ctx: Ctx, route: string, method: string): Promise<void> {
     const need = requirement(route, method, ctx);
     if (need.kind === 'public') return;
+    if (need.kind === 'signed-blob') return this.signedBlob(ctx, need.name, need.digest);
     const header = ctx.header('authorization') ?? '';
     if (need.kind === 'admin') return this.admin(ctx, header);
     const claims = header.startsWith('Bearer ') ? this.verify(ctx, header.slice(7), need) : undefined;
@@ -99,6 +102,28 @@ export class AuthService {
     const ok = need.kind === 'authenticated' ? identified || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.can(need.name, need.action);
     if (ok) return;
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
+  }
+
+  /**
+   * The credential of a signed blob URL (`?t=`): a token this registry issued
+   * for exactly this repository and digest, not expired. Its expiry is exact
+   * (its start is backdated instead, for clocks of other regions running ahead).
+   */
+  private signedBlob(ctx: Ctx, name: string, digest: string): void {
+    const t = ctx.q('t');
+    let claims: Claims | undefined;
+    try {
+      claims = t ? this.#jwt.verify(t, this.now(), 0) : undefined;
+    } catch (e) {
+      ctx.log.info('signed blob URL refused', { reason: (e as Error).message });
+    }
+    if (claims?.typ !== 'blob' || claims.sub !== name || claims.dgst !== digest) throw oci('DENIED', 'this signed blob URL is invalid, expired, or for another blob');
+  }
+
+  /** A token that makes an URL for one blob of one repository its own credential, for `blobUrlTtlSeconds`. */
+  blobUrlToken(repo: string, digest: string): string {
+    const now = this.now();
+    return this.#jwt.issue(repo, this.settings.blobUrlTtlSeconds, { typ: 'blob', dgst: digest, nbf: Math.floor(now / 1000) - LEEWAY }, now).token;
   }
 
   /** Anonymous callers may reach /v2/ and the catalog when some repository allows anonymous pull. */

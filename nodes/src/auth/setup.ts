@@ -49,7 +49,7 @@ export async function setUpAuth(config: Config, identities: Identities, log: Log
   }
   let auth: AuthService;
   try {
-    auth = new AuthService(identities, config.auth, await signingKey(config, log), log);
+    auth = new AuthService(identities, { ...config.auth, publicUrl: config.publicUrl, blobUrlTtlSeconds: config.replication.redirectTtlSeconds }, await signingKey(config, log), log);
   } catch (e) {
     throw e instanceof ConfigError ? e : new ConfigError(`auth: ${(e as Error).message}`);
   }

@@ -39,5 +39,9 @@ describe('config', () => {
     assert.throws(() => loadConfig({ overrides: { listen: 'localhost' } }), /HOST:PORT/);
     assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
     assert.deepEqual(parseListen('[::1]:5000'), { host: '::1', port: 5000 });
+    assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'registry.example' } }), /publicUrl must be http\(s\):\/\/HOST/);
+    assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example/v2/?x' } }), /publicUrl/);
+    assert.equal(loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example:8443/' } }).publicUrl, 'https://registry.example:8443/');
+    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }), /at least 1/);
   });
 });

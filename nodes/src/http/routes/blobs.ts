@@ -1,17 +1,38 @@
-import { parseDigest } from '../../oci/digest.js';
+import { parseDigest, type Digest } from '../../oci/digest.js';
+import { isOciError } from '../../oci/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
 import { parseRange } from '../range.js';
 import type { Route } from '../router.js';
+import type { BlobRedirects } from '../blob-redirect.js';
 
 /** Blobs up to this size are sent from memory in one write (the driver caches them). */
 const SMALL_BLOB = 1024 * 1024;
 
-export function blobRoutes(registry: Registry): Route {
-  const get = async (ctx: Ctx): Promise<void> => {
-    const name = ctx.name;
+/**
+ * Blob GET, HEAD and DELETE; and the same blobs on signed URLs (`blob-url`),
+ * where other regions redirect pulls. A GET of a blob this region does not
+ * hold yet is redirected to a region that does, when `redirects` finds one.
+ * Never a HEAD: a pushing client would take it for "already here" and skip the
+ * upload. Never from a signed URL: no redirect loops between regions.
+ */
+export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route[] {
+  const found = async (ctx: Ctx, digest: Digest, redirect: boolean): Promise<number | undefined> => {
+    try {
+      return await registry.blobs.stat(ctx.name, digest);
+    } catch (err) {
+      const to = redirect && ctx.req.method === 'GET' && isOciError(err) && err.code === 'BLOB_UNKNOWN' ? await redirects?.location(ctx.name, digest) : undefined;
+      if (!to) throw err;
+      ctx.log.debug('blob not here yet: redirected to a region that holds it', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
+      ctx.send(307, { Location: to, 'Content-Length': 0 });
+      return undefined;
+    }
+  };
+
+  const get = async (ctx: Ctx, redirect: boolean): Promise<void> => {
     const digest = parseDigest(ctx.param(1));
-    const size = await registry.blobs.stat(name, digest);
+    const size = await found(ctx, digest, redirect);
+    if (size === undefined) return;
     const etag = `"${digest}"`;
     const headers: Record<string, string | number> = {
       'Content-Type': 'application/octet-stream',
@@ -41,15 +62,18 @@ export function blobRoutes(registry: Registry): Route {
     }
   };
 
-  return {
-    name: 'blobs',
-    pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
-    methods: {
-      GET: get,
-      async DELETE(ctx) {
-        await registry.blobs.delete(ctx.name, parseDigest(ctx.param(1)));
-        ctx.send(202, { 'Content-Length': 0 });
+  return [
+    {
+      name: 'blobs',
+      pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
+      methods: {
+        GET: (ctx) => get(ctx, true),
+        async DELETE(ctx) {
+          await registry.blobs.delete(ctx.name, parseDigest(ctx.param(1)));
+          ctx.send(202, { 'Content-Length': 0 });
+        },
       },
     },
-  };
+    { name: 'blob-url', pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/, methods: { GET: (ctx) => get(ctx, false) } },
+  ];
 }

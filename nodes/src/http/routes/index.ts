@@ -14,6 +14,7 @@ import { uiRoutes } from './ui.js';
 import { oauthRoutes } from './oauth.js';
 import { identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
+import type { BlobRedirects } from '../blob-redirect.js';
 
 /** With authentication on, every handler runs only after the caller is authorised for it. */
 function protect(route: Route, auth: AuthService): Route {
@@ -29,12 +30,19 @@ function protect(route: Route, auth: AuthService): Route {
 }
 
 /** Every route of a node, most specific first (upload paths before blob paths). */
-export function registryRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics, auth?: AuthService): Route[] {
+export function registryRoutes(
+  registry: Registry,
+  gc: Omit<GcOptions, 'dryRun'>,
+  status: NodeStatus,
+  metrics: NodeMetrics,
+  auth?: AuthService,
+  redirects?: BlobRedirects,
+): Route[] {
   const routes = [
     baseRoute(),
     manifestRoutes(registry),
     ...uploadRoutes(registry),
-    blobRoutes(registry),
+    ...blobRoutes(registry, redirects),
     ...listingRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics),
     ...trustRoutes(registry),

@@ -26,6 +26,21 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/replication.proto";
 
+export interface StatBlobRequest {
+  repository: string;
+  digest: string;
+}
+
+export interface BlobStat {
+  present: boolean;
+  size: number;
+  /**
+   * This region's registry URL as clients reach it; empty when not configured
+   * (then no client is sent here).
+   */
+  url: string;
+}
+
 export interface ListIdentitiesRequest {
 }
 
@@ -145,6 +160,192 @@ export interface StatusReply {
   /** Replication into this region from each of its peers. */
   peers: PeerStatus[];
 }
+
+function createBaseStatBlobRequest(): StatBlobRequest {
+  return { repository: "", digest: "" };
+}
+
+export const StatBlobRequest: MessageFns<StatBlobRequest> = {
+  encode(message: StatBlobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.repository !== "") {
+      writer.uint32(10).string(message.repository);
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatBlobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatBlobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.repository = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatBlobRequest {
+    return {
+      repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+    };
+  },
+
+  toJSON(message: StatBlobRequest): unknown {
+    const obj: any = {};
+    if (message.repository !== "") {
+      obj.repository = message.repository;
+    }
+    if (message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatBlobRequest>, I>>(base?: I): StatBlobRequest {
+    return StatBlobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatBlobRequest>, I>>(object: I): StatBlobRequest {
+    const message = createBaseStatBlobRequest();
+    message.repository = object.repository ?? "";
+    message.digest = object.digest ?? "";
+    return message;
+  },
+};
+
+function createBaseBlobStat(): BlobStat {
+  return { present: false, size: 0, url: "" };
+}
+
+export const BlobStat: MessageFns<BlobStat> = {
+  encode(message: BlobStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.present !== false) {
+      writer.uint32(8).bool(message.present);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int64(message.size);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlobStat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlobStat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.present = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlobStat {
+    return {
+      present: isSet(object.present) ? globalThis.Boolean(object.present) : false,
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+    };
+  },
+
+  toJSON(message: BlobStat): unknown {
+    const obj: any = {};
+    if (message.present !== false) {
+      obj.present = message.present;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlobStat>, I>>(base?: I): BlobStat {
+    return BlobStat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlobStat>, I>>(object: I): BlobStat {
+    const message = createBaseBlobStat();
+    message.present = object.present ?? false;
+    message.size = object.size ?? 0;
+    message.url = object.url ?? "";
+    return message;
+  },
+};
 
 function createBaseListIdentitiesRequest(): ListIdentitiesRequest {
   return {};
@@ -2016,6 +2217,20 @@ export const ReplicationService = {
     responseSerialize: (value: IdentityList): Buffer => Buffer.from(IdentityList.encode(value).finish()),
     responseDeserialize: (value: Buffer): IdentityList => IdentityList.decode(value),
   },
+  /**
+   * Whether this region holds a blob in a repository, and the public URL a
+   * client may be redirected to for it (a region whose copy is not there yet
+   * redirects pulls rather than answer 404).
+   */
+  statBlob: {
+    path: "/georeg.v1.Replication/StatBlob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StatBlobRequest): Buffer => Buffer.from(StatBlobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatBlobRequest => StatBlobRequest.decode(value),
+    responseSerialize: (value: BlobStat): Buffer => Buffer.from(BlobStat.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlobStat => BlobStat.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -2040,6 +2255,12 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * with the clock of its last change (for anti-entropy).
    */
   listIdentities: handleUnaryCall<ListIdentitiesRequest, IdentityList>;
+  /**
+   * Whether this region holds a blob in a repository, and the public URL a
+   * client may be redirected to for it (a region whose copy is not there yet
+   * redirects pulls rather than answer 404).
+   */
+  statBlob: handleUnaryCall<StatBlobRequest, BlobStat>;
 }
 
 export interface ReplicationClient extends Client {
@@ -2163,6 +2384,26 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IdentityList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether this region holds a blob in a repository, and the public URL a
+   * client may be redirected to for it (a region whose copy is not there yet
+   * redirects pulls rather than answer 404).
+   */
+  statBlob(
+    request: StatBlobRequest,
+    callback: (error: ServiceError | null, response: BlobStat) => void,
+  ): ClientUnaryCall;
+  statBlob(
+    request: StatBlobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BlobStat) => void,
+  ): ClientUnaryCall;
+  statBlob(
+    request: StatBlobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BlobStat) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,27 @@
+import type { AuthService } from '../auth/service.js';
+import type { Digest } from '../oci/digest.js';
+import type { NodeStatus } from '../status.js';
+
+/** Path of a blob on a region's signed-URL route (`blob-url`): what a redirect to that region points at. */
+export const signedBlobPath = (repo: string, digest: Digest): string => `/georeg/v1/data/${repo}/blobs/${digest}`;
+
+/**
+ * Where a GET of a blob this region does not hold yet goes instead of a 404:
+ * a peer region that holds it (one that answers its health probe), at an URL
+ * that is its own credential when auth is on, for that repository and digest
+ * only and for a short time, since clients do not send their token to another
+ * host. Without a replicator, or with no peer holding it, there is nowhere.
+ */
+export class BlobRedirects {
+  constructor(
+    private readonly status: NodeStatus,
+    private readonly auth?: AuthService,
+  ) {}
+
+  async location(repo: string, digest: Digest): Promise<string | undefined> {
+    const base = await this.status.replication?.findBlob(repo, digest);
+    if (!base) return undefined;
+    const url = `${base.replace(/\/+$/, '')}${signedBlobPath(repo, digest)}`;
+    return this.auth ? `${url}?t=${this.auth.blobUrlToken(repo, digest)}` : url;
+  }
+}
