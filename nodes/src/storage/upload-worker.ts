@@ -97,10 +97,13 @@ async function handle(req: Request): Promise<Response> {
     case 'close': {
       const up = uploads.get(req.id);
       if (up?.fd === undefined) return { seq: req.seq };
-      await up.flushing; // never close a descriptor a background flush still uses
-      const size = fstatSync(up.fd).size;
-      closeSync(up.fd);
+      const fd = up.fd;
+      const size = fstatSync(fd).size;
       up.fd = undefined;
+      // Never close a descriptor a background flush still uses, but do not make the client wait
+      // for that flush either (a chunked upload closes after every PATCH): close when it is done.
+      if (up.flushing) void up.flushing.finally(() => closeSync(fd));
+      else closeSync(fd);
       return { seq: req.seq, size };
     }
     case 'digest': {
