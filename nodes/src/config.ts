@@ -35,9 +35,22 @@ export interface Config {
    * `tlsCert` to the peers it copies from. With `redirect`, a GET of a blob
    * this region does not hold yet answers 307 to a peer region that holds it
    * (at the peer's publicUrl), with an URL signed for that repository and
-   * digest when auth is on, valid `redirectTtlSeconds`.
+   * digest when auth is on, valid `redirectTtlSeconds`. Events are applied
+   * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
+   * (one repository's always in order).
    */
-  replication: { listen: string; peers: string; antiEntropySeconds: number; tlsCa: string; tlsCert: string; tlsKey: string; redirect: boolean; redirectTtlSeconds: number };
+  replication: {
+    listen: string;
+    peers: string;
+    antiEntropySeconds: number;
+    tlsCa: string;
+    tlsCert: string;
+    tlsKey: string;
+    redirect: boolean;
+    redirectTtlSeconds: number;
+    concurrencyPerPeer: number;
+    concurrency: number;
+  };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   storage: { driver: 'fs' | 'memory' };
@@ -70,7 +83,7 @@ export const defaultConfig: Config = {
   region: 'local',
   publicUrl: '',
   nats: { url: '', user: '', passwordFile: '' },
-  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60 },
+  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60, concurrencyPerPeer: 8, concurrency: 16 },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },
@@ -176,7 +189,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   parseListen(config.listen);
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
   if (config.publicUrl && !/^https?:\/\/[^/?#\s]+\/?$/.test(config.publicUrl)) throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
-  if (config.replication.redirectTtlSeconds < 1) throw new ConfigError('replication.redirectTtlSeconds must be at least 1');
+  for (const key of ['redirectTtlSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
+    const v = config.replication[key];
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);
+  }
   if (config.replication.listen) parseListen(config.replication.listen);
   const peers = parsePeers(config.replication.peers);
   if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');

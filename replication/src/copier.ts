@@ -112,7 +112,6 @@ export class Copier {
   async ensureBlob(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
     if (await this.registry.meta.getBlobLink(repo, digest)) return;
     if (await this.registry.blobs.adopt(repo, digest)) return;
-    await this.registry.uploads.ingest(repo, digest, (offset) => peer.readBlob(repo, digest, offset));
-    peer.blobsCopied++;
+    if (await this.registry.uploads.ingest(repo, digest, (offset) => peer.readBlob(repo, digest, offset))) peer.blobsCopied++;
   }
 }

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
-import { Event } from 'georeg/proto';
+import { Action, Event } from 'georeg/proto';
 import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
+import { Lanes, Slots } from './lanes.js';
 
 export interface ReplicatorOptions {
   region: string;
@@ -24,6 +25,22 @@ export interface ReplicatorOptions {
   natsAuth?: { user?: string; pass?: string };
   /** gRPC credentials toward peers (mutual TLS); plain text when absent. */
   channel?: ChannelCredentials;
+  /** Events applied at once: per peer, and in total over all peers (defaults 8 and 16). */
+  concurrency?: { perPeer?: number; total?: number };
+}
+
+/** Events a peer's consumer hands out before the first of them is acknowledged. */
+const MAX_ACK_PENDING = 256;
+
+/**
+ * The lane an event is applied in: one repository's events apply in stream
+ * order (a manifest delete never overtakes its put); policy and identity
+ * changes are ordered by their clocks and take their own lanes.
+ */
+function laneOf(event: Event): string {
+  if (event.action === Action.POLICY_PUT) return 'policy';
+  if (event.action === Action.IDENTITY_PUT) return `identity:${event.identityKey}`;
+  return `repository:${event.repository}`;
 }
 
 export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
@@ -56,10 +73,13 @@ export function failureReason(err: unknown): string {
 
 /**
  * For each peer region, a durable JetStream consumer of that region's events
- * (`georeg-<self>-from-<peer>`), applied one at a time in stream order by the
- * Copier and acknowledged only once the content is durable here. A failed event
- * is redelivered with exponential backoff and jitter; a restart resumes from the
- * first unacknowledged event. Emits `applied` (event, peer), `failed` (event, peer, error) and
+ * (`georeg-<self>-from-<peer>`), applied by the Copier and acknowledged only
+ * once the content is durable here. Events of one repository apply in stream
+ * order; different repositories apply in parallel, up to `concurrency` per peer
+ * and in total. A failed event is retried in its lane with exponential backoff
+ * and jitter (the lane waits: nothing after it in that repository overtakes it);
+ * a restart resumes from the first unacknowledged event. Emits `applied` (event, peer), `failed` (event, peer, error), `skipped`
+ * (event, peer: its manifest was deleted at the source since) and
  * `probed` (peer, up) after each health probe.
  */
 export class Replicator extends EventEmitter implements ReplicationStatusSource {
@@ -72,12 +92,17 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly clients: PeerClient[];
   readonly state = new Map<string, PeerState>();
   private stopped = false;
+  private readonly total: Slots;
+  /** Per peer: its lanes, and the slots its events apply in. */
+  private readonly work = new Map<string, { lanes: Lanes; slots: Slots }>();
 
   constructor(private readonly opts: ReplicatorOptions) {
     super();
     this.copier = new Copier(opts.registry, opts.clock);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
+    this.total = new Slots(opts.concurrency?.total ?? 16);
+    for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
   }
 
   async start(): Promise<void> {
@@ -100,12 +125,11 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const jsm = this.jsm as JetStreamManager;
-        await jsm.consumers.add(eventStream(peer.region), {
-          durable_name: durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: nanos(5 * 60 * 1000),
-          max_ack_pending: 1,
+        const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(5 * 60 * 1000), max_ack_pending: MAX_ACK_PENDING };
+        // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
+        await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
+          if (!/already (exists|in use)/i.test((err as Error).message)) throw err;
+          await jsm.consumers.update(eventStream(peer.region), durable, { max_ack_pending: MAX_ACK_PENDING, ack_wait: config.ack_wait });
         });
         const consumer = await (this.nc as NatsConnection).jetstream().consumers.get(eventStream(peer.region), durable);
         const messages = await consumer.consume({ max_messages: 64 });
@@ -115,7 +139,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         try {
           for await (const m of messages) {
             if (this.stopped) break;
-            await this.handle(peer, state, m);
+            this.dispatch(peer, state, m);
           }
         } finally {
           this.streams.delete(messages);
@@ -160,8 +184,9 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     }
   }
 
-  /** Sleep, cut short by stop(). */
+  /** Sleep, cut short by stop() (and none at all once stopping: a loop may get here after stop() woke the sleepers). */
   private pause(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(t);
@@ -173,7 +198,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     });
   }
 
-  private async handle(peer: PeerClient, state: PeerState, m: JsMsg): Promise<void> {
+  /** Queue a message in its lane; a message that is not an event is dropped for good. */
+  private dispatch(peer: PeerClient, state: PeerState, m: JsMsg): void {
     let event: Event;
     try {
       event = Event.decode(m.data);
@@ -182,23 +208,54 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       m.term();
       return;
     }
-    if (m.info.redeliveryCount > 1) state.retries++;
-    try {
-      await this.copier.apply(event, peer);
-      m.ack();
-      state.applied++;
-      state.lastError = undefined;
-      this.emit('applied', event, peer.region);
-    } catch (err) {
-      state.failures++;
-      const reason = failureReason(err);
-      state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
-      state.lastError = (err as Error).message;
-      const attempt = m.info.redeliveryCount;
+    const { lanes } = this.work.get(peer.region) as { lanes: Lanes };
+    void lanes.run(laneOf(event), () => this.applyInLane(peer, state, m, event));
+  }
+
+  /**
+   * Apply one event, retrying with backoff until it succeeds or the replicator
+   * stops (then it is handed back to JetStream for the next start). A slot is
+   * held only while applying, not while waiting to retry.
+   */
+  private async applyInLane(peer: PeerClient, state: PeerState, m: JsMsg, event: Event): Promise<void> {
+    const { slots } = this.work.get(peer.region) as { slots: Slots };
+    for (let attempt = 0; ; attempt++) {
+      await slots.acquire();
+      await this.total.acquire();
+      try {
+        if (this.stopped) {
+          m.nak();
+          return;
+        }
+        await this.copier.apply(event, peer);
+        m.ack();
+        state.applied++;
+        state.lastError = undefined;
+        this.emit('applied', event, peer.region);
+        return;
+      } catch (err) {
+        const reason = failureReason(err);
+        if (reason === 'not_found' && (event.action === Action.MANIFEST_PUT || event.action === Action.TAG_PUT)) {
+          // The source published the event after committing the manifest: gone now, it was deleted
+          // (or the tag moved) there since, and a later event in this lane says so. Waiting cannot help.
+          m.ack();
+          this.opts.log.info('event skipped: its manifest is gone at the source since', { from: peer.region, event: event.id, repository: event.repository, digest: event.digest });
+          this.emit('skipped', event, peer.region);
+          return;
+        }
+        state.failures++;
+        state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
+        state.lastError = (err as Error).message;
+        this.emit('failed', event, peer.region, err);
+      } finally {
+        this.total.release();
+        slots.release();
+      }
       const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 12)) * (0.5 + Math.random() / 2);
-      this.opts.log.warn('event not applied; will retry', { from: peer.region, event: event.id, attempt, delayMs: Math.round(delay), err: state.lastError });
-      m.nak(delay);
-      this.emit('failed', event, peer.region, err);
+      this.opts.log.warn('event not applied; will retry', { from: peer.region, event: event.id, attempt: attempt + 1, delayMs: Math.round(delay), err: state.lastError });
+      m.working(); // still ours: JetStream must not hand it to anyone else meanwhile
+      await this.pause(delay);
+      state.retries++;
     }
   }
 
@@ -278,6 +335,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (const s of this.streams) s.stop();
     for (const w of this.wakers) w();
     await Promise.allSettled(this.loops);
+    await Promise.all([...this.work.values()].map((w) => w.lanes.idle()));
     this.clients.forEach((c) => c.close());
     await this.nc?.close().catch(() => undefined);
   }

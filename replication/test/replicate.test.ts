@@ -320,4 +320,36 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.deepEqual(inEu.body, inUs.body, 'both regions serve the same manifest for the tag');
     assert.ok([a.digest, b.digest].includes(sha256(inEu.body)));
   });
+
+  it("applies different repositories in parallel, while one repository's events keep their order", async () => {
+    const eu = region('eu');
+    const us = region('us');
+    await us.replicator?.stop();
+    // Queued while us is away: a slow copy first, then a small image, then a push and delete.
+    await pushImage(eu.node.url, 'team/slow', 'v1', randomBytes(48 * 1024 * 1024));
+    await pushImage(eu.node.url, 'team/quick', 'v1', randomBytes(1024));
+    const gone = await pushImage(eu.node.url, 'team/ordered', 'v1', randomBytes(1024));
+    assert.equal((await fetch(`${eu.node.url}/v2/team/ordered/manifests/${gone.digest}`, { method: 'DELETE' })).status, 202);
+    const last = await pushImage(eu.node.url, 'team/ordered', 'v2', randomBytes(1024));
+    await eu.node.publisher?.drained();
+
+    const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
+    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, registry: us.node.registry, clock: us.node.clock, log: silentLogger, antiEntropyMs: 0, concurrency: { perPeer: 4, total: 4 } });
+    const order: string[] = [];
+    restarted.on('applied', (e: Event) => order.push(`${e.repository}:${Action[e.action]}`));
+    restarted.on('skipped', (e: Event) => order.push(`${e.repository}:${Action[e.action]} skipped`));
+    const slow = applied(restarted, (e) => e.action === Action.TAG_PUT && e.repository === 'team/slow');
+    const ordered = applied(restarted, (e) => e.action === Action.TAG_PUT && e.tag === 'v2' && e.repository === 'team/ordered');
+    await restarted.start();
+    us.replicator = restarted;
+    us.node.status.replication = restarted;
+    await Promise.all([slow, ordered]);
+    assert.ok(order.indexOf('team/quick:TAG_PUT') < order.indexOf('team/slow:MANIFEST_PUT'), `the small image did not wait behind the big one: ${order.join(', ')}`);
+    const inOrdered = order.filter((x) => x.startsWith('team/ordered:'));
+    // The first push's manifest is gone at the source: its events are skipped, not retried for ever.
+    assert.deepEqual(inOrdered, ['team/ordered:MANIFEST_PUT skipped', 'team/ordered:TAG_PUT skipped', 'team/ordered:MANIFEST_DELETE', 'team/ordered:MANIFEST_PUT', 'team/ordered:TAG_PUT']);
+    assert.equal((await get(us.node.url, `/v2/team/ordered/manifests/${gone.digest}`)).status, 404, 'the delete was not overtaken by its put');
+    assert.equal((await get(us.node.url, '/v2/team/ordered/manifests/v1')).status, 404);
+    assert.deepEqual((await get(us.node.url, '/v2/team/ordered/manifests/v2')).body, last.manifest);
+  });
 });

@@ -80,6 +80,7 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
         antiEntropyMs: config.replication.antiEntropySeconds * 1000,
         natsAuth: natsAuth(config),
         channel: tls.client,
+        concurrency: { perPeer: config.replication.concurrencyPerPeer, total: config.replication.concurrency },
       })
     : undefined;
   await replicator?.start();

@@ -89,14 +89,18 @@ export class UploadService {
    * bytes from `offset` on, and whatever an earlier attempt staged is kept.
    * Verified and committed like any upload; on a digest mismatch the staged
    * bytes are dropped and DIGEST_INVALID is thrown (the next attempt starts over).
+   * Copies of one digest run one at a time, and one that finds the blob stored
+   * by the copy before it only links it. Returns whether bytes were fetched.
    */
-  async ingest(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<void> {
+  async ingest(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean> {
     const id = `r-${digestHex(digest).slice(0, 60)}`;
-    await this.staging.run(id, async () => {
+    return this.staging.run(id, async () => {
+      if (await this.blobs.adopt(repo, digest)) return false;
       await this.driver.createUpload(id);
       const offset = (await this.driver.uploadSize(id)) ?? 0;
       const size = await this.driver.appendUpload(id, await fetch(offset));
       await this.commit(repo, id, digest, size);
+      return true;
     });
   }
 

@@ -42,6 +42,7 @@ describe('config', () => {
     assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'registry.example' } }), /publicUrl must be http\(s\):\/\/HOST/);
     assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example/v2/?x' } }), /publicUrl/);
     assert.equal(loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example:8443/' } }).publicUrl, 'https://registry.example:8443/');
-    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }), /at least 1/);
+    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }), /redirectTtlSeconds must be a whole number of at least 1/);
+    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_CONCURRENCY: '2.5' } }), /replication.concurrency must be a whole number/);
   });
 });
