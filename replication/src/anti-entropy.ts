@@ -1,4 +1,5 @@
-import { parseDigest, parseName, type Registry } from 'georeg/nodes';
+import { parseDigest, parseName } from 'georeg/nodes';
+import type { RegionStore } from './region-store.js';
 import type { Copier } from './copier.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -14,28 +15,28 @@ const PAGE = 500;
  * The trust policy document and the users and tokens are compared first: the
  * newer version of each wins.
  */
-export async function antiEntropy(registry: Registry, copier: Copier, peer: PeerClient): Promise<number> {
+export async function antiEntropy(store: RegionStore, copier: Copier, peer: PeerClient): Promise<number> {
   const policy = await peer.getPolicy();
-  let repairs = policy.document && policy.timestamp && (await registry.policies.applyReplicated(policy.document, policy.timestamp)) ? 1 : 0;
+  let repairs = policy.document && policy.timestamp && (await store.applyPolicy(policy.document, policy.timestamp)) ? 1 : 0;
   for (const i of (await peer.listIdentities()).identities) {
-    if (i.timestamp && (await registry.identities.applyReplicated(i.key, i.record, i.timestamp))) repairs++;
+    if (i.timestamp && (await store.applyIdentity(i.key, i.record, i.timestamp))) repairs++;
   }
   for (let after = ''; ; ) {
     const page = await peer.listRepositories(after, PAGE);
-    for (const name of page.names) repairs += await syncRepository(registry, copier, peer, parseName(name));
+    for (const name of page.names) repairs += await syncRepository(store, copier, peer, parseName(name));
     const last = page.names[page.names.length - 1];
     if (!page.more || last === undefined) return repairs;
     after = last;
   }
 }
 
-async function syncRepository(registry: Registry, copier: Copier, peer: PeerClient, repo: string): Promise<number> {
+async function syncRepository(store: RegionStore, copier: Copier, peer: PeerClient, repo: string): Promise<number> {
   let repairs = 0;
   for (let after = ''; ; ) {
     const page = await peer.listRepository(repo, after, PAGE);
     for (const d of page.manifests) {
       const digest = parseDigest(d);
-      if (await registry.meta.getManifest(repo, digest)) continue;
+      if (await store.hasManifest(repo, digest)) continue;
       await copier.ensureManifest(repo, digest, peer);
       repairs++;
     }

@@ -1,5 +1,6 @@
 import { Action, type Event } from 'georeg/proto';
-import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp, type HybridClock, type Registry } from 'georeg/nodes';
+import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import type { RegionStore, TagState } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
 /** Blobs of one manifest copied at the same time. */
@@ -24,20 +25,17 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
  * every region settles on the same tag whatever order events arrive in.
  */
 export class Copier {
-  constructor(
-    private readonly registry: Registry,
-    private readonly clock: HybridClock,
-  ) {}
+  constructor(private readonly store: RegionStore) {}
 
   async apply(event: Event, peer: PeerClient): Promise<void> {
-    if (event.timestamp) this.clock.observe(event.timestamp);
+    if (event.timestamp) await this.store.observe(event.timestamp);
     if (event.action === Action.POLICY_PUT) {
       // A policy change without a clock cannot be ordered: it is dropped rather than retried forever.
-      if (event.timestamp) await this.registry.policies.applyReplicated(event.policy, event.timestamp);
+      if (event.timestamp) await this.store.applyPolicy(event.policy, event.timestamp);
       return;
     }
     if (event.action === Action.IDENTITY_PUT) {
-      if (event.timestamp) await this.registry.identities.applyReplicated(event.identityKey, event.identity, event.timestamp);
+      if (event.timestamp) await this.store.applyIdentity(event.identityKey, event.identity, event.timestamp);
       return;
     }
     const repo = parseName(event.repository);
@@ -54,7 +52,7 @@ export class Copier {
         await this.applyTagDelete(repo, event.tag, event.timestamp, conflict);
         return;
       case Action.MANIFEST_DELETE:
-        await this.registry.manifests.deleteManifest(repo, parseDigest(event.digest), true);
+        await this.store.deleteManifest(repo, parseDigest(event.digest));
         return;
       default:
         throw new Error(`unknown event action ${String(event.action)}`);
@@ -67,22 +65,22 @@ export class Copier {
    * tag changed here.
    */
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
-    if (!(await this.newer(repo, tag, at, onConflict))) return false;
-    if ((await this.registry.meta.getTag(repo, tag)) === digest) return false;
+    const here = await this.store.tag(repo, tag);
+    if (!this.newer(here, at, onConflict) || here.digest === digest) return false;
     await this.ensureManifest(repo, digest, peer, true);
-    await this.registry.meta.putTag(repo, tag, digest, { tagClock: at });
+    await this.store.putTag(repo, tag, digest, at);
     return true;
   }
 
   /** Delete `tag` when the delete stamped `at` is newer than the last change seen here; returns whether it went. */
   async applyTagDelete(repo: string, tag: string, at: HlcTimestamp | undefined, onConflict?: () => void): Promise<boolean> {
-    if (!(await this.newer(repo, tag, at, onConflict))) return false;
-    return this.registry.meta.deleteTag(repo, tag, { tagClock: at });
+    if (!this.newer(await this.store.tag(repo, tag), at, onConflict)) return false;
+    return this.store.deleteTag(repo, tag, at);
   }
 
   /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag; an older one is a conflict lost. */
-  private async newer(repo: string, tag: string, at: HlcTimestamp | undefined, onConflict?: () => void): Promise<boolean> {
-    const local = await this.registry.meta.getTagClock(repo, tag);
+  private newer(here: TagState, at: HlcTimestamp | undefined, onConflict?: () => void): boolean {
+    const local = here.clock;
     const order = !local || !at ? 1 : compareHlc(at, local);
     if (order < 0) onConflict?.();
     return order > 0;
@@ -95,7 +93,7 @@ export class Copier {
    * signatures that let a trust policy serve it.
    */
   async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false): Promise<void> {
-    const here = await this.registry.meta.getManifest(repo, digest);
+    const here = await this.store.hasManifest(repo, digest);
     if (here && !withReferrers) return;
     const m = await peer.getManifest(repo, digest, withReferrers);
     if (!here) {
@@ -103,15 +101,14 @@ export class Copier {
       const parsed = parseManifest(body, m.mediaType);
       await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, peer));
       for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
-      await this.registry.manifests.put(repo, { digest, tag: undefined }, body, m.mediaType, {});
+      await this.store.putManifest(repo, digest, body, m.mediaType);
     }
     if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
   }
 
   /** Link `digest` into `repo`: from local content when any repository here has it, else from the peer. */
   async ensureBlob(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
-    if (await this.registry.meta.getBlobLink(repo, digest)) return;
-    if (await this.registry.blobs.adopt(repo, digest)) return;
-    if (await this.registry.uploads.ingest(repo, digest, (offset) => peer.readBlob(repo, digest, offset))) peer.blobsCopied++;
+    if ((await this.store.hasBlob(repo, digest)) || (await this.store.adoptBlob(repo, digest))) return;
+    if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset))) peer.blobsCopied++;
   }
 }

@@ -2,3 +2,4 @@
 export { startReplicationServer, type RunningReplicationServer, type ReplicationServerOptions } from './server.js';
 export { Replicator, type ReplicatorOptions, type PeerState } from './replicator.js';
 export { replicationCredentials, type ReplicationCredentials } from './tls.js';
+export { LocalRegionStore, type RegionStore, type TagState } from './region-store.js';

@@ -2,18 +2,19 @@ import { EventEmitter } from 'node:events';
 import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
-import { eventStream, type HybridClock, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type Registry, type ReplicationStatusSource, toState } from 'georeg/nodes';
+import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource, toState } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { Lanes, Slots } from './lanes.js';
+import type { RegionStore } from './region-store.js';
 
 export interface ReplicatorOptions {
   region: string;
   natsUrl: string;
   peers: Peer[];
-  registry: Registry;
-  clock: HybridClock;
+  /** The region copied into: the node's registry in this process (LocalRegionStore), or over gRPC. */
+  store: RegionStore;
   log: Logger;
   /** Longest redelivery delay after a failed apply, ms. */
   maxBackoffMs?: number;
@@ -98,7 +99,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   constructor(private readonly opts: ReplicatorOptions) {
     super();
-    this.copier = new Copier(opts.registry, opts.clock);
+    this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
     this.total = new Slots(opts.concurrency?.total ?? 16);
@@ -158,7 +159,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (let attempt = 0; !this.stopped; ) {
       let wait = this.opts.antiEntropyMs ?? 300_000;
       try {
-        const n = await antiEntropy(this.opts.registry, this.copier, peer);
+        const n = await antiEntropy(this.opts.store, this.copier, peer);
         state.repairs += n;
         attempt = 0;
         if (n > 0) this.opts.log.info('anti-entropy repaired', { from: peer.region, repairs: n });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { HybridClock, isOciError, parseDigest, silentLogger } from 'georeg/nodes';
 import { Copier } from '../src/copier.js';
+import { LocalRegionStore } from '../src/region-store.js';
 import { PeerClient } from '../src/peer-client.js';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { node, pushBlob, pushImage, sha256, type Node } from './support.js';
@@ -48,7 +49,7 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     target = await node({ region: 'us' });
     server = await startReplicationServer(origin.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
     peer = new FaultyPeer('eu', `127.0.0.1:${server.port}`);
-    copier = new Copier(target.registry, new HybridClock('us'));
+    copier = new Copier(new LocalRegionStore(target.registry, new HybridClock('us')));
   });
   after(async () => {
     peer?.close();

@@ -7,6 +7,7 @@ import { eventStream, silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { Replicator } from '../src/replicator.js';
+import { LocalRegionStore } from '../src/region-store.js';
 import { node, pushImage, sha256, type Node } from './support.js';
 
 interface Where {
@@ -87,7 +88,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
     for (const r of regions) {
       const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
-      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, registry: r.node.registry, clock: r.node.clock, log: silentLogger, maxBackoffMs: 300, probeMs: 100 });
+      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, store: new LocalRegionStore(r.node.registry, r.node.clock), log: silentLogger, maxBackoffMs: 300, probeMs: 100 });
       await r.replicator.start();
       r.node.status.replication = r.replicator;
     }
@@ -237,7 +238,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
 
     const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
-    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, registry: us.node.registry, clock: us.node.clock, log: silentLogger, antiEntropyMs: 0 });
+    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, store: new LocalRegionStore(us.node.registry, us.node.clock), log: silentLogger, antiEntropyMs: 0 });
     const repaired = new Promise<number>((resolve) => restarted.once('repaired', (_peer: string, n: number) => resolve(n)));
     await restarted.start();
     us.replicator = restarted;
@@ -334,7 +335,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await eu.node.publisher?.drained();
 
     const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
-    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, registry: us.node.registry, clock: us.node.clock, log: silentLogger, antiEntropyMs: 0, concurrency: { perPeer: 4, total: 4 } });
+    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, store: new LocalRegionStore(us.node.registry, us.node.clock), log: silentLogger, antiEntropyMs: 0, concurrency: { perPeer: 4, total: 4 } });
     const order: string[] = [];
     restarted.on('applied', (e: Event) => order.push(`${e.repository}:${Action[e.action]}`));
     restarted.on('skipped', (e: Event) => order.push(`${e.repository}:${Action[e.action]} skipped`));

@@ -1,5 +1,5 @@
 import { createLogger, loadConfig, startNode, envName, defaultConfig, natsAuth, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
-import { startReplicationServer, Replicator, replicationCredentials } from 'georeg/replication';
+import { startReplicationServer, Replicator, replicationCredentials, LocalRegionStore } from 'georeg/replication';
 import { configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 
 const help = `Usage: georeg serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--print-config]
@@ -74,8 +74,7 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
         region: config.region,
         natsUrl: config.nats.url,
         peers,
-        registry: node.registry,
-        clock: node.clock,
+        store: new LocalRegionStore(node.registry, node.clock),
         log,
         antiEntropyMs: config.replication.antiEntropySeconds * 1000,
         natsAuth: natsAuth(config),
