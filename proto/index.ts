@@ -24,3 +24,16 @@ export {
   TagState,
   type ReplicationServer,
 } from './gen/georeg/v1/replication.js';
+export {
+  IngestPart,
+  IngestStep,
+  ManifestWrite,
+  RegionStoreClient,
+  RegionStoreService,
+  StatusReport,
+  StoreRef,
+  StoreReply,
+  TagChange,
+  TagRef,
+  type RegionStoreServer,
+} from './gen/georeg/v1/store.js';

@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, status as Status, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
+import { grpcError, unary } from './grpc-errors.js';
 import {
   ReplicationService,
   type BlobChunk,
@@ -20,27 +21,6 @@ export interface ReplicationServerOptions {
   credentials?: ServerCredentials;
   /** This region's replication status (the node's, which its replicator fills in). */
   status?: () => Promise<{ peers: PeerReplicationStatus[] }>;
-}
-
-/** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
-function grpcError(err: unknown): { code: Status; details: string } {
-  if (isOciError(err)) {
-    const code = err.status === 404 ? Status.NOT_FOUND : err.status === 416 ? Status.OUT_OF_RANGE : err.status < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
-    return { code, details: `${err.code}: ${err.message}` };
-  }
-  return { code: Status.INTERNAL, details: 'internal error' };
-}
-
-function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>) {
-  return (call: { request: Req }, callback: sendUnaryData<Res>): void => {
-    fn(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => {
-        if (!isOciError(err)) log.error('replication call failed', { err });
-        callback(grpcError(err));
-      },
-    );
-  };
 }
 
 /** Stream a blob from an offset in bounded chunks, waiting for the peer whenever gRPC buffers fill. */

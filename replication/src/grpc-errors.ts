@@ -1,0 +1,36 @@
+import { status as Status, type sendUnaryData } from '@grpc/grpc-js';
+import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
+
+/** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
+export function grpcError(err: unknown): { code: Status; details: string } {
+  if (isOciError(err)) {
+    const code = err.status === 404 ? Status.NOT_FOUND : err.status === 416 ? Status.OUT_OF_RANGE : err.status < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
+    return { code, details: `${err.kind}: ${err.message}` };
+  }
+  return { code: Status.INTERNAL, details: 'internal error' };
+}
+
+export function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>) {
+  return (call: { request: Req }, callback: sendUnaryData<Res>): void => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        if (!isOciError(err)) log.error('replication call failed', { err });
+        callback(grpcError(err));
+      },
+    );
+  };
+}
+
+/**
+ * The error a gRPC failure of the node's region store stands for: the OCI
+ * error it carried (as `CODE: message`), else a plain one. Never the gRPC
+ * status itself, which would read as the peer's (NOT_FOUND there means content
+ * deleted at the source; here it is a local failure).
+ */
+export function storeError(err: unknown): Error {
+  const details = (err as { details?: unknown }).details;
+  const m = typeof details === 'string' ? /^([A-Z_]+): (.*)$/s.exec(details) : null;
+  if (m && Object.hasOwn(ErrorTable, m[1] as string)) return oci(m[1] as ErrorKind, m[2]);
+  return new Error(`region store: ${typeof details === 'string' && details ? details : (err as Error).message}`);
+}

@@ -1,0 +1,121 @@
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { Metadata, credentials, type CallOptions, type ServiceError } from '@grpc/grpc-js';
+import { RegionStoreClient, type IngestStep, type StoreReply, type TagState as WireTag } from 'georeg/proto';
+import { parseDigest, type Digest, type HlcTimestamp, type PeerReplicationStatus } from 'georeg/nodes';
+import { storeError } from './grpc-errors.js';
+import type { RegionStore, TagState } from './region-store.js';
+
+/** A local call that takes longer than this is stuck (a blob copy is a stream and has no deadline). */
+const CALL_MS = 60_000;
+
+/**
+ * The node's RegionStore as a `georeg replicate` process reaches it: over
+ * gRPC on the unix socket the node serves in its data directory. Failures
+ * come back as the OCI errors they were in the node (storeError).
+ */
+export class RemoteRegionStore implements RegionStore {
+  private readonly client: InstanceType<typeof RegionStoreClient>;
+
+  constructor(socket: string) {
+    this.client = new RegionStoreClient(`unix:${socket}`, credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+  }
+
+  private call<Res>(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+    return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + CALL_MS }, (err, res) => (err ? reject(storeError(err)) : resolve(res))));
+  }
+
+  private async ok(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: StoreReply) => void) => unknown): Promise<boolean> {
+    return (await this.call(invoke)).ok;
+  }
+
+  async observe(at: HlcTimestamp): Promise<void> {
+    await this.ok((md, o, done) => this.client.observe(at, md, o, done));
+  }
+
+  hasManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.hasManifest({ repository, digest }, md, o, done));
+  }
+
+  async putManifest(repository: string, digest: Digest, content: Buffer, mediaType: string): Promise<void> {
+    await this.ok((md, o, done) => this.client.putManifest({ repository, digest, content, mediaType }, md, o, done));
+  }
+
+  async deleteManifest(repository: string, digest: Digest): Promise<void> {
+    await this.ok((md, o, done) => this.client.deleteManifest({ repository, digest }, md, o, done));
+  }
+
+  async tag(repository: string, tag: string): Promise<TagState> {
+    const t = await this.call<WireTag>((md, o, done) => this.client.getTag({ repository, tag }, md, o, done));
+    return { digest: t.digest ? parseDigest(t.digest) : undefined, clock: t.timestamp };
+  }
+
+  async putTag(repository: string, tag: string, digest: Digest, timestamp: HlcTimestamp | undefined): Promise<void> {
+    await this.ok((md, o, done) => this.client.putTag({ repository, tag, digest, timestamp }, md, o, done));
+  }
+
+  deleteTag(repository: string, tag: string, timestamp: HlcTimestamp | undefined): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.deleteTag({ repository, tag, digest: '', timestamp }, md, o, done));
+  }
+
+  hasBlob(repository: string, digest: Digest): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.hasBlob({ repository, digest }, md, o, done));
+  }
+
+  adoptBlob(repository: string, digest: Digest): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.adoptBlob({ repository, digest }, md, o, done));
+  }
+
+  /** Name the blob, learn the offset the node wants it from, stream it from there, and wait for the commit. */
+  async ingestBlob(repository: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean> {
+    const call = this.client.ingestBlob();
+    const steps = (call as AsyncIterable<IngestStep>)[Symbol.asyncIterator]();
+    const next = async (): Promise<IngestStep> => {
+      const r = await steps.next().catch((err: unknown) => Promise.reject(storeError(err)));
+      if (r.done) throw new Error('region store: the node ended the copy without an answer');
+      return r.value;
+    };
+    const part = (data: Buffer, abort = false) => ({ repository: '', digest: '', data, abort });
+    try {
+      call.write({ ...part(Buffer.alloc(0)), repository, digest });
+      let step = await next();
+      if (step.done) return step.fetched;
+      const source = await fetch(step.offset);
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          if (!call.write(part(chunk))) await once(call, 'drain');
+        }
+      } catch (err) {
+        // The node keeps what arrived, so the next attempt resumes from there; wait until it has.
+        call.end(part(Buffer.alloc(0), true));
+        await next().catch(() => undefined);
+        throw err;
+      } finally {
+        source.destroy();
+      }
+      call.end();
+      step = await next();
+      return step.fetched;
+    } catch (err) {
+      call.cancel();
+      throw err;
+    }
+  }
+
+  applyPolicy(document: string, timestamp: HlcTimestamp): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.applyPolicy({ document, timestamp }, md, o, done));
+  }
+
+  applyIdentity(key: string, record: string, timestamp: HlcTimestamp): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.applyIdentity({ key, record, timestamp }, md, o, done));
+  }
+
+  /** Tell the node how replication from each peer goes (what its status endpoints and metrics show). */
+  async report(peers: PeerReplicationStatus[]): Promise<void> {
+    await this.ok((md, o, done) => this.client.reportStatus({ peers: JSON.stringify(peers) }, md, o, done));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,135 @@
+import { chmod, rm } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { RegionStoreService, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
+import { parseDigest, parseName, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
+import { grpcError, unary } from './grpc-errors.js';
+import type { RegionStore } from './region-store.js';
+
+/** A clock reading from the wire; one without a region cannot be ordered. */
+function hlc(at: Hlc | undefined): HlcTimestamp | undefined {
+  return at && at.region ? { wallMs: at.wallMs, logical: at.logical, region: at.region } : undefined;
+}
+
+function required(at: Hlc | undefined): HlcTimestamp {
+  const t = hlc(at);
+  if (!t) throw new TypeError('a clock reading is required');
+  return t;
+}
+
+/**
+ * One IngestBlob call: the first part names the blob; the store asks for the
+ * bytes from an offset (sent to the replicator as a step), and the parts that
+ * follow are those bytes, with back-pressure through gRPC flow control.
+ */
+function ingest(store: RegionStore, call: ServerDuplexStream<IngestPart, IngestStep>, log: Logger): void {
+  const data = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  // A copy the replicator gives up on (or a replicator that goes away) ends with an error, but
+  // only after the bytes that did arrive: the node keeps them, and the next copy resumes there.
+  let lost: string | undefined;
+  const bytes = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of data) yield chunk as Buffer;
+    if (lost) throw new Error(lost);
+  };
+  const end = (why: string): void => {
+    lost ??= why;
+    data.end();
+  };
+  let started = false;
+  const fail = (err: unknown): void => {
+    if (!(err as { kind?: unknown }).kind) log.warn('blob ingest failed', { err });
+    end('the copy failed');
+    call.emit('error', grpcError(err));
+  };
+  call.on('data', (part: IngestPart) => {
+    if (part.abort) return end('the replicator lost its source');
+    if (started) {
+      if (!data.write(part.data)) call.pause();
+      return;
+    }
+    started = true;
+    let repo: string;
+    let digest: ReturnType<typeof parseDigest>;
+    try {
+      repo = parseName(part.repository);
+      digest = parseDigest(part.digest);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    store
+      .ingestBlob(repo, digest, (offset) => {
+        call.write({ offset, done: false, fetched: false });
+        return Readable.from(bytes());
+      })
+      .then((fetched) => {
+        call.write({ offset: 0, done: true, fetched });
+        call.end();
+      }, fail);
+  });
+  data.on('drain', () => call.resume());
+  call.on('end', () => data.end());
+  call.on('cancelled', () => end('the replicator went away'));
+}
+
+/** What the replicator last reported, for the node's status: peers and when it said so. */
+export interface ReportedStatus {
+  peers: PeerReplicationStatus[];
+  at: number;
+}
+
+/** The RegionStore service over a store in this process (the node's registry). */
+export function regionStoreImplementation(store: RegionStore, log: Logger, onReport: (r: ReportedStatus) => void): RegionStoreServer {
+  const ref = (r: { repository: string; digest: string }) => [parseName(r.repository), parseDigest(r.digest)] as const;
+  return {
+    observe: unary(log, async (at: Hlc) => (await store.observe(required(at)), { ok: true })),
+    hasManifest: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.hasManifest(...ref(r)) })),
+    putManifest: unary(log, async (r: { repository: string; digest: string; mediaType: string; content: Buffer }) => {
+      await store.putManifest(...ref(r), Buffer.from(r.content), r.mediaType);
+      return { ok: true };
+    }),
+    deleteManifest: unary(log, async (r: { repository: string; digest: string }) => (await store.deleteManifest(...ref(r)), { ok: true })),
+    getTag: unary(log, async (r: { repository: string; tag: string }) => {
+      const t = await store.tag(parseName(r.repository), r.tag);
+      return { tag: r.tag, digest: t.digest ?? '', timestamp: t.clock };
+    }),
+    putTag: unary(log, async (r: { repository: string; tag: string; digest: string; timestamp?: Hlc }) => {
+      const [repo, digest] = ref(r);
+      await store.putTag(repo, r.tag, digest, hlc(r.timestamp));
+      return { ok: true };
+    }),
+    deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({ ok: await store.deleteTag(parseName(r.repository), r.tag, hlc(r.timestamp)) })),
+    hasBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.hasBlob(...ref(r)) })),
+    adoptBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.adoptBlob(...ref(r)) })),
+    ingestBlob: (call) => ingest(store, call, log),
+    applyPolicy: unary(log, async (r: { document: string; timestamp?: Hlc }) => ({ ok: await store.applyPolicy(r.document, required(r.timestamp)) })),
+    applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({ ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)) })),
+    reportStatus: unary(log, async (r: { peers: string }) => {
+      const peers = JSON.parse(r.peers) as unknown;
+      if (!Array.isArray(peers) || !peers.every((p) => typeof (p as { region?: unknown }).region === 'string')) throw new TypeError('a status report is a list of peers');
+      onReport({ peers: peers as PeerReplicationStatus[], at: Date.now() });
+      return { ok: true };
+    }),
+  };
+}
+
+export interface RunningStoreServer {
+  close(): Promise<void>;
+}
+
+/**
+ * Serve a region store on a unix socket (mode 0600: only this user's
+ * processes reach it, which is the whole of its access control) for a
+ * `georeg replicate` process on the same host.
+ */
+export async function startRegionStoreServer(store: RegionStore, socket: string, log: Logger, onReport: (r: ReportedStatus) => void): Promise<RunningStoreServer> {
+  await rm(socket, { force: true }); // a socket left by a killed node
+  const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
+  server.addService(RegionStoreService, regionStoreImplementation(store, log, onReport));
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await chmod(socket, 0o600);
+  log.info('region store listening for a replicate process', { socket });
+  return {
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => void rm(socket, { force: true }).then(() => resolve()))),
+  };
+}
