@@ -1,4 +1,5 @@
 import { serveCommand } from './commands/serve.js';
+import { replicateCommand } from './commands/replicate.js';
 import { gcCommand } from './commands/gc.js';
 import { statusCommand, whereCommand } from './commands/status.js';
 import { clusterCommand } from './commands/cluster.js';
@@ -11,7 +12,7 @@ import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
 import { CliError, type Command } from './command.js';
 
-const commands: Command[] = [serveCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand, certsCommand, userCommand, tokenCommand];
+const commands: Command[] = [serveCommand, replicateCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand, certsCommand, userCommand, tokenCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -37,7 +37,9 @@ export interface Config {
    * (at the peer's publicUrl), with an URL signed for that repository and
    * digest when auth is on, valid `redirectTtlSeconds`. Events are applied
    * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
-   * (one repository's always in order).
+   * (one repository's always in order). With `external`, no replicator runs
+   * in the node: it serves its storage on `<data>/replicate.sock` to a
+   * separate `georeg replicate` process.
    */
   replication: {
     listen: string;
@@ -50,6 +52,7 @@ export interface Config {
     redirectTtlSeconds: number;
     concurrencyPerPeer: number;
     concurrency: number;
+    external: boolean;
   };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
@@ -83,7 +86,7 @@ export const defaultConfig: Config = {
   region: 'local',
   publicUrl: '',
   nats: { url: '', user: '', passwordFile: '' },
-  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60, concurrencyPerPeer: 8, concurrency: 16 },
+  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60, concurrencyPerPeer: 8, concurrency: 16, external: false },
   data: './data',
   storage: { driver: 'fs' },
   meta: { driver: 'level' },

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
-import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource, toState } from 'georeg/nodes';
+import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
 import { Copier } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
+import { PeerQueries } from './peer-queries.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
 
@@ -91,6 +92,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly wakers = new Set<() => void>();
   private readonly copier: Copier;
   private readonly clients: PeerClient[];
+  private readonly queries: PeerQueries;
   readonly state = new Map<string, PeerState>();
   private stopped = false;
   private readonly total: Slots;
@@ -101,6 +103,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
+    this.queries = new PeerQueries(this.clients, (region) => this.state.get(region)?.up === true);
     for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
     this.total = new Slots(opts.concurrency?.total ?? 16);
     for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
@@ -299,29 +302,12 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     );
   }
 
-  async locate(repository: string, reference: string): Promise<RegionLocation[]> {
-    return Promise.all(
-      this.clients.map(async (peer): Promise<RegionLocation> => {
-        try {
-          const l = await peer.locate(repository, reference);
-          return { region: peer.region, ...toState(l.digest || undefined, l.complete, l.missing) };
-        } catch (err) {
-          return { region: peer.region, state: 'unreachable', error: (err as Error).message };
-        }
-      }),
-    );
+  locate(repository: string, reference: string): Promise<RegionLocation[]> {
+    return this.queries.locate(repository, reference);
   }
 
-  /** The public URL of a peer region that is up and holds `digest` in `repository` (the first to say so), if any. */
-  async findBlob(repository: string, digest: string): Promise<string | undefined> {
-    const asks = this.clients
-      .filter((peer) => this.state.get(peer.region)?.up)
-      .map(async (peer) => {
-        const stat = await peer.statBlob(repository, digest);
-        if (!stat.present || !stat.url) throw new Error(`not at ${peer.region}`);
-        return stat.url;
-      });
-    return Promise.any(asks).catch(() => undefined);
+  findBlob(repository: string, digest: string): Promise<string | undefined> {
+    return this.queries.findBlob(repository, digest);
   }
 
   /** Seconds since the event at sequence `seq` of `peer`'s stream was stamped. */

@@ -1,12 +1,15 @@
-import { createLogger, loadConfig, startNode, envName, defaultConfig, natsAuth, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
-import { startReplicationServer, Replicator, replicationCredentials, LocalRegionStore } from 'georeg/replication';
+import { createLogger, loadConfig, startNode, envName, defaultConfig, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
+import { startReplicationServer, replicationCredentials, LocalRegionStore, ReportedReplication, startRegionStoreServer } from 'georeg/replication';
+import { regionStoreSocket, replicatorFor } from '../replication-setup.js';
 import { configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 
 const help = `Usage: georeg serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--print-config]
 
 Runs a registry node: the OCI Distribution API v1.1 over HTTP. With
 replication.listen set it also serves its content to peer regions over gRPC,
-and with replication.peers (and nats.url) it copies their pushes into this one.
+and with replication.peers (and nats.url) it copies their pushes into this one:
+in this process, or with replication.external=true through \`georeg replicate\`
+(a separate process that writes through DATA/replicate.sock).
 
 Options:
   --listen HOST:PORT   address to serve on (default ${defaultConfig.listen})
@@ -62,26 +65,29 @@ export const serveCommand: Command = {
   },
 };
 
-/** The in-process replication service and replicator a config asks for; returns their stop function. */
+/**
+ * The replication a config asks for: the service peers copy from, and either a
+ * replicator in this process or, with replication.external, the region store
+ * a separate `georeg replicate` process writes through. Returns the stop function.
+ */
 async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
   const tls = replicationCredentials(config);
   const server = config.replication.listen
     ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, publicUrl: config.publicUrl, log, status: () => node.status.snapshot(), credentials: tls.server })
     : undefined;
   const peers = parsePeers(config.replication.peers);
-  const replicator = peers.length
-    ? new Replicator({
-        region: config.region,
-        natsUrl: config.nats.url,
-        peers,
-        store: new LocalRegionStore(node.registry, node.clock),
-        log,
-        antiEntropyMs: config.replication.antiEntropySeconds * 1000,
-        natsAuth: natsAuth(config),
-        channel: tls.client,
-        concurrency: { perPeer: config.replication.concurrencyPerPeer, total: config.replication.concurrency },
-      })
-    : undefined;
+  const local = new LocalRegionStore(node.registry, node.clock);
+  if (config.replication.external) {
+    const reported = new ReportedReplication(peers, tls.client);
+    const store = await startRegionStoreServer(local, regionStoreSocket(config), log, (r) => reported.report(r));
+    node.status.replication = reported;
+    return async () => {
+      await store.close();
+      reported.close();
+      await server?.close();
+    };
+  }
+  const replicator = peers.length ? replicatorFor(config, local, log) : undefined;
   await replicator?.start();
   if (replicator) node.status.replication = replicator;
   return async () => {

@@ -62,6 +62,8 @@ export function send(method: string, url: string, body?: Buffer | Iterable<Buffe
  * Two regions, eu and us, as processes: one nats-server and a `georeg serve`
  * per region replicating from the other, data in a temp dir. `serve(region)`
  * (re)starts a region's node; `close()` kills every process and removes the data.
+ * With `external`, each region's replication runs in its own `georeg replicate`
+ * process beside its node (`replicate(region)` (re)starts it).
  */
 export class TwoRegions {
   readonly children: ChildProcess[] = [];
@@ -72,31 +74,51 @@ export class TwoRegions {
     private readonly cliMain: string,
     private readonly natsPort: number,
     private readonly ports: Record<'eu' | 'us', { http: number; replication: number }>,
+    readonly external: boolean,
   ) {
     this.url = { eu: `http://127.0.0.1:${ports.eu.http}`, us: `http://127.0.0.1:${ports.us.http}` };
   }
 
-  static async start(cliMain: string, freePort: () => Promise<number>): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess }> {
+  static async start(cliMain: string, freePort: () => Promise<number>, external = false): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-two-regions-'));
     const [natsPort, euPort, usPort, euRepl, usRepl] = (await Promise.all([1, 2, 3, 4, 5].map(() => freePort()))) as [number, number, number, number, number];
-    const regions = new TwoRegions(dir, cliMain, natsPort, { eu: { http: euPort, replication: euRepl }, us: { http: usPort, replication: usRepl } });
+    const regions = new TwoRegions(dir, cliMain, natsPort, { eu: { http: euPort, replication: euRepl }, us: { http: usPort, replication: usRepl } }, external);
     const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`]);
     regions.children.push(nats);
     await ready(nats, /Server is ready/);
     const [eu, us] = [regions.serve('eu'), regions.serve('us')];
-    await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
-    return { regions, eu, us };
+    if (!external) {
+      await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+      return { regions, eu, us };
+    }
+    await Promise.all([ready(eu, /region store listening/), ready(us, /region store listening/)]);
+    const replicators = { eu: regions.replicate('eu'), us: regions.replicate('us') };
+    await Promise.all([ready(replicators.eu, /"msg":"replicating"/), ready(replicators.us, /"msg":"replicating"/)]);
+    return { regions, eu, us, replicators };
   }
 
-  /** Start the region's node (again); it replicates from the other region. */
-  serve(region: 'eu' | 'us'): ChildProcess {
+  /** The settings a region's processes share. */
+  private env(region: 'eu' | 'us'): NodeJS.ProcessEnv {
     const peer = region === 'eu' ? 'us' : 'eu';
-    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${this.ports[region].http}`, '--data', `${this.dir}/${region}`], {
+    return {
       GEOREG_REGION: region,
       GEOREG_NATS_URL: `nats://127.0.0.1:${this.natsPort}`,
       GEOREG_REPLICATION_LISTEN: `127.0.0.1:${this.ports[region].replication}`,
       GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${this.ports[peer].replication}`,
-    });
+      ...(this.external ? { GEOREG_REPLICATION_EXTERNAL: 'true' } : {}),
+    };
+  }
+
+  /** Start the region's `georeg replicate` process (again), beside its node. */
+  replicate(region: 'eu' | 'us'): ChildProcess {
+    const c = start(process.execPath, [this.cliMain, 'replicate', '--data', `${this.dir}/${region}`], this.env(region));
+    this.children.push(c);
+    return c;
+  }
+
+  /** Start the region's node (again); it replicates from the other region. */
+  serve(region: 'eu' | 'us'): ChildProcess {
+    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${this.ports[region].http}`, '--data', `${this.dir}/${region}`], this.env(region));
     this.children.push(c);
     return c;
   }

@@ -1,0 +1,59 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { Peer, PeerReplicationStatus, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
+import { PeerClient } from './peer-client.js';
+import { PeerQueries } from './peer-queries.js';
+import type { ReportedStatus } from './store-server.js';
+
+/** A status report this old says nothing of now: the replicate process is down or stuck. */
+const STALE_MS = 15_000;
+
+/**
+ * The node's view of replication when a separate `georeg replicate` process
+ * runs it: the status that process last reported over the region store (a
+ * report older than 15 s shows as an error on every peer), and the node's own
+ * questions to its peers (where an artifact is, who holds a blob).
+ */
+export class ReportedReplication implements ReplicationStatusSource {
+  #last?: ReportedStatus;
+  readonly #clients: PeerClient[];
+  readonly #queries: PeerQueries;
+
+  constructor(
+    private readonly configured: Peer[],
+    channel?: ChannelCredentials,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#clients = configured.map((p) => new PeerClient(p.region, p.address, channel));
+    this.#queries = new PeerQueries(this.#clients, (region) => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh());
+  }
+
+  report(status: ReportedStatus): void {
+    this.#last = status;
+  }
+
+  #fresh(): boolean {
+    return this.#last !== undefined && this.now() - this.#last.at < STALE_MS;
+  }
+
+  async peers(): Promise<PeerReplicationStatus[]> {
+    const last = this.#last;
+    const silent = !last ? 'the replicate process (georeg replicate) has not reported yet' : !this.#fresh() ? `no report from the replicate process for ${Math.round((this.now() - last.at) / 1000)} s` : undefined;
+    return this.configured.map((p) => {
+      const known = last?.peers.find((x) => x.region === p.region);
+      const base: PeerReplicationStatus = known ?? { region: p.region, lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, applied: 0, failures: 0, repairs: 0, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false };
+      return silent ? { ...base, up: false, lastError: silent } : base;
+    });
+  }
+
+  locate(repository: string, reference: string): Promise<RegionLocation[]> {
+    return this.#queries.locate(repository, reference);
+  }
+
+  findBlob(repository: string, digest: string): Promise<string | undefined> {
+    return this.#queries.findBlob(repository, digest);
+  }
+
+  close(): void {
+    this.#clients.forEach((c) => c.close());
+  }
+}
