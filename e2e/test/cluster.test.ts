@@ -3,56 +3,63 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skopeo } from './support/skopeo.js';
-import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
 
-describe('georeg cluster: three regions, NATS gateways, replication (e2e, black box)', function () {
-  this.timeout(120_000);
-  let dir: string;
-  let cluster: Cluster;
-  let info: { regions: ClusterRegion[] };
-  let skopeo: Skopeo;
+for (const mode of [[], ['--separate-replicators']]) {
+  describe(`georeg cluster${mode.map((m) => ` ${m}`).join('')}: three regions, NATS gateways, replication (e2e, black box)`, function () {
+    this.timeout(120_000);
+    let dir: string;
+    let cluster: Cluster;
+    let info: { regions: ClusterRegion[] };
+    let skopeo: Skopeo;
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'georeg-cluster-'));
-    skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
-    cluster = await Cluster.start(join(dir, 'data'));
-    info = cluster;
-  });
-
-  after(async () => {
-    await cluster?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('writes cluster.json with every region, each answering /v2/', async () => {
-    assert.deepEqual(info.regions.map((r) => r.name), ['eu', 'us', 'ap']);
-    for (const r of info.regions) assert.equal((await fetch(`${r.registry}/v2/`)).status, 200);
-  });
-
-  it('replicates a skopeo push into eu to us and ap, byte-identical, and says so per region', async () => {
-    const [eu, us, ap] = info.regions;
-    assert.ok(eu && us && ap);
-    const host = (u: string): string => u.replace('http://', '');
-    await skopeo.run(['copy', '--dest-tls-verify=false', 'oci:/tmp/lab-images/small:latest', `docker://${host(eu.registry)}/demo/small:v1`]);
-    await until(60_000, 'the image to be complete in every region', async () => {
-      const res = await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`);
-      const body = (await res.json()) as { regions: { state: string }[] };
-      return body.regions.length === 3 && body.regions.every((r) => r.state === 'complete');
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'georeg-cluster-'));
+      skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
+      cluster = await Cluster.start(join(dir, 'data'), ['eu', 'us', 'ap'], mode);
+      info = cluster;
     });
-    const fromEu = await fetch(`${eu.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-    const euBytes = Buffer.from(await fromEu.arrayBuffer());
-    for (const r of [us, ap]) {
-      const res = await fetch(`${r.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-      assert.deepEqual(Buffer.from(await res.arrayBuffer()), euBytes, `${r.name} serves the same manifest`);
-    }
-    const pulled = await skopeo.run(['inspect', '--tls-verify=false', `docker://${host(ap.registry)}/demo/small:v1`]);
-    assert.match(pulled.stdout, /"Layers"/);
-  });
 
-  it('stops every process and exits 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((res) => cluster.process.once('exit', (code) => res(code)));
-    cluster.process.kill('SIGTERM');
-    assert.equal(await exited, 0, cluster.stderr.slice(-2000));
-    for (const r of info.regions) await assert.rejects(fetch(`${r.registry}/v2/`));
+    after(async () => {
+      await cluster?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('writes cluster.json with every region, each answering /v2/', async () => {
+      assert.deepEqual(info.regions.map((r) => r.name), ['eu', 'us', 'ap']);
+      for (const r of info.regions) assert.equal((await fetch(`${r.registry}/v2/`)).status, 200);
+    });
+
+    it('replicates a skopeo push into eu to us and ap, byte-identical, and says so per region', async () => {
+      const [eu, us, ap] = info.regions;
+      assert.ok(eu && us && ap);
+      const host = (u: string): string => u.replace('http://', '');
+      await skopeo.run(['copy', '--dest-tls-verify=false', 'oci:/tmp/lab-images/small:latest', `docker://${host(eu.registry)}/demo/small:v1`]);
+      await until(60_000, 'the image to be complete in every region', async () => {
+        const res = await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`);
+        const body = (await res.json()) as { regions: { state: string }[] };
+        return body.regions.length === 3 && body.regions.every((r) => r.state === 'complete');
+      });
+      const fromEu = await fetch(`${eu.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const euBytes = Buffer.from(await fromEu.arrayBuffer());
+      for (const r of [us, ap]) {
+        const res = await fetch(`${r.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        assert.deepEqual(Buffer.from(await res.arrayBuffer()), euBytes, `${r.name} serves the same manifest`);
+      }
+      const pulled = await skopeo.run(['inspect', '--tls-verify=false', `docker://${host(ap.registry)}/demo/small:v1`]);
+      assert.match(pulled.stdout, /"Layers"/);
+    });
+
+    it('runs a node per region, and with --separate-replicators a replicate process beside each', async () => {
+      const commands = (await processesUnder(cluster.process.pid as number)).map((p) => p.argv[2]).filter((c) => c === 'serve' || c === 'replicate');
+      assert.deepEqual(commands.sort(), mode.length ? ['replicate', 'replicate', 'replicate', 'serve', 'serve', 'serve'] : ['serve', 'serve', 'serve']);
+    });
+
+    it('stops every process and exits 0 on SIGTERM', async () => {
+      const exited = new Promise<number | null>((res) => cluster.process.once('exit', (code) => res(code)));
+      cluster.process.kill('SIGTERM');
+      assert.equal(await exited, 0, cluster.stderr.slice(-2000));
+      for (const r of info.regions) await assert.rejects(fetch(`${r.registry}/v2/`));
+    });
   });
-});
+}

@@ -11,7 +11,7 @@ import { get as httpsGet } from 'node:https';
 const NATS_SERVER = process.env.GEOREG_NATS_SERVER ?? '/usr/sbin/nats-server';
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 
-const help = `Usage: georeg cluster [--regions eu,us,ap] [--data DIR] [--port-base N] [--secure]
+const help = `Usage: georeg cluster [--regions eu,us,ap] [--data DIR] [--port-base N] [--secure] [--separate-replicators]
 
 Runs a local multi-region cluster in the foreground: per region a nats-server with
 JetStream (the regions joined by gateways) and a georeg node that serves its
@@ -26,7 +26,10 @@ Options:
   --secure         throwaway secrets in DIR: nodes serve HTTPS (CA DIR/certs/ca.pem) with
                    authentication on (user admin, password GEOREG_ADMIN_PASSWORD or the
                    generated DIR/admin-password; one token signing key for all regions),
-                   regions replicate over mutual TLS, NATS requires a password`;
+                   regions replicate over mutual TLS, NATS requires a password
+  --separate-replicators
+                   replication runs in a \`georeg replicate\` process beside each node
+                   (replication.external) instead of inside it`;
 
 interface Region {
   name: string;
@@ -84,13 +87,17 @@ function getJson<T>(url: string, ca?: Buffer): Promise<T | undefined> {
   });
 }
 
-/** Resolves when the region's node reports `peers` replication peers; rejects if the node exits first. */
-async function replicating(r: Region, base: string, peers: number, child: ChildProcess, ca?: Buffer): Promise<void> {
+/**
+ * Resolves when the region's node reports `peers` replication peers (with
+ * `up`: each seen up, which needs a separate replicator's first report);
+ * rejects if the process watched exits first.
+ */
+async function replicating(r: Region, base: string, peers: number, child: ChildProcess, ca?: Buffer, up = false): Promise<void> {
   const url = `${base}/georeg/v1/replication`;
   for (;;) {
     if (child.exitCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode} before it was ready`);
-    const status = await getJson<{ peers: unknown[] }>(url, ca);
-    if (status && status.peers.length === peers) return;
+    const status = await getJson<{ peers: { up: boolean }[] }>(url, ca);
+    if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
   }
 }
@@ -116,6 +123,7 @@ export const clusterCommand: Command = {
       data: { type: 'string' },
       'port-base': { type: 'string' },
       secure: { type: 'boolean' },
+      'separate-replicators': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -153,6 +161,8 @@ export const clusterCommand: Command = {
         children.push(await startChild(`nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
       }
       const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
+      const separate = values['separate-replicators'] === true;
+      const envs: NodeJS.ProcessEnv[] = [];
       for (const r of regions) {
         const env = {
           ...process.env,
@@ -162,7 +172,9 @@ export const clusterCommand: Command = {
           GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
           GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
           GEOREG_REPLICATION_PEERS: regions.filter((p) => p !== r).map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`).join(','),
+          ...(separate && { GEOREG_REPLICATION_EXTERNAL: 'true' }),
         };
+        envs.push(env);
         const args = [MAIN, 'serve', '--listen', `127.0.0.1:${r.ports.registry}`, '--data', join(r.dir, 'registry')];
         const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
         prefixLines(r.name, child);
@@ -170,6 +182,15 @@ export const clusterCommand: Command = {
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
       await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)));
+      if (separate) {
+        const replicators = regions.map((r, i) => {
+          const child = spawn(process.execPath, [MAIN, 'replicate', '--data', join(r.dir, 'registry')], { env: envs[i], stdio: ['ignore', 'inherit', 'pipe'] });
+          prefixLines(`${r.name}-replicate`, child);
+          children.push(child);
+          return child;
+        });
+        await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, replicators[i] as ChildProcess, secure?.ca, true)));
+      }
       const manifest = {
         regions: regions.map((r) => ({
           name: r.name,
