@@ -29,6 +29,10 @@ export async function processesUnder(ppid: number): Promise<{ pid: number; argv:
   return found;
 }
 
+/** Ports for clusters come from [LOW, EPHEMERAL_START). */
+const LOW = 20000;
+const EPHEMERAL_START = 32768;
+
 /** Whether ports [base, base+n) are all free on 127.0.0.1 right now. */
 async function free(base: number, n: number): Promise<boolean> {
   for (let p = base; p < base + n; p++) {
@@ -57,8 +61,13 @@ export class Cluster {
   ) {}
 
   static async start(dataDir: string, regions = ['eu', 'us', 'ap'], extraArgs: string[] = []): Promise<Cluster> {
-    let base = 20000 + Math.floor(Math.random() * 2000) * 10;
-    while (!(await free(base, regions.length * 10))) base += regions.length * 10;
+    // Below Linux's ephemeral range (32768 and up): an outgoing connection made after the check
+    // (a gateway between the nats-servers started first) must not take one of these ports.
+    const span = regions.length * 10;
+    const slots = Math.floor((EPHEMERAL_START - LOW) / span);
+    let slot = Math.floor(Math.random() * slots);
+    while (!(await free(LOW + slot * span, span))) slot = (slot + 1) % slots;
+    const base = LOW + slot * span;
     const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
