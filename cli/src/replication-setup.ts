@@ -3,7 +3,7 @@ import { natsAuth, parsePeers, type Config, type Logger } from 'georeg/nodes';
 import { Replicator, replicationCredentials, type RegionStore } from 'georeg/replication';
 
 /** Where a node with replication.external serves its region store to `georeg replicate`. */
-export const regionStoreSocket = (config: Config): string => join(config.data, 'replicate.sock');
+export const regionStoreSocket = (config: Config): string => join(config.data, 'replication', 'store.sock');
 
 /** The replicator a config asks for (its peers, NATS, mutual TLS, concurrency), writing into `store`. */
 export function replicatorFor(config: Config, store: RegionStore, log: Logger): Replicator {

@@ -38,7 +38,7 @@ export interface Config {
    * digest when auth is on, valid `redirectTtlSeconds`. Events are applied
    * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
    * (one repository's always in order). With `external`, no replicator runs
-   * in the node: it serves its storage on `<data>/replicate.sock` to a
+   * in the node: it serves its storage on `<data>/replication/store.sock` to a
    * separate `georeg replicate` process.
    */
   replication: {
@@ -184,6 +184,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     for (const [k, v] of flat) apply(k, v, sources.file);
   }
   const env = sources.env ?? {};
+  if (env.GEOREG_AUTH_PUBLIC_URL !== undefined) throw new ConfigError('GEOREG_AUTH_PUBLIC_URL: auth.publicUrl is now publicUrl (GEOREG_PUBLIC_URL)');
   for (const key of known.keys()) {
     const v = env[envName(key)];
     if (v !== undefined) apply(key, v, envName(key));

@@ -1,7 +1,19 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
 import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp } from 'georeg/nodes';
 import type { RegionStore, TagState } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
+
+/**
+ * The manifest an event names is no longer at its source: deleted there since
+ * the event (or its tag moved on), which a later event of the same repository
+ * says. Waiting cannot bring it back; the replicator acknowledges and skips.
+ */
+export class GoneAtSource extends Error {
+  override name = 'GoneAtSource';
+}
+
+const notFound = (err: unknown): boolean => (err as { code?: unknown }).code === grpcStatus.NOT_FOUND;
 
 /** Blobs of one manifest copied at the same time. */
 const BLOBS_AT_ONCE = 4;
@@ -44,7 +56,7 @@ export class Copier {
     };
     switch (event.action) {
       case Action.MANIFEST_PUT:
-        return this.ensureManifest(repo, parseDigest(event.digest), peer);
+        return this.ensureManifest(repo, parseDigest(event.digest), peer, false, true);
       case Action.TAG_PUT:
         await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer, conflict);
         return;
@@ -52,7 +64,7 @@ export class Copier {
         await this.applyTagDelete(repo, event.tag, event.timestamp, conflict);
         return;
       case Action.MANIFEST_DELETE:
-        await this.store.deleteManifest(repo, parseDigest(event.digest));
+        await this.applyManifestDelete(repo, parseDigest(event.digest), peer);
         return;
       default:
         throw new Error(`unknown event action ${String(event.action)}`);
@@ -67,9 +79,19 @@ export class Copier {
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
     const here = await this.store.tag(repo, tag);
     if (!this.newer(here, at, onConflict) || here.digest === digest) return false;
-    await this.ensureManifest(repo, digest, peer, true);
+    await this.ensureManifest(repo, digest, peer, true, true);
     await this.store.putTag(repo, tag, digest, at);
     return true;
+  }
+
+  /**
+   * Delete a manifest here only if its source no longer has it: a delete that
+   * reaches this region after the manifest was pushed there again (an event
+   * redelivered late, behind newer ones) must not remove what the source holds.
+   */
+  private async applyManifestDelete(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
+    if ((await peer.locate(repo, digest)).digest) return;
+    await this.store.deleteManifest(repo, digest);
   }
 
   /** Delete `tag` when the delete stamped `at` is newer than the last change seen here; returns whether it went. */
@@ -92,10 +114,13 @@ export class Copier {
    * manifests that refer to it on the peer, so a tag never arrives before the
    * signatures that let a trust policy serve it.
    */
-  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false): Promise<void> {
+  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false, named = false): Promise<void> {
     const here = await this.store.hasManifest(repo, digest);
     if (here && !withReferrers) return;
-    const m = await peer.getManifest(repo, digest, withReferrers);
+    const m = await peer.getManifest(repo, digest, withReferrers).catch((err: unknown) => {
+      // Only the manifest an event names being gone means the event is stale; anything else missing is a failure.
+      throw named && notFound(err) ? new GoneAtSource(`${repo}@${digest} is gone at the source`) : err;
+    });
     if (!here) {
       const body = Buffer.from(m.content);
       const parsed = parseManifest(body, m.mediaType);

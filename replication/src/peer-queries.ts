@@ -1,6 +1,8 @@
 import { toState, type RegionLocation } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
 
+const PUBLIC_URL = /^https?:\/\/[A-Za-z0-9.[\]:-]+\/?$/;
+
 /** Questions a region asks its peers for its clients: where an artifact is, who holds a blob. */
 export class PeerQueries {
   constructor(
@@ -29,7 +31,8 @@ export class PeerQueries {
       .filter((peer) => this.isUp(peer.region))
       .map(async (peer) => {
         const stat = await peer.statBlob(repository, digest);
-        if (!stat.present || !stat.url) throw new Error(`not at ${peer.region}`);
+        // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
+        if (!stat.present || !PUBLIC_URL.test(stat.url)) throw new Error(`not at ${peer.region}`);
         return stat.url;
       });
     return Promise.any(asks).catch(() => undefined);

@@ -3,7 +3,7 @@ import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
 import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
-import { Copier } from './copier.js';
+import { Copier, GoneAtSource } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
@@ -33,6 +33,13 @@ export interface ReplicatorOptions {
 
 /** Events a peer's consumer hands out before the first of them is acknowledged. */
 const MAX_ACK_PENDING = 256;
+/**
+ * An event not acknowledged within this long goes to another consumer. Every
+ * event held here (waiting in its lane, being applied, waiting to retry) is
+ * reported as in progress every third of it; so only a replicator that died
+ * loses its events to redelivery, after this long.
+ */
+const ACK_WAIT_MS = 60_000;
 
 /**
  * The lane an event is applied in: one repository's events apply in stream
@@ -80,7 +87,11 @@ export function failureReason(err: unknown): string {
  * order; different repositories apply in parallel, up to `concurrency` per peer
  * and in total. A failed event is retried in its lane with exponential backoff
  * and jitter (the lane waits: nothing after it in that repository overtakes it);
- * a restart resumes from the first unacknowledged event. Emits `applied` (event, peer), `failed` (event, peer, error), `skipped`
+ * a restart resumes from the first unacknowledged event. An event JetStream
+ * redelivers late (after a replicator died), behind newer ones, is still safe:
+ * tag changes are ordered by their clocks, a manifest delete applies only when
+ * the source no longer has the manifest, and a put of one that is gone there
+ * is skipped. Emits `applied` (event, peer), `failed` (event, peer, error), `skipped`
  * (event, peer: its manifest was deleted at the source since) and
  * `probed` (peer, up) after each health probe.
  */
@@ -98,6 +109,9 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly total: Slots;
   /** Per peer: its lanes, and the slots its events apply in. */
   private readonly work = new Map<string, { lanes: Lanes; slots: Slots }>();
+  /** Events taken from JetStream and not yet acknowledged (or handed back). */
+  private readonly held = new Set<JsMsg>();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(private readonly opts: ReplicatorOptions) {
     super();
@@ -115,6 +129,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     // No API check: JetStream may still be electing its leader; follow() retries until it answers.
     this.jsm = await nc.jetstreamManager({ checkAPI: false });
     for (const peer of this.clients) this.loops.push(this.follow(peer), this.reconcile(peer), this.probe(peer));
+    this.heartbeat = setInterval(() => this.held.forEach((m) => m.working()), ACK_WAIT_MS / 3);
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
   }
 
@@ -129,7 +144,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const jsm = this.jsm as JetStreamManager;
-        const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(5 * 60 * 1000), max_ack_pending: MAX_ACK_PENDING };
+        const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: MAX_ACK_PENDING };
         // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
         await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
           if (!/already (exists|in use)/i.test((err as Error).message)) throw err;
@@ -213,7 +228,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       return;
     }
     const { lanes } = this.work.get(peer.region) as { lanes: Lanes };
-    void lanes.run(laneOf(event), () => this.applyInLane(peer, state, m, event));
+    this.held.add(m);
+    void lanes.run(laneOf(event), () => this.applyInLane(peer, state, m, event).finally(() => this.held.delete(m)));
   }
 
   /**
@@ -238,15 +254,15 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         this.emit('applied', event, peer.region);
         return;
       } catch (err) {
-        const reason = failureReason(err);
-        if (reason === 'not_found' && (event.action === Action.MANIFEST_PUT || event.action === Action.TAG_PUT)) {
+        if (err instanceof GoneAtSource) {
           // The source published the event after committing the manifest: gone now, it was deleted
-          // (or the tag moved) there since, and a later event in this lane says so. Waiting cannot help.
+          // there since, and a later event in this lane says so. Waiting cannot help.
           m.ack();
           this.opts.log.info('event skipped: its manifest is gone at the source since', { from: peer.region, event: event.id, repository: event.repository, digest: event.digest });
           this.emit('skipped', event, peer.region);
           return;
         }
+        const reason = failureReason(err);
         state.failures++;
         state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
         state.lastError = (err as Error).message;
@@ -257,7 +273,6 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       }
       const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 12)) * (0.5 + Math.random() / 2);
       this.opts.log.warn('event not applied; will retry', { from: peer.region, event: event.id, attempt: attempt + 1, delayMs: Math.round(delay), err: state.lastError });
-      m.working(); // still ours: JetStream must not hand it to anyone else meanwhile
       await this.pause(delay);
       state.retries++;
     }
@@ -319,6 +334,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.heartbeat);
     for (const s of this.streams) s.stop();
     for (const w of this.wakers) w();
     await Promise.allSettled(this.loops);

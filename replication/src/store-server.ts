@@ -1,4 +1,5 @@
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { RegionStoreService, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
@@ -118,11 +119,14 @@ export interface RunningStoreServer {
 }
 
 /**
- * Serve a region store on a unix socket (mode 0600: only this user's
- * processes reach it, which is the whole of its access control) for a
- * `georeg replicate` process on the same host.
+ * Serve a region store on a unix socket (mode 0600, in a directory of mode
+ * 0700: only this user's processes reach it, which is the whole of its access
+ * control) for a `georeg replicate` process on the same host.
  */
 export async function startRegionStoreServer(store: RegionStore, socket: string, log: Logger, onReport: (r: ReportedStatus) => void): Promise<RunningStoreServer> {
+  // In a directory only this user can enter: the socket exists before it can be chmod-ed.
+  await mkdir(dirname(socket), { recursive: true, mode: 0o700 });
+  await chmod(dirname(socket), 0o700);
   await rm(socket, { force: true }); // a socket left by a killed node
   const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
   server.addService(RegionStoreService, regionStoreImplementation(store, log, onReport));
@@ -130,6 +134,12 @@ export async function startRegionStoreServer(store: RegionStore, socket: string,
   await chmod(socket, 0o600);
   log.info('region store listening for a replicate process', { socket });
   return {
-    close: () => new Promise<void>((resolve) => server.tryShutdown(() => void rm(socket, { force: true }).then(() => resolve()))),
+    // A copy in progress is cut after a moment (its staged bytes stay for the next one): a node must stop.
+    close: async () => {
+      const cut = setTimeout(() => server.forceShutdown(), 2000);
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      clearTimeout(cut);
+      await rm(socket, { force: true });
+    },
   };
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
+import { Action, Event } from 'georeg/proto';
 import { HybridClock, isOciError, parseDigest, silentLogger } from 'georeg/nodes';
-import { Copier } from '../src/copier.js';
+import { Copier, GoneAtSource } from '../src/copier.js';
 import { LocalRegionStore } from '../src/region-store.js';
 import { PeerClient } from '../src/peer-client.js';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
@@ -117,5 +118,23 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     assert.deepEqual(peer.offsets.get(img.layer), [0, 0], 'the retry starts over');
     const res = await fetch(`${target.url}/v2/team/other/blobs/${img.layer}`);
     assert.equal(sha256(Buffer.from(await res.arrayBuffer())), img.layer);
+  });
+
+  it('a late manifest delete never removes what the source holds again; a put of what is gone there is stale', async () => {
+    const img = await pushImage(origin.url, 'team/again', 'v1', randomBytes(2048));
+    await copier.ensureManifest('team/again', img.digest as never, peer);
+    // The delete event of an earlier push, redelivered after the manifest was pushed again at the source.
+    const deleted = Event.create({ id: 'late', origin: 'eu', repository: 'team/again', action: Action.MANIFEST_DELETE, digest: img.digest });
+    await copier.apply(deleted, peer);
+    assert.equal((await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status, 200, 'kept: the source holds it');
+    assert.equal((await fetch(`${origin.url}/v2/team/again/manifests/${img.digest}`, { method: 'DELETE' })).status, 202);
+    await copier.apply(deleted, peer);
+    assert.equal((await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status, 404, 'gone at the source: deleted here');
+    const put = Event.create({ ...deleted, id: 'stale', action: Action.MANIFEST_PUT });
+    await assert.rejects(copier.apply(put, peer), GoneAtSource);
+    // A missing referrer or blob is a failure to retry, not a stale event.
+    const other = await pushImage(origin.url, 'team/again', 'v2', randomBytes(2048));
+    assert.equal((await fetch(`${origin.url}/v2/team/again/blobs/${other.layer}`, { method: 'DELETE' })).status, 202);
+    await assert.rejects(copier.apply(Event.create({ ...put, id: 'broken', digest: other.digest }), peer), (e: unknown) => !(e instanceof GoneAtSource));
   });
 });

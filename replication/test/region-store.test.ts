@@ -13,8 +13,8 @@ regionStoreSuite('in the node process (LocalRegionStore)', async () => {
 
 regionStoreSuite('over gRPC on the node socket (RemoteRegionStore)', async () => {
   const n = await node({ region: 'us' });
-  const server = await startRegionStoreServer(new LocalRegionStore(n.registry, n.clock), join(n.dir, 'replicate.sock'), silentLogger, () => undefined);
-  const store = new RemoteRegionStore(join(n.dir, 'replicate.sock'));
+  const server = await startRegionStoreServer(new LocalRegionStore(n.registry, n.clock), join(n.dir, 'replication', 'store.sock'), silentLogger, () => undefined);
+  const store = new RemoteRegionStore(join(n.dir, 'replication', 'store.sock'));
   return {
     store,
     node: n,

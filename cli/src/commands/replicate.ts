@@ -11,7 +11,7 @@ Runs replication into one region as its own process, beside the region's node
 peer region in replication.peers it keeps a durable JetStream consumer of that
 region's events (nats.url), fetches what is missing from the peer over gRPC
 (mutual TLS with replication.tlsCa/tlsCert/tlsKey), and writes it through the
-node's storage, which the node serves on DIR/replicate.sock: staged, verified
+node's storage, which the node serves on DIR/replication/store.sock: staged, verified
 and committed by the node. It reports its status to the node every second
 (GET /georeg/v1/replication, metrics). Stopping or killing it loses nothing:
 events are acknowledged only once their content is committed, and an

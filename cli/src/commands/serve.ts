@@ -9,7 +9,7 @@ Runs a registry node: the OCI Distribution API v1.1 over HTTP. With
 replication.listen set it also serves its content to peer regions over gRPC,
 and with replication.peers (and nats.url) it copies their pushes into this one:
 in this process, or with replication.external=true through \`georeg replicate\`
-(a separate process that writes through DATA/replicate.sock).
+(a separate process that writes through DATA/replication/store.sock).
 
 Options:
   --listen HOST:PORT   address to serve on (default ${defaultConfig.listen})

@@ -1,6 +1,10 @@
 import type { AuthService } from '../auth/service.js';
 import type { Digest } from '../oci/digest.js';
 import type { NodeStatus } from '../status.js';
+import { Lru } from '../lru.js';
+
+/** How long a blob no peer holds is not asked about again. */
+const MISS_MS = 2000;
 
 /** Path of a blob on a region's signed-URL route (`blob-url`): what a redirect to that region points at. */
 export const signedBlobPath = (repo: string, digest: Digest): string => `/georeg/v1/data/${repo}/blobs/${digest}`;
@@ -13,14 +17,23 @@ export const signedBlobPath = (repo: string, digest: Digest): string => `/georeg
  * host. Without a replicator, or with no peer holding it, there is nowhere.
  */
 export class BlobRedirects {
+  /** Blobs no peer held when last asked, until when (ms): a burst of GETs for one missing blob asks the peers once. */
+  readonly #misses = new Lru<string, number>(10_000);
+
   constructor(
     private readonly status: NodeStatus,
     private readonly auth?: AuthService,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async location(repo: string, digest: Digest): Promise<string | undefined> {
+    const key = `${repo}@${digest}`;
+    if ((this.#misses.get(key) ?? 0) > this.now()) return undefined;
     const base = await this.status.replication?.findBlob(repo, digest);
-    if (!base) return undefined;
+    if (!base) {
+      this.#misses.set(key, this.now() + MISS_MS);
+      return undefined;
+    }
     const url = `${base.replace(/\/+$/, '')}${signedBlobPath(repo, digest)}`;
     return this.auth ? `${url}?t=${this.auth.blobUrlToken(repo, digest)}` : url;
   }

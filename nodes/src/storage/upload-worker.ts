@@ -32,6 +32,15 @@ function flushInBackground(up: Upload, fd: number): void {
   up.flushing = new Promise<void>((resolve) => fdatasync(fd, () => resolve())).finally(() => (up.flushing = undefined));
 }
 
+/** Close a descriptor nobody waits on (a failure there has no one to tell, and must not end the worker). */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // the bytes were written and flushed already; the commit fsyncs through its own descriptor
+  }
+}
+
 const uploads = new Map<string, Upload>();
 const port = parentPort;
 if (!port) throw new Error('upload-worker.ts must run in a worker thread');
@@ -102,7 +111,7 @@ async function handle(req: Request): Promise<Response> {
       up.fd = undefined;
       // Never close a descriptor a background flush still uses, but do not make the client wait
       // for that flush either (a chunked upload closes after every PATCH): close when it is done.
-      if (up.flushing) void up.flushing.finally(() => closeSync(fd));
+      if (up.flushing) void up.flushing.finally(() => closeQuietly(fd));
       else closeSync(fd);
       return { seq: req.seq, size };
     }

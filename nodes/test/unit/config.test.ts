@@ -44,5 +44,6 @@ describe('config', () => {
     assert.equal(loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example:8443/' } }).publicUrl, 'https://registry.example:8443/');
     assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }), /redirectTtlSeconds must be a whole number of at least 1/);
     assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_CONCURRENCY: '2.5' } }), /replication.concurrency must be a whole number/);
+    assert.throws(() => loadConfig({ env: { GEOREG_AUTH_PUBLIC_URL: 'https://r.example' } }), /now publicUrl \(GEOREG_PUBLIC_URL\)/);
   });
 });
