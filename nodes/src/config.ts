@@ -192,7 +192,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
-  if (config.publicUrl && !/^https?:\/\/[^/?#\s]+\/?$/.test(config.publicUrl)) throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
+  if (config.publicUrl && !isOriginUrl(config.publicUrl)) throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
   for (const key of ['redirectTtlSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
     const v = config.replication[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);
@@ -205,6 +205,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Whether `url` is a plain http(s) origin (`publicUrl`'s form): scheme, host, optional port; no user, path or query. */
+export function isOriginUrl(url: string): boolean {
+  return /^https?:\/\/[A-Za-z0-9.[\]:-]+\/?$/.test(url);
+}
 
 export interface Peer {
   region: string;

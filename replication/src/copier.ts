@@ -1,6 +1,6 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
-import { compareHlc, parseDigest, parseName, parseManifest, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import { compareHlc, parseDigest, parseName, parseManifest, parseTag, type Digest, type HlcTimestamp } from 'georeg/nodes';
 import type { RegionStore, TagState } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -77,7 +77,7 @@ export class Copier {
    * tag changed here.
    */
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
-    const here = await this.store.tag(repo, tag);
+    const here = await this.store.tag(repo, parseTag(tag));
     if (!this.newer(here, at, onConflict) || here.digest === digest) return false;
     await this.ensureManifest(repo, digest, peer, true, true);
     await this.store.putTag(repo, tag, digest, at);
@@ -96,7 +96,7 @@ export class Copier {
 
   /** Delete `tag` when the delete stamped `at` is newer than the last change seen here; returns whether it went. */
   async applyTagDelete(repo: string, tag: string, at: HlcTimestamp | undefined, onConflict?: () => void): Promise<boolean> {
-    if (!this.newer(await this.store.tag(repo, tag), at, onConflict)) return false;
+    if (!this.newer(await this.store.tag(repo, parseTag(tag)), at, onConflict)) return false;
     return this.store.deleteTag(repo, tag, at);
   }
 
@@ -133,7 +133,7 @@ export class Copier {
 
   /** Link `digest` into `repo`: from local content when any repository here has it, else from the peer. */
   async ensureBlob(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
-    if ((await this.store.hasBlob(repo, digest)) || (await this.store.adoptBlob(repo, digest))) return;
+    if (await this.store.hasBlob(repo, digest)) return;
     if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset))) peer.blobsCopied++;
   }
 }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { Metadata, credentials, type CallOptions, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { callUnary, type UnaryInvoke } from './grpc-calls.js';
 import {
   ReplicationClient,
   type BlobChunk,
@@ -45,8 +46,8 @@ export class PeerClient {
   }
 
   /** One unary call with a deadline: a peer that hangs (not refuses) must not stall a loop or a shutdown. */
-  private unary<Res>(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown, ms = UNARY_MS): Promise<Res> {
-    return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(err) : resolve(res))));
+  private unary<Res>(invoke: UnaryInvoke<Res>, ms = UNARY_MS): Promise<Res> {
+    return callUnary(invoke, ms);
   }
 
   /** A manifest's bytes and media type, and with `withReferrers` the digests of its referrers. */

@@ -1,7 +1,5 @@
-import { toState, type RegionLocation } from 'georeg/nodes';
+import { isOriginUrl, toState, type RegionLocation } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
-
-const PUBLIC_URL = /^https?:\/\/[A-Za-z0-9.[\]:-]+\/?$/;
 
 /** Questions a region asks its peers for its clients: where an artifact is, who holds a blob. */
 export class PeerQueries {
@@ -32,7 +30,7 @@ export class PeerQueries {
       .map(async (peer) => {
         const stat = await peer.statBlob(repository, digest);
         // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
-        if (!stat.present || !PUBLIC_URL.test(stat.url)) throw new Error(`not at ${peer.region}`);
+        if (!stat.present || !isOriginUrl(stat.url)) throw new Error(`not at ${peer.region}`);
         return stat.url;
       });
     return Promise.any(asks).catch(() => undefined);

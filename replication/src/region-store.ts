@@ -27,12 +27,11 @@ export interface RegionStore {
   deleteTag(repo: string, tag: string, clock: HlcTimestamp | undefined): Promise<boolean>;
   /** Whether `repo` links the blob. */
   hasBlob(repo: string, digest: Digest): Promise<boolean>;
-  /** Link a blob another repository here holds into `repo`; false when no repository does. */
-  adoptBlob(repo: string, digest: Digest): Promise<boolean>;
   /**
-   * Copy a blob into `repo`: `fetch(offset)` streams its bytes from `offset` on
-   * (an interrupted copy resumes), verified before it becomes visible.
-   * Returns whether bytes were fetched (false: another copy stored it first).
+   * Copy a blob into `repo`: when another repository here holds it, only link
+   * it; else `fetch(offset)` streams its bytes from `offset` on (an interrupted
+   * copy resumes), verified before it becomes visible. Returns whether bytes
+   * were fetched.
    */
   ingestBlob(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean>;
   /** Apply a trust policy document when newer than the one held; returns whether it was. */
@@ -79,10 +78,6 @@ export class LocalRegionStore implements RegionStore {
 
   async hasBlob(repo: string, digest: Digest): Promise<boolean> {
     return (await this.registry.meta.getBlobLink(repo, digest)) !== undefined;
-  }
-
-  adoptBlob(repo: string, digest: Digest): Promise<boolean> {
-    return this.registry.blobs.adopt(repo, digest);
   }
 
   ingestBlob(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean> {

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { Metadata, credentials, type CallOptions, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { RegionStoreClient, type IngestStep, type StoreReply, type TagState as WireTag } from 'georeg/proto';
 import { parseDigest, type Digest, type HlcTimestamp, type PeerReplicationStatus } from 'georeg/nodes';
-import { storeError } from './grpc-errors.js';
+import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
 import type { RegionStore, TagState } from './region-store.js';
 
 /** A local call that takes longer than this is stuck (a blob copy is a stream and has no deadline). */
@@ -21,11 +21,11 @@ export class RemoteRegionStore implements RegionStore {
     this.client = new RegionStoreClient(`unix:${socket}`, credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
   }
 
-  private call<Res>(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
-    return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + CALL_MS }, (err, res) => (err ? reject(storeError(err)) : resolve(res))));
+  private call<Res>(invoke: UnaryInvoke<Res>): Promise<Res> {
+    return callUnary(invoke, CALL_MS, storeError);
   }
 
-  private async ok(invoke: (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: StoreReply) => void) => unknown): Promise<boolean> {
+  private async ok(invoke: UnaryInvoke<StoreReply>): Promise<boolean> {
     return (await this.call(invoke)).ok;
   }
 
@@ -60,10 +60,6 @@ export class RemoteRegionStore implements RegionStore {
 
   hasBlob(repository: string, digest: Digest): Promise<boolean> {
     return this.ok((md, o, done) => this.client.hasBlob({ repository, digest }, md, o, done));
-  }
-
-  adoptBlob(repository: string, digest: Digest): Promise<boolean> {
-    return this.ok((md, o, done) => this.client.adoptBlob({ repository, digest }, md, o, done));
   }
 
   /** Name the blob, learn the offset the node wants it from, stream it from there, and wait for the commit. */

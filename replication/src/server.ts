@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
-import { grpcError, unary } from './grpc-errors.js';
+import { grpcError, unary } from './grpc-calls.js';
 import {
   ReplicationService,
   type BlobChunk,
@@ -122,7 +122,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
         const size = await registry.blobs.stat(parseName(req.repository), parseDigest(req.digest));
         return { present: true, size, url: opts.publicUrl ?? '' };
       } catch (err) {
-        if (isOciError(err) && err.code === 'BLOB_UNKNOWN') return { present: false, size: 0, url: '' };
+        if (isOciError(err, 'BLOB_UNKNOWN')) return { present: false, size: 0, url: '' };
         throw err;
       }
     }),

@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { RegionStoreService, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
-import { parseDigest, parseName, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
-import { grpcError, unary } from './grpc-errors.js';
+import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
+import { grpcError, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 
 /** A clock reading from the wire; one without a region cannot be ordered. */
@@ -91,17 +91,16 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     }),
     deleteManifest: unary(log, async (r: { repository: string; digest: string }) => (await store.deleteManifest(...ref(r)), { ok: true })),
     getTag: unary(log, async (r: { repository: string; tag: string }) => {
-      const t = await store.tag(parseName(r.repository), r.tag);
+      const t = await store.tag(parseName(r.repository), parseTag(r.tag));
       return { tag: r.tag, digest: t.digest ?? '', timestamp: t.clock };
     }),
     putTag: unary(log, async (r: { repository: string; tag: string; digest: string; timestamp?: Hlc }) => {
       const [repo, digest] = ref(r);
-      await store.putTag(repo, r.tag, digest, hlc(r.timestamp));
+      await store.putTag(repo, parseTag(r.tag), digest, hlc(r.timestamp));
       return { ok: true };
     }),
-    deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({ ok: await store.deleteTag(parseName(r.repository), r.tag, hlc(r.timestamp)) })),
+    deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({ ok: await store.deleteTag(parseName(r.repository), parseTag(r.tag), hlc(r.timestamp)) })),
     hasBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.hasBlob(...ref(r)) })),
-    adoptBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.adoptBlob(...ref(r)) })),
     ingestBlob: (call) => ingest(store, call, log),
     applyPolicy: unary(log, async (r: { document: string; timestamp?: Hlc }) => ({ ok: await store.applyPolicy(r.document, required(r.timestamp)) })),
     applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({ ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)) })),

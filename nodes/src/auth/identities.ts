@@ -213,11 +213,16 @@ export class Identities {
     return userView(u);
   }
 
-  async listUsers(): Promise<UserView[]> {
-    const out: UserView[] = [];
-    for await (const s of this.meta.listSettings(USER)) {
-      const u = JSON.parse(s.value) as StoredUser | Tombstone;
-      if (!isTombstone(u)) out.push(userView(u));
+  listUsers(): Promise<UserView[]> {
+    return this.list(USER, userView);
+  }
+
+  /** The live records under `prefix` (not their tombstones), as `view` shows them. */
+  private async list<S, V>(prefix: string, view: (record: S) => V): Promise<V[]> {
+    const out: V[] = [];
+    for await (const s of this.meta.listSettings(prefix)) {
+      const record = JSON.parse(s.value) as S | Tombstone;
+      if (!isTombstone(record)) out.push(view(record as S));
     }
     return out;
   }
@@ -247,13 +252,8 @@ export class Identities {
     return tokenView(t);
   }
 
-  async listTokens(): Promise<TokenView[]> {
-    const out: TokenView[] = [];
-    for await (const s of this.meta.listSettings(TOKEN)) {
-      const t = JSON.parse(s.value) as StoredToken | Tombstone;
-      if (!isTombstone(t)) out.push(tokenView(t));
-    }
-    return out;
+  listTokens(): Promise<TokenView[]> {
+    return this.list(TOKEN, tokenView);
   }
 
   async remove(kind: 'user' | 'token', name: string): Promise<void> {

@@ -7,7 +7,7 @@ import { Lru } from '../lru.js';
 const MISS_MS = 2000;
 
 /** Path of a blob on a region's signed-URL route (`blob-url`): what a redirect to that region points at. */
-export const signedBlobPath = (repo: string, digest: Digest): string => `/georeg/v1/data/${repo}/blobs/${digest}`;
+const signedBlobPath = (repo: string, digest: Digest): string => `/georeg/v1/data/${repo}/blobs/${digest}`;
 
 /**
  * Where a GET of a blob this region does not hold yet goes instead of a 404:

@@ -21,7 +21,7 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
     try {
       return await registry.blobs.stat(ctx.name, digest);
     } catch (err) {
-      const to = redirect && ctx.req.method === 'GET' && isOciError(err) && err.code === 'BLOB_UNKNOWN' ? await redirects?.location(ctx.name, digest) : undefined;
+      const to = redirect && ctx.req.method === 'GET' && isOciError(err, 'BLOB_UNKNOWN') ? await redirects?.location(ctx.name, digest) : undefined;
       if (!to) throw err;
       ctx.log.debug('blob not here yet: redirected to a region that holds it', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
       ctx.send(307, { Location: to, 'Content-Length': 0 });

@@ -926,19 +926,11 @@ export const RegionStoreService = {
     responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
   },
-  adoptBlob: {
-    path: "/georeg.v1.RegionStore/AdoptBlob" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: StoreRef): Buffer => Buffer.from(StoreRef.encode(value).finish()),
-    requestDeserialize: (value: Buffer): StoreRef => StoreRef.decode(value),
-    responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
-  },
   /**
    * The replicator sends the blob's repository and digest; the node answers
    * with the offset to send from (what an interrupted copy staged), or at once
-   * with done when it needs no bytes; then the replicator streams the data and
+   * with done when it needs no bytes (another repository here holds the blob:
+   * it is linked); then the replicator streams the data and
    * half-closes, and the node answers done once the blob is verified and committed.
    */
   ingestBlob: {
@@ -990,11 +982,11 @@ export interface RegionStoreServer extends UntypedServiceImplementation {
   putTag: handleUnaryCall<TagChange, StoreReply>;
   deleteTag: handleUnaryCall<TagChange, StoreReply>;
   hasBlob: handleUnaryCall<StoreRef, StoreReply>;
-  adoptBlob: handleUnaryCall<StoreRef, StoreReply>;
   /**
    * The replicator sends the blob's repository and digest; the node answers
    * with the offset to send from (what an interrupted copy staged), or at once
-   * with done when it needs no bytes; then the replicator streams the data and
+   * with done when it needs no bytes (another repository here holds the blob:
+   * it is linked); then the replicator streams the data and
    * half-closes, and the node answers done once the blob is verified and committed.
    */
   ingestBlob: handleBidiStreamingCall<IngestPart, IngestStep>;
@@ -1108,22 +1100,11 @@ export interface RegionStoreClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StoreReply) => void,
   ): ClientUnaryCall;
-  adoptBlob(request: StoreRef, callback: (error: ServiceError | null, response: StoreReply) => void): ClientUnaryCall;
-  adoptBlob(
-    request: StoreRef,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: StoreReply) => void,
-  ): ClientUnaryCall;
-  adoptBlob(
-    request: StoreRef,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: StoreReply) => void,
-  ): ClientUnaryCall;
   /**
    * The replicator sends the blob's repository and digest; the node answers
    * with the offset to send from (what an interrupted copy staged), or at once
-   * with done when it needs no bytes; then the replicator streams the data and
+   * with done when it needs no bytes (another repository here holds the blob:
+   * it is linked); then the replicator streams the data and
    * half-closes, and the node answers done once the blob is verified and committed.
    */
   ingestBlob(): ClientDuplexStream<IngestPart, IngestStep>;

@@ -1,4 +1,4 @@
-import { status as Status, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, status as Status, type CallOptions, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
 
 /** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
@@ -33,4 +33,16 @@ export function storeError(err: unknown): Error {
   const m = typeof details === 'string' ? /^([A-Z_]+): (.*)$/s.exec(details) : null;
   if (m && Object.hasOwn(ErrorTable, m[1] as string)) return oci(m[1] as ErrorKind, m[2]);
   return new Error(`region store: ${typeof details === 'string' && details ? details : (err as Error).message}`);
+}
+
+/** A generated client's unary method, called with metadata, options and a callback. */
+export type UnaryInvoke<Res> = (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** A client's unary call as a promise, with a deadline of `ms`; a failure is passed through `failure` first. */
+export function callUnary<Res>(
+  invoke: UnaryInvoke<Res>,
+  ms: number,
+  failure: (err: ServiceError) => unknown = (err) => err,
+): Promise<Res> {
+  return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(failure(err)) : resolve(res))));
 }
