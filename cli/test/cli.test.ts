@@ -147,7 +147,7 @@ describe('cli: georeg', () => {
       assert.equal(config.data, './data');
       assert.deepEqual(config.log, { level: 'info', access: true });
       assert.deepEqual(config.gc, { intervalSeconds: 0, graceSeconds: 3600 });
-      assert.deepEqual(config.storage, { driver: 'fs' });
+      assert.deepEqual(config.storage, { driver: 'fs', directIo: true });
       assert.deepEqual(config.meta, { driver: 'level' });
     });
 

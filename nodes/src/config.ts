@@ -56,7 +56,8 @@ export interface Config {
   };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
-  storage: { driver: 'fs' | 'memory' };
+  /** `directIo`: the fs driver writes upload staging files with O_DIRECT where the filesystem supports it. */
+  storage: { driver: 'fs' | 'memory'; directIo: boolean };
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
   limits: { maxManifestBytes: number };
@@ -88,7 +89,7 @@ export const defaultConfig: Config = {
   nats: { url: '', user: '', passwordFile: '' },
   replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60, concurrencyPerPeer: 8, concurrency: 16, external: false },
   data: './data',
-  storage: { driver: 'fs' },
+  storage: { driver: 'fs', directIo: true },
   meta: { driver: 'level' },
   log: { level: 'info', access: true },
   limits: { maxManifestBytes: 4 * 1024 * 1024 },

@@ -48,7 +48,7 @@ export interface RunningNode {
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
 export async function openRegistry(config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
   await mkdir(config.data, { recursive: true });
-  const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data) : new MemoryBlobDriver();
+  const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
   const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore =
     config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();

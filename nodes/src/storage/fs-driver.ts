@@ -21,6 +21,10 @@ import { copyFileRange } from './copy.js';
 import { UploadWriter } from './upload-writer.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
+export interface FsDriverOptions {
+  directIo?: boolean;
+}
+
 const HIGH_WATER_MARK = 256 * 1024;
 const SHARD = /^[a-f0-9]{2}$/;
 
@@ -28,17 +32,21 @@ export class FsBlobDriver implements BlobDriver {
   readonly #blobs: string;
   readonly #uploads: string;
   /** Appends and hashes upload bytes on a worker thread. */
-  readonly #writer = new UploadWriter();
+  readonly #writer: UploadWriter;
 
-  /** Touches nothing on disk; directories are created on first use (or by `open`). */
-  constructor(root: string) {
+  /**
+   * Touches nothing on disk; directories are created on first use (or by `open`).
+   * `directIo`: stage uploads with O_DIRECT where the filesystem supports it (see staging-file.ts).
+   */
+  constructor(root: string, { directIo = true }: FsDriverOptions = {}) {
     this.#blobs = join(root, 'blobs');
     this.#uploads = join(root, 'uploads');
+    this.#writer = new UploadWriter(directIo);
   }
 
   /** Create the directory layout up front, so permission problems show at start. */
-  static async open(root: string): Promise<FsBlobDriver> {
-    const driver = new FsBlobDriver(root);
+  static async open(root: string, options: FsDriverOptions = {}): Promise<FsBlobDriver> {
+    const driver = new FsBlobDriver(root, options);
     await fs.mkdir(driver.#blobs, { recursive: true });
     await fs.mkdir(driver.#uploads, { recursive: true });
     return driver;

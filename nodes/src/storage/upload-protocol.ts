@@ -1,6 +1,6 @@
 /** Messages between upload-writer.ts (main thread) and upload-worker.ts. */
 export type Request =
-  | { t: 'open'; seq: number; id: string; path: string }
+  | { t: 'open'; seq: number; id: string; path: string; direct: boolean }
   | { t: 'write'; seq: number; id: string; buf: ArrayBuffer; len: number }
   | { t: 'close'; seq: number; id: string }
   | { t: 'digest'; seq: number; id: string; path: string; alg: string }

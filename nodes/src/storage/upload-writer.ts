@@ -25,6 +25,9 @@ export class WorkerError extends Error {
  * serves every upload.
  */
 export class UploadWriter {
+  /** `direct`: write staging files with O_DIRECT where the filesystem allows it. */
+  constructor(readonly direct: boolean) {}
+
   #worker?: Worker;
   #seq = 0;
   /** Batch buffers back from the worker, for reuse. */
@@ -72,7 +75,7 @@ export class UploadWriter {
    * written (and hashed) before the promise rejects with the source's error.
    */
   async append(id: string, path: string, source: Readable): Promise<number> {
-    await this.#call({ t: 'open', id, path });
+    await this.#call({ t: 'open', id, path, direct: this.direct });
     const acks: Promise<Response>[] = [];
     let buf: ArrayBuffer | undefined; // taken when the first byte arrives
     let fill = 0;

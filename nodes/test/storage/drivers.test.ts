@@ -18,6 +18,12 @@ blobDriverSuite('FsBlobDriver', async () => {
   return { driver: await FsBlobDriver.open(root), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 });
 
+// Staging files written through the page cache, as on a filesystem without direct I/O.
+blobDriverSuite('FsBlobDriver with directIo false', async () => {
+  const root = await tempRoot();
+  return { driver: await FsBlobDriver.open(root, { directIo: false }), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+});
+
 // Small limits so that the suite's blobs go through both the cached and the streamed paths.
 blobDriverSuite('CachingBlobDriver over FsBlobDriver', async () => {
   const root = await tempRoot();
