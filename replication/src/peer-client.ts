@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { callUnary, type UnaryInvoke } from './grpc-calls.js';
+import { FastReplicationClient } from './blob-chunks.js';
 import {
-  ReplicationClient,
   type BlobChunk,
   type BlobStat,
   type StatBlobRequest,
@@ -16,14 +16,17 @@ import {
   type Manifest,
   type RepositoryNames,
   type RepositoryPage,
+  type ReplicationClient,
 } from 'georeg/proto';
 
 /** Unary calls give up after this long by default. */
 const UNARY_MS = 30_000;
+/** Bytes of a blob stream buffered on this side before the call is paused (gRPC flow control then holds the peer). */
+const STREAM_BUFFER = 4 * 1024 * 1024;
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
-  private readonly client: InstanceType<typeof ReplicationClient>;
+  private readonly client: ReplicationClient;
   /** Bytes received of blobs still being copied. */
   bytesInFlight = 0;
   /** Blob bytes received from this peer, and blobs copied whole (counted by the copier). */
@@ -38,7 +41,7 @@ export class PeerClient {
     /** Mutual TLS between regions, or plain text (the default). */
     channel: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.client = new ReplicationClient(address, channel, {
+    this.client = new FastReplicationClient(address, channel, {
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
       // HTTP/2's default 64 KiB window allows one round trip per 64 KiB: far too little for blobs.
       'grpc-node.flow_control_window': 8 * 1024 * 1024,
@@ -98,6 +101,8 @@ export class PeerClient {
       received = 0;
     };
     const out = new Readable({
+      // Room for several messages: a consumer that takes them one at a time must not pause the call after each.
+      highWaterMark: STREAM_BUFFER,
       read() {
         call.resume();
       },

@@ -1,7 +1,8 @@
+import { Writable } from 'node:stream';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { grpcError, unary } from './grpc-calls.js';
+import { ReplicationDefinition } from './blob-chunks.js';
 import {
-  ReplicationService,
   type BlobChunk,
   type ReadBlobRequest,
   type ReplicationServer,
@@ -23,7 +24,12 @@ export interface ReplicationServerOptions {
   status?: () => Promise<{ peers: PeerReplicationStatus[] }>;
 }
 
-/** Stream a blob from an offset in bounded chunks, waiting for the peer whenever gRPC buffers fill. */
+/**
+ * Stream a blob from an offset in chunks of at most CHUNK_BYTES. The driver reads into
+ * buffers it reuses once a write's callback has run; gRPC calls that back only
+ * after it has serialized (copied) the chunk and handed it to HTTP/2, so the
+ * copy needs no buffer per chunk and waits for the peer's flow control.
+ */
 async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobRequest, BlobChunk>): Promise<void> {
   const repo = parseName(call.request.repository);
   const digest = parseDigest(call.request.digest);
@@ -36,21 +42,26 @@ async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobR
     call.write({ offset, data: Buffer.alloc(0), size });
     return;
   }
-  const stream = await registry.driver.read(digest, { start: offset, end: size - 1 });
   let first = true;
-  try {
-    for await (const piece of stream as AsyncIterable<Buffer>) {
-      for (let at = 0; at < piece.length; at += CHUNK_BYTES) {
-        if (call.cancelled) return;
-        const data = piece.subarray(at, at + CHUNK_BYTES);
-        const more = call.write({ offset, data, size: first ? size : 0 });
+  const sink = new Writable({
+    write(data: Buffer, _encoding, done) {
+      for (let at = 0; at < data.length; at += CHUNK_BYTES) {
+        const piece = data.subarray(at, at + CHUNK_BYTES);
+        const last = at + CHUNK_BYTES >= data.length;
+        call.write({ offset, data: piece, size: first ? size : 0 }, last ? () => done() : undefined);
         first = false;
-        offset += data.length;
-        if (!more) await new Promise<void>((resolve) => call.once('drain', resolve));
+        offset += piece.length;
       }
-    }
+    },
+  });
+  const cancel = (): void => {
+    sink.destroy(); // the copy stops at its next write
+  };
+  call.once('cancelled', cancel);
+  try {
+    await registry.driver.writeTo(digest, sink, { start: offset, end: size - 1 });
   } finally {
-    stream.destroy();
+    call.off('cancelled', cancel);
   }
 }
 
@@ -62,6 +73,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       readBlob(registry, call).then(
         () => call.end(),
         (err: unknown) => {
+          if (call.cancelled) return; // the peer went away: nobody to tell, nothing went wrong here
           const grpc = (err as { grpc?: { code: Status; details: string } }).grpc;
           if (!grpc && !isOciError(err)) log.error('ReadBlob failed', { err });
           call.emit('error', grpc ?? grpcError(err));
@@ -145,7 +157,7 @@ export async function startReplicationServer(
   opts: ReplicationServerOptions,
 ): Promise<RunningReplicationServer> {
   const server = new Server({ 'grpc.max_send_message_length': CHUNK_BYTES * 2 });
-  server.addService(ReplicationService, replicationImplementation(registry, opts));
+  server.addService(ReplicationDefinition, replicationImplementation(registry, opts));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${listen.host}:${listen.port}`, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );

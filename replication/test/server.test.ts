@@ -59,6 +59,17 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
     assert.deepEqual(Buffer.concat(chunks.map((c) => c.data)), layer.subarray(from));
   });
 
+  it('stops a stream the peer cancels and goes on serving', async () => {
+    const big = await pushImage(n.url, 'team/big', 'v1', randomBytes(16 * CHUNK_BYTES));
+    const stream = client.readBlob({ repository: 'team/big', digest: big.layer, offset: 0 });
+    const failed = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
+    await new Promise((resolve) => stream.once('data', resolve));
+    stream.cancel();
+    assert.equal((await failed).code, Status.CANCELLED);
+    const chunks = await readBlob(client, 'team/app', image.layer, 0);
+    assert.equal(sha256(Buffer.concat(chunks.map((c) => c.data))), image.layer);
+  });
+
   it('answers NOT_FOUND for a blob the repository does not link, and OUT_OF_RANGE past the end', async () => {
     await assert.rejects(readBlob(client, 'other/repo', image.layer, 0), (e: ServiceError) => e.code === Status.NOT_FOUND);
     await assert.rejects(readBlob(client, 'team/app', image.layer, layer.length + 1), (e: ServiceError) => e.code === Status.OUT_OF_RANGE);
