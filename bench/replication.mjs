@@ -17,7 +17,10 @@ const N = Number(process.env.REPL_IMAGES ?? 200);
 const BIG = Number(process.env.REPL_BIG_MIB ?? 1024) * 1024 * 1024;
 const base = Number(process.env.BENCH_PORT ?? 7700);
 const dir = mkdtempSync(join(tmpdir(), 'georeg-replbench-'));
-const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', String(base)], {
+// REPL_SEPARATE=1: a `georeg replicate` process beside each node instead of the in-process replicator.
+const separate = process.env.REPL_SEPARATE === '1';
+const clusterArgs = ['cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', String(base), ...(separate ? ['--separate-replicators'] : [])];
+const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), ...clusterArgs], {
   env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'ignore'],
   detached: true,
@@ -29,13 +32,18 @@ await new Promise((resolve, reject) => {
 });
 const regions = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')).regions;
 const [eu, ...others] = regions;
-const pids = Object.fromEntries(regions.map((r) => [r.name, Number(execFileSync('pgrep', ['-f', `${join(dir, r.name, 'registry')}`]).toString().trim().split('\n')[0])]));
-const peak = Object.fromEntries(regions.map((r) => [r.name, 0]));
+const pidOf = (pattern) => Number(execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n')[0]);
+// What is sampled: each region's node, and with REPL_SEPARATE its replicate process.
+const procs = regions.flatMap((r) => [
+  { name: r.name, pid: pidOf(`serve .*${join(dir, r.name, 'registry')}`) },
+  ...(separate ? [{ name: `${r.name} replicator`, pid: pidOf(`replicate --data ${join(dir, r.name, 'registry')}`) }] : []),
+]);
+const peak = Object.fromEntries(procs.map((p) => [p.name, 0]));
 const sampler = setInterval(() => {
-  for (const r of regions) {
+  for (const p of procs) {
     try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pids[r.name]}/status`, 'utf8'))?.[1] ?? 0);
-      peak[r.name] = Math.max(peak[r.name], kb / 1024);
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
+      peak[p.name] = Math.max(peak[p.name], kb / 1024);
     } catch {}
   }
 }, 50);
@@ -101,11 +109,12 @@ await new Promise((r) => cluster.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 
 const MiB = 1024 * 1024;
-console.log(`Replication bench: ${N} images of 3 × 1 MiB pushed one at a time into eu; lag until the tag answers.\n`);
+console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}: ${N} images of 3 × 1 MiB pushed one at a time into eu; lag until the tag answers.\n`);
 console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
 console.log('|---|---|---|---|');
 for (const r of others) console.log(`| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`);
 const all = Object.values(lags).flat();
 console.log(`| all | ${q(all, 0.5).toFixed(0)} | ${q(all, 0.99).toFixed(0)} | ${Math.max(...all).toFixed(0)} |`);
 console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${(BIG / MiB / ((bigDone[k] - t0) / 1000)).toFixed(0)} MiB/s)`).join(', ')}; local pull (curl) ${(Number(pull.stdout) / MiB).toFixed(0)} MiB/s.`);
-console.log(`Peak RSS per region's node (with its replicator): ${regions.map((r) => `${r.name} ${peak[r.name].toFixed(0)} MiB`).join(', ')}.`);
+const whose = separate ? 'node and of its replicate process' : 'node (with its replicator)';
+console.log(`Peak RSS per region's ${whose}: ${procs.map((p) => `${p.name} ${peak[p.name].toFixed(0)} MiB`).join(', ')}.`);
