@@ -12,28 +12,11 @@
  */
 import { makeGenericClientConstructor, type ChannelCredentials, type ClientOptions } from '@grpc/grpc-js';
 import { ReplicationService, type BlobChunk, type ReplicationClient } from 'georeg/proto';
+import { delimitedLength, putDelimited, putVarint, varintLength, WireReader } from './wire.js';
 
 const OFFSET_TAG = 0x08; // field 1, varint
 const DATA_TAG = 0x12; // field 2, length-delimited
 const SIZE_TAG = 0x18; // field 3, varint
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
-  }
-  return len;
-}
-
-function putVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[at++] = n;
-  return at;
-}
 
 let scratch = Buffer.allocUnsafeSlow(0);
 
@@ -51,8 +34,7 @@ export function encodeBlobChunk(chunk: BlobChunk): Buffer {
   for (const n of [offset, size]) {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`BlobChunk offsets and sizes are whole bytes, not ${n}`);
   }
-  const len =
-    (offset ? 1 + varintLength(offset) : 0) + (data.length ? 1 + varintLength(data.length) + data.length : 0) + (size ? 1 + varintLength(size) : 0);
+  const len = (offset ? 1 + varintLength(offset) : 0) + (data.length ? delimitedLength(data.length) : 0) + (size ? 1 + varintLength(size) : 0);
   if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(len);
   const buf = scratch.subarray(0, len);
   let at = 0;
@@ -60,12 +42,7 @@ export function encodeBlobChunk(chunk: BlobChunk): Buffer {
     buf[at++] = OFFSET_TAG;
     at = putVarint(buf, at, offset);
   }
-  if (data.length) {
-    buf[at++] = DATA_TAG;
-    at = putVarint(buf, at, data.length);
-    buf.set(data, at);
-    at += data.length;
-  }
+  if (data.length) at = putDelimited(buf, at, DATA_TAG, data);
   if (size) {
     buf[at++] = SIZE_TAG;
     putVarint(buf, at, size);
@@ -73,46 +50,11 @@ export function encodeBlobChunk(chunk: BlobChunk): Buffer {
   return buf;
 }
 
-class Reader {
-  at = 0;
-  constructor(readonly buf: Buffer) {}
-
-  /** A varint of at most 2^53 - 1: larger (or negative int64) values are no byte offsets. */
-  varint(): number {
-    let n = 0;
-    for (let scale = 1; ; scale *= 0x80) {
-      if (this.at >= this.buf.length) throw new Error('BlobChunk: truncated varint');
-      const b = this.buf[this.at++];
-      n += (b & 0x7f) * scale;
-      if (!(b & 0x80)) break;
-      if (scale > 2 ** 45) throw new Error('BlobChunk: varint out of range');
-    }
-    if (!Number.isSafeInteger(n)) throw new Error('BlobChunk: varint out of range');
-    return n;
-  }
-
-  bytes(): Buffer {
-    const len = this.varint();
-    if (this.at + len > this.buf.length) throw new Error('BlobChunk: truncated field');
-    const out = this.buf.subarray(this.at, this.at + len);
-    this.at += len;
-    return out;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 2) this.bytes();
-    else if (wireType === 1 || wireType === 5) this.at += wireType === 1 ? 8 : 4;
-    else throw new Error(`BlobChunk: unsupported wire type ${wireType}`);
-    if (this.at > this.buf.length) throw new Error('BlobChunk: truncated field');
-  }
-}
-
 /** `data` is a view into `buf`, not a copy. Unknown fields are skipped, as protobuf requires. */
 export function decodeBlobChunk(buf: Buffer): BlobChunk {
   const chunk: BlobChunk = { offset: 0, data: Buffer.alloc(0), size: 0 };
-  const r = new Reader(buf);
-  while (r.at < buf.length) {
+  const r = new WireReader(buf, 'BlobChunk');
+  while (!r.done) {
     const tag = r.varint();
     if (tag === OFFSET_TAG) chunk.offset = r.varint();
     else if (tag === DATA_TAG) chunk.data = r.bytes();

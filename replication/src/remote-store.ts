@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
-import { RegionStoreClient, type IngestStep, type StoreReply, type TagState as WireTag } from 'georeg/proto';
+import { type RegionStoreClient, type IngestStep, type StoreReply, type TagState as WireTag } from 'georeg/proto';
+import { FastRegionStoreClient } from './ingest-parts.js';
 import { parseDigest, type Digest, type HlcTimestamp, type PeerReplicationStatus } from 'georeg/nodes';
 import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
 import type { RegionStore, TagState } from './region-store.js';
@@ -15,10 +16,10 @@ const CALL_MS = 60_000;
  * come back as the OCI errors they were in the node (storeError).
  */
 export class RemoteRegionStore implements RegionStore {
-  private readonly client: InstanceType<typeof RegionStoreClient>;
+  private readonly client: RegionStoreClient;
 
   constructor(socket: string) {
-    this.client = new RegionStoreClient(`unix:${socket}`, credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+    this.client = new FastRegionStoreClient(`unix:${socket}`, credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
   }
 
   private call<Res>(invoke: UnaryInvoke<Res>): Promise<Res> {

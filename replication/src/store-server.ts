@@ -2,7 +2,8 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
-import { RegionStoreService, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
+import { type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
+import { RegionStoreDefinition } from './ingest-parts.js';
 import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
 import { grpcError, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
@@ -128,7 +129,7 @@ export async function startRegionStoreServer(store: RegionStore, socket: string,
   await chmod(dirname(socket), 0o700);
   await rm(socket, { force: true }); // a socket left by a killed node
   const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
-  server.addService(RegionStoreService, regionStoreImplementation(store, log, onReport));
+  server.addService(RegionStoreDefinition, regionStoreImplementation(store, log, onReport));
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   await chmod(socket, 0o600);
   log.info('region store listening for a replicate process', { socket });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { BlobChunk } from 'georeg/proto';
+import { BlobChunk, IngestPart } from 'georeg/proto';
 import { decodeBlobChunk, encodeBlobChunk } from '../src/blob-chunks.js';
+import { decodeIngestPart, encodeIngestPart } from '../src/ingest-parts.js';
 
 const generated = (c: BlobChunk): Buffer => Buffer.from(BlobChunk.encode(c).finish());
 /** encodeBlobChunk's result is overwritten by its next call: keep a copy. */
@@ -63,5 +64,31 @@ describe('replication: BlobChunk codec by hand', () => {
       assert.throws(() => encodeBlobChunk({ offset: bad, data: Buffer.alloc(0), size: 0 }), RangeError);
       assert.throws(() => encodeBlobChunk({ offset: 0, data: Buffer.alloc(0), size: bad }), RangeError);
     }
+  });
+});
+
+describe('replication: IngestPart codec by hand', () => {
+  const cases: IngestPart[] = [
+    { repository: 'team/app', digest: `sha256:${'a'.repeat(64)}`, data: Buffer.alloc(0), abort: false },
+    { repository: '', digest: '', data: randomBytes(1024 * 1024 + 1), abort: false },
+    { repository: '', digest: '', data: Buffer.alloc(0), abort: true },
+    { repository: 'ünïcode/naïve', digest: 'd', data: randomBytes(3), abort: true },
+  ];
+
+  it('writes exactly the bytes of the generated encoder', () => {
+    for (const c of cases) assert.ok(encodeIngestPart(c).equals(Buffer.from(IngestPart.encode(c).finish())), JSON.stringify({ ...c, data: c.data.length }));
+  });
+
+  it('reads what the generated encoder writes, with the data as a view (no copy), skipping unknown fields', () => {
+    for (const c of cases) {
+      const wire = Buffer.concat([Buffer.from(IngestPart.encode(c).finish()), Buffer.from([0x28, 0x07])]); // + field 5, varint
+      const got = decodeIngestPart(wire);
+      assert.deepEqual({ ...got, data: Buffer.from(got.data) }, { ...c, data: Buffer.from(c.data) });
+      if (c.data.length) assert.equal(got.data.buffer, wire.buffer);
+    }
+  });
+
+  it('refuses a truncated part', () => {
+    assert.throws(() => decodeIngestPart(Buffer.from([0x1a, 0x09, 1, 2, 3])), /IngestPart: truncated field/);
   });
 });
