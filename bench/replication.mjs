@@ -4,6 +4,8 @@
 // eu until the tag answers in us and ap (a replicated tag appears only after its blobs and
 // manifest are committed). Then replicates a 1 GiB blob and compares its rate with a local pull.
 // Prints a markdown summary; peak RSS of each region's node (which hosts its replicator).
+// Environment: REPL_IMAGES (200), REPL_BIG_MIB (1024), REPL_REGIONS (eu,us,ap), REPL_SEPARATE=1
+// (a `georeg replicate` process beside each node), BENCH_PORT (7700).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +21,9 @@ const base = Number(process.env.BENCH_PORT ?? 7700);
 const dir = mkdtempSync(join(tmpdir(), 'georeg-replbench-'));
 // REPL_SEPARATE=1: a `georeg replicate` process beside each node instead of the in-process replicator.
 const separate = process.env.REPL_SEPARATE === '1';
-const clusterArgs = ['cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', String(base), ...(separate ? ['--separate-replicators'] : [])];
+// REPL_REGIONS: the regions, the first one pushed to (default eu,us,ap; eu,us measures one receiving region alone).
+const regionList = process.env.REPL_REGIONS ?? 'eu,us,ap';
+const clusterArgs = ['cluster', '--regions', regionList, '--data', dir, '--port-base', String(base), ...(separate ? ['--separate-replicators'] : [])];
 const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), ...clusterArgs], {
   env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'ignore'],
@@ -109,7 +113,7 @@ await new Promise((r) => cluster.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 
 const MiB = 1024 * 1024;
-console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}: ${N} images of 3 × 1 MiB pushed one at a time into eu; lag until the tag answers.\n`);
+console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}, regions ${regionList}: ${N} images of 3 × 1 MiB pushed one at a time into ${eu.name}; lag until the tag answers.\n`);
 console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
 console.log('|---|---|---|---|');
 for (const r of others) console.log(`| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`);

@@ -22,7 +22,7 @@ import {
 /** Unary calls give up after this long by default. */
 const UNARY_MS = 30_000;
 /** Bytes of a blob stream buffered on this side before the call is paused (gRPC flow control then holds the peer). */
-const STREAM_BUFFER = 4 * 1024 * 1024;
+const STREAM_BUFFER = 2 * 1024 * 1024;
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {

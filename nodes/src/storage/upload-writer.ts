@@ -5,7 +5,7 @@ import type { RequestBody, Response } from './upload-protocol.js';
 /** Bytes posted to the worker in one message. */
 const BATCH = 1024 * 1024;
 /** Bytes posted but not yet written before the source is paused. */
-const MAX_IN_FLIGHT = 8 * 1024 * 1024;
+const MAX_IN_FLIGHT = 4 * 1024 * 1024;
 
 export class WorkerError extends Error {
   constructor(
