@@ -3,11 +3,13 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 const CHUNK = 1024 * 1024;
-/** Reads queued ahead of the one being written. */
-const READ_AHEAD = 4;
+/** Most reads queued ahead of the one being written (cold reads only, see copyFileRange). */
+const MAX_READ_AHEAD = 4;
+/** A read slower than this (1 GiB/s) came from the disk, not the page cache. */
+const COLD_BYTES_PER_MS = 1024 * 1024;
 /** Spare chunk buffers kept between copies, so a pull allocates nothing. */
 const spare: Buffer[] = [];
-const MAX_SPARE = 2 * (READ_AHEAD + 1);
+const MAX_SPARE = 8;
 
 function take(size: number): Buffer {
   return size === CHUNK ? (spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafe(size);
@@ -31,25 +33,34 @@ function write(sink: Writable, buf: Buffer): Promise<void> {
 }
 
 /**
- * Copy bytes [start, end] of an open file into `sink` without ending it. Up to
- * READ_AHEAD 1 MiB reads are in flight while one buffer is being written: a blob
- * that is not in the page cache (uploads are written with O_DIRECT) reads at
- * 400 MiB/s one 1 MiB read at a time on a virtual disk, and at 1-2 GiB/s with
- * four queued. Buffers are reused, so memory stays flat and nothing is
- * allocated per chunk. `sink` must not keep a written buffer after its write
- * callback (true of sockets, HTTP responses and the ReadBlob sink).
+ * Copy bytes [start, end] of an open file into `sink` without ending it: one
+ * 1 MiB buffer is read while another is written, and buffers are reused, so
+ * memory stays flat and nothing is allocated per chunk. When reads turn out to
+ * come from the disk rather than the page cache (slower than 1 GiB/s: a blob
+ * written with O_DIRECT and not read since), more reads are queued ahead, up to
+ * MAX_READ_AHEAD: on a virtual disk, cold 1 MiB reads one at a time ran at
+ * 400-460 MiB/s and four queued at 1-2 GiB/s. Warm copies keep two buffers,
+ * whose bytes stay in the CPU's cache between the read and the write (four
+ * halved node-client pulls in the bench). `sink` must not keep a written buffer
+ * after its write callback (true of sockets, HTTP responses and the ReadBlob sink).
  */
 export async function copyFileRange(fd: FileHandle, sink: Writable, start: number, end: number): Promise<void> {
   const size = Math.min(CHUNK, end - start + 1);
-  const free = Array.from({ length: Math.min(READ_AHEAD + 1, Math.ceil((end - start + 1) / size)) }, () => take(size));
-  const owned = [...free];
+  const owned: Buffer[] = [];
+  const free: Buffer[] = [];
   const reads: { buf: Buffer; len: number; done: Promise<number> }[] = [];
+  let depth = 1;
   let next = start;
   const readAhead = (): void => {
-    while (free.length > 0 && next <= end) {
-      const buf = free.pop() as Buffer;
+    while (reads.length < depth && next <= end) {
+      let buf = free.pop();
+      if (!buf) owned.push((buf = take(size)));
       const len = Math.min(buf.length, end - next + 1);
-      const done = fd.read(buf, 0, len, next).then((r) => r.bytesRead);
+      const began = performance.now();
+      const done = fd.read(buf, 0, len, next).then(({ bytesRead }) => {
+        if (performance.now() - began > len / COLD_BYTES_PER_MS) depth = Math.min(MAX_READ_AHEAD, depth + 1);
+        return bytesRead;
+      });
       done.catch(() => undefined); // awaited in order below
       reads.push({ buf, len, done });
       next += len;
