@@ -25,9 +25,10 @@ let scratch = Buffer.allocUnsafeSlow(0);
  *
  * The result is a view of one buffer that the next call overwrites: grpc-js copies
  * a serialized response into its frame before serializing anything else
- * (ServerInterceptingCall.serializeMessage), so a chunk costs no allocation here.
+ * (BaseServerInterceptingCall.serializeMessage), so a chunk costs no allocation here.
  * A grpc-js that kept the buffer would corrupt chunks, which the receiver's
- * digest check rejects; it could not go unnoticed.
+ * digest check rejects, and replication/test/server.test.ts fails (it checks
+ * a streamed blob's digest); it could not go unnoticed.
  */
 export function encodeBlobChunk(chunk: BlobChunk): Buffer {
   const { offset, data, size } = chunk;

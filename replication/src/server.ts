@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { grpcError, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
@@ -48,7 +49,7 @@ async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobR
       for (let at = 0; at < data.length; at += CHUNK_BYTES) {
         const piece = data.subarray(at, at + CHUNK_BYTES);
         const last = at + CHUNK_BYTES >= data.length;
-        call.write({ offset, data: piece, size: first ? size : 0 }, last ? () => done() : undefined);
+        call.write({ offset, data: piece, size: first ? size : 0 }, last ? (err?: Error | null) => done(err) : undefined);
         first = false;
         offset += piece.length;
       }
@@ -59,7 +60,11 @@ async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobR
   };
   call.once('cancelled', cancel);
   try {
+    if (call.cancelled) return; // cancelled while the blob was looked up: read nothing
     await registry.driver.writeTo(digest, sink, { start: offset, end: size - 1 });
+    // Some drivers' writeTo resolves once their source ended, with writes still queued in the sink.
+    sink.end();
+    await finished(sink);
   } finally {
     call.off('cancelled', cancel);
   }

@@ -62,6 +62,15 @@ export class WireReader {
     return n;
   }
 
+  /** Any varint up to protobuf's 10 bytes (an unknown field may hold a negative int64 or a large uint64). */
+  private skipVarint(): void {
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.buf.length) throw new Error(`${this.what}: truncated varint`);
+      if (!((this.buf[this.at++] as number) & 0x80)) return;
+    }
+    throw new Error(`${this.what}: varint longer than 10 bytes`);
+  }
+
   /** A length-delimited field as a view of the message (no copy). */
   bytes(): Buffer {
     const len = this.varint();
@@ -73,7 +82,7 @@ export class WireReader {
 
   /** Skip a field this codec does not know, as protobuf requires. */
   skip(wireType: number): void {
-    if (wireType === 0) this.varint();
+    if (wireType === 0) this.skipVarint();
     else if (wireType === 2) this.bytes();
     else if (wireType === 1 || wireType === 5) this.at += wireType === 1 ? 8 : 4;
     else throw new Error(`${this.what}: unsupported wire type ${wireType}`);

@@ -40,6 +40,7 @@ describe('replication: BlobChunk codec by hand', () => {
       Buffer.from([0x2a, 0x02, 0xff, 0xff]), // field 5, two bytes (unknown)
       Buffer.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8]), // field 6, fixed64 (unknown)
       Buffer.from([0x3d, 1, 2, 3, 4]), // field 7, fixed32 (unknown)
+      Buffer.from([0x40, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), // field 8, int64 -1 (unknown)
       Buffer.from([0x12, 0x0a]),
       data,
       Buffer.from([0x08, 0x05]), // offset = 5 last

@@ -108,3 +108,33 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
     assert.equal(st.region, 'eu');
   });
 });
+
+describe('replication: ReadBlob over the memory driver', () => {
+  it('streams all of a blob the driver holds in several pieces (a chunked upload) before it ends the call', async () => {
+    const n = await node({ region: 'eu', storage: { driver: 'memory' } });
+    const server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    const client = new ReplicationClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      const parts = [randomBytes(70000), randomBytes(3000), randomBytes(2000)];
+      const digest = sha256(Buffer.concat(parts));
+      const post = await fetch(`${n.url}/v2/team/mem/blobs/uploads/`, { method: 'POST' });
+      let location = new URL(post.headers.get('location') ?? '', n.url);
+      let at = 0;
+      for (const part of parts) {
+        const res = await fetch(location, { method: 'PATCH', body: new Uint8Array(part), headers: { 'Content-Range': `${at}-${at + part.length - 1}` } });
+        assert.equal(res.status, 202);
+        location = new URL(res.headers.get('location') ?? '', n.url);
+        at += part.length;
+      }
+      location.searchParams.set('digest', digest);
+      assert.equal((await fetch(location, { method: 'PUT' })).status, 201);
+
+      const chunks = await readBlob(client, 'team/mem', digest, 0);
+      assert.equal(sha256(Buffer.concat(chunks.map((c) => c.data))), digest);
+    } finally {
+      client.close();
+      await server.close();
+      await n.close();
+    }
+  });
+});

@@ -9,10 +9,18 @@ export interface Node extends RunningNode {
 }
 
 /** A registry node on a free port, data in a temp dir removed by close(). */
-export async function node(overrides: { region?: string; nats?: Partial<Config['nats']> } = {}): Promise<Node> {
+export async function node(overrides: { region?: string; nats?: Partial<Config['nats']>; storage?: Partial<Config['storage']> } = {}): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), 'georeg-repl-'));
   const base = structuredClone(defaultConfig);
-  const config: Config = { ...base, region: overrides.region ?? base.region, nats: { ...base.nats, ...overrides.nats }, listen: '127.0.0.1:0', data: dir, log: { level: 'error', access: false } };
+  const config: Config = {
+    ...base,
+    region: overrides.region ?? base.region,
+    nats: { ...base.nats, ...overrides.nats },
+    storage: { ...base.storage, ...overrides.storage },
+    listen: '127.0.0.1:0',
+    data: dir,
+    log: { level: 'error', access: false },
+  };
   const n = await startNode(config, silentLogger);
   return {
     ...n,

@@ -76,6 +76,8 @@ export async function copyFileRange(fd: FileHandle, sink: Writable, start: numbe
       if (writing) free.push(writing);
       writing = read.buf;
       inFlight = write(sink, read.len === read.buf.length ? read.buf : read.buf.subarray(0, read.len));
+      // Awaited at the next turn or below; meanwhile a client that hangs up must not be an unhandled rejection.
+      inFlight.catch(() => undefined);
       readAhead();
     }
     await inFlight;

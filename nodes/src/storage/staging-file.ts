@@ -15,7 +15,7 @@
  * with a background fdatasync every 32 MiB so the commit's fsync has only the
  * tail left to write.
  */
-import { close, closeSync, constants, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs';
 
 /** The alignment O_DIRECT needs of offsets, lengths and memory on any block device. */
 const BLOCK = 4096;
@@ -59,6 +59,16 @@ function readAt(fd: number, length: number, position: number): Buffer {
   return buf;
 }
 
+/** Close a descriptor whose closing nobody can act on (its data was written, or is being given up). */
+function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing to report to: the bytes that matter went through the other descriptor or were written already
+  }
+}
+
 /** The O_DIRECT descriptor, or undefined where the filesystem does not do direct I/O. */
 function openDirect(path: string): number | undefined {
   const flag = constants.O_DIRECT;
@@ -78,6 +88,7 @@ export class StagingFile {
   #tail: Buffer;
   #unflushed = 0;
   #flushing?: Promise<void>;
+  #failed?: Error;
 
   private constructor(
     /** Read-write, through the page cache: the tail, and every write where there is no direct I/O. */
@@ -95,9 +106,12 @@ export class StagingFile {
    */
   static open(path: string, direct: boolean): StagingFile {
     const fd = openSync(path, constants.O_RDWR); // no O_CREAT: the upload must exist
+    let directFd: number | undefined;
     try {
-      return new StagingFile(fd, direct ? openDirect(path) : undefined, fstatSync(fd).size);
+      directFd = direct ? openDirect(path) : undefined;
+      return new StagingFile(fd, directFd, fstatSync(fd).size);
     } catch (e) {
+      closeQuietly(directFd);
       closeSync(fd);
       throw e;
     }
@@ -113,8 +127,23 @@ export class StagingFile {
     return this.directFd !== undefined;
   }
 
+  /**
+   * Append `data`. After a failed append every later one fails too: writing the
+   * next batch where the failed one belonged would leave a gap in the file.
+   * The bytes before the failure stay, and close() still completes them.
+   */
   async append(data: Uint8Array): Promise<void> {
-    if (this.directFd === undefined) return this.#appendCached(data);
+    if (this.#failed) throw this.#failed;
+    try {
+      await (this.directFd === undefined ? this.#appendCached(data) : this.#appendDirect(data));
+    } catch (e) {
+      this.#failed = e as Error;
+      throw e;
+    }
+  }
+
+  async #appendDirect(data: Uint8Array): Promise<void> {
+    const directFd = this.directFd as number;
     const buf = alignedStage();
     for (let at = 0; at < data.length; ) {
       const carried = this.#tail.length;
@@ -123,7 +152,7 @@ export class StagingFile {
       if (whole > 0) {
         buf.set(this.#tail, 0);
         buf.set(data.subarray(at, at + whole - carried), carried);
-        await writeAll(this.directFd, buf.subarray(0, whole), this.#pos);
+        await writeAll(directFd, buf.subarray(0, whole), this.#pos);
         this.#pos += whole;
         this.#tail = Buffer.from(data.subarray(at + whole - carried, at + n));
       } else {
@@ -155,9 +184,9 @@ export class StagingFile {
       if (this.#tail.length > 0) await writeAll(this.fd, this.#tail, this.#pos);
       return this.size;
     } finally {
-      if (this.directFd !== undefined) closeSync(this.directFd);
+      closeQuietly(this.directFd);
       const fd = this.fd;
-      if (this.#flushing) void this.#flushing.finally(() => close(fd, () => undefined));
+      if (this.#flushing) void this.#flushing.finally(() => closeQuietly(fd));
       else closeSync(fd);
     }
   }

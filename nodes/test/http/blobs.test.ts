@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, pushBlob, sha256 } from '../support/client.js';
 
@@ -52,6 +54,29 @@ describe('http: blobs', () => {
       assert.equal(head.status, 404);
       assert.equal(head.body.length, 0);
     });
+  });
+
+  it('keeps serving when clients hang up in the middle of large downloads', async () => {
+    const big = randomBytes(8 * 1024 * 1024);
+    const bigDigest = await pushBlob(node.url, 'blobs/big', big);
+    for (let i = 0; i < 40; i++) {
+      await new Promise<void>((resolve) => {
+        const req = request(url(`/v2/blobs/big/blobs/${bigDigest}`), (res) => {
+          const stopAt = (i % 8) * 1024 * 1024 + 1;
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got >= stopAt) req.destroy();
+          });
+          res.on('close', resolve);
+        });
+        req.on('error', () => resolve());
+        req.end();
+      });
+    }
+    const res = await http('GET', url(`/v2/blobs/big/blobs/${bigDigest}`));
+    assert.equal(res.status, 200);
+    assert.equal(sha256(res.body), bigDigest);
   });
 
   describe('ranges', () => {
