@@ -10,8 +10,8 @@
  * (proto/georeg/v1/replication.proto; a test compares both codecs), so a peer
  * built on the generated code interoperates.
  */
-import { makeGenericClientConstructor, type ChannelCredentials, type ClientOptions } from '@grpc/grpc-js';
 import { ReplicationService, type BlobChunk, type ReplicationClient } from 'georeg/proto';
+import { clientClass } from './grpc-calls.js';
 import { delimitedLength, putDelimited, putVarint, varintLength, WireReader } from './wire.js';
 
 const OFFSET_TAG = 0x08; // field 1, varint
@@ -72,6 +72,4 @@ export const ReplicationDefinition = {
 } as const;
 
 /** A Replication client that reads blob chunks with this codec; otherwise the generated client. */
-export const FastReplicationClient = makeGenericClientConstructor(ReplicationDefinition, 'georeg.v1.Replication') as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ReplicationClient;
-};
+export const FastReplicationClient = clientClass<ReplicationClient>(ReplicationDefinition, 'georeg.v1.Replication');

@@ -15,6 +15,15 @@ export class GoneAtSource extends Error {
 
 const notFound = (err: unknown): boolean => (err as { code?: unknown }).code === grpcStatus.NOT_FOUND;
 
+/**
+ * `withReferrers`: also copy the manifests that refer to it. `named`: the event
+ * names this manifest, so its absence at the source makes the event stale (GoneAtSource).
+ */
+interface EnsureOptions {
+  withReferrers?: boolean;
+  named?: boolean;
+}
+
 /** Blobs of one manifest copied at the same time. */
 const BLOBS_AT_ONCE = 4;
 
@@ -56,7 +65,7 @@ export class Copier {
     };
     switch (event.action) {
       case Action.MANIFEST_PUT:
-        return this.ensureManifest(repo, parseDigest(event.digest), peer, false, true);
+        return this.ensureManifest(repo, parseDigest(event.digest), peer, { named: true });
       case Action.TAG_PUT:
         await this.applyTag(repo, event.tag, parseDigest(event.digest), event.timestamp, peer, conflict);
         return;
@@ -79,7 +88,7 @@ export class Copier {
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
     const here = await this.store.tag(repo, parseTag(tag));
     if (!this.newer(here, at, onConflict) || here.digest === digest) return false;
-    await this.ensureManifest(repo, digest, peer, true, true);
+    await this.ensureManifest(repo, digest, peer, { withReferrers: true, named: true });
     await this.store.putTag(repo, tag, digest, at);
     return true;
   }
@@ -114,7 +123,7 @@ export class Copier {
    * manifests that refer to it on the peer, so a tag never arrives before the
    * signatures that let a trust policy serve it.
    */
-  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, withReferrers = false, named = false): Promise<void> {
+  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, { withReferrers = false, named = false }: EnsureOptions = {}): Promise<void> {
     const here = await this.store.hasManifest(repo, digest);
     if (here && !withReferrers) return;
     const m = await peer.getManifest(repo, digest, withReferrers).catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { Metadata, status as Status, type CallOptions, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, makeGenericClientConstructor, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ServiceDefinition, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
 
 /** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
@@ -45,4 +45,9 @@ export function callUnary<Res>(
   failure: (err: ServiceError) => unknown = (err) => err,
 ): Promise<Res> {
   return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(failure(err)) : resolve(res))));
+}
+
+/** A client class over `definition` (a generated service definition, some methods on hand-written codecs), typed as the generated client. */
+export function clientClass<C>(definition: ServiceDefinition, serviceName: string): new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C {
+  return makeGenericClientConstructor(definition, serviceName) as unknown as new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C;
 }

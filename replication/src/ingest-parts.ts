@@ -5,8 +5,8 @@
  * the generated codec copies each part four times; this one writes a part with
  * one allocation and one copy and reads it without copying its data.
  */
-import { makeGenericClientConstructor, type ChannelCredentials, type ClientOptions } from '@grpc/grpc-js';
 import { RegionStoreService, type IngestPart, type RegionStoreClient } from 'georeg/proto';
+import { clientClass } from './grpc-calls.js';
 import { delimitedLength, putDelimited, WireReader } from './wire.js';
 
 const REPOSITORY_TAG = 0x0a; // field 1, length-delimited
@@ -57,6 +57,4 @@ export const RegionStoreDefinition = {
 } as const;
 
 /** A RegionStore client that sends blob parts with this codec; otherwise the generated client. */
-export const FastRegionStoreClient = makeGenericClientConstructor(RegionStoreDefinition, 'georeg.v1.RegionStore') as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): RegionStoreClient;
-};
+export const FastRegionStoreClient = clientClass<RegionStoreClient>(RegionStoreDefinition, 'georeg.v1.RegionStore');
