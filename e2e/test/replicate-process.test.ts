@@ -48,10 +48,13 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
 
   it('kill -9 of the replicate process mid-blob: the node keeps serving, a new one resumes from the staged offset', async () => {
     const digest = await pushBlocksImage(regions.url.eu, 'big/one', 'v1', BLOB);
-    await until(120_000, 'the copy to be under way', async () => ((await usPeers())[0]?.bytesInFlight ?? 0) > 16 * 1024 * 1024 || undefined);
+    const staged = join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`);
+    // Under way on both sides: the replicate process reports bytes in flight, and the node has
+    // staged some (the replicator's count alone can run megabytes ahead of the node, in buffers).
+    await until(120_000, 'the copy to be under way', async () => ((await usPeers())[0]?.bytesInFlight ?? 0) > 0 || undefined);
+    await until(120_000, 'the node to stage 16 MiB', async () => ((await stat(staged).catch(() => undefined))?.size ?? 0) > 16 * 1024 * 1024 || undefined);
     replicator.kill('SIGKILL');
     await new Promise((r) => replicator.once('exit', r));
-    const staged = join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`);
     const stagedBytes = (await stat(staged)).size;
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
     assert.equal(await send('HEAD', `${regions.url.us}/v2/team/app/manifests/v1`), 200, 'the node serves on without its replicator');
