@@ -21,8 +21,6 @@ import {
 
 /** Unary calls give up after this long by default. */
 const UNARY_MS = 30_000;
-/** Bytes of a blob stream buffered on this side before the call is paused (gRPC flow control then holds the peer). */
-const STREAM_BUFFER = 2 * 1024 * 1024;
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
@@ -101,8 +99,6 @@ export class PeerClient {
       received = 0;
     };
     const out = new Readable({
-      // Room for several messages: a consumer that takes them one at a time must not pause the call after each.
-      highWaterMark: STREAM_BUFFER,
       read() {
         call.resume();
       },

@@ -75,6 +75,10 @@ export class UploadWriter {
    * written (and hashed) before the promise rejects with the source's error.
    */
   async append(id: string, path: string, source: Readable): Promise<number> {
+    // The source may fail while the worker opens the file, before the loop below listens (a
+    // peer's blob stream that errors at once), or after an open that failed: the loop throws
+    // its error, and the caller has the open's; neither may escape as an uncaught 'error' event.
+    source.on('error', () => undefined);
     await this.#call({ t: 'open', id, path, direct: this.direct });
     const acks: Promise<Response>[] = [];
     let buf: ArrayBuffer | undefined; // taken when the first byte arrives

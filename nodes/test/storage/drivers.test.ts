@@ -104,6 +104,15 @@ describe('FsBlobDriver on disk', () => {
     }
   });
 
+  it('rejects with the error of a source that fails before its first byte, with nothing uncaught', async () => {
+    await driver.createUpload('early');
+    const source = new Readable({ read() {} });
+    const appended = driver.appendUpload('early', source);
+    source.destroy(new Error('peer went away')); // while the worker is still opening the file
+    await assert.rejects(appended, /peer went away/);
+    assert.equal(await driver.uploadSize('early'), 0);
+  });
+
   it('refuses a second concurrent append to one upload instead of interleaving bytes', async () => {
     await driver.createUpload('busy');
     const slow = new PassThrough();
