@@ -68,7 +68,7 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
   });
 
   it('publishes events to a NATS that requires credentials, which a process without them cannot read', async () => {
-    const nats = await TestNats.start({ user: 'georeg', pass: 'a nats password' });
+    const nats = await TestNats.start({ auth: { user: 'georeg', pass: 'a nats password' } });
     const passwordFile = join(dir, 'nats-password');
     await writeFile(passwordFile, 'a nats password\n', { mode: 0o600 });
     const n = await node({ region: 'us', nats: { url: nats.url, user: 'georeg', passwordFile } });

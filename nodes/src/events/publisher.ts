@@ -36,7 +36,8 @@ export class OutboxPublisher {
   private running = false;
   private wake?: () => void;
   private idle: Promise<void> = Promise.resolve();
-  private failures = 0;
+  /** Rounds failed in a row (0 while publishing works). */
+  failures = 0;
   /** Set by notify(): the outbox may hold new entries. */
   private dirty = false;
   private drainWaiters: (() => void)[] = [];
@@ -118,7 +119,21 @@ export class OutboxPublisher {
 
   private async jetstream(): Promise<JetStreamClient> {
     if (this.js && this.nc && !this.nc.isClosed()) return this.js;
-    const nc = await connect({
+    // One connection, kept while the stream cannot be made (JetStream still electing its
+    // leader, or off): a new one per retry would leak a connection per failure, each
+    // holding the process open after stop().
+    if (!this.nc || this.nc.isClosed()) this.nc = await this.connect();
+    const nc = this.nc;
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    await ensureStream(jsm, this.opts.region);
+    this.js = nc.jetstream();
+    this.readyResolve();
+    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: eventStream(this.opts.region), subject: eventSubject(this.opts.region) });
+    return this.js;
+  }
+
+  private connect(): Promise<NatsConnection> {
+    return connect({
       ...this.opts.auth,
       servers: this.opts.servers,
       name: `georeg-${this.opts.region}-publisher`,
@@ -127,13 +142,6 @@ export class OutboxPublisher {
       reconnectTimeWait: 250,
       timeout: 2000,
     });
-    const jsm = await nc.jetstreamManager({ checkAPI: false });
-    await ensureStream(jsm, this.opts.region);
-    this.nc = nc;
-    this.js = nc.jetstream();
-    this.readyResolve();
-    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: eventStream(this.opts.region), subject: eventSubject(this.opts.region) });
-    return this.js;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
-import { eventStream, eventSubject } from '../../src/events/publisher.js';
+import { OutboxPublisher, eventStream, eventSubject } from '../../src/events/publisher.js';
+import { MemoryMetaStore } from '../../src/meta/memory-store.js';
+import { silentLogger } from '../../src/log.js';
 import { compareHlc } from '../../src/events/hlc.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
@@ -108,5 +110,29 @@ describe('events: outbox to JetStream (real nats-server)', function () {
     assert.equal(first.duplicate, false);
     assert.equal(second.duplicate, true);
     assert.equal(second.seq, first.seq);
+  });
+});
+
+describe('events: a stream that cannot be made yet (real nats-server without JetStream)', function () {
+  this.timeout(30_000);
+
+  it('retries on one connection, and stop() leaves none open', async () => {
+    const nats = await TestNats.start({ jetstream: false, monitor: true });
+    const publisher = new OutboxPublisher(new MemoryMetaStore(), { servers: nats.url, region: 'eu', log: silentLogger, maxBackoffMs: 20 });
+    try {
+      publisher.start();
+      // Each failure used to open a new connection and leave the old one behind.
+      while (publisher.failures < 5) await new Promise((r) => setTimeout(r, 10));
+      assert.match(publisher.lastError ?? '', /./, 'the failure is reported');
+      assert.equal(await nats.connections(), 1);
+      await publisher.stop();
+      // The server drops a closed client asynchronously: wait (bounded) for it to notice.
+      const until = Date.now() + 5000;
+      while ((await nats.connections()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await nats.connections(), 0);
+    } finally {
+      await publisher.stop();
+      await nats.destroy();
+    }
   });
 });

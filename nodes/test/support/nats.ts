@@ -18,6 +18,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface TestNatsOptions {
+  /** Credentials the server requires. */
+  auth?: { user: string; pass: string };
+  /** false: a server without JetStream (default on). */
+  jetstream?: boolean;
+  /** Serve the HTTP monitoring endpoints (for connections()). */
+  monitor?: boolean;
+}
+
 /**
  * A real nats-server with JetStream on a free port, its store in a temp dir.
  * `stop()` and `start()` again keep the port and the store (a restart);
@@ -30,14 +39,26 @@ export class TestNats {
   private constructor(
     readonly port: number,
     readonly dir: string,
-    /** Credentials the server requires, when given. */
-    readonly auth?: { user: string; pass: string },
+    private readonly opts: TestNatsOptions,
+    /** The HTTP monitoring port, when asked for. */
+    readonly monitorPort?: number,
   ) {}
 
-  static async start(auth?: { user: string; pass: string }): Promise<TestNats> {
-    const n = new TestNats(await freePort(), await mkdtemp(join(tmpdir(), 'georeg-nats-')), auth);
+  static async start(opts: TestNatsOptions = {}): Promise<TestNats> {
+    const n = new TestNats(await freePort(), await mkdtemp(join(tmpdir(), 'georeg-nats-')), opts, opts.monitor ? await freePort() : undefined);
     await n.start();
     return n;
+  }
+
+  get auth(): { user: string; pass: string } | undefined {
+    return this.opts.auth;
+  }
+
+  /** Client connections the server holds now (its /varz); needs `monitor`. */
+  async connections(): Promise<number> {
+    if (!this.monitorPort) throw new Error('TestNats started without monitor');
+    const res = await fetch(`http://127.0.0.1:${this.monitorPort}/varz`);
+    return ((await res.json()) as { connections: number }).connections;
   }
 
   get url(): string {
@@ -46,7 +67,9 @@ export class TestNats {
 
   async start(): Promise<void> {
     const credentials = this.auth ? ['--user', this.auth.user, '--pass', this.auth.pass] : [];
-    const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir, ...credentials], {
+    const jetstream = this.opts.jetstream === false ? [] : ['-js', '-sd', this.dir];
+    const monitor = this.monitorPort ? ['-m', String(this.monitorPort)] : [];
+    const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), ...jetstream, ...monitor, ...credentials], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.proc = proc;
