@@ -2,7 +2,8 @@
 // `npm run bench:replication`: three regions on loopback (`georeg cluster`). Pushes N images of
 // three 1 MiB layers into eu, one at a time, and measures the lag from the manifest PUT's 201 in
 // eu until the tag answers in us and ap (a replicated tag appears only after its blobs and
-// manifest are committed). Then replicates a 1 GiB blob and compares its rate with a local pull.
+// manifest are committed). Then replicates a 1 GiB blob and compares its rate with local pulls
+// (curl from the disk, curl from the page cache, a pull that checks the digest) and sha256 alone.
 // Prints a markdown summary; peak RSS of each region's node (which hosts its replicator).
 // Environment: REPL_IMAGES (200), REPL_BIG_MIB (1024), REPL_REGIONS (eu,us,ap), REPL_SEPARATE=1
 // (a `georeg replicate` process beside each node), BENCH_PORT (7700).
@@ -52,6 +53,7 @@ const sampler = setInterval(() => {
   }
 }, 50);
 
+const MiB = 1024 * 1024;
 const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 function send(method, url, body, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -88,6 +90,31 @@ async function visible(r, repo, tag, deadlineMs = 120_000, everyMs = 2) {
     await new Promise((res) => setTimeout(res, everyMs));
   }
 }
+/** MiB/s of a pull that checks the digest as a client does (a stream into sha256), without writing it anywhere. */
+function pullAndHash(url) {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const h = createHash('sha256');
+    request(url, (res) => {
+      let n = 0;
+      res.on('data', (c) => {
+        n += c.length;
+        h.update(c);
+      });
+      res.on('end', () => {
+        h.digest();
+        resolve(n / MiB / ((performance.now() - t) / 1000));
+      });
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
+}
+/** MiB/s of sha256 over bytes in memory, on one core: the most any copy that verifies what it receives can reach. */
+function sha256Rate(bytes) {
+  const t = performance.now();
+  createHash('sha256').update(bytes).digest();
+  return bytes.length / MiB / ((performance.now() - t) / 1000);
+}
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 // warm-up: the supercluster elects its JetStream leader and consumers attach
@@ -106,19 +133,29 @@ for (let i = 0; i < N; i++) {
 const big = randomBytes(BIG);
 const t0 = await pushImage('bench/big', 'v1', [big]);
 const bigDone = await Promise.all(others.map((r) => visible(r, 'bench/big', 'v1', 600_000, 50)));
-const pull = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', `${eu.registry}/v2/bench/big/blobs/${sha(big)}`], { encoding: 'utf8' });
+const bigUrl = `${eu.registry}/v2/bench/big/blobs/${sha(big)}`;
+// The copies read eu's file past the page cache (O_DIRECT), so the first pull reads it from the
+// disk, as a pull right after a push does; the second one reads the page cache.
+const curlPull = () => Number(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', bigUrl], { encoding: 'utf8' }).stdout) / MiB;
+const coldPull = curlPull();
+const warmPull = curlPull();
+const verifiedPull = await pullAndHash(bigUrl);
+const hashAlone = sha256Rate(big);
 clearInterval(sampler);
 process.kill(-cluster.pid, 'SIGTERM');
 await new Promise((r) => cluster.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 
-const MiB = 1024 * 1024;
 console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}, regions ${regionList}: ${N} images of 3 × 1 MiB pushed one at a time into ${eu.name}; lag until the tag answers.\n`);
 console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
 console.log('|---|---|---|---|');
 for (const r of others) console.log(`| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`);
 const all = Object.values(lags).flat();
 console.log(`| all | ${q(all, 0.5).toFixed(0)} | ${q(all, 0.99).toFixed(0)} | ${Math.max(...all).toFixed(0)} |`);
-console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${(BIG / MiB / ((bigDone[k] - t0) / 1000)).toFixed(0)} MiB/s)`).join(', ')}; local pull (curl) ${(Number(pull.stdout) / MiB).toFixed(0)} MiB/s.`);
+console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => {
+  const rate = BIG / MiB / ((bigDone[k] - t0) / 1000);
+  return `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} MiB/s: ${((100 * rate) / coldPull).toFixed(0)}% of the first local pull, ${((100 * rate) / warmPull).toFixed(0)}% of the second)`;
+}).join(', ')}.`);
+console.log(`Local pulls (curl) from ${eu.name} after the copies: first (from the disk) ${coldPull.toFixed(0)} MiB/s, second (page cache) ${warmPull.toFixed(0)} MiB/s; the second again with the digest checked as a client does (Node, into sha256) ${verifiedPull.toFixed(0)} MiB/s. sha256 alone on one core: ${hashAlone.toFixed(0)} MiB/s.`);
 const whose = separate ? 'node and of its replicate process' : 'node (with its replicator)';
 console.log(`Peak RSS per region's ${whose}: ${procs.map((p) => `${p.name} ${peak[p.name].toFixed(0)} MiB`).join(', ')}.`);

@@ -61,7 +61,8 @@ async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobR
   call.once('cancelled', cancel);
   try {
     if (call.cancelled) return; // cancelled while the blob was looked up: read nothing
-    await registry.driver.writeTo(digest, sink, { start: offset, end: size - 1 });
+    // A peer's copy reads the blob once: past the page cache, which it would only churn.
+    await registry.driver.writeTo(digest, sink, { start: offset, end: size - 1 }, { once: true });
     // Some drivers' writeTo resolves once their source ended, with writes still queued in the sink.
     sink.end();
     await finished(sink);

@@ -1,7 +1,7 @@
 import { Readable, type Writable } from 'node:stream';
 import type { Algorithm, Digest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
-import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import type { BlobDriver, BlobInfo, ByteRange, UploadInfo, WriteToOptions } from './driver.js';
 import { checkRange } from './checks.js';
 import { streamInto } from './copy.js';
 
@@ -50,9 +50,9 @@ export class CachingBlobDriver implements BlobDriver {
     return Readable.from([bytes.subarray(range.start, range.end + 1)]);
   }
 
-  async writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void> {
+  async writeTo(digest: Digest, sink: Writable, range?: ByteRange, options?: WriteToOptions): Promise<void> {
     const bytes = this.#bytes.get(digest);
-    if (!bytes) return this.inner.writeTo(digest, sink, range);
+    if (!bytes) return this.inner.writeTo(digest, sink, range, options);
     await streamInto(await this.read(digest, range), sink);
   }
 

@@ -11,12 +11,50 @@ const COLD_BYTES_PER_MS = 1024 * 1024;
 const spare: Buffer[] = [];
 const MAX_SPARE = 8;
 
-function take(size: number): Buffer {
-  return size === CHUNK ? (spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafe(size);
+/** Where a copy's chunk buffers come from and go back to. */
+interface Buffers {
+  /** A buffer to read the next chunk into; undefined when there is none to spare now. */
+  take(size: number): Buffer | undefined;
+  give(buf: Buffer): void;
 }
 
-function give(buf: Buffer): void {
-  if (buf.length === CHUNK && spare.length < MAX_SPARE) spare.push(buf);
+const heapBuffers: Buffers = {
+  take: (size) => (size === CHUNK ? (spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafe(size)),
+  give: (buf) => {
+    if (buf.length === CHUNK && spare.length < MAX_SPARE) spare.push(buf);
+  },
+};
+
+/** The alignment O_DIRECT needs of offsets, lengths and memory on any block device. */
+const BLOCK = 4096;
+/** Reads an O_DIRECT copy keeps in flight: measured here, two kept the disk as busy as four. */
+const DIRECT_DEPTH = 2;
+/** O_DIRECT copies at once; more read through the page cache. */
+const MAX_DIRECT_COPIES = 8;
+/** Buffer sets kept for the next direct copies. */
+const MAX_IDLE_SETS = 2;
+const idleSets: Buffer[][] = [];
+let directCopies = 0;
+
+/**
+ * Page-aligned buffers for one O_DIRECT copy (the reads in flight and the chunk
+ * being written), cut from a WebAssembly memory: it is mapped page-aligned,
+ * Node's own buffers are not. Undefined when MAX_DIRECT_COPIES run already or no
+ * memory can be had.
+ */
+function takeAlignedSet(): Buffer[] | undefined {
+  if (directCopies >= MAX_DIRECT_COPIES) return undefined;
+  let set = idleSets.pop();
+  if (!set) {
+    try {
+      const slab = Buffer.from(new WebAssembly.Memory({ initial: ((DIRECT_DEPTH + 1) * CHUNK) / 65536 }).buffer);
+      set = Array.from({ length: DIRECT_DEPTH + 1 }, (_, i) => slab.subarray(i * CHUNK, (i + 1) * CHUNK));
+    } catch {
+      return undefined; // out of address space for WebAssembly memories: read through the cache
+    }
+  }
+  directCopies++;
+  return set;
 }
 
 /** Resolves once `sink` has handed `buf` to the kernel; rejects if the sink fails or closes first. */
@@ -44,25 +82,71 @@ function write(sink: Writable, buf: Buffer): Promise<void> {
  * halved node-client pulls in the bench). `sink` must not keep a written buffer
  * after its write callback (true of sockets, HTTP responses and the ReadBlob sink).
  */
-export async function copyFileRange(fd: FileHandle, sink: Writable, start: number, end: number): Promise<void> {
-  const size = Math.min(CHUNK, end - start + 1);
+export function copyFileRange(fd: FileHandle, sink: Writable, start: number, end: number): Promise<void> {
+  return copyChunks(fd, sink, start, end, { buffers: heapBuffers, align: 1, depth: 1, maxDepth: MAX_READ_AHEAD });
+}
+
+/**
+ * copyFileRange for a descriptor opened with O_DIRECT: reads whole aligned
+ * blocks into aligned buffers and writes only the bytes of [start, end]. For
+ * one-off reads of large blobs (a peer region's copy): the bytes come straight
+ * from the disk, neither filling the page cache nor costing the CPU time a
+ * cold read through it does (on this project's test machine 1.85 s of kernel
+ * time per GiB, against 0.07 s direct, and 900 against 1400 MiB/s). Returns
+ * false, having written nothing, when it cannot have aligned buffers: the
+ * caller then copies through the page cache.
+ */
+export async function copyFileRangeDirect(fd: FileHandle, sink: Writable, start: number, end: number): Promise<boolean> {
+  const set = takeAlignedSet();
+  if (!set) return false;
+  const pool = [...set];
+  const buffers: Buffers = { take: () => pool.pop(), give: (buf) => pool.push(buf) };
+  let released = false;
+  try {
+    await copyChunks(fd, sink, start, end, { buffers, align: BLOCK, depth: DIRECT_DEPTH, maxDepth: DIRECT_DEPTH });
+    released = true;
+  } finally {
+    directCopies--;
+    // After a failure a sink may still hold a buffer: the set is left to the garbage collector.
+    if (released && idleSets.length < MAX_IDLE_SETS) idleSets.push(set);
+  }
+  return true;
+}
+
+interface CopyPlan {
+  buffers: Buffers;
+  /** Reads start and (except at the end of the file) end on multiples of this. */
+  align: number;
+  /** Reads queued ahead at first, and at most. */
+  depth: number;
+  maxDepth: number;
+}
+
+async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: number, plan: CopyPlan): Promise<void> {
+  const { buffers, align, maxDepth } = plan;
   const owned: Buffer[] = [];
   const free: Buffer[] = [];
-  const reads: { buf: Buffer; len: number; done: Promise<number> }[] = [];
-  let depth = 1;
-  let next = start;
+  /** A read of `len` bytes at `at`, of which [skip, use) are bytes of the range. */
+  const reads: { buf: Buffer; at: number; skip: number; use: number; done: Promise<number> }[] = [];
+  let depth = plan.depth;
+  let next = start - (start % align);
   const readAhead = (): void => {
     while (reads.length < depth && next <= end) {
       let buf = free.pop();
-      if (!buf) owned.push((buf = take(size)));
-      const len = Math.min(buf.length, end - next + 1);
+      if (!buf) {
+        buf = buffers.take(Math.min(CHUNK, end - next + 1));
+        if (!buf) break; // a direct copy owns exactly `depth` buffers; they come back as writes finish
+        owned.push(buf);
+      }
+      const wanted = Math.min(buf.length, end - next + 1);
+      const len = Math.min(buf.length, Math.ceil(wanted / align) * align);
       const began = performance.now();
       const done = fd.read(buf, 0, len, next).then(({ bytesRead }) => {
-        if (performance.now() - began > len / COLD_BYTES_PER_MS) depth = Math.min(MAX_READ_AHEAD, depth + 1);
+        if (performance.now() - began > len / COLD_BYTES_PER_MS) depth = Math.min(maxDepth, depth + 1);
         return bytesRead;
       });
       done.catch(() => undefined); // awaited in order below
-      reads.push({ buf, len, done });
+      reads.push({ buf, at: next, skip: Math.max(0, start - next), use: wanted, done });
       next += len;
     }
   };
@@ -71,11 +155,12 @@ export async function copyFileRange(fd: FileHandle, sink: Writable, start: numbe
   try {
     readAhead();
     for (let read = reads.shift(); read; read = reads.shift()) {
-      if ((await read.done) !== read.len) throw new Error('blob file shorter than expected');
+      if ((await read.done) < read.use) throw new Error('blob file shorter than expected');
       await inFlight;
       if (writing) free.push(writing);
       writing = read.buf;
-      inFlight = write(sink, read.len === read.buf.length ? read.buf : read.buf.subarray(0, read.len));
+      const bytes = read.skip === 0 && read.use === read.buf.length ? read.buf : read.buf.subarray(read.skip, read.use);
+      inFlight = write(sink, bytes);
       // Awaited at the next turn or below; meanwhile a client that hangs up must not be an unhandled rejection.
       inFlight.catch(() => undefined);
       readAhead();
@@ -84,7 +169,7 @@ export async function copyFileRange(fd: FileHandle, sink: Writable, start: numbe
   } finally {
     // Only reuse buffers that no read fills and no sink holds any more.
     await Promise.allSettled(reads.map((r) => r.done));
-    if (await inFlight.then(() => true, () => false)) owned.forEach(give);
+    if (await inFlight.then(() => true, () => false)) owned.forEach((buf) => buffers.give(buf));
   }
 }
 

@@ -252,6 +252,9 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         const copied = sink();
         await driver.writeTo(d, copied.writable, { start: 1, end: total - 2 });
         assert.ok(copied.bytes().equals(pattern(1, total - 2)), 'writeTo of a range across chunk edges');
+        const once = sink();
+        await driver.writeTo(d, once.writable, { start: 4097, end: total - 3 }, { once: true });
+        assert.ok(once.bytes().equals(pattern(4097, total - 4099)), 'a one-off writeTo (O_DIRECT reads where the driver does them)');
         for (const [start, end] of [[5 * MiB - 100, 5 * MiB + 100], [total - 1, total - 1], [3, 3 * MiB + 7]] as const) {
           assert.ok((await bytes(await driver.read(d, { start, end }))).equals(pattern(start, end + 1 - start)), `${start}-${end}`);
         }

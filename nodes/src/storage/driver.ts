@@ -7,6 +7,14 @@ export interface ByteRange {
   end: number;
 }
 
+export interface WriteToOptions {
+  /**
+   * A one-off read of the blob (a peer region copying it): the driver may
+   * bypass its caches, which would gain nothing but lose what they hold.
+   */
+  once?: boolean;
+}
+
 export interface BlobInfo {
   digest: Digest;
   size: number;
@@ -44,7 +52,7 @@ export interface BlobDriver {
    * with BLOB_UNKNOWN (or RANGE_INVALID) before writing anything. Memory stays
    * bounded whatever the blob size.
    */
-  writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void>;
+  writeTo(digest: Digest, sink: Writable, range?: ByteRange, options?: WriteToOptions): Promise<void>;
   /** Whole blob in memory: only for small documents such as manifests. */
   readAll(digest: Digest): Promise<Buffer>;
   /** Remove a committed blob; returns false when it was absent. */

@@ -10,14 +10,14 @@
  * A blob appears under blobs/ only through `commitUpload`: fsync the staging file,
  * rename it into place, fsync the directory. A crash leaves at worst a stray upload.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci, type OciError } from '../oci/errors.js';
-import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
-import { copyFileRange } from './copy.js';
+import type { BlobDriver, BlobInfo, ByteRange, UploadInfo, WriteToOptions } from './driver.js';
+import { copyFileRange, copyFileRangeDirect } from './copy.js';
 import { UploadWriter } from './upload-writer.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
@@ -26,6 +26,8 @@ export interface FsDriverOptions {
 }
 
 const HIGH_WATER_MARK = 256 * 1024;
+/** One-off reads at least this long bypass the page cache (O_DIRECT); shorter ones are cheap either way. */
+const DIRECT_READ_MIN = 4 * 1024 * 1024;
 const SHARD = /^[a-f0-9]{2}$/;
 
 export class FsBlobDriver implements BlobDriver {
@@ -33,15 +35,18 @@ export class FsBlobDriver implements BlobDriver {
   readonly #uploads: string;
   /** Appends and hashes upload bytes on a worker thread. */
   readonly #writer: UploadWriter;
+  readonly #directIo: boolean;
 
   /**
    * Touches nothing on disk; directories are created on first use (or by `open`).
-   * `directIo`: stage uploads with O_DIRECT where the filesystem supports it (see staging-file.ts).
+   * `directIo`: stage uploads with O_DIRECT where the filesystem supports it (see staging-file.ts),
+   * and read one-off copies of large blobs with it (see copy.ts).
    */
   constructor(root: string, { directIo = true }: FsDriverOptions = {}) {
     this.#blobs = join(root, 'blobs');
     this.#uploads = join(root, 'uploads');
     this.#writer = new UploadWriter(directIo);
+    this.#directIo = directIo;
   }
 
   /** Create the directory layout up front, so permission problems show at start. */
@@ -71,13 +76,18 @@ export class FsBlobDriver implements BlobDriver {
     return fd.createReadStream({ start: range?.start, end: range?.end, highWaterMark: HIGH_WATER_MARK });
   }
 
-  async writeTo(digest: Digest, sink: Writable, range?: ByteRange): Promise<void> {
-    const fd = await orAbsent(fs.open(this.#blobPath(digest), 'r'));
+  async writeTo(digest: Digest, sink: Writable, range?: ByteRange, { once = false }: WriteToOptions = {}): Promise<void> {
+    const path = this.#blobPath(digest);
+    const fd = await orAbsent(fs.open(path, 'r'));
     if (!fd) throw blobUnknown(digest);
     try {
       const size = (await fd.stat()).size;
       if (range) checkRange(range, size);
-      if (size > 0) await copyFileRange(fd, sink, range?.start ?? 0, range?.end ?? size - 1);
+      if (size === 0) return;
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (once && this.#directIo && end + 1 - start >= DIRECT_READ_MIN && (await copyDirect(path, sink, start, end))) return;
+      await copyFileRange(fd, sink, start, end);
     } finally {
       await fd.close();
     }
@@ -234,6 +244,26 @@ async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
 
 async function removed(path: string): Promise<boolean> {
   return (await orAbsent(fs.unlink(path).then(() => true))) ?? false;
+}
+
+/**
+ * Copy [start, end] of the file at `path` with O_DIRECT reads; false, having
+ * written nothing, where the filesystem (or platform) has no direct I/O, the
+ * file is gone, or no aligned buffers are to be had.
+ */
+async function copyDirect(path: string, sink: Writable, start: number, end: number): Promise<boolean> {
+  if (constants.O_DIRECT === undefined) return false;
+  const fd = await fs.open(path, constants.O_RDONLY | constants.O_DIRECT).catch((e: NodeJS.ErrnoException) => {
+    // EINVAL: no direct I/O here. ENOENT: deleted since the caller opened it, whose descriptor still reads it.
+    if (e.code === 'EINVAL' || e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (!fd) return false;
+  try {
+    return await copyFileRangeDirect(fd, sink, start, end);
+  } finally {
+    await fd.close();
+  }
 }
 
 /** Names of the subdirectories or regular files in dir; none when dir is absent. */
