@@ -1,4 +1,4 @@
-import { Metadata, makeGenericClientConstructor, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ServiceDefinition, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, makeGenericClientConstructor, type Server, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ServiceDefinition, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
 
 /** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
@@ -50,4 +50,18 @@ export function callUnary<Res>(
 /** A client class over `definition` (a generated service definition, some methods on hand-written codecs), typed as the generated client. */
 export function clientClass<C>(definition: ServiceDefinition, serviceName: string): new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C {
   return makeGenericClientConstructor(definition, serviceName) as unknown as new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C;
+}
+
+/** How long a stopping server lets calls in progress finish before it cuts them. */
+export const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * Stop a gRPC server: no new calls, and those in progress (a peer copying a
+ * large blob, or one that stopped reading) are cut after `graceMs`. A cut copy
+ * loses nothing: the peer resumes from what it staged.
+ */
+export async function shutdown(server: Server, graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+  const cut = setTimeout(() => server.forceShutdown(), graceMs);
+  await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  clearTimeout(cut);
 }

@@ -98,6 +98,7 @@ export function failureReason(err: unknown): string {
 export class Replicator extends EventEmitter implements ReplicationStatusSource {
   private nc?: NatsConnection;
   private jsm?: JetStreamManager;
+  private connecting?: Promise<JetStreamManager>;
   private readonly loops: Promise<void>[] = [];
   private readonly streams = new Set<ConsumerMessages>();
   private readonly wakers = new Set<() => void>();
@@ -123,14 +124,32 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
   }
 
+  /**
+   * Start the loops. NATS need not be reachable yet: each peer's loop connects
+   * (once, shared) and retries with backoff, reporting the failure as the
+   * peer's last error, while the node serves.
+   */
   async start(): Promise<void> {
-    const nc = await connect({ ...this.opts.natsAuth, servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1 });
-    this.nc = nc;
-    // No API check: JetStream may still be electing its leader; follow() retries until it answers.
-    this.jsm = await nc.jetstreamManager({ checkAPI: false });
     for (const peer of this.clients) this.loops.push(this.follow(peer), this.reconcile(peer), this.probe(peer));
     this.heartbeat = setInterval(() => this.held.forEach((m) => m.working()), ACK_WAIT_MS / 3);
     this.opts.log.info('replicating', { from: this.clients.map((c) => `${c.region}@${c.address}`) });
+  }
+
+  /** JetStream, over the one NATS connection, made on first need (it reconnects by itself after that). */
+  private jetstreamManager(): Promise<JetStreamManager> {
+    if (this.jsm) return Promise.resolve(this.jsm);
+    this.connecting ??= (async () => {
+      const nc = await connect({ ...this.opts.natsAuth, servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1, timeout: 2000 });
+      if (this.stopped) {
+        await nc.close();
+        throw new Error('stopped');
+      }
+      this.nc = nc;
+      // No API check: JetStream may still be electing its leader; follow() retries until it answers.
+      this.jsm = await nc.jetstreamManager({ checkAPI: false });
+      return this.jsm;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
   }
 
   /**
@@ -143,7 +162,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     const durable = durableName(this.opts.region, peer.region);
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const jsm = this.jsm as JetStreamManager;
+        const jsm = await this.jetstreamManager();
         const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: MAX_ACK_PENDING };
         // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
         await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
@@ -153,6 +172,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         const consumer = await (this.nc as NatsConnection).jetstream().consumers.get(eventStream(peer.region), durable);
         const messages = await consumer.consume({ max_messages: 64 });
         this.streams.add(messages);
+        // stop() may have come while the consumer was being set up: it only stops the streams it saw.
+        if (this.stopped) messages.stop();
         attempt = 0;
         state.lastError = undefined;
         try {

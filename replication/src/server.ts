@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
-import { grpcError, unary } from './grpc-calls.js';
+import { grpcError, shutdown, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
 import {
   type BlobChunk,
@@ -170,9 +170,7 @@ export async function startReplicationServer(
   opts.log.info('replication service listening', { host: listen.host, port });
   return {
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
-      }),
+    // A peer mid-copy (or one that stopped reading) would hold tryShutdown forever: it is cut after a grace period.
+    close: () => shutdown(server),
   };
 }

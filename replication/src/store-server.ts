@@ -5,7 +5,7 @@ import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-j
 import { type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
 import { RegionStoreDefinition } from './ingest-parts.js';
 import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
-import { grpcError, unary } from './grpc-calls.js';
+import { grpcError, shutdown, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 
 /** A clock reading from the wire; one without a region cannot be ordered. */
@@ -136,9 +136,7 @@ export async function startRegionStoreServer(store: RegionStore, socket: string,
   return {
     // A copy in progress is cut after a moment (its staged bytes stay for the next one): a node must stop.
     close: async () => {
-      const cut = setTimeout(() => server.forceShutdown(), 2000);
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      clearTimeout(cut);
+      await shutdown(server);
       await rm(socket, { force: true });
     },
   };

@@ -70,6 +70,24 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
     assert.equal(sha256(Buffer.concat(chunks.map((c) => c.data))), image.layer);
   });
 
+  it('close() cuts a copy whose peer stopped reading, after a grace period, instead of waiting for it', async () => {
+    const big = await pushImage(n.url, 'team/stalled', 'v1', randomBytes(32 * CHUNK_BYTES));
+    const other = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    const peer = new ReplicationClient(`127.0.0.1:${other.port}`, credentials.createInsecure());
+    try {
+      const stream = peer.readBlob({ repository: 'team/stalled', digest: big.layer, offset: 0 });
+      const failed = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
+      await new Promise((resolve) => stream.once('data', resolve));
+      stream.pause(); // flow control now holds the server's writes
+      const began = Date.now();
+      await other.close();
+      assert.ok(Date.now() - began < 10_000, 'closed within the grace period');
+      assert.notEqual((await failed).code, Status.OK);
+    } finally {
+      peer.close();
+    }
+  });
+
   it('answers NOT_FOUND for a blob the repository does not link, and OUT_OF_RANGE past the end', async () => {
     await assert.rejects(readBlob(client, 'other/repo', image.layer, 0), (e: ServiceError) => e.code === Status.NOT_FOUND);
     await assert.rejects(readBlob(client, 'team/app', image.layer, layer.length + 1), (e: ServiceError) => e.code === Status.OUT_OF_RANGE);
