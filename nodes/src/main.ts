@@ -88,8 +88,9 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const allow = AllowList.parse(config.network.allow);
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
+  const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
   const registry = await openRegistry(config, events, clock, log);
-  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, auth: natsAuth(config), region: config.region, log });
+  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());
     publisher.start();

@@ -144,13 +144,16 @@ export class OutboxPublisher {
     });
   }
 
+  /** Wait `ms`, or less if woken; not at all once stopping (stop() may have come while no sleep ran to wake). */
   private sleep(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
+        if (this.wake === done) this.wake = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wake = done;
     });
   }

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { compareHlc } from '../../src/events/hlc.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
-import { TestNats } from '../support/nats.js';
+import { TestNats, freePort } from '../support/nats.js';
 
 interface Received {
   event: Event;
@@ -134,5 +134,20 @@ describe('events: a stream that cannot be made yet (real nats-server without Jet
       await publisher.stop();
       await nats.destroy();
     }
+  });
+});
+
+describe('events: stop() while NATS cannot be reached', function () {
+  this.timeout(30_000);
+
+  it('returns promptly while it retries an unreachable NATS with a long backoff', async () => {
+    const port = await freePort(); // nothing listens there
+    const publisher = new OutboxPublisher(new MemoryMetaStore(), { servers: `nats://127.0.0.1:${port}`, region: 'eu', log: silentLogger, maxBackoffMs: 60_000 });
+    publisher.start();
+    // Let it fail a few times, so that its backoff has grown long.
+    while (publisher.failures < 4) await new Promise((r) => setTimeout(r, 10));
+    const began = Date.now();
+    await publisher.stop();
+    assert.ok(Date.now() - began < 5000, `stop() took ${Date.now() - began} ms`);
   });
 });
