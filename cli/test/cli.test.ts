@@ -229,6 +229,11 @@ describe('cli: georeg', () => {
       assert.doesNotMatch(serve.stderr, STACK);
     });
 
+    it('exits 2, serving nothing, when its replication settings are wrong (half a TLS configuration)', async () => {
+      const run = await georeg(['serve', '--listen', '127.0.0.1:0', '--data', dir], { GEOREG_REPLICATION_LISTEN: '127.0.0.1:0', GEOREG_REPLICATION_TLS_CA: join(dir, 'ca.pem') });
+      expectCleanFailure(run, 2, /^georeg serve: .*tls/im);
+    });
+
     it('exits 1 with a clear message when another node holds the data directory', async () => {
       const first = ServeProcess.start(['--listen', '127.0.0.1:0', '--data', dir], { GEOREG_LOG_ACCESS: 'false' });
       try {

@@ -45,7 +45,14 @@ export const serveCommand: Command = {
       process.stderr.write(`georeg serve: ${problem}\n`);
       return 1;
     }
-    const stopReplication = await startReplication(config, node, log);
+    let stopReplication;
+    try {
+      stopReplication = await startReplication(config, node, log);
+    } catch (e) {
+      // e.g. half a TLS configuration: the node must not go on serving without the replication asked for.
+      await node.close();
+      throw e;
+    }
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         log.info('shutting down', { signal });
