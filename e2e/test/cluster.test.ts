@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skopeo } from './support/skopeo.js';
-import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { spawn } from 'node:child_process';
+import { cliMain } from './support/process.js';
+import { Cluster, freePortBase, processesUnder, until, type ClusterRegion } from './support/cluster.js';
 
 for (const mode of [[], ['--separate-replicators']]) {
   describe(`georeg cluster${mode.map((m) => ` ${m}`).join('')}: three regions, NATS gateways, replication (e2e, black box)`, function () {
@@ -63,3 +65,41 @@ for (const mode of [[], ['--separate-replicators']]) {
     });
   });
 }
+
+describe('georeg cluster: SIGTERM while it is still starting (e2e, black box)', function () {
+  this.timeout(120_000);
+
+  it('stops what it started at once, without waiting to be ready, and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'georeg-cluster-early-'));
+    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', 'eu,us', '--data', join(dir, 'data'), '--port-base', String(await freePortBase(20))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    try {
+      // Both nodes spawned: JetStream's leader election keeps them from being ready for seconds yet.
+      let started: { pid: number; argv: string[] }[] = [];
+      await until(30_000, 'the nodes to be spawned', async () => {
+        started = await processesUnder(child.pid as number);
+        return started.filter((p) => p.argv[2] === 'serve').length === 2;
+      });
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr.slice(-2000));
+      assert.doesNotMatch(stdout, /cluster ready/, 'it was stopped before it was ready');
+      assert.match(stderr, /stopping before it was ready \(SIGTERM\)/);
+      for (const p of started) assert.throws(() => process.kill(p.pid, 0), /ESRCH/, `${p.argv.slice(1, 3).join(' ')} is gone`);
+    } finally {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -31,19 +31,34 @@ Options:
                    replication runs in a \`georeg replicate\` process beside each node
                    (replication.external) instead of inside it`;
 
+/** A signal came while the cluster was starting. */
+class Interrupted extends Error {}
+
 interface Region {
   name: string;
   ports: RegionPorts;
   dir: string;
 }
 
+/**
+ * Spawn a child whose stderr lines are prefixed with `name`, into `children`
+ * (which shutdown stops) the moment it exists. A failed spawn is reported on
+ * stderr, not thrown as an uncaught 'error' event; the child then has no pid.
+ */
+function spawnChild(children: ChildProcess[], name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
+  child.on('error', (e) => process.stderr.write(`[${name}] cannot run ${cmd}: ${e.message}\n`));
+  prefixLines(name, child);
+  children.push(child);
+  return child;
+}
+
 /** Start a child and resolve once a line of its stderr matches `ready`; reject if it exits first. */
-function startChild(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+function startChild(children: ChildProcess[], name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawnChild(children, name, cmd, args, env);
     let buffered = '';
     let started = false;
-    prefixLines(name, child);
     child.stderr?.on('data', (chunk: string) => {
       if (started) return;
       buffered += chunk;
@@ -95,7 +110,9 @@ function getJson<T>(url: string, ca?: Buffer): Promise<T | undefined> {
 async function replicating(r: Region, base: string, peers: number, child: ChildProcess, ca?: Buffer, up = false): Promise<void> {
   const url = `${base}/georeg/v1/replication`;
   for (;;) {
-    if (child.exitCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode} before it was ready`);
+    if (child.pid === undefined) throw new CliError(`${r.name} could not be started`);
+    // A child killed by a signal (the OOM killer, say) has a signalCode and no exitCode.
+    if (child.exitCode !== null || child.signalCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
     const status = await getJson<{ peers: { up: boolean }[] }>(url, ca);
     if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
@@ -150,6 +167,16 @@ export const clusterCommand: Command = {
       process.once('SIGINT', () => res('SIGINT'));
       process.once('SIGTERM', () => res('SIGTERM'));
     });
+    // A signal while the cluster is still starting stops it then, not once it is ready.
+    const untilSignal = <T>(step: Promise<T>): Promise<T> => {
+      const interrupted = signalled.then((why): never => {
+        throw new Interrupted(why);
+      });
+      // Whichever loses the race settles later, unobserved: neither may be an unhandled rejection.
+      interrupted.catch(() => undefined);
+      step.catch(() => undefined);
+      return Promise.race([step, interrupted]);
+    };
     try {
       await mkdir(data, { recursive: true });
       const secure = values.secure ? await secureCluster(data) : undefined;
@@ -158,7 +185,7 @@ export const clusterCommand: Command = {
         await mkdir(join(r.dir, 'nats'), { recursive: true });
         const conf = join(r.dir, 'nats.conf');
         await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports })), '127.0.0.1', secure?.nats), { mode: 0o600 });
-        children.push(await startChild(`nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
+        await untilSignal(startChild(children, `nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
       }
       const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
       const separate = values['separate-replicators'] === true;
@@ -176,20 +203,13 @@ export const clusterCommand: Command = {
         };
         envs.push(env);
         const args = [MAIN, 'serve', '--listen', `127.0.0.1:${r.ports.registry}`, '--data', join(r.dir, 'registry')];
-        const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
-        prefixLines(r.name, child);
-        children.push(child);
+        spawnChild(children, r.name, process.execPath, args, env);
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
-      await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)));
+      await untilSignal(Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca))));
       if (separate) {
-        const replicators = regions.map((r, i) => {
-          const child = spawn(process.execPath, [MAIN, 'replicate', '--data', join(r.dir, 'registry')], { env: envs[i], stdio: ['ignore', 'inherit', 'pipe'] });
-          prefixLines(`${r.name}-replicate`, child);
-          children.push(child);
-          return child;
-        });
-        await Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, replicators[i] as ChildProcess, secure?.ca, true)));
+        const replicators = regions.map((r, i) => spawnChild(children, `${r.name}-replicate`, process.execPath, [MAIN, 'replicate', '--data', join(r.dir, 'registry')], envs[i] as NodeJS.ProcessEnv));
+        await untilSignal(Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, replicators[i] as ChildProcess, secure?.ca, true))));
       }
       const manifest = {
         regions: regions.map((r) => ({
@@ -206,6 +226,9 @@ export const clusterCommand: Command = {
       const exited = new Promise<string>((res) => children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))));
       const why = await Promise.race([signalled, exited]);
       process.stderr.write(`georeg cluster: stopping (${why})\n`);
+    } catch (e) {
+      if (!(e instanceof Interrupted)) throw e;
+      process.stderr.write(`georeg cluster: stopping before it was ready (${e.message})\n`);
     } finally {
       await shutdown();
     }

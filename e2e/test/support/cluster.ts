@@ -46,6 +46,18 @@ async function free(base: number, n: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * A `--port-base` with `span` free ports from it, below Linux's ephemeral range (32768 and up):
+ * an outgoing connection made after the check (a gateway between the nats-servers started
+ * first) must not take one of these ports.
+ */
+export async function freePortBase(span: number): Promise<number> {
+  const slots = Math.floor((EPHEMERAL_START - LOW) / span);
+  let slot = Math.floor(Math.random() * slots);
+  while (!(await free(LOW + slot * span, span))) slot = (slot + 1) % slots;
+  return LOW + slot * span;
+}
+
 /** Poll `check` until it returns true or `ms` pass (there is no event to await across processes). */
 export async function until(ms: number, what: string, check: () => Promise<boolean>): Promise<void> {
   await poll(ms, what, async () => ((await check()) ? true : undefined), 200);
@@ -61,13 +73,7 @@ export class Cluster {
   ) {}
 
   static async start(dataDir: string, regions = ['eu', 'us', 'ap'], extraArgs: string[] = []): Promise<Cluster> {
-    // Below Linux's ephemeral range (32768 and up): an outgoing connection made after the check
-    // (a gateway between the nats-servers started first) must not take one of these ports.
-    const span = regions.length * 10;
-    const slots = Math.floor((EPHEMERAL_START - LOW) / span);
-    let slot = Math.floor(Math.random() * slots);
-    while (!(await free(LOW + slot * span, span))) slot = (slot + 1) % slots;
-    const base = LOW + slot * span;
+    const base = await freePortBase(regions.length * 10);
     const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
