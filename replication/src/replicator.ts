@@ -275,6 +275,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         this.emit('applied', event, peer.region);
         return;
       } catch (err) {
+        if (this.stopped) {
+          m.nak(); // cut by stop(): no failure, the next start applies it
+          return;
+        }
         if (err instanceof GoneAtSource) {
           // The source published the event after committing the manifest: gone now, it was deleted
           // there since, and a later event in this lane says so. Waiting cannot help.
@@ -357,6 +361,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.stopped = true;
     clearInterval(this.heartbeat);
     for (const s of this.streams) s.stop();
+    // A blob copy over a slow link, or anti-entropy against a hung peer, could take minutes: cut, it resumes on the next start.
+    this.clients.forEach((c) => c.cancelAll());
     for (const w of this.wakers) w();
     await Promise.allSettled(this.loops);
     await Promise.all([...this.work.values()].map((w) => w.lanes.idle()));

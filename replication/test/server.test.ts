@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { ReplicationClient, type BlobChunk, type BlobStat, type StatBlobRequest, type GetManifestRequest, type ListRepositoryRequest, type Manifest, type RepositoryPage, type StatusReply, type StatusRequest } from 'georeg/proto';
 import { silentLogger } from 'georeg/nodes';
 import { CHUNK_BYTES, startReplicationServer, type RunningReplicationServer } from '../src/server.js';
+import { PeerClient } from '../src/peer-client.js';
 import { node, pushImage, sha256, type Node } from './support.js';
 
 function call<Req, Res>(fn: (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
@@ -153,6 +155,48 @@ describe('replication: ReadBlob over the memory driver', () => {
       client.close();
       await server.close();
       await n.close();
+    }
+  });
+});
+
+describe('replication: a peer client stopping its copies', () => {
+  it('cancelAll() fails a blob stream in progress, and any call asked for later', async () => {
+    const n = await node({ region: 'eu' });
+    const server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    const peer = new PeerClient('eu', `127.0.0.1:${server.port}`);
+    try {
+      const big = await pushImage(n.url, 'team/slow', 'v1', randomBytes(16 * CHUNK_BYTES));
+      const stream = peer.readBlob('team/slow', big.layer, 0);
+      const failed = new Promise<Error>((resolve) => stream.once('error', resolve));
+      await new Promise((resolve) => stream.once('data', resolve));
+      stream.pause(); // a copy in progress, as over a slow link
+      peer.cancelAll();
+      assert.match((await failed).message, /stopping/);
+      const later = peer.readBlob('team/slow', big.layer, 0);
+      assert.match((await new Promise<Error>((resolve) => later.once('error', resolve))).message, /stopping/);
+      await assert.rejects(peer.getManifest('team/slow', big.digest), /stopping/);
+    } finally {
+      peer.close();
+      await server.close();
+      await n.close();
+    }
+  });
+
+  it('cancelAll() fails a call waiting on a peer that accepts connections and never answers', async () => {
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => sockets.add(socket)); // takes the TCP connection, never speaks HTTP/2
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const peer = new PeerClient('xx', `127.0.0.1:${(hung.address() as AddressInfo).port}`);
+    try {
+      const call = peer.listRepositories('', 10);
+      const began = Date.now();
+      setTimeout(() => peer.cancelAll(), 100);
+      await assert.rejects(call);
+      assert.ok(Date.now() - began < 5000, 'not the 30 s deadline');
+    } finally {
+      peer.close();
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => hung.close(resolve));
     }
   });
 });
