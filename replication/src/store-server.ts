@@ -46,6 +46,8 @@ function ingest(store: RegionStore, call: ServerDuplexStream<IngestPart, IngestS
   call.on('data', (part: IngestPart) => {
     if (part.abort) return end('the replicator lost its source');
     if (started) {
+      // Bytes after the copy was ended (its own abort) are a replicator's bug: dropped, not a crash.
+      if (data.writableEnded) return;
       if (!data.write(part.data)) call.pause();
       return;
     }
