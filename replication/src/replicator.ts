@@ -137,7 +137,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   /** JetStream, over the one NATS connection, made on first need (it reconnects by itself after that). */
   private jetstreamManager(): Promise<JetStreamManager> {
-    if (this.jsm) return Promise.resolve(this.jsm);
+    // A connection closed for good (nats.js gives up after repeated authentication errors) is replaced.
+    if (this.jsm && this.nc && !this.nc.isClosed()) return Promise.resolve(this.jsm);
     this.connecting ??= (async () => {
       const nc = await connect({ ...this.opts.natsAuth, servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1, timeout: 2000 });
       if (this.stopped) {

@@ -98,7 +98,15 @@ export class UploadService {
       if (await this.blobs.adopt(repo, digest)) return false;
       await this.driver.createUpload(id);
       const offset = (await this.driver.uploadSize(id)) ?? 0;
-      const size = await this.driver.appendUpload(id, await fetch(offset));
+      const source = await fetch(offset);
+      let size: number;
+      try {
+        size = await this.driver.appendUpload(id, source);
+      } finally {
+        // A failure before the source was read (the staging file could not be opened) must not
+        // leave the peer's stream open, holding its read slot until the replicator stops.
+        source.destroy();
+      }
       await this.commit(repo, id, digest, size);
       return true;
     });

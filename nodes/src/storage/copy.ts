@@ -102,9 +102,15 @@ export async function copyFileRangeDirect(fd: FileHandle, sink: Writable, start:
   const pool = [...set];
   const buffers: Buffers = { take: () => pool.pop(), give: (buf) => pool.push(buf) };
   let released = false;
+  const plan: CopyPlan = { buffers, align: BLOCK, depth: DIRECT_DEPTH, maxDepth: DIRECT_DEPTH, written: 0 };
   try {
-    await copyChunks(fd, sink, start, end, { buffers, align: BLOCK, depth: DIRECT_DEPTH, maxDepth: DIRECT_DEPTH });
+    await copyChunks(fd, sink, start, end, plan);
     released = true;
+  } catch (e) {
+    // A filesystem that opens with O_DIRECT but refuses the reads (larger blocks, some FUSE
+    // mounts): nothing was written yet, so the caller can still copy through the page cache.
+    if ((e as NodeJS.ErrnoException).code === 'EINVAL' && plan.written === 0) return false;
+    throw e;
   } finally {
     directCopies--;
     // After a failure a sink may still hold a buffer: the set is left to the garbage collector.
@@ -120,6 +126,8 @@ interface CopyPlan {
   /** Reads queued ahead at first, and at most. */
   depth: number;
   maxDepth: number;
+  /** Bytes handed to the sink so far (counted by the copy). */
+  written?: number;
 }
 
 async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: number, plan: CopyPlan): Promise<void> {
@@ -161,6 +169,7 @@ async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: nu
       writing = read.buf;
       const bytes = read.skip === 0 && read.use === read.buf.length ? read.buf : read.buf.subarray(read.skip, read.use);
       inFlight = write(sink, bytes);
+      plan.written = (plan.written ?? 0) + bytes.length;
       // Awaited at the next turn or below; meanwhile a client that hangs up must not be an unhandled rejection.
       inFlight.catch(() => undefined);
       readAhead();

@@ -146,6 +146,16 @@ describe('storage: copyFileRangeDirect (O_DIRECT reads of a real file)', () => {
     sinks.forEach((s, i) => assert.ok(s.bytes().equals(content.subarray(i, size - i)), `copy ${i}`));
   });
 
+  it('declines, writing nothing, where the reads refuse O_DIRECT (EINVAL), so the caller can use the page cache', async () => {
+    const refusing = { read: () => Promise.reject(Object.assign(new Error('invalid argument'), { code: 'EINVAL' })) } as unknown as FileHandle;
+    const { sink, bytes } = collectingSink();
+    assert.equal(await copyFileRangeDirect(refusing, sink, 0, size - 1), false);
+    assert.equal(bytes().length, 0);
+    // and its slot is free again: eight copies still run direct
+    const sinks = Array.from({ length: 8 }, () => collectingSink());
+    assert.deepEqual(await Promise.all(sinks.map((s2) => copyDirect(0, 4095, s2.sink))), Array(8).fill(true));
+  });
+
   it('declines, writing nothing, while eight direct copies hold the aligned buffers', async () => {
     const gates: (() => void)[] = [];
     const held = Array.from({ length: 8 }, () => {
