@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { alignedBuffer, BLOCK } from './aligned.js';
 
 const CHUNK = 1024 * 1024;
 /** Most reads queued ahead of the one being written (cold reads only, see copyFileRange). */
@@ -25,8 +26,6 @@ const heapBuffers: Buffers = {
   },
 };
 
-/** The alignment O_DIRECT needs of offsets, lengths and memory on any block device. */
-const BLOCK = 4096;
 /** Reads an O_DIRECT copy keeps in flight: measured here, two kept the disk as busy as four. */
 const DIRECT_DEPTH = 2;
 /** O_DIRECT copies at once; more read through the page cache. */
@@ -38,16 +37,15 @@ let directCopies = 0;
 
 /**
  * Page-aligned buffers for one O_DIRECT copy (the reads in flight and the chunk
- * being written), cut from a WebAssembly memory: it is mapped page-aligned,
- * Node's own buffers are not. Undefined when MAX_DIRECT_COPIES run already or no
- * memory can be had.
+ * being written), cut from one aligned slab. Undefined when MAX_DIRECT_COPIES
+ * run already or no memory can be had.
  */
 function takeAlignedSet(): Buffer[] | undefined {
   if (directCopies >= MAX_DIRECT_COPIES) return undefined;
   let set = idleSets.pop();
   if (!set) {
     try {
-      const slab = Buffer.from(new WebAssembly.Memory({ initial: ((DIRECT_DEPTH + 1) * CHUNK) / 65536 }).buffer);
+      const slab = alignedBuffer((DIRECT_DEPTH + 1) * CHUNK);
       set = Array.from({ length: DIRECT_DEPTH + 1 }, (_, i) => slab.subarray(i * CHUNK, (i + 1) * CHUNK));
     } catch {
       return undefined; // out of address space for WebAssembly memories: read through the cache
@@ -83,7 +81,7 @@ function write(sink: Writable, buf: Buffer): Promise<void> {
  * after its write callback (true of sockets, HTTP responses and the ReadBlob sink).
  */
 export function copyFileRange(fd: FileHandle, sink: Writable, start: number, end: number): Promise<void> {
-  return copyChunks(fd, sink, start, end, { buffers: heapBuffers, align: 1, depth: 1, maxDepth: MAX_READ_AHEAD });
+  return copyChunks(fd, sink, start, end, { buffers: heapBuffers, align: 1, depth: 1, maxDepth: MAX_READ_AHEAD, written: 0 });
 }
 
 /**
@@ -127,15 +125,15 @@ interface CopyPlan {
   depth: number;
   maxDepth: number;
   /** Bytes handed to the sink so far (counted by the copy). */
-  written?: number;
+  written: number;
 }
 
 async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: number, plan: CopyPlan): Promise<void> {
   const { buffers, align, maxDepth } = plan;
   const owned: Buffer[] = [];
   const free: Buffer[] = [];
-  /** A read of `len` bytes at `at`, of which [skip, use) are bytes of the range. */
-  const reads: { buf: Buffer; at: number; skip: number; use: number; done: Promise<number> }[] = [];
+  /** A read into `buf`, of which [skip, use) are bytes of the range. */
+  const reads: { buf: Buffer; skip: number; use: number; done: Promise<number> }[] = [];
   let depth = plan.depth;
   let next = start - (start % align);
   const readAhead = (): void => {
@@ -154,7 +152,7 @@ async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: nu
         return bytesRead;
       });
       done.catch(() => undefined); // awaited in order below
-      reads.push({ buf, at: next, skip: Math.max(0, start - next), use: wanted, done });
+      reads.push({ buf, skip: Math.max(0, start - next), use: wanted, done });
       next += len;
     }
   };
@@ -169,7 +167,7 @@ async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: nu
       writing = read.buf;
       const bytes = read.skip === 0 && read.use === read.buf.length ? read.buf : read.buf.subarray(read.skip, read.use);
       inFlight = write(sink, bytes);
-      plan.written = (plan.written ?? 0) + bytes.length;
+      plan.written += bytes.length;
       // Awaited at the next turn or below; meanwhile a client that hangs up must not be an unhandled rejection.
       inFlight.catch(() => undefined);
       readAhead();

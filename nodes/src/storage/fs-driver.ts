@@ -35,7 +35,6 @@ export class FsBlobDriver implements BlobDriver {
   readonly #uploads: string;
   /** Appends and hashes upload bytes on a worker thread. */
   readonly #writer: UploadWriter;
-  readonly #directIo: boolean;
 
   /**
    * Touches nothing on disk; directories are created on first use (or by `open`).
@@ -46,7 +45,6 @@ export class FsBlobDriver implements BlobDriver {
     this.#blobs = join(root, 'blobs');
     this.#uploads = join(root, 'uploads');
     this.#writer = new UploadWriter(directIo);
-    this.#directIo = directIo;
   }
 
   /** Create the directory layout up front, so permission problems show at start. */
@@ -86,7 +84,7 @@ export class FsBlobDriver implements BlobDriver {
       if (size === 0) return;
       const start = range?.start ?? 0;
       const end = range?.end ?? size - 1;
-      if (once && this.#directIo && end + 1 - start >= DIRECT_READ_MIN && (await copyDirect(path, sink, start, end))) return;
+      if (once && this.#writer.direct && end + 1 - start >= DIRECT_READ_MIN && (await copyDirect(path, sink, start, end))) return;
       await copyFileRange(fd, sink, start, end);
     } finally {
       await fd.close();

@@ -16,13 +16,10 @@
  * tail left to write.
  */
 import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs';
+import { alignedBuffer, BLOCK, WASM_PAGE } from './aligned.js';
 
-/** The alignment O_DIRECT needs of offsets, lengths and memory on any block device. */
-const BLOCK = 4096;
 /** Start a background flush every this many bytes written through the page cache. */
 const FLUSH_EVERY = 32 * 1024 * 1024;
-/** WebAssembly pages are 64 KiB and their memory is mapped page-aligned: the aligned buffer. */
-const WASM_PAGE = 64 * 1024;
 /** Bytes written per O_DIRECT call: a 1 MiB batch plus a carried tail fit in one. */
 const STAGE_BYTES = 1024 * 1024 + WASM_PAGE;
 
@@ -32,7 +29,7 @@ let stage: Buffer | undefined;
  * append uses it at any moment.
  */
 function alignedStage(): Buffer {
-  stage ??= Buffer.from(new WebAssembly.Memory({ initial: STAGE_BYTES / WASM_PAGE }).buffer);
+  stage ??= alignedBuffer(STAGE_BYTES);
   return stage;
 }
 
