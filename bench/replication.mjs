@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { h2Ceiling } from './h2-ceiling.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.REPL_IMAGES ?? 200);
@@ -115,6 +116,16 @@ function sha256Rate(bytes) {
   createHash('sha256').update(bytes).digest();
   return bytes.length / MiB / ((performance.now() - t) / 1000);
 }
+/** MiB/s of the 1 GiB layer pulled by skopeo into a directory (digests checked, blobs written), timed around the whole copy. */
+function skopeoPull(ref) {
+  const out = mkdtempSync(join(dir, 'skopeo-'));
+  const t = performance.now();
+  const r = spawnSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${out}`], { encoding: 'utf8' });
+  const seconds = (performance.now() - t) / 1000;
+  rmSync(out, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`skopeo pull failed: ${r.stderr}`);
+  return BIG / MiB / seconds;
+}
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 // warm-up: the supercluster elects its JetStream leader and consumers attach
@@ -138,13 +149,16 @@ const bigUrl = `${eu.registry}/v2/bench/big/blobs/${sha(big)}`;
 // disk, as a pull right after a push does; the second one reads the page cache.
 const curlPull = () => Number(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', bigUrl], { encoding: 'utf8' }).stdout) / MiB;
 const coldPull = curlPull();
-const warmPull = curlPull();
-const verifiedPull = await pullAndHash(bigUrl);
+const median3 = async (f) => q([await f(), await f(), await f()], 0.5);
+const warmPull = await median3(curlPull);
+const verifiedPull = await median3(() => pullAndHash(bigUrl));
+const clientPull = await median3(() => skopeoPull(`${eu.registry.replace(/^http:\/\//, '')}/bench/big:v1`));
 const hashAlone = sha256Rate(big);
 clearInterval(sampler);
 process.kill(-cluster.pid, 'SIGTERM');
 await new Promise((r) => cluster.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
+const h2 = await h2Ceiling(BIG / MiB);
 
 console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}, regions ${regionList}: ${N} images of 3 × 1 MiB pushed one at a time into ${eu.name}; lag until the tag answers.\n`);
 console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
@@ -154,8 +168,9 @@ const all = Object.values(lags).flat();
 console.log(`| all | ${q(all, 0.5).toFixed(0)} | ${q(all, 0.99).toFixed(0)} | ${Math.max(...all).toFixed(0)} |`);
 console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => {
   const rate = BIG / MiB / ((bigDone[k] - t0) / 1000);
-  return `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} MiB/s: ${((100 * rate) / coldPull).toFixed(0)}% of the first local pull, ${((100 * rate) / warmPull).toFixed(0)}% of the second)`;
+  const pct = (local) => `${((100 * rate) / local).toFixed(0)}%`;
+  return `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} MiB/s: ${pct(clientPull)} of skopeo's local pull, ${pct(verifiedPull)} of the Node pull checking the digest, ${pct(coldPull)} of the first curl pull, ${pct(warmPull)} of the second; ${pct(h2.rate)} of Node's HTTP/2 into sha256)`;
 }).join(', ')}.`);
-console.log(`Local pulls (curl) from ${eu.name} after the copies: first (from the disk) ${coldPull.toFixed(0)} MiB/s, second (page cache) ${warmPull.toFixed(0)} MiB/s; the second again with the digest checked as a client does (Node, into sha256) ${verifiedPull.toFixed(0)} MiB/s. sha256 alone on one core: ${hashAlone.toFixed(0)} MiB/s.`);
+console.log(`Local pulls (curl) from ${eu.name} after the copies: first (from the disk) ${coldPull.toFixed(0)} MiB/s, second (page cache) ${warmPull.toFixed(0)} MiB/s; the second again with the digest checked as a client does (Node, into sha256) ${verifiedPull.toFixed(0)} MiB/s; skopeo pulling the image into a directory ${clientPull.toFixed(0)} MiB/s. sha256 alone on one core: ${hashAlone.toFixed(0)} MiB/s. Node's HTTP/2 over loopback into sha256, between two processes and with nothing else running: ${h2.rate.toFixed(0)} MiB/s, the receiver at ${h2.cpuPerGiB.toFixed(2)} CPU-s per GiB.`);
 const whose = separate ? 'node and of its replicate process' : 'node (with its replicator)';
 console.log(`Peak RSS per region's ${whose}: ${procs.map((p) => `${p.name} ${peak[p.name].toFixed(0)} MiB`).join(', ')}.`);
