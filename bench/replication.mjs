@@ -123,7 +123,7 @@ function skopeoPull(ref) {
   const r = spawnSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${out}`], { encoding: 'utf8' });
   const seconds = (performance.now() - t) / 1000;
   rmSync(out, { recursive: true, force: true });
-  if (r.status !== 0) throw new Error(`skopeo pull failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`skopeo pull failed: ${r.error?.message ?? r.stderr}`);
   return BIG / MiB / seconds;
 }
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];

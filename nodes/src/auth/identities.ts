@@ -11,6 +11,8 @@ const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options:
 /** scrypt cost: N=2^15, r=8, p=1 (about 32 MiB and tens of ms per check). */
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** The longest token lifetime: 100 years (a longer one is no expiry at all, and past dates JavaScript can show). */
+const MAX_TOKEN_SECONDS = 100 * 365 * 24 * 3600;
 /** How far ahead of this region's clock a peer's change may be stamped. */
 export const MAX_SKEW_MS = 5 * 60_000;
 const USER = 'auth/user/';
@@ -147,9 +149,10 @@ export class Identities {
     this.events?.committed();
   }
 
-  /** A live record, or undefined (absent or deleted). */
-  private async read<T>(key: string): Promise<T | undefined> {
-    const raw = await this.meta.getSetting(key);
+  /** A live record, or undefined (absent, deleted, or a name no record can have: names come from URLs and logins). */
+  private async read<T>(prefix: typeof USER | typeof TOKEN, name: string): Promise<T | undefined> {
+    if (!NAME.test(name)) return undefined;
+    const raw = await this.meta.getSetting(prefix + name);
     const v = raw ? (JSON.parse(raw) as T | Tombstone) : undefined;
     return v === undefined || isTombstone(v) ? undefined : v;
   }
@@ -193,8 +196,8 @@ export class Identities {
   async addUser(name: string, password: string, admin: boolean, bootstrap = false): Promise<UserView> {
     checkName(name);
     if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
-    if (await this.read(USER + name)) throw oci('AUTH_INVALID', `user ${name} exists`);
-    if (await this.read(TOKEN + name)) throw oci('AUTH_INVALID', `${name} is a token's name`);
+    if (await this.read(USER, name)) throw oci('AUTH_INVALID', `user ${name} exists`);
+    if (await this.read(TOKEN, name)) throw oci('AUTH_INVALID', `${name} is a token's name`);
     const u: StoredUser = { name, gen: newGeneration(), password: await hashPassword(password), admin, disabled: false, created: this.now() };
     await this.write(USER + name, u, bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined);
     return userView(u);
@@ -236,8 +239,11 @@ export class Identities {
     } catch (e) {
       throw oci('AUTH_INVALID', (e as Error).message);
     }
-    if (await this.read(TOKEN + name)) throw oci('AUTH_INVALID', `token ${name} exists`);
-    if (await this.read(USER + name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
+    if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 0 || expiresInSeconds > MAX_TOKEN_SECONDS) {
+      throw oci('AUTH_INVALID', `expiresInSeconds must be an integer from 0 (never) to ${MAX_TOKEN_SECONDS} (100 years)`);
+    }
+    if (await this.read(TOKEN, name)) throw oci('AUTH_INVALID', `token ${name} exists`);
+    if (await this.read(USER, name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
     const secret = randomBytes(32).toString('base64url');
     const t: StoredToken = { name, gen: newGeneration(), secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
     await this.write(TOKEN + name, t);
@@ -245,7 +251,7 @@ export class Identities {
   }
 
   async setToken(name: string, change: { disabled?: boolean }): Promise<TokenView> {
-    const t = await this.read<StoredToken>(TOKEN + name);
+    const t = await this.read<StoredToken>(TOKEN, name);
     if (!t) throw oci('AUTH_UNKNOWN', `no token ${name}`);
     if (change.disabled !== undefined) t.disabled = change.disabled;
     await this.write(TOKEN + name, t);
@@ -257,14 +263,14 @@ export class Identities {
   }
 
   async remove(kind: 'user' | 'token', name: string): Promise<void> {
-    const key = (kind === 'user' ? USER : TOKEN) + name;
-    if (!(await this.read(key))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
-    await this.write(key, { name, deleted: true, clock: this.hlc.now() });
+    const prefix = kind === 'user' ? USER : TOKEN;
+    if (!(await this.read(prefix, name))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
+    await this.write(prefix + name, { name, deleted: true, clock: this.hlc.now() });
   }
 
   /** The principal these credentials prove, or undefined (wrong, disabled, expired, unknown: all alike to the caller). */
   async login(name: string, secret: string): Promise<Principal | undefined> {
-    const t = NAME.test(name) ? await this.read<StoredToken>(TOKEN + name) : undefined;
+    const t = await this.read<StoredToken>(TOKEN, name);
     if (t) {
       // As long as a password check, so the answer's timing does not tell token names from others.
       await checkPassword(secret, await DUMMY);
@@ -272,7 +278,7 @@ export class Identities {
       if (!ok || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
       return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
     }
-    const u = NAME.test(name) ? await this.read<StoredUser>(USER + name) : undefined;
+    const u = await this.read<StoredUser>(USER, name);
     if (!u) {
       await checkPassword(secret, await DUMMY);
       return undefined;
@@ -284,16 +290,16 @@ export class Identities {
   /** The principal a refresh token names, if it still exists and is enabled (its scopes as they are now). */
   async current(kind: 'user' | 'token', name: string): Promise<Principal | undefined> {
     if (kind === 'user') {
-      const u = await this.read<StoredUser>(USER + name);
+      const u = await this.read<StoredUser>(USER, name);
       return !u || u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL, generation: u.gen ?? '' };
     }
-    const t = await this.read<StoredToken>(TOKEN + name);
+    const t = await this.read<StoredToken>(TOKEN, name);
     if (!t || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
     return { kind, name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
   }
 
   private async user(name: string): Promise<StoredUser> {
-    const u = await this.read<StoredUser>(USER + name);
+    const u = await this.read<StoredUser>(USER, name);
     if (!u) throw oci('AUTH_UNKNOWN', `no user ${name}`);
     return u;
   }

@@ -124,6 +124,22 @@ describe('authentication and authorization', function () {
     const page = await http('GET', `${base}/v2/_catalog?n=1&last=public/base`, { headers: bearer(t) });
     assert.deepEqual(page.json<{ repositories: string[] }>().repositories, ['team/app']);
     assert.doesNotMatch(page.header('link') ?? '', /secret/);
+    // Walking one at a time follows every Link and sees every visible repository once.
+    const walked: string[] = [];
+    for (let path: string | undefined = '/v2/_catalog?n=1'; path !== undefined; ) {
+      const res = await http('GET', `${base}${path}`, { headers: bearer(t) });
+      walked.push(...res.json<{ repositories: string[] }>().repositories);
+      path = /^<([^>]+)>; rel="next"$/.exec(res.header('link') ?? '')?.[1];
+      assert.ok(walked.length <= 3, `the walk did not end: ${walked.join(', ')}`);
+    }
+    assert.deepEqual(walked, ['public/base', 'team/app', 'team/other']);
+    // A `last` at or past the end answers an empty page at once (it used to loop forever).
+    for (const last of ['team/other', 'zzz']) {
+      const end = await http('GET', `${base}/v2/_catalog?n=1&last=${last}`, { headers: bearer(t) });
+      assert.deepEqual(end.json<{ repositories: string[] }>().repositories, []);
+      assert.equal(end.header('link'), undefined);
+    }
+    assert.deepEqual((await http('GET', `${base}/v2/_catalog?last=zzz`, { headers: bearer(t) })).json<{ repositories: string[] }>().repositories, []);
   });
 
   it('rejects dot-dot names before anything else', async () => {
@@ -159,6 +175,23 @@ describe('authentication and authorization', function () {
     assert.equal((await http('PATCH', `${base}/georeg/v1/auth/tokens/temp`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"disabled":true}' })).status, 200);
     expectError(await http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('temp', secret) } }), 401, 'UNAUTHORIZED');
     expectError(await http('POST', `${base}/georeg/v1/auth/tokens`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: '{"name":"x","scopes":[{"repositories":["a"],"actions":["fly"]}]}' }), 400, 'AUTH_INVALID');
+  });
+
+  it('answers bad names and lifetimes in the admin API with 4xx, and stores nothing for them', async () => {
+    const admin = { Authorization: basic('admin', ADMIN_PASSWORD) };
+    const scopes = [{ repositories: ['team/**'], actions: ['pull'] }];
+    for (const expiresInSeconds of [1e13, 3.5, -1, '60']) {
+      const res = await http('POST', `${base}/georeg/v1/auth/tokens`, { headers: admin, body: JSON.stringify({ name: 'long-lived', scopes, expiresInSeconds }) });
+      expectError(res, 400, 'AUTH_INVALID');
+    }
+    // Nothing half-made: the name is free, and the list (which once failed on such a token) answers.
+    assert.equal((await http('GET', `${base}/georeg/v1/auth/tokens`, { headers: admin })).status, 200);
+    expectError(await http('DELETE', `${base}/georeg/v1/auth/tokens/long-lived`, { headers: admin }), 404, 'AUTH_UNKNOWN');
+    // Names no record can have (the metadata key separator among them) are unknown, not a 500.
+    for (const path of ['users/%21x', 'tokens/a%21b', 'users/UPPER', 'tokens/a%2Fb']) {
+      expectError(await http('PATCH', `${base}/georeg/v1/auth/${path}`, { headers: admin, body: '{"disabled":true}' }), 404, 'AUTH_UNKNOWN');
+      expectError(await http('DELETE', `${base}/georeg/v1/auth/${path}`, { headers: admin }), 404, 'AUTH_UNKNOWN');
+    }
   });
 
   it('issues refresh tokens and exchanges them as the Azure SDK does', async () => {

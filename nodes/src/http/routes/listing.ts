@@ -65,17 +65,22 @@ export function listingRoutes(registry: Registry): Route[] {
           }
           // With authentication on, only repositories the caller may pull or read are listed, pages
           // filled past hidden ones, and the Link names only a repository the caller saw.
+          // `more` is whether repositories past the last one looked at remain: the store says so for
+          // its batch, and a full page leaves the rest of the batch unlooked at.
           const shown: string[] = [];
-          let last = p.last;
+          let cursor = p.last;
           let more = true;
           while (more && (p.n === undefined || shown.length < p.n)) {
-            const batch = await listing.repositories({ last, n: p.n === undefined ? undefined : Math.max(p.n - shown.length, 100) });
+            const batch = await listing.repositories({ last: cursor, n: p.n === undefined ? undefined : Math.max(p.n - shown.length, 100) });
+            more = batch.more;
             for (const r of batch.items) {
-              last = r;
-              if (p.n !== undefined && shown.length === p.n) break;
+              if (p.n !== undefined && shown.length === p.n) {
+                more = true;
+                break;
+              }
+              cursor = r;
               if (await access.visible(r)) shown.push(r);
             }
-            more = batch.more || last !== batch.items[batch.items.length - 1];
           }
           ctx.json(200, { repositories: shown }, link(ctx.path, p, shown, more));
         },
