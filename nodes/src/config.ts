@@ -60,7 +60,8 @@ export interface Config {
   storage: { driver: 'fs' | 'memory'; directIo: boolean };
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
-  limits: { maxManifestBytes: number };
+  /** `idleTimeoutSeconds`: a connection that sends and reads nothing for this long is closed, a stalled upload body included (0: never). */
+  limits: { maxManifestBytes: number; idleTimeoutSeconds: number };
   cache: { blobBytes: number; maxItemBytes: number };
   uploads: { maxAgeSeconds: number; expireIntervalSeconds: number };
   gc: { intervalSeconds: number; graceSeconds: number };
@@ -92,7 +93,7 @@ export const defaultConfig: Config = {
   storage: { driver: 'fs', directIo: true },
   meta: { driver: 'level' },
   log: { level: 'info', access: true },
-  limits: { maxManifestBytes: 4 * 1024 * 1024 },
+  limits: { maxManifestBytes: 4 * 1024 * 1024, idleTimeoutSeconds: 120 },
   cache: { blobBytes: 64 * 1024 * 1024, maxItemBytes: 1024 * 1024 },
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },

@@ -107,7 +107,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     throw e;
   }
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth) : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), { accessLog: config.log.access, log, metrics, tls, allow });
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), { accessLog: config.log.access, log, metrics, tls, allow, idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000 });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {

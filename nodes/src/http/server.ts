@@ -18,6 +18,8 @@ export interface HttpOptions {
   tls?: HttpsOptions;
   /** Client addresses served (http/network.ts); others get 403 DENIED. Undefined: everyone, unchecked. */
   allow?: AllowList;
+  /** A socket with no traffic either way for this long is closed (0: never). */
+  idleTimeoutMs: number;
 }
 
 /** Per socket: bytes read and written when its last request finished. */
@@ -59,7 +61,11 @@ export function createHttpServer(routes: Route[], opts: HttpOptions): Server {
   const server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
-  server.requestTimeout = 0; // large blob uploads may take long; idle sockets are still reaped
+  // No limit on a whole request (a large blob upload may take long), but one on silence: a client
+  // that stops sending mid-body would otherwise hold its socket, its staging file and the upload's
+  // lock forever. The socket is destroyed; the upload keeps what was written before and resumes.
+  server.requestTimeout = 0;
+  server.timeout = opts.idleTimeoutMs;
   return server;
 }
 

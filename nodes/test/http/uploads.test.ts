@@ -259,13 +259,14 @@ describe('http: blob uploads', () => {
    * is still winding down an aborted request the upload may answer busy (400), or the
    * offset may still move (416); both mean "ask again".
    */
-  async function resume(location: string, data: Buffer, maxOffset: number): Promise<void> {
+  async function resume(location: string, data: Buffer, maxOffset: number, at = url): Promise<void> {
     for (let attempt = 0; attempt < 1000; attempt++) {
-      const status = await http('GET', url(location));
+      const status = await http('GET', at(location));
       assert.equal(status.status, 204, status.body.toString());
       const offset = nextOffset(status);
       assert.ok(offset <= maxOffset, `offset ${offset} beyond the ${maxOffset} bytes sent`);
-      const res = await patch(location, data.subarray(offset), `${offset}-${data.length - 1}`);
+      const headers = { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${data.length - 1}` };
+      const res = await http('PATCH', at(location), { body: data.subarray(offset), headers });
       if (res.status === 202) {
         assert.equal(res.header('range'), `0-${data.length - 1}`);
         return;
@@ -294,6 +295,29 @@ describe('http: blob uploads', () => {
       await expectBlob('up/abort', digest, data);
     });
   }
+
+  it('closes a PATCH whose client stalls mid-body after limits.idleTimeoutSeconds; the upload resumes', async () => {
+    const quick = await startTestNode({ limits: { idleTimeoutSeconds: 0.5 } });
+    try {
+      const at = (path: string): string => `${quick.url}${path}`;
+      const location = (await http('POST', at('/v2/up/stall/blobs/uploads/'))).header('location') ?? '';
+      const data = Buffer.alloc(64 * 1024, 'stalled-');
+      // Declare the whole body, send a quarter, then go silent: the server must close the socket.
+      await new Promise<void>((resolve, reject) => {
+        const req = request(at(location), { method: 'PATCH', headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length } });
+        req.on('response', () => reject(new Error('server answered an incomplete PATCH')));
+        req.on('error', () => undefined); // the server's reset
+        req.on('close', () => resolve());
+        req.write(data.subarray(0, data.length / 4));
+      });
+      await resume(location, data, data.length / 4, at);
+      const digest = sha256(data);
+      assert.equal((await http('PUT', at(`${location}?digest=${digest}`))).status, 201);
+      assert.deepEqual((await http('GET', at(`/v2/up/stall/blobs/${digest}`))).body, data);
+    } finally {
+      await quick.close();
+    }
+  });
 
   it('20 parallel monolithic pushes of the same blob all answer 201 and the blob reads back intact', async () => {
     const data = Buffer.alloc(256 * 1024, 'parallel-');
