@@ -10,6 +10,12 @@ function int(s: string): number {
   return n;
 }
 
+/** A position in a Range header (digits): one too large for a number lies past the end of any blob (RFC 9110 §14.1.2). */
+function position(s: string): number {
+  const n = int(s);
+  return Number.isNaN(n) && s.length > 0 ? Infinity : n;
+}
+
 /**
  * Parse a `Range: bytes=...` header for a blob of `size` bytes: one range only.
  * Returns undefined when the whole blob should be sent; throws RANGE_INVALID (416)
@@ -23,13 +29,13 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   let start: number;
   let end: number;
   if (a === '') {
-    const suffix = int(b);
+    const suffix = position(b);
     if (!(suffix > 0)) throw oci('RANGE_INVALID', undefined, { size });
     start = Math.max(0, size - suffix);
     end = size - 1;
   } else {
-    start = int(a);
-    end = b === '' ? size - 1 : Math.min(int(b), size - 1);
+    start = position(a);
+    end = b === '' ? size - 1 : Math.min(position(b), size - 1);
     if (Number.isNaN(start) || Number.isNaN(end) || end < start) throw oci('RANGE_INVALID', undefined, { size });
   }
   if (start >= size || size === 0) throw oci('RANGE_INVALID', undefined, { size });

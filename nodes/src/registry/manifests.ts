@@ -136,7 +136,11 @@ export class ManifestService {
       }
     });
     parsed.children.forEach((d, i) => {
-      if (!children[i]) throw oci('MANIFEST_UNKNOWN', `manifest ${d.digest} is not in the repository`, { digest: d.digest });
+      const child = children[i];
+      if (!child) throw oci('MANIFEST_BLOB_UNKNOWN', `manifest ${d.digest} is not in the repository`, { digest: d.digest });
+      if (child.size !== d.size) {
+        throw oci('MANIFEST_INVALID', `descriptor size ${d.size} does not match manifest ${d.digest}`, { digest: d.digest });
+      }
     });
   }
 

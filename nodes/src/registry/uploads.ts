@@ -63,7 +63,7 @@ export class UploadService {
         source.resume();
         throw oci('BLOB_UPLOAD_RANGE', `chunk must start at offset ${up.size}`, { offset: up.size });
       }
-      return this.write(id, up, source);
+      return this.write(id, up, source, range);
     });
   }
 
@@ -75,7 +75,7 @@ export class UploadService {
           source.resume();
           throw oci('BLOB_UPLOAD_RANGE', `chunk must start at offset ${up.size}`, { offset: up.size });
         }
-        await this.write(id, up, source);
+        await this.write(id, up, source, range);
       }
       await this.commit(repo, id, digest, up.size);
       await this.meta.deleteUpload(id);
@@ -194,15 +194,21 @@ export class UploadService {
     }
   }
 
-  private async write(id: string, up: LiveUpload, source: Readable): Promise<number> {
+  /** Append `source`; with `range` (already checked to start at the current size), the chunk must end where it says. */
+  private async write(id: string, up: LiveUpload, source: Readable, range?: ChunkRange): Promise<number> {
     try {
       up.size = await this.driver.appendUpload(id, source);
-      return up.size;
     } catch (e) {
       // The client went away or the disk failed: what reached the staging area stays.
       up.size = (await this.driver.uploadSize(id)) ?? 0;
       throw e;
     }
+    // A body without Content-Length (chunked) is checked against its Content-Range only now. The
+    // bytes stay (they came in order, from this offset on); the client hears its range was wrong.
+    if (range && up.size !== range.end + 1) {
+      throw oci('BLOB_UPLOAD_RANGE', `Content-Range declared ${range.end - range.start + 1} bytes, the body had ${up.size - range.start}`, { offset: up.size });
+    }
+    return up.size;
   }
 
   private async drop(id: string): Promise<void> {

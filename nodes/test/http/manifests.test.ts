@@ -164,24 +164,32 @@ describe('http: manifests', () => {
       assert.deepEqual(get.body, index);
     });
 
-    it('an index whose child manifest is missing answers 404 MANIFEST_UNKNOWN', async () => {
+    it('an index whose child manifest is missing answers 404 MANIFEST_BLOB_UNKNOWN (as Distribution does)', async () => {
       const missing = sha256('no such child manifest');
       const index = JSON.stringify({
         schemaVersion: 2,
         mediaType: OCI_INDEX,
         manifests: [{ mediaType: OCI_MANIFEST, digest: missing, size: 10 }],
       });
-      expectError(await put('man/index', 'broken', index, OCI_INDEX), 404, 'MANIFEST_UNKNOWN');
+      expectError(await put('man/index', 'broken', index, OCI_INDEX), 404, 'MANIFEST_BLOB_UNKNOWN');
       expectError(await http('GET', url('/v2/man/index/manifests/broken')), 404, 'MANIFEST_UNKNOWN');
     });
 
-    it('a Docker list whose child is missing answers 404 MANIFEST_UNKNOWN', async () => {
+    it('an index whose child descriptor has the wrong size answers 400 MANIFEST_INVALID', async () => {
+      const child = await ociImage('man/index', 'sized-child');
+      assert.equal((await put('man/index', sha256(child), child)).status, 201);
+      const index = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(child), size: 1 }] });
+      expectError(await put('man/index', 'missized', index, OCI_INDEX), 400, 'MANIFEST_INVALID');
+      expectError(await http('GET', url('/v2/man/index/manifests/missized')), 404, 'MANIFEST_UNKNOWN');
+    });
+
+    it('a Docker list whose child is missing answers 404 MANIFEST_BLOB_UNKNOWN', async () => {
       const list = JSON.stringify({
         schemaVersion: 2,
         mediaType: DOCKER_LIST,
         manifests: [{ mediaType: DOCKER_MANIFEST, digest: sha256('absent child'), size: 10 }],
       });
-      expectError(await put('man/docker', 'broken', list, DOCKER_LIST), 404, 'MANIFEST_UNKNOWN');
+      expectError(await put('man/docker', 'broken', list, DOCKER_LIST), 404, 'MANIFEST_BLOB_UNKNOWN');
     });
 
     it('an artifact manifest with artifactType and the empty config is accepted', async () => {

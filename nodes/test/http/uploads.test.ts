@@ -130,6 +130,27 @@ describe('http: blob uploads', () => {
     assert.equal((await http('GET', url(location))).header('range'), '0-0');
   });
 
+  it('a chunked PATCH (no Content-Length) whose body is longer or shorter than its Content-Range answers 416', async () => {
+    /** PATCH `body` with chunked transfer encoding; resolves the status code. */
+    const chunked = (location: string, body: string, contentRange: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request(url(location), { method: 'PATCH', headers: { 'Content-Range': contentRange } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.write(body.slice(0, 1)); // a first write before end() makes Node send it chunked
+        req.end(body.slice(1));
+      });
+    const location = await start('up/range');
+    assert.equal(await chunked(location, 'abcdefghij', '0-3'), 416);
+    // The bytes came in order from offset 0, so they stay; the upload goes on from where it is.
+    assert.equal((await http('GET', url(location))).header('range'), '0-9');
+    assert.equal(await chunked(location, 'kl', '10-19'), 416);
+    assert.equal((await http('GET', url(location))).header('range'), '0-11');
+    assert.equal(await chunked(location, 'mn', '12-13'), 202);
+  });
+
   it('PATCH without Content-Range appends (streamed, chunked transfer)', async () => {
     const location = await start('up/stream');
     const a = await patch(location, 'aaaa');

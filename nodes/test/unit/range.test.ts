@@ -13,6 +13,12 @@ describe('byte ranges', () => {
     assert.deepEqual(parseRange('bytes=2-100', 10), { start: 2, end: 9 });
   });
 
+  it('reads a last position or suffix too large for a number as "to the end" (RFC 9110 §14.1.2)', () => {
+    assert.deepEqual(parseRange('bytes=0-99999999999999999999', 11), { start: 0, end: 10 });
+    assert.deepEqual(parseRange('bytes=1-9007199254740993', 11), { start: 1, end: 10 });
+    assert.deepEqual(parseRange('bytes=-99999999999999999999', 11), { start: 0, end: 10 });
+  });
+
   it('refuses malformed, multi-part and unsatisfiable ranges with 416', () => {
     for (const bad of ['bytes=10-', 'bytes=5-2', 'bytes=0-1,3-4', 'items=0-1', 'bytes=-0', 'bytes=a-b', 'bytes=99999999999999999-']) {
       assert.equal(ociErrorOf(() => parseRange(bad, 10)).status, 416, bad);
