@@ -60,7 +60,7 @@ export interface Config {
   storage: { driver: 'fs' | 'memory'; directIo: boolean };
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
-  /** `idleTimeoutSeconds`: a connection that sends and reads nothing for this long is closed, a stalled upload body included (0: never). */
+  /** `idleTimeoutSeconds`: a request body (an upload) that brings no bytes for this long has its connection closed (0: never). */
   limits: { maxManifestBytes: number; idleTimeoutSeconds: number };
   cache: { blobBytes: number; maxItemBytes: number };
   uploads: { maxAgeSeconds: number; expireIntervalSeconds: number };

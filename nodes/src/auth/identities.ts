@@ -13,6 +13,8 @@ const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** The longest token lifetime: 100 years (a longer one is no expiry at all, and past dates JavaScript can show). */
 const MAX_TOKEN_SECONDS = 100 * 365 * 24 * 3600;
+/** The last instant a JavaScript Date holds (ECMA-262: 8.64e15 ms after the epoch). */
+const MAX_DATE_MS = 8.64e15;
 /** How far ahead of this region's clock a peer's change may be stamped. */
 export const MAX_SKEW_MS = 5 * 60_000;
 const USER = 'auth/user/';
@@ -320,5 +322,7 @@ function userView(u: StoredUser): UserView {
 }
 
 function tokenView(t: StoredToken): TokenView {
-  return { name: t.name, scopes: t.scopes, disabled: t.disabled, expires: t.expires ? new Date(t.expires).toISOString() : null, created: new Date(t.created).toISOString() };
+  // A lifetime stored before lifetimes were bounded (or by an older region) may be past what a Date shows.
+  const expires = t.expires ? new Date(Math.min(t.expires, MAX_DATE_MS)).toISOString() : null;
+  return { name: t.name, scopes: t.scopes, disabled: t.disabled, expires, created: new Date(t.created).toISOString() };
 }

@@ -12,7 +12,7 @@ function int(s: string): number {
 
 /** A position in a Range header (digits): one too large for a number lies past the end of any blob (RFC 9110 §14.1.2). */
 function position(s: string): number {
-  const n = int(s);
+  const n = int(s.replace(/^0+(?=\d)/, ''));
   return Number.isNaN(n) && s.length > 0 ? Infinity : n;
 }
 

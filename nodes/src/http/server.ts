@@ -18,7 +18,7 @@ export interface HttpOptions {
   tls?: HttpsOptions;
   /** Client addresses served (http/network.ts); others get 403 DENIED. Undefined: everyone, unchecked. */
   allow?: AllowList;
-  /** A socket with no traffic either way for this long is closed (0: never). */
+  /** A request body that brings no bytes for this long has its socket closed (0: never). */
   idleTimeoutMs: number;
 }
 
@@ -61,16 +61,30 @@ export function createHttpServer(routes: Route[], opts: HttpOptions): Server {
   const server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
-  // No limit on a whole request (a large blob upload may take long), but one on silence: a client
-  // that stops sending mid-body would otherwise hold its socket, its staging file and the upload's
-  // lock forever. The socket is destroyed; the upload keeps what was written before and resumes.
-  server.requestTimeout = 0;
-  server.timeout = opts.idleTimeoutMs;
+  server.requestTimeout = 0; // large blob uploads may take long; a silent body is cut by guardBody
   return server;
+}
+
+/**
+ * While a request's body is read, a client that goes silent for `ms` has its socket closed (Node's
+ * handler for a socket timeout): otherwise a stalled PATCH would hold its socket, staging file and
+ * upload lock forever; the upload keeps what was written and resumes. Only the body: a slow reader
+ * of a download and a request the server works on long (garbage collection, a digest check of a
+ * large upload) are not cut. After the response, Node's keep-alive timeout takes over.
+ */
+function guardBody(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const length = req.headers['content-length'];
+  if (ms <= 0 || (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))) return;
+  const socket = req.socket;
+  socket.setTimeout(ms);
+  req.once('end', () => {
+    if (!res.writableEnded) socket.setTimeout(0);
+  });
 }
 
 async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
+  guardBody(req, res, opts.idleTimeoutMs);
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
   const url = req.url ?? '/';

@@ -73,7 +73,7 @@ export class ManifestService {
     // A GC running meanwhile must keep what this manifest depends on until it is committed.
     const release = this.guard.hold([digest, ...references]);
     try {
-      await this.checkReferences(repo, parsed);
+      await this.checkReferences(repo, parsed, !replicated);
       await this.guard.exclusive(digest, async () => {
         await this.driver.putBlob(digest, body);
       });
@@ -123,7 +123,12 @@ export class ManifestService {
     return this.meta.deleteTag(repo, tag, { tagClock, events: this.events && tagClock && [this.events.tagDelete(repo, tag, tagClock)] });
   }
 
-  private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
+  /**
+   * Every referenced blob and child manifest must be in the repository with its descriptor's size.
+   * Child sizes are checked only for pushes (`childSizes`): a replicated index was accepted by its
+   * region, perhaps by a version that did not check them, and refusing it would stall replication.
+   */
+  private async checkReferences(repo: string, parsed: ParsedManifest, childSizes: boolean): Promise<void> {
     const [blobLinks, children] = await Promise.all([
       Promise.all(parsed.blobs.map((d) => this.meta.getBlobLink(repo, d.digest))),
       Promise.all(parsed.children.map((d) => this.meta.getManifest(repo, d.digest))),
@@ -138,7 +143,7 @@ export class ManifestService {
     parsed.children.forEach((d, i) => {
       const child = children[i];
       if (!child) throw oci('MANIFEST_BLOB_UNKNOWN', `manifest ${d.digest} is not in the repository`, { digest: d.digest });
-      if (child.size !== d.size) {
+      if (childSizes && child.size !== d.size) {
         throw oci('MANIFEST_INVALID', `descriptor size ${d.size} does not match manifest ${d.digest}`, { digest: d.digest });
       }
     });

@@ -187,6 +187,13 @@ describe('authentication and authorization', function () {
     // Nothing half-made: the name is free, and the list (which once failed on such a token) answers.
     assert.equal((await http('GET', `${base}/georeg/v1/auth/tokens`, { headers: admin })).status, 200);
     expectError(await http('DELETE', `${base}/georeg/v1/auth/tokens/long-lived`, { headers: admin }), 404, 'AUTH_UNKNOWN');
+    // One stored before lifetimes were bounded (here: replicated from an older region) lists, and goes.
+    const old = { name: 'long-lived', secret: Buffer.alloc(32).toString('base64'), scopes, disabled: false, expires: 1e20, created: 0 };
+    assert.equal(await node.registry.identities.applyReplicated('auth/token/long-lived', JSON.stringify(old), { wallMs: Date.now(), logical: 0, region: 'zz' }), true);
+    const listed = await http('GET', `${base}/georeg/v1/auth/tokens`, { headers: admin });
+    assert.equal(listed.status, 200, listed.body.toString());
+    assert.ok(listed.json<{ tokens: { name: string }[] }>().tokens.some((t) => t.name === 'long-lived'));
+    assert.equal((await http('DELETE', `${base}/georeg/v1/auth/tokens/long-lived`, { headers: admin })).status, 204);
     // Names no record can have (the metadata key separator among them) are unknown, not a 500.
     for (const path of ['users/%21x', 'tokens/a%21b', 'users/UPPER', 'tokens/a%2Fb']) {
       expectError(await http('PATCH', `${base}/georeg/v1/auth/${path}`, { headers: admin, body: '{"disabled":true}' }), 404, 'AUTH_UNKNOWN');

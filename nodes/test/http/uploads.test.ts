@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, sha256, type Res } from '../support/client.js';
@@ -316,6 +317,31 @@ describe('http: blob uploads', () => {
       await expectBlob('up/abort', digest, data);
     });
   }
+
+  it('limits.idleTimeoutSeconds does not cut a download whose client reads slowly', async () => {
+    const quick = await startTestNode({ limits: { idleTimeoutSeconds: 0.3 } });
+    try {
+      const data = randomBytes(16 * 1024 * 1024); // more than the socket buffers hold, so the server's writes wait
+      const digest = sha256(data);
+      assert.equal((await http('POST', `${quick.url}/v2/up/slow/blobs/uploads/?digest=${digest}`, { body: data })).status, 201);
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        request(`${quick.url}/v2/up/slow/blobs/${digest}`, (res) => {
+          const parts: Buffer[] = [];
+          res.once('data', (c: Buffer) => {
+            parts.push(c);
+            res.pause(); // stop reading for three idle timeouts
+            setTimeout(() => res.on('data', (more: Buffer) => parts.push(more)).resume(), 1000);
+          });
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        }).on('error', reject).end();
+      });
+      assert.equal(received.length, data.length);
+      assert.equal(sha256(received), digest);
+    } finally {
+      await quick.close();
+    }
+  });
 
   it('closes a PATCH whose client stalls mid-body after limits.idleTimeoutSeconds; the upload resumes', async () => {
     const quick = await startTestNode({ limits: { idleTimeoutSeconds: 0.5 } });

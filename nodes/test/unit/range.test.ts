@@ -17,6 +17,9 @@ describe('byte ranges', () => {
     assert.deepEqual(parseRange('bytes=0-99999999999999999999', 11), { start: 0, end: 10 });
     assert.deepEqual(parseRange('bytes=1-9007199254740993', 11), { start: 1, end: 10 });
     assert.deepEqual(parseRange('bytes=-99999999999999999999', 11), { start: 0, end: 10 });
+    // Leading zeros are still small numbers.
+    assert.deepEqual(parseRange('bytes=0-00000000000000000001', 100), { start: 0, end: 1 });
+    assert.deepEqual(parseRange('bytes=000000000000000000002-', 100), { start: 2, end: 99 });
   });
 
   it('refuses malformed, multi-part and unsatisfiable ranges with 416', () => {
