@@ -131,11 +131,11 @@ describe('http: blob uploads', () => {
     assert.equal((await http('GET', url(location))).header('range'), '0-0');
   });
 
-  it('a chunked PATCH (no Content-Length) whose body is longer or shorter than its Content-Range answers 416', async () => {
+  it('a chunked PATCH or PUT (no Content-Length) whose body is longer or shorter than its Content-Range answers 416', async () => {
     /** PATCH `body` with chunked transfer encoding; resolves the status code. */
-    const chunked = (location: string, body: string, contentRange: string): Promise<number> =>
+    const chunked = (location: string, body: string, contentRange: string, method = 'PATCH'): Promise<number> =>
       new Promise((resolve, reject) => {
-        const req = request(url(location), { method: 'PATCH', headers: { 'Content-Range': contentRange } }, (res) => {
+        const req = request(url(location), { method, headers: { 'Content-Range': contentRange } }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
         });
@@ -150,6 +150,10 @@ describe('http: blob uploads', () => {
     assert.equal(await chunked(location, 'kl', '10-19'), 416);
     assert.equal((await http('GET', url(location))).header('range'), '0-11');
     assert.equal(await chunked(location, 'mn', '12-13'), 202);
+    // The last chunk with PUT is checked the same way.
+    const digest = sha256('abcdefghijklmnop');
+    assert.equal(await chunked(`${location}?digest=${digest}`, 'opq', '14-15', 'PUT'), 416);
+    assert.equal(await chunked(`${location}?digest=${sha256('abcdefghijklmnopqr')}`, 'r', '17-17', 'PUT'), 201);
   });
 
   it('PATCH without Content-Range appends (streamed, chunked transfer)', async () => {
