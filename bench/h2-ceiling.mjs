@@ -47,7 +47,10 @@ export async function h2Ceiling(mib) {
           n += c.length;
           hash.update(c);
         });
-        req.on('end', () => resolve(hash.digest() && n));
+        req.on('end', () => {
+          hash.digest();
+          resolve(n);
+        });
         req.on('error', reject);
       });
     await pull(); // warm-up: the nodes it stands for have been serving for a while

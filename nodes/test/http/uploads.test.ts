@@ -40,6 +40,20 @@ describe('http: blob uploads', () => {
     return http('PATCH', url(location), { body, headers });
   }
 
+  /** Send `body` with chunked transfer encoding (no Content-Length); resolves the status code. */
+  function chunked(location: string, body: string, contentRange?: string, method = 'PATCH'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const headers = contentRange === undefined ? {} : { 'Content-Range': contentRange };
+      const req = request(url(location), { method, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 1)); // a first write before end() makes Node send it chunked
+      req.end(body.slice(1));
+    });
+  }
+
   async function expectBlob(repo: string, digest: string, data: Buffer | string): Promise<void> {
     const res = await http('GET', url(`/v2/${repo}/blobs/${digest}`));
     assert.equal(res.status, 200, res.body.toString());
@@ -132,17 +146,6 @@ describe('http: blob uploads', () => {
   });
 
   it('a chunked PATCH or PUT (no Content-Length) whose body is longer or shorter than its Content-Range answers 416', async () => {
-    /** PATCH `body` with chunked transfer encoding; resolves the status code. */
-    const chunked = (location: string, body: string, contentRange: string, method = 'PATCH'): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const req = request(url(location), { method, headers: { 'Content-Range': contentRange } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.write(body.slice(0, 1)); // a first write before end() makes Node send it chunked
-        req.end(body.slice(1));
-      });
     const location = await start('up/range');
     assert.equal(await chunked(location, 'abcdefghij', '0-3'), 416);
     // The bytes came in order from offset 0, so they stay; the upload goes on from where it is.
@@ -164,16 +167,7 @@ describe('http: blob uploads', () => {
     const b = await patch(location, 'bbbbbb');
     assert.equal(b.header('range'), '0-9');
     // A chunked (no Content-Length) body appends as well.
-    const c = await new Promise<number>((resolve, reject) => {
-      const req = request(url(location), { method: 'PATCH' }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.write('cc');
-      req.end('c');
-    });
-    assert.equal(c, 202);
+    assert.equal(await chunked(location, 'ccc'), 202);
     const status = await http('GET', url(location));
     assert.equal(status.status, 204);
     assert.equal(status.header('range'), '0-12');
