@@ -34,6 +34,15 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
 
   it('eu and ap replicate while nats-us hangs; pushes into us wait in its outbox; all converge once it is back', async () => {
     const [eu, us, ap] = ['eu', 'us', 'ap'].map((n) => cluster.region(n)) as [ClusterRegion, ClusterRegion, ClusterRegion];
+    // Anti-entropy copies over gRPC, not NATS: let every region finish its first pass (a retry, after
+    // a peer that was not up yet at start, would otherwise copy the push into us around the hung server).
+    await until(60_000, 'every region to complete anti-entropy with both peers', async () => {
+      for (const r of cluster.regions) {
+        const { peers } = (await (await fetch(`${r.registry}/georeg/v1/replication`)).json()) as { peers: { lastAntiEntropy?: string }[] };
+        if (peers.length !== 2 || peers.some((p) => !p.lastAntiEntropy)) return false;
+      }
+      return true;
+    });
     const nats = (await processesUnder(cluster.process.pid as number)).find(({ argv }) => argv.some((a) => a.endsWith(join('us', 'nats.conf'))));
     assert.ok(nats, 'nats-server of us');
     frozen = nats.pid;

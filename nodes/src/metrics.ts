@@ -193,6 +193,7 @@ export class NodeMetrics {
     gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);
     gauge('georeg_replication_pending_events', 'Events from the source region not yet applied here.', (p) => p.pendingEvents);
     gauge('georeg_replication_bytes_in_flight', 'Blob bytes being copied from the source region now.', (p) => p.bytesInFlight);
+    gauge('georeg_replication_anti_entropy_timestamp_seconds', 'When the last anti-entropy pass with the source region completed (Unix time; 0: none yet).', (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0));
     gauge('georeg_replication_peer_up', '1 when the source region answers (probed every few seconds), else 0.', (p) => (p.up ? 1 : 0));
     counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);

@@ -23,6 +23,8 @@ export interface PeerReplicationStatus {
   failures: number;
   /** Repairs made by anti-entropy: content the events missed. */
   repairs: number;
+  /** When the last anti-entropy pass with this peer completed (ISO 8601); absent until the first does. */
+  lastAntiEntropy?: string;
   /** Blobs and blob bytes copied from this peer. */
   blobs: number;
   bytes: number;

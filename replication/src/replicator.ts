@@ -62,6 +62,8 @@ export interface PeerState {
   lastError?: string;
   /** Repairs made by anti-entropy (content events missed). */
   repairs: number;
+  /** When the last anti-entropy pass with this peer completed (ms since the epoch). */
+  antiEntropyAt?: number;
   retries: number;
   failuresByReason: Record<string, number>;
   /** The peer answered its last health probe. */
@@ -201,6 +203,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       try {
         const n = await antiEntropy(this.opts.store, this.copier, peer);
         state.repairs += n;
+        state.antiEntropyAt = Date.now();
         attempt = 0;
         if (n > 0) this.opts.log.info('anti-entropy repaired', { from: peer.region, repairs: n });
         this.emit('repaired', peer.region, n);
@@ -331,6 +334,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           applied: state.applied,
           failures: state.failures,
           repairs: state.repairs,
+          ...(state.antiEntropyAt !== undefined && { lastAntiEntropy: new Date(state.antiEntropyAt).toISOString() }),
           blobs: peer.blobsCopied,
           bytes: peer.bytesCopied,
           retries: state.retries,

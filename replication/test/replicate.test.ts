@@ -251,8 +251,11 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.equal(m.status, 200);
     assert.deepEqual(m.body, img.manifest);
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/v2')).status, 200);
-    const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as { peers: { repairs: number }[] };
+    const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as { peers: { repairs: number; lastAntiEntropy?: string }[] };
     assert.ok((status.peers[0]?.repairs ?? 0) >= 4);
+    assert.ok(Date.now() - Date.parse(status.peers[0]?.lastAntiEntropy ?? '') < 60_000, 'the status says when the pass completed');
+    const at = metric(await scrape(us.node.url), 'georeg_replication_anti_entropy_timestamp_seconds{source="eu",target="us"}');
+    assert.ok(Math.abs(Date.now() / 1000 - at) < 60, 'and so does the metric');
   });
 
   it('replicates a trust policy change, and the newer of two concurrent changes wins in both regions', async () => {
