@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
@@ -62,7 +62,30 @@ export function createHttpServer(routes: Route[], opts: HttpOptions): Server {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 0; // large blob uploads may take long; a silent body is cut by guardBody
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerUnparsed(err, socket, opts.log));
   return server;
+}
+
+/**
+ * A request Node's HTTP parser refuses never reaches a route: answer it here, with an OCI error
+ * body as every other error (Node's own answer is a bare status line), and close the connection.
+ * Logged at debug level, without the bytes: anyone can send these, and they may hold credentials.
+ */
+function answerUnparsed(err: NodeJS.ErrnoException, socket: Socket, log: Logger): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const kind = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HEADERS_TIMEOUT' : 'HTTP_INVALID';
+  // llhttp's reason ("Invalid header value char") names the fault, never the bytes.
+  const reason = (err as { reason?: unknown }).reason;
+  const e = oci(kind, undefined, typeof reason === 'string' ? { reason } : undefined);
+  log.debug('malformed request refused', { code: err.code, status: e.status, remote: socket.remoteAddress });
+  const body = JSON.stringify(e.toBody());
+  socket.end(
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -27,6 +27,10 @@ export const ErrorTable = {
   AUTH_INVALID: { code: 'AUTH_INVALID', status: 400, message: 'identity request invalid' },
   AUTH_UNKNOWN: { code: 'AUTH_UNKNOWN', status: 404, message: 'no such user or token' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported' },
+  /** An HTTP request Node's parser refuses (bad request line or header, bad Content-Length): answered from the socket. */
+  HTTP_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'malformed HTTP request' },
+  HEADERS_TOO_LARGE: { code: 'UNSUPPORTED', status: 431, message: 'request headers too large' },
+  HEADERS_TIMEOUT: { code: 'UNSUPPORTED', status: 408, message: 'request headers not received in time' },
   METHOD_NOT_ALLOWED: { code: 'UNSUPPORTED', status: 405, message: 'method not allowed' },
   NOT_FOUND: { code: 'NOT_FOUND', status: 404, message: 'no such route' },
   TOO_MANY_REQUESTS: { code: 'TOOMANYREQUESTS', status: 429, message: 'too many requests' },
