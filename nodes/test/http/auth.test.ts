@@ -41,8 +41,9 @@ describe('authentication and authorization', function () {
   }
 
   /** Push as the admin (through the token flow) an image into `repo`. */
-  async function seed(repo: string): Promise<void> {
-    const t = await token([`repository:${repo}:pull,push`], basic('admin', ADMIN_PASSWORD));
+  /** Push a small image into `repo`, with `t` if given (a token for it), else a token of its own. */
+  async function seed(repo: string, t?: string): Promise<void> {
+    t ??= await token([`repository:${repo}:pull,push`], basic('admin', ADMIN_PASSWORD));
     const cfg = Buffer.from('{}');
     for (const blob of [cfg]) {
       const r = await http('POST', `${base}/v2/${repo}/blobs/uploads/?digest=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a`, { headers: bearer(t), body: blob });
@@ -140,6 +141,36 @@ describe('authentication and authorization', function () {
       assert.equal(end.header('link'), undefined);
     }
     assert.deepEqual((await http('GET', `${base}/v2/_catalog?last=zzz`, { headers: bearer(t) })).json<{ repositories: string[] }>().repositories, []);
+  });
+
+  it('pages the catalog exactly across store batches with long hidden runs, at every page size', async function () {
+    this.timeout(60_000);
+    const names = Array.from({ length: 250 }, (_, i) => `grid/r${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 50) {
+      const batch = names.slice(i, i + 50);
+      const t = await token(batch.map((n) => `repository:${n}:pull,push`), basic('admin', ADMIN_PASSWORD));
+      for (const n of batch) await seed(n, t);
+    }
+    // Visible: r1* (100 in a row) and every *7 (one in ten); hidden: the runs around them, each longer
+    // than the store's smallest batch, and every repository outside grid/ but public/base (anyone's).
+    const secret = await makeToken('grid-reader', [{ repositories: ['grid/r1*', 'grid/*7'], actions: ['pull'] }]);
+    const t = await token(['registry:catalog:*'], basic('grid-reader', secret));
+    const visible = [...names.filter((n) => n.startsWith('grid/r1') || n.endsWith('7')), 'public/base'];
+    assert.equal(visible.length, 116);
+    for (const n of [1, 7, 99, 100, 101, 115, 116, 117, 1000]) {
+      const walked: string[] = [];
+      for (let path: string | undefined = `/v2/_catalog?n=${n}`; path !== undefined; ) {
+        const res = await http('GET', `${base}${path}`, { headers: bearer(t) });
+        const page = res.json<{ repositories: string[] }>().repositories;
+        assert.ok(page.length <= n, `n=${n}: a page of ${page.length}`);
+        walked.push(...page);
+        path = /^<([^>]+)>; rel="next"$/.exec(res.header('link') ?? '')?.[1];
+        assert.ok(walked.length <= visible.length, `n=${n}: the walk did not end: ${walked.join(' ')}`);
+      }
+      assert.deepEqual(walked, visible, `n=${n}`);
+    }
+    const whole = await http('GET', `${base}/v2/_catalog`, { headers: bearer(t) });
+    assert.deepEqual(whole.json<{ repositories: string[] }>().repositories, visible);
   });
 
   it('rejects dot-dot names before anything else', async () => {
