@@ -10,6 +10,8 @@ interface SeenBinding {
   sequence: number;
   digest: string;
   keyId: string;
+  /** The registry the binding names (absent in records written before it was kept: counted as this one). */
+  registry?: string;
   /** The binding's manifest, to verify it later when its key was unknown on arrival. */
   manifest: string;
   verified: boolean;
@@ -74,7 +76,7 @@ export class TagBindings {
     }
     await this.update(repo, b.tag, (seen) => {
       if (seen.some((s) => s.manifest === manifest)) return false;
-      seen.push({ sequence: b.sequence, digest: b.digest, keyId: claim.keyId, manifest, verified });
+      seen.push({ sequence: b.sequence, digest: b.digest, keyId: claim.keyId, registry: b.registry, manifest, verified });
       return true;
     });
     return undefined;
@@ -86,6 +88,8 @@ export class TagBindings {
     const now = this.now();
     const groups = new Map<string, SequenceState>();
     for (const s of await this.load(repo, tag)) {
+      // A binding for another registry (a staging one sharing the key) says nothing of this one's tag.
+      if (trust.identity !== undefined && s.registry !== undefined && s.registry !== trust.identity) continue;
       const key = s.verified ? checkKey(trust, policy, s.keyId, now) : undefined;
       if (!key || isProblem(key)) continue;
       const id = `${s.sequence}@${s.digest}`;

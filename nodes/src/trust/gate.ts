@@ -88,7 +88,14 @@ export class TrustGate {
     if (record.subject === undefined) return;
     this.bump(repo);
     if (record.artifactType !== TAG_BINDING_ARTIFACT) return;
-    const why = await this.bindings.record(this.policies.current.trust, repo, record.digest, record.subject);
+    let why: string | undefined;
+    try {
+      why = await this.bindings.record(this.policies.current.trust, repo, record.digest, record.subject);
+    } finally {
+      // Again once the binding's sequence is remembered: a pull decided while it was being written
+      // read the old highest sequence, and must not be served from the cache after it.
+      this.bump(repo);
+    }
     if (why) this.log.info('tag binding not counted', { repository: repo, binding: record.digest, detail: why });
   }
 

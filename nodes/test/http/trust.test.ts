@@ -154,6 +154,37 @@ describe('content trust at the node', function () {
     await denied('/v2/prod/app/manifests/v1', 'stale-binding');
   });
 
+  it('refuses a rollback past a binding that arrived while the tag was being pulled (no stale cached decision)', async () => {
+    const put = (tag: string, manifest: Buffer) => http('PUT', `${base}/v2/prod/app/manifests/${tag}`, { body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    for (let i = 0; i < 5; i++) {
+      const tag = `race${i}`;
+      const old = await image('prod/app', tag);
+      await pushBinding(base, 'prod/app', old.subject, ci, { tag, sequence: 1 });
+      const fresh = await image('prod/app', `next${i}`);
+      let pulling = true;
+      const pullers = Array.from({ length: 4 }, async () => {
+        while (pulling) await http('GET', `${base}/v2/prod/app/manifests/${tag}`);
+      });
+      await pushBinding(base, 'prod/app', fresh.subject, ci, { tag, sequence: 2 });
+      pulling = false;
+      await Promise.all(pullers);
+      assert.equal((await put(tag, fresh.manifest)).status, 201);
+      await served(`/v2/prod/app/manifests/${tag}`);
+      assert.equal((await put(tag, old.manifest)).status, 201, 'a pusher without the key rolls the tag back');
+      await denied(`/v2/prod/app/manifests/${tag}`, 'stale-binding');
+    }
+  });
+
+  it('a binding for another registry sharing the key does not raise the tag here', async () => {
+    const img = await image('prod/app', 'v1');
+    await pushBinding(base, 'prod/app', img.subject, ci, { tag: 'v1', sequence: 100 });
+    await served('/v2/prod/app/manifests/v1');
+    const staging = await pushBinding(base, 'prod/app', img.subject, ci, { tag: 'v1', sequence: 200, registry: 'staging.test' });
+    await served('/v2/prod/app/manifests/v1');
+    assert.equal((await http('DELETE', `${base}/v2/prod/app/manifests/${staging}`)).status, 202);
+    await served('/v2/prod/app/manifests/v1');
+  });
+
   it('requires the threshold of distinct trusted keys at the same sequence', async () => {
     await setPolicy(base, policy({ threshold: 2 }));
     const img = await image('prod/app', 'v1');
