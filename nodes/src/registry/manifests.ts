@@ -94,9 +94,10 @@ export class ManifestService {
       // Stamped after the manifest's event, so the tag change orders after it.
       const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
       if (events && ref.tag !== undefined && tagClock) events.push(ev.tagPut(repo, ref.tag, record, tagClock));
+      await this.trust?.linking(repo, record);
       await this.meta.putManifest(repo, record, ref.tag, { events, tagClock });
       ev?.committed();
-      await this.trust?.ingested(repo, record);
+      this.trust?.changed(repo, record);
       return record;
     } finally {
       release();
@@ -114,7 +115,7 @@ export class ManifestService {
   async deleteManifest(repo: string, digest: Digest, replicated = false): Promise<boolean> {
     const ev = replicated ? undefined : this.events;
     const gone = await this.meta.deleteManifest(repo, digest, { events: ev && [ev.manifestDelete(repo, digest)] });
-    if (gone) this.trust?.removed(repo);
+    if (gone) this.trust?.changed(repo);
     return gone;
   }
 

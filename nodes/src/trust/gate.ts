@@ -83,25 +83,29 @@ export class TrustGate {
     return this.decide(key, version, trust, policy, repo, ref, record);
   }
 
-  /** A manifest was linked here (pushed or replicated): cached decisions of the repository go, and a tag binding is remembered. */
-  async ingested(repo: string, record: ManifestRecord): Promise<void> {
-    if (record.subject === undefined) return;
-    this.bump(repo);
-    if (record.artifactType !== TAG_BINDING_ARTIFACT) return;
+  /**
+   * A manifest is about to be linked here (pushed or replicated): a tag binding's sequence is
+   * remembered first. Linked first, a crash between the two would leave a binding nothing
+   * remembers (a redelivered event finds the manifest present and skips it), and a rollback past
+   * it would be served. A binding whose link then fails is still a signed statement: remembering
+   * it refuses only what its signer superseded.
+   */
+  async linking(repo: string, record: ManifestRecord): Promise<void> {
+    if (record.subject === undefined || record.artifactType !== TAG_BINDING_ARTIFACT) return;
     let why: string | undefined;
     try {
       why = await this.bindings.record(this.policies.current.trust, repo, record.digest, record.subject);
     } finally {
-      // Again once the binding's sequence is remembered: a pull decided while it was being written
-      // read the old highest sequence, and must not be served from the cache after it.
+      // Once the binding's sequence is remembered: a pull decided while it was being written read
+      // the old highest sequence, and must not be served from the cache after it.
       this.bump(repo);
     }
     if (why) this.log.info('tag binding not counted', { repository: repo, binding: record.digest, detail: why });
   }
 
-  /** A manifest left a repository: it may have been a signature. */
-  removed(repo: string): void {
-    this.bump(repo);
+  /** A manifest was linked into or left a repository: if it was a signature, cached decisions there are stale. */
+  changed(repo: string, record?: ManifestRecord): void {
+    if (record === undefined || record.subject !== undefined) this.bump(repo);
   }
 
   /** What a signer needs to number a binding: the sequences reached for a tag, under the repository's policy. */

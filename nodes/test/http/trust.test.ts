@@ -42,6 +42,15 @@ describe('content trust at the node', function () {
     return { ...img, subject: subjectOf(img.manifest) };
   }
 
+  /** Stop the node (its data stays) and start a new one on the same data. */
+  async function restart(): Promise<void> {
+    const dir = node.dir;
+    await node.server.close();
+    await node.registry.close();
+    node = await startTestNode({}, dir);
+    base = node.url;
+  }
+
   async function denied(path: string, reason: string): Promise<string> {
     const res = await http('GET', `${base}${path}`);
     const err = expectError(res, 403, 'DENIED');
@@ -146,11 +155,7 @@ describe('content trust at the node', function () {
     // Deleting the newer binding's image does not make the old binding current again.
     await http('DELETE', `${base}/v2/prod/app/manifests/${fresh.digest}`);
     await denied('/v2/prod/app/manifests/v1', 'stale-binding');
-    const dir = node.dir;
-    await node.server.close();
-    await node.registry.close();
-    node = await startTestNode({}, dir);
-    base = node.url;
+    await restart();
     await denied('/v2/prod/app/manifests/v1', 'stale-binding');
   });
 
@@ -183,6 +188,22 @@ describe('content trust at the node', function () {
     await served('/v2/prod/app/manifests/v1');
     assert.equal((await http('DELETE', `${base}/v2/prod/app/manifests/${staging}`)).status, 202);
     await served('/v2/prod/app/manifests/v1');
+  });
+
+  it('remembers a binding whose node died right after linking it: a rollback past it stays refused after a restart', async () => {
+    const old = await image('prod/app', 'v1');
+    await pushBinding(base, 'prod/app', old.subject, ci, { tag: 'v1', sequence: 1 });
+    const fresh = await image('prod/app', 'next');
+    const meta = node.registry.meta;
+    const putManifest = meta.putManifest.bind(meta);
+    meta.putManifest = async (...args) => {
+      await putManifest(...args);
+      throw new Error('killed right after the commit'); // nothing after the commit runs, as after kill -9
+    };
+    const binding = await pushBinding(base, 'prod/app', fresh.subject, ci, { tag: 'v1', sequence: 2 }).catch((e: Error) => e.message);
+    assert.match(String(binding), /500/, 'the push saw the crash');
+    await restart();
+    await denied('/v2/prod/app/manifests/v1', 'stale-binding');
   });
 
   it('requires the threshold of distinct trusted keys at the same sequence', async () => {
