@@ -87,7 +87,13 @@ export class Copier {
    */
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
     const here = await this.store.tag(repo, parseTag(tag));
-    if (!this.newer(here, at, onConflict) || here.digest === digest) return false;
+    if (!this.newer(here, at, onConflict)) return false;
+    if (here.digest === digest) {
+      // The same image tagged again, later: keep the newer stamp, or an older change seen after it
+      // (a delete from a third region) would win here and lose everywhere else.
+      if (at) await this.store.putTag(repo, tag, digest, at);
+      return false;
+    }
     await this.ensureManifest(repo, digest, peer, { withReferrers: true, named: true });
     await this.store.putTag(repo, tag, digest, at);
     return true;

@@ -92,6 +92,11 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     assert.equal(await copier.applyTagDelete('team/clock', 'v1', at(1000), conflict), false);
     assert.equal(conflicts, 1, 'an older delete lost');
     assert.equal(await target.registry.meta.getTag('team/clock', 'v1'), digest);
+    // The same image tagged again later elsewhere: its stamp is kept, so a delete older than it loses here too.
+    assert.equal(await copier.applyTag('team/clock', 'v1', digest, at(3000), peer, conflict), false, 'the tag does not move');
+    assert.equal(await copier.applyTagDelete('team/clock', 'v1', at(2500), conflict), false);
+    assert.equal(conflicts, 2, 'a delete older than the re-tag lost');
+    assert.equal(await target.registry.meta.getTag('team/clock', 'v1'), digest);
   });
 
   it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {
