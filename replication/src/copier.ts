@@ -139,16 +139,16 @@ export class Copier {
     if (!here) {
       const body = Buffer.from(m.content);
       const parsed = parseManifest(body, m.mediaType);
-      await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, peer));
+      await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, blob.size, peer));
       for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
       await this.store.putManifest(repo, digest, body, m.mediaType);
     }
     if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
   }
 
-  /** Link `digest` into `repo`: from local content when any repository here has it, else from the peer. */
-  async ensureBlob(repo: string, digest: Digest, peer: PeerClient): Promise<void> {
+  /** Link `digest` (of `size` bytes, as its manifest says) into `repo`: from local content when any repository here has it, else from the peer. */
+  async ensureBlob(repo: string, digest: Digest, size: number, peer: PeerClient): Promise<void> {
     if (await this.store.hasBlob(repo, digest)) return;
-    if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset))) peer.blobsCopied++;
+    if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset, size))) peer.blobsCopied++;
   }
 }

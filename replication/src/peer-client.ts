@@ -23,6 +23,8 @@ const stopping = (): Error => new Error('replication is stopping');
 
 /** Unary calls give up after this long by default. */
 const UNARY_MS = 30_000;
+/** A peer that keeps a blob stream open but sends nothing (or a trickle) must not hold a copy forever. */
+const BLOB_IDLE_MS = 60_000;
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
@@ -45,6 +47,8 @@ export class PeerClient {
     readonly address: string,
     /** Mutual TLS between regions, or plain text (the default). */
     channel: ChannelCredentials = credentials.createInsecure(),
+    /** A blob stream that brings no bytes this long, while read, fails (the copy resumes later). */
+    private readonly blobIdleMs = BLOB_IDLE_MS,
   ) {
     this.client = new FastReplicationClient(address, channel, {
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -109,20 +113,35 @@ export class PeerClient {
     return this.unary((md, o, done) => this.client.statBlob({ repository, digest } satisfies StatBlobRequest, md, o, done), 2000);
   }
 
-  /** The blob's bytes from `offset` on, as a stream (back-pressure reaches the peer through gRPC flow control). */
-  readBlob(repository: string, digest: string, offset: number): Readable {
+  /**
+   * The blob's bytes from `offset` on, as a stream (back-pressure reaches the peer through gRPC flow
+   * control). `size` is the blob's size as the manifest declares it: bytes past it are never taken
+   * (a peer could otherwise make this region store any amount for a small blob); the stream ends
+   * there and the digest check decides. A stream that brings nothing for blobIdleMs while read fails.
+   */
+  readBlob(repository: string, digest: string, offset: number, size = Number.POSITIVE_INFINITY): Readable {
     const call = this.client.readBlob({ repository, digest, offset });
     let expected = offset;
     let received = 0;
+    let idle: NodeJS.Timeout | undefined;
+    let finished = false;
     const settle = (): void => {
+      clearTimeout(idle);
+      finished = true;
       this.bytesInFlight -= received;
       received = 0;
+    };
+    const waitForBytes = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => out.destroy(new Error(`peer ${this.region} sent no bytes of ${digest} for ${this.blobIdleMs / 1000} s`)), this.blobIdleMs);
     };
     const out = new Readable({
       read() {
         call.resume();
+        if (!finished) waitForBytes();
       },
       destroy(err, cb) {
+        settle();
         call.cancel();
         cb(err);
       },
@@ -131,21 +150,34 @@ export class PeerClient {
     this.#streams.add(out);
     out.once('close', () => this.#streams.delete(out));
     call.on('data', (chunk: BlobChunk) => {
+      if (finished) return;
       if (chunk.offset !== expected) {
         out.destroy(new Error(`peer sent offset ${chunk.offset}, expected ${expected}`));
         return;
       }
-      expected += chunk.data.length;
-      received += chunk.data.length;
-      this.bytesCopied += chunk.data.length;
-      this.bytesInFlight += chunk.data.length;
-      if (!out.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength))) call.pause();
+      const room = size - expected;
+      const data = chunk.data.length > room ? chunk.data.subarray(0, Math.max(0, room)) : chunk.data;
+      expected += data.length;
+      received += data.length;
+      this.bytesCopied += data.length;
+      this.bytesInFlight += data.length;
+      const more = out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      if (data.length < chunk.data.length) {
+        settle();
+        call.cancel();
+        out.push(null);
+      } else if (!more) {
+        clearTimeout(idle); // waiting for our reader, not for the peer
+        call.pause();
+      }
     });
     call.on('end', () => {
+      if (finished) return;
       settle();
       out.push(null);
     });
     call.on('error', (err) => {
+      if (finished) return;
       settle();
       out.destroy(err);
     });
