@@ -15,11 +15,11 @@ describe('georeg status and where', () => {
     const s = formatStatus({
       region: 'us',
       outbox: { depth: 3, published: 10 },
-      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false, lastError: 'UNAVAILABLE' }],
+      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, parked: 5, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false, lastError: 'UNAVAILABLE' }],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
     assert.match(s, /FROM +HEALTH +LAG +PENDING/);
-    assert.match(s, /eu +DOWN +1\.3s +4 +2048 B +7 +2 +1 +UNAVAILABLE/);
+    assert.match(s, /eu +DOWN +1\.3s +4 +2048 B +7 +2 +1 +5 +UNAVAILABLE/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },
       { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },

@@ -193,7 +193,7 @@ export class NodeMetrics {
     gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);
     gauge('georeg_replication_pending_events', 'Events from the source region not yet applied here.', (p) => p.pendingEvents);
     gauge('georeg_replication_bytes_in_flight', 'Blob bytes being copied from the source region now.', (p) => p.bytesInFlight);
-    gauge('georeg_replication_anti_entropy_timestamp_seconds', 'When the last anti-entropy pass with the source region completed (Unix time; 0: none yet).', (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0));
+    gauge('georeg_replication_anti_entropy_timestamp_seconds', 'When the last anti-entropy pass with the source region completed with nothing left unrepaired (Unix time; 0: none yet).', (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0));
     gauge('georeg_replication_peer_up', '1 when the source region answers (probed every few seconds), else 0.', (p) => (p.up ? 1 : 0));
     counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
@@ -201,6 +201,7 @@ export class NodeMetrics {
     counter('georeg_replication_retries_total', 'Event applications retried after a failure.', (p) => p.retries);
     counter('georeg_replication_conflicts_total', 'Tag changes from the source region that lost to a newer change.', (p) => p.conflicts);
     counter('georeg_replication_repairs_total', 'Repairs made by anti-entropy.', (p) => p.repairs);
+    counter('georeg_replication_parked_total', 'Events set aside because their content is corrupt at the source region (anti-entropy tries again each pass).', (p) => p.parked);
     new Counter({
       name: 'georeg_replication_failures_total',
       help: 'Failed event applications, by reason.',

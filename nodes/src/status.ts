@@ -23,7 +23,9 @@ export interface PeerReplicationStatus {
   failures: number;
   /** Repairs made by anti-entropy: content the events missed. */
   repairs: number;
-  /** When the last anti-entropy pass with this peer completed (ISO 8601); absent until the first does. */
+  /** Events set aside because their content is corrupt at the peer (anti-entropy tries again each pass). */
+  parked: number;
+  /** When the last anti-entropy pass with this peer completed with nothing left unrepaired (ISO 8601); absent until one does. */
   lastAntiEntropy?: string;
   /** Blobs and blob bytes copied from this peer. */
   blobs: number;

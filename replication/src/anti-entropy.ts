@@ -1,53 +1,70 @@
 import { parseDigest, parseName } from 'georeg/nodes';
 import type { RegionStore } from './region-store.js';
-import type { Copier } from './copier.js';
+import { failureReason, type Copier } from './copier.js';
 import type { PeerClient } from './peer-client.js';
 
 const PAGE = 500;
+
+/** What one pass repaired, and what it could not (each item with its error); the pass goes on past those. */
+export interface AntiEntropyPass {
+  repairs: number;
+  failed: { what: string; err: unknown }[];
+}
 
 /**
  * Compares this region with a peer, repository by repository, and copies what
  * events missed (events that aged out of the stream while a region was down, or
  * a region that joined late): manifests this region lacks, and tag changes and
- * deletes on the peer newer than the last change seen here. Returns the number
- * of repairs. Deleted tags are listed with the clock of their delete, so a
- * delete the events missed is repaired too, unless the tag changed here later.
- * The trust policy document and the users and tokens are compared first: the
- * newer version of each wins.
+ * deletes on the peer newer than the last change seen here. Deleted tags are
+ * listed with the clock of their delete, so a delete the events missed is
+ * repaired too, unless the tag changed here later. The trust policy document
+ * and the users and tokens are compared first: the newer version of each wins.
+ * An item that fails (content corrupt at the peer) is reported and the pass
+ * goes on, so one bad image cannot keep every other repository unrepaired; a
+ * peer that cannot be reached ends the pass (it throws).
  */
-export async function antiEntropy(store: RegionStore, copier: Copier, peer: PeerClient): Promise<number> {
-  const policy = await peer.getPolicy();
-  let repairs = policy.document && policy.timestamp && (await store.applyPolicy(policy.document, policy.timestamp)) ? 1 : 0;
-  for (const i of (await peer.listIdentities()).identities) {
-    if (i.timestamp && (await store.applyIdentity(i.key, i.record, i.timestamp))) repairs++;
+export async function antiEntropy(store: RegionStore, copier: Copier, peer: PeerClient): Promise<AntiEntropyPass> {
+  const pass: AntiEntropyPass = { repairs: 0, failed: [] };
+  const repair = async (what: string, fn: () => Promise<boolean>): Promise<void> => {
+    try {
+      if (await fn()) pass.repairs++;
+    } catch (err) {
+      if (failureReason(err) === 'unreachable') throw err;
+      pass.failed.push({ what, err });
+    }
+  };
+  const { document, timestamp } = await peer.getPolicy();
+  if (document && timestamp) await repair('trust policy', () => store.applyPolicy(document, timestamp));
+  for (const { key, record, timestamp: at } of (await peer.listIdentities()).identities) {
+    if (at) await repair(`identity ${key}`, () => store.applyIdentity(key, record, at));
   }
   for (let after = ''; ; ) {
     const page = await peer.listRepositories(after, PAGE);
-    for (const name of page.names) repairs += await syncRepository(store, copier, peer, parseName(name));
+    for (const name of page.names) await syncRepository(store, copier, peer, parseName(name), repair);
     const last = page.names[page.names.length - 1];
-    if (!page.more || last === undefined) return repairs;
+    if (!page.more || last === undefined) return pass;
     after = last;
   }
 }
 
-async function syncRepository(store: RegionStore, copier: Copier, peer: PeerClient, repo: string): Promise<number> {
-  let repairs = 0;
+type Repair = (what: string, fn: () => Promise<boolean>) => Promise<void>;
+
+async function syncRepository(store: RegionStore, copier: Copier, peer: PeerClient, repo: string, repair: Repair): Promise<void> {
   for (let after = ''; ; ) {
     const page = await peer.listRepository(repo, after, PAGE);
     for (const d of page.manifests) {
       const digest = parseDigest(d);
       if (await store.hasManifest(repo, digest)) continue;
-      await copier.ensureManifest(repo, digest, peer);
-      repairs++;
+      await repair(`${repo}@${digest}`, async () => (await copier.ensureManifest(repo, digest, peer), true));
     }
     for (const t of page.tags) {
-      if (await copier.applyTag(repo, t.tag, parseDigest(t.digest), t.timestamp, peer)) repairs++;
+      await repair(`${repo}:${t.tag}`, () => copier.applyTag(repo, t.tag, parseDigest(t.digest), t.timestamp, peer));
     }
-    for (const t of page.deleted) {
-      if (t.timestamp && (await copier.applyTagDelete(repo, t.tag, t.timestamp))) repairs++;
+    for (const { tag, timestamp: at } of page.deleted) {
+      if (at) await repair(`${repo}:${tag} (deleted)`, () => copier.applyTagDelete(repo, tag, at));
     }
     const last = page.tags[page.tags.length - 1];
-    if (!page.more || last === undefined) return repairs;
+    if (!page.more || last === undefined) return;
     after = last.tag;
   }
 }

@@ -1,6 +1,6 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
-import { compareHlc, parseDigest, parseName, parseManifest, parseTag, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import { compareHlc, isOciError, parseDigest, parseName, parseManifest, parseTag, type Digest, type HlcTimestamp } from 'georeg/nodes';
 import type { RegionStore, TagState } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -13,7 +13,39 @@ export class GoneAtSource extends Error {
   override name = 'GoneAtSource';
 }
 
+/**
+ * A peer sent a blob whose bytes do not match its digest. `settled`: it did so CORRUPT_SETTLED times
+ * in a row, so its copy is corrupt (a network fault would not repeat); the replicator then sets
+ * the event aside instead of retrying it forever, and anti-entropy tries again each pass.
+ */
+export class CorruptAtSource extends Error {
+  override name = 'CorruptAtSource';
+  constructor(
+    message: string,
+    readonly settled: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Mismatches in a row that settle a blob as corrupt at its source. */
+const CORRUPT_SETTLED = 3;
+/** How long a settled blob fails at once, without fetching it again (anti-entropy's default period, twice). */
+const CORRUPT_REMEMBERED_MS = 10 * 60_000;
+
 const notFound = (err: unknown): boolean => (err as { code?: unknown }).code === grpcStatus.NOT_FOUND;
+
+/** A low-cardinality reason for a failed event application or repair (metrics label). */
+export function failureReason(err: unknown): string {
+  const e = err as { code?: unknown; status?: unknown; kind?: unknown; message?: unknown };
+  if (err instanceof CorruptAtSource || e.kind === 'DIGEST_INVALID') return 'digest_mismatch';
+  if (typeof e.code === 'number') {
+    if (e.code === grpcStatus.UNAVAILABLE || e.code === grpcStatus.DEADLINE_EXCEEDED) return 'unreachable';
+    if (e.code === grpcStatus.NOT_FOUND) return 'not_found';
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return 'invalid';
+  return 'internal';
+}
 
 /**
  * `withReferrers`: also copy the manifests that refer to it. `named`: the event
@@ -46,7 +78,13 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
  * every region settles on the same tag whatever order events arrive in.
  */
 export class Copier {
-  constructor(private readonly store: RegionStore) {}
+  /** Per peer and blob: digest mismatches in a row, and when the last was. */
+  readonly #mismatches = new Map<string, { count: number; at: number }>();
+
+  constructor(
+    private readonly store: RegionStore,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async apply(event: Event, peer: PeerClient): Promise<void> {
     if (event.timestamp) await this.store.observe(event.timestamp);
@@ -149,6 +187,19 @@ export class Copier {
   /** Link `digest` (of `size` bytes, as its manifest says) into `repo`: from local content when any repository here has it, else from the peer. */
   async ensureBlob(repo: string, digest: Digest, size: number, peer: PeerClient): Promise<void> {
     if (await this.store.hasBlob(repo, digest)) return;
-    if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset, size))) peer.blobsCopied++;
+    const key = `${peer.region}\0${digest}`;
+    const seen = this.#mismatches.get(key);
+    const corrupt = (count: number): CorruptAtSource =>
+      new CorruptAtSource(`${peer.region} sent ${repo}@${digest} with other content, ${count} time(s) in a row: its copy there is corrupt, or it changed in transit`, count >= CORRUPT_SETTLED);
+    if (seen && seen.count >= CORRUPT_SETTLED && this.now() - seen.at < CORRUPT_REMEMBERED_MS) throw corrupt(seen.count);
+    try {
+      if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset, size))) peer.blobsCopied++;
+    } catch (err) {
+      if (!isOciError(err, 'DIGEST_INVALID')) throw err;
+      const count = (seen?.count ?? 0) + 1;
+      this.#mismatches.set(key, { count, at: this.now() });
+      throw corrupt(count);
+    }
+    this.#mismatches.delete(key);
   }
 }

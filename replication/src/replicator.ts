@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { status as grpcStatus, type ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
 import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
-import { Copier, GoneAtSource } from './copier.js';
+import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
@@ -62,24 +62,14 @@ export interface PeerState {
   lastError?: string;
   /** Repairs made by anti-entropy (content events missed). */
   repairs: number;
-  /** When the last anti-entropy pass with this peer completed (ms since the epoch). */
+  /** When the last anti-entropy pass with this peer completed with nothing left unrepaired (ms since the epoch). */
   antiEntropyAt?: number;
+  /** Events set aside: their content is corrupt at the peer (anti-entropy tries it again each pass). */
+  parked: number;
   retries: number;
   failuresByReason: Record<string, number>;
   /** The peer answered its last health probe. */
   up: boolean;
-}
-
-/** A low-cardinality reason for a failed event application (metrics label). */
-export function failureReason(err: unknown): string {
-  const e = err as { code?: unknown; status?: unknown; kind?: unknown; message?: unknown };
-  if (e.kind === 'DIGEST_INVALID' || /digest/i.test(String(e.message))) return 'digest_mismatch';
-  if (typeof e.code === 'number') {
-    if (e.code === grpcStatus.UNAVAILABLE || e.code === grpcStatus.DEADLINE_EXCEEDED) return 'unreachable';
-    if (e.code === grpcStatus.NOT_FOUND) return 'not_found';
-  }
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return 'invalid';
-  return 'internal';
 }
 
 /**
@@ -121,7 +111,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     this.queries = new PeerQueries(this.clients, (region) => this.state.get(region)?.up === true);
-    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, retries: 0, failuresByReason: {}, up: false });
+    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, parked: 0, retries: 0, failuresByReason: {}, up: false });
     this.total = new Slots(opts.concurrency?.total ?? 16);
     for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
   }
@@ -195,18 +185,24 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     }
   }
 
-  /** Anti-entropy with one peer: at start, then every antiEntropyMs until stopped. Emits `repaired` (peer, count). */
+  /** Anti-entropy with one peer: at start, then every antiEntropyMs until stopped. Emits `repaired` (peer, repairs, unrepaired). */
   private async reconcile(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
     for (let attempt = 0; !this.stopped; ) {
       let wait = this.opts.antiEntropyMs ?? 300_000;
       try {
-        const n = await antiEntropy(this.opts.store, this.copier, peer);
+        const { repairs: n, failed } = await antiEntropy(this.opts.store, this.copier, peer);
         state.repairs += n;
-        state.antiEntropyAt = Date.now();
         attempt = 0;
         if (n > 0) this.opts.log.info('anti-entropy repaired', { from: peer.region, repairs: n });
-        this.emit('repaired', peer.region, n);
+        if (failed.length === 0) state.antiEntropyAt = Date.now();
+        else {
+          // What could not be repaired waits for the next pass; its peer answered, so no quicker retry.
+          for (const f of failed) this.failed(state, f.err);
+          const items = failed.slice(0, 10).map((f) => `${f.what}: ${(f.err as Error).message}`);
+          this.opts.log.warn('anti-entropy could not repair everything; the next pass tries again', { from: peer.region, unrepaired: failed.length, items });
+        }
+        this.emit('repaired', peer.region, n, failed.length);
         if (wait === 0) return;
       } catch (err) {
         attempt++;
@@ -291,11 +287,17 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           this.emit('skipped', event, peer.region);
           return;
         }
-        const reason = failureReason(err);
-        state.failures++;
-        state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
-        state.lastError = (err as Error).message;
+        this.failed(state, err);
         this.emit('failed', event, peer.region, err);
+        if (err instanceof CorruptAtSource && err.settled) {
+          // Retrying cannot mend the peer's copy, and this lane would hold every later event of the
+          // repository, and with them the peer's whole window of unacknowledged events.
+          m.ack();
+          state.parked++;
+          this.opts.log.error('event set aside: its content is corrupt at the source; anti-entropy tries it again each pass', { from: peer.region, event: event.id, repository: event.repository, err: state.lastError });
+          this.emit('parked', event, peer.region);
+          return;
+        }
       } finally {
         this.total.release();
         slots.release();
@@ -305,6 +307,14 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       await this.pause(delay);
       state.retries++;
     }
+  }
+
+  /** Count a failure to apply an event or repair content from a peer. */
+  private failed(state: PeerState, err: unknown): void {
+    const reason = failureReason(err);
+    state.failures++;
+    state.failuresByReason[reason] = (state.failuresByReason[reason] ?? 0) + 1;
+    state.lastError = (err as Error).message;
   }
 
   /** Per peer: events not yet applied here, and the age of the oldest of them. */
@@ -334,6 +344,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           applied: state.applied,
           failures: state.failures,
           repairs: state.repairs,
+          parked: state.parked,
           ...(state.antiEntropyAt !== undefined && { lastAntiEntropy: new Date(state.antiEntropyAt).toISOString() }),
           blobs: peer.blobsCopied,
           bytes: peer.bytesCopied,

@@ -40,7 +40,7 @@ export class ReportedReplication implements ReplicationStatusSource {
     const silent = !last ? 'the replicate process (georeg replicate) has not reported yet' : !this.#fresh() ? `no report from the replicate process for ${Math.round((this.now() - last.at) / 1000)} s` : undefined;
     return this.configured.map((p) => {
       const known = last?.peers.find((x) => x.region === p.region);
-      const base: PeerReplicationStatus = known ?? { region: p.region, lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, applied: 0, failures: 0, repairs: 0, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false };
+      const base: PeerReplicationStatus = known ?? { region: p.region, lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, applied: 0, failures: 0, repairs: 0, parked: 0, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false };
       return silent ? { ...base, up: false, lastError: silent } : base;
     });
   }

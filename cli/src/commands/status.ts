@@ -26,8 +26,8 @@ export function formatStatus(s: NodeStatusSnapshot): string {
   return (
     head +
     table([
-      ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'LAST ERROR'],
-      ...s.peers.map((p) => [p.region, !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), p.lastError ?? '']),
+      ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
+      ...s.peers.map((p) => [p.region, !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), String(p.parked), p.lastError ?? '']),
     ])
   );
 }

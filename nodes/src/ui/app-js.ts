@@ -227,6 +227,7 @@ export const appJs = String.raw`'use strict';
         metric('In flight', fmtBytes(p.bytesInFlight), 'Blob bytes being copied from this region right now'),
         metric('Applied', fmtCount(p.applied), 'Events applied since this node started'),
         metric('Repairs', fmtCount(p.repairs), 'Content the events missed, repaired by anti-entropy'),
+        metric('Set aside', fmtCount(p.parked), 'Events whose content is corrupt in that region; anti-entropy tries them again'),
         metric('Failures', fmtCount(p.failures), 'Failed attempts to apply an event or reach this region'),
       ],
       p.lastError ? ['Last contact failed:', p.lastError] : p.up === false ? ['Down:', 'no answer to health probes'] : null,
