@@ -150,11 +150,21 @@ function set(tree: Tree, key: string, value: unknown): void {
   node[parts[parts.length - 1] as string] = value;
 }
 
-function flatten(obj: unknown, prefix: string, out: Map<string, unknown>, source: string): void {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: ${prefix || 'config'} must be an object`);
+/** Every section of the default config (`replication`, `auth`, ...): the only keys a file may give an object. */
+function sections(obj: Tree, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) => (typeof v === 'object' && v !== null ? [`${prefix}${k}`, ...sections(v as Tree, `${prefix}${k}.`)] : []));
+}
+
+/**
+ * A config file as dotted keys. Only known sections are descended into, so
+ * every other key at any depth (an empty `{"lgo": {}}` too) reaches `apply`
+ * and is refused there with its path.
+ */
+function flatten(obj: unknown, prefix: string, known: ReadonlySet<string>, out: Map<string, unknown>, source: string): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: ${prefix.slice(0, -1) || 'config'} must be an object`);
   for (const [k, v] of Object.entries(obj)) {
     const key = `${prefix}${k}`;
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) flatten(v, `${key}.`, out, source);
+    if (known.has(key)) flatten(v, `${key}.`, known, out, source);
     else out.set(key, v);
   }
 }
@@ -182,7 +192,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       throw new ConfigError(`cannot read config file ${sources.file}: ${(e as Error).message}`);
     }
     const flat = new Map<string, unknown>();
-    flatten(parsed, '', flat, sources.file);
+    flatten(parsed, '', new Set(sections(config as unknown as Tree)), flat, sources.file);
     for (const [k, v] of flat) apply(k, v, sources.file);
   }
   const env = sources.env ?? {};

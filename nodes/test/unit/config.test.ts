@@ -46,4 +46,23 @@ describe('config', () => {
     assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_CONCURRENCY: '2.5' } }), /replication.concurrency must be a whole number/);
     assert.throws(() => loadConfig({ env: { GEOREG_AUTH_PUBLIC_URL: 'https://r.example' } }), /now publicUrl \(GEOREG_PUBLIC_URL\)/);
   });
+
+  it('refuses an unknown key at any depth with its path, an empty object included', () => {
+    const refused = (doc: unknown, message: RegExp): void => {
+      const file = join(dir, 'nested.json');
+      writeFileSync(file, JSON.stringify(doc));
+      assert.throws(() => loadConfig({ file }), (e: Error) => e instanceof ConfigError && message.test(e.message), JSON.stringify(doc));
+    };
+    refused({ lgo: {} }, /unknown setting lgo$/);
+    refused({ lgo: { level: 'debug' } }, /unknown setting lgo$/);
+    refused({ log: { level: 'info', acess: { on: true } } }, /unknown setting log\.acess$/);
+    refused({ auth: { enabled: true, extra: {} } }, /unknown setting auth\.extra$/);
+    refused({ auth: { enabled: {} } }, /auth\.enabled must be true or false/);
+    refused({ listen: {} }, /listen must be a non-empty string/);
+    refused({ auth: 'on' }, /auth must be an object/);
+    refused([], /config must be an object/);
+    const file = join(dir, 'sections.json');
+    writeFileSync(file, JSON.stringify({ auth: {}, replication: { listen: '' } }));
+    assert.equal(loadConfig({ file }).auth.enabled, false, 'an empty known section is fine');
+  });
 });
