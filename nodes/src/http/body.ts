@@ -34,3 +34,17 @@ export function hasBody(req: IncomingMessage): boolean {
   if (cl !== undefined) return Number(cl) > 0;
   return req.headers['transfer-encoding'] !== undefined;
 }
+
+/**
+ * Count the body bytes Node's parser hands `req` (after chunked framing is removed), whoever reads
+ * them: the access log's `bytesIn`. `Content-Length` is absent on chunked bodies (podman's PATCHes).
+ */
+export function countBody(req: IncomingMessage): () => number {
+  let bytes = 0;
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk !== null && chunk !== undefined) bytes += (chunk as Buffer | string).length;
+    return push(chunk, encoding);
+  };
+  return () => bytes;
+}

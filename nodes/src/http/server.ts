@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { isOciError, oci, type OciError } from '../oci/errors.js';
 import { Ctx } from './context.js';
+import { countBody } from './body.js';
 import { Router, type Route } from './router.js';
 import type { NodeMetrics } from '../metrics.js';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
@@ -119,6 +120,7 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
   res.setHeader('X-Request-Id', id);
   const { metrics, accessLog } = opts;
   if (accessLog || metrics) {
+    const bodyBytes = accessLog ? countBody(req) : undefined;
     const socket = req.socket as Socket & { [counted]?: [number, number] };
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -133,7 +135,7 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
         route: ctx.route,
         path: path.length > 512 ? path.slice(0, 512) : path,
         status: res.statusCode,
-        bytesIn: Number(req.headers['content-length'] ?? 0),
+        bytesIn: bodyBytes?.() ?? 0,
         ms,
         remote: req.socket.remoteAddress,
       });
