@@ -25,6 +25,7 @@ const TOOLS = [
   ['prometheus', 'prometheus'],
   ['chromium', 'chromium'],
   ['openssl', 'openssl'],
+  ['podman', 'podman'],
 ];
 
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.

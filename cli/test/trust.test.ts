@@ -23,7 +23,8 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
       identity: 'georeg.test',
       keys: [
         { name: 'ci', publicKey: await readFile(join(dir, 'ci.pub'), 'utf8') },
-        { name: 'release', publicKey: await readFile(join(dir, 'release.pub'), 'utf8') },
+        // A key file beside the policy file, as `georeg key generate` prints the entry: no JSON-escaped PEM.
+        { name: 'release', publicKeyFile: 'release.pub' },
       ],
       policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['ci', 'release'], threshold: extra.threshold ?? 1 }],
     };
@@ -57,6 +58,20 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     assert.match(await readFile(join(dir, 'ci.pub'), 'utf8'), /BEGIN PUBLIC KEY/);
     expectCleanFailure(await georeg(['key', 'generate', '--out', join(dir, 'ci')]), 2, /exists \(use --force/);
     expectCleanFailure(await georeg(['key', 'generate', '--out', join(dir, 'x'), '--algorithm', 'dsa']), 2, /--algorithm must be one of/);
+  });
+
+  it('key generate prints the policy entry; policy apply reads publicKeyFile relative to the policy file', async () => {
+    const made = await georeg(['key', 'generate', '--out', join(dir, 'ops')]);
+    assert.match(made.stdout, /^policy key: +{"name":"ops","publicKeyFile":"ops.pub"}$/m);
+    // The stored document carries the PEM itself, so other regions need no file.
+    const shown = await georeg(['policy', 'show', '--url', node.url]);
+    assert.ok(shown.stdout.includes(JSON.stringify(await readFile(join(dir, 'release.pub'), 'utf8'))), shown.stdout);
+    assert.doesNotMatch(shown.stdout, /publicKeyFile/);
+    const bad = join(dir, 'bad-policy.json');
+    await writeFile(bad, JSON.stringify({ keys: [{ name: 'x', publicKeyFile: 'nowhere.pub' }], policies: [] }));
+    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /cannot read keys\[0\]\.publicKeyFile .*nowhere\.pub: ENOENT/);
+    await writeFile(bad, JSON.stringify({ keys: [{ name: 'x', publicKeyFile: 'ops.pub', publicKey: 'pem' }], policies: [] }));
+    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /keys\[0\]: give publicKey or publicKeyFile, not both/);
   });
 
   it('push --sign: the tag is served and verifies with the registry keys and with --key; a wrong key fails', async () => {

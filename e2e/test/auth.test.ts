@@ -39,7 +39,7 @@ describe('authentication with real clients: skopeo --creds, the georeg user and 
   });
 
   it('pushes and pulls with user credentials; refuses without them', async () => {
-    const add = await georeg(['user', 'add', 'dev', '--password-stdin', '--url', node.url], admin, 'a developer password\n');
+    const add = await georeg(['user', 'add', 'dev', '--role', 'team/**:push', '--password-stdin', '--url', node.url], admin, 'a developer password\n');
     assert.equal(add.code, 0, add.stderr);
     await skopeo.run(['copy', '--dest-tls-verify=false', '--dest-creds', 'dev:a developer password', `oci:${SMALL}`, `docker://${host}/team/app:v1`]);
     await skopeo.run(['inspect', '--tls-verify=false', '--creds', 'dev:a developer password', `docker://${host}/team/app:v1`]);

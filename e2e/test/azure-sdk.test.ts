@@ -33,7 +33,7 @@ const anonymousScript = join(dirname(fileURLToPath(import.meta.url)), 'support',
 
 
 /** One HTTPS request trusting `ca`; JSON in and out. */
-function httpsJson(url: string, ca: string, opts: { method?: string; auth?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+function httpsJson(url: string, ca: string, opts: { method?: string; auth?: string; body?: unknown } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = {};
@@ -50,7 +50,7 @@ function httpsJson(url: string, ca: string, opts: { method?: string; auth?: stri
         } catch {
           // not JSON
         }
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body: body as Record<string, unknown> });
       });
     });
     req.on('error', reject);
@@ -301,6 +301,11 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     assert.ok(log.includes('POST /v2/public/base/blobs/uploads/ -> 401'), log.join('\n'));
     assert.ok(log.includes('POST /oauth2/token -> 200'), log.join('\n'));
     assert.ok(!log.some((l) => l.startsWith('PATCH ') || l.endsWith('/blobs/uploads/ -> 202')), log.join('\n'));
+
+    // The same anonymous client on a repository outside anonymous pull gets nothing: its first GET is refused.
+    const refused = await run([anonymousScript, endpoint, 'sdk/app', 'v1', sha256(small)], { NODE_EXTRA_CA_CERTS: caFile });
+    assert.notEqual(refused.code, 0, refused.stdout);
+    assert.match(refused.stderr, /401|unauthorized|authentication required/i);
   });
 
   it('deletes a manifest and a blob', async () => {

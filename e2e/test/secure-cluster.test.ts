@@ -75,7 +75,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
   it('a push with credentials into eu replicates over mutual TLS; us and ap serve it to a user created in eu', async () => {
     const [eu, us, ap] = info.regions as [ClusterRegion, ClusterRegion, ClusterRegion];
     await skopeo.run(['copy', '--dest-cert-dir', certDir, '--dest-creds', `admin:${admin}`, `oci:${SMALL}`, `docker://${host(eu)}/team/app:v1`]);
-    const created = await https(`${eu.registry}/georeg/v1/auth/users`, ca, { Authorization: basic('admin', admin), 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'dev', password: 'a developer password' }));
+    const created = await https(`${eu.registry}/georeg/v1/auth/users`, ca, { Authorization: basic('admin', admin), 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'dev', password: 'a developer password', roles: [{ repositories: ['team/**'], roles: ['pull'] }] }));
     assert.equal(created.status, 201, created.body.toString());
     for (const r of [us, ap]) {
       await until(60_000, `team/app:v1 complete in ${r.name}`, async () => {
@@ -83,7 +83,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
         const where = await https(`${r.registry}/georeg/v1/where/team/app/v1`, ca, { Authorization: `Bearer ${t}` });
         return where.status === 200 && (JSON.parse(where.body.toString()) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete');
       });
-      // The user created in eu replicated too.
+      // The user created in eu replicated too, with its role.
       await until(30_000, `user dev in ${r.name}`, async () => (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status === 200);
       await skopeo.run(['inspect', '--cert-dir', certDir, '--creds', 'dev:a developer password', `docker://${host(r)}/team/app:v1`]);
     }

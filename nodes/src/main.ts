@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { PolicyError } from 'georeg/trust';
 import { OciError } from './oci/errors.js';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { CachingBlobDriver } from './storage/caching-driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry } from './registry/registry.js';
+import { PolicyFileError, readPolicyFile } from './trust/policy-file.js';
 import { runGc, type GcOptions } from './registry/gc.js';
 import { NodeMetrics } from './metrics.js';
 import { setUpAuth } from './auth/setup.js';
@@ -65,18 +66,11 @@ export async function openRegistry(config: Config, events?: EventRecorder, clock
     await registry.policies.load(file ? { text: await readPolicyFile(file), source: file } : undefined);
   } catch (e) {
     await registry.close();
-    throw e instanceof OciError || e instanceof PolicyError ? new ConfigError(`trust.policyFile ${config.trust.policyFile}: ${e.message}`) : e;
+    throw e instanceof OciError || e instanceof PolicyError || e instanceof PolicyFileError ? new ConfigError(`trust.policyFile ${config.trust.policyFile}: ${e.message}`) : e;
   }
   return registry;
 }
 
-async function readPolicyFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`trust.policyFile: cannot read ${file}: ${(e as Error).message}`);
-  }
-}
 
 export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
   return { graceMs: config.gc.graceSeconds * 1000, uploadMaxAgeMs: config.uploads.maxAgeSeconds * 1000 };

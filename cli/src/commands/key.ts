@@ -1,4 +1,5 @@
 import { rm, stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { generateKey, KEY_ALGORITHMS, type KeyAlgorithm } from 'georeg/trust';
 import { CliError, parseOptions, type Command } from '../command.js';
 
@@ -6,7 +7,8 @@ const USAGE = `Usage: georeg key generate --out NAME [--algorithm ${KEY_ALGORITH
 
 Writes NAME.key (PKCS#8 PEM private key, mode 0600) and NAME.pub (SPKI PEM
 public key) and prints the key id: base64(sha256(SPKI DER)), the hint sigstore
-and cosign bundles carry. The default algorithm is ECDSA P-256; RSA keys sign
+and cosign bundles carry, and the key's entry for a trust policy file beside
+it ("publicKeyFile" is read relative to the policy file). The default algorithm is ECDSA P-256; RSA keys sign
 with PKCS#1 v1.5 and SHA-256.
 `;
 
@@ -41,7 +43,8 @@ export const keyCommand: Command = {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; nothing overwritten`);
       throw e;
     }
-    process.stdout.write(`private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\n`);
+    const entry = JSON.stringify({ name: basename(values.out), publicKeyFile: `${basename(values.out)}.pub` });
+    process.stdout.write(`private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\npolicy key:  ${entry}\n`);
     return 0;
   },
 };

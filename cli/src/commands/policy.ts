@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readPolicyFile } from 'georeg/nodes';
 import { CliError, parseOptions, type Command } from '../command.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:5000';
@@ -6,7 +6,9 @@ const USAGE = `Usage: georeg policy show [--url URL]
        georeg policy apply FILE [--url URL]
 
 Shows or replaces the registry's trust policy document (JSON: identity, keys,
-policies). Each change is a new version that replicates to every region.
+policies). A key may give its PEM as "publicKeyFile": "ci.pub" (a path
+relative to FILE) instead of "publicKey"; the file's contents are sent. Each
+change is a new version that replicates to every region.
 The default URL is ${DEFAULT_URL}.
 `;
 
@@ -22,7 +24,7 @@ export const policyCommand: Command = {
     const [action, file] = positionals;
     if (!((action === 'show' && positionals.length === 1) || (action === 'apply' && positionals.length === 2))) throw new CliError(`expected \`policy show\` or \`policy apply FILE\`\n\n${USAGE}`);
     let body: string | undefined;
-    if (action === 'apply') body = await readFile(file as string, 'utf8').catch((e: Error) => { throw new CliError(`cannot read ${file}: ${e.message}`); });
+    if (action === 'apply') body = await readPolicyFile(file as string).catch((e: Error) => { throw new CliError(e.message); });
     const url = `${values.url.replace(/\/+$/, '')}/georeg/v1/trust/policy`;
     let res: Response;
     try {

@@ -6,7 +6,8 @@ export type Requirement =
   | { kind: 'authenticated' }
   | { kind: 'admin' }
   | { kind: 'catalog' }
-  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete' }
+  /** `signer`: the `sign` action suffices too, and the handler admits signature artifacts only (RequestAccess.admitManifest). */
+  | { kind: 'repository'; name: string; action: 'pull' | 'push' | 'delete'; signer?: boolean }
   /** A signed URL (query `t`) for one blob of one repository: the URL is the credential. */
   | { kind: 'signed-blob'; name: string; digest: string };
 
@@ -18,6 +19,7 @@ const READ = new Set(['GET', 'HEAD']);
  */
 export function requirement(route: string, method: string, ctx: Ctx): Requirement {
   const repo = (action: 'pull' | 'push' | 'delete'): Requirement => ({ kind: 'repository', name: ctx.name, action });
+  const pushOrSign = (): Requirement => ({ kind: 'repository', name: ctx.name, action: 'push', signer: true });
   switch (route) {
     case 'metrics':
     case 'health':
@@ -35,11 +37,12 @@ export function requirement(route: string, method: string, ctx: Ctx): Requiremen
     case 'blob-url':
       return { kind: 'signed-blob', name: ctx.name, digest: ctx.param(1) };
     case 'manifests':
+      return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : pushOrSign();
     case 'blobs':
       return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : repo('push');
     case 'uploads':
     case 'upload':
-      return repo('push');
+      return pushOrSign();
     case 'tags':
     case 'referrers':
     case 'where':

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import { oci } from '../oci/errors.js';
 import type { MetaStore } from '../meta/store.js';
-import { ScopeMap, parseScopeRules, type ScopeRule } from './scopes.js';
-import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
+import { ACTIONS, ScopeMap, parseRoleRules, parseScopeRules, roleScopes, type RoleRule, type ScopeRule } from './scopes.js';
+import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
+import { LastWriterWins } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 
 const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options: ScryptOptions): Promise<Buffer> =>
@@ -15,8 +16,6 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_TOKEN_SECONDS = 100 * 365 * 24 * 3600;
 /** The last instant a JavaScript Date holds (ECMA-262: 8.64e15 ms after the epoch). */
 const MAX_DATE_MS = 8.64e15;
-/** How far ahead of this region's clock a peer's change may be stamped. */
-export const MAX_SKEW_MS = 5 * 60_000;
 const USER = 'auth/user/';
 const TOKEN = 'auth/token/';
 
@@ -38,6 +37,8 @@ interface StoredUser extends Partial<Clocked> {
   /** scrypt$N$r$p$salt$hash, base64 parts. */
   password: string;
   admin: boolean;
+  /** Absent in records from before roles existed: those keep `LEGACY_ROLES`. Empty: no access. */
+  roles?: RoleRule[];
   disabled: boolean;
   created: number;
 }
@@ -54,7 +55,7 @@ interface StoredToken extends Partial<Clocked> {
   created: number;
 }
 
-/** Someone who proved who they are: a user (all repositories; admins manage identities) or a token (its scope map). */
+/** Someone who proved who they are: a user (its roles; an administrator every action, and manages identities) or a token (its scope map). */
 export interface Principal {
   kind: 'user' | 'token';
   name: string;
@@ -67,6 +68,10 @@ export interface Principal {
 export interface UserView {
   name: string;
   admin: boolean;
+  /** The roles the user holds (an administrator holds every action on every repository besides). */
+  roles: RoleRule[];
+  /** Stored before roles existed: holds `LEGACY_ROLES` until given roles. */
+  legacy: boolean;
   disabled: boolean;
   created: string;
 }
@@ -79,7 +84,10 @@ export interface TokenView {
   created: string;
 }
 
-const ALL = new ScopeMap([{ repositories: ['**'], actions: ['pull', 'push', 'delete', 'metadata_read', 'metadata_write'] }]);
+/** What an administrator may do: everything, everywhere. */
+const EVERYTHING = new ScopeMap([{ repositories: ['**'], actions: [...ACTIONS] }]);
+/** The roles of a user stored before roles existed (no `roles` field, here or in a region on an older release): what every user could do then. */
+export const LEGACY_ROLES: readonly RoleRule[] = [{ repositories: ['**'], roles: ['push', 'delete'] }];
 
 async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
@@ -107,13 +115,21 @@ async function checkPassword(password: string, stored: string): Promise<boolean>
 /** The shape a replicated user or token record must have before it is stored. */
 function validRecord(prefix: string, r: Record<string, unknown>): boolean {
   if (r.deleted === true) return true;
-  if (prefix === USER) return typeof r.password === 'string' && wellFormed(r.password) !== undefined && typeof r.admin === 'boolean' && typeof r.disabled === 'boolean';
+  if (prefix === USER) {
+    const fields = typeof r.password === 'string' && wellFormed(r.password) !== undefined && typeof r.admin === 'boolean' && typeof r.disabled === 'boolean';
+    return fields && (r.roles === undefined || parses(parseRoleRules, r.roles));
+  }
+  return parses(parseScopeRules, r.scopes) && typeof r.secret === 'string' && Buffer.from(r.secret, 'base64').length === 32 && typeof r.disabled === 'boolean' && typeof r.expires === 'number';
+}
+
+/** Whether `parse` accepts `v`. */
+function parses(parse: (v: unknown) => unknown, v: unknown): boolean {
   try {
-    parseScopeRules(r.scopes);
+    parse(v);
+    return true;
   } catch {
     return false;
   }
-  return typeof r.secret === 'string' && Buffer.from(r.secret, 'base64').length === 32 && typeof r.disabled === 'boolean' && typeof r.expires === 'number';
 }
 
 /** A stand-in hash, checked when the user does not exist, so a login takes as long either way. */
@@ -127,28 +143,29 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
  * metadata store. Secrets are compared in constant time.
  */
 export class Identities {
+  /** Each record, the newest change winning; one change of a key at a time. */
+  private readonly lww: LastWriterWins;
+
   constructor(
     private readonly meta: MetaStore,
     private readonly hlc: HybridClock,
     /** Records each change as an event, so identities replicate to every region. */
     private readonly events?: EventRecorder,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lww = new LastWriterWins(meta, hlc, now);
+  }
 
   async hasUsers(): Promise<boolean> {
     for await (const s of this.meta.listSettings(USER)) if (!isTombstone(JSON.parse(s.value))) return true;
     return false;
   }
 
-  /** Store a record with its event, stamped later than the record it replaces (whatever this region's clock said). */
-  private async write(key: string, record: StoredUser | StoredToken | Tombstone, at?: HlcTimestamp): Promise<void> {
-    const held = await this.meta.getSetting(key);
-    const heldClock = held ? (JSON.parse(held) as Partial<Clocked>).clock : undefined;
-    if (heldClock) this.hlc.observe(heldClock);
-    record.clock = at ?? this.hlc.now();
-    const json = JSON.stringify(record);
-    await this.meta.putSetting(key, json, { events: this.events && [this.events.identityPut(key, json, record.clock)] });
-    this.events?.committed();
+  /** Store a record with its event, stamped `at` or later than the record it replaces (whatever this region's clock said). */
+  private async write(key: string, record: StoredUser | StoredToken | Omit<Tombstone, 'clock'>, at?: HlcTimestamp): Promise<void> {
+    const events = this.events;
+    await this.lww.write(key, record, at, { events: events && ((json, clock) => [events.identityPut(key, json, clock)]) });
+    events?.committed();
   }
 
   /** A live record, or undefined (absent, deleted, or a name no record can have: names come from URLs and logins). */
@@ -171,9 +188,6 @@ export class Identities {
 
   /** A record from another region: kept when newer than the one held. A malformed one is dropped. Returns whether it was kept. */
   async applyReplicated(key: string, json: string, at: HlcTimestamp): Promise<boolean> {
-    // A clock far ahead of ours would make the record outlive every later change: refused.
-    if (at.wallMs > this.now() + MAX_SKEW_MS) return false;
-    this.hlc.observe(at);
     const prefix = key.startsWith(USER) ? USER : key.startsWith(TOKEN) ? TOKEN : undefined;
     let record: Partial<Clocked> & { name?: unknown };
     try {
@@ -183,30 +197,30 @@ export class Identities {
     }
     if (!prefix || typeof record.name !== 'string' || key !== prefix + record.name || !NAME.test(record.name)) return false;
     if (!validRecord(prefix, record as Record<string, unknown>)) return false;
-    const held = await this.meta.getSetting(key);
-    const heldClock = held ? (JSON.parse(held) as Partial<Clocked>).clock : undefined;
-    if (heldClock && compareHlc(at, heldClock) <= 0) return false;
-    await this.meta.putSetting(key, JSON.stringify({ ...record, clock: at }));
-    return true;
+    return (await this.lww.apply(key, record, at)) === 'stored';
   }
 
   /**
-   * Create a user. `bootstrap` (the first administrator of a region) stamps it
-   * with the oldest possible clock, so the user that other regions hold, which
-   * replication brings, wins over it.
+   * Create a user with `roles` (none: it can log in, and do nothing). `bootstrap`
+   * (the first administrator of a region) stamps it with the oldest possible
+   * clock, so the user that other regions hold, which replication brings, wins over it.
    */
-  async addUser(name: string, password: string, admin: boolean, bootstrap = false): Promise<UserView> {
+  async addUser(name: string, password: string, admin: boolean, options: { roles?: unknown; bootstrap?: boolean } = {}): Promise<UserView> {
     checkName(name);
+    const roles = checked(parseRoleRules, options.roles ?? []);
     if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
     if (await this.read(USER, name)) throw oci('AUTH_INVALID', `user ${name} exists`);
     if (await this.read(TOKEN, name)) throw oci('AUTH_INVALID', `${name} is a token's name`);
-    const u: StoredUser = { name, gen: newGeneration(), password: await hashPassword(password), admin, disabled: false, created: this.now() };
-    await this.write(USER + name, u, bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined);
+    const u: StoredUser = { name, gen: newGeneration(), password: await hashPassword(password), admin, roles, disabled: false, created: this.now() };
+    await this.write(USER + name, u, options.bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined);
     return userView(u);
   }
 
-  async setUser(name: string, change: { password?: string; disabled?: boolean; admin?: boolean }): Promise<UserView> {
+  /** Change a user; `roles` replaces all of its roles. */
+  async setUser(name: string, change: { password?: string; disabled?: boolean; admin?: boolean; roles?: unknown }): Promise<UserView> {
+    const roles = change.roles === undefined ? undefined : checked(parseRoleRules, change.roles);
     const u = await this.user(name);
+    if (roles) u.roles = roles;
     if (change.password !== undefined) {
       if (change.password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
       u.password = await hashPassword(change.password);
@@ -222,6 +236,11 @@ export class Identities {
     return this.list(USER, userView);
   }
 
+  /** Users other than administrators stored before roles existed: they hold `LEGACY_ROLES` until narrowed. */
+  async legacyUsers(): Promise<string[]> {
+    return (await this.listUsers()).filter((u) => u.legacy && !u.admin).map((u) => u.name);
+  }
+
   /** The live records under `prefix` (not their tombstones), as `view` shows them. */
   private async list<S, V>(prefix: string, view: (record: S) => V): Promise<V[]> {
     const out: V[] = [];
@@ -235,12 +254,7 @@ export class Identities {
   /** Create a token; returns it with its secret, which is never shown again. */
   async addToken(name: string, scopes: unknown, expiresInSeconds: number): Promise<TokenView & { secret: string }> {
     checkName(name);
-    let rules: ScopeRule[];
-    try {
-      rules = parseScopeRules(scopes);
-    } catch (e) {
-      throw oci('AUTH_INVALID', (e as Error).message);
-    }
+    const rules = checked(parseScopeRules, scopes);
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 0 || expiresInSeconds > MAX_TOKEN_SECONDS) {
       throw oci('AUTH_INVALID', `expiresInSeconds must be an integer from 0 (never) to ${MAX_TOKEN_SECONDS} (100 years)`);
     }
@@ -267,7 +281,7 @@ export class Identities {
   async remove(kind: 'user' | 'token', name: string): Promise<void> {
     const prefix = kind === 'user' ? USER : TOKEN;
     if (!(await this.read(prefix, name))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
-    await this.write(prefix + name, { name, deleted: true, clock: this.hlc.now() });
+    await this.write(prefix + name, { name, deleted: true });
   }
 
   /** The principal these credentials prove, or undefined (wrong, disabled, expired, unknown: all alike to the caller). */
@@ -277,27 +291,24 @@ export class Identities {
       // As long as a password check, so the answer's timing does not tell token names from others.
       await checkPassword(secret, await DUMMY);
       const ok = timingSafeEqual(sha256(secret), Buffer.from(t.secret, 'base64'));
-      if (!ok || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
-      return { kind: 'token', name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
+      return ok ? tokenPrincipal(t, this.now()) : undefined;
     }
     const u = await this.read<StoredUser>(USER, name);
     if (!u) {
       await checkPassword(secret, await DUMMY);
       return undefined;
     }
-    if (!(await checkPassword(secret, u.password)) || u.disabled) return undefined;
-    return { kind: 'user', name, admin: u.admin, scopes: ALL, generation: u.gen ?? '' };
+    return (await checkPassword(secret, u.password)) ? userPrincipal(u) : undefined;
   }
 
   /** The principal a refresh token names, if it still exists and is enabled (its scopes as they are now). */
   async current(kind: 'user' | 'token', name: string): Promise<Principal | undefined> {
     if (kind === 'user') {
       const u = await this.read<StoredUser>(USER, name);
-      return !u || u.disabled ? undefined : { kind, name, admin: u.admin, scopes: ALL, generation: u.gen ?? '' };
+      return u && userPrincipal(u);
     }
     const t = await this.read<StoredToken>(TOKEN, name);
-    if (!t || t.disabled || (t.expires !== 0 && this.now() >= t.expires)) return undefined;
-    return { kind, name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
+    return t && tokenPrincipal(t, this.now());
   }
 
   private async user(name: string): Promise<StoredUser> {
@@ -309,6 +320,28 @@ export class Identities {
 
 const newGeneration = (): string => randomBytes(9).toString('base64url');
 
+/** An enabled user as a principal: an administrator may do everything, others what their roles allow. */
+function userPrincipal(u: StoredUser): Principal | undefined {
+  if (u.disabled) return undefined;
+  const scopes = u.admin ? EVERYTHING : new ScopeMap(roleScopes(u.roles ?? [...LEGACY_ROLES]));
+  return { kind: 'user', name: u.name, admin: u.admin, scopes, generation: u.gen ?? '' };
+}
+
+/** An enabled, unexpired token as a principal: its scope map. */
+function tokenPrincipal(t: StoredToken, now: number): Principal | undefined {
+  if (t.disabled || (t.expires !== 0 && now >= t.expires)) return undefined;
+  return { kind: 'token', name: t.name, admin: false, scopes: new ScopeMap(t.scopes), generation: t.gen ?? '' };
+}
+
+/** `parse(v)`, its error an AUTH_INVALID naming what is wrong. */
+function checked<T>(parse: (v: unknown) => T, v: unknown): T {
+  try {
+    return parse(v);
+  } catch (e) {
+    throw oci('AUTH_INVALID', (e as Error).message);
+  }
+}
+
 function isTombstone(v: unknown): v is Tombstone {
   return (v as Partial<Tombstone>).deleted === true;
 }
@@ -318,7 +351,7 @@ function checkName(name: string): void {
 }
 
 function userView(u: StoredUser): UserView {
-  return { name: u.name, admin: u.admin, disabled: u.disabled, created: new Date(u.created).toISOString() };
+  return { name: u.name, admin: u.admin, roles: u.roles ?? [...LEGACY_ROLES], legacy: u.roles === undefined, disabled: u.disabled, created: new Date(u.created).toISOString() };
 }
 
 function tokenView(t: StoredToken): TokenView {

@@ -1,13 +1,38 @@
 import { compileGlob } from 'georeg/trust';
 
-/** What a token or user may do on a repository (ACR's scope map actions). */
-export const ACTIONS = ['pull', 'push', 'delete', 'metadata_read', 'metadata_write'] as const;
+/**
+ * What a token or user may do on a repository: ACR's scope map actions, and
+ * georeg's `sign` (push signature artifacts, and nothing else).
+ */
+export const ACTIONS = ['pull', 'push', 'delete', 'sign', 'metadata_read', 'metadata_write'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** One entry of a scope map: repository globs and the actions allowed on them. */
 export interface ScopeRule {
   repositories: string[];
   actions: Action[];
+}
+
+/** A user's roles (ACR's vocabulary), each the set of actions it allows; `delete` pulls too, as clients resolve a tag before deleting. */
+export const ROLES = {
+  pull: ['pull', 'metadata_read'],
+  push: ['pull', 'push', 'metadata_read'],
+  delete: ['pull', 'delete', 'metadata_read'],
+  sign: ['pull', 'sign', 'metadata_read'],
+  admin: ['pull', 'push', 'delete', 'sign', 'metadata_read', 'metadata_write'],
+} as const satisfies Record<string, readonly Action[]>;
+export type Role = keyof typeof ROLES;
+const ROLE_NAMES = Object.keys(ROLES) as Role[];
+
+/** One entry of a user's role assignment: repository globs and the roles held on them. */
+export interface RoleRule {
+  repositories: string[];
+  roles: Role[];
+}
+
+/** The scope map of a role assignment. */
+export function roleScopes(rules: RoleRule[]): ScopeRule[] {
+  return rules.map((r) => ({ repositories: r.repositories, actions: [...new Set(r.roles.flatMap((role) => ROLES[role]))] }));
 }
 
 /** Access a principal holds: repository name → actions (the JWT `access` claim, Docker's format). */
@@ -67,22 +92,50 @@ export class ScopeMap {
         continue;
       }
       const allowed = this.allowed(s.name);
-      const wanted = s.actions.includes('*') ? [...allowed] : s.actions;
-      const actions = wanted.filter((a) => allowed.has(a));
+      const actions = granted(s.actions.includes('*') ? [...allowed] : s.actions, allowed);
       if (actions.length) out.push({ type: 'repository', name: s.name, actions });
     }
     return out;
   }
 }
 
+/** The actions of `wanted` in `allowed`; a signer asking for `push` (cosign and georeg sign ask for `pull,push`) gets `sign`. */
+function granted(wanted: string[], allowed: ReadonlySet<string>): string[] {
+  const asked = wanted.map((a) => (a === 'push' && !allowed.has('push') ? 'sign' : a));
+  return [...new Set(asked.filter((a) => allowed.has(a)))];
+}
+
 /** Validate a scope map given through the admin API or CLI. */
 export function parseScopeRules(input: unknown): ScopeRule[] {
   if (!Array.isArray(input) || input.length === 0) throw new Error('scopes must be a non-empty list of {repositories, actions}');
-  return input.map((r, i) => {
-    const o = r as { repositories?: unknown; actions?: unknown };
-    if (!Array.isArray(o.repositories) || o.repositories.length === 0 || o.repositories.some((g) => typeof g !== 'string')) throw new Error(`scopes[${i}].repositories must be a list of globs`);
-    for (const g of o.repositories as string[]) compileGlob(g);
-    if (!Array.isArray(o.actions) || o.actions.length === 0 || o.actions.some((a) => !ACTIONS.includes(a as Action))) throw new Error(`scopes[${i}].actions must be a list of ${ACTIONS.join(', ')}`);
-    return { repositories: o.repositories as string[], actions: o.actions as Action[] };
-  });
+  return input.map((r, i) => ({ repositories: globs(r, `scopes[${i}]`), actions: members(r, `scopes[${i}]`, 'actions', 'action', ACTIONS) }));
+}
+
+/** Validate a user's roles given through the admin API or CLI, or replicated: a list (empty: no access) of {repositories, roles}. */
+export function parseRoleRules(input: unknown): RoleRule[] {
+  if (!Array.isArray(input)) throw new Error('roles must be a list of {repositories, roles}, e.g. [{"repositories":["team/**"],"roles":["push"]}]');
+  return input.map((r, i) => ({ repositories: globs(r, `roles[${i}]`), roles: members(r, `roles[${i}]`, 'roles', 'role', ROLE_NAMES) }));
+}
+
+/** `rule.repositories`: a non-empty list of valid globs. */
+function globs(rule: unknown, where: string): string[] {
+  const v = (rule as { repositories?: unknown } | null)?.repositories;
+  if (!Array.isArray(v) || v.length === 0 || v.some((g) => typeof g !== 'string')) throw new Error(`${where}.repositories must be a non-empty list of globs`);
+  for (const g of v as string[]) {
+    try {
+      compileGlob(g);
+    } catch (e) {
+      throw new Error(`${where}.repositories: ${(e as Error).message}`);
+    }
+  }
+  return v as string[];
+}
+
+/** `rule[field]`: a non-empty list of `noun`s from `known`. */
+function members<T extends string>(rule: unknown, where: string, field: string, noun: string, known: readonly T[]): T[] {
+  const v = (rule as Record<string, unknown> | null)?.[field];
+  if (!Array.isArray(v) || v.length === 0) throw new Error(`${where}.${field} must be a non-empty list of ${known.join(', ')}`);
+  const unknown = v.find((a) => !known.includes(a as T));
+  if (unknown !== undefined) throw new Error(`${where}.${field}: unknown ${noun} ${JSON.stringify(unknown)}; use ${known.join(', ')}`);
+  return v as T[];
 }

@@ -5,8 +5,11 @@ import type { Ctx } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
 import { JwtSigner, LEEWAY, TokenError, type Claims } from './jwt.js';
-import { LoginLimiter } from './limiter.js';
+import { LoginThrottle } from './limiter.js';
 import { requirement, type Requirement } from './access.js';
+import type { Reference } from '../oci/names.js';
+import { parseManifest } from '../registry/manifest-parse.js';
+import { isSignaturePush } from '../trust/gate.js';
 import type { AccessEntry, RequestedScope } from './scopes.js';
 
 export interface AuthSettings {
@@ -40,6 +43,22 @@ export class RequestAccess {
     return this.entries.some((e) => e.type === 'repository' && e.name === repo && e.actions.includes(action));
   }
 
+  /** Whether a repository requirement is met: its action, or `sign` where a signer may act too. */
+  allows(need: { name: string; action: string; signer?: boolean }): boolean {
+    return this.can(need.name, need.action) || (need.signer === true && this.can(need.name, 'sign'));
+  }
+
+  /**
+   * A manifest push: a signer (`sign` without `push`) may put signature artifacts
+   * only, by digest or under cosign's `sha256-<hex>.sig` tag; anything else is DENIED.
+   */
+  admitManifest(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): void {
+    if (this.can(repo, 'push')) return;
+    const m = parseManifest(body, contentType);
+    if (isSignaturePush(ref, { mediaType: m.mediaType, artifactType: m.artifactType, subject: m.subject?.digest }, body)) return;
+    throw oci('DENIED', `the sign role allows pushing signatures only (signature artifacts by digest, or under cosign's sha256-<hex>.sig tags): ${ref.tag ?? ref.digest} in ${repo} is not one`);
+  }
+
   /** Whether the catalog may list `repo` to this caller: it may pull or read metadata there. */
   async visible(repo: string): Promise<boolean> {
     if (this.anonymous(repo)) return true;
@@ -60,13 +79,12 @@ export class RequestAccess {
  * Authentication and authorization: the Docker registry token flow (a 401
  * challenge, /oauth2/token trading credentials for a short-lived JWT), users
  * and scoped tokens, anonymous pull per repository glob, and a limit on failed
- * logins per client address and per name. Secrets never reach a log line.
+ * logins per (client address, name), per name and per address. Secrets never reach a log line.
  */
 export class AuthService {
   readonly #jwt: JwtSigner;
-  /** Failed and running logins per client address, and (more leniently, so an attacker cannot lock a name out for long) per name. */
-  readonly #perAddress: LoginLimiter;
-  readonly #perName: LoginLimiter;
+  /** Failed and running logins per (client address, name), per name and per client address. */
+  readonly #logins: LoginThrottle;
   readonly #anonymous: (repo: string) => boolean;
 
   constructor(
@@ -77,8 +95,7 @@ export class AuthService {
     private readonly now: () => number = Date.now,
   ) {
     this.#jwt = new JwtSigner(signingKeyPem, settings.issuer, settings.service);
-    this.#perAddress = new LoginLimiter(10, 5 * 60_000, now);
-    this.#perName = new LoginLimiter(50, 5 * 60_000, now);
+    this.#logins = new LoginThrottle(now);
     const globs = settings.anonymousPull.split(',').map((g) => g.trim()).filter((g) => g !== '').map(compileGlob);
     this.#anonymous = (repo) => globs.some((matches) => matches(repo));
   }
@@ -99,7 +116,9 @@ export class AuthService {
     );
     ctx.access = access;
     const identified = claims !== undefined && claims.kind !== 'anonymous';
-    const ok = need.kind === 'authenticated' ? identified || this.anonymousAllowed : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.can(need.name, need.action);
+    // No credentials at all: a challenge, even where an anonymous token would do, so clients that
+    // read the /v2/ ping (containers/image, containerd) learn that auth is on and log in.
+    const ok = need.kind === 'authenticated' ? identified || (claims !== undefined && this.anonymousAllowed) : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.allows(need);
     if (ok) return;
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
   }
@@ -126,7 +145,7 @@ export class AuthService {
     return this.#jwt.issue(repo, this.settings.blobUrlTtlSeconds, { typ: 'blob', dgst: digest, nbf: Math.floor(now / 1000) - LEEWAY }, now).token;
   }
 
-  /** Anonymous callers may reach /v2/ and the catalog when some repository allows anonymous pull. */
+  /** Anonymous callers (with an anonymous token for /v2/) may reach /v2/ and the catalog when some repository allows anonymous pull. */
   private get anonymousAllowed(): boolean {
     return this.settings.anonymousPull.trim() !== '';
   }
@@ -180,25 +199,18 @@ export class AuthService {
     return this.login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1));
   }
 
-  /** Check a name and secret; attempts count per client address and per name from the moment they start. */
+  /** Check a name and secret; attempts are throttled (LoginThrottle) from the moment they start. */
   async login(ctx: Ctx, name: string, secret: string): Promise<Principal> {
     const addr = ctx.req.socket.remoteAddress ?? '';
     const who = name.slice(0, 64);
-    const wait = Math.max(this.#perAddress.retryAfter(addr), this.#perName.retryAfter(who));
-    if (wait > 0) {
-      const e = oci('TOO_MANY_REQUESTS', 'too many failed logins; try again later');
-      e.headers['Retry-After'] = String(wait);
-      throw e;
-    }
-    this.#perAddress.begin(addr);
-    this.#perName.begin(who);
+    const attempt = this.#logins.begin(addr, who);
     const p = await this.identities.login(name, secret);
     if (!p) {
+      attempt.failed();
       this.log.warn('login failed', { name: who, remote: addr });
       throw oci('UNAUTHORIZED', 'invalid credentials');
     }
-    this.#perAddress.succeeded(addr);
-    this.#perName.succeeded(who);
+    attempt.succeeded();
     return p;
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Identities } from './identities.js';
+import { ROLES } from './scopes.js';
 import { AuthService } from './service.js';
 
 /** The token signing key: the configured file, else one kept in the data directory (created once, mode 0600). */
@@ -32,7 +33,8 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
  * user yet, the administrator `admin` is created from GEOREG_ADMIN_PASSWORD,
  * which must then be set: a registry with auth on and nobody to manage it
  * would be locked. It is stamped as the oldest change, so a region joining a
- * cluster takes the cluster's users rather than resetting them.
+ * cluster takes the cluster's users rather than resetting them. Users stored
+ * before roles existed are named in a warning: they keep their old access.
  *
  * With auth on, traffic between regions must be authenticated too: peers are
  * trusted with identities and content, so the replication port needs mutual
@@ -57,11 +59,22 @@ export async function setUpAuth(config: Config, identities: Identities, log: Log
     const password = env.GEOREG_ADMIN_PASSWORD;
     if (!password) throw new ConfigError('auth.enabled with no users yet: set GEOREG_ADMIN_PASSWORD (at least 12 characters) to create the administrator "admin"');
     try {
-      await auth.identities.addUser('admin', password, true, true);
+      await auth.identities.addUser('admin', password, true, { bootstrap: true });
     } catch (e) {
       throw new ConfigError(`GEOREG_ADMIN_PASSWORD: ${(e as Error).message}`);
     }
     log.info('created the administrator "admin"');
   }
+  await warnLegacyUsers(auth.identities, log);
   return auth;
+}
+
+/** Name each user stored before roles existed (they keep push and delete everywhere), and how to narrow it. */
+async function warnLegacyUsers(identities: Identities, log: Logger): Promise<void> {
+  for (const user of await identities.legacyUsers()) {
+    log.warn(`user "${user}" has no roles (stored before roles existed): it keeps push and delete on every repository until given roles`, {
+      user,
+      narrow: `georeg user update ${user} --role 'REPO-GLOB:ROLE[,ROLE]' (roles: ${Object.keys(ROLES).join(', ')})`,
+    });
+  }
 }

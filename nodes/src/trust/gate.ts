@@ -31,7 +31,7 @@ interface Decided {
  * every layer is a signature, with an empty config and a subject for referrers,
  * or under cosign's legacy `sha256-<hex>.sig` tag. Nothing of that shape runs.
  */
-function isSignature(ref: Reference, record: ManifestRecord, bytes: Buffer): boolean {
+function isSignature(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>, bytes: Buffer): boolean {
   const referrer = record.artifactType !== undefined && SIGNATURE_ARTIFACTS.has(record.artifactType) && record.subject !== undefined;
   const legacy = ref.tag !== undefined && LEGACY_SIGNATURE_TAG.test(ref.tag);
   if (!(referrer || legacy) || !ImageTypes.has(record.mediaType)) return false;
@@ -39,6 +39,11 @@ function isSignature(ref: Reference, record: ManifestRecord, bytes: Buffer): boo
   const layers = m.layers ?? [];
   if (layers.length === 0 || !layers.every((l) => l.mediaType !== undefined && SIGNATURE_LAYERS.has(l.mediaType))) return false;
   return legacy || m.config?.mediaType === OCI_EMPTY;
+}
+
+/** A push that adds a signature and nothing else (the `sign` action): a signature artifact by digest, or under its legacy `.sig` tag, never another tag. */
+export function isSignaturePush(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>, bytes: Buffer): boolean {
+  return (ref.tag === undefined || LEGACY_SIGNATURE_TAG.test(ref.tag)) && isSignature(ref, record, bytes);
 }
 
 /**

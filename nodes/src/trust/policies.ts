@@ -2,19 +2,16 @@ import { createHash } from 'node:crypto';
 import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
 import { oci } from '../oci/errors.js';
 import type { MetaStore } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp, type HybridClock } from '../events/hlc.js';
+import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
+import { LastWriterWins, type Clocked } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { silentLogger, type Logger } from '../log.js';
-import { MAX_SKEW_MS } from '../auth/identities.js';
 
 const POLICY_KEY = 'trust/policy';
 const SEED_KEY = 'trust/policy-seed';
 
-interface StoredPolicy {
-  /** When the document was set, by which region: also its version. */
-  clock: HlcTimestamp;
-  document: TrustDocument;
-}
+/** The document, stamped with when it was set and by which region: also its version. */
+type StoredPolicy = Clocked<{ document: TrustDocument }>;
 
 export interface PolicyVersion {
   /** `<wall ms>.<logical>@<region>`: changes with every new document. */
@@ -38,15 +35,17 @@ function versionOf(clock: HlcTimestamp): string {
 export class TrustPolicies {
   #current: PolicyVersion = EMPTY;
   #clock?: HlcTimestamp;
-  /** Changes apply one at a time, so a clock comparison still holds when the write lands. */
-  #queue: Promise<unknown> = Promise.resolve();
+  /** The stored document, the newest change winning; one change at a time. */
+  readonly #lww: LastWriterWins;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly hlc: HybridClock,
     private readonly events?: EventRecorder,
     private readonly log: Logger = silentLogger,
-  ) {}
+  ) {
+    this.#lww = new LastWriterWins(meta, hlc);
+  }
 
   get current(): PolicyVersion {
     return this.#current;
@@ -80,7 +79,7 @@ export class TrustPolicies {
   }
 
   /** Replace the document; one that does not validate is refused with POLICY_INVALID. Returns the new version. */
-  set(input: unknown, at?: HlcTimestamp): Promise<PolicyVersion> {
+  async set(input: unknown, at?: HlcTimestamp): Promise<PolicyVersion> {
     let trust: Trust;
     try {
       trust = compileTrust(input);
@@ -88,15 +87,16 @@ export class TrustPolicies {
       if (e instanceof PolicyError) throw oci('POLICY_INVALID', e.message);
       throw e;
     }
-    return this.#serial(async () => {
-      // Later than the document held, whatever this region's clock said.
-      if (this.#clock) this.hlc.observe(this.#clock);
-      const stored: StoredPolicy = { clock: at ?? this.hlc.now(), document: trust.document };
-      const json = JSON.stringify(stored.document);
-      await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored), { events: this.events && [this.events.policyPut(json, stored.clock)] });
-      this.events?.committed();
-      return this.#use(stored, trust);
+    const events = this.events;
+    let version = this.#current;
+    await this.#lww.write(POLICY_KEY, { document: trust.document }, at, {
+      events: events && ((_json, clock) => [events.policyPut(JSON.stringify(trust.document), clock)]),
+      stored: (stored) => {
+        version = this.#use(stored, trust);
+      },
     });
+    events?.committed();
+    return version;
   }
 
   /**
@@ -104,34 +104,17 @@ export class TrustPolicies {
    * that does not parse or validate is logged and dropped (the one held stays),
    * so it cannot stall replication from that region. Returns whether it was kept.
    */
-  applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
-    return this.#serial(async () => {
-      // A clock far ahead of ours would make the document outlive every later change: refused.
-      if (at.wallMs > Date.now() + MAX_SKEW_MS) {
-        this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
-        return false;
-      }
-      this.hlc.observe(at);
-      if (this.#clock && compareHlc(at, this.#clock) <= 0) return false;
-      let stored: StoredPolicy;
-      let trust: Trust;
-      try {
-        stored = { clock: at, document: JSON.parse(json) as TrustDocument };
-        trust = compileTrust(stored.document);
-      } catch (e) {
-        this.log.error('replicated trust policy refused; keeping the current one', { version: versionOf(at), err: (e as Error).message });
-        return false;
-      }
-      await this.meta.putSetting(POLICY_KEY, JSON.stringify(stored));
-      this.#use(stored, trust);
-      return true;
-    });
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
+  async applyReplicated(json: string, at: HlcTimestamp): Promise<boolean> {
+    let trust: Trust;
+    try {
+      trust = compileTrust(JSON.parse(json));
+    } catch (e) {
+      this.log.error('replicated trust policy refused; keeping the current one', { version: versionOf(at), err: (e as Error).message });
+      return false;
+    }
+    const applied = await this.#lww.apply(POLICY_KEY, { document: trust.document }, at, { stored: (stored) => this.#use(stored, trust) });
+    if (applied === 'ahead') this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
+    return applied === 'stored';
   }
 
   #use(stored: StoredPolicy, trust: Trust = compileTrust(stored.document)): PolicyVersion {

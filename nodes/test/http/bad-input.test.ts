@@ -134,8 +134,9 @@ describe('http: bad input', () => {
         expectRejected(await raw('POST', `/v2/bad/ok/blobs/uploads/?mount=${d}&from=bad/ok`), 400, 'DIGEST_INVALID');
         expectRejected(await raw('PUT', `${upload}?digest=${d}`), 400, 'DIGEST_INVALID');
         if (d.includes(':')) {
-          // With a colon the reference is not a tag, so it must be a valid digest.
-          expectRejected(await raw('GET', `/v2/bad/ok/manifests/${d}`), 400, 'DIGEST_INVALID');
+          // With a colon the reference is not a tag, so it must be a valid digest: a lookup of it names
+          // nothing (404, as for any reference neither a tag nor a digest); a delete is refused as invalid.
+          expectRejected(await raw('GET', `/v2/bad/ok/manifests/${d}`), 404, 'MANIFEST_UNKNOWN');
           expectRejected(await raw('DELETE', `/v2/bad/ok/manifests/${d}`), 400, 'DIGEST_INVALID');
         }
       });
@@ -162,7 +163,18 @@ describe('http: bad input', () => {
           headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
         });
         expectRejected(res, 400, 'TAG_INVALID');
-        expectRejected(await raw('GET', `/v2/bad/ok/manifests/${tag}`), 400, 'TAG_INVALID');
+      });
+    }
+
+    // The OCI conformance suite GETs and HEADs `.INVALID_MANIFEST_NAME` and expects 404: a reference
+    // that is neither a tag nor a digest names nothing that exists.
+    for (const ref of ['.INVALID_MANIFEST_NAME', '-lead', 'a'.repeat(129), 'sp%20ace', 'sha256:zzz', `md5:${'a'.repeat(32)}`]) {
+      it(`GET and HEAD of reference ${JSON.stringify(ref.slice(0, 24))} answer 404 MANIFEST_UNKNOWN with the reason`, async () => {
+        const res = await raw('GET', `/v2/bad/ok/manifests/${ref}`);
+        expectRejected(res, 404, 'MANIFEST_UNKNOWN');
+        const detail = (JSON.parse(res.body.toString()) as { errors: { detail: { reason: string } }[] }).errors[0]?.detail;
+        assert.match(detail?.reason ?? '', /invalid|unsupported/);
+        assert.equal((await raw('HEAD', `/v2/bad/ok/manifests/${ref}`)).status, 404);
       });
     }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { generateKey, bindingStatement, signStatement, parsePrivateKey, TAG_BINDING_ARTIFACT } from 'georeg/trust';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, pushImage, sha256 } from '../support/client.js';
@@ -357,6 +357,21 @@ describe('content trust from the config file', function () {
       await node.close();
     }
     await assert.rejects(startTestNode({ trust: { policyFile: await tmpPolicy('{"keys":[],"policies":[{"mode":"x"}]}') } }), /trust.policyFile .*policies\[0\]/);
+  });
+
+  it('reads a key\'s publicKeyFile relative to trust.policyFile and stores the PEM itself', async () => {
+    const doc = policy();
+    const file = await tmpPolicy(JSON.stringify({ ...doc, keys: [{ name: 'ci', publicKeyFile: 'ci.pub' }, doc.keys[1]] }));
+    await writeFile(join(dirname(file), 'ci.pub'), ci.publicPem);
+    const node = await startTestNode({ trust: { policyFile: file } });
+    try {
+      const stored = (await http('GET', `${node.url}/georeg/v1/trust/policy`)).json<{ document: { keys: { name: string; publicKey: string }[] } }>();
+      assert.deepEqual(stored.document.keys.map((k) => [k.name, k.publicKey]), [['ci', ci.publicPem], ['release', release.publicPem]]);
+    } finally {
+      await node.close();
+    }
+    const missing = await tmpPolicy(JSON.stringify({ ...doc, keys: [{ name: 'ci', publicKeyFile: 'absent.pub' }] }));
+    await assert.rejects(startTestNode({ trust: { policyFile: missing } }), /trust.policyFile .*cannot read keys\[0\]\.publicKeyFile .*absent\.pub/);
   });
 
   it('seeds a node holding no document at the oldest clock, so any replicated document wins over the file', async () => {

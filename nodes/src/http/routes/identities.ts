@@ -23,7 +23,12 @@ const bool = (v: unknown, what: string): boolean | undefined => {
   return v;
 };
 
-/** Users and tokens under /georeg/v1/auth (administrators only; a token's secret is in the answer to its creation, and never again). */
+/**
+ * Users and tokens under /georeg/v1/auth (administrators only; a token's secret
+ * is in the answer to its creation, and never again). A user's `roles` are
+ * `[{repositories: [glob], roles: [pull|push|delete|sign|admin]}]`; PATCH
+ * replaces them all (`[]`: none).
+ */
 export function identityRoutes(identities: Identities): Route[] {
   return [
     {
@@ -35,7 +40,7 @@ export function identityRoutes(identities: Identities): Route[] {
         },
         async POST(ctx) {
           const b = await body(ctx);
-          ctx.json(201, await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false));
+          ctx.json(201, await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false, { roles: b.roles }));
         },
       },
     },
@@ -46,7 +51,7 @@ export function identityRoutes(identities: Identities): Route[] {
         async PATCH(ctx) {
           const b = await body(ctx);
           const password = b.password === undefined ? undefined : str(b.password, 'password');
-          ctx.json(200, await identities.setUser(ctx.param(0), { password, disabled: bool(b.disabled, 'disabled'), admin: bool(b.admin, 'admin') }));
+          ctx.json(200, await identities.setUser(ctx.param(0), { password, disabled: bool(b.disabled, 'disabled'), admin: bool(b.admin, 'admin'), roles: b.roles }));
         },
         async DELETE(ctx) {
           await identities.remove('user', ctx.param(0));

@@ -1,4 +1,4 @@
-import { parseReference } from '../../oci/names.js';
+import { lookupReference, parseReference } from '../../oci/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import type { Route } from '../router.js';
@@ -16,7 +16,7 @@ export function manifestRoutes(registry: Registry): Route {
     pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
     methods: {
       async GET(ctx) {
-        const ref = parseReference(ctx.param(1));
+        const ref = lookupReference(ctx.param(1));
         const { record, bytes } = await manifests.get(ctx.name, ref);
         const checking = registry.trust.check(ctx.name, ref, record, bytes);
         if (checking) await checking;
@@ -34,6 +34,7 @@ export function manifestRoutes(registry: Registry): Route {
         const name = ctx.name;
         const ref = parseReference(ctx.param(1));
         const body = await readLimited(ctx.req, manifests.options.maxManifestBytes, 'MANIFEST_TOO_LARGE');
+        ctx.access?.admitManifest(name, ref, body, ctx.header('content-type'));
         const record = await manifests.put(name, ref, body, ctx.header('content-type'));
         const headers: Record<string, string | number> = {
           Location: `/v2/${name}/manifests/${record.digest}`,
