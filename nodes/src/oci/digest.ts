@@ -9,7 +9,9 @@ export type Algorithm = keyof typeof Algorithms;
 export type Digest = string & { readonly __digest: unique symbol };
 
 // distribution-spec grammar: algorithm-component(+/./_/- separated) ":" encoded
-const GRAMMAR = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+export const GRAMMAR = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+/** The encoded part of a digest of a supported algorithm. */
+export const HEX = /^[a-f0-9]+$/;
 
 export function parseDigest(input: unknown): Digest {
   if (typeof input !== 'string' || input.length > 256 || !GRAMMAR.test(input)) {
@@ -22,7 +24,7 @@ export function parseDigest(input: unknown): Digest {
   if (len === undefined) {
     throw oci('DIGEST_INVALID', `unsupported digest algorithm ${alg}`, { digest: input });
   }
-  if (hex.length !== len || !/^[a-f0-9]+$/.test(hex)) {
+  if (hex.length !== len || !HEX.test(hex)) {
     throw oci('DIGEST_INVALID', `invalid ${alg} digest`, { digest: input });
   }
   return input as Digest;

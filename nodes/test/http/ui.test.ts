@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
-import { Script } from 'node:vm';
+import { spawnSync } from 'node:child_process';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, type Res } from '../support/client.js';
 import { UI_CSP } from '../../src/http/routes/ui.js';
+import { NAME } from '../../src/oci/names.js';
+
+/** Whether `js` parses as an ES module. */
+function parsesAsModule(js: string): boolean {
+  return spawnSync(process.execPath, ['--input-type=module', '--check'], { input: js }).status === 0;
+}
 
 function assertUiHeaders(res: Res, type: RegExp): void {
   assert.equal(res.status, 200, res.body.toString().slice(0, 300));
@@ -33,7 +39,7 @@ describe('http: status page (/georeg/ui)', () => {
     assertUiHeaders(res, /^text\/html; charset=utf-8$/);
     const html = res.body.toString('utf8');
     assert.match(html, /^<!doctype html>/i);
-    assert.match(html, /<script src="ui\/app\.js" defer><\/script>/);
+    assert.match(html, /<script type="module" src="ui\/app\.js"><\/script>/);
     assert.match(html, /<link rel="stylesheet" href="ui\/app\.css">/);
     assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'every script is external');
     assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=|javascript:/i, 'no inline style or handlers');
@@ -58,10 +64,18 @@ describe('http: status page (/georeg/ui)', () => {
     const res = await http('GET', `${node.url}/georeg/ui/app.js`);
     assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);
     const js = res.body.toString('utf8');
-    assert.doesNotThrow(() => new Script(js, { filename: 'app.js' }));
+    assert.ok(parsesAsModule(js));
     assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/);
     assert.match(js, /v1\/replication/);
     assert.match(js, /v1\/where\//);
+  });
+
+  it('GET /georeg/ui/grammar.js, which app.js imports, is the registry\'s own grammar', async () => {
+    const res = await http('GET', `${node.url}/georeg/ui/grammar.js`);
+    assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);
+    const grammar = (await import(`data:text/javascript,${encodeURIComponent(res.body.toString('utf8'))}`)) as { NAME: RegExp };
+    assert.equal(grammar.NAME.source, NAME.source);
+    assert.match((await http('GET', `${node.url}/georeg/ui/app.js`)).body.toString('utf8'), /from '\.\/grammar\.js'/);
   });
 
   it('GET /georeg/ui/app.css is CSS; the favicon is SVG', async () => {

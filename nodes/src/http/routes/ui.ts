@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Route } from '../router.js';
 import type { Ctx } from '../context.js';
-import { pageHtml } from '../../ui/page.js';
-import { appJs } from '../../ui/app-js.js';
-import { appCss } from '../../ui/app-css.js';
-import { faviconSvg } from '../../ui/favicon.js';
+import { grammarJs, uiFile } from '../../ui/assets.js';
 
 /**
  * The page's own assets only: no inline script or style, no other origin. The page talks to
@@ -55,14 +52,16 @@ function serve(ctx: Ctx, a: Asset): void {
 /**
  * The status page every node serves about itself at GET /georeg/ui: its region and the regions
  * it replicates from (health, lag, pending events; polled from /georeg/v1/replication), and
- * "where is my image?" (/georeg/v1/where). Static assets embedded in the build; URLs inside the
- * page are relative, so it also works behind a proxy that adds a path prefix.
+ * "where is my image?" (/georeg/v1/where). The files in nodes/ui, read here once, and the
+ * registry's grammar for the script (ui/grammar.js); URLs inside the page are relative, so it also
+ * works behind a proxy that adds a path prefix.
  */
 export function uiRoutes(): Route[] {
-  const page = asset(pageHtml, 'text/html; charset=utf-8');
-  const js = asset(appJs, 'text/javascript; charset=utf-8');
-  const css = asset(appCss, 'text/css; charset=utf-8');
-  const icon = asset(faviconSvg, 'image/svg+xml');
+  const page = asset(uiFile('page.html'), 'text/html; charset=utf-8');
+  const js = asset(uiFile('app.js'), 'text/javascript; charset=utf-8');
+  const grammar = asset(grammarJs(), 'text/javascript; charset=utf-8');
+  const css = asset(uiFile('app.css'), 'text/css; charset=utf-8');
+  const icon = asset(uiFile('favicon.svg'), 'image/svg+xml');
   const get = (a: Asset): Route['methods'] => ({ GET: (ctx) => serve(ctx, a) });
   return [
     { name: 'ui', pattern: /^\/georeg\/ui$/, methods: get(page) },
@@ -77,6 +76,7 @@ export function uiRoutes(): Route[] {
       },
     },
     { name: 'ui', pattern: /^\/georeg\/ui\/app\.js$/, methods: get(js) },
+    { name: 'ui', pattern: /^\/georeg\/ui\/grammar\.js$/, methods: get(grammar) },
     { name: 'ui', pattern: /^\/georeg\/ui\/app\.css$/, methods: get(css) },
     { name: 'ui', pattern: /^\/georeg\/ui\/favicon\.svg$/, methods: get(icon) },
   ];
