@@ -50,7 +50,9 @@ const sampler = setInterval(() => {
     try {
       const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
       peak[p.name] = Math.max(peak[p.name], kb / 1024);
-    } catch {}
+    } catch {
+      // the process has exited
+    }
   }
 }, 50);
 

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { isTag, MediaTypes, parseName } from 'georeg/nodes';
 import { CliError } from './command.js';
 import type { Descriptor } from './oci-layout.js';
+import { RegistryError } from './registry-error.js';
 import { TokenAuth, type Credentials } from './token-auth.js';
 
 /** What `getManifest` and `headManifest` accept unless told otherwise. */
@@ -18,18 +19,8 @@ export function sha256(data: Uint8Array): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-/** A failed registry request: the HTTP status (undefined when no answer came) and the OCI error code, if any. */
-export class RegistryError extends Error {
-  override name = 'RegistryError';
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly code?: string,
-    readonly detail?: unknown,
-  ) {
-    super(message);
-  }
-}
+// Declared in its own module, which token-auth.ts throws from too (no import cycle).
+export { RegistryError };
 
 export interface ImageRef {
   /** `http://host:port` or `https://host`. */

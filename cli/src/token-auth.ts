@@ -1,5 +1,5 @@
 import { CliError } from './command.js';
-import { RegistryError } from './registry-client.js';
+import { RegistryError } from './registry-error.js';
 
 /** Registry credentials: a user or token name and its secret. */
 export interface Credentials {

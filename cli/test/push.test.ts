@@ -311,8 +311,10 @@ describe('push progress', () => {
     p.end();
     p.end();
     const frames = out.text.split('\r').filter((f) => f !== '');
+    // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-line escape
     assert.match(frames[0] ?? '', /^\[-+\] 0\.0\/3\.0 MiB {2}0% {2}[\d.]+ MiB\/s {2}0\/2 blobs\x1b\[K$/);
     assert.match(frames[1] ?? '', /^\[#+-+\] 1\.0\/3\.0 MiB {2}33% /);
+    // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-line escape
     assert.match(frames.at(-1) ?? '', /^\[#+\] 3\.0\/3\.0 MiB {2}100% {2}[\d.]+ MiB\/s {2}2\/2 blobs\x1b\[K\n$/);
     assert.ok(frames.every((f) => f.length <= 80 + 4), 'wider than the terminal');
   });

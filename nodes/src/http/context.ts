@@ -1,8 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { oci } from '../oci/errors.js';
-import { parseName } from '../oci/names.js';
-import type { RequestAccess } from '../auth/service.js';
+import { parseName, type Reference } from '../oci/names.js';
+
+/**
+ * What the caller may do, as handlers ask it (auth's RequestAccess is one; declared here so that
+ * http/ and auth/, which takes a Ctx, do not import each other).
+ */
+export interface RequestAccess {
+  can(repo: string, action: string): boolean;
+  /** Throws DENIED unless the caller may put this manifest. */
+  admitManifest(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): void;
+  /** Whether the catalog may list `repo` to this caller. */
+  visible(repo: string): Promise<boolean>;
+}
 
 /** One request: its parsed path parameters and query, its id, its logger. */
 export class Ctx {
