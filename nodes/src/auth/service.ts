@@ -111,7 +111,8 @@ export class AuthService {
     const access = new RequestAccess(
       (claims?.access as AccessEntry[] | undefined) ?? [],
       this.#anonymous,
-      claims && { kind: claims.kind as 'user' | 'token', name: claims.sub, admin: claims.adm === true },
+      // Only a user's or a token's claims name an identity (an anonymous token's subject is no token's name).
+      claims && (claims.kind === 'user' || claims.kind === 'token') ? { kind: claims.kind, name: claims.sub, admin: claims.adm === true } : undefined,
       this.identities,
     );
     ctx.access = access;

@@ -35,10 +35,27 @@ function isSignature(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 
   const referrer = record.artifactType !== undefined && SIGNATURE_ARTIFACTS.has(record.artifactType) && record.subject !== undefined;
   const legacy = ref.tag !== undefined && LEGACY_SIGNATURE_TAG.test(ref.tag);
   if (!(referrer || legacy) || !ImageTypes.has(record.mediaType)) return false;
-  const m = JSON.parse(bytes.toString('utf8')) as { config?: { mediaType?: string }; layers?: { mediaType?: string }[] };
+  const m = JSON.parse(bytes.toString('utf8')) as { config?: { mediaType?: string }; layers?: { mediaType?: string }[]; subject?: object };
+  if ([m, m.config, m.subject, ...(m.layers ?? [])].some(caseVariant)) return false;
   const layers = m.layers ?? [];
   if (layers.length === 0 || !layers.every((l) => l.mediaType !== undefined && SIGNATURE_LAYERS.has(l.mediaType))) return false;
   return legacy || m.config?.mediaType === OCI_EMPTY;
+}
+
+/** The fields of a manifest and its descriptors, as the OCI image spec spells them. */
+const FIELDS = new Map(['schemaVersion', 'mediaType', 'artifactType', 'config', 'layers', 'subject', 'annotations', 'digest', 'size', 'urls', 'data', 'platform'].map((f) => [f.toLowerCase(), f]));
+
+/**
+ * Whether `o` has a key that is a field in other letter case (`Layers`). Go's encoding/json, which
+ * containerd and Docker use, matches keys ignoring case (the last one wins), so such a manifest
+ * can read as a signature here and as a runnable image there: never a signature.
+ */
+function caseVariant(o: unknown): boolean {
+  if (typeof o !== 'object' || o === null) return false;
+  return Object.keys(o).some((k) => {
+    const field = FIELDS.get(k.toLowerCase());
+    return field !== undefined && field !== k;
+  });
 }
 
 /** A push that adds a signature and nothing else (the `sign` action): a signature artifact by digest, or under its legacy `.sig` tag, never another tag. */

@@ -30,7 +30,9 @@ export async function readPolicyFile(file: string): Promise<string> {
     return text;
   }
   const keys = (doc as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys)) return text;
+  // A file without key files is taken as it is: the node re-applies trust.policyFile when its text
+  // changes, so a re-serialised copy would roll back a newer policy set through the API.
+  if (!Array.isArray(keys) || !keys.some((k) => typeof (k as { publicKeyFile?: unknown } | null)?.publicKeyFile === 'string')) return text;
   for (const [i, key] of keys.entries()) {
     const k = key as Record<string, unknown> | null;
     if (typeof k?.publicKeyFile !== 'string') continue;

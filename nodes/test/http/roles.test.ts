@@ -162,6 +162,11 @@ describe('user roles: least privilege per repository glob', function () {
     for (const res of [await c.putManifest(h, 'team/app', 'latest', referrer), ordinary.res, await c.putManifest(h, 'team/app', sha256(ordinary.manifest), ordinary.manifest)]) {
       assert.match(expectError(res, 403, 'DENIED')?.message ?? '', /sign role allows pushing signatures only/);
     }
+    // A signature with the image's layers and config under other-cased keys: Go's JSON (containerd,
+    // Docker) reads those keys too, and would run it. Not a signature.
+    const image2 = JSON.parse(ordinary.manifest.toString()) as { config: unknown; layers: unknown };
+    const smuggled = Buffer.from(JSON.stringify({ ...JSON.parse(referrer.toString()), Layers: image2.layers, Config: image2.config }));
+    assert.match(expectError(await c.putManifest(h, 'team/app', sha256(smuggled), smuggled), 403, 'DENIED')?.message ?? '', /sign role allows pushing signatures only/);
     expectError(await c.get(admin, 'team/app', 'v2'), 404, 'MANIFEST_UNKNOWN');
     expectError(await c.get(admin, 'team/app', 'latest'), 404, 'MANIFEST_UNKNOWN');
     // Tokens can be signers too.

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { generateKey, bindingStatement, signStatement, parsePrivateKey, TAG_BINDING_ARTIFACT } from 'georeg/trust';
 import { startTestNode, type TestNode } from '../support/harness.js';
+import { readPolicyFile } from '../../src/trust/policy-file.js';
 import { expectError, http, pushImage, sha256 } from '../support/client.js';
 import { pushBinding, pushBundle, pushImageSignature, setPolicy, subjectOf } from '../support/signing.js';
 
@@ -370,6 +371,9 @@ describe('content trust from the config file', function () {
     } finally {
       await node.close();
     }
+    // Without key files the text is taken as it is: a node re-applies the file only when its text changes.
+    const pretty = JSON.stringify(doc, null, 2);
+    assert.equal(await readPolicyFile(await tmpPolicy(pretty)), pretty);
     const missing = await tmpPolicy(JSON.stringify({ ...doc, keys: [{ name: 'ci', publicKeyFile: 'absent.pub' }] }));
     await assert.rejects(startTestNode({ trust: { policyFile: missing } }), /trust.policyFile .*cannot read keys\[0\]\.publicKeyFile .*absent\.pub/);
   });
