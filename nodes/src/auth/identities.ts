@@ -161,11 +161,18 @@ export class Identities {
     return false;
   }
 
-  /** Store a record with its event, stamped `at` or later than the record it replaces (whatever this region's clock said). */
-  private async write(key: string, record: StoredUser | StoredToken | Omit<Tombstone, 'clock'>, at?: HlcTimestamp): Promise<void> {
+  /**
+   * Store the record `change` makes of the live one held (undefined: none, or deleted), with its
+   * event, stamped `at` or later than the record it replaces. Under the key's lock: a change
+   * replicated meanwhile is not overwritten by one made from what was held before it.
+   */
+  private async write<R extends object>(key: string, change: (held: R | undefined) => R, at?: HlcTimestamp): Promise<R> {
     const events = this.events;
-    await this.lww.write(key, record, at, { events: events && ((json, clock) => [events.identityPut(key, json, clock)]) });
+    const stored = await this.lww.write(key, (held) => change(held === undefined || isTombstone(held) ? undefined : (held as R)), at, {
+      events: events && ((json, clock) => [events.identityPut(key, json, clock)]),
+    });
     events?.committed();
+    return stored;
   }
 
   /** A live record, or undefined (absent, deleted, or a name no record can have: names come from URLs and logins). */
@@ -208,27 +215,33 @@ export class Identities {
   async addUser(name: string, password: string, admin: boolean, options: { roles?: unknown; bootstrap?: boolean } = {}): Promise<UserView> {
     checkName(name);
     const roles = checked(parseRoleRules, options.roles ?? []);
-    if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
-    if (await this.read(USER, name)) throw oci('AUTH_INVALID', `user ${name} exists`);
+    const hash = await hashPassword(longEnough(password));
     if (await this.read(TOKEN, name)) throw oci('AUTH_INVALID', `${name} is a token's name`);
-    const u: StoredUser = { name, gen: newGeneration(), password: await hashPassword(password), admin, roles, disabled: false, created: this.now() };
-    await this.write(USER + name, u, options.bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined);
+    const u = await this.write<StoredUser>(
+      USER + name,
+      (held) => {
+        if (held) throw oci('AUTH_INVALID', `user ${name} exists`);
+        return { name, gen: newGeneration(), password: hash, admin, roles, disabled: false, created: this.now() };
+      },
+      options.bootstrap ? { wallMs: 0, logical: 0, region: this.hlc.region } : undefined,
+    );
     return userView(u);
   }
 
   /** Change a user; `roles` replaces all of its roles. */
   async setUser(name: string, change: { password?: string; disabled?: boolean; admin?: boolean; roles?: unknown }): Promise<UserView> {
     const roles = change.roles === undefined ? undefined : checked(parseRoleRules, change.roles);
-    const u = await this.user(name);
-    if (roles) u.roles = roles;
-    if (change.password !== undefined) {
-      if (change.password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
-      u.password = await hashPassword(change.password);
-      u.gen = newGeneration();
-    }
-    if (change.disabled !== undefined) u.disabled = change.disabled;
-    if (change.admin !== undefined) u.admin = change.admin;
-    await this.write(USER + name, u);
+    // Hashed before the record is locked: scrypt takes tens of milliseconds.
+    const password = change.password === undefined ? undefined : await hashPassword(longEnough(change.password));
+    const u = await this.write<StoredUser>(USER + knownName(name, 'user'), (held) => {
+      if (!held) throw oci('AUTH_UNKNOWN', `no user ${name}`);
+      const next = { ...held };
+      if (roles) next.roles = roles;
+      if (password !== undefined) Object.assign(next, { password, gen: newGeneration() });
+      if (change.disabled !== undefined) next.disabled = change.disabled;
+      if (change.admin !== undefined) next.admin = change.admin;
+      return next;
+    });
     return userView(u);
   }
 
@@ -258,19 +271,20 @@ export class Identities {
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 0 || expiresInSeconds > MAX_TOKEN_SECONDS) {
       throw oci('AUTH_INVALID', `expiresInSeconds must be an integer from 0 (never) to ${MAX_TOKEN_SECONDS} (100 years)`);
     }
-    if (await this.read(TOKEN, name)) throw oci('AUTH_INVALID', `token ${name} exists`);
     if (await this.read(USER, name)) throw oci('AUTH_INVALID', `${name} is a user's name`);
     const secret = randomBytes(32).toString('base64url');
-    const t: StoredToken = { name, gen: newGeneration(), secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
-    await this.write(TOKEN + name, t);
+    const t = await this.write<StoredToken>(TOKEN + name, (held) => {
+      if (held) throw oci('AUTH_INVALID', `token ${name} exists`);
+      return { name, gen: newGeneration(), secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
+    });
     return { ...tokenView(t), secret };
   }
 
   async setToken(name: string, change: { disabled?: boolean }): Promise<TokenView> {
-    const t = await this.read<StoredToken>(TOKEN, name);
-    if (!t) throw oci('AUTH_UNKNOWN', `no token ${name}`);
-    if (change.disabled !== undefined) t.disabled = change.disabled;
-    await this.write(TOKEN + name, t);
+    const t = await this.write<StoredToken>(TOKEN + knownName(name, 'token'), (held) => {
+      if (!held) throw oci('AUTH_UNKNOWN', `no token ${name}`);
+      return change.disabled === undefined ? held : { ...held, disabled: change.disabled };
+    });
     return tokenView(t);
   }
 
@@ -280,8 +294,10 @@ export class Identities {
 
   async remove(kind: 'user' | 'token', name: string): Promise<void> {
     const prefix = kind === 'user' ? USER : TOKEN;
-    if (!(await this.read(prefix, name))) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
-    await this.write(prefix + name, { name, deleted: true });
+    await this.write<StoredUser | StoredToken | Omit<Tombstone, 'clock'>>(prefix + knownName(name, kind), (held) => {
+      if (!held) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
+      return { name, deleted: true };
+    });
   }
 
   /** The principal these credentials prove, or undefined (wrong, disabled, expired, unknown: all alike to the caller). */
@@ -311,11 +327,6 @@ export class Identities {
     return t && tokenPrincipal(t, this.now());
   }
 
-  private async user(name: string): Promise<StoredUser> {
-    const u = await this.read<StoredUser>(USER, name);
-    if (!u) throw oci('AUTH_UNKNOWN', `no user ${name}`);
-    return u;
-  }
 }
 
 const newGeneration = (): string => randomBytes(9).toString('base64url');
@@ -344,6 +355,17 @@ function checked<T>(parse: (v: unknown) => T, v: unknown): T {
 
 function isTombstone(v: unknown): v is Tombstone {
   return (v as Partial<Tombstone>).deleted === true;
+}
+
+/** `name` if a record can have it (names come from URLs); else the identity is unknown. */
+function knownName(name: string, kind: 'user' | 'token'): string {
+  if (!NAME.test(name)) throw oci('AUTH_UNKNOWN', `no ${kind} ${name}`);
+  return name;
+}
+
+function longEnough(password: string): string {
+  if (password.length < 12) throw oci('AUTH_INVALID', 'passwords need at least 12 characters');
+  return password;
 }
 
 function checkName(name: string): void {

@@ -36,14 +36,18 @@ export class LastWriterWins {
   ) {}
 
   /**
-   * A change made here: stamped `at`, or else later than both this region's
-   * clock and the record held (whatever this region's clock said).
+   * A change made here: `change` makes the record from the one held (parsed
+   * JSON, undefined when none), under the key's lock, so no other change lands
+   * between the read and the write; it may throw to refuse. Stamped `at`, or
+   * else later than both this region's clock and the record held (whatever
+   * this region's clock said).
    */
-  write<T extends object>(key: string, record: T, at?: HlcTimestamp, hooks: WriteHooks<T> = {}): Promise<Clocked<T>> {
+  write<T extends object>(key: string, change: (held: unknown) => T, at?: HlcTimestamp, hooks: WriteHooks<T> = {}): Promise<Clocked<T>> {
     return this.#locks.run(key, async () => {
-      const held = await this.#heldClock(key);
-      if (held) this.hlc.observe(held);
-      return this.#store(key, { ...record, clock: at ?? this.hlc.now() }, hooks);
+      const raw = await this.meta.getSetting(key);
+      const held = raw === undefined ? undefined : (JSON.parse(raw) as { clock?: HlcTimestamp });
+      if (held?.clock) this.hlc.observe(held.clock);
+      return this.#store(key, { ...change(held), clock: at ?? this.hlc.now() }, hooks);
     });
   }
 

@@ -89,7 +89,7 @@ export class TrustPolicies {
     }
     const events = this.events;
     let version = this.#current;
-    await this.#lww.write(POLICY_KEY, { document: trust.document }, at, {
+    await this.#lww.write(POLICY_KEY, () => ({ document: trust.document }), at, {
       events: events && ((_json, clock) => [events.policyPut(JSON.stringify(trust.document), clock)]),
       stored: (stored) => {
         version = this.#use(stored, trust);

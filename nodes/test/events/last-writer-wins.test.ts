@@ -85,4 +85,16 @@ describe('last writer wins, one change of a key at a time', () => {
       assert.equal(stored.disabled, stored.clock.region === 'here', `round ${round}: the stored content is the change its clock names`);
     }
   });
+
+  it('makes a local change from the record held when it is written: a peer\'s change replicated meanwhile is kept', async () => {
+    const ids = new Identities(meta, hlc);
+    await ids.addUser('bob', 'bobs first password', false, { roles: [{ repositories: ['team/**'], roles: ['push'] }] });
+    // A password change hashes for tens of milliseconds; a peer disables bob and drops his roles meanwhile.
+    const changing = ids.setUser('bob', { password: 'bobs second password' });
+    const disabled = { ...(JSON.parse(user('bob', 1)) as object), disabled: true, roles: [] };
+    assert.equal(await ids.applyReplicated('auth/user/bob', JSON.stringify(disabled), { wallMs: Date.now(), logical: 0, region: 'peer' }), true);
+    const view = await changing;
+    assert.deepEqual([view.disabled, view.roles], [true, []], 'the peer\'s disable and roles survive the local password change');
+    assert.equal(await ids.login('bob', 'bobs second password'), undefined, 'disabled');
+  });
 });
