@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliMain, GeoregNode } from './support/process.js';
+import { GeoregNode } from './support/process.js';
+import { georegCli, runProcess, type Ran } from './support/serve.js';
 import { Skopeo, skopeoFails } from './support/skopeo.js';
 
 const ADMIN_PASSWORD = 'an administrator password';
 const CI_PASSWORD = 'the ci job password';
 const SMALL = '/tmp/lab-images/small:latest';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(file: string, args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) || 1 : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin);
-  });
-}
 
 /**
  * With authentication on and anonymous pull allowed somewhere, real clients (containers/image in
@@ -44,12 +29,12 @@ describe('anonymous pull with authentication on: real clients still log in to pu
     skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
     node = await GeoregNode.start({ env: { GEOREG_AUTH_ENABLED: 'true', GEOREG_AUTH_ANONYMOUS_PULL: 'pub/**', GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     host = node.hostPort;
-    const added = await exec(process.execPath, [cliMain, 'user', 'add', 'ci', '--role', '**:push', '--password-stdin', '--url', node.url], { GEOREG_PASSWORD: ADMIN_PASSWORD }, `${CI_PASSWORD}\n`);
+    const added = await georegCli(['user', 'add', 'ci', '--role', '**:push', '--password-stdin', '--url', node.url], { GEOREG_PASSWORD: ADMIN_PASSWORD }, `${CI_PASSWORD}\n`);
     assert.equal(added.code, 0, added.stderr);
     const storage = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'vfs'];
     // An empty login file of its own: podman must not find credentials stored on this machine.
     await writeFile(join(dir, 'auth.json'), '{"auths":{}}');
-    podman = (args) => exec('podman', [...storage, ...args], { REGISTRY_AUTH_FILE: join(dir, 'auth.json') });
+    podman = (args) => runProcess('podman', [...storage, ...args], { REGISTRY_AUTH_FILE: join(dir, 'auth.json') });
     const pulled = await podman(['pull', '-q', `oci:${SMALL}`]);
     assert.equal(pulled.code, 0, pulled.stderr);
   });

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliMain, GeoregNode } from './support/process.js';
+import { GeoregNode } from './support/process.js';
+import { georegCli as georeg } from './support/serve.js';
 import { Skopeo, skopeoFails } from './support/skopeo.js';
 
 const ADMIN_PASSWORD = 'an administrator password';
 const SMALL = '/tmp/lab-images/small:latest';
-
-/** Run `georeg args...` with `env` and stdin; resolves with its exit code and output. */
-function georeg(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin);
-  });
-}
 
 describe('authentication with real clients: skopeo --creds, the georeg user and token commands (e2e)', function () {
   this.timeout(120_000);

@@ -8,18 +8,30 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Run `node args...` (e.g. the georeg CLI) to completion in a clean environment. */
-export function runNode(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `file args...` (the georeg CLI, podman, ...) to completion in a clean environment, `stdin` on its standard input. */
+export function runProcess(file: string, args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: repoRoot, env: cleanEnv(env), timeout: 60_000 }, (err, stdout, stderr) =>
+    const child = execFile(file, args, { cwd: repoRoot, env: cleanEnv(env), timeout: 120_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
+    child.stdin?.end(stdin);
   });
 }
 
-/** Run `georeg args...` to completion in a clean environment. */
-export function georegCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return runNode([cliMain, ...args], env);
+/** Run `node args...` to completion in a clean environment. */
+export function runNode(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return runProcess(process.execPath, args, env);
+}
+
+/** Run `georeg args...` to completion in a clean environment, `stdin` on its standard input. */
+export function georegCli(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Ran> {
+  return runProcess(process.execPath, [cliMain, ...args], env, stdin);
 }
 
 /**
