@@ -22,6 +22,12 @@ import { oci } from '../oci/errors.js';
  *
  * A correct password logs in unless one of its own keys is locked: a client failing `ci`
  * behind a shared address does not keep `admin` out from there.
+ *
+ * Failures count when they are known. Attempts still being checked count against what is left of
+ * a key's allowance too, but an attempt that finds no room waits for one of them to end instead
+ * of being refused: a burst of guesses is checked no further than the allowance (the rest wait,
+ * then find the key locked), while a burst of correct logins (a cluster's nodes, a CI job's
+ * parallel pulls) waits a moment and logs in.
  */
 export const LOGIN_LIMITS = {
   pair: { free: 10, firstWaitMs: 1_000, maxWaitMs: 15 * 60_000, forgetMs: 60 * 60_000 },
@@ -70,8 +76,7 @@ class Recent<V> {
 
 /**
  * Failures per key with exponential backoff: `free` pass, then after each the key waits,
- * `firstWaitMs` doubling up to `maxWaitMs`, from when the failure was known. An attempt counts
- * from `begin`; a success forgets the key.
+ * `firstWaitMs` doubling up to `maxWaitMs`, from the failure. A success forgets the key.
  */
 export class Backoff {
   readonly #keys: Recent<{ failures: number; last: number }>;
@@ -88,13 +93,13 @@ export class Backoff {
     return Math.max(0, f.last + wait - this.now());
   }
 
-  begin(key: string): void {
-    this.#keys.set(key, { failures: (this.#live(key)?.failures ?? 0) + 1, last: this.now() });
+  /** How many attempts may be checked at once now: what is left of `free`, and one at a time past it. */
+  allowance(key: string): number {
+    return Math.max(1, this.policy.free - (this.#live(key)?.failures ?? 0));
   }
 
   failed(key: string): void {
-    const f = this.#keys.get(key);
-    if (f) f.last = this.now();
+    this.#keys.set(key, { failures: (this.#live(key)?.failures ?? 0) + 1, last: this.now() });
   }
 
   succeeded(key: string): void {
@@ -109,7 +114,7 @@ export class Backoff {
   }
 }
 
-/** Failures per key in a leaky bucket: `max` pass, and the count drains by one per `drainMs`. An attempt counts from `begin`; a success takes it back. */
+/** Failures per key in a leaky bucket: `max` pass, and the count drains by one per `drainMs`. */
 export class Bucket {
   readonly #keys: Recent<{ level: number; at: number }>;
 
@@ -119,17 +124,16 @@ export class Bucket {
 
   retryAfterMs(key: string): number {
     const over = this.#level(key) - (this.policy.max - 1);
-    return over > 0 ? over * this.policy.drainMs : 0;
+    return over > 0 ? Math.ceil(over * this.policy.drainMs) : 0;
   }
 
-  begin(key: string): void {
+  /** How many attempts may be checked at once now: the failures the bucket still holds room for (at least one). */
+  allowance(key: string): number {
+    return Math.max(1, Math.floor(this.policy.max - this.#level(key)));
+  }
+
+  failed(key: string): void {
     this.#keys.set(key, { level: this.#level(key) + 1, at: this.now() });
-  }
-
-  succeeded(key: string): void {
-    const level = this.#level(key) - 1;
-    if (level > 0) this.#keys.set(key, { level, at: this.now() });
-    else this.#keys.delete(key);
   }
 
   #level(key: string): number {
@@ -140,23 +144,29 @@ export class Bucket {
   }
 }
 
-/** A login under way: say how it ended. */
+/** A login under way: say how it ended (`abandoned`: the check itself failed, neither way). */
 export interface LoginAttempt {
   succeeded(): void;
   failed(): void;
+  abandoned(): void;
 }
+
+/** Attempts waiting for room at most, in all: past it a login is refused at once. */
+const MAX_WAITING = 1000;
 
 /**
  * Failed logins per (client address, name), per name and per client address (see
- * LOGIN_LIMITS). An attempt counts as a failure on all three from the moment it starts, so a
- * burst of concurrent guesses is refused once the limit is in flight instead of all being
- * checked. Memory is bounded: each key kind keeps at most `capacity` keys, oldest evicted
- * (evicting a lock takes a flood of failures the address and name buckets throttle).
+ * LOGIN_LIMITS). Memory is bounded: each key kind keeps at most `capacity` keys, oldest evicted
+ * (evicting a lock takes a flood of failures the address and name buckets throttle); attempts in
+ * progress are counted only while they run, and at most MAX_WAITING wait.
  */
 export class LoginThrottle {
   readonly #pairs: Backoff;
   readonly #names: Bucket;
   readonly #addresses: Bucket;
+  /** Attempts being checked, per key of each kind ('p' pair, 'n' name, 'a' address). */
+  readonly #running = new Map<string, number>();
+  readonly #waiting = new Set<() => void>();
 
   constructor(now: Clock = Date.now, capacity = 100_000) {
     this.#pairs = new Backoff(LOGIN_LIMITS.pair, now, capacity);
@@ -170,27 +180,58 @@ export class LoginThrottle {
     return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
   }
 
-  /** A login starts; throws TOO_MANY_REQUESTS with `Retry-After` while one of its keys is locked. */
-  begin(address: string, name: string): LoginAttempt {
-    const wait = this.retryAfter(address, name);
-    if (wait > 0) {
-      const e = oci('TOO_MANY_REQUESTS', 'too many failed logins; try again later');
-      e.headers['Retry-After'] = String(wait);
-      throw e;
-    }
+  /**
+   * A login starts once no key of it is locked and each has room for one more attempt in
+   * progress (it waits for room); throws TOO_MANY_REQUESTS with `Retry-After` while one of its
+   * keys is locked.
+   */
+  async begin(address: string, name: string): Promise<LoginAttempt> {
     const pair = pairKey(address, name);
-    this.#pairs.begin(pair);
-    this.#names.begin(name);
-    this.#addresses.begin(address);
+    const keys: [string, { allowance(key: string): number }, string][] = [
+      [`p${pair}`, this.#pairs, pair],
+      [`n${name}`, this.#names, name],
+      [`a${address}`, this.#addresses, address],
+    ];
+    for (;;) {
+      const wait = this.retryAfter(address, name);
+      if (wait > 0) throw tooMany(wait);
+      if (keys.every(([k, limit, key]) => (this.#running.get(k) ?? 0) < limit.allowance(key))) break;
+      if (this.#waiting.size >= MAX_WAITING) throw tooMany(1);
+      await new Promise<void>((resolve) => this.#waiting.add(resolve));
+    }
+    for (const [k] of keys) this.#running.set(k, (this.#running.get(k) ?? 0) + 1);
+    let ended = false;
+    const end = (outcome: () => void): void => {
+      if (ended) return;
+      ended = true;
+      outcome();
+      for (const [k] of keys) {
+        const n = (this.#running.get(k) ?? 1) - 1;
+        if (n > 0) this.#running.set(k, n);
+        else this.#running.delete(k);
+      }
+      // Every waiter looks again: few wait, and only while attempts run.
+      const waiting = [...this.#waiting];
+      this.#waiting.clear();
+      for (const wake of waiting) wake();
+    };
     return {
-      succeeded: () => {
-        this.#pairs.succeeded(pair);
-        this.#names.succeeded(name);
-        this.#addresses.succeeded(address);
-      },
-      failed: () => this.#pairs.failed(pair),
+      abandoned: () => end(() => undefined),
+      succeeded: () => end(() => this.#pairs.succeeded(pair)),
+      failed: () =>
+        end(() => {
+          this.#pairs.failed(pair);
+          this.#names.failed(name);
+          this.#addresses.failed(address);
+        }),
     };
   }
+}
+
+function tooMany(seconds: number): Error {
+  const e = oci('TOO_MANY_REQUESTS', 'too many failed logins; try again later');
+  e.headers['Retry-After'] = String(seconds);
+  return e;
 }
 
 /** Unambiguous: an address holds no newline. */

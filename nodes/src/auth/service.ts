@@ -200,12 +200,18 @@ export class AuthService {
     return this.login(ctx, decoded.slice(0, colon), decoded.slice(colon + 1));
   }
 
-  /** Check a name and secret; attempts are throttled (LoginThrottle) from the moment they start. */
+  /** Check a name and secret; attempts are throttled (LoginThrottle), and wait their turn while others are checked. */
   async login(ctx: Ctx, name: string, secret: string): Promise<Principal> {
     const addr = ctx.req.socket.remoteAddress ?? '';
     const who = name.slice(0, 64);
-    const attempt = this.#logins.begin(addr, who);
-    const p = await this.identities.login(name, secret);
+    const attempt = await this.#logins.begin(addr, who);
+    let p: Principal | undefined;
+    try {
+      p = await this.identities.login(name, secret);
+    } catch (e) {
+      attempt.abandoned();
+      throw e;
+    }
     if (!p) {
       attempt.failed();
       this.log.warn('login failed', { name: who, remote: addr });

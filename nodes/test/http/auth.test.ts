@@ -305,7 +305,7 @@ describe('failed logins (each test on a node of its own: the limit locks out the
   });
   afterEach(() => node.close());
 
-  it('counts a burst of concurrent guesses as it starts: no more than the limit get checked', async () => {
+  it('checks no more of a burst of concurrent guesses than the limit; the rest wait, then are refused', async () => {
     await http('POST', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) }, body: JSON.stringify({ name: 'burst', password: 'the burst password' }) });
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => http('GET', `${base}/oauth2/token?service=georeg`, { headers: { Authorization: basic('burst', `guess ${i}`) } })));
     const checked = answers.filter((r) => r.status === 401).length;

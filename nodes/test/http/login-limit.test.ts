@@ -20,6 +20,11 @@ describe('failed logins behind one address (issue 14)', function () {
   });
   after(() => node.close());
 
+  it('a burst of correct logins of one name from one address all succeed (a CI job\'s parallel pulls)', async () => {
+    const statuses = (await Promise.all(Array.from({ length: 30 }, () => tokenGet('admin', ADMIN_PASSWORD)))).map((r) => r.status);
+    assert.deepEqual(statuses, Array(30).fill(200));
+  });
+
   it('20 failures of `ci` lock out `ci` with Retry-After, and not the administrator at the same address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await tokenGet('ci', `wrong ${i}`)).status);
