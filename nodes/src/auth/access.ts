@@ -11,44 +11,22 @@ export type Requirement =
   /** A signed URL (query `t`) for one blob of one repository: the URL is the credential. */
   | { kind: 'signed-blob'; name: string; digest: string };
 
-const READ = new Set(['GET', 'HEAD']);
+/** What one method of a route needs, from its request (the repository and digest of its path). */
+export type Access = (ctx: Ctx) => Requirement;
 
-/**
- * The access each route needs, by route name and method. A route missing here
- * needs an admin: a new route is closed until someone decides otherwise.
- */
-export function requirement(route: string, method: string, ctx: Ctx): Requirement {
-  const repo = (action: 'pull' | 'push' | 'delete'): Requirement => ({ kind: 'repository', name: ctx.name, action });
-  const pushOrSign = (): Requirement => ({ kind: 'repository', name: ctx.name, action: 'push', signer: true });
-  switch (route) {
-    case 'metrics':
-    case 'health':
-    case 'ui':
-    case 'replication':
-    case 'oauth':
-      return { kind: 'public' };
-    case 'base':
-    case 'trust':
-      return { kind: 'authenticated' };
-    case 'trust-policy':
-      return READ.has(method) ? { kind: 'authenticated' } : { kind: 'admin' };
-    case 'catalog':
-      return { kind: 'catalog' };
-    case 'blob-url':
-      return { kind: 'signed-blob', name: ctx.name, digest: ctx.param(1) };
-    case 'manifests':
-      return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : pushOrSign();
-    case 'blobs':
-      return READ.has(method) ? repo('pull') : method === 'DELETE' ? repo('delete') : repo('push');
-    case 'uploads':
-    case 'upload':
-      return pushOrSign();
-    case 'tags':
-    case 'referrers':
-    case 'where':
-    case 'trust-tag':
-      return repo('pull');
-    default:
-      return { kind: 'admin' };
-  }
-}
+const fixed = (need: Requirement): Access => () => need;
+const repository = (action: 'pull' | 'delete'): Access => (ctx) => ({ kind: 'repository', name: ctx.name, action });
+
+/** The requirements a route declares beside each handler (`GET: { access: needs.pull, handler }`). */
+export const needs = {
+  public: fixed({ kind: 'public' }),
+  authenticated: fixed({ kind: 'authenticated' }),
+  admin: fixed({ kind: 'admin' }),
+  catalog: fixed({ kind: 'catalog' }),
+  pull: repository('pull'),
+  delete: repository('delete'),
+  /** `push`, or `sign` for signature artifacts only (every push route today admits a signer). */
+  pushOrSign: (ctx) => ({ kind: 'repository', name: ctx.name, action: 'push', signer: true }),
+  /** The blob of the path (repository, digest) on a signed URL. */
+  signedBlob: (ctx) => ({ kind: 'signed-blob', name: ctx.name, digest: ctx.param(1) }),
+} satisfies Record<string, Access>;

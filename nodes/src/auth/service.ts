@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
 import { JwtSigner, LEEWAY, TokenError, type Claims } from './jwt.js';
 import { LoginThrottle } from './limiter.js';
-import { requirement, type Requirement } from './access.js';
+import type { Requirement } from './access.js';
 import type { Reference } from '../oci/names.js';
 import { parseManifest } from '../registry/manifest-parse.js';
 import { isSignaturePush } from '../trust/gate.js';
@@ -101,8 +101,7 @@ export class AuthService {
   }
 
   /** Before a handler runs: who is asking, and may they? Sets `ctx.access`; throws UNAUTHORIZED with a challenge, or DENIED. */
-  async authorize(ctx: Ctx, route: string, method: string): Promise<void> {
-    const need = requirement(route, method, ctx);
+  async authorize(ctx: Ctx, need: Requirement): Promise<void> {
     if (need.kind === 'public') return;
     if (need.kind === 'signed-blob') return this.signedBlob(ctx, need.name, need.digest);
     const header = ctx.header('authorization') ?? '';

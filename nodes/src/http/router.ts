@@ -1,12 +1,20 @@
+import type { Access } from '../auth/access.js';
 import type { Ctx } from './context.js';
 
 export type Handler = (ctx: Ctx) => Promise<void> | void;
+
+/** One method of a route: what the caller needs (checked when authentication is on), and its handler. */
+export interface Endpoint {
+  access: Access;
+  handler: Handler;
+}
 
 export interface Route {
   /** Low-cardinality name for logs and metrics, e.g. `manifests`. */
   name: string;
   pattern: RegExp;
-  methods: Partial<Record<string, Handler>>;
+  /** HEAD, where not declared, is GET's: its access and its handler. */
+  methods: Partial<Record<string, Endpoint>>;
 }
 
 export type Match = { route: Route; params: string[]; handler?: Handler };
@@ -29,8 +37,8 @@ export class Router {
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (!m) continue;
-      const handler = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined);
-      return { route, params: m.slice(1).map(decodeParam), handler };
+      const endpoint = route.methods[method] ?? (method === 'HEAD' ? route.methods.GET : undefined);
+      return { route, params: m.slice(1).map(decodeParam), handler: endpoint?.handler };
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { Registry } from '../../registry/registry.js';
 import { runGc, type GcOptions } from '../../registry/gc.js';
 import type { NodeMetrics } from '../../metrics.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 import { parseReference } from '../../oci/names.js';
 import type { NodeStatus } from '../../status.js';
@@ -15,8 +16,11 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       name: 'replication',
       pattern: /^\/georeg\/v1\/replication$/,
       methods: {
-        async GET(ctx) {
-          ctx.json(200, await status.snapshot());
+        GET: {
+          access: needs.public,
+          async handler(ctx) {
+            ctx.json(200, await status.snapshot());
+          },
         },
       },
     },
@@ -24,10 +28,13 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       name: 'where',
       pattern: /^\/georeg\/v1\/where\/(.+)\/([^/]+)$/,
       methods: {
-        async GET(ctx) {
-          const name = ctx.name;
-          const ref = parseReference(ctx.param(1));
-          ctx.json(200, { repository: name, reference: ref.digest ?? ref.tag, regions: await status.where(name, ref) });
+        GET: {
+          access: needs.pull,
+          async handler(ctx) {
+            const name = ctx.name;
+            const ref = parseReference(ctx.param(1));
+            ctx.json(200, { repository: name, reference: ref.digest ?? ref.tag, regions: await status.where(name, ref) });
+          },
         },
       },
     },
@@ -35,8 +42,11 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       name: 'metrics',
       pattern: /^\/metrics$/,
       methods: {
-        async GET(ctx) {
-          ctx.send(200, { 'Content-Type': metrics.contentType }, Buffer.from(await metrics.text()));
+        GET: {
+          access: needs.public,
+          async handler(ctx) {
+            ctx.send(200, { 'Content-Type': metrics.contentType }, Buffer.from(await metrics.text()));
+          },
         },
       },
     },
@@ -44,8 +54,11 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       name: 'health',
       pattern: /^\/georeg\/v1\/health$/,
       methods: {
-        GET(ctx) {
-          ctx.json(200, { status: 'ok' });
+        GET: {
+          access: needs.public,
+          handler(ctx) {
+            ctx.json(200, { status: 'ok' });
+          },
         },
       },
     },
@@ -53,9 +66,12 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       name: 'gc',
       pattern: /^\/georeg\/v1\/gc$/,
       methods: {
-        async POST(ctx) {
-          const dryRun = ctx.q('dryRun') === 'true' || ctx.q('dryRun') === '1';
-          ctx.json(200, await runGc(registry, { ...gc, dryRun }, ctx.log, metrics));
+        POST: {
+          access: needs.admin,
+          async handler(ctx) {
+            const dryRun = ctx.q('dryRun') === 'true' || ctx.q('dryRun') === '1';
+            ctx.json(200, await runGc(registry, { ...gc, dryRun }, ctx.log, metrics));
+          },
         },
       },
     },

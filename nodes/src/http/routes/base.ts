@@ -1,3 +1,4 @@
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 /** `GET /v2/`: the API version check every client starts with. */
@@ -6,8 +7,11 @@ export function baseRoute(): Route {
     name: 'base',
     pattern: /^\/v2\/?$/,
     methods: {
-      GET(ctx) {
-        ctx.json(200, {}, { 'Docker-Distribution-API-Version': 'registry/2.0' });
+      GET: {
+        access: needs.authenticated,
+        handler(ctx) {
+          ctx.json(200, {}, { 'Docker-Distribution-API-Version': 'registry/2.0' });
+        },
       },
     },
   };

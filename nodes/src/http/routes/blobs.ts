@@ -3,6 +3,7 @@ import { isOciError } from '../../oci/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
 import { parseRange } from '../range.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 
@@ -67,13 +68,16 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
       name: 'blobs',
       pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
       methods: {
-        GET: (ctx) => get(ctx, true),
-        async DELETE(ctx) {
-          await registry.blobs.delete(ctx.name, parseDigest(ctx.param(1)));
-          ctx.send(202, { 'Content-Length': 0 });
+        GET: { access: needs.pull, handler: (ctx) => get(ctx, true) },
+        DELETE: {
+          access: needs.delete,
+          async handler(ctx) {
+            await registry.blobs.delete(ctx.name, parseDigest(ctx.param(1)));
+            ctx.send(202, { 'Content-Length': 0 });
+          },
         },
       },
     },
-    { name: 'blob-url', pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/, methods: { GET: (ctx) => get(ctx, false) } },
+    { name: 'blob-url', pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/, methods: { GET: { access: needs.signedBlob, handler: (ctx) => get(ctx, false) } } },
   ];
 }

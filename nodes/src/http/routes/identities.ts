@@ -2,7 +2,8 @@ import { oci } from '../../oci/errors.js';
 import type { Identities } from '../../auth/identities.js';
 import { readLimited } from '../body.js';
 import type { Ctx } from '../context.js';
-import type { Route } from '../router.js';
+import { needs } from '../../auth/access.js';
+import type { Endpoint, Handler, Route } from '../router.js';
 
 async function body(ctx: Ctx): Promise<Record<string, unknown>> {
   try {
@@ -23,6 +24,9 @@ const bool = (v: unknown, what: string): boolean | undefined => {
   return v;
 };
 
+/** Every method here is an administrator's. */
+const admin = (handler: Handler): Endpoint => ({ access: needs.admin, handler });
+
 /**
  * Users and tokens under /georeg/v1/auth (administrators only; a token's secret
  * is in the answer to its creation, and never again). A user's `roles` are
@@ -35,58 +39,58 @@ export function identityRoutes(identities: Identities): Route[] {
       name: 'auth-users',
       pattern: /^\/georeg\/v1\/auth\/users$/,
       methods: {
-        async GET(ctx) {
+        GET: admin(async (ctx) => {
           ctx.json(200, { users: await identities.listUsers() });
-        },
-        async POST(ctx) {
+        }),
+        POST: admin(async (ctx) => {
           const b = await body(ctx);
           ctx.json(201, await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false, { roles: b.roles }));
-        },
+        }),
       },
     },
     {
       name: 'auth-users',
       pattern: /^\/georeg\/v1\/auth\/users\/([^/]+)$/,
       methods: {
-        async PATCH(ctx) {
+        PATCH: admin(async (ctx) => {
           const b = await body(ctx);
           const password = b.password === undefined ? undefined : str(b.password, 'password');
           ctx.json(200, await identities.setUser(ctx.param(0), { password, disabled: bool(b.disabled, 'disabled'), admin: bool(b.admin, 'admin'), roles: b.roles }));
-        },
-        async DELETE(ctx) {
+        }),
+        DELETE: admin(async (ctx) => {
           await identities.remove('user', ctx.param(0));
           ctx.send(204, {});
-        },
+        }),
       },
     },
     {
       name: 'auth-tokens',
       pattern: /^\/georeg\/v1\/auth\/tokens$/,
       methods: {
-        async GET(ctx) {
+        GET: admin(async (ctx) => {
           ctx.json(200, { tokens: await identities.listTokens() });
-        },
-        async POST(ctx) {
+        }),
+        POST: admin(async (ctx) => {
           const b = await body(ctx);
           const expires = b.expiresInSeconds ?? 0;
           if (typeof expires !== 'number') throw oci('AUTH_INVALID', 'expiresInSeconds must be a number');
           ctx.res.setHeader('Cache-Control', 'no-store');
           ctx.json(201, await identities.addToken(str(b.name, 'name'), b.scopes, expires));
-        },
+        }),
       },
     },
     {
       name: 'auth-tokens',
       pattern: /^\/georeg\/v1\/auth\/tokens\/([^/]+)$/,
       methods: {
-        async PATCH(ctx) {
+        PATCH: admin(async (ctx) => {
           const b = await body(ctx);
           ctx.json(200, await identities.setToken(ctx.param(0), { disabled: bool(b.disabled, 'disabled') }));
-        },
-        async DELETE(ctx) {
+        }),
+        DELETE: admin(async (ctx) => {
           await identities.remove('token', ctx.param(0));
           ctx.send(204, {});
-        },
+        }),
       },
     },
   ];

@@ -16,14 +16,18 @@ import { identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 
-/** With authentication on, every handler runs only after the caller is authorised for it. */
+/** With authentication on, every handler runs only after the caller is authorised for what its route declares it needs. */
 function protect(route: Route, auth: AuthService): Route {
   const methods: Route['methods'] = {};
-  for (const [method, handler] of Object.entries(route.methods)) {
-    if (!handler) continue;
-    methods[method] = async (ctx) => {
-      await auth.authorize(ctx, route.name, ctx.req.method ?? method);
-      await handler(ctx);
+  for (const [method, endpoint] of Object.entries(route.methods)) {
+    if (!endpoint) continue;
+    const { access, handler } = endpoint;
+    methods[method] = {
+      access,
+      async handler(ctx) {
+        await auth.authorize(ctx, access(ctx));
+        await handler(ctx);
+      },
     };
   }
   return { ...route, methods };

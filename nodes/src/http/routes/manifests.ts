@@ -1,6 +1,7 @@
 import { lookupReference, parseReference } from '../../oci/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 /**
@@ -15,38 +16,47 @@ export function manifestRoutes(registry: Registry): Route {
     name: 'manifests',
     pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
     methods: {
-      async GET(ctx) {
-        const ref = lookupReference(ctx.param(1));
-        const { record, bytes } = await manifests.get(ctx.name, ref);
-        const checking = registry.trust.check(ctx.name, ref, record, bytes);
-        if (checking) await checking;
-        const etag = `"${record.digest}"`;
-        const headers = {
-          'Content-Type': record.mediaType,
-          'Docker-Content-Digest': record.digest,
-          ETag: etag,
-          'Content-Length': record.size,
-        };
-        if (ctx.header('if-none-match') === etag) return ctx.send(304, headers);
-        ctx.send(200, headers, bytes);
+      GET: {
+        access: needs.pull,
+        async handler(ctx) {
+          const ref = lookupReference(ctx.param(1));
+          const { record, bytes } = await manifests.get(ctx.name, ref);
+          const checking = registry.trust.check(ctx.name, ref, record, bytes);
+          if (checking) await checking;
+          const etag = `"${record.digest}"`;
+          const headers = {
+            'Content-Type': record.mediaType,
+            'Docker-Content-Digest': record.digest,
+            ETag: etag,
+            'Content-Length': record.size,
+          };
+          if (ctx.header('if-none-match') === etag) return ctx.send(304, headers);
+          ctx.send(200, headers, bytes);
+        },
       },
-      async PUT(ctx) {
-        const name = ctx.name;
-        const ref = parseReference(ctx.param(1));
-        const body = await readLimited(ctx.req, manifests.options.maxManifestBytes, 'MANIFEST_TOO_LARGE');
-        ctx.access?.admitManifest(name, ref, body, ctx.header('content-type'));
-        const record = await manifests.put(name, ref, body, ctx.header('content-type'));
-        const headers: Record<string, string | number> = {
-          Location: `/v2/${name}/manifests/${record.digest}`,
-          'Docker-Content-Digest': record.digest,
-          'Content-Length': 0,
-        };
-        if (record.subject) headers['OCI-Subject'] = record.subject;
-        ctx.send(201, headers);
+      PUT: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          const name = ctx.name;
+          const ref = parseReference(ctx.param(1));
+          const body = await readLimited(ctx.req, manifests.options.maxManifestBytes, 'MANIFEST_TOO_LARGE');
+          ctx.access?.admitManifest(name, ref, body, ctx.header('content-type'));
+          const record = await manifests.put(name, ref, body, ctx.header('content-type'));
+          const headers: Record<string, string | number> = {
+            Location: `/v2/${name}/manifests/${record.digest}`,
+            'Docker-Content-Digest': record.digest,
+            'Content-Length': 0,
+          };
+          if (record.subject) headers['OCI-Subject'] = record.subject;
+          ctx.send(201, headers);
+        },
       },
-      async DELETE(ctx) {
-        await manifests.delete(ctx.name, parseReference(ctx.param(1)));
-        ctx.send(202, { 'Content-Length': 0 });
+      DELETE: {
+        access: needs.delete,
+        async handler(ctx) {
+          await manifests.delete(ctx.name, parseReference(ctx.param(1)));
+          ctx.send(202, { 'Content-Length': 0 });
+        },
       },
     },
   };

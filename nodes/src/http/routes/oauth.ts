@@ -4,6 +4,7 @@ import type { Principal } from '../../auth/identities.js';
 import { parseScopes } from '../../auth/scopes.js';
 import { readLimited } from '../body.js';
 import type { Ctx } from '../context.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -30,29 +31,35 @@ export function oauthRoutes(auth: AuthService): Route[] {
       name: 'oauth',
       pattern: /^\/oauth2\/token$/,
       methods: {
-        async GET(ctx) {
-          checkService(auth, ctx.q('service'));
-          const principal = await auth.basicLogin(ctx);
-          const { token, expiresIn, issuedAt } = auth.accessToken(principal, parseScopes(ctx.qAll('scope')));
-          const body: Record<string, unknown> = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt };
-          if (principal && ctx.q('offline_token') === 'true') body.refresh_token = auth.refreshToken(principal);
-          ctx.res.setHeader('Cache-Control', 'no-store');
-          ctx.json(200, body);
+        GET: {
+          access: needs.public,
+          async handler(ctx) {
+            checkService(auth, ctx.q('service'));
+            const principal = await auth.basicLogin(ctx);
+            const { token, expiresIn, issuedAt } = auth.accessToken(principal, parseScopes(ctx.qAll('scope')));
+            const body: Record<string, unknown> = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt };
+            if (principal && ctx.q('offline_token') === 'true') body.refresh_token = auth.refreshToken(principal);
+            ctx.res.setHeader('Cache-Control', 'no-store');
+            ctx.json(200, body);
+          },
         },
-        async POST(ctx) {
-          const f = await form(ctx);
-          checkService(auth, f.get('service'));
-          const grant = f.get('grant_type');
-          let principal: Principal | undefined;
-          let authTime: number | undefined;
-          if (grant === 'refresh_token' && f.get('refresh_token')) ({ principal, authTime } = await auth.fromRefresh(f.get('refresh_token') as string));
-          else if (grant === 'password' && f.get('username')) principal = await auth.login(ctx, f.get('username') as string, f.get('password') ?? '');
-          else if (grant !== 'password' && grant !== 'refresh_token') throw oci('UNSUPPORTED', 'grant_type must be password or refresh_token');
-          const { token, expiresIn } = auth.accessToken(principal, parseScopes((f.get('scope') ?? '').split(' ')));
-          const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
-          if (principal && (grant === 'password' || f.get('access_type') === 'offline')) body.refresh_token = auth.refreshToken(principal, authTime);
-          ctx.res.setHeader('Cache-Control', 'no-store');
-          ctx.json(200, body);
+        POST: {
+          access: needs.public,
+          async handler(ctx) {
+            const f = await form(ctx);
+            checkService(auth, f.get('service'));
+            const grant = f.get('grant_type');
+            let principal: Principal | undefined;
+            let authTime: number | undefined;
+            if (grant === 'refresh_token' && f.get('refresh_token')) ({ principal, authTime } = await auth.fromRefresh(f.get('refresh_token') as string));
+            else if (grant === 'password' && f.get('username')) principal = await auth.login(ctx, f.get('username') as string, f.get('password') ?? '');
+            else if (grant !== 'password' && grant !== 'refresh_token') throw oci('UNSUPPORTED', 'grant_type must be password or refresh_token');
+            const { token, expiresIn } = auth.accessToken(principal, parseScopes((f.get('scope') ?? '').split(' ')));
+            const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
+            if (principal && (grant === 'password' || f.get('access_type') === 'offline')) body.refresh_token = auth.refreshToken(principal, authTime);
+            ctx.res.setHeader('Cache-Control', 'no-store');
+            ctx.json(200, body);
+          },
         },
       },
     },
@@ -60,14 +67,17 @@ export function oauthRoutes(auth: AuthService): Route[] {
       name: 'oauth',
       pattern: /^\/oauth2\/exchange$/,
       methods: {
-        async POST(ctx) {
-          const f = await form(ctx);
-          checkService(auth, f.get('service'));
-          if (f.get('grant_type') !== 'access_token') throw oci('UNSUPPORTED', 'grant_type must be access_token');
-          // The credential to exchange: a georeg refresh token (what a georeg credential hands the SDK).
-          const { principal, authTime } = await auth.fromRefresh(f.get('access_token') ?? '');
-          ctx.res.setHeader('Cache-Control', 'no-store');
-          ctx.json(200, { refresh_token: auth.refreshToken(principal, authTime) });
+        POST: {
+          access: needs.public,
+          async handler(ctx) {
+            const f = await form(ctx);
+            checkService(auth, f.get('service'));
+            if (f.get('grant_type') !== 'access_token') throw oci('UNSUPPORTED', 'grant_type must be access_token');
+            // The credential to exchange: a georeg refresh token (what a georeg credential hands the SDK).
+            const { principal, authTime } = await auth.fromRefresh(f.get('access_token') ?? '');
+            ctx.res.setHeader('Cache-Control', 'no-store');
+            ctx.json(200, { refresh_token: auth.refreshToken(principal, authTime) });
+          },
         },
       },
     },

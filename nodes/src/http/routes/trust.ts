@@ -2,6 +2,7 @@ import { oci } from '../../oci/errors.js';
 import { parseReference } from '../../oci/names.js';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -20,21 +21,27 @@ export function trustRoutes(registry: Registry): Route[] {
       name: 'trust-policy',
       pattern: /^\/georeg\/v1\/trust\/policy$/,
       methods: {
-        GET(ctx) {
-          const { version, trust } = registry.policies.current;
-          ctx.json(200, { version, document: trust.document });
+        GET: {
+          access: needs.authenticated,
+          handler(ctx) {
+            const { version, trust } = registry.policies.current;
+            ctx.json(200, { version, document: trust.document });
+          },
         },
-        async PUT(ctx) {
-          const body = await readLimited(ctx.req, MAX_POLICY_BYTES, 'POLICY_INVALID');
-          let doc: unknown;
-          try {
-            doc = JSON.parse(body.toString('utf8'));
-          } catch (e) {
-            throw oci('POLICY_INVALID', `not JSON: ${(e as Error).message}`);
-          }
-          const { version, trust } = await registry.policies.set(doc);
-          ctx.log.info('trust policy changed', { version, keys: trust.keysById.size, policies: trust.document.policies.length });
-          ctx.json(200, { version, document: trust.document });
+        PUT: {
+          access: needs.admin,
+          async handler(ctx) {
+            const body = await readLimited(ctx.req, MAX_POLICY_BYTES, 'POLICY_INVALID');
+            let doc: unknown;
+            try {
+              doc = JSON.parse(body.toString('utf8'));
+            } catch (e) {
+              throw oci('POLICY_INVALID', `not JSON: ${(e as Error).message}`);
+            }
+            const { version, trust } = await registry.policies.set(doc);
+            ctx.log.info('trust policy changed', { version, keys: trust.keysById.size, policies: trust.document.policies.length });
+            ctx.json(200, { version, document: trust.document });
+          },
         },
       },
     },
@@ -42,17 +49,20 @@ export function trustRoutes(registry: Registry): Route[] {
       name: 'trust-tag',
       pattern: /^\/georeg\/v1\/trust\/tags\/(.+)\/([^/]+)$/,
       methods: {
-        async GET(ctx) {
-          const ref = parseReference(ctx.param(1));
-          if (ref.tag === undefined) throw oci('TAG_INVALID', 'expected a tag');
-          const digest = await registry.meta.getTag(ctx.name, ref.tag);
-          const record = digest && (await registry.meta.getManifest(ctx.name, digest));
-          ctx.json(200, {
-            repository: ctx.name,
-            tag: ref.tag,
-            target: record ? { mediaType: record.mediaType, digest: record.digest, size: record.size } : null,
-            ...(await registry.trust.tagState(ctx.name, ref.tag)),
-          });
+        GET: {
+          access: needs.pull,
+          async handler(ctx) {
+            const ref = parseReference(ctx.param(1));
+            if (ref.tag === undefined) throw oci('TAG_INVALID', 'expected a tag');
+            const digest = await registry.meta.getTag(ctx.name, ref.tag);
+            const record = digest && (await registry.meta.getManifest(ctx.name, digest));
+            ctx.json(200, {
+              repository: ctx.name,
+              tag: ref.tag,
+              target: record ? { mediaType: record.mediaType, digest: record.digest, size: record.size } : null,
+              ...(await registry.trust.tagState(ctx.name, ref.tag)),
+            });
+          },
         },
       },
     },
@@ -60,8 +70,11 @@ export function trustRoutes(registry: Registry): Route[] {
       name: 'trust',
       pattern: /^\/georeg\/v1\/trust$/,
       methods: {
-        GET(ctx) {
-          ctx.json(200, { version: registry.policies.current.version, decisions: registry.trust.counts() });
+        GET: {
+          access: needs.authenticated,
+          handler(ctx) {
+            ctx.json(200, { version: registry.policies.current.version, decisions: registry.trust.counts() });
+          },
         },
       },
     },

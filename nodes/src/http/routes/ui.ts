@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 import type { Ctx } from '../context.js';
 import { grammarJs, uiFile } from '../../ui/assets.js';
@@ -62,16 +63,19 @@ export function uiRoutes(): Route[] {
   const grammar = asset(grammarJs(), 'text/javascript; charset=utf-8');
   const css = asset(uiFile('app.css'), 'text/css; charset=utf-8');
   const icon = asset(uiFile('favicon.svg'), 'image/svg+xml');
-  const get = (a: Asset): Route['methods'] => ({ GET: (ctx) => serve(ctx, a) });
+  const get = (a: Asset): Route['methods'] => ({ GET: { access: needs.public, handler: (ctx) => serve(ctx, a) } });
   return [
     { name: 'ui', pattern: /^\/georeg\/ui$/, methods: get(page) },
     {
       name: 'ui',
       pattern: /^\/georeg\/ui\/$/,
       methods: {
-        GET(ctx) {
-          // Relative, so that a path prefix added by a proxy survives.
-          ctx.send(308, { Location: '../ui', 'Cache-Control': 'no-cache' });
+        GET: {
+          access: needs.public,
+          handler(ctx) {
+            // Relative, so that a path prefix added by a proxy survives.
+            ctx.send(308, { Location: '../ui', 'Cache-Control': 'no-cache' });
+          },
         },
       },
     },

@@ -7,6 +7,7 @@ import type { ChunkRange } from '../../registry/uploads.js';
 import { hasBody } from '../body.js';
 import type { Ctx } from '../context.js';
 import { parseContentRange } from '../range.js';
+import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 function uploadHeaders(name: string, id: string, size: number): Record<string, string | number> {
@@ -38,24 +39,27 @@ export function uploadRoutes(registry: Registry): Route[] {
     name: 'uploads',
     pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/,
     methods: {
-      async POST(ctx) {
-        const name = ctx.name;
-        const mount = ctx.q('mount');
-        const from = ctx.q('from');
-        // A mount only from a repository the caller may pull (with authentication on); otherwise a plain upload starts.
-        const source = mount !== undefined && from !== undefined ? parseName(from) : undefined;
-        if (mount !== undefined && source !== undefined && (ctx.access?.can(source, 'pull') ?? true)) {
-          const digest = parseDigest(mount);
-          if (await registry.blobs.mount(name, source, digest)) return blobCreated(ctx, name, digest);
-        }
-        const digestParam = ctx.q('digest');
-        if (digestParam !== undefined) {
-          const digest = parseDigest(digestParam);
-          await uploads.monolithic(name, digest, ctx.req);
-          return blobCreated(ctx, name, digest);
-        }
-        const session = await uploads.start(name);
-        ctx.send(202, uploadHeaders(name, session.id, 0));
+      POST: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          const name = ctx.name;
+          const mount = ctx.q('mount');
+          const from = ctx.q('from');
+          // A mount only from a repository the caller may pull (with authentication on); otherwise a plain upload starts.
+          const source = mount !== undefined && from !== undefined ? parseName(from) : undefined;
+          if (mount !== undefined && source !== undefined && (ctx.access?.can(source, 'pull') ?? true)) {
+            const digest = parseDigest(mount);
+            if (await registry.blobs.mount(name, source, digest)) return blobCreated(ctx, name, digest);
+          }
+          const digestParam = ctx.q('digest');
+          if (digestParam !== undefined) {
+            const digest = parseDigest(digestParam);
+            await uploads.monolithic(name, digest, ctx.req);
+            return blobCreated(ctx, name, digest);
+          }
+          const session = await uploads.start(name);
+          ctx.send(202, uploadHeaders(name, session.id, 0));
+        },
       },
     },
   };
@@ -63,28 +67,40 @@ export function uploadRoutes(registry: Registry): Route[] {
     name: 'upload',
     pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
     methods: {
-      async GET(ctx) {
-        const name = ctx.name;
-        const id = ctx.param(1);
-        ctx.send(204, uploadHeaders(name, id, await uploads.status(name, id)));
+      GET: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          const name = ctx.name;
+          const id = ctx.param(1);
+          ctx.send(204, uploadHeaders(name, id, await uploads.status(name, id)));
+        },
       },
-      async PATCH(ctx) {
-        const name = ctx.name;
-        const id = ctx.param(1);
-        const size = await uploads.append(name, id, ctx.req, chunkRange(ctx));
-        ctx.send(202, uploadHeaders(name, id, size));
+      PATCH: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          const name = ctx.name;
+          const id = ctx.param(1);
+          const size = await uploads.append(name, id, ctx.req, chunkRange(ctx));
+          ctx.send(202, uploadHeaders(name, id, size));
+        },
       },
-      async PUT(ctx) {
-        const name = ctx.name;
-        const id = ctx.param(1);
-        const digest = parseDigest(ctx.q('digest') ?? '');
-        const range = chunkRange(ctx);
-        await uploads.finish(name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, range);
-        blobCreated(ctx, name, digest);
+      PUT: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          const name = ctx.name;
+          const id = ctx.param(1);
+          const digest = parseDigest(ctx.q('digest') ?? '');
+          const range = chunkRange(ctx);
+          await uploads.finish(name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, range);
+          blobCreated(ctx, name, digest);
+        },
       },
-      async DELETE(ctx) {
-        await uploads.cancel(ctx.name, ctx.param(1));
-        ctx.send(204, { 'Content-Length': 0 });
+      DELETE: {
+        access: needs.pushOrSign,
+        async handler(ctx) {
+          await uploads.cancel(ctx.name, ctx.param(1));
+          ctx.send(204, { 'Content-Length': 0 });
+        },
       },
     },
   };
