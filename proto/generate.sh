@@ -10,4 +10,4 @@ protoc \
   --ts_proto_out="$out" \
   --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useOptionals=messages,oneof=unions-value \
   -I . \
-  georeg/v1/events.proto georeg/v1/replication.proto georeg/v1/store.proto
+  georeg/v1/events.proto georeg/v1/replication.proto georeg/v1/status.proto georeg/v1/store.proto

@@ -1,5 +1,5 @@
 /** The wire types shared by nodes/ and replication/, generated from georeg/v1/*.proto. */
-export { Action, Event, Hlc, Reference } from './gen/georeg/v1/events.js';
+export { Action, Event, Hlc } from './gen/georeg/v1/events.js';
 export {
   BlobChunk,
   BlobStat,
@@ -11,7 +11,6 @@ export {
   LocateRequest,
   Location,
   Manifest,
-  PeerStatus,
   PolicyState,
   IdentityList,
   IdentityRecord,
@@ -24,6 +23,7 @@ export {
   TagState,
   type ReplicationServer,
 } from './gen/georeg/v1/replication.js';
+export { PeerStatus } from './gen/georeg/v1/status.js';
 export {
   IngestPart,
   IngestStep,

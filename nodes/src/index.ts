@@ -15,6 +15,6 @@ export { locate, type LocalLocation } from './registry/locate.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { natsAuth } from './events/nats-auth.js';
-export { toState, type PeerReplicationStatus, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';
+export { toState, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';
 export type { UserView } from './auth/identities.js';

@@ -3,7 +3,8 @@ import { DENY_REASONS } from 'georeg/trust';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
 import type { Registry } from './registry/registry.js';
 import type { GcReport } from './registry/gc.js';
-import type { NodeStatus, PeerReplicationStatus } from './status.js';
+import type { PeerStatus } from 'georeg/proto';
+import type { NodeStatus } from './status.js';
 import type { OutboxPublisher } from './events/publisher.js';
 
 /** Why an event application failed (the replicator's classification). */
@@ -177,17 +178,17 @@ export class NodeMetrics {
   #replicationMetrics(registers: PromRegistry[]): void {
     const target = this.src.region;
     const status = this.src.status;
-    let peers: Promise<PeerReplicationStatus[]> | undefined;
+    let peers: Promise<PeerStatus[]> | undefined;
     // One read of the replicator's state per scrape, shared by every replication metric.
-    const read = (): Promise<PeerReplicationStatus[]> => {
+    const read = (): Promise<PeerStatus[]> => {
       peers ??= (status.replication?.peers() ?? Promise.resolve([])).finally(() => setImmediate(() => (peers = undefined)));
       return peers;
     };
     const labelNames = ['source', 'target'] as const;
-    const gauge = (name: string, help: string, value: (p: PeerReplicationStatus) => number): void => {
+    const gauge = (name: string, help: string, value: (p: PeerStatus) => number): void => {
       new Gauge({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).set(value(p)); } });
     };
-    const counter = (name: string, help: string, value: (p: PeerReplicationStatus) => number): void => {
+    const counter = (name: string, help: string, value: (p: PeerStatus) => number): void => {
       new Counter({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).inc(value(p)); } });
     };
     gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);

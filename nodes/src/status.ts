@@ -1,3 +1,4 @@
+import type { PeerStatus } from 'georeg/proto/status';
 import type { MetaStore } from './meta/store.js';
 import type { Reference } from './oci/names.js';
 import type { Registry } from './registry/registry.js';
@@ -9,37 +10,6 @@ export function toState(digest: string | undefined, complete: boolean, missing: 
   return complete ? { state: 'complete', digest } : { state: 'incomplete', digest, missing };
 }
 import type { OutboxPublisher } from './events/publisher.js';
-
-/** Replication from one peer region, as this region sees it. */
-export interface PeerReplicationStatus {
-  region: string;
-  /** Age of the oldest event from this peer not yet applied here (0 when caught up). */
-  lagSeconds: number;
-  /** Events from this peer not yet applied here. */
-  pendingEvents: number;
-  /** Blob bytes being copied from this peer right now. */
-  bytesInFlight: number;
-  applied: number;
-  failures: number;
-  /** Repairs made by anti-entropy: content the events missed. */
-  repairs: number;
-  /** Events set aside because their content is corrupt at the peer (anti-entropy tries again each pass). */
-  parked: number;
-  /** When the last anti-entropy pass with this peer completed with nothing left unrepaired (ISO 8601); absent until one does. */
-  lastAntiEntropy?: string;
-  /** Blobs and blob bytes copied from this peer. */
-  blobs: number;
-  bytes: number;
-  /** Event applications retried after a failure. */
-  retries: number;
-  /** Tag changes from this peer that lost to a newer one seen here. */
-  conflicts: number;
-  /** Failed applications by reason: unreachable, not_found, digest_mismatch, invalid, internal. */
-  failuresByReason: Record<string, number>;
-  /** Whether the peer answered its last health probe (every few seconds). */
-  up: boolean;
-  lastError?: string;
-}
 
 /** Whether one region holds an artifact, as GET /georeg/v1/where reports it. */
 export interface RegionLocation {
@@ -53,7 +23,7 @@ export interface RegionLocation {
 
 /** Where the node's replication status comes from (the replicator, when one runs in this process). */
 export interface ReplicationStatusSource {
-  peers(): Promise<PeerReplicationStatus[]>;
+  peers(): Promise<PeerStatus[]>;
   /** Ask every peer region whether it holds `reference` of `repository`. */
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
   /** The public URL of a peer region that holds blob `digest` in `repository`, if one that is up does. */
@@ -63,7 +33,7 @@ export interface ReplicationStatusSource {
 export interface NodeStatusSnapshot {
   region: string;
   outbox: { depth: number; published: number; lastError?: string } | null;
-  peers: PeerReplicationStatus[];
+  peers: PeerStatus[];
 }
 
 /** What GET /georeg/v1/replication answers: this region's outbox and its replication from each peer. */

@@ -11,7 +11,7 @@
 import { DIGEST, DIGEST_HEX_LENGTHS, HEX, MAX_NAME_LENGTH, NAME, TAG } from './grammar.js';
 
 /** @typedef {import('../src/status.js').NodeStatusSnapshot} NodeStatusSnapshot */
-/** @typedef {import('../src/status.js').PeerReplicationStatus} PeerReplicationStatus */
+/** @typedef {NodeStatusSnapshot['peers'][number]} PeerStatus */
 /** @typedef {import('../src/status.js').RegionLocation} RegionLocation */
 /** @typedef {{ repository: string, reference: string, regions: RegionLocation[] }} WhereAnswer what GET /georeg/v1/where/... answers */
 /** @typedef {'healthy' | 'lagging' | 'unhealthy' | 'down'} Health */
@@ -182,7 +182,7 @@ const HEALTH_LABEL = { healthy: 'Healthy', lagging: 'Lagging', unhealthy: 'Unhea
 
 /**
  * down: no answer to health probes (when the node reports them); unhealthy: its last contact failed.
- * @param {PeerReplicationStatus} p
+ * @param {PeerStatus} p
  * @returns {Health}
  */
 const peerHealth = (p) => {
@@ -254,7 +254,7 @@ const selfCard = (snap) => {
 };
 
 /**
- * @param {PeerReplicationStatus} p
+ * @param {PeerStatus} p
  * @returns {[string, string] | null}
  */
 const peerError = (p) => {
@@ -263,7 +263,7 @@ const peerError = (p) => {
 };
 
 /**
- * @param {PeerReplicationStatus} p
+ * @param {PeerStatus} p
  * @param {string} self this node's region
  */
 const peerCard = (p, self) =>

@@ -1,11 +1,21 @@
 import { Metadata, makeGenericClientConstructor, type Server, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ServiceDefinition, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
 
-/** gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input INVALID_ARGUMENT. */
-export function grpcError(err: unknown): { code: Status; details: string } {
+/** Trailing metadata naming the OCI error (its ErrorTable kind) a failed call stands for. */
+export const ERROR_KIND = 'georeg-error-kind';
+
+/**
+ * gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input
+ * INVALID_ARGUMENT; an OCI error's kind goes in the trailers (ERROR_KIND).
+ * Its details still begin `KIND: ` for a replicate process of the previous
+ * release, which reads the kind there: drop that prefix in the next release.
+ */
+export function grpcError(err: unknown): { code: Status; details: string; metadata?: Metadata } {
   if (isOciError(err)) {
     const code = err.status === 404 ? Status.NOT_FOUND : err.status === 416 ? Status.OUT_OF_RANGE : err.status < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
-    return { code, details: `${err.kind}: ${err.message}` };
+    const metadata = new Metadata();
+    metadata.set(ERROR_KIND, err.kind);
+    return { code, details: `${err.kind}: ${err.message}`, metadata };
   }
   return { code: Status.INTERNAL, details: 'internal error' };
 }
@@ -22,17 +32,29 @@ export function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>) {
   };
 }
 
+const isErrorKind = (kind: unknown): kind is ErrorKind => typeof kind === 'string' && Object.hasOwn(ErrorTable, kind);
+
+/** The kind and message a node of the previous release sent as `KIND: message` details (no ERROR_KIND trailer). */
+function previousReleaseError(details: string): { kind: ErrorKind; message: string } | undefined {
+  const m = /^([A-Z_]+): (.*)$/s.exec(details);
+  return m && isErrorKind(m[1]) ? { kind: m[1], message: m[2] as string } : undefined;
+}
+
 /**
  * The error a gRPC failure of the node's region store stands for: the OCI
- * error it carried (as `CODE: message`), else a plain one. Never the gRPC
+ * error named by its ERROR_KIND trailer (or, from a node of the previous
+ * release, by its details' `KIND: ` prefix), else a plain one. Never the gRPC
  * status itself, which would read as the peer's (NOT_FOUND there means content
  * deleted at the source; here it is a local failure).
  */
 export function storeError(err: unknown): Error {
-  const details = (err as { details?: unknown }).details;
-  const m = typeof details === 'string' ? /^([A-Z_]+): (.*)$/s.exec(details) : null;
-  if (m && Object.hasOwn(ErrorTable, m[1] as string)) return oci(m[1] as ErrorKind, m[2]);
-  return new Error(`region store: ${typeof details === 'string' && details ? details : (err as Error).message}`);
+  const { details, metadata } = err as Partial<ServiceError>;
+  const text = typeof details === 'string' ? details : '';
+  const kind = metadata?.get(ERROR_KIND)[0];
+  if (isErrorKind(kind)) return oci(kind, text.startsWith(`${kind}: `) ? text.slice(kind.length + 2) : text);
+  const previous = previousReleaseError(text);
+  if (previous) return oci(previous.kind, previous.message);
+  return new Error(`region store: ${text || (err as Error).message}`);
 }
 
 /** A generated client's unary method, called with metadata, options and a callback. */

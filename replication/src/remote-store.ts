@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
-import { type RegionStoreClient, type IngestStep, type StoreReply, type TagState as WireTag } from 'georeg/proto';
+import { type RegionStoreClient, type IngestStep, type PeerStatus, type StoreReply, type TagState as WireTag } from 'georeg/proto';
 import { FastRegionStoreClient } from './ingest-parts.js';
-import { parseDigest, type Digest, type HlcTimestamp, type PeerReplicationStatus } from 'georeg/nodes';
+import { parseDigest, type Digest, type HlcTimestamp } from 'georeg/nodes';
 import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
 import type { RegionStore, TagState } from './region-store.js';
 
@@ -108,8 +108,8 @@ export class RemoteRegionStore implements RegionStore {
   }
 
   /** Tell the node how replication from each peer goes (what its status endpoints and metrics show). */
-  async report(peers: PeerReplicationStatus[]): Promise<void> {
-    await this.ok((md, o, done) => this.client.reportStatus({ peers: JSON.stringify(peers) }, md, o, done));
+  async report(peers: PeerStatus[]): Promise<void> {
+    await this.ok((md, o, done) => this.client.reportStatus({ peersJson: '', peers }, md, o, done));
   }
 
   close(): void {

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
-import { Action, Event } from 'georeg/proto';
-import { eventStream, type Logger, type Peer, type PeerReplicationStatus, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
+import { Action, Event, type PeerStatus } from 'georeg/proto';
+import { eventStream, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
@@ -318,7 +318,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   }
 
   /** Per peer: events not yet applied here, and the age of the oldest of them. */
-  async peers(): Promise<PeerReplicationStatus[]> {
+  async peers(): Promise<PeerStatus[]> {
     return Promise.all(
       this.clients.map(async (peer) => {
         const state = this.state.get(peer.region) as PeerState;

@@ -1,5 +1,6 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import type { Peer, PeerReplicationStatus, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
+import { PeerStatus } from 'georeg/proto';
+import type { Peer, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import type { ReportedStatus } from './store-server.js';
@@ -35,12 +36,12 @@ export class ReportedReplication implements ReplicationStatusSource {
     return this.#last !== undefined && this.now() - this.#last.at < STALE_MS;
   }
 
-  async peers(): Promise<PeerReplicationStatus[]> {
+  async peers(): Promise<PeerStatus[]> {
     const last = this.#last;
     const silent = !last ? 'the replicate process (georeg replicate) has not reported yet' : !this.#fresh() ? `no report from the replicate process for ${Math.round((this.now() - last.at) / 1000)} s` : undefined;
     return this.configured.map((p) => {
       const known = last?.peers.find((x) => x.region === p.region);
-      const base: PeerReplicationStatus = known ?? { region: p.region, lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, applied: 0, failures: 0, repairs: 0, parked: 0, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false };
+      const base = known ?? PeerStatus.fromPartial({ region: p.region });
       return silent ? { ...base, up: false, lastError: silent } : base;
     });
   }

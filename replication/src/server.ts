@@ -5,11 +5,12 @@ import { grpcError, shutdown, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
 import {
   type BlobChunk,
+  type PeerStatus,
   type ReadBlobRequest,
   type ReplicationServer,
   type StatusReply,
 } from 'georeg/proto';
-import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type PeerReplicationStatus, type TagClock } from 'georeg/nodes';
+import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type TagClock } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -22,7 +23,7 @@ export interface ReplicationServerOptions {
   /** Mutual TLS (replicationCredentials); plain text when absent. */
   credentials?: ServerCredentials;
   /** This region's replication status (the node's, which its replicator fills in). */
-  status?: () => Promise<{ peers: PeerReplicationStatus[] }>;
+  status?: () => Promise<{ peers: PeerStatus[] }>;
 }
 
 /**
@@ -119,13 +120,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       const names = await registry.meta.listRepositories({ last: req.after || undefined, n: limit + 1 });
       return { names: names.slice(0, limit), more: names.length > limit };
     }),
-    status: unary(log, async (): Promise<StatusReply> => {
-      const peers = (await opts.status?.())?.peers ?? [];
-      return {
-        region: opts.region,
-        peers: peers.map((p) => ({ region: p.region, lagSeconds: p.lagSeconds, pendingEvents: p.pendingEvents, bytesInFlight: p.bytesInFlight, lastError: p.lastError ?? '' })),
-      };
-    }),
+    status: unary(log, async (): Promise<StatusReply> => ({ region: opts.region, peers: (await opts.status?.())?.peers ?? [] })),
     listIdentities: unary(log, async () => {
       const identities = [];
       for await (const r of registry.identities.records()) identities.push({ key: r.key, record: r.record, timestamp: r.clock });

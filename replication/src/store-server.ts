@@ -2,9 +2,9 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
-import { type Hlc, type IngestPart, type IngestStep, type RegionStoreServer } from 'georeg/proto';
+import { PeerStatus, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer, type StatusReport } from 'georeg/proto';
 import { RegionStoreDefinition } from './ingest-parts.js';
-import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger, type PeerReplicationStatus } from 'georeg/nodes';
+import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger } from 'georeg/nodes';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 
@@ -78,8 +78,19 @@ function ingest(store: RegionStore, call: ServerDuplexStream<IngestPart, IngestS
 
 /** What the replicator last reported, for the node's status: peers and when it said so. */
 export interface ReportedStatus {
-  peers: PeerReplicationStatus[];
+  peers: PeerStatus[];
   at: number;
+}
+
+/**
+ * The peers of a status report: its PeerStatus messages, or the JSON list a
+ * replicate process of the previous release sends instead (read for one release).
+ */
+function reportedPeers(r: StatusReport): PeerStatus[] {
+  if (r.peers.length > 0 || !r.peersJson) return r.peers;
+  const peers = JSON.parse(r.peersJson) as unknown;
+  if (!Array.isArray(peers) || !peers.every((p) => typeof (p as { region?: unknown }).region === 'string')) throw new TypeError('a status report is a list of peers');
+  return peers.map((p: Partial<PeerStatus>) => PeerStatus.fromPartial(p));
 }
 
 /** The RegionStore service over a store in this process (the node's registry). */
@@ -107,12 +118,7 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     ingestBlob: (call) => ingest(store, call, log),
     applyPolicy: unary(log, async (r: { document: string; timestamp?: Hlc }) => ({ ok: await store.applyPolicy(r.document, required(r.timestamp)) })),
     applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({ ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)) })),
-    reportStatus: unary(log, async (r: { peers: string }) => {
-      const peers = JSON.parse(r.peers) as unknown;
-      if (!Array.isArray(peers) || !peers.every((p) => typeof (p as { region?: unknown }).region === 'string')) throw new TypeError('a status report is a list of peers');
-      onReport({ peers: peers as PeerReplicationStatus[], at: Date.now() });
-      return { ok: true };
-    }),
+    reportStatus: unary(log, async (r: StatusReport) => (onReport({ peers: reportedPeers(r), at: Date.now() }), { ok: true })),
   };
 }
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Action, type Event } from 'georeg/proto';
-import { silentLogger, type PeerReplicationStatus } from 'georeg/nodes';
+import { Action, type Event, type PeerStatus } from 'georeg/proto';
+import { silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { Replicator } from '../src/replicator.js';
@@ -43,7 +43,7 @@ describe('replication from a region whose copy of a blob is corrupt (real nats-s
     return { r, pass };
   }
 
-  const peerStatus = async (): Promise<PeerReplicationStatus> => ((await (await fetch(`${us.url}/georeg/v1/replication`)).json()) as { peers: PeerReplicationStatus[] }).peers[0] as PeerReplicationStatus;
+  const peerStatus = async (): Promise<PeerStatus> => ((await (await fetch(`${us.url}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers[0] as PeerStatus;
   const status = async (repo: string, tag: string): Promise<number> => (await fetch(`${us.url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST } })).status;
 
   it('sets the corrupt image aside after three tries and goes on with every other repository; anti-entropy copies it once the source is mended', async () => {

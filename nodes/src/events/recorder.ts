@@ -1,16 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Action, Event, type Reference } from 'georeg/proto';
+import { Action, Event } from 'georeg/proto';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestRecord } from '../meta/store.js';
 import type { HlcTimestamp, HybridClock } from './hlc.js';
-
-/** A manifest's dependency, as events carry it. */
-export interface EventReference {
-  digest: Digest;
-  size: number;
-  mediaType: string;
-  manifest: boolean;
-}
 
 /**
  * Builds the encoded events a region's changes produce. The registry services
@@ -39,14 +31,8 @@ export class EventRecorder {
     return () => this.listeners.delete(listener);
   }
 
-  manifestPut(repo: string, record: ManifestRecord, refs: EventReference[]): Uint8Array {
-    return this.encode(repo, Action.MANIFEST_PUT, {
-      digest: record.digest,
-      mediaType: record.mediaType,
-      size: record.size,
-      subject: record.subject ?? '',
-      references: refs as Reference[],
-    });
+  manifestPut(repo: string, record: ManifestRecord): Uint8Array {
+    return this.encode(repo, Action.MANIFEST_PUT, { digest: record.digest, mediaType: record.mediaType, size: record.size, subject: record.subject ?? '' });
   }
 
   /** A timestamp for a tag change: it goes both into the event and, as the tag's clock, into the store. */

@@ -68,8 +68,7 @@ export class ManifestService {
       throw oci('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest, actual: digest });
     }
     const parsed = parseManifest(body, contentType);
-    const refs = [...parsed.blobs, ...parsed.children];
-    const references = refs.map((d) => d.digest);
+    const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
     // A GC running meanwhile must keep what this manifest depends on until it is committed.
     const release = this.guard.hold([digest, ...references]);
     try {
@@ -88,9 +87,7 @@ export class ManifestService {
       if (parsed.artifactType) record.artifactType = parsed.artifactType;
       if (parsed.annotations) record.annotations = parsed.annotations;
       const ev = replicated ? undefined : this.events;
-      const events = ev && [
-        ev.manifestPut(repo, record, refs.map((d, i) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType, manifest: i >= parsed.blobs.length }))),
-      ];
+      const events = ev && [ev.manifestPut(repo, record)];
       // Stamped after the manifest's event, so the tag change orders after it.
       const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
       if (events && ref.tag !== undefined && tagClock) events.push(ev.tagPut(repo, ref.tag, record, tagClock));

@@ -93,15 +93,6 @@ export interface Hlc {
   region: string;
 }
 
-/** A digest a manifest depends on: a config or layer blob, or an index child. */
-export interface Reference {
-  digest: string;
-  size: number;
-  mediaType: string;
-  /** True for index children (manifests), false for blobs. */
-  manifest: boolean;
-}
-
 /**
  * One metadata change in one region, as published to JetStream
  * (stream GEOREG_EVENTS, subject georeg.events.<origin region>).
@@ -115,7 +106,6 @@ export interface Event {
   digest: string;
   mediaType: string;
   size: number;
-  references: Reference[];
   tag: string;
   timestamp?:
     | Hlc
@@ -234,127 +224,6 @@ export const Hlc: MessageFns<Hlc> = {
   },
 };
 
-function createBaseReference(): Reference {
-  return { digest: "", size: 0, mediaType: "", manifest: false };
-}
-
-export const Reference: MessageFns<Reference> = {
-  encode(message: Reference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.digest !== "") {
-      writer.uint32(10).string(message.digest);
-    }
-    if (message.size !== 0) {
-      writer.uint32(16).int64(message.size);
-    }
-    if (message.mediaType !== "") {
-      writer.uint32(26).string(message.mediaType);
-    }
-    if (message.manifest !== false) {
-      writer.uint32(32).bool(message.manifest);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Reference {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReference();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.digest = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.size = longToNumber(reader.int64());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.mediaType = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.manifest = reader.bool();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): Reference {
-    return {
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-      mediaType: isSet(object.mediaType)
-        ? globalThis.String(object.mediaType)
-        : isSet(object.media_type)
-        ? globalThis.String(object.media_type)
-        : "",
-      manifest: isSet(object.manifest) ? globalThis.Boolean(object.manifest) : false,
-    };
-  },
-
-  toJSON(message: Reference): unknown {
-    const obj: any = {};
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
-    }
-    if (message.mediaType !== "") {
-      obj.mediaType = message.mediaType;
-    }
-    if (message.manifest !== false) {
-      obj.manifest = message.manifest;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<Reference>, I>>(base?: I): Reference {
-    return Reference.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<Reference>, I>>(object: I): Reference {
-    const message = createBaseReference();
-    message.digest = object.digest ?? "";
-    message.size = object.size ?? 0;
-    message.mediaType = object.mediaType ?? "";
-    message.manifest = object.manifest ?? false;
-    return message;
-  },
-};
-
 function createBaseEvent(): Event {
   return {
     id: "",
@@ -364,7 +233,6 @@ function createBaseEvent(): Event {
     digest: "",
     mediaType: "",
     size: 0,
-    references: [],
     tag: "",
     timestamp: undefined,
     subject: "",
@@ -396,9 +264,6 @@ export const Event: MessageFns<Event> = {
     }
     if (message.size !== 0) {
       writer.uint32(56).int64(message.size);
-    }
-    for (const v of message.references) {
-      Reference.encode(v!, writer.uint32(66).fork()).join();
     }
     if (message.tag !== "") {
       writer.uint32(74).string(message.tag);
@@ -490,14 +355,6 @@ export const Event: MessageFns<Event> = {
             message.size = longToNumber(reader.int64());
             continue;
           }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.references.push(Reference.decode(reader, reader.uint32()));
-            continue;
-          }
           case 9: {
             if (tag !== 74) {
               break;
@@ -571,9 +428,6 @@ export const Event: MessageFns<Event> = {
         ? globalThis.String(object.media_type)
         : "",
       size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-      references: globalThis.Array.isArray(object?.references)
-        ? object.references.map((e: any) => Reference.fromJSON(e))
-        : [],
       tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
       timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
@@ -610,9 +464,6 @@ export const Event: MessageFns<Event> = {
     if (message.size !== 0) {
       obj.size = Math.round(message.size);
     }
-    if (message.references?.length) {
-      obj.references = message.references.map((e) => Reference.toJSON(e));
-    }
     if (message.tag !== "") {
       obj.tag = message.tag;
     }
@@ -646,7 +497,6 @@ export const Event: MessageFns<Event> = {
     message.digest = object.digest ?? "";
     message.mediaType = object.mediaType ?? "";
     message.size = object.size ?? 0;
-    message.references = object.references?.map((e) => Reference.fromPartial(e)) || [];
     message.tag = object.tag ?? "";
     message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
       ? Hlc.fromPartial(object.timestamp)

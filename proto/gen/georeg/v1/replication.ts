@@ -21,6 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Hlc } from "./events.js";
+import { PeerStatus } from "./status.js";
 
 export const protobufPackage = "georeg.v1";
 
@@ -145,14 +146,6 @@ export interface RepositoryPage {
 }
 
 export interface StatusRequest {
-}
-
-export interface PeerStatus {
-  region: string;
-  lagSeconds: number;
-  pendingEvents: number;
-  bytesInFlight: number;
-  lastError: string;
 }
 
 export interface StatusReply {
@@ -1889,155 +1882,6 @@ export const StatusRequest: MessageFns<StatusRequest> = {
   },
 };
 
-function createBasePeerStatus(): PeerStatus {
-  return { region: "", lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, lastError: "" };
-}
-
-export const PeerStatus: MessageFns<PeerStatus> = {
-  encode(message: PeerStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.region !== "") {
-      writer.uint32(10).string(message.region);
-    }
-    if (message.lagSeconds !== 0) {
-      writer.uint32(17).double(message.lagSeconds);
-    }
-    if (message.pendingEvents !== 0) {
-      writer.uint32(24).uint64(message.pendingEvents);
-    }
-    if (message.bytesInFlight !== 0) {
-      writer.uint32(32).uint64(message.bytesInFlight);
-    }
-    if (message.lastError !== "") {
-      writer.uint32(42).string(message.lastError);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): PeerStatus {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePeerStatus();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.region = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 17) {
-              break;
-            }
-
-            message.lagSeconds = reader.double();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.pendingEvents = longToNumber(reader.uint64());
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.bytesInFlight = longToNumber(reader.uint64());
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.lastError = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): PeerStatus {
-    return {
-      region: isSet(object.region) ? globalThis.String(object.region) : "",
-      lagSeconds: isSet(object.lagSeconds)
-        ? globalThis.Number(object.lagSeconds)
-        : isSet(object.lag_seconds)
-        ? globalThis.Number(object.lag_seconds)
-        : 0,
-      pendingEvents: isSet(object.pendingEvents)
-        ? globalThis.Number(object.pendingEvents)
-        : isSet(object.pending_events)
-        ? globalThis.Number(object.pending_events)
-        : 0,
-      bytesInFlight: isSet(object.bytesInFlight)
-        ? globalThis.Number(object.bytesInFlight)
-        : isSet(object.bytes_in_flight)
-        ? globalThis.Number(object.bytes_in_flight)
-        : 0,
-      lastError: isSet(object.lastError)
-        ? globalThis.String(object.lastError)
-        : isSet(object.last_error)
-        ? globalThis.String(object.last_error)
-        : "",
-    };
-  },
-
-  toJSON(message: PeerStatus): unknown {
-    const obj: any = {};
-    if (message.region !== "") {
-      obj.region = message.region;
-    }
-    if (message.lagSeconds !== 0) {
-      obj.lagSeconds = floatToJson(message.lagSeconds);
-    }
-    if (message.pendingEvents !== 0) {
-      obj.pendingEvents = Math.round(message.pendingEvents);
-    }
-    if (message.bytesInFlight !== 0) {
-      obj.bytesInFlight = Math.round(message.bytesInFlight);
-    }
-    if (message.lastError !== "") {
-      obj.lastError = message.lastError;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<PeerStatus>, I>>(base?: I): PeerStatus {
-    return PeerStatus.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<PeerStatus>, I>>(object: I): PeerStatus {
-    const message = createBasePeerStatus();
-    message.region = object.region ?? "";
-    message.lagSeconds = object.lagSeconds ?? 0;
-    message.pendingEvents = object.pendingEvents ?? 0;
-    message.bytesInFlight = object.bytesInFlight ?? 0;
-    message.lastError = object.lastError ?? "";
-    return message;
-  },
-};
-
 function createBaseStatusReply(): StatusReply {
   return { region: "", peers: [] };
 }
@@ -2422,10 +2266,6 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
-}
-
-function floatToJson(value: number | null | undefined): number | string | null | undefined {
-  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Hlc } from "./events.js";
 import { IdentityRecord, PolicyState, TagState } from "./replication.js";
+import { PeerStatus } from "./status.js";
 
 export const protobufPackage = "georeg.v1";
 
@@ -79,8 +80,13 @@ export interface IngestStep {
 }
 
 export interface StatusReport {
-  /** JSON: the replicator's PeerReplicationStatus list. */
-  peers: string;
+  /**
+   * Deprecated: the list as JSON, which a replicate process of the previous
+   * release sends instead of `peers`. The node reads it when `peers` is empty;
+   * remove it in the next release.
+   */
+  peersJson: string;
+  peers: PeerStatus[];
 }
 
 function createBaseStoreReply(): StoreReply {
@@ -779,13 +785,16 @@ export const IngestStep: MessageFns<IngestStep> = {
 };
 
 function createBaseStatusReport(): StatusReport {
-  return { peers: "" };
+  return { peersJson: "", peers: [] };
 }
 
 export const StatusReport: MessageFns<StatusReport> = {
   encode(message: StatusReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.peers !== "") {
-      writer.uint32(10).string(message.peers);
+    if (message.peersJson !== "") {
+      writer.uint32(10).string(message.peersJson);
+    }
+    for (const v of message.peers) {
+      PeerStatus.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -808,7 +817,15 @@ export const StatusReport: MessageFns<StatusReport> = {
               break;
             }
 
-            message.peers = reader.string();
+            message.peersJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peers.push(PeerStatus.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -824,13 +841,23 @@ export const StatusReport: MessageFns<StatusReport> = {
   },
 
   fromJSON(object: any): StatusReport {
-    return { peers: isSet(object.peers) ? globalThis.String(object.peers) : "" };
+    return {
+      peersJson: isSet(object.peersJson)
+        ? globalThis.String(object.peersJson)
+        : isSet(object.peers_json)
+        ? globalThis.String(object.peers_json)
+        : "",
+      peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => PeerStatus.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: StatusReport): unknown {
     const obj: any = {};
-    if (message.peers !== "") {
-      obj.peers = message.peers;
+    if (message.peersJson !== "") {
+      obj.peersJson = message.peersJson;
+    }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => PeerStatus.toJSON(e));
     }
     return obj;
   },
@@ -840,7 +867,8 @@ export const StatusReport: MessageFns<StatusReport> = {
   },
   fromPartial<I extends Exact<DeepPartial<StatusReport>, I>>(object: I): StatusReport {
     const message = createBaseStatusReport();
-    message.peers = object.peers ?? "";
+    message.peersJson = object.peersJson ?? "";
+    message.peers = object.peers?.map((e) => PeerStatus.fromPartial(e)) || [];
     return message;
   },
 };
