@@ -74,9 +74,9 @@ describe('georeg user: roles per repository glob (against a node with authentica
     const added = await georegIn(['user', 'add', 'idle', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^add idle: ok \(no roles: it can log in and do nothing until `georeg user update idle --role \.\.\.`\)$/m);
-    const stored = JSON.parse((await node.registry.meta.getSetting('auth/user/idle')) as string) as Record<string, unknown>;
+    const stored = JSON.parse((await node.stores.meta.getSetting('auth/user/idle')) as string) as Record<string, unknown>;
     delete stored.roles;
-    await node.registry.meta.putSetting('auth/user/idle', JSON.stringify(stored));
+    await node.stores.meta.putSetting('auth/user/idle', JSON.stringify(stored));
     assert.match(await listed('idle'), /^idle +false +\*\*:push,delete \(legacy: no roles set\) +false /);
   });
 

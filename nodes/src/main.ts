@@ -13,7 +13,7 @@ import { MemoryBlobDriver } from './storage/memory-driver.js';
 import { CachingBlobDriver } from './storage/caching-driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
-import { Registry } from './registry/registry.js';
+import { Registry, type RegistryStores } from './registry/registry.js';
 import { PolicyFileError, readPolicyFile } from './trust/policy-file.js';
 import { runGc, type GcOptions } from './registry/gc.js';
 import { NodeMetrics } from './metrics.js';
@@ -32,6 +32,8 @@ import { BlobRedirects } from './http/blob-redirect.js';
 
 export interface RunningNode {
   registry: Registry;
+  /** The stores under the registry, which the node wires to its outbox publisher, status and metrics (and tests inspect). */
+  stores: RegistryStores;
   server: Server;
   /** Base URL, e.g. http://127.0.0.1:5000 */
   url: string;
@@ -46,16 +48,25 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** Open the stores a config names. The LevelDB store fails if another process holds it. */
+/** A registry over the stores a config names. */
 export async function openRegistry(config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
+  return registryOver(await openStores(config), config, events, clock, log);
+}
+
+/** Open the stores a config names. The LevelDB store fails if another process holds it. */
+async function openStores(config: Config): Promise<RegistryStores> {
   await mkdir(config.data, { recursive: true });
   const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
   const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore =
     config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
+  return { driver, meta };
+}
+
+/** The registry over `stores`, with the trust policy file the config names loaded (it closes them when that fails). */
+async function registryOver(stores: RegistryStores, config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
   const registry = new Registry({
-    driver,
-    meta,
+    ...stores,
     manifests: { maxManifestBytes: config.limits.maxManifestBytes },
     events,
     clock,
@@ -83,15 +94,16 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
-  const registry = await openRegistry(config, events, clock, log);
-  const publisher = events && new OutboxPublisher(registry.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
+  const stores = await openStores(config);
+  const registry = await registryOver(stores, config, events, clock, log);
+  const publisher = events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());
     publisher.start();
   }
   const gc = gcOptions(config);
-  const status = new NodeStatus(config.region, registry, registry.meta, publisher);
-  const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, status, publisher });
+  const status = new NodeStatus(config.region, registry, stores.meta, publisher);
+  const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, stores, status, publisher });
   let auth;
   try {
     auth = await setUpAuth(config, registry.identities, log);
@@ -129,6 +141,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   log.info('registry listening', { url, region: config.region, data: config.data, storage: config.storage.driver, meta: config.meta.driver, events: config.nats.url ? 'nats' : 'off' });
   return {
     registry,
+    stores,
     server,
     url,
     publisher,

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { DENY_REASONS } from 'georeg/trust';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
-import type { Registry } from './registry/registry.js';
+import type { Registry, RegistryStores } from './registry/registry.js';
 import type { GcReport } from './registry/gc.js';
 import type { PeerStatus } from 'georeg/proto';
 import type { NodeStatus } from './status.js';
@@ -20,6 +20,8 @@ export interface MetricsSources {
   /** Directory whose file system the free/capacity gauges report. */
   dataDir: string;
   registry: Registry;
+  /** The registry's stores, counted for the inventory gauges (and the outbox depth). */
+  stores: RegistryStores;
   status: NodeStatus;
   publisher?: OutboxPublisher;
 }
@@ -136,7 +138,7 @@ export class NodeMetrics {
   }
 
   async #count(): Promise<void> {
-    const { driver, meta } = this.src.registry;
+    const { driver, meta } = this.src.stores;
     const i: Inventory = { blobs: 0, blobBytes: 0, repositories: 0, manifests: 0, uploads: 0 };
     for await (const b of driver.list()) {
       i.blobs++;
@@ -151,8 +153,8 @@ export class NodeMetrics {
   }
 
   #outboxMetrics(registers: PromRegistry[]): void {
-    const { registry, publisher } = this.src;
-    new Gauge({ name: 'georeg_outbox_depth', help: 'Events written but not yet acknowledged by JetStream.', registers, collect() { this.set(registry.meta.outboxDepth()); } });
+    const { stores, publisher } = this.src;
+    new Gauge({ name: 'georeg_outbox_depth', help: 'Events written but not yet acknowledged by JetStream.', registers, collect() { this.set(stores.meta.outboxDepth()); } });
     new Counter({ name: 'georeg_outbox_published_total', help: 'Events published to JetStream.', registers, collect() { this.reset(); this.inc(publisher?.published ?? 0); } });
   }
 

@@ -2,7 +2,6 @@ import type { PeerStatus } from 'georeg/proto/status';
 import type { MetaStore } from './meta/store.js';
 import type { Reference } from './oci/names.js';
 import type { Registry } from './registry/registry.js';
-import { locate } from './registry/locate.js';
 
 /** The state of a region's copy, from what Locate answered. */
 export function toState(digest: string | undefined, complete: boolean, missing: string[]): Pick<RegionLocation, 'state' | 'digest' | 'missing'> {
@@ -49,7 +48,7 @@ export class NodeStatus {
 
   /** This region's answer, then every peer's. */
   async where(repository: string, ref: Reference): Promise<RegionLocation[]> {
-    const here = await locate(this.registry, repository, ref);
+    const here = await this.registry.replication.locate(repository, ref);
     const reference = ref.digest ?? ref.tag;
     const local: RegionLocation = { region: this.region, ...toState(here.digest, here.complete, here.missing) };
     return [local, ...((await this.replication?.locate(repository, reference)) ?? [])];

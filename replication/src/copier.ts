@@ -1,7 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
-import { compareHlc, isOciError, parseDigest, parseName, parseManifest, parseTag, type Digest, type HlcTimestamp } from 'georeg/nodes';
-import type { RegionStore, TagState } from './region-store.js';
+import { isOciError, parseDigest, parseName, parseManifest, parseTag, tagChangeOrder, type Digest, type HlcTimestamp, type TagState } from 'georeg/nodes';
+import type { RegionStore } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
 /**
@@ -120,8 +120,10 @@ export class Copier {
 
   /**
    * Point `tag` at `digest` (copying the manifest first) when that change is
-   * newer than the last one this region saw for the tag. Returns whether the
-   * tag changed here.
+   * newer than the last one this region saw for the tag. The store compares
+   * again as it writes: a newer change that landed while the manifest was
+   * copied (another peer's lane) wins, and this one is a conflict lost.
+   * Returns whether the tag changed here.
    */
   async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
     const here = await this.store.tag(repo, parseTag(tag));
@@ -133,8 +135,9 @@ export class Copier {
       return false;
     }
     await this.ensureManifest(repo, digest, peer, { withReferrers: true, named: true });
-    await this.store.putTag(repo, tag, digest, at);
-    return true;
+    if (await this.store.putTag(repo, tag, digest, at)) return true;
+    onConflict?.();
+    return false;
   }
 
   /**
@@ -155,8 +158,7 @@ export class Copier {
 
   /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag; an older one is a conflict lost. */
   private newer(here: TagState, at: HlcTimestamp | undefined, onConflict?: () => void): boolean {
-    const local = here.clock;
-    const order = !local || !at ? 1 : compareHlc(at, local);
+    const order = tagChangeOrder(at, here.clock);
     if (order < 0) onConflict?.();
     return order > 0;
   }
@@ -179,7 +181,7 @@ export class Copier {
       const parsed = parseManifest(body, m.mediaType);
       await inParallel(parsed.blobs, BLOBS_AT_ONCE, (blob) => this.ensureBlob(repo, blob.digest, blob.size, peer));
       for (const child of parsed.children) await this.ensureManifest(repo, child.digest, peer);
-      await this.store.putManifest(repo, digest, body, m.mediaType);
+      await this.store.putManifest(repo, digest, body, m.mediaType, parsed);
     }
     if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
   }

@@ -1,11 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Digest, HlcTimestamp, HybridClock, Registry } from 'georeg/nodes';
-
-/** A tag as this region holds it: its target (absent when deleted) and the clock of its last change. */
-export interface TagState {
-  digest?: Digest;
-  clock?: HlcTimestamp;
-}
+import type { Digest, HlcTimestamp, HybridClock, ParsedManifest, Registry, TagState } from 'georeg/nodes';
 
 /**
  * What replication needs of the region it copies into: the node's storage,
@@ -17,13 +11,20 @@ export interface RegionStore {
   /** Fold a peer's clock reading into this region's clock. */
   observe(at: HlcTimestamp): Promise<void>;
   hasManifest(repo: string, digest: Digest): Promise<boolean>;
-  /** Store a manifest whose blobs and children are here already. */
-  putManifest(repo: string, digest: Digest, body: Buffer, mediaType: string): Promise<void>;
+  /**
+   * Store a manifest whose blobs and children are here already; `parsed` is its body as the copier
+   * parsed it, so that it is parsed once (over gRPC only the body crosses, and the node parses it).
+   */
+  putManifest(repo: string, digest: Digest, body: Buffer, mediaType: string, parsed?: ParsedManifest): Promise<void>;
   /** Delete a manifest and the tags pointing at it. */
   deleteManifest(repo: string, digest: Digest): Promise<void>;
   tag(repo: string, tag: string): Promise<TagState>;
-  /** Point a tag at a manifest that is here, stamped with the change's clock. */
-  putTag(repo: string, tag: string, digest: Digest, clock: HlcTimestamp | undefined): Promise<void>;
+  /**
+   * Point a tag at a manifest that is here, stamped with the change's clock, unless the tag holds
+   * a newer change (compared in the same step as the write); returns whether it did.
+   */
+  putTag(repo: string, tag: string, digest: Digest, clock: HlcTimestamp | undefined): Promise<boolean>;
+  /** Delete a tag, stamped with the change's clock, unless it holds a newer change; returns whether it went. */
   deleteTag(repo: string, tag: string, clock: HlcTimestamp | undefined): Promise<boolean>;
   /** Whether `repo` links the blob. */
   hasBlob(repo: string, digest: Digest): Promise<boolean>;
@@ -51,33 +52,32 @@ export class LocalRegionStore implements RegionStore {
     this.clock.observe(at);
   }
 
-  async hasManifest(repo: string, digest: Digest): Promise<boolean> {
-    return (await this.registry.meta.getManifest(repo, digest)) !== undefined;
+  hasManifest(repo: string, digest: Digest): Promise<boolean> {
+    return this.registry.replication.hasManifest(repo, digest);
   }
 
-  async putManifest(repo: string, digest: Digest, body: Buffer, mediaType: string): Promise<void> {
-    await this.registry.manifests.put(repo, { digest, tag: undefined }, body, mediaType, {});
+  putManifest(repo: string, digest: Digest, body: Buffer, mediaType: string, parsed?: ParsedManifest): Promise<void> {
+    return this.registry.replication.applyReplicatedManifest(repo, digest, body, mediaType, parsed);
   }
 
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
-    await this.registry.manifests.deleteManifest(repo, digest, true);
+    await this.registry.replication.applyReplicatedDelete(repo, { digest, tag: undefined });
   }
 
-  async tag(repo: string, tag: string): Promise<TagState> {
-    const [digest, clock] = await Promise.all([this.registry.meta.getTag(repo, tag), this.registry.meta.getTagClock(repo, tag)]);
-    return { digest, clock };
+  tag(repo: string, tag: string): Promise<TagState> {
+    return this.registry.replication.tag(repo, tag);
   }
 
-  async putTag(repo: string, tag: string, digest: Digest, clock: HlcTimestamp | undefined): Promise<void> {
-    await this.registry.meta.putTag(repo, tag, digest, { tagClock: clock });
+  putTag(repo: string, tag: string, digest: Digest, clock: HlcTimestamp | undefined): Promise<boolean> {
+    return this.registry.replication.applyReplicatedTag(repo, tag, digest, clock);
   }
 
   deleteTag(repo: string, tag: string, clock: HlcTimestamp | undefined): Promise<boolean> {
-    return this.registry.meta.deleteTag(repo, tag, { tagClock: clock });
+    return this.registry.replication.applyReplicatedDelete(repo, { tag, digest: undefined }, clock);
   }
 
-  async hasBlob(repo: string, digest: Digest): Promise<boolean> {
-    return (await this.registry.meta.getBlobLink(repo, digest)) !== undefined;
+  hasBlob(repo: string, digest: Digest): Promise<boolean> {
+    return this.registry.replication.hasBlob(repo, digest);
   }
 
   ingestBlob(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean> {

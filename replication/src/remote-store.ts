@@ -3,9 +3,9 @@ import type { Readable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { type RegionStoreClient, type IngestStep, type PeerStatus, type StoreReply, type TagState as WireTag } from 'georeg/proto';
 import { FastRegionStoreClient } from './ingest-parts.js';
-import { parseDigest, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import { parseDigest, type Digest, type HlcTimestamp, type TagState } from 'georeg/nodes';
 import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
-import type { RegionStore, TagState } from './region-store.js';
+import type { RegionStore } from './region-store.js';
 
 /** A local call that takes longer than this is stuck (a blob copy is a stream and has no deadline). */
 const CALL_MS = 60_000;
@@ -51,8 +51,8 @@ export class RemoteRegionStore implements RegionStore {
     return { digest: t.digest ? parseDigest(t.digest) : undefined, clock: t.timestamp };
   }
 
-  async putTag(repository: string, tag: string, digest: Digest, timestamp: HlcTimestamp | undefined): Promise<void> {
-    await this.ok((md, o, done) => this.client.putTag({ repository, tag, digest, timestamp }, md, o, done));
+  putTag(repository: string, tag: string, digest: Digest, timestamp: HlcTimestamp | undefined): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.putTag({ repository, tag, digest, timestamp }, md, o, done));
   }
 
   deleteTag(repository: string, tag: string, timestamp: HlcTimestamp | undefined): Promise<boolean> {

@@ -10,10 +10,13 @@ import {
   type ReplicationServer,
   type StatusReply,
 } from 'georeg/proto';
-import { isOciError, locate, parseDigest, parseName, parseReference, type Registry, type Logger, type TagClock } from 'georeg/nodes';
+import { isOciError, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 1024 * 1024;
+
+/** The entries of one listing page a peer asks for: 1000 unless it says, and 1 to 10,000. */
+const pageSize = (limit: number): number => Math.min(Math.max(limit || 1000, 1), 10_000);
 
 export interface ReplicationServerOptions {
   region: string;
@@ -63,7 +66,7 @@ async function readBlob(registry: Registry, call: ServerWritableStream<ReadBlobR
   try {
     if (call.cancelled) return; // cancelled while the blob was looked up: read nothing
     // A peer's copy reads the blob once: past the page cache, which it would only churn.
-    await registry.driver.writeTo(digest, sink, { start: offset, end: size - 1 }, { once: true });
+    await registry.blobs.writeTo(digest, sink, { start: offset, end: size - 1 }, { once: true });
     // Some drivers' writeTo resolves once their source ended, with writes still queued in the sink.
     sink.end();
     await finished(sink);
@@ -90,35 +93,21 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
     getManifest: unary(log, async (req: { repository: string; digest: string; withReferrers: boolean }) => {
       const repo = parseName(req.repository);
       const { record, bytes } = await registry.manifests.get(repo, { digest: parseDigest(req.digest), tag: undefined });
-      const referrers = req.withReferrers ? (await registry.meta.listReferrers(repo, record.digest)).map((d) => d.digest) : [];
+      const referrers = req.withReferrers ? (await registry.listing.referrers(repo, record.digest)).map((d) => d.digest) : [];
       return { digest: record.digest, mediaType: record.mediaType, content: bytes, referrers };
     }),
     listRepository: unary(log, async (req: { repository: string; after: string; limit: number }) => {
-      const repo = parseName(req.repository);
-      const limit = Math.min(Math.max(req.limit || 1000, 1), 10_000);
-      const tags = await registry.meta.listTags(repo, { last: req.after || undefined, n: limit + 1 });
-      const more = tags.length > limit;
-      const page = await Promise.all(
-        tags.slice(0, limit).map(async (tag) => ({
-          tag,
-          digest: (await registry.meta.getTag(repo, tag)) ?? '',
-          timestamp: await registry.meta.getTagClock(repo, tag),
-        })),
-      );
-      const manifests: string[] = [];
-      const deleted: { tag: string; digest: string; timestamp: TagClock }[] = [];
-      if (!req.after) {
-        for await (const m of registry.meta.listManifests(repo)) manifests.push(m.digest);
-        for await (const { tag, clock } of registry.meta.listTagClocks(repo)) {
-          if ((await registry.meta.getTag(repo, tag)) === undefined) deleted.push({ tag, digest: '', timestamp: clock });
-        }
-      }
-      return { tags: page, manifests, more, deleted };
+      const page = await registry.replication.repository(parseName(req.repository), { last: req.after || undefined, n: pageSize(req.limit) });
+      return {
+        tags: page.tags.map((t) => ({ tag: t.tag, digest: t.digest ?? '', timestamp: t.clock })),
+        manifests: page.manifests,
+        more: page.more,
+        deleted: page.deleted.map((t) => ({ tag: t.tag, digest: '', timestamp: t.clock })),
+      };
     }),
     listRepositories: unary(log, async (req: { after: string; limit: number }) => {
-      const limit = Math.min(Math.max(req.limit || 1000, 1), 10_000);
-      const names = await registry.meta.listRepositories({ last: req.after || undefined, n: limit + 1 });
-      return { names: names.slice(0, limit), more: names.length > limit };
+      const { items, more } = await registry.listing.repositories({ last: req.after || undefined, n: pageSize(req.limit) });
+      return { names: items, more };
     }),
     status: unary(log, async (): Promise<StatusReply> => ({ region: opts.region, peers: (await opts.status?.())?.peers ?? [] })),
     listIdentities: unary(log, async () => {
@@ -140,7 +129,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       }
     }),
     locate: unary(log, async (req: { repository: string; reference: string }) => {
-      const where = await locate(registry, parseName(req.repository), parseReference(req.reference));
+      const where = await registry.replication.locate(parseName(req.repository), parseReference(req.reference));
       return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing };
     }),
   };

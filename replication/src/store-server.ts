@@ -110,8 +110,7 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     }),
     putTag: unary(log, async (r: { repository: string; tag: string; digest: string; timestamp?: Hlc }) => {
       const [repo, digest] = ref(r);
-      await store.putTag(repo, parseTag(r.tag), digest, hlc(r.timestamp));
-      return { ok: true };
+      return { ok: await store.putTag(repo, parseTag(r.tag), digest, hlc(r.timestamp)) };
     }),
     deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({ ok: await store.deleteTag(parseName(r.repository), parseTag(r.tag), hlc(r.timestamp)) })),
     hasBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.hasBlob(...ref(r)) })),

@@ -73,7 +73,7 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     const put = await fetch(`${origin.url}/v2/team/signed/manifests/${sha256(sig)}`, { method: 'PUT', body: sig, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(put.status, 201);
     assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), true);
-    assert.deepEqual((await target.registry.meta.listReferrers('team/signed', parseDigest(img.digest))).map((d) => d.digest), [sha256(sig)]);
+    assert.deepEqual((await target.stores.meta.listReferrers('team/signed', parseDigest(img.digest))).map((d) => d.digest), [sha256(sig)]);
     // Applying the tag again copies nothing more and changes nothing.
     assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), false);
   });
@@ -91,12 +91,12 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     assert.equal(conflicts, 0, 'a replay is no conflict');
     assert.equal(await copier.applyTagDelete('team/clock', 'v1', at(1000), conflict), false);
     assert.equal(conflicts, 1, 'an older delete lost');
-    assert.equal(await target.registry.meta.getTag('team/clock', 'v1'), digest);
+    assert.equal(await target.stores.meta.getTag('team/clock', 'v1'), digest);
     // The same image tagged again later elsewhere: its stamp is kept, so a delete older than it loses here too.
     assert.equal(await copier.applyTag('team/clock', 'v1', digest, at(3000), peer, conflict), false, 'the tag does not move');
     assert.equal(await copier.applyTagDelete('team/clock', 'v1', at(2500), conflict), false);
     assert.equal(conflicts, 2, 'a delete older than the re-tag lost');
-    assert.equal(await target.registry.meta.getTag('team/clock', 'v1'), digest);
+    assert.equal(await target.stores.meta.getTag('team/clock', 'v1'), digest);
   });
 
   it('resumes an interrupted blob copy from the offset it reached, and the result is intact', async () => {

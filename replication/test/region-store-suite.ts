@@ -77,6 +77,17 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
       assert.equal((await f.store.tag('team/a', 'v1')).digest, undefined, 'its tags went with it');
     });
 
+    it('refuses a tag change older than the one the tag holds, and says so', async () => {
+      const config = await pushBlob(f.node.url, 'team/a', Buffer.from('{}'));
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 }, layers: [] }));
+      const digest = d(sha256(manifest));
+      await f.store.putManifest('team/a', digest, manifest, 'application/vnd.oci.image.manifest.v1+json');
+      assert.equal(await f.store.putTag('team/a', 'v1', digest, at(2000)), true);
+      assert.equal(await f.store.putTag('team/a', 'v1', digest, at(1000)), false);
+      assert.equal(await f.store.deleteTag('team/a', 'v1', at(1500)), false);
+      assert.deepEqual(await f.store.tag('team/a', 'v1'), { digest, clock: at(2000) });
+    });
+
     it('keeps the clock of a deleted tag, and applies policy and identity changes only when newer', async () => {
       const config = await pushBlob(f.node.url, 'team/a', Buffer.from('{}'));
       const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 }, layers: [] }));

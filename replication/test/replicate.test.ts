@@ -300,7 +300,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     const us = region('us');
     await nats.stop();
     const img = await pushImage(eu.node.url, 'team/natsdown', 'v1', randomBytes(8192));
-    assert.ok(eu.node.registry.meta.outboxDepth() >= 2, 'the events wait in the outbox');
+    assert.ok(eu.node.stores.meta.outboxDepth() >= 2, 'the events wait in the outbox');
     const done = applied(us.replicator as Replicator, (e) => e.action === Action.TAG_PUT && e.repository === 'team/natsdown');
     await nats.start();
     await done;

@@ -75,7 +75,7 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
     try {
       await pushImage(n.url, 'team/app', 'v1', Buffer.from('layer'));
       await n.publisher?.drained();
-      assert.equal(n.registry.meta.outboxDepth(), 0, 'the events went out');
+      assert.equal(n.stores.meta.outboxDepth(), 0, 'the events went out');
       await assert.rejects(connect({ servers: nats.url, reconnect: false }), /Authorization Violation|AUTHORIZATION_VIOLATION/i);
       const nc = await connect({ servers: nats.url, user: 'georeg', pass: 'a nats password' });
       const info = await (await nc.jetstreamManager()).streams.info('GEOREG_EVENTS_US');

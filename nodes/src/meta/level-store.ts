@@ -2,7 +2,7 @@ import { Level } from 'level';
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import { Lru } from '../lru.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, TagClock, UploadSession, WriteOptions } from './store.js';
+import { StaleTagChange, type BlobLink, type Descriptor, type ManifestRecord, type MetaStore, type OutboxEntry, type Page, type TagClock, type UploadSession, type WriteOptions } from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
 
 /*
@@ -94,6 +94,7 @@ export class LevelMetaStore implements MetaStore {
       if ((await this.#read(key('m', repo, digest))) === undefined) {
         throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
       }
+      await this.#admit(repo, tag, opts);
       const previous = await this.getTag(repo, tag);
       if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous, opts?.tagClock), opts);
       else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)]);
@@ -103,6 +104,7 @@ export class LevelMetaStore implements MetaStore {
 
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     return this.#locks.run(repo, async () => {
+      await this.#admit(repo, tag, opts);
       const digest = await this.getTag(repo, tag);
       const clock = opts?.tagClock ? [put(key('h', repo, tag), opts.tagClock)] : [];
       if (digest === undefined) {
@@ -283,6 +285,11 @@ export class LevelMetaStore implements MetaStore {
   }
 
   // internals
+
+  /** Refuses a conditional tag change (`opts.wins`) that loses to the clock the tag holds; run under the repository's lock. */
+  async #admit(repo: string, tag: string, opts: WriteOptions | undefined): Promise<void> {
+    if (opts?.wins && !opts.wins(await this.getTagClock(repo, tag))) throw new StaleTagChange(repo, tag);
+  }
 
   /** A value by key; t!, m! and b! keys through the cache. */
   async #read<T>(k: string): Promise<T | undefined> {

@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import type { BlobLink, Descriptor, ManifestRecord, MetaStore, OutboxEntry, Page, TagClock, UploadSession, WriteOptions } from './store.js';
+import { StaleTagChange, type BlobLink, type Descriptor, type ManifestRecord, type MetaStore, type OutboxEntry, type Page, type TagClock, type UploadSession, type WriteOptions } from './store.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -41,6 +41,7 @@ export class MemoryMetaStore implements MetaStore {
   async putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined> {
     const r = this.#repos.get(repo);
     if (r?.manifests.has(digest) !== true) throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
+    this.#admit(repo, tag, opts);
     const previous = r.tags.get(tag);
     this.#clock(repo, tag, opts);
     if (previous === digest) return previous;
@@ -50,6 +51,7 @@ export class MemoryMetaStore implements MetaStore {
   }
 
   async deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
+    this.#admit(repo, tag, opts);
     const gone = this.#repos.get(repo)?.tags.delete(tag) ?? false;
     this.#clock(repo, tag, opts);
     if (gone) this.#emit(opts);
@@ -63,8 +65,7 @@ export class MemoryMetaStore implements MetaStore {
   }
 
   async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
-    const c = this.#clocks.get(`${repo}\0${tag}`);
-    return c && copy(c);
+    return this.#heldClock(repo, tag);
   }
 
   // manifests
@@ -195,6 +196,16 @@ export class MemoryMetaStore implements MetaStore {
   }
 
   async close(): Promise<void> {}
+
+  #heldClock(repo: string, tag: string): TagClock | undefined {
+    const c = this.#clocks.get(`${repo}\0${tag}`);
+    return c && copy(c);
+  }
+
+  /** Refuses a conditional tag change (`opts.wins`) that loses to the clock the tag holds. */
+  #admit(repo: string, tag: string, opts: WriteOptions | undefined): void {
+    if (opts?.wins && !opts.wins(this.#heldClock(repo, tag))) throw new StaleTagChange(repo, tag);
+  }
 
   #clock(repo: string, tag: string, opts: WriteOptions | undefined): void {
     if (opts?.tagClock) this.#clocks.set(`${repo}\0${tag}`, copy(opts.tagClock));

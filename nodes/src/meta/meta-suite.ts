@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { digestOf } from '../oci/digest.js';
 import { isOciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/media-types.js';
-import type { Descriptor, ManifestRecord, MetaStore, UploadSession } from './store.js';
+import { StaleTagChange, type Descriptor, type ManifestRecord, type MetaStore, type TagClock, type UploadSession, type WriteOptions } from './store.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
@@ -368,6 +368,32 @@ export function metaStoreSuite(
           { tag: 'v1', clock: c3 },
         ]);
       });
+
+      it('makes a conditional tag change only when it wins against the clock held, and throws StaleTagChange when not', async () => {
+        const [a, b] = [manifest('a'), manifest('b')];
+        await store.putManifest('r', a);
+        await store.putManifest('r', b);
+        assert.equal(await store.putTag('r', 'v1', a.digest, ifNewer(20)), undefined);
+        await assert.rejects(store.putTag('r', 'v1', b.digest, ifNewer(10)), StaleTagChange);
+        await assert.rejects(store.deleteTag('r', 'v1', ifNewer(20)), StaleTagChange, 'as old as the clock held: no win');
+        assert.equal(await store.getTag('r', 'v1'), a.digest);
+        assert.deepEqual(await store.getTagClock('r', 'v1'), clock(20), 'a refused change leaves the clock');
+        assert.equal(await store.deleteTag('r', 'v1', ifNewer(30)), true);
+        await assert.rejects(store.putTag('r', 'v1', b.digest, ifNewer(25)), StaleTagChange, 'the clock of the delete still holds');
+        assert.equal(await store.getTag('r', 'v1'), undefined);
+      });
+
+      it('lands the newer of two concurrent conditional changes of one tag, whichever is asked first', async () => {
+        const [a, b] = [manifest('a'), manifest('b')];
+        await store.putManifest('r', a);
+        await store.putManifest('r', b);
+        for (const [tag, first, second] of [['older-first', 10, 20], ['newer-first', 20, 10]] as const) {
+          const change = (wallMs: number) => store.putTag('r', tag, wallMs === 20 ? b.digest : a.digest, ifNewer(wallMs));
+          await Promise.allSettled([change(first), change(second), store.deleteTag('r', tag, ifNewer(15))]);
+          assert.equal(await store.getTag('r', tag), b.digest, tag);
+          assert.deepEqual(await store.getTagClock('r', tag), clock(20), tag);
+        }
+      });
     });
 
     describe('settings', () => {
@@ -425,6 +451,13 @@ export function metaStoreSuite(
       });
     });
   });
+}
+
+const clock = (wallMs: number): TagClock => ({ wallMs, logical: 0, region: 'eu' });
+
+/** Options of a conditional tag change stamped `wallMs`: it wins only against an older clock (or none). */
+function ifNewer(wallMs: number): WriteOptions {
+  return { tagClock: clock(wallMs), wins: (held) => held === undefined || held.wallMs < wallMs };
 }
 
 /** A manifest record whose digest is that of `content`. */

@@ -50,6 +50,20 @@ export interface WriteOptions {
    * applies only changes newer than the one the tag last saw.
    */
   tagClock?: TagClock;
+  /**
+   * Makes a tag put or delete conditional (a change replicated from another region): asked, with
+   * the clock the tag holds, whether the change wins, in the same per-repository serialised step
+   * as the write. When it does not, nothing is written and the call throws StaleTagChange.
+   */
+  wins?: (held: TagClock | undefined) => boolean;
+}
+
+/** A conditional tag change (WriteOptions.wins) lost to the change the tag holds: nothing was written. */
+export class StaleTagChange extends Error {
+  override name = 'StaleTagChange';
+  constructor(repo: string, tag: string) {
+    super(`${repo}:${tag} holds a newer change`);
+  }
 }
 
 /** A hybrid logical clock reading (see events/hlc.ts). */

@@ -1,7 +1,7 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { oci } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobDriver, ByteRange } from '../storage/driver.js';
+import type { BlobDriver, ByteRange, WriteToOptions } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ContentGuard } from './content-guard.js';
 
@@ -34,6 +34,16 @@ export class BlobService {
   async open(repo: string, digest: Digest, range?: ByteRange): Promise<OpenBlob> {
     const size = await this.stat(repo, digest);
     return { size, stream: await this.driver.read(digest, range) };
+  }
+
+  /** The whole of a blob found linked (stat): only for small ones. */
+  readAll(digest: Digest): Promise<Buffer> {
+    return this.driver.readAll(digest);
+  }
+
+  /** Write a blob found linked (stat), or a range of it, into `sink` without ending it (BlobDriver.writeTo). */
+  writeTo(digest: Digest, sink: Writable, range?: ByteRange, options?: WriteToOptions): Promise<void> {
+    return this.driver.writeTo(digest, sink, range, options);
   }
 
   /** Remove the repository's link to a blob; the bytes go at the next GC. */

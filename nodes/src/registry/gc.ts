@@ -1,7 +1,9 @@
 import type { Digest } from '../oci/digest.js';
 import type { Logger } from '../log.js';
 import type { BlobLink } from '../meta/store.js';
-import type { Registry } from './registry.js';
+import type { RegistryStores } from './stores.js';
+import type { ContentGuard } from './content-guard.js';
+import type { UploadService } from './uploads.js';
 
 export interface GcOptions {
   dryRun: boolean;
@@ -30,7 +32,7 @@ export interface GcReport {
 }
 
 /** collectGarbage, counted in the node's metrics (failures too). */
-export async function runGc(registry: Registry, opts: GcOptions, log: Logger, metrics: { gc(report: GcReport | undefined): void }): Promise<GcReport> {
+export async function runGc(registry: { gc: GarbageCollector }, opts: GcOptions, log: Logger, metrics: { gc(report: GcReport | undefined): void }): Promise<GcReport> {
   try {
     const report = await collectGarbage(registry, opts, log);
     metrics.gc(report);
@@ -41,90 +43,106 @@ export async function runGc(registry: Registry, opts: GcOptions, log: Logger, me
   }
 }
 
-/**
- * Mark and sweep while the node keeps serving. Marked: every manifest and every
- * digest a manifest references, in any repository. Swept: blob links nobody
- * references once older than the grace period, then blobs with no mark and no
- * link once older than the grace period. Digests that writers touch during the
- * run (ContentGuard) are never swept.
- */
-export async function collectGarbage(registry: Registry, opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
-  const started = now();
-  const cutoff = started - opts.graceMs;
-  const live = new Set<string>();
-  const guard = registry.guard;
-  const stop = guard.watch((d) => live.add(d));
-  const report: GcReport = { dryRun: opts.dryRun, blobsDeleted: [], bytesFreed: 0, linksRemoved: 0, uploadsRemoved: 0, broken: [], ms: 0 };
-  try {
-    const marked = await mark(registry, report.broken);
-    const linked = new Set<string>();
-    for (const repo of await registry.meta.listRepositories()) {
-      for await (const { digest, link } of registry.meta.listBlobLinks(repo)) {
-        const present = (await registry.driver.stat(digest)) !== undefined;
-        if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
-        if (marked.has(digest) || link.created >= cutoff) {
-          linked.add(digest);
-          continue;
+/** A registry's garbage collection (GarbageCollector.collect). */
+export function collectGarbage(registry: { gc: GarbageCollector }, opts: GcOptions, log: Logger, now?: () => number): Promise<GcReport> {
+  return registry.gc.collect(opts, log, now);
+}
+
+/** Collects the garbage of a registry's stores, beside the writers that hold digests in its guard. */
+export class GarbageCollector {
+  constructor(
+    private readonly stores: RegistryStores,
+    private readonly guard: ContentGuard,
+    private readonly uploads: UploadService,
+  ) {}
+
+  /**
+   * Mark and sweep while the node keeps serving. Marked: every manifest and every
+   * digest a manifest references, in any repository. Swept: blob links nobody
+   * references once older than the grace period, then blobs with no mark and no
+   * link once older than the grace period. Digests that writers touch during the
+   * run (ContentGuard) are never swept.
+   */
+  async collect(opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
+    const { meta, driver } = this.stores;
+    const started = now();
+    const cutoff = started - opts.graceMs;
+    const live = new Set<string>();
+    const guard = this.guard;
+    const stop = guard.watch((d) => live.add(d));
+    const report: GcReport = { dryRun: opts.dryRun, blobsDeleted: [], bytesFreed: 0, linksRemoved: 0, uploadsRemoved: 0, broken: [], ms: 0 };
+    try {
+      const marked = await this.mark(report.broken);
+      const linked = new Set<string>();
+      for (const repo of await meta.listRepositories()) {
+        for await (const { digest, link } of meta.listBlobLinks(repo)) {
+          const present = (await driver.stat(digest)) !== undefined;
+          if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
+          if (marked.has(digest) || link.created >= cutoff) {
+            linked.add(digest);
+            continue;
+          }
+          if (opts.dryRun) report.linksRemoved++;
+          else if (await guard.exclusive(digest, () => this.unlinkStale(repo, digest, link, live))) report.linksRemoved++;
         }
-        if (opts.dryRun) report.linksRemoved++;
-        else if (await guard.exclusive(digest, () => unlinkStale(registry, repo, digest, link, live))) report.linksRemoved++;
       }
-    }
-    for await (const blob of registry.driver.list()) {
-      if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
+      for await (const blob of driver.list()) {
+        if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
+        if (!opts.dryRun) {
+          const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && driver.delete(blob.digest));
+          if (!gone) continue;
+        }
+        report.blobsDeleted.push(blob.digest);
+        report.bytesFreed += blob.size;
+      }
       if (!opts.dryRun) {
-        const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && registry.driver.delete(blob.digest));
-        if (!gone) continue;
+        const expired = await this.uploads.expire(opts.uploadMaxAgeMs);
+        report.uploadsRemoved = expired.sessions + expired.leftovers;
       }
-      report.blobsDeleted.push(blob.digest);
-      report.bytesFreed += blob.size;
+    } finally {
+      stop();
     }
-    if (!opts.dryRun) {
-      const expired = await registry.uploads.expire(opts.uploadMaxAgeMs);
-      report.uploadsRemoved = expired.sessions + expired.leftovers;
-    }
-  } finally {
-    stop();
+    report.ms = now() - started;
+    log.info('gc finished', { ...report, blobsDeleted: report.blobsDeleted.length, broken: report.broken.length });
+    return report;
   }
-  report.ms = now() - started;
-  log.info('gc finished', { ...report, blobsDeleted: report.blobsDeleted.length, broken: report.broken.length });
-  return report;
-}
 
-/**
- * Remove a stale link unless a writer touches its digest first. A manifest put
- * touches its references before it checks their links, so a touch that lands
- * while the unlink is in flight may come from a put that already saw the link:
- * put it back. (Upload commits link under the same exclusive section, so nothing
- * else can have linked the digest meanwhile.)
- */
-async function unlinkStale(registry: Registry, repo: string, digest: Digest, link: BlobLink, live: Set<string>): Promise<boolean> {
-  if (live.has(digest)) return false;
-  if (!(await registry.meta.unlinkBlob(repo, digest))) return false;
-  if (!live.has(digest)) return true;
-  await registry.meta.linkBlob(repo, digest, link);
-  return false;
-}
+  /**
+   * Remove a stale link unless a writer touches its digest first. A manifest put
+   * touches its references before it checks their links, so a touch that lands
+   * while the unlink is in flight may come from a put that already saw the link:
+   * put it back. (Upload commits link under the same exclusive section, so nothing
+   * else can have linked the digest meanwhile.)
+   */
+  private async unlinkStale(repo: string, digest: Digest, link: BlobLink, live: Set<string>): Promise<boolean> {
+    const { meta } = this.stores;
+    if (live.has(digest)) return false;
+    if (!(await meta.unlinkBlob(repo, digest))) return false;
+    if (!live.has(digest)) return true;
+    await meta.linkBlob(repo, digest, link);
+    return false;
+  }
 
-async function mark(registry: Registry, broken: Broken[]): Promise<Set<string>> {
-  const { meta, driver } = registry;
-  const marked = new Set<string>();
-  for (const repo of await meta.listRepositories()) {
-    const manifests = new Set<string>();
-    for await (const m of meta.listManifests(repo)) {
-      manifests.add(m.digest);
-      marked.add(m.digest);
-      for (const r of m.references) marked.add(r);
-      if ((await driver.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
-      for (const r of m.references) {
-        const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
-        if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });
+  private async mark(broken: Broken[]): Promise<Set<string>> {
+    const { meta, driver } = this.stores;
+    const marked = new Set<string>();
+    for (const repo of await meta.listRepositories()) {
+      const manifests = new Set<string>();
+      for await (const m of meta.listManifests(repo)) {
+        manifests.add(m.digest);
+        marked.add(m.digest);
+        for (const r of m.references) marked.add(r);
+        if ((await driver.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
+        for (const r of m.references) {
+          const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
+          if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });
+        }
+      }
+      for (const tag of await meta.listTags(repo)) {
+        const d = await meta.getTag(repo, tag);
+        if (d && !manifests.has(d)) broken.push({ kind: 'tag-without-manifest', repository: repo, digest: d, detail: tag });
       }
     }
-    for (const tag of await meta.listTags(repo)) {
-      const d = await meta.getTag(repo, tag);
-      if (d && !manifests.has(d)) broken.push({ kind: 'tag-without-manifest', repository: repo, digest: d, detail: tag });
-    }
+    return marked;
   }
-  return marked;
 }

@@ -1,6 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
-import type { Registry } from './registry.js';
+import type { RegistryStores } from './stores.js';
 
 export interface LocalLocation {
   /** The manifest the reference resolves to here, when it does. */
@@ -11,22 +11,22 @@ export interface LocalLocation {
 }
 
 /** Whether this node holds a tag or digest completely: the manifest, its children and all their blobs. */
-export async function locate(registry: Registry, repo: string, ref: Reference): Promise<LocalLocation> {
-  const digest = ref.digest ?? (await registry.meta.getTag(repo, ref.tag));
-  if (!digest || !(await registry.meta.getManifest(repo, digest))) return { complete: false, missing: [] };
+export async function locate({ meta, driver }: RegistryStores, repo: string, ref: Reference): Promise<LocalLocation> {
+  const digest = ref.digest ?? (await meta.getTag(repo, ref.tag));
+  if (!digest || !(await meta.getManifest(repo, digest))) return { complete: false, missing: [] };
   const missing: Digest[] = [];
   const seen = new Set<string>();
   const walk = async (d: Digest): Promise<void> => {
     if (seen.has(d)) return;
     seen.add(d);
-    const record = await registry.meta.getManifest(repo, d);
-    if (!record || (await registry.driver.stat(d)) === undefined) {
+    const record = await meta.getManifest(repo, d);
+    if (!record || (await driver.stat(d)) === undefined) {
       missing.push(d);
       return;
     }
     for (const r of record.references) {
-      if (await registry.meta.getManifest(repo, r)) await walk(r);
-      else if (!(await registry.meta.getBlobLink(repo, r)) || (await registry.driver.stat(r)) === undefined) missing.push(r);
+      if (await meta.getManifest(repo, r)) await walk(r);
+      else if (!(await meta.getBlobLink(repo, r)) || (await driver.stat(r)) === undefined) missing.push(r);
     }
   };
   await walk(digest);

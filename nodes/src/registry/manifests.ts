@@ -2,7 +2,7 @@ import { oci } from '../oci/errors.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
 import type { BlobDriver } from '../storage/driver.js';
-import type { MetaStore, ManifestRecord, TagClock } from '../meta/store.js';
+import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
@@ -33,33 +33,47 @@ export class ManifestService {
   ) {
   }
 
-  /** Resolve a tag or digest to the manifest's digest in `repo`. */
-  async resolve(repo: string, ref: Reference): Promise<Digest> {
-    if (ref.digest !== undefined) return ref.digest;
-    const d = await this.meta.getTag(repo, ref.tag);
-    if (!d) throw oci('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
-    return d;
+  /** The record of the manifest a tag or digest names in `repo`, when it is here. */
+  async find(repo: string, ref: Reference): Promise<ManifestRecord | undefined> {
+    const digest = ref.digest ?? (await this.meta.getTag(repo, ref.tag));
+    return digest && this.meta.getManifest(repo, digest);
   }
 
   async get(repo: string, ref: Reference): Promise<StoredManifest> {
-    const digest = await this.resolve(repo, ref);
-    const record = await this.meta.getManifest(repo, digest);
-    if (!record) throw oci('MANIFEST_UNKNOWN', undefined, ref.tag ? { tag: ref.tag } : { digest });
-    return { record, bytes: await this.driver.readAll(digest) };
+    const record = await this.find(repo, ref);
+    if (!record) throw oci('MANIFEST_UNKNOWN', undefined, ref.tag !== undefined ? { tag: ref.tag } : { digest: ref.digest });
+    return { record, bytes: await this.driver.readAll(record.digest) };
+  }
+
+  /** Validate and store a manifest pushed here, with its events; returns its record. */
+  async put(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestRecord> {
+    const digest = this.verify(ref, body);
+    return this.store(repo, ref, digest, body, parseManifest(body, contentType), false);
   }
 
   /**
-   * Validate and store a manifest; returns its record. A local push records its
-   * events; a change replicated from another region passes `replicated` (its
-   * tag clock) and records none.
+   * Store a manifest replicated from another region, as the copier parsed it, and record no event
+   * (no echo). Its blobs and children must be here already.
    */
-  async put(
-    repo: string,
-    ref: Reference,
-    body: Buffer,
-    contentType: string | undefined,
-    replicated?: { tagClock?: TagClock },
-  ): Promise<ManifestRecord> {
+  async putReplicated(repo: string, digest: Digest, body: Buffer, parsed: ParsedManifest): Promise<void> {
+    const ref = { digest, tag: undefined };
+    await this.store(repo, ref, this.verify(ref, body), body, parsed, true);
+  }
+
+  /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
+  async delete(repo: string, ref: Reference): Promise<void> {
+    const gone = ref.digest !== undefined ? await this.deleteManifest(repo, ref.digest, false) : await this.deleteTag(repo, ref.tag);
+    if (gone) this.events?.committed();
+    if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
+  }
+
+  /** Unlink a manifest deleted in another region, and its tags, recording no event; returns whether it was here. */
+  deleteReplicated(repo: string, digest: Digest): Promise<boolean> {
+    return this.deleteManifest(repo, digest, true);
+  }
+
+  /** The manifest's digest, once its size and the digest its reference names are checked. */
+  private verify(ref: Reference, body: Buffer): Digest {
     if (body.length > this.options.maxManifestBytes) {
       throw oci('MANIFEST_TOO_LARGE', `manifest exceeds ${this.options.maxManifestBytes} bytes`);
     }
@@ -67,7 +81,11 @@ export class ManifestService {
     if (ref.digest && ref.digest !== digest) {
       throw oci('DIGEST_INVALID', 'manifest digest does not match the reference', { expected: ref.digest, actual: digest });
     }
-    const parsed = parseManifest(body, contentType);
+    return digest;
+  }
+
+  /** Store a verified manifest and point `ref.tag` at it; a push records its events, a `replicated` one none. */
+  private async store(repo: string, ref: Reference, digest: Digest, body: Buffer, parsed: ParsedManifest, replicated: boolean): Promise<ManifestRecord> {
     const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
     // A GC running meanwhile must keep what this manifest depends on until it is committed.
     const release = this.guard.hold([digest, ...references]);
@@ -89,7 +107,7 @@ export class ManifestService {
       const ev = replicated ? undefined : this.events;
       const events = ev && [ev.manifestPut(repo, record)];
       // Stamped after the manifest's event, so the tag change orders after it.
-      const tagClock = replicated ? replicated.tagClock : ref.tag === undefined ? undefined : ev?.stamp();
+      const tagClock = ref.tag === undefined ? undefined : ev?.stamp();
       if (events && ref.tag !== undefined && tagClock) events.push(ev.tagPut(repo, ref.tag, record, tagClock));
       await this.trust?.linking(repo, record);
       await this.meta.putManifest(repo, record, ref.tag, { events, tagClock });
@@ -101,15 +119,8 @@ export class ManifestService {
     }
   }
 
-  /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
-  async delete(repo: string, ref: Reference): Promise<void> {
-    const gone = ref.digest !== undefined ? await this.deleteManifest(repo, ref.digest) : await this.deleteTag(repo, ref.tag);
-    if (gone) this.events?.committed();
-    if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });
-  }
-
-  /** Unlink a manifest and its tags; a replicated delete passes `replicated` and records no event. Returns whether it was here. */
-  async deleteManifest(repo: string, digest: Digest, replicated = false): Promise<boolean> {
+  /** Unlink a manifest and its tags; a `replicated` delete records no event. Returns whether it was here. */
+  private async deleteManifest(repo: string, digest: Digest, replicated: boolean): Promise<boolean> {
     const ev = replicated ? undefined : this.events;
     const gone = await this.meta.deleteManifest(repo, digest, { events: ev && [ev.manifestDelete(repo, digest)] });
     if (gone) this.trust?.changed(repo);

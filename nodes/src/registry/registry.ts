@@ -1,9 +1,9 @@
-import type { BlobDriver } from '../storage/driver.js';
-import type { MetaStore } from '../meta/store.js';
 import { BlobService } from './blobs.js';
 import { UploadService } from './uploads.js';
 import { ManifestService, type ManifestOptions } from './manifests.js';
 import { ListingService } from './listing.js';
+import { Replication } from './replication.js';
+import { GarbageCollector } from './gc.js';
 import { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { HybridClock } from '../events/hlc.js';
@@ -13,10 +13,11 @@ import { TrustGate } from '../trust/gate.js';
 import { EvidenceReader } from '../trust/evidence.js';
 import { TagBindings } from '../trust/bindings.js';
 import { Identities } from '../auth/identities.js';
+import type { RegistryStores } from './stores.js';
 
-export interface RegistryDeps {
-  driver: BlobDriver;
-  meta: MetaStore;
+export type { RegistryStores } from './stores.js';
+
+export interface RegistryDeps extends RegistryStores {
   manifests: ManifestOptions;
   now?: () => number;
   /** Set when this node records events for replication. */
@@ -26,10 +27,12 @@ export interface RegistryDeps {
   log?: Logger;
 }
 
-/** The registry's domain services over one blob driver and one metadata store. No HTTP here. */
+/**
+ * The registry's domain services over one blob driver and one metadata store, which it does not
+ * expose: every reader and writer goes through a service. No HTTP here.
+ */
 export class Registry {
-  readonly driver: BlobDriver;
-  readonly meta: MetaStore;
+  readonly #stores: RegistryStores;
   readonly blobs: BlobService;
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
@@ -40,11 +43,14 @@ export class Registry {
   readonly trust: TrustGate;
   /** Users and tokens (used when authentication is on; replicated either way). */
   readonly identities: Identities;
+  /** Where changes from other regions come in, and what replication reads here. */
+  readonly replication: Replication;
+  /** Garbage collection beside the writers (collectGarbage). */
+  readonly gc: GarbageCollector;
 
   constructor(deps: RegistryDeps) {
     const now = deps.now ?? Date.now;
-    this.driver = deps.driver;
-    this.meta = deps.meta;
+    this.#stores = { driver: deps.driver, meta: deps.meta };
     this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
     const clock = deps.clock ?? new HybridClock('local');
@@ -54,10 +60,12 @@ export class Registry {
     this.trust = new TrustGate(deps.meta, this.policies, evidence, new TagBindings(deps.meta, evidence, now), deps.log ?? silentLogger, now);
     this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
     this.listing = new ListingService(deps.meta);
+    this.replication = new Replication(this.#stores, this.manifests);
+    this.gc = new GarbageCollector(this.#stores, this.guard, this.uploads);
   }
 
   async close(): Promise<void> {
-    await this.meta.close();
-    await this.driver.close();
+    await this.#stores.meta.close();
+    await this.#stores.driver.close();
   }
 }

@@ -155,15 +155,15 @@ describe('http: restart', () => {
       assert.ok(await exists(staged), 'staging file expected at uploads/<id>');
 
       // Make the session measurably older than the limit (0 s): its last activity was a minute ago.
-      const session = await node.registry.meta.getUpload(id);
+      const session = await node.stores.meta.getUpload(id);
       assert.ok(session);
-      await node.registry.meta.putUpload({ ...session, updated: session.updated - 60_000 });
+      await node.stores.meta.putUpload({ ...session, updated: session.updated - 60_000 });
 
       assert.equal(maxAgeMs(), 0);
       const expired = await node.registry.uploads.expire(maxAgeMs());
       assert.ok(expired.sessions >= 1, JSON.stringify(expired));
-      assert.equal(await node.registry.meta.getUpload(id), undefined);
-      assert.equal(await node.registry.driver.uploadSize(id), undefined);
+      assert.equal(await node.stores.meta.getUpload(id), undefined);
+      assert.equal(await node.stores.driver.uploadSize(id), undefined);
       assert.equal(await exists(staged), false);
       expectError(await http('GET', url(loc)), 404, 'BLOB_UPLOAD_UNKNOWN');
       expectError(await http('PATCH', url(loc), { body: 'more' }), 404, 'BLOB_UPLOAD_UNKNOWN');
@@ -180,8 +180,8 @@ describe('http: restart', () => {
 
     it('staged data without a session is removed by expire(0)', async () => {
       const id = 'stray-upload-without-session';
-      await node.registry.driver.createUpload(id);
-      await node.registry.driver.appendUpload(id, Readable.from([Buffer.from('orphan')]));
+      await node.stores.driver.createUpload(id);
+      await node.stores.driver.appendUpload(id, Readable.from([Buffer.from('orphan')]));
       const staged = join(dir, 'uploads', id);
       assert.ok(await exists(staged));
       const past = new Date(Date.now() - 60_000);

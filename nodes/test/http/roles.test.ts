@@ -253,7 +253,7 @@ describe('users stored before roles existed', function () {
 
   /** The stored record of `name` as the previous release wrote it: no roles field. */
   async function legacyRecord(node: TestNode, name: string): Promise<string> {
-    const stored = JSON.parse((await node.registry.meta.getSetting(`auth/user/${name}`)) as string) as Record<string, unknown>;
+    const stored = JSON.parse((await node.stores.meta.getSetting(`auth/user/${name}`)) as string) as Record<string, unknown>;
     delete stored.roles;
     delete stored.clock;
     return JSON.stringify(stored);
@@ -262,7 +262,7 @@ describe('users stored before roles existed', function () {
   it('keep pull, push and delete everywhere, are named in a warning at start with the command to narrow them, and narrow', async () => {
     let node = await authNode(dir);
     await client(node.url).addUser('old-dev');
-    for (const name of ['old-dev', 'admin']) await node.registry.meta.putSetting(`auth/user/${name}`, await legacyRecord(node, name));
+    for (const name of ['old-dev', 'admin']) await node.stores.meta.putSetting(`auth/user/${name}`, await legacyRecord(node, name));
     await node.close();
     const lines: string[] = [];
     node = await authNode(dir, lines);

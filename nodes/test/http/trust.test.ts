@@ -195,7 +195,7 @@ describe('content trust at the node', function () {
     const old = await image('prod/app', 'v1');
     await pushBinding(base, 'prod/app', old.subject, ci, { tag: 'v1', sequence: 1 });
     const fresh = await image('prod/app', 'next');
-    const meta = node.registry.meta;
+    const meta = node.stores.meta;
     const putManifest = meta.putManifest.bind(meta);
     meta.putManifest = async (...args) => {
       await putManifest(...args);

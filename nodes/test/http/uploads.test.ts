@@ -383,7 +383,7 @@ describe('http: blob uploads', () => {
     await expectBlob('up/parallel', digest, data);
     // No staging leftovers from the racing sessions.
     let sessions = 0;
-    for await (const s of node.registry.meta.listUploads()) if (s.repository === 'up/parallel') sessions++;
+    for await (const s of node.stores.meta.listUploads()) if (s.repository === 'up/parallel') sessions++;
     assert.equal(sessions, 0);
   });
 });

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { http, pushBlob, pushImage, sha256, type PushedImage } from '../support/client.js';
 import { collectGarbage, type GcOptions, type GcReport } from '../../src/registry/gc.js';
-import { Registry } from '../../src/registry/registry.js';
+import { Registry, type RegistryStores } from '../../src/registry/registry.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
@@ -49,7 +49,7 @@ describe('registry: gc', () => {
 
   async function expectBlobGone(repo: string, digest: string): Promise<void> {
     assert.equal((await http('GET', `${node.url}/v2/${repo}/blobs/${digest}`)).status, 404);
-    assert.equal(await node.registry.driver.stat(digest as Digest), undefined, `${digest} still on disk`);
+    assert.equal(await node.stores.driver.stat(digest as Digest), undefined, `${digest} still on disk`);
   }
 
   async function expectImage(repo: string, img: PushedImage, layers: (Buffer | string)[]): Promise<void> {
@@ -111,7 +111,7 @@ describe('registry: gc', () => {
       // then deleted from the repository it was first pushed to.
       const byDigestLayers = [unique('by-digest')];
       const template = await pushImage(node.url, 'gc/template', 'v1', byDigestLayers);
-      await pushBlob(node.url, 'gc/bydigest', await node.registry.driver.readAll(template.config as Digest));
+      await pushBlob(node.url, 'gc/bydigest', await node.stores.driver.readAll(template.config as Digest));
       for (const l of byDigestLayers) await pushBlob(node.url, 'gc/bydigest', l);
       const put = await http('PUT', `${node.url}/v2/gc/bydigest/manifests/${template.digest}`, {
         body: template.manifest,
@@ -158,13 +158,13 @@ describe('registry: gc', () => {
       const img = await pushImage(node.url, 'gc/doomed', 'v1', layers);
       assert.deepEqual((await gc({}, ahead(DAY))).blobsDeleted, []);
 
-      const configSize = (await node.registry.driver.stat(img.config as Digest)) ?? NaN;
+      const configSize = (await node.stores.driver.stat(img.config as Digest)) ?? NaN;
 
       await deleteManifest('gc/doomed', img.digest);
       const r = await gc({}, ahead(DAY));
       assert.deepEqual(sorted(r.blobsDeleted), sorted([img.digest, img.config, ...img.layers]));
       assert.equal(r.linksRemoved, 3); // config + 2 layers
-      assert.equal(await node.registry.meta.getBlobLink('gc/doomed', img.config as Digest), undefined);
+      assert.equal(await node.stores.meta.getBlobLink('gc/doomed', img.config as Digest), undefined);
       assert.equal(r.bytesFreed, img.manifest.length + configSize + layers.reduce((n, l) => n + Buffer.byteLength(l), 0));
       assert.deepEqual(r.broken, []);
       for (const d of [img.config, ...img.layers]) await expectBlobGone('gc/doomed', d);
@@ -182,7 +182,7 @@ describe('registry: gc', () => {
       assert.deepEqual(sorted(first.blobsDeleted), sorted([one.digest, one.layers[1] as string]));
       assert.deepEqual(first.broken, []);
       await expectBlob('gc/two', two.layers[0] as string, shared);
-      await expectBlob('gc/two', two.config, await node.registry.driver.readAll(two.config as Digest));
+      await expectBlob('gc/two', two.config, await node.stores.driver.readAll(two.config as Digest));
 
       await deleteManifest('gc/two', two.digest);
       const second = await gc({}, ahead(DAY));
@@ -212,7 +212,7 @@ describe('registry: gc', () => {
       );
       assert.ok(dry.bytesFreed > 0);
       assert.equal(dry.linksRemoved, 3);
-      for (const d of dry.blobsDeleted) assert.notEqual(await node.registry.driver.stat(d), undefined, `dry run deleted ${d}`);
+      for (const d of dry.blobsDeleted) assert.notEqual(await node.stores.driver.stat(d), undefined, `dry run deleted ${d}`);
       await expectBlob('gc/dry', orphanDigests[0] as string, orphans[0] as string);
       await expectBlob('gc/dry2', orphanDigests[1] as string, orphans[1] as string);
       assert.deepEqual((await gc({ dryRun: true }, () => t)).blobsDeleted.length, dry.blobsDeleted.length, 'a dry run is repeatable');
@@ -222,7 +222,7 @@ describe('registry: gc', () => {
       assert.deepEqual(sorted(real.blobsDeleted), sorted(dry.blobsDeleted));
       assert.equal(real.bytesFreed, dry.bytesFreed);
       assert.equal(real.linksRemoved, dry.linksRemoved);
-      for (const d of real.blobsDeleted) assert.equal(await node.registry.driver.stat(d), undefined, `${d} survived`);
+      for (const d of real.blobsDeleted) assert.equal(await node.stores.driver.stat(d), undefined, `${d} survived`);
       await expectImage('gc/dry', kept, keptLayers);
 
       const again = await gc({ dryRun: true }, () => t);
@@ -256,14 +256,14 @@ describe('registry: gc', () => {
     it('reports a linked, referenced blob whose bytes are gone', async () => {
       const img = await pushImage(node.url, 'gc/broken', 'v1', [unique('lost')]);
       const lost = img.layers[0] as Digest;
-      assert.equal(await node.registry.driver.delete(lost), true);
+      assert.equal(await node.stores.driver.delete(lost), true);
       const r = await gc({ dryRun: true });
       assert.deepEqual(r.broken, [{ kind: 'link-without-blob', repository: 'gc/broken', digest: lost }]);
     });
 
     it('reports a manifest whose bytes are gone', async () => {
       const img = await pushImage(node.url, 'gc/broken', 'v1');
-      assert.equal(await node.registry.driver.delete(img.digest as Digest), true);
+      assert.equal(await node.stores.driver.delete(img.digest as Digest), true);
       const r = await gc({ dryRun: true });
       assert.deepEqual(r.broken, [{ kind: 'manifest-without-bytes', repository: 'gc/broken', digest: img.digest }]);
     });
@@ -280,14 +280,15 @@ describe('registry: gc', () => {
   describe('uploads', () => {
     let dir: string;
     let clock: number;
+    let stores: RegistryStores;
     let registry: Registry;
 
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       clock = Date.now();
+      stores = { driver: await FsBlobDriver.open(dir), meta: new MemoryMetaStore() };
       registry = new Registry({
-        driver: await FsBlobDriver.open(dir),
-        meta: new MemoryMetaStore(),
+        ...stores,
         manifests: { maxManifestBytes: 1 << 20 },
         now: () => clock,
       });
@@ -302,14 +303,14 @@ describe('registry: gc', () => {
 
     async function stagingAreas(): Promise<string[]> {
       const ids: string[] = [];
-      for await (const u of registry.driver.listUploads()) ids.push(u.id);
+      for await (const u of stores.driver.listUploads()) ids.push(u.id);
       return ids.sort();
     }
 
     it('removes expired upload sessions and staged data without a session (uploadMaxAgeMs 0)', async () => {
       const session = await registry.uploads.start('gc/up');
       assert.equal(await registry.uploads.append('gc/up', session.id, Readable.from([Buffer.from('partial')])), 7);
-      await registry.driver.createUpload('leftover-without-session');
+      await stores.driver.createUpload('leftover-without-session');
       assert.deepEqual(await stagingAreas(), sorted([session.id, 'leftover-without-session']));
       clock += 1000;
 
@@ -321,7 +322,7 @@ describe('registry: gc', () => {
 
       const r = await run({ uploadMaxAgeMs: 0 });
       assert.equal(r.uploadsRemoved, 2);
-      assert.equal(await registry.meta.getUpload(session.id), undefined);
+      assert.equal(await stores.meta.getUpload(session.id), undefined);
       assert.deepEqual(await stagingAreas(), []);
       await assert.rejects(registry.uploads.status('gc/up', session.id), { code: 'BLOB_UPLOAD_UNKNOWN' });
     });
@@ -538,7 +539,7 @@ describe('registry: gc', () => {
       const digest = digests[0] as string;
       await expectBlob('gc/same', digest, data);
       const staging: string[] = [];
-      for await (const u of node.registry.driver.listUploads()) staging.push(u.id);
+      for await (const u of node.stores.driver.listUploads()) staging.push(u.id);
       assert.deepEqual(staging, []);
 
       const r = await gc({ dryRun: true }, ahead(1000));

@@ -41,7 +41,7 @@ describe('registry: uploads after a restart', () => {
       assert.equal(rejected.length, 1, 'the second request is refused while the first writes');
       assert.ok(isOciError(rejected[0]?.reason, 'BLOB_UPLOAD_INVALID'), String(rejected[0]?.reason));
       if (results[0].status === 'fulfilled') {
-        assert.deepEqual(await registry.driver.readAll(digest), first, 'the committed blob is exactly the verified bytes');
+        assert.deepEqual(await registry.blobs.readAll(digest), first, 'the committed blob is exactly the verified bytes');
       }
     } finally {
       await registry.close();

@@ -49,12 +49,12 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
     if (ctx.req.method === 'HEAD') return ctx.send(status, headers);
     if (size <= SMALL_BLOB) {
-      const bytes = await registry.driver.readAll(digest);
+      const bytes = await registry.blobs.readAll(digest);
       return ctx.send(status, headers, range ? bytes.subarray(range.start, range.end + 1) : bytes);
     }
     ctx.res.writeHead(status, headers);
     try {
-      await registry.driver.writeTo(digest, ctx.res, range);
+      await registry.blobs.writeTo(digest, ctx.res, range);
       ctx.res.end();
     } catch (err) {
       // The client went away or the disk failed mid-body: nothing more can be said on this response.

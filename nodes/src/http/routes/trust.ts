@@ -54,8 +54,7 @@ export function trustRoutes(registry: Registry): Route[] {
           async handler(ctx) {
             const ref = parseReference(ctx.param(1));
             if (ref.tag === undefined) throw oci('TAG_INVALID', 'expected a tag');
-            const digest = await registry.meta.getTag(ctx.name, ref.tag);
-            const record = digest && (await registry.meta.getManifest(ctx.name, digest));
+            const record = await registry.manifests.find(ctx.name, ref);
             ctx.json(200, {
               repository: ctx.name,
               tag: ref.tag,

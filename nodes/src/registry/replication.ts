@@ -1,0 +1,119 @@
+import type { Digest } from '../oci/digest.js';
+import type { Reference } from '../oci/names.js';
+import { StaleTagChange, type WriteOptions } from '../meta/store.js';
+import { compareHlc, type HlcTimestamp } from '../events/hlc.js';
+import { parseManifest, type ParsedManifest } from './manifest-parse.js';
+import type { ManifestService } from './manifests.js';
+import { locate, type LocalLocation } from './locate.js';
+import type { RegistryStores } from './stores.js';
+
+/** A tag as this region holds it: its target (absent when deleted) and the clock of its last change. */
+export interface TagState {
+  digest?: Digest;
+  clock?: HlcTimestamp;
+}
+
+/** A page of a repository as peers list it for anti-entropy. */
+export interface RepositoryPage {
+  tags: (TagState & { tag: string })[];
+  /** On the first page only: every manifest, and the clock of every deleted tag. */
+  manifests: Digest[];
+  deleted: { tag: string; clock: HlcTimestamp }[];
+  more: boolean;
+}
+
+/**
+ * Last writer wins, per tag: how a change stamped `at` orders against the last change the tag
+ * saw (`held`). A newer one (> 0) applies, an older one (< 0) is a conflict lost, the same one (0)
+ * a replay. A change or a tag without a clock cannot be ordered: the change applies.
+ */
+export function tagChangeOrder(at: HlcTimestamp | undefined, held: HlcTimestamp | undefined): number {
+  return !at || !held ? 1 : compareHlc(at, held);
+}
+
+/**
+ * The registry's replication boundary: the changes of other regions applied here, recording no
+ * event of this region (no echo), and what replication reads here. A tag change is compared
+ * with the tag's clock in the same step as its write (MetaStore's conditional write), so of two
+ * changes of one tag applied at once the newer lands, whichever finishes last.
+ */
+export class Replication {
+  constructor(
+    private readonly stores: RegistryStores,
+    private readonly manifests: ManifestService,
+  ) {}
+
+  async hasManifest(repo: string, digest: Digest): Promise<boolean> {
+    return (await this.stores.meta.getManifest(repo, digest)) !== undefined;
+  }
+
+  /** Whether `repo` links the blob. */
+  async hasBlob(repo: string, digest: Digest): Promise<boolean> {
+    return (await this.stores.meta.getBlobLink(repo, digest)) !== undefined;
+  }
+
+  async tag(repo: string, tag: string): Promise<TagState> {
+    const [digest, clock] = await Promise.all([this.stores.meta.getTag(repo, tag), this.stores.meta.getTagClock(repo, tag)]);
+    return { digest, clock };
+  }
+
+  /** Store a manifest whose blobs and children are here already; `parsed` is its body as the copier parsed it. */
+  async applyReplicatedManifest(repo: string, digest: Digest, body: Buffer, mediaType: string, parsed: ParsedManifest = parseManifest(body, mediaType)): Promise<void> {
+    await this.manifests.putReplicated(repo, digest, body, parsed);
+  }
+
+  /** Point a tag at a manifest that is here, stamped `at`; false when the tag holds a newer change. */
+  async applyReplicatedTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined): Promise<boolean> {
+    try {
+      await this.stores.meta.putTag(repo, tag, digest, lastWriterWins(at));
+      return true;
+    } catch (err) {
+      return lost(err);
+    }
+  }
+
+  /**
+   * Delete a manifest (by digest, with the tags pointing at it) or a tag (a delete stamped `at`,
+   * applied unless the tag holds a newer change). Returns whether it was here and went.
+   */
+  async applyReplicatedDelete(repo: string, ref: Reference, at?: HlcTimestamp): Promise<boolean> {
+    if (ref.digest !== undefined) return this.manifests.deleteReplicated(repo, ref.digest);
+    try {
+      return await this.stores.meta.deleteTag(repo, ref.tag, lastWriterWins(at));
+    } catch (err) {
+      return lost(err);
+    }
+  }
+
+  /** A page of the repository's tags after `page.last`, at most `page.n`; the first page also lists its manifests and deleted tags. */
+  async repository(repo: string, page: { last?: string; n: number }): Promise<RepositoryPage> {
+    const { meta } = this.stores;
+    const names = await meta.listTags(repo, { last: page.last, n: page.n + 1 });
+    const tags = await Promise.all(names.slice(0, page.n).map(async (tag) => ({ tag, ...(await this.tag(repo, tag)) })));
+    const manifests: Digest[] = [];
+    const deleted: RepositoryPage['deleted'] = [];
+    if (page.last === undefined) {
+      for await (const m of meta.listManifests(repo)) manifests.push(m.digest);
+      for await (const { tag, clock } of meta.listTagClocks(repo)) {
+        if ((await meta.getTag(repo, tag)) === undefined) deleted.push({ tag, clock });
+      }
+    }
+    return { tags, manifests, deleted, more: names.length > page.n };
+  }
+
+  /** Whether this region holds a tag or digest completely (a peer's Locate, this node's "where"). */
+  locate(repo: string, ref: Reference): Promise<LocalLocation> {
+    return locate(this.stores, repo, ref);
+  }
+}
+
+/** The options of a tag change stamped `at` that lands only when it wins against the change the tag holds. */
+function lastWriterWins(at: HlcTimestamp | undefined): WriteOptions {
+  return { tagClock: at, wins: (held) => tagChangeOrder(at, held) > 0 };
+}
+
+/** false for a tag change that lost to a newer one (StaleTagChange); anything else is rethrown. */
+function lost(err: unknown): false {
+  if (err instanceof StaleTagChange) return false;
+  throw err;
+}
