@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pushImage as push, sha256 as sha } from 'georeg/test-support';
 import { h2Ceiling } from './h2-ceiling.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,7 +58,6 @@ const sampler = setInterval(() => {
 }, 50);
 
 const MiB = 1024 * 1024;
-const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 function send(method, url, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: { 'Content-Length': body?.length ?? 0, ...headers } }, (res) => {
@@ -68,19 +68,9 @@ function send(method, url, body, headers = {}) {
     req.end(body);
   });
 }
+/** Pushes an image into eu (monolithic blob uploads, then the manifest); resolves with the time the manifest PUT was answered. */
 async function pushImage(repo, tag, layers) {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
-  for (const b of [config, ...layers]) {
-    const s = await send('POST', `${eu.registry}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, b);
-    if (s !== 201) throw new Error(`blob push ${s}`);
-  }
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(l), size: l.length })),
-  }));
-  const s = await send('PUT', `${eu.registry}/v2/${repo}/manifests/${tag}`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' });
-  if (s !== 201) throw new Error(`manifest push ${s}`);
+  await push(eu.registry, repo, tag, layers);
   return performance.now();
 }
 // Polls every `everyMs`: 2 ms for the lag of small images; coarser for the big blob, whose copy

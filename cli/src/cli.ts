@@ -11,6 +11,7 @@ import { policyCommand } from './commands/policy.js';
 import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
 import { CliError, type Command } from './command.js';
+import { RegistryError } from './registry-error.js';
 
 const commands: Command[] = [serveCommand, replicateCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand, certsCommand, userCommand, tokenCommand];
 
@@ -50,6 +51,11 @@ export async function runCli(argv: string[]): Promise<number> {
     if (e instanceof Error && e.name === 'ConfigError') {
       process.stderr.write(`georeg ${name}: ${e.message}\n`);
       return 2;
+    }
+    // The registry refused, or could not be reached: its message, exit status 1.
+    if (e instanceof RegistryError) {
+      process.stderr.write(`georeg ${name}: ${e.message}\n`);
+      return 1;
     }
     throw e;
   }

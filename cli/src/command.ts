@@ -8,6 +8,9 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+/** The node the commands that talk to one ask unless given --url. */
+export const DEFAULT_NODE_URL = 'http://127.0.0.1:5000';
+
 /** A usage mistake: printed without a stack trace, exit status 2. */
 export class CliError extends Error {
   override name = 'CliError';

@@ -13,6 +13,8 @@ import { TokenAuth, type Credentials } from './token-auth.js';
 export const MANIFEST_TYPES: readonly string[] = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList];
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** georeg's own API documents (a gc report lists every blob it deletes). */
+const MAX_API_BYTES = 64 * 1024 * 1024;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 export function sha256(data: Uint8Array): string {
@@ -81,28 +83,58 @@ export interface Manifest {
   bytes: Buffer;
 }
 
-/** A client for the OCI Distribution API of one registry. */
+export interface RegistryClientOptions {
+  /** Sent with every request. */
+  headers?: Record<string, string>;
+  /** Traded for a token when the registry challenges (the Docker token flow). */
+  credentials?: Credentials;
+  /** Send `credentials` as Basic with every request instead (georeg's admin API takes them so). */
+  basic?: boolean;
+  /** Trust this CA (PEM) for HTTPS: Node's fetch takes none, and NODE_EXTRA_CA_CERTS works only from process start. */
+  ca?: string | Buffer;
+  /** Give up on an exchange (answer and body) after this long. */
+  timeoutMs?: number;
+}
+
+/** How requests go out: fetch, or node:http(s) when a CA is to be trusted. */
+type Transport = (url: URL, init: { method: string; headers: Record<string, string>; body?: Buffer; signal?: AbortSignal }) => Promise<Response>;
+
+/** A client for the OCI Distribution API of one registry, and for georeg's own API (/georeg/v1). */
 export class RegistryClient {
   readonly base: string;
 
   readonly #auth: TokenAuth;
+  readonly #transport: Transport;
 
   constructor(
     base: string,
-    private readonly options: { headers?: Record<string, string>; credentials?: Credentials } = {},
+    private readonly options: RegistryClientOptions = {},
   ) {
     this.base = base.replace(/\/+$/, '');
-    this.#auth = new TokenAuth(options.credentials, this.base);
+    this.#transport = options.ca === undefined ? (url, init) => fetch(url, { ...init, body: init.body as BodyInit | undefined }) : transportTrusting(options.ca);
+    this.#auth = new TokenAuth(options.credentials, this.base, (url, headers) => this.#transport(url, { method: 'GET', headers }));
   }
 
-  /** A georeg API document (e.g. /georeg/v1/trust/policy); undefined when the registry does not answer one. */
-  async getJson<T>(path: string): Promise<T | undefined> {
-    const res = await this.request('GET', path, [200, 404, 405]).catch(() => undefined);
-    if (res?.status !== 200) {
-      await res?.body?.cancel();
-      return undefined;
+  /**
+   * A call to georeg's JSON API: `body` is sent as JSON (a string as it is). Returns the parsed
+   * answer (undefined when it has none); an error answer is a RegistryError like any other.
+   */
+  async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const res = await this.request(method, path, [200, 201, 202, 204], payload ? { 'Content-Type': 'application/json' } : {}, payload);
+    const label = `${method} ${new URL(path, this.base + '/').pathname}`;
+    const text = (await readLimited(label, res, MAX_API_BYTES)).toString('utf8');
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new RegistryError(`${label}: the answer is not JSON`, res.status);
     }
-    return (await res.json()) as T;
+  }
+
+  /** A georeg API document (e.g. /georeg/v1/trust/policy); undefined when the registry does not answer one, or cannot be reached. */
+  async getJson<T>(path: string): Promise<T | undefined> {
+    return this.api<T>('GET', path).catch(() => undefined);
   }
 
   async getManifest(repo: string, ref: string, accept: readonly string[] = MANIFEST_TYPES): Promise<Manifest> {
@@ -170,8 +202,8 @@ export class RegistryClient {
   private putStream(url: URL, size: number, source: Readable, onBytes?: (n: number) => void): Promise<void> {
     const label = `PUT ${url.pathname}`;
     return new Promise((resolve, reject) => {
-      const headers = { ...this.options.headers, ...this.#auth.header(), 'Content-Type': MediaTypes.octetStream, 'Content-Length': size };
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'PUT', headers }, (res) => {
+      const headers = { ...this.options.headers, ...this.#authorization(), 'Content-Type': MediaTypes.octetStream, 'Content-Length': size };
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'PUT', headers, ...(this.options.ca !== undefined && { ca: this.options.ca }) }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text = (text + chunk).slice(0, 4096)));
@@ -189,7 +221,7 @@ export class RegistryClient {
           done(null, chunk);
         },
       });
-      pipeline(source, count, req).catch((e: Error) => reject(readError ?? new RegistryError(`${label}: cannot reach ${this.base}: ${e.message}`)));
+      pipeline(source, count, req).catch((e: Error) => reject(readError ?? new RegistryError(`${label}: cannot reach ${this.base}: ${e.message}`, undefined, undefined, undefined, { cause: e })));
     });
   }
 
@@ -237,20 +269,28 @@ export class RegistryClient {
     return res;
   }
 
+  /** The Authorization header: Basic credentials when told so, else the token obtained, if any. */
+  #authorization(): Record<string, string> {
+    const c = this.options.credentials;
+    if (this.options.basic && c) return { Authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` };
+    return this.#auth.header();
+  }
+
   /** One request; an answer whose status is not in `ok` becomes a RegistryError. `target` is a path or a full URL. */
   private async request(method: string, target: string, ok: number[], headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
     const url = new URL(target, this.base + '/');
     const label = `${method} ${url.pathname}`;
+    const signal = this.options.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.options.timeoutMs);
     let res: Response;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(url, { method, headers: { ...this.options.headers, ...this.#auth.header(), ...headers }, body: body as BodyInit | undefined });
+        res = await this.#transport(url, { method, headers: { ...this.options.headers, ...this.#authorization(), ...headers }, body, signal });
       } catch (e) {
-        const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
-        throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause}`);
+        const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error) : (e as Error);
+        throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause.message}`, undefined, undefined, undefined, { cause });
       }
-      // A token challenge: get a token for what it asks, and try once more.
-      if (res.status !== 401 || attempt > 0 || !(await this.#auth.answer(res.headers.get('www-authenticate')))) break;
+      // A token challenge (unless the credentials go as Basic): get a token for what it asks, and try once more.
+      if (res.status !== 401 || attempt > 0 || this.options.basic || !(await this.#auth.answer(res.headers.get('www-authenticate')))) break;
       await res.body?.cancel();
     }
     if (ok.includes(res.status)) return res;
@@ -258,6 +298,52 @@ export class RegistryClient {
     if (res.status === 401 && !this.options.credentials) err.message += ' (this registry wants credentials: set GEOREG_CREDS=USER:PASSWORD)';
     throw err;
   }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Requests over node:http(s), trusting `ca` for HTTPS, answered as fetch answers: redirects
+ * followed (at most 20; Authorization dropped for another origin; 303, and 301/302 after a POST,
+ * become a GET without body), the body a stream, `url` the last URL asked.
+ */
+function transportTrusting(ca: string | Buffer): Transport {
+  const once = (url: URL, init: Parameters<Transport>[1]) =>
+    new Promise<{ status: number; statusText: string; headers: Headers; body: Readable }>((resolve, reject) => {
+      const secure = url.protocol === 'https:';
+      const req = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers: init.headers, signal: init.signal, ...(secure && { ca }) }, (res) => {
+        const headers = new Headers();
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers, body: res });
+      });
+      req.on('error', (e) => reject(new TypeError('fetch failed', { cause: e })));
+      req.end(init.body);
+    });
+  return async (first, init) => {
+    let url = first;
+    let { method, headers, body } = init;
+    for (let hops = 0; ; hops++) {
+      const res = await once(url, { method, headers, body, signal: init.signal });
+      const location = res.headers.get('location');
+      if (REDIRECTS.has(res.status) && location !== null && hops < 20) {
+        res.body.resume();
+        const next = new URL(location, url);
+        if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !/^content-/i.test(k)));
+        }
+        url = next;
+        continue;
+      }
+      const empty = method === 'HEAD' || [204, 205, 304].includes(res.status);
+      if (empty) res.body.resume();
+      const response = new Response(empty ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), { status: res.status, statusText: res.statusText, headers: res.headers });
+      Object.defineProperty(response, 'url', { value: url.href });
+      return response;
+    }
+  };
 }
 
 function contentType(res: Response): string | undefined {

@@ -1,4 +1,7 @@
-/** A failed registry request: the HTTP status (undefined when no answer came) and the OCI error code, if any. */
+/**
+ * A failed registry request: the HTTP status (undefined when no answer came) and the OCI error
+ * code, if any. When the registry could not be reached, `cause` is the network error.
+ */
 export class RegistryError extends Error {
   override name = 'RegistryError';
   constructor(
@@ -6,7 +9,8 @@ export class RegistryError extends Error {
     readonly status?: number,
     readonly code?: string,
     readonly detail?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -37,6 +37,8 @@ export class TokenAuth {
     private readonly credentials?: Credentials,
     /** The registry's base URL: credentials go only to a realm of the same host, never downgraded to plain HTTP. */
     private readonly registry?: string,
+    /** How the token is asked for (the registry client's transport: fetch, or one trusting a CA). */
+    private readonly get: (url: URL, headers: Record<string, string>) => Promise<Response> = (url, headers) => fetch(url, { headers }),
   ) {}
 
   header(): Record<string, string> {
@@ -56,7 +58,7 @@ export class TokenAuth {
     const headers: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
     let res: Response;
     try {
-      res = await fetch(url, { headers });
+      res = await this.get(url, headers);
     } catch (e) {
       throw new RegistryError(`cannot reach the token service ${url.origin}${url.pathname}: ${(e as Error).message}`);
     }

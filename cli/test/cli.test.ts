@@ -7,15 +7,14 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
-import type * as ClientModule from '../../nodes/test/support/client.js';
 import type { Config } from 'georeg/nodes';
+import { closedPort, pushBlob } from 'georeg/test-support';
 import { envWith, expectCleanFailure, georeg, main, STACK } from './support/run.js';
 
 // This file runs as cli/dist/test/cli.test.js: the command is cli/dist/src/main.js, the
 // node test helpers are compiled to nodes/dist/test/support/ (imported at run time, by URL).
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
-const { pushBlob } = (await import(support('client.js'))) as typeof ClientModule;
 
 
 type LogLine = Record<string, unknown> & { msg?: string };
@@ -334,11 +333,7 @@ describe('cli: georeg', () => {
       const serve = ServeProcess.start(['--listen', '127.0.0.1:0', '--data', dir], { GEOREG_LOG_ACCESS: 'false' });
       try {
         await serve.url();
-        // A port nothing listens on: take one, then free it.
-        const probe = createServer();
-        await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-        const { port } = probe.address() as { port: number };
-        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        const port = await closedPort();
         const run = await georeg(['gc', '--dry-run', '--data', dir, '--listen', `127.0.0.1:${port}`]);
         assert.notEqual(run.code, 0);
         assert.match(run.stderr, new RegExp(`^georeg gc: .*in use.*no node answers at http://127\\.0\\.0\\.1:${port}`, 'm'));

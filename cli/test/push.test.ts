@@ -3,11 +3,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
+import { closedPort } from 'georeg/test-support';
 import { CliError } from '../src/command.js';
 import { pushCommand, pushLayout, splitLayoutArg } from '../src/commands/push.js';
 import { openLayout, REF_NAME, type Descriptor } from '../src/oci-layout.js';
@@ -227,10 +227,7 @@ describe('georeg push', () => {
   it('fails with status 1 when the registry cannot be reached', async () => {
     const dir = await newLayout(root, 'app');
     await tagLayout(dir, { v1: await writeImage(dir, 'amd64') });
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as { port: number };
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await closedPort();
     expectFailure(await push(dir, `127.0.0.1:${port}/team/app:v1`), 1, new RegExp(`^georeg push: HEAD /v2/team/app/blobs/sha256:\\w+: cannot reach http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'));
   });
 

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
+import { closedPort, pushImage } from 'georeg/test-support';
 import { CliError } from '../src/command.js';
+import { writeDevCerts } from '../src/commands/certs.js';
 import { parseImageRef, RegistryClient, RegistryError, sha256 } from '../src/registry-client.js';
 
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
@@ -12,22 +18,6 @@ const { startTestNode } = (await import(support('harness.js'))) as typeof Harnes
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const EMPTY = 'application/vnd.oci.empty.v1+json';
-
-/** Config, one layer and a manifest (with `extra` fields) pushed through the client; returns the manifest. */
-async function pushImage(client: RegistryClient, repo: string, ref: string, extra: Record<string, unknown> = {}): Promise<{ digest: string; bytes: Buffer }> {
-  const config = await client.pushBytes(repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
-  const layer = await client.pushBytes(repo, randomBytes(1000));
-  const bytes = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-      ...extra,
-    }),
-  );
-  return { digest: await client.putManifest(repo, ref, bytes, OCI_MANIFEST), bytes };
-}
 
 function isRegistryError(status: number | undefined, code: string | undefined, message: RegExp): (e: unknown) => boolean {
   return (e) => {
@@ -84,12 +74,13 @@ describe('RegistryClient against a georeg node', () => {
 
   it('puts, heads and gets manifests by tag and by digest', async () => {
     const repo = 'client/manifests';
-    const image = await pushImage(client, repo, 'v1');
-    assert.equal(image.digest, sha256(image.bytes));
+    const image = await pushImage(node.url, repo, 'v0'); // its blobs, and the manifest to put again
+    assert.equal(await client.putManifest(repo, 'v1', image.manifest, OCI_MANIFEST), sha256(image.manifest));
+    assert.equal(image.digest, sha256(image.manifest));
     for (const ref of ['v1', image.digest]) {
       const got = await client.getManifest(repo, ref);
-      assert.deepEqual(got, { digest: image.digest, mediaType: OCI_MANIFEST, bytes: image.bytes });
-      assert.deepEqual(await client.headManifest(repo, ref), { digest: image.digest, mediaType: OCI_MANIFEST, size: image.bytes.length });
+      assert.deepEqual(got, { digest: image.digest, mediaType: OCI_MANIFEST, bytes: image.manifest });
+      assert.deepEqual(await client.headManifest(repo, ref), { digest: image.digest, mediaType: OCI_MANIFEST, size: image.manifest.length });
     }
     assert.equal(await client.headManifest(repo, 'nope'), undefined);
   });
@@ -106,30 +97,33 @@ describe('RegistryClient against a georeg node', () => {
   });
 
   it('says when the registry cannot be reached', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as { port: number };
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await assert.rejects(new RegistryClient(`http://127.0.0.1:${port}`).blobExists('a/b', sha256(Buffer.from('x'))), isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/));
+    await assert.rejects(new RegistryClient(`http://127.0.0.1:${await closedPort()}`).blobExists('a/b', sha256(Buffer.from('x'))), isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/));
+  });
+
+  it("calls georeg's JSON API: the answer parsed, an error answer decoded as any other", async () => {
+    const status = await client.api<{ region: string }>('GET', '/georeg/v1/replication');
+    assert.equal(status.region, 'local');
+    await assert.rejects(client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'), isRegistryError(400, 'POLICY_INVALID', /^PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID /));
+    assert.equal(await client.getJson('/georeg/v1/nothing-here'), undefined);
   });
 
   it('lists tags across Link pages', async () => {
     const repo = 'client/tags';
     const tags = ['a', 'b', 'c', 'd', 'e'];
-    for (const t of tags) await pushImage(client, repo, t);
+    for (const t of tags) await pushImage(node.url, repo, t);
     assert.deepEqual((await client.listTags(repo, 2)).sort(), tags);
     assert.deepEqual((await client.listTags(repo)).sort(), tags);
   });
 
   it('lists referrers, optionally of one artifact type', async () => {
     const repo = 'client/referrers';
-    const subject = await pushImage(client, repo, 'v1');
+    const subject = await pushImage(node.url, repo, 'v1');
     const empty = await client.pushBytes(repo, Buffer.from('{}'));
-    const sig = await pushImage(client, repo, 'sig', {
+    const sig = await pushImage(node.url, repo, 'sig', [], {
       artifactType: 'application/vnd.example.sig',
       config: { mediaType: EMPTY, ...empty },
       layers: [{ mediaType: EMPTY, ...empty }],
-      subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.bytes.length },
+      subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.manifest.length },
     });
     const all = await client.referrers(repo, subject.digest);
     assert.deepEqual(
@@ -184,9 +178,90 @@ describe('RegistryClient against a scripted server', () => {
     await assert.rejects(client.getManifest('a/b', claimed), /the manifest's digest is/);
   });
 
+  it('sends credentials as Basic when told, answering no challenge with them', async () => {
+    const seen: string[] = [];
+    handler = (req, res, body) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization} ${req.headers['content-type']} ${body.toString()}`);
+      if (req.url === '/georeg/v1/auth/users/dev') return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"name":"dev"}');
+      res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': `Bearer realm="${base}/oauth2/token",service="x"` }).end('{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}');
+    };
+    const client = new RegistryClient(base, { credentials: { username: 'admin', password: 'pw' }, basic: true });
+    const basic = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
+    assert.deepEqual(await client.api('PATCH', '/georeg/v1/auth/users/dev', { disabled: true }), { name: 'dev' });
+    await assert.rejects(client.api('GET', '/georeg/v1/auth/users'), isRegistryError(401, 'UNAUTHORIZED', /^GET \/georeg\/v1\/auth\/users: 401 UNAUTHORIZED invalid credentials$/));
+    assert.deepEqual(seen, [`PATCH /georeg/v1/auth/users/dev ${basic} application/json {"disabled":true}`, `GET /georeg/v1/auth/users ${basic} undefined `]);
+  });
+
+  it('gives up on an exchange after timeoutMs', async () => {
+    handler = () => undefined; // never answers
+    const client = new RegistryClient(base, { timeoutMs: 200 });
+    await assert.rejects(client.api('GET', '/georeg/v1/replication'), isRegistryError(undefined, undefined, /^GET \/georeg\/v1\/replication: cannot reach http:\/\/127\.0\.0\.1:\d+: .*(timeout|aborted)/i));
+    server.closeAllConnections();
+  });
+
   it('reports a non-OCI error body by its first line', async () => {
     handler = (_req, res) => res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html>bad gateway</html>\n<body>');
     await assert.rejects(new RegistryClient(base).listTags('a/b'), isRegistryError(502, undefined, /^GET \/v2\/a\/b\/tags\/list: 502 <html>bad gateway<\/html>$/));
+  });
+});
+
+describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let server: ReturnType<typeof createHttpsServer>;
+  let base: string;
+  let ca: Buffer;
+  const blob = Buffer.from('redirected blob');
+  const seen: string[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-client-tls-'));
+    await writeDevCerts(dir, '127.0.0.1', 1, false);
+    ca = await readFile(join(dir, 'ca.pem'));
+    server = createHttpsServer({ cert: await readFile(join(dir, 'server.pem')), key: await readFile(join(dir, 'server.key')) }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'} ${Buffer.concat(chunks).length}`);
+        if (req.method === 'HEAD') return res.writeHead(404).end();
+        if (req.method === 'POST') return res.writeHead(202, { Location: '/upload/1' }).end();
+        if (req.method === 'PUT') return res.writeHead(201).end();
+        if (req.url?.startsWith('/v2/a/b/blobs/')) return res.writeHead(307, { Location: `/data/a/b?t=signed` }).end();
+        if (req.url === '/data/a/b?t=signed') return res.writeHead(200, { 'Content-Length': blob.length }).end(blob);
+        if (req.url?.startsWith('/token?')) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"token":"over-tls"}');
+        if (req.url === '/georeg/v1/private' && req.headers.authorization !== 'Bearer over-tls') return res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${base}/token",service="s"` }).end();
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"region":"tls"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reaches the server, follows a redirect as fetch does, and pushes with the CA; without it, cannot reach', async () => {
+    const client = new RegistryClient(base, { ca, headers: { Authorization: 'Bearer t' } });
+    assert.deepEqual(await client.api('GET', '/georeg/v1/replication'), { region: 'tls' });
+    assert.deepEqual(await client.getBlob('a/b', sha256(blob), 100), blob);
+    assert.equal(await client.pushBlob('a/b', sha256(blob), blob.length, () => Readable.from([blob])), 'pushed');
+    assert.deepEqual(seen, [
+      'GET /georeg/v1/replication Bearer t 0',
+      `GET /v2/a/b/blobs/${sha256(blob)} Bearer t 0`,
+      'GET /data/a/b?t=signed Bearer t 0',
+      `HEAD /v2/a/b/blobs/${sha256(blob)} Bearer t 0`,
+      'POST /v2/a/b/blobs/uploads/ Bearer t 0',
+      `PUT /upload/1?digest=${encodeURIComponent(sha256(blob))} Bearer t ${blob.length}`,
+    ]);
+    await assert.rejects(new RegistryClient(base).api('GET', '/georeg/v1/replication'), isRegistryError(undefined, undefined, /cannot reach https:\/\/127\.0\.0\.1:\d+: .*(self-signed|certificate)/i));
+  });
+
+  it('asks the token service through the same transport, trusting the CA', async () => {
+    seen.length = 0;
+    const client = new RegistryClient(base, { ca, credentials: { username: 'u', password: 'p' } });
+    assert.deepEqual(await client.api('GET', '/georeg/v1/private'), { region: 'tls' });
+    const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
+    assert.deepEqual(seen, ['GET /georeg/v1/private - 0', `GET /token?service=s ${basic} 0`, 'GET /georeg/v1/private Bearer over-tls 0']);
   });
 });
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
-import type * as ClientModule from '../../nodes/test/support/client.js';
+import { pushImage } from 'georeg/test-support';
 import { formatStatus, formatWhere } from '../src/commands/status.js';
 import { georeg, main } from './support/run.js';
 
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
-const { pushImage } = (await import(support('client.js'))) as typeof ClientModule;
 
 
 describe('georeg status and where', () => {

@@ -72,6 +72,9 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /cannot read keys\[0\]\.publicKeyFile .*nowhere\.pub: ENOENT/);
     await writeFile(bad, JSON.stringify({ keys: [{ name: 'x', publicKeyFile: 'ops.pub', publicKey: 'pem' }], policies: [] }));
     expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /keys\[0\]: give publicKey or publicKeyFile, not both/);
+    // A document the registry refuses: its OCI error, exit 1.
+    await writeFile(bad, JSON.stringify({ keys: [], policies: [{ repositories: ['x/**'], mode: 'enforce', keys: ['nobody'] }] }));
+    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 1, /^georeg policy: PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID .*nobody/m);
   });
 
   it('push --sign: the tag is served and verifies with the registry keys and with --key; a wrong key fails', async () => {

@@ -12,7 +12,7 @@
  *    for an access token per challenge scope.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ContainerRegistryContentClient, KnownManifestMediaType, type ContainerRegistryContentClientOptions } from '@azure/container-registry';
-import { cliMain, freePort } from './support/process.js';
+import { portOf, sha256 } from 'georeg/test-support';
+import { cliMain } from './support/process.js';
 import { runNode as run, ServeProcess } from './support/serve.js';
 
 type TokenCredential = ConstructorParameters<typeof ContainerRegistryContentClient>[2];
@@ -63,8 +64,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
   return Buffer.concat(chunks);
 }
-
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** What the SDK put on the wire, seen from inside its pipeline (after auth, per attempt). No secrets: form field names only. */
 interface Sent {
@@ -159,16 +158,17 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     caFile = join(certs, 'ca.pem');
     ca = await readFile(caFile, 'utf8');
 
-    port = await freePort();
     const data = await mkdtemp(join(tmp, 'data-'));
-    node = ServeProcess.spawn(['--listen', `127.0.0.1:${port}`, '--data', data], {
+    node = ServeProcess.spawn(['--listen', '127.0.0.1:0', '--data', data], {
       GEOREG_TLS_CERT: join(certs, 'server.pem'),
       GEOREG_TLS_KEY: join(certs, 'server.key'),
       GEOREG_AUTH_ENABLED: 'true',
       GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GEOREG_AUTH_ANONYMOUS_PULL: 'public/**',
     });
-    assert.equal(await node.listening(), `https://127.0.0.1:${port}`);
+    const listening = await node.listening();
+    assert.match(listening, /^https:\/\/127\.0\.0\.1:\d+$/);
+    port = portOf(listening);
     endpoint = `https://localhost:${port}`; // localhost is in the dev certificate's SANs
 
     // A scoped token (ACR style) through the admin API, with the administrator's Basic credentials.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { cliMain, freePort } from './support/process.js';
+import { cliMain } from './support/process.js';
 import { poll as until, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
 
@@ -20,7 +20,7 @@ describe('a 1 GiB blob replicates with flat memory (e2e)', function () {
   after(() => regions?.close());
 
   it('arrives intact in the other region, whose node (and its replicator) stays under 200 MiB resident', async () => {
-    const started = await TwoRegions.start(cliMain, freePort);
+    const started = await TwoRegions.start(cliMain);
     regions = started.regions;
     const pid = started.us.pid as number;
     const before = await rssMiB(pid);

@@ -12,14 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pushImage } from 'georeg/test-support';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
-import { freePort, repoRoot } from './support/process.js';
+import { repoRoot } from './support/process.js';
 import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
 
 const exec = promisify(execFile);
@@ -99,33 +100,6 @@ function substitute(expr: string, dashboard: Dashboard): string {
 
 // ---------------------------------------------------------------- a medium image, pushed over the API
 
-/** Push an image with one `layerBytes` layer straight over the API (monolithic uploads). */
-async function pushImage(r: ClusterRegion, repo: string, tag: string, layerBytes: number): Promise<void> {
-  const digest = (b: Buffer): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
-  const layer = randomBytes(layerBytes);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest(layer)] } }));
-  for (const blob of [layer, config]) {
-    const res = await http(`${r.registry}/v2/${repo}/blobs/uploads/?digest=${digest(blob)}`, {
-      method: 'POST',
-      body: blob,
-      headers: { 'Content-Type': 'application/octet-stream' },
-    });
-    assert.equal(res.status, 201, `${r.name}: blob upload: ${await res.text()}`);
-  }
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digest(layer), size: layer.length }],
-  });
-  const res = await http(`${r.registry}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT',
-    body: manifest,
-    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
-  });
-  assert.equal(res.status, 201, `${r.name}: manifest PUT: ${await res.text()}`);
-}
-
 async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): Promise<boolean> {
   const res = await http(`${r.registry}/georeg/v1/where/${repo}/${tag}`);
   if (!res.ok) return false;
@@ -145,25 +119,28 @@ async function nodePid(clusterPid: number, r: ClusterRegion): Promise<number> {
 
 class Prometheus {
   stderr = '';
-  private constructor(
-    readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
+  /** Its base URL, once it listens. */
+  url = '';
+  private constructor(readonly child: ChildProcess) {}
 
-  /** Start on a free port; resolves once /-/ready answers 200 (stops it and throws otherwise). */
+  /** Start on a port of its choosing (it logs `msg="Listening on" address=...`); resolves once /-/ready answers 200 (stops it and throws otherwise). */
   static async start(configFile: string, dataDir: string): Promise<Prometheus> {
-    const port = await freePort();
     const child = spawn(
       PROMETHEUS,
-      [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=info'],
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, '--web.listen-address=127.0.0.1:0', '--web.enable-lifecycle', '--log.level=info'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    const p = new Prometheus(child, `http://127.0.0.1:${port}`);
+    const p = new Prometheus(child);
     child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (c: string) => (p.stderr = (p.stderr + c).slice(-200_000)));
+    child.stderr?.on('data', (c: string) => {
+      p.stderr = (p.stderr + c).slice(-200_000);
+      const address = p.url ? undefined : /msg="Listening on" address=(127\.0\.0\.1:[1-9]\d*)/.exec(p.stderr)?.[1];
+      if (address) p.url = `http://${address}`;
+    });
     try {
       await until(30_000, 'prometheus to be ready', async () => {
         if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
+        if (!p.url) return false;
         return http(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
       });
     } catch (err) {
@@ -297,7 +274,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/demo/small:v1`]);
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/audit/app:v1`]);
     // A 128 MiB layer takes a couple of seconds to copy: lag, bytes in flight and throughput show it.
-    await pushImage(eu, 'demo/medium', 'v1', 128 * 1024 * 1024);
+    await pushImage(eu.registry, 'demo/medium', 'v1', [randomBytes(128 * 1024 * 1024)]); // straight over the API, monolithic uploads
     await until(60_000, 'demo/small:v1 and demo/medium:v1 complete in every region', async () =>
       (await completeEverywhere(us, 'demo/small', 'v1')) && (await completeEverywhere(us, 'demo/medium', 'v1')),
     );

@@ -1,29 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { cliMain, freePort } from './support/process.js';
+import { pushImage } from 'georeg/test-support';
+import { cliMain } from './support/process.js';
 import { poll, ready, send, TwoRegions } from './support/spawn.js';
 
 const IMAGES = 100;
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** Push a small image (config + one layer unique to `i`) as `repo:tag`; returns its manifest digest. */
-async function pushImage(base: string, repo: string, tag: string, i: number): Promise<string> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', i }));
-  const layer = Buffer.from(`layer ${i} `.repeat(200));
-  for (const blob of [config, layer]) {
-    assert.equal(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, blob, { 'Content-Length': blob.length }), 201);
-  }
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
-    }),
-  );
-  assert.equal(await send('PUT', `${base}/v2/${repo}/manifests/${tag}`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': manifest.length }), 201);
-  return sha256(manifest);
-}
 
 async function tags(base: string, repo: string): Promise<string[]> {
   const res = await fetch(`${base}/v2/${repo}/tags/list`);
@@ -37,7 +17,7 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
   after(() => regions?.close());
 
   it('ends with the same tags and the same digests in both regions', async () => {
-    const started = await TwoRegions.start(cliMain, freePort);
+    const started = await TwoRegions.start(cliMain);
     regions = started.regions;
     let us = started.us;
     const euUrl = regions.url.eu;
@@ -47,7 +27,8 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
     us.kill('SIGTERM');
     await new Promise((r) => us.once('exit', r));
     const digests = new Map<string, string>();
-    for (let i = 0; i < IMAGES; i++) digests.set(`v${i}`, await pushImage(euUrl, 'fleet/app', `v${i}`, i));
+    // Each image has one layer of its own.
+    for (let i = 0; i < IMAGES; i++) digests.set(`v${i}`, (await pushImage(euUrl, 'fleet/app', `v${i}`, [`layer ${i} `.repeat(200)])).digest);
     for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}/v2/fleet/app/manifests/v${i}`), 202);
 
     us = regions.serve('us');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { cliMain, freePort } from './support/process.js';
+import { sha256 } from 'georeg/test-support';
+import { cliMain } from './support/process.js';
 import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
 
@@ -25,7 +26,7 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
   const usPeers = async (): Promise<PeerStatus[]> => ((await (await fetch(`${regions.url.us}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers;
 
   before(async () => {
-    const started = await TwoRegions.start(cliMain, freePort, true);
+    const started = await TwoRegions.start(cliMain, true);
     regions = started.regions;
     replicator = (started.replicators as Record<'eu' | 'us', ChildProcess>).us;
   });
@@ -33,7 +34,7 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
 
   it("copies eu's push into us through us's node, which reports the replicate process's status", async () => {
     const layer = randomBytes(300 * 1024);
-    const digest = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+    const digest = sha256(layer);
     const eu = regions.url.eu;
     assert.equal(await send('POST', `${eu}/v2/team/app/blobs/uploads/?digest=${digest}`, layer, { 'Content-Length': layer.length }), 201);
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: layer.length }, layers: [] }));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cliMain, freePort } from './support/process.js';
+import { cliMain } from './support/process.js';
 import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
 
@@ -14,7 +14,7 @@ describe('replication survives kill -9 of the receiving region in the middle of 
   after(() => regions?.close());
 
   it('resumes the staged copy after a restart and ends with an intact blob', async () => {
-    const started = await TwoRegions.start(cliMain, freePort);
+    const started = await TwoRegions.start(cliMain);
     regions = started.regions;
     let us = started.us;
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
+import { sha256 } from 'georeg/test-support';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 
@@ -93,7 +94,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     const [eu, us] = info.regions as [ClusterRegion, ClusterRegion];
     // A blob with no manifest makes no event: it stays in eu alone.
     const blob = randomBytes(64 * 1024);
-    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const digest = sha256(blob);
     const pushed = await https(`${eu.registry}/v2/team/solo/blobs/uploads/?digest=${digest}`, ca, { Authorization: `Bearer ${await token(eu, 'repository:team/solo:pull,push')}` }, 'POST', blob);
     assert.equal(pushed.status, 201, pushed.body.toString());
     const t = await token(us, 'repository:team/solo:pull');

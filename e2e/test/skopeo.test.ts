@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256 } from 'georeg/test-support';
 import { GeoregNode } from './support/process.js';
 import {
   layoutBlob,
   layoutRef,
-  sha256,
   Skopeo,
   SkopeoError,
   type OciIndex,

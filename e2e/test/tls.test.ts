@@ -9,7 +9,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliMain, freePort } from './support/process.js';
+import { portOf } from 'georeg/test-support';
+import { cliMain } from './support/process.js';
 import { georegCli as georeg, ServeProcess } from './support/serve.js';
 import { layoutRef, Skopeo, skopeoFails } from './support/skopeo.js';
 
@@ -41,13 +42,13 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
   let skopeo: Skopeo;
   const nodes: ServeProcess[] = [];
 
-  /** `georeg serve` on a free port with a fresh data dir; resolves with it and its URL. */
+  /** `georeg serve` on a port of its choosing with a fresh data dir; resolves with it, its URL and the port. */
   async function serve(args: string[], env: Record<string, string> = {}): Promise<{ node: ServeProcess; url: string; port: number }> {
-    const port = await freePort();
     const data = await mkdtemp(join(tmp, 'data-'));
-    const node = ServeProcess.spawn(['--listen', `127.0.0.1:${port}`, '--data', data, ...args], env);
+    const node = ServeProcess.spawn(['--listen', '127.0.0.1:0', '--data', data, ...args], env);
     nodes.push(node);
-    return { node, url: await node.listening(), port };
+    const url = await node.listening();
+    return { node, url, port: portOf(url) };
   }
 
   before(async function () {
@@ -106,21 +107,22 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
   it('refuses plain HTTP on a non-loopback address, explaining the two ways out; GEOREG_INSECURE_HTTP=true allows it', async function () {
     this.timeout(60_000);
     const data = await mkdtemp(join(tmp, 'data-'));
-    const port = await freePort('0.0.0.0');
-    const refused = await georeg(['serve', '--listen', `0.0.0.0:${port}`, '--data', data]);
+    const refused = await georeg(['serve', '--listen', '0.0.0.0:0', '--data', data]);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /^georeg serve: refusing to serve plain HTTP on 0\.0\.0\.0:\d+, which is not a loopback address/);
     assert.match(refused.stderr, /tls\.cert and tls\.key/);
     assert.match(refused.stderr, /insecureHttp: true \(GEOREG_INSECURE_HTTP=true\)/);
     assert.doesNotMatch(refused.stderr, /^\s+at /m, 'no stack trace');
 
-    const halfTls = await georeg(['serve', '--listen', `127.0.0.1:${port}`, '--data', data], { GEOREG_TLS_CERT: join(certs, 'server.pem') });
+    const halfTls = await georeg(['serve', '--listen', '127.0.0.1:0', '--data', data], { GEOREG_TLS_CERT: join(certs, 'server.pem') });
     assert.equal(halfTls.code, 2);
     assert.match(halfTls.stderr, /georeg serve: tls\.cert is set but tls\.key is not/);
 
-    const node = ServeProcess.spawn(['--listen', `0.0.0.0:${port}`, '--data', data], { GEOREG_INSECURE_HTTP: 'true' });
+    const node = ServeProcess.spawn(['--listen', '0.0.0.0:0', '--data', data], { GEOREG_INSECURE_HTTP: 'true' });
     nodes.push(node);
-    assert.equal(await node.listening(), `http://0.0.0.0:${port}`);
+    const url = await node.listening();
+    const port = portOf(url);
+    assert.equal(url, `http://0.0.0.0:${port}`);
     const res = await fetch(`http://127.0.0.1:${port}/v2/`);
     assert.equal(res.status, 200);
   });

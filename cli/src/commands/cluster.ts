@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { natsConfig, regionPorts, type RegionPorts } from '../cluster/nats-config.js';
 import { secureCluster } from '../cluster/secure.js';
-import { get as httpGet } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { RegistryClient } from '../registry-client.js';
 
 const NATS_SERVER = process.env.GEOREG_NATS_SERVER ?? '/usr/sbin/nats-server';
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -82,38 +81,19 @@ function prefixLines(name: string, child: ChildProcess): void {
   });
 }
 
-/** GET a JSON document over HTTP, or HTTPS trusting `ca`; undefined on any failure. */
-function getJson<T>(url: string, ca?: Buffer): Promise<T | undefined> {
-  return new Promise((done) => {
-    const req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { ca, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        try {
-          done(res.statusCode === 200 ? (JSON.parse(body) as T) : undefined);
-        } catch {
-          done(undefined);
-        }
-      });
-    });
-    req.on('error', () => done(undefined));
-    req.on('timeout', () => req.destroy());
-  });
-}
-
 /**
  * Resolves when the region's node reports `peers` replication peers (with
  * `up`: each seen up, which needs a separate replicator's first report);
  * rejects if the process watched exits first.
  */
 async function replicating(r: Region, base: string, peers: number, child: ChildProcess, ca?: Buffer, up = false): Promise<void> {
-  const url = `${base}/georeg/v1/replication`;
+  // HTTPS trusting the cluster's CA; each probe gives up after 2 s.
+  const node = new RegistryClient(base, { ...(ca && { ca }), timeoutMs: 2000 });
   for (;;) {
     if (child.pid === undefined) throw new CliError(`${r.name} could not be started`);
     // A child killed by a signal (the OOM killer, say) has a signalCode and no exitCode.
     if (child.exitCode !== null || child.signalCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
-    const status = await getJson<{ peers: { up: boolean }[] }>(url, ca);
+    const status = await node.getJson<{ peers: { up: boolean }[] }>('/georeg/v1/replication');
     if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
   }

@@ -1,5 +1,7 @@
 import { createLogger, loadConfig, openRegistry, collectGarbage, gcOptions, parseListen, type GcReport } from 'georeg/nodes';
 import { CliError, configOptions, configOverrides, parseOptions, type Command } from '../command.js';
+import { RegistryClient, RegistryError } from '../registry-client.js';
+import { credentialsFromEnv } from '../token-auth.js';
 
 const help = `Usage: georeg gc [--dry-run] [--data DIR] [--config FILE] [--url URL]
 
@@ -13,7 +15,9 @@ When a node is running on the data directory, gc asks that node to do the work
 Options:
   --dry-run      print what would be deleted and the bytes freed; delete nothing
   --url URL      the running node's base URL
-  --data, --config, --listen   as for \`georeg serve\``;
+  --data, --config, --listen   as for \`georeg serve\`
+
+A node with authentication on wants an administrator: GEOREG_CREDS=USER:PASSWORD.`;
 
 function print(report: GcReport): void {
   const verb = report.dryRun ? 'would delete' : 'deleted';
@@ -25,16 +29,14 @@ function print(report: GcReport): void {
   for (const b of report.broken) process.stdout.write(`broken: ${b.kind} ${b.repository} ${b.digest}${b.detail ? ` (${b.detail})` : ''}\n`);
 }
 
+/** The node's gc report; a node that refuses is a RegistryError (exit 1), none answering a usage mistake (exit 2). */
 async function viaNode(url: string, dryRun: boolean, why = ''): Promise<GcReport> {
-  let res: Response;
   try {
-    res = await fetch(`${url.replace(/\/$/, '')}/georeg/v1/gc?dryRun=${dryRun}`, { method: 'POST' });
+    return await new RegistryClient(url, { credentials: credentialsFromEnv() }).api<GcReport>('POST', `/georeg/v1/gc?dryRun=${dryRun}`);
   } catch (e) {
-    const cause = (e as { cause?: { message?: string } }).cause;
-    throw new CliError(`${why}no node answers at ${url} (${cause?.message ?? (e as Error).message}); pass --url or --listen`);
+    if (!(e instanceof RegistryError && e.status === undefined && e.cause instanceof Error)) throw e;
+    throw new CliError(`${why}no node answers at ${url} (${e.cause.message}); pass --url or --listen`);
   }
-  if (!res.ok) throw new CliError(`node at ${url} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as GcReport;
 }
 
 export const gcCommand: Command = {

@@ -1,11 +1,10 @@
-import { CliError, parseOptions, type Command } from '../command.js';
+import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import type { UserView } from 'georeg/nodes';
+import { RegistryClient } from '../registry-client.js';
 import { table } from './status.js';
 
-const DEFAULT_URL = 'http://127.0.0.1:5000';
-
 const common = {
-  url: { type: 'string', default: DEFAULT_URL },
+  url: { type: 'string', default: DEFAULT_NODE_URL },
   admin: { type: 'string', default: 'admin' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -13,29 +12,12 @@ const common = {
 
 const AUTH_NOTE = `The administrator's password comes from GEOREG_PASSWORD (never a flag: flags end up in shell history).`;
 
-/** One admin API call with the administrator's Basic credentials; registry errors exit 1 with their message. */
+/** One admin API call with the administrator's Basic credentials; registry errors (RegistryError) exit 1 with their message. */
 async function call(url: string, admin: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const password = process.env.GEOREG_PASSWORD;
   if (!password) throw new CliError('set GEOREG_PASSWORD to the administrator\'s password');
-  let res: Response;
-  try {
-    res = await fetch(`${url.replace(/\/+$/, '')}${path}`, {
-      method,
-      headers: { Authorization: `Basic ${Buffer.from(`${admin}:${password}`).toString('base64')}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new RegistryCallError(`cannot reach ${url}: ${(e as Error).message}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    const err = (JSON.parse(text || '{}') as { errors?: { code: string; message: string }[] }).errors?.[0];
-    throw new RegistryCallError(`${method} ${path}: ${res.status} ${err ? `${err.code} ${err.message}` : text.slice(0, 300)}`);
-  }
-  return text ? JSON.parse(text) : undefined;
+  return new RegistryClient(url, { credentials: { username: admin, password }, basic: true }).api(method, path, body);
 }
-
-class RegistryCallError extends Error {}
 
 async function stdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -77,15 +59,9 @@ function rules<R extends { repositories: string[] }>(list: R[], names: (r: R) =>
 }
 
 async function run(values: { json?: boolean }, fn: () => Promise<unknown>, render: (v: never) => string): Promise<number> {
-  try {
-    const v = await fn();
-    process.stdout.write(values.json ? JSON.stringify(v, null, 2) + '\n' : render(v as never));
-    return 0;
-  } catch (e) {
-    if (!(e instanceof RegistryCallError)) throw e;
-    process.stderr.write(`georeg: ${e.message}\n`);
-    return 1;
-  }
+  const v = await fn();
+  process.stdout.write(values.json ? JSON.stringify(v, null, 2) + '\n' : render(v as never));
+  return 0;
 }
 
 const USER_USAGE = `Usage: georeg user add NAME [--role 'REPO-GLOB:ROLES' ...] [--admin-user] --password-stdin
@@ -102,7 +78,7 @@ ROLES per repository glob (comma-separated, e.g. --role 'team/**:pull,sign'):
 A user without roles can log in and do nothing. On update, --role replaces all of the
 user's roles and --no-roles removes them. --admin-user makes an administrator: manages
 users, tokens and the trust policy, and may do everything in every repository.
-Options: --url URL (default ${DEFAULT_URL}), --admin NAME (default admin), --json
+Options: --url URL (default ${DEFAULT_NODE_URL}), --admin NAME (default admin), --json
 ${AUTH_NOTE}
 `;
 
@@ -181,7 +157,7 @@ const TOKEN_USAGE = `Usage: georeg token create NAME --scope 'REPO-GLOB:ACTIONS'
        georeg token disable|enable|delete NAME
 ACTIONS: pull, push, delete, sign (push signatures only), metadata_read, metadata_write (comma-separated).
 The token's secret is printed once, at creation: use NAME and it as registry credentials.
-Options: --url URL (default ${DEFAULT_URL}), --admin NAME (default admin), --json
+Options: --url URL (default ${DEFAULT_NODE_URL}), --admin NAME (default admin), --json
 ${AUTH_NOTE}
 `;
 

@@ -1,17 +1,15 @@
 import type { NodeStatusSnapshot, RegionLocation } from 'georeg/nodes';
-import { CliError, parseOptions, type Command } from '../command.js';
+import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
+import { RegistryClient, RegistryError } from '../registry-client.js';
+import { credentialsFromEnv } from '../token-auth.js';
 
-const DEFAULT_URL = 'http://127.0.0.1:5000';
-
-async function getJson<T>(url: string): Promise<T> {
-  let res: Response;
+/** A document of the node at `url`; a refusal or no answer is a CliError (exit 2), as these commands have always reported it. */
+async function getJson<T>(url: string | undefined, path: string): Promise<T> {
   try {
-    res = await fetch(url);
+    return await new RegistryClient(url ?? DEFAULT_NODE_URL, { credentials: credentialsFromEnv() }).api<T>('GET', path);
   } catch (e) {
-    throw new CliError(`cannot reach ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    throw e instanceof RegistryError ? new CliError(e.message) : e;
   }
-  if (!res.ok) throw new CliError(`${url} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
-  return (await res.json()) as T;
 }
 
 /** Rows as aligned columns, the first row a header. */
@@ -87,14 +85,13 @@ export const statusCommand: Command = {
     });
     if (values.help) {
       process.stdout.write(
-        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]]\n\nAsks the node at URL (default ${DEFAULT_URL}) for GET /georeg/v1/replication.\n` +
+        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
           `--watch redraws the table every --interval seconds (default 2) until interrupted.\n`,
       );
       return 0;
     }
-    const url = `${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/replication`;
     const render = async (): Promise<string> => {
-      const s = await getJson<NodeStatusSnapshot>(url);
+      const s = await getJson<NodeStatusSnapshot>(values.url, '/georeg/v1/replication');
       return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
     };
     if (!values.watch) {
@@ -113,7 +110,8 @@ export const whereCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseOptions(argv, { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
-      process.stdout.write(`Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n`);
+      process.stdout.write(`Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n` +
+          `A node with authentication on wants credentials that may pull it: GEOREG_CREDS=USER:PASSWORD.\n`);
       return 0;
     }
     const ref = positionals[0];
@@ -121,7 +119,7 @@ export const whereCommand: Command = {
     if (!ref || !m) throw new CliError('give an image as NAME:TAG or NAME@DIGEST');
     const name = m[1] as string;
     const reference = (m[2] ?? m[3]) as string;
-    const res = await getJson<{ regions: RegionLocation[] }>(`${(values.url ?? DEFAULT_URL).replace(/\/$/, '')}/georeg/v1/where/${name}/${reference}`);
+    const res = await getJson<{ regions: RegionLocation[] }>(values.url, `/georeg/v1/where/${name}/${reference}`);
     process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatWhere(ref, res.regions));
     return res.regions.some((r) => r.state === 'complete') ? 0 : 1;
   },

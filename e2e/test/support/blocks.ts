@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sha256 } from 'georeg/test-support';
 import { send } from './spawn.js';
 
 /**
@@ -29,7 +30,7 @@ export async function pushBlocksImage(base: string, repo: string, tag: string, s
   };
   ok(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, blocks(size), { 'Content-Length': size }), 'layer');
   const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  const configDigest = sha256(config);
   ok(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${configDigest}`, config, { 'Content-Length': config.length }), 'config');
   const manifest = Buffer.from(
     JSON.stringify({

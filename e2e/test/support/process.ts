@@ -9,18 +9,24 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portOf } from 'georeg/test-support';
 
 /** Repository root: this file is e2e/dist/test/support/process.js once built. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 export const cliMain = join(repoRoot, 'cli', 'dist', 'src', 'main.js');
 
-/** A port that was free a moment ago (listen on 0, read the port, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A port that was free a moment ago (listen on 0, read the port, close): another process may take
+ * it before the server that is to use it binds it. Only for a port that must be known before its
+ * server starts (replication peers name each other's addresses in their settings); a server that
+ * can, binds port 0 and reports what it got (GeoregNode, ServeProcess, startNatsServer).
+ */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once('error', reject);
-    srv.listen(0, host, () => {
+    srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
       if (addr === null || typeof addr === 'string') {
         srv.close();
@@ -65,10 +71,12 @@ process.once('exit', () => {
 });
 
 export class GeoregNode {
-  /** e.g. http://127.0.0.1:41234 */
-  readonly url: string;
+  /** e.g. http://127.0.0.1:41234 (set once it listens) */
+  url = '';
   /** e.g. 127.0.0.1:41234 (what skopeo wants) */
-  readonly hostPort: string;
+  hostPort = '';
+  /** The port it chose (it listens on 127.0.0.1:0). */
+  port = 0;
   private stderrText = '';
   private stderrDropped = 0;
   private exitInfo: ExitInfo | undefined;
@@ -78,10 +86,7 @@ export class GeoregNode {
     readonly name: string,
     private readonly child: ChildProcess,
     readonly dataDir: string,
-    readonly port: number,
   ) {
-    this.url = `http://127.0.0.1:${port}`;
-    this.hostPort = `127.0.0.1:${port}`;
     live.add(child);
     this.exited = new Promise((res) => {
       child.once('exit', (code, signal) => {
@@ -96,37 +101,24 @@ export class GeoregNode {
     child.stdout?.on('data', (chunk: string) => this.append(chunk));
   }
 
-  /** Start a node on a free port with a fresh temp data dir; resolves once it serves GET /v2/ = 200. */
+  /** Start a node on a port of its choosing (127.0.0.1:0) with a fresh temp data dir; resolves once it serves GET /v2/ = 200. */
   static async start(opts: StartOptions = {}): Promise<GeoregNode> {
     if (!existsSync(cliMain)) throw new Error(`${cliMain} not built: run \`npx tsc -b\` first`);
-    const name = opts.name ?? 'georeg';
-    let lastError: unknown;
-    // A free port can be taken between probe and bind: retry a few times on an early exit.
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const dataDir = await mkdtemp(join(tmpdir(), 'georeg-e2e-'));
-      const port = await freePort();
-      const child = spawn(
-        process.execPath,
-        [cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...(opts.args ?? [])],
-        {
-          cwd: repoRoot,
-          env: { ...process.env, GEOREG_LOG_ACCESS: opts.accessLog === false ? 'false' : 'true', ...opts.env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      const node = new GeoregNode(name, child, dataDir, port);
-      try {
-        await node.waitListening(opts.startTimeoutMs ?? 20_000);
-        await node.checkBase();
-        return node;
-      } catch (err) {
-        lastError = err;
-        await node.stop().catch(() => undefined);
-        const inUse = node.stderr().includes('EADDRINUSE');
-        if (!inUse) break;
-      }
+    const dataDir = await mkdtemp(join(tmpdir(), 'georeg-e2e-'));
+    const child = spawn(process.execPath, [cliMain, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
+      cwd: repoRoot,
+      env: { ...process.env, GEOREG_LOG_ACCESS: opts.accessLog === false ? 'false' : 'true', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const node = new GeoregNode(opts.name ?? 'georeg', child, dataDir);
+    try {
+      await node.waitListening(opts.startTimeoutMs ?? 20_000);
+      await node.checkBase();
+      return node;
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      throw err;
     }
-    throw lastError;
   }
 
   private append(chunk: string): void {
@@ -185,12 +177,16 @@ export class GeoregNode {
     });
   }
 
+  /** Waits for the log line that names the address it got. */
   private async waitListening(timeoutMs: number): Promise<void> {
     // The log line may already be in the buffer if the process was very quick.
     const already = this.records().find((r) => r.msg === 'registry listening');
     const rec = already ?? (await this.waitForLog((r) => r.msg === 'registry listening', timeoutMs));
     const url = rec['url'];
-    if (url !== this.url) throw new Error(`${this.name}: listening on ${String(url)}, expected ${this.url}`);
+    if (typeof url !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) throw new Error(`${this.name}: listening on ${String(url)}, expected http://127.0.0.1:PORT`);
+    this.url = url;
+    this.hostPort = url.slice('http://'.length);
+    this.port = portOf(url);
   }
 
   private async checkBase(): Promise<void> {

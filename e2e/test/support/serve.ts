@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { listeningUrl } from 'georeg/test-support';
 import { cliMain, repoRoot, type LogRecord } from './process.js';
 
 /** The environment without the GEOREG_* settings (and extra CAs) of whoever runs the tests, plus `extra`. */
@@ -54,14 +55,14 @@ export class ServeProcess {
     return new ServeProcess(spawn(process.execPath, [cliMain, 'serve', ...args], { cwd: repoRoot, env: cleanEnv({ GEOREG_LOG_ACCESS: 'true', ...env }), stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
-  /** Resolves with the node's URL once it logs "registry listening". */
+  /** Resolves with the node's URL once it logs "registry listening" (with --listen HOST:0, the port it chose). */
   async listening(timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
     void this.exited.then(() => (exited = true));
     for (;;) {
-      const line = this.output.split('\n').find((l) => l.includes('"msg":"registry listening"'));
-      if (line) return (JSON.parse(line) as { url: string }).url;
+      const url = listeningUrl(this.output);
+      if (url) return url;
       if (exited) throw new Error(`georeg serve exited before listening:\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`georeg serve did not listen within ${timeoutMs} ms:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 50));

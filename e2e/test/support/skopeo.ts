@@ -6,7 +6,6 @@
  *  - otherwise: XDG_DATA_HOME=<temp dir> (skopeo then uses $XDG_DATA_HOME/containers/cache).
  */
 import { execFile, type ExecFileException } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -117,9 +116,6 @@ function unshareArgs(cacheDir: string, cmd: string[]): string[] {
   ];
 }
 
-export function sha256(data: string | Buffer): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
-}
 
 export interface OciDescriptor {
   mediaType: string;

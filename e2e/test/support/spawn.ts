@@ -3,6 +3,8 @@ import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listeningUrl, portOf, startNatsServer } from 'georeg/test-support';
+import { freePort } from './process.js';
 
 /** Start a process quietly (access log off), its stderr piped for `ready`. */
 export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -64,37 +66,45 @@ export function send(method: string, url: string, body?: Buffer | Iterable<Buffe
  * (re)starts a region's node; `close()` kills every process and removes the data.
  * With `external`, each region's replication runs in its own `georeg replicate`
  * process beside its node (`replicate(region)` (re)starts it).
+ *
+ * nats-server and the nodes choose their ports (a node restarted asks for the one it had: its
+ * URL is known). The replication ports are taken before anything starts: each region's settings
+ * name the other's.
  */
 export class TwoRegions {
   readonly children: ChildProcess[] = [];
-  readonly url: Record<'eu' | 'us', string>;
+  /** Each node's URL, once it listens. */
+  readonly url: Record<'eu' | 'us', string> = { eu: '', us: '' };
 
   private constructor(
     private readonly dir: string,
     private readonly cliMain: string,
     private readonly natsPort: number,
-    private readonly ports: Record<'eu' | 'us', { http: number; replication: number }>,
+    private readonly replicationPorts: Record<'eu' | 'us', number>,
     readonly external: boolean,
-  ) {
-    this.url = { eu: `http://127.0.0.1:${ports.eu.http}`, us: `http://127.0.0.1:${ports.us.http}` };
-  }
+  ) {}
 
-  static async start(cliMain: string, freePort: () => Promise<number>, external = false): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
+  static async start(cliMain: string, external = false): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-two-regions-'));
-    const [natsPort, euPort, usPort, euRepl, usRepl] = (await Promise.all([1, 2, 3, 4, 5].map(() => freePort()))) as [number, number, number, number, number];
-    const regions = new TwoRegions(dir, cliMain, natsPort, { eu: { http: euPort, replication: euRepl }, us: { http: usPort, replication: usRepl } }, external);
-    const nats = start('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${dir}/nats`]);
-    regions.children.push(nats);
-    await ready(nats, /Server is ready/);
-    const [eu, us] = [regions.serve('eu'), regions.serve('us')];
-    if (!external) {
-      await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
-      return { regions, eu, us };
+    const [euRepl, usRepl] = await Promise.all([freePort(), freePort()]);
+    const nats = await startNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', `${dir}/nats`], dir);
+    const regions = new TwoRegions(dir, cliMain, nats.port, { eu: euRepl, us: usRepl }, external);
+    regions.children.push(nats.child);
+    try {
+      // Each node logs its address ("registry listening", which serve() reads) before it replicates.
+      const [eu, us] = [regions.serve('eu'), regions.serve('us')];
+      if (!external) {
+        await Promise.all([ready(eu, /"msg":"replicating"/), ready(us, /"msg":"replicating"/)]);
+        return { regions, eu, us };
+      }
+      await Promise.all([ready(eu, /region store listening/), ready(us, /region store listening/)]);
+      const replicators = { eu: regions.replicate('eu'), us: regions.replicate('us') };
+      await Promise.all([ready(replicators.eu, /"msg":"replicating"/), ready(replicators.us, /"msg":"replicating"/)]);
+      return { regions, eu, us, replicators };
+    } catch (e) {
+      await regions.close(); // no process outlives a start that failed
+      throw e;
     }
-    await Promise.all([ready(eu, /region store listening/), ready(us, /region store listening/)]);
-    const replicators = { eu: regions.replicate('eu'), us: regions.replicate('us') };
-    await Promise.all([ready(replicators.eu, /"msg":"replicating"/), ready(replicators.us, /"msg":"replicating"/)]);
-    return { regions, eu, us, replicators };
   }
 
   /** The settings a region's processes share. */
@@ -103,8 +113,8 @@ export class TwoRegions {
     return {
       GEOREG_REGION: region,
       GEOREG_NATS_URL: `nats://127.0.0.1:${this.natsPort}`,
-      GEOREG_REPLICATION_LISTEN: `127.0.0.1:${this.ports[region].replication}`,
-      GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${this.ports[peer].replication}`,
+      GEOREG_REPLICATION_LISTEN: `127.0.0.1:${this.replicationPorts[region]}`,
+      GEOREG_REPLICATION_PEERS: `${peer}=127.0.0.1:${this.replicationPorts[peer]}`,
       ...(this.external ? { GEOREG_REPLICATION_EXTERNAL: 'true' } : {}),
     };
   }
@@ -116,10 +126,26 @@ export class TwoRegions {
     return c;
   }
 
-  /** Start the region's node (again); it replicates from the other region. */
+  /**
+   * Start the region's node (again: on the port it had); it replicates from the other region. Its
+   * first start takes a port of its choosing: the region's URL is set from its log line saying so
+   * (read from the moment it is spawned, so before any later line the caller waits for).
+   */
   serve(region: 'eu' | 'us'): ChildProcess {
-    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${this.ports[region].http}`, '--data', `${this.dir}/${region}`], this.env(region));
+    const port = this.url[region] ? portOf(this.url[region]) : 0;
+    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', `${this.dir}/${region}`], this.env(region));
     this.children.push(c);
+    if (!this.url[region]) {
+      let seen = '';
+      const onData = (chunk: Buffer): void => {
+        seen += chunk.toString();
+        const url = listeningUrl(seen);
+        if (!url) return;
+        c.stderr?.off('data', onData);
+        this.url[region] = url;
+      };
+      c.stderr?.on('data', onData);
+    }
     return c;
   }
 

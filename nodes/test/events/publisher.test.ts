@@ -7,7 +7,8 @@ import { silentLogger } from '../../src/log.js';
 import { compareHlc } from '../../src/events/hlc.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
-import { TestNats, freePort } from '../support/nats.js';
+import { closedPort } from 'georeg/test-support';
+import { TestNats } from '../support/nats.js';
 
 interface Received {
   event: Event;
@@ -80,7 +81,7 @@ describe('events: outbox to JetStream (real nats-server)', function () {
     for (const tag of ['a', 'b', 'c']) pushed.push(await pushImage(node.url, 'team/offline', tag));
     const del = await http('DELETE', `${node.url}/v2/team/offline/manifests/b`);
     assert.equal(del.status, 202);
-    assert.equal(node.registry.meta.outboxDepth(), 7, 'three manifests, three tags and a tag delete wait in the outbox');
+    assert.equal(node.stores.meta.outboxDepth(), 7, 'three manifests, three tags and a tag delete wait in the outbox');
 
     await nats.start();
     nc = await connect({ servers: nats.url });
@@ -139,7 +140,7 @@ describe('events: stop() while NATS cannot be reached', function () {
   this.timeout(30_000);
 
   it('returns promptly while it retries an unreachable NATS with a long backoff', async () => {
-    const port = await freePort(); // nothing listens there
+    const port = await closedPort(); // nothing listens there
     const publisher = new OutboxPublisher(new MemoryMetaStore(), { servers: `nats://127.0.0.1:${port}`, region: 'eu', log: silentLogger, maxBackoffMs: 60_000 });
     publisher.start();
     // Let it fail a few times, so that its backoff has grown long.

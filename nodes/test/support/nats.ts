@@ -1,22 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNatsServer } from 'georeg/test-support';
 
-export const NATS_SERVER = '/usr/sbin/nats-server';
-
-/** A free TCP port on 127.0.0.1 (the OS picks; we release it right away). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { NATS_SERVER } from 'georeg/test-support';
 
 export interface TestNatsOptions {
   /** Credentials the server requires. */
@@ -28,26 +16,41 @@ export interface TestNatsOptions {
 }
 
 /**
- * A real nats-server with JetStream on a free port, its store in a temp dir.
- * `stop()` and `start()` again keep the port and the store (a restart);
- * `destroy()` removes everything.
+ * A real nats-server with JetStream on a port of its choosing (read from its ports file), its
+ * store in a temp dir. `stop()` and `start()` again keep the port and the store (a restart: the
+ * port its clients know is asked for by number then); `destroy()` removes everything.
  */
 export class TestNats {
   private proc?: ChildProcess;
-  log = '';
+  #log?: () => string;
+  #port?: number;
+  #monitorPort?: number;
 
   private constructor(
-    readonly port: number,
     readonly dir: string,
     private readonly opts: TestNatsOptions,
-    /** The HTTP monitoring port, when asked for. */
-    readonly monitorPort?: number,
   ) {}
 
   static async start(opts: TestNatsOptions = {}): Promise<TestNats> {
-    const n = new TestNats(await freePort(), await mkdtemp(join(tmpdir(), 'georeg-nats-')), opts, opts.monitor ? await freePort() : undefined);
+    const n = new TestNats(await mkdtemp(join(tmpdir(), 'georeg-nats-')), opts);
     await n.start();
     return n;
+  }
+
+  /** The client port (once started). */
+  get port(): number {
+    if (this.#port === undefined) throw new Error('TestNats not started');
+    return this.#port;
+  }
+
+  /** The HTTP monitoring port, when asked for (once started). */
+  get monitorPort(): number | undefined {
+    return this.#monitorPort;
+  }
+
+  /** What the running server wrote to stderr ('' when stopped). */
+  get log(): string {
+    return this.#log?.() ?? '';
   }
 
   get auth(): { user: string; pass: string } | undefined {
@@ -68,26 +71,19 @@ export class TestNats {
   async start(): Promise<void> {
     const credentials = this.auth ? ['--user', this.auth.user, '--pass', this.auth.pass] : [];
     const jetstream = this.opts.jetstream === false ? [] : ['-js', '-sd', this.dir];
-    const monitor = this.monitorPort ? ['-m', String(this.monitorPort)] : [];
-    const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), ...jetstream, ...monitor, ...credentials], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr?.setEncoding('utf8');
-      proc.stderr?.on('data', (chunk: string) => {
-        this.log += chunk;
-        if (this.log.includes('Server is ready')) resolve();
-      });
-      proc.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${this.log.slice(-2000)}`)));
-    });
+    const monitor = this.opts.monitor ? ['-m', String(this.#monitorPort ?? -1)] : [];
+    const started = await startNatsServer(['-a', '127.0.0.1', '-p', String(this.#port ?? -1), ...jetstream, ...monitor, ...credentials], this.dir);
+    this.proc = started.child;
+    this.#log = started.log;
+    this.#port = started.port;
+    this.#monitorPort = started.monitorPort;
   }
 
   async stop(): Promise<void> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null) return;
     this.proc = undefined;
-    this.log = '';
+    this.#log = undefined;
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');

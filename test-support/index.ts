@@ -1,0 +1,6 @@
+/**
+ * `georeg/test-support`: helpers the tests of every area and the e2e scenarios share. It imports
+ * nothing of georeg (eslint.config.js), and nothing of georeg imports it but tests.
+ */
+export * from './ports.js';
+export * from './registry.js';
