@@ -80,6 +80,8 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
 export class Copier {
   /** Per peer and blob: digest mismatches in a row, and when the last was. */
   readonly #mismatches = new Map<string, { count: number; at: number }>();
+  /** Blob copies in progress, by peer, repository and digest. */
+  readonly #copying = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: RegionStore,
@@ -186,9 +188,22 @@ export class Copier {
     if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
   }
 
-  /** Link `digest` (of `size` bytes, as its manifest says) into `repo`: from local content when any repository here has it, else from the peer. */
+  /**
+   * Link `digest` (of `size` bytes, as its manifest says) into `repo`: from local content when any
+   * repository here has it, else from the peer. Callers that need the same blob at once (a
+   * repository's events and anti-entropy) share one copy, and one try of a corrupt one.
+   */
   async ensureBlob(repo: string, digest: Digest, size: number, peer: PeerClient): Promise<void> {
     if (await this.store.hasBlob(repo, digest)) return;
+    const key = `${peer.region}\0${repo}\0${digest}`;
+    const running = this.#copying.get(key);
+    if (running) return running;
+    const copy = this.#copyBlob(repo, digest, size, peer).finally(() => this.#copying.delete(key));
+    this.#copying.set(key, copy);
+    return copy;
+  }
+
+  async #copyBlob(repo: string, digest: Digest, size: number, peer: PeerClient): Promise<void> {
     const key = `${peer.region}\0${digest}`;
     const seen = this.#mismatches.get(key);
     const corrupt = (count: number): CorruptAtSource =>
