@@ -11,25 +11,61 @@ import globals from 'globals';
 // exports (`./nodes/dist/src/index.d.ts` → `nodes/src/index.ts`), so layering and cycles need no build.
 const { exports } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 const alias = Object.fromEntries(
-  Object.entries(exports).map(([k, v]) => [`georeg${k.slice(1)}$`, [new URL(v.types.replace('/dist/', '/').replace(/\.d\.ts$/, '.ts'), import.meta.url).pathname]]),
+  Object.entries(exports).map(([k, v]) => [
+    `georeg${k.slice(1)}$`,
+    [new URL(v.types.replace('/dist/', '/').replace(/\.d\.ts$/, '.ts'), import.meta.url).pathname],
+  ]),
 );
 
 /** `from` may not be imported by files under `target` (resolved paths, relative to this folder). */
 const zone = (target, from, message, except) => ({ target, from, message, ...(except && { except }) });
 const layering = [
-  zone('trust', ['nodes', 'replication', 'cli', 'e2e', 'bench'], 'trust is the pure library: it imports nothing of nodes, replication or cli.'),
+  zone(
+    'trust',
+    ['nodes', 'replication', 'cli', 'e2e', 'bench'],
+    'trust is the pure library: it imports nothing of nodes, replication or cli.',
+  ),
   zone('proto', ['trust', 'nodes', 'replication', 'cli', 'e2e', 'bench'], 'proto is the shared contract: it imports nothing of the rest.'),
-  zone('nodes', ['replication', 'cli', 'e2e', 'bench'], 'nodes imports nothing of replication or cli (trust ← nodes ← replication; cli wires them).'),
+  zone(
+    'nodes',
+    ['replication', 'cli', 'e2e', 'bench'],
+    'nodes imports nothing of replication or cli (trust ← nodes ← replication; cli wires them).',
+  ),
   zone('replication', ['cli', 'e2e', 'bench'], 'replication imports nothing of cli.'),
   zone('cli', ['e2e', 'bench'], 'cli imports nothing of e2e.'),
-  zone('e2e', ['trust', 'proto', 'nodes', 'replication', 'cli', 'bench'], 'e2e talks to built processes only (black box): its own support, test-support and public packages.'),
-  zone('test-support', ['trust', 'proto', 'nodes', 'replication', 'cli', 'e2e', 'bench'], 'test-support is shared by the tests of every area and by e2e (black box): it imports nothing of the project.'),
-  zone(['trust/src', 'proto/gen', 'proto/index.ts', 'nodes/src', 'replication/src', 'cli/src'], ['test-support'], 'test-support is for tests: no source imports it.'),
-  zone('nodes/src/oci', ['nodes', 'trust', 'proto'], 'nodes/src/oci is the leaf module: it imports nothing else of the project.', ['./src/oci']),
-  zone(['nodes/src/storage', 'nodes/src/meta'], ['nodes/src/http', 'nodes/src/auth', 'nodes/src/registry', 'nodes/src/events', 'nodes/src/trust'], 'storage and meta are below the services: they know no HTTP, auth, services or events.'),
-  zone(['nodes/src/registry', 'nodes/src/events', 'nodes/src/trust'], ['nodes/src/http'], 'the domain services know no HTTP: only http/ turns their errors into OCI error bodies.'),
+  zone(
+    'e2e',
+    ['trust', 'proto', 'nodes', 'replication', 'cli', 'bench'],
+    'e2e talks to built processes only (black box): its own support, test-support and public packages.',
+  ),
+  zone(
+    'test-support',
+    ['trust', 'proto', 'nodes', 'replication', 'cli', 'e2e', 'bench'],
+    'test-support is shared by the tests of every area and by e2e (black box): it imports nothing of the project.',
+  ),
+  zone(
+    ['trust/src', 'proto/gen', 'proto/index.ts', 'nodes/src', 'replication/src', 'cli/src'],
+    ['test-support'],
+    'test-support is for tests: no source imports it.',
+  ),
+  zone('nodes/src/oci', ['nodes', 'trust', 'proto'], 'nodes/src/oci is the leaf module: it imports nothing else of the project.', [
+    './src/oci',
+  ]),
+  zone(
+    ['nodes/src/storage', 'nodes/src/meta'],
+    ['nodes/src/http', 'nodes/src/auth', 'nodes/src/registry', 'nodes/src/events', 'nodes/src/trust'],
+    'storage and meta are below the services: they know no HTTP, auth, services or events.',
+  ),
+  zone(
+    ['nodes/src/registry', 'nodes/src/events', 'nodes/src/trust'],
+    ['nodes/src/http'],
+    'the domain services know no HTTP: only http/ turns their errors into OCI error bodies.',
+  ),
 ];
-const noHttp = { name: ['node:http', 'node:https', 'node:http2'], message: 'storage, meta and the domain services know no HTTP (docs/architecture.md).' };
+const noHttp = {
+  name: ['node:http', 'node:https', 'node:http2'],
+  message: 'storage, meta and the domain services know no HTTP (docs/architecture.md).',
+};
 
 export default defineConfig(
   { ignores: ['**/dist/', 'proto/gen/', 'node_modules/', 'test-artifacts/', 'data/', 'cluster-data/', 'bench-results/', 'results/'] },
@@ -39,7 +75,9 @@ export default defineConfig(
     plugins: { 'import-x': importX },
     settings: {
       'import-x/extensions': ['.ts', '.mjs', '.js'],
-      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.mjs', '.js', '.json', '.node'], extensionAlias: { '.js': ['.ts', '.js'] }, alias })],
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.mjs', '.js', '.json', '.node'], extensionAlias: { '.js': ['.ts', '.js'] }, alias }),
+      ],
     },
     languageOptions: { globals: globals.node },
     rules: {
@@ -49,7 +87,10 @@ export default defineConfig(
       '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_' }],
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.object.name=/^(describe|context|it|specify|suite|test)$/][callee.property.name='only']", message: '.only would run this test alone and skip the rest.' },
+        {
+          selector: "CallExpression[callee.object.name=/^(describe|context|it|specify|suite|test)$/][callee.property.name='only']",
+          message: '.only would run this test alone and skip the rest.',
+        },
       ],
     },
   },

@@ -32,7 +32,7 @@ for (let i = 0; ; i++) {
 function* blocks() {
   const block = Buffer.alloc(1024 * 1024);
   for (let off = 0; off < SIZE; off += block.length) {
-    for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((off + i) * 2654435761 >>> 0, i);
+    for (let i = 0; i < block.length; i += 4) block.writeUInt32LE(((off + i) * 2654435761) >>> 0, i);
     yield block;
   }
 }
@@ -49,19 +49,32 @@ const phase = async (name, fn) => {
   console.log(`${name}: ${(SIZE / 1048576 / s).toFixed(0)} MiB/s, RSS before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`);
 };
 
-await phase(`push ${SIZE / 1048576} MiB (POST ?digest=)`, () => new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/rss/big/blobs/uploads/?digest=${digest}`, headers: { 'Content-Length': SIZE } }, (res) => {
-    res.resume();
-    res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`push: ${res.statusCode}`))));
-  });
-  req.on('error', reject);
-  const it = blocks();
-  const pump = () => {
-    for (let n = it.next(); !n.done; n = it.next()) if (!req.write(Buffer.from(n.value))) return req.once('drain', pump);
-    req.end();
-  };
-  pump();
-}));
+await phase(
+  `push ${SIZE / 1048576} MiB (POST ?digest=)`,
+  () =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: `/v2/rss/big/blobs/uploads/?digest=${digest}`,
+          headers: { 'Content-Length': SIZE },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`push: ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      const it = blocks();
+      const pump = () => {
+        for (let n = it.next(); !n.done; n = it.next()) if (!req.write(Buffer.from(n.value))) return req.once('drain', pump);
+        req.end();
+      };
+      pump();
+    }),
+);
 await phase(`pull ${SIZE / 1048576} MiB (curl)`, async () => {
   const r = spawnSync('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${port}/v2/rss/big/blobs/${digest}`]);
   if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);

@@ -26,7 +26,16 @@ const dir = mkdtempSync(join(tmpdir(), 'georeg-replbench-'));
 const separate = process.env.REPL_SEPARATE === '1';
 // REPL_REGIONS: the regions, the first one pushed to (default eu,us,ap; eu,us measures one receiving region alone).
 const regionList = process.env.REPL_REGIONS ?? 'eu,us,ap';
-const clusterArgs = ['cluster', '--regions', regionList, '--data', dir, '--port-base', String(base), ...(separate ? ['--separate-replicators'] : [])];
+const clusterArgs = [
+  'cluster',
+  '--regions',
+  regionList,
+  '--data',
+  dir,
+  '--port-base',
+  String(base),
+  ...(separate ? ['--separate-replicators'] : []),
+];
 const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), ...clusterArgs], {
   env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'ignore'],
@@ -99,7 +108,9 @@ function pullAndHash(url) {
         resolve(n / MiB / ((performance.now() - t) / 1000));
       });
       res.on('error', reject);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 /** MiB/s of sha256 over bytes in memory, on one core: the most any copy that verifies what it receives can reach. */
@@ -139,7 +150,8 @@ const bigDone = await Promise.all(others.map((r) => visible(r, 'bench/big', 'v1'
 const bigUrl = `${eu.registry}/v2/bench/big/blobs/${sha(big)}`;
 // The copies read eu's file past the page cache (O_DIRECT), so the first pull reads it from the
 // disk, as a pull right after a push does; the second one reads the page cache.
-const curlPull = () => Number(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', bigUrl], { encoding: 'utf8' }).stdout) / MiB;
+const curlPull = () =>
+  Number(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', bigUrl], { encoding: 'utf8' }).stdout) / MiB;
 const coldPull = curlPull();
 const median3 = async (f) => q([await f(), await f(), await f()], 0.5);
 const warmPull = await median3(curlPull);
@@ -152,17 +164,28 @@ await new Promise((r) => cluster.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 const h2 = await h2Ceiling(BIG / MiB);
 
-console.log(`Replication bench${separate ? ' (separate replicate processes)' : ''}, regions ${regionList}: ${N} images of 3 × 1 MiB pushed one at a time into ${eu.name}; lag until the tag answers.\n`);
+console.log(
+  `Replication bench${separate ? ' (separate replicate processes)' : ''}, regions ${regionList}: ${N} images of 3 × 1 MiB pushed one at a time into ${eu.name}; lag until the tag answers.\n`,
+);
 console.log('| region | p50 lag (ms) | p99 lag (ms) | max (ms) |');
 console.log('|---|---|---|---|');
-for (const r of others) console.log(`| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`);
+for (const r of others)
+  console.log(
+    `| ${r.name} | ${q(lags[r.name], 0.5).toFixed(0)} | ${q(lags[r.name], 0.99).toFixed(0)} | ${Math.max(...lags[r.name]).toFixed(0)} |`,
+  );
 const all = Object.values(lags).flat();
 console.log(`| all | ${q(all, 0.5).toFixed(0)} | ${q(all, 0.99).toFixed(0)} | ${Math.max(...all).toFixed(0)} |`);
-console.log(`\n1 GiB blob: replicated to ${others.map((r, k) => {
-  const rate = BIG / MiB / ((bigDone[k] - t0) / 1000);
-  const pct = (local) => `${((100 * rate) / local).toFixed(0)}%`;
-  return `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} MiB/s: ${pct(clientPull)} of skopeo's local pull, ${pct(verifiedPull)} of the Node pull checking the digest, ${pct(coldPull)} of the first curl pull, ${pct(warmPull)} of the second; ${pct(h2.rate)} of Node's HTTP/2 into sha256)`;
-}).join(', ')}.`);
-console.log(`Local pulls (curl) from ${eu.name} after the copies: first (from the disk) ${coldPull.toFixed(0)} MiB/s, second (page cache) ${warmPull.toFixed(0)} MiB/s; the second again with the digest checked as a client does (Node, into sha256) ${verifiedPull.toFixed(0)} MiB/s; skopeo pulling the image into a directory ${clientPull.toFixed(0)} MiB/s. sha256 alone on one core: ${hashAlone.toFixed(0)} MiB/s. Node's HTTP/2 over loopback into sha256, between two processes and with nothing else running: ${h2.rate.toFixed(0)} MiB/s, the receiver at ${h2.cpuPerGiB.toFixed(2)} CPU-s per GiB.`);
+console.log(
+  `\n1 GiB blob: replicated to ${others
+    .map((r, k) => {
+      const rate = BIG / MiB / ((bigDone[k] - t0) / 1000);
+      const pct = (local) => `${((100 * rate) / local).toFixed(0)}%`;
+      return `${r.name} in ${((bigDone[k] - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} MiB/s: ${pct(clientPull)} of skopeo's local pull, ${pct(verifiedPull)} of the Node pull checking the digest, ${pct(coldPull)} of the first curl pull, ${pct(warmPull)} of the second; ${pct(h2.rate)} of Node's HTTP/2 into sha256)`;
+    })
+    .join(', ')}.`,
+);
+console.log(
+  `Local pulls (curl) from ${eu.name} after the copies: first (from the disk) ${coldPull.toFixed(0)} MiB/s, second (page cache) ${warmPull.toFixed(0)} MiB/s; the second again with the digest checked as a client does (Node, into sha256) ${verifiedPull.toFixed(0)} MiB/s; skopeo pulling the image into a directory ${clientPull.toFixed(0)} MiB/s. sha256 alone on one core: ${hashAlone.toFixed(0)} MiB/s. Node's HTTP/2 over loopback into sha256, between two processes and with nothing else running: ${h2.rate.toFixed(0)} MiB/s, the receiver at ${h2.cpuPerGiB.toFixed(2)} CPU-s per GiB.`,
+);
 const whose = separate ? 'node and of its replicate process' : 'node (with its replicator)';
 console.log(`Peak RSS per region's ${whose}: ${procs.map((p) => `${p.name} ${peak[p.name].toFixed(0)} MiB`).join(', ')}.`);

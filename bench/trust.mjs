@@ -21,7 +21,9 @@ import { pushBinding, setPolicy, subjectOf } from '../nodes/dist/test/support/si
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const opt = (n, d) => Number(process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d);
-const SECONDS = opt('seconds', 10), CONNS = opt('conns', 32), RUNS = opt('runs', 3);
+const SECONDS = opt('seconds', 10),
+  CONNS = opt('conns', 32),
+  RUNS = opt('runs', 3);
 const THREADS = Math.min(2, CONNS);
 const ACCEPT = 'Accept: application/vnd.oci.image.manifest.v1+json';
 const TARGET = 0.9;
@@ -32,12 +34,21 @@ if (spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status !== 0)
 
 // ---------------------------------------------------------------- node lifecycle and cleanup
 const temp = mkdtempSync(join(tmpdir(), 'georeg-trustbench-'));
-const port = await new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
-const base = `http://127.0.0.1:${port}`;
-const node = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(temp, 'data')], {
-  env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
+const port = await new Promise((res) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => res(p));
+  });
 });
+const base = `http://127.0.0.1:${port}`;
+const node = spawn(
+  process.execPath,
+  [join(root, 'cli/dist/src/main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--data', join(temp, 'data')],
+  {
+    env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 let wrkChild;
 let stopping;
 function stop() {
@@ -54,14 +65,28 @@ function stop() {
   return stopping;
 }
 let signalled; // exit code after SIGINT/SIGTERM: the run then ends through the same cleanup
-process.on('SIGINT', () => { signalled = 130; stop().finally(() => process.exit(130)); });
-process.on('SIGTERM', () => { signalled = 143; stop().finally(() => process.exit(143)); });
+process.on('SIGINT', () => {
+  signalled = 130;
+  stop().finally(() => process.exit(130));
+});
+process.on('SIGTERM', () => {
+  signalled = 143;
+  stop().finally(() => process.exit(143));
+});
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b),
+    m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const r1 = (x) => Math.round(x * 10) / 10;
 // the node's utime + stime in seconds (USER_HZ = 100)
-const cpuS = () => { const t = readFileSync(`/proc/${node.pid}/stat`, 'utf8'), f = t.slice(t.lastIndexOf(')') + 2).split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
+const cpuS = () => {
+  const t = readFileSync(`/proc/${node.pid}/stat`, 'utf8'),
+    f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
 
 // wrk on one URL; a Lua done() hook prints the summary as JSON. Any non-2xx answer or socket error fails the run.
 const LUA = `done = function(s, lat, req)
@@ -73,7 +98,18 @@ end
 writeFileSync(join(temp, 'report.lua'), LUA);
 function wrk(path, seconds = SECONDS) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(temp, 'report.lua'), '-H', ACCEPT, `${base}${path}`];
+    const args = [
+      `-t${THREADS}`,
+      `-c${CONNS}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      join(temp, 'report.lua'),
+      '-H',
+      ACCEPT,
+      `${base}${path}`,
+    ];
     let out = '';
     const cpu0 = cpuS();
     wrkChild = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -84,9 +120,15 @@ function wrk(path, seconds = SECONDS) {
       const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
       if (code !== 0 || !line) return reject(new Error(`wrk exited ${code}: ${out}`));
       const j = JSON.parse(line.slice(8));
-      if (j.errors > 0 || j.requests === 0) return reject(new Error(`wrk on ${path}: ${j.errors} errors (non-2xx or socket) in ${j.requests} requests`));
-      resolve({ rps: j.requests / (j.duration_us / 1e6), requests: j.requests, p50_ms: j.p50_us / 1000, p99_ms: j.p99_us / 1000,
-        node_cpu_us_per_req: ((cpuS() - cpu0) * 1e6) / j.requests });
+      if (j.errors > 0 || j.requests === 0)
+        return reject(new Error(`wrk on ${path}: ${j.errors} errors (non-2xx or socket) in ${j.requests} requests`));
+      resolve({
+        rps: j.requests / (j.duration_us / 1e6),
+        requests: j.requests,
+        p50_ms: j.p50_us / 1000,
+        p99_ms: j.p99_us / 1000,
+        node_cpu_us_per_req: ((cpuS() - cpu0) * 1e6) / j.requests,
+      });
     });
   });
 }
@@ -106,7 +148,10 @@ async function main() {
   const doc = {
     identity: 'reg.test',
     keys: [{ name: 'bench', publicKey: key.publicPem }],
-    policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['bench'], threshold: 1 }, { repositories: ['**'], mode: 'off' }],
+    policies: [
+      { repositories: ['prod/**'], mode: 'enforce', keys: ['bench'], threshold: 1 },
+      { repositories: ['**'], mode: 'off' },
+    ],
   };
   await setPolicy(base, doc);
   const get = (path) => http('GET', `${base}${path}`, { headers: { Accept: ACCEPT.slice(8) } });
@@ -125,8 +170,16 @@ async function main() {
   // ---------------------------------------------------------------- measurement
   const variants = {
     A: { what: 'open/app:v1, policy off', path: '/v2/open/app/manifests/v1', before: () => want('/v2/open/app/manifests/v1', 200) },
-    B: { what: 'prod/app:v1, enforce, signed (cached)', path: '/v2/prod/app/manifests/v1', before: () => want('/v2/prod/app/manifests/v1', 200) },
-    C: { what: 'prod/app:v1, enforce, policy version changed before the run', path: '/v2/prod/app/manifests/v1', before: () => setPolicy(base, doc) },
+    B: {
+      what: 'prod/app:v1, enforce, signed (cached)',
+      path: '/v2/prod/app/manifests/v1',
+      before: () => want('/v2/prod/app/manifests/v1', 200),
+    },
+    C: {
+      what: 'prod/app:v1, enforce, policy version changed before the run',
+      path: '/v2/prod/app/manifests/v1',
+      before: () => setPolicy(base, doc),
+    },
   };
   const names = Object.keys(variants);
   console.error(`warm-up: ${Math.min(3, SECONDS)} s each on A and B`);
@@ -138,33 +191,59 @@ async function main() {
       await variants[n].before();
       const r = await wrk(variants[n].path);
       runs[n].push(r);
-      console.error(`round ${i + 1}/${RUNS} ${n}: ${r1(r.rps)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, node ${r1(r.node_cpu_us_per_req)} us CPU/req`);
+      console.error(
+        `round ${i + 1}/${RUNS} ${n}: ${r1(r.rps)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, node ${r1(r.node_cpu_us_per_req)} us CPU/req`,
+      );
     }
   }
   const decisions = (await get('/georeg/v1/trust')).json().decisions;
 
   // ---------------------------------------------------------------- report
-  const summary = Object.fromEntries(names.map((n) => [n, {
-    what: variants[n].what, path: variants[n].path, runs: runs[n].map((r) => ({ ...r, rps: r1(r.rps), node_cpu_us_per_req: r1(r.node_cpu_us_per_req) })),
-    median_rps: r1(median(runs[n].map((r) => r.rps))), median_p50_ms: median(runs[n].map((r) => r.p50_ms)), median_p99_ms: median(runs[n].map((r) => r.p99_ms)),
-    median_cpu_us_per_req: r1(median(runs[n].map((r) => r.node_cpu_us_per_req))),
-  }]));
+  const summary = Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        what: variants[n].what,
+        path: variants[n].path,
+        runs: runs[n].map((r) => ({ ...r, rps: r1(r.rps), node_cpu_us_per_req: r1(r.node_cpu_us_per_req) })),
+        median_rps: r1(median(runs[n].map((r) => r.rps))),
+        median_p50_ms: median(runs[n].map((r) => r.p50_ms)),
+        median_p99_ms: median(runs[n].map((r) => r.p99_ms)),
+        median_cpu_us_per_req: r1(median(runs[n].map((r) => r.node_cpu_us_per_req))),
+      },
+    ]),
+  );
   const ratio = (n) => Math.round((summary[n].median_rps / summary.A.median_rps) * 1000) / 1000;
   const met = ratio('B') >= TARGET;
   const cell = (xs) => xs.map((x) => x.toFixed(0)).join(' / ');
-  console.log(`\nTrust enforcement bench: wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, ${RUNS} interleaved runs per variant, ${cpus().length} cores shared by node and wrk.\n`);
+  console.log(
+    `\nTrust enforcement bench: wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, ${RUNS} interleaved runs per variant, ${cpus().length} cores shared by node and wrk.\n`,
+  );
   console.log('| variant | req/s per run | median req/s | p50 ms (median) | p99 ms (median) | node CPU us/req (median) | vs A |');
   console.log('|---|---|---|---|---|---|---|');
   for (const n of names) {
     const s = summary[n];
-    console.log(`| ${n}: ${s.what} | ${cell(runs[n].map((r) => r.rps))} | ${s.median_rps.toFixed(0)} | ${s.median_p50_ms.toFixed(2)} | ${s.median_p99_ms.toFixed(2)} | ${s.median_cpu_us_per_req} | ${ratio(n).toFixed(3)} |`);
+    console.log(
+      `| ${n}: ${s.what} | ${cell(runs[n].map((r) => r.rps))} | ${s.median_rps.toFixed(0)} | ${s.median_p50_ms.toFixed(2)} | ${s.median_p99_ms.toFixed(2)} | ${s.median_cpu_us_per_req} | ${ratio(n).toFixed(3)} |`,
+    );
   }
   console.log(`\nFirst GET after setting the policy (decision computed): ${r1(coldMs)} ms; next (cached): ${r1(warmMs)} ms.`);
   console.log(`Decisions counted by the node: ${JSON.stringify(decisions)}`);
   console.log(`\nB/A median = ${ratio('B').toFixed(3)} (target >= ${TARGET}): ${met ? 'MET' : 'NOT MET'}; C/A = ${ratio('C').toFixed(3)}`);
-  const result = { finished: new Date().toISOString(), node: process.version, cores: cpus().length, cpu: cpus()[0]?.model,
-    config: { seconds: SECONDS, conns: CONNS, threads: THREADS, runs: RUNS, accept: ACCEPT }, sanity: { cold_ms: r1(coldMs), cached_ms: r1(warmMs) },
-    variants: summary, decisions, ratio_B_A: ratio('B'), ratio_C_A: ratio('C'), target: TARGET, met };
+  const result = {
+    finished: new Date().toISOString(),
+    node: process.version,
+    cores: cpus().length,
+    cpu: cpus()[0]?.model,
+    config: { seconds: SECONDS, conns: CONNS, threads: THREADS, runs: RUNS, accept: ACCEPT },
+    sanity: { cold_ms: r1(coldMs), cached_ms: r1(warmMs) },
+    variants: summary,
+    decisions,
+    ratio_B_A: ratio('B'),
+    ratio_C_A: ratio('C'),
+    target: TARGET,
+    met,
+  };
   const dir = join(root, 'bench-results'); // git-ignored (/bench-results/ in .gitignore)
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `trust-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -31,7 +31,12 @@ const TOOLS = [
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.
 const SEARCH_PATH = [
   ...(process.env.PATH ?? '').split(delimiter),
-  '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin',
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/sbin',
+  '/usr/bin',
+  '/sbin',
+  '/bin',
 ].filter((d, i, all) => d !== '' && all.indexOf(d) === i);
 
 function which(bin) {

@@ -70,7 +70,9 @@ export async function startNatsServer(args: string[], portsDir: string, binary =
       if (log.includes('Server is ready')) resolve();
     });
     child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`nats-server exited with ${code ?? signal} before it was ready: ${log.slice(-2000)}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`nats-server exited with ${code ?? signal} before it was ready: ${log.slice(-2000)}`)),
+    );
   });
   // Written as it starts: `<executable>_<pid>.ports`, JSON like {"nats":["nats://127.0.0.1:4222"],"monitoring":["http://127.0.0.1:8222"]}.
   const file = join(portsDir, `${basename(binary)}_${child.pid}.ports`);

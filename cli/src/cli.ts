@@ -13,7 +13,22 @@ import { tokenCommand, userCommand } from './commands/identities.js';
 import { CliError, type Command } from './command.js';
 import { RegistryError } from './registry-error.js';
 
-const commands: Command[] = [serveCommand, replicateCommand, gcCommand, statusCommand, whereCommand, clusterCommand, pushCommand, keyCommand, signCommand, verifyCommand, policyCommand, certsCommand, userCommand, tokenCommand];
+const commands: Command[] = [
+  serveCommand,
+  replicateCommand,
+  gcCommand,
+  statusCommand,
+  whereCommand,
+  clusterCommand,
+  pushCommand,
+  keyCommand,
+  signCommand,
+  verifyCommand,
+  policyCommand,
+  certsCommand,
+  userCommand,
+  tokenCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -25,7 +40,7 @@ function usage(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `georeg <command> --help` for a command\'s options.',
+    "Run `georeg <command> --help` for a command's options.",
   ].join('\n');
 }
 

@@ -55,7 +55,8 @@ export async function openLayout(dir: string, tag?: string): Promise<Layout> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) throw new LayoutError(`${dir}: no such directory`);
   const marker = await readJsonFile<{ imageLayoutVersion?: unknown }>(join(dir, 'oci-layout'), `${dir} is not an OCI image layout`);
-  if (marker.imageLayoutVersion !== '1.0.0') throw new LayoutError(`${dir}: unsupported imageLayoutVersion ${JSON.stringify(marker.imageLayoutVersion)}`);
+  if (marker.imageLayoutVersion !== '1.0.0')
+    throw new LayoutError(`${dir}: unsupported imageLayoutVersion ${JSON.stringify(marker.imageLayoutVersion)}`);
   const index = await readJsonFile<{ manifests?: unknown }>(join(dir, 'index.json'), `${dir} is not an OCI image layout`);
   if (!Array.isArray(index.manifests)) throw new LayoutError(`${dir}/index.json: no manifests list`);
   const entries = index.manifests.map((m, i) => toDescriptor(m, `${dir}/index.json manifests[${i}]`));
@@ -64,7 +65,9 @@ export async function openLayout(dir: string, tag?: string): Promise<Layout> {
   if (picked.length !== 1 || !picked[0]) {
     if (entries.length === 0) throw new LayoutError(`${dir}: index.json lists no manifests`);
     if (tag === undefined) throw new LayoutError(`${dir} holds ${entries.length} manifests (${names}): name one as ${dir}:TAG`);
-    throw new LayoutError(`${dir}: ${picked.length === 0 ? 'no' : 'more than one'} manifest tagged ${JSON.stringify(tag)} (tags: ${names})`);
+    throw new LayoutError(
+      `${dir}: ${picked.length === 0 ? 'no' : 'more than one'} manifest tagged ${JSON.stringify(tag)} (tags: ${names})`,
+    );
   }
 
   const blobPath = (digest: string): string => {
@@ -77,7 +80,8 @@ export async function openLayout(dir: string, tag?: string): Promise<Layout> {
     if (size === undefined) throw new LayoutError(`${dir}: blob ${digest} is missing`);
     if (size > maxBytes) throw new LayoutError(`${dir}: blob ${digest} is larger than ${maxBytes} bytes`);
     const bytes = await readFile(path);
-    if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) throw new LayoutError(`${dir}: blob ${digest} is corrupt (its content has another digest)`);
+    if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest)
+      throw new LayoutError(`${dir}: blob ${digest} is corrupt (its content has another digest)`);
     return bytes;
   };
   return {
@@ -111,7 +115,8 @@ export async function pushPlan(layout: Layout): Promise<PushPlan> {
     const bytes = await layout.readBytes(d.digest);
     if (bytes.length !== d.size) throw new LayoutError(`${at(d)} has ${bytes.length} bytes, its descriptor says ${d.size}`);
     const doc = parseJson<{ mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown }>(bytes, at(d));
-    if (doc.mediaType !== undefined && doc.mediaType !== d.mediaType) throw new LayoutError(`${at(d)} is ${String(doc.mediaType)}, its descriptor says ${d.mediaType}`);
+    if (doc.mediaType !== undefined && doc.mediaType !== d.mediaType)
+      throw new LayoutError(`${at(d)} is ${String(doc.mediaType)}, its descriptor says ${d.mediaType}`);
     if (IndexTypes.has(d.mediaType)) {
       for (const [i, m] of list(doc.manifests, `${at(d)} manifests`).entries()) await visit(toDescriptor(m, `${at(d)} manifests[${i}]`));
     } else if (ImageTypes.has(d.mediaType)) {
@@ -131,7 +136,8 @@ function toDescriptor(v: unknown, where: string): Descriptor {
   const d = v as Partial<Descriptor> | null;
   if (typeof d !== 'object' || d === null) throw new LayoutError(`${where}: not a descriptor`);
   if (typeof d.mediaType !== 'string' || d.mediaType === '') throw new LayoutError(`${where}: no mediaType`);
-  if (typeof d.digest !== 'string' || !SHA256.test(d.digest)) throw new LayoutError(`${where}: unsupported or malformed digest ${JSON.stringify(d.digest)}`);
+  if (typeof d.digest !== 'string' || !SHA256.test(d.digest))
+    throw new LayoutError(`${where}: unsupported or malformed digest ${JSON.stringify(d.digest)}`);
   if (!Number.isSafeInteger(d.size) || (d.size as number) < 0) throw new LayoutError(`${where}: bad size ${JSON.stringify(d.size)}`);
   return d as Descriptor;
 }

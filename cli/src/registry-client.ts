@@ -10,7 +10,12 @@ import { RegistryError } from './registry-error.js';
 import { TokenAuth, type Credentials } from './token-auth.js';
 
 /** What `getManifest` and `headManifest` accept unless told otherwise. */
-export const MANIFEST_TYPES: readonly string[] = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList];
+export const MANIFEST_TYPES: readonly string[] = [
+  MediaTypes.ociManifest,
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifest,
+  MediaTypes.dockerManifestList,
+];
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** georeg's own API documents (a gc report lists every blob it deletes). */
@@ -97,7 +102,10 @@ export interface RegistryClientOptions {
 }
 
 /** How requests go out: fetch, or node:http(s) when a CA is to be trusted. */
-type Transport = (url: URL, init: { method: string; headers: Record<string, string>; body?: Buffer; signal?: AbortSignal }) => Promise<Response>;
+type Transport = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: Buffer; signal?: AbortSignal },
+) => Promise<Response>;
 
 /** A client for the OCI Distribution API of one registry, and for georeg's own API (/georeg/v1). */
 export class RegistryClient {
@@ -111,7 +119,10 @@ export class RegistryClient {
     private readonly options: RegistryClientOptions = {},
   ) {
     this.base = base.replace(/\/+$/, '');
-    this.#transport = options.ca === undefined ? (url, init) => fetch(url, { ...init, body: init.body as BodyInit | undefined }) : transportTrusting(options.ca);
+    this.#transport =
+      options.ca === undefined
+        ? (url, init) => fetch(url, { ...init, body: init.body as BodyInit | undefined })
+        : transportTrusting(options.ca);
     this.#auth = new TokenAuth(options.credentials, this.base, (url, headers) => this.#transport(url, { method: 'GET', headers }));
   }
 
@@ -184,7 +195,13 @@ export class RegistryClient {
    * Uploads a blob unless the repository has it: POST for a session, then one streamed PUT of
    * `size` bytes from `open()`. onBytes counts the bytes as they are sent.
    */
-  async pushBlob(repo: string, digest: string, size: number, open: () => Readable, onBytes?: (n: number) => void): Promise<'pushed' | 'skipped'> {
+  async pushBlob(
+    repo: string,
+    digest: string,
+    size: number,
+    open: () => Readable,
+    onBytes?: (n: number) => void,
+  ): Promise<'pushed' | 'skipped'> {
     if (await this.blobExists(repo, digest)) return 'skipped';
     const started = await this.exchange('POST', `/v2/${repo}/blobs/uploads/`, [202]);
     const location = started.headers.get('location');
@@ -203,16 +220,20 @@ export class RegistryClient {
     const label = `PUT ${url.pathname}`;
     return new Promise((resolve, reject) => {
       const headers = { ...this.options.headers, ...this.#authorization(), 'Content-Type': MediaTypes.octetStream, 'Content-Length': size };
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'PUT', headers, ...(this.options.ca !== undefined && { ca: this.options.ca }) }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text = (text + chunk).slice(0, 4096)));
-        res.on('end', () => {
-          if (res.statusCode === 201) return resolve();
-          reject(registryError(label, res.statusCode ?? 0, res.statusMessage ?? '', text));
-          req.destroy();
-        });
-      });
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+        url,
+        { method: 'PUT', headers, ...(this.options.ca !== undefined && { ca: this.options.ca }) },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text = (text + chunk).slice(0, 4096)));
+          res.on('end', () => {
+            if (res.statusCode === 201) return resolve();
+            reject(registryError(label, res.statusCode ?? 0, res.statusMessage ?? '', text));
+            req.destroy();
+          });
+        },
+      );
       let readError: Error | undefined;
       source.once('error', (e) => (readError = e));
       const count = new Transform({
@@ -221,7 +242,12 @@ export class RegistryClient {
           done(null, chunk);
         },
       });
-      pipeline(source, count, req).catch((e: Error) => reject(readError ?? new RegistryError(`${label}: cannot reach ${this.base}: ${e.message}`, undefined, undefined, undefined, { cause: e })));
+      pipeline(source, count, req).catch((e: Error) =>
+        reject(
+          readError ??
+            new RegistryError(`${label}: cannot reach ${this.base}: ${e.message}`, undefined, undefined, undefined, { cause: e }),
+        ),
+      );
     });
   }
 
@@ -247,7 +273,7 @@ export class RegistryClient {
   /** GETs a JSON listing and the pages its `Link: <...>; rel="next"` headers lead to. */
   private async pages<P, T>(first: string, items: (page: P) => T[]): Promise<T[]> {
     const all: T[] = [];
-    for (let next: string | undefined = first; next !== undefined; ) {
+    for (let next: string | undefined = first; next !== undefined;) {
       const path: string = next;
       const res = await this.request('GET', path, [200]);
       const text = (await readLimited(`GET ${path}`, res, MAX_MANIFEST_BYTES)).toString('utf8');
@@ -277,14 +303,25 @@ export class RegistryClient {
   }
 
   /** One request; an answer whose status is not in `ok` becomes a RegistryError. `target` is a path or a full URL. */
-  private async request(method: string, target: string, ok: number[], headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+  private async request(
+    method: string,
+    target: string,
+    ok: number[],
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<Response> {
     const url = new URL(target, this.base + '/');
     const label = `${method} ${url.pathname}`;
     const signal = this.options.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.options.timeoutMs);
     let res: Response;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await this.#transport(url, { method, headers: { ...this.options.headers, ...this.#authorization(), ...headers }, body, signal });
+        res = await this.#transport(url, {
+          method,
+          headers: { ...this.options.headers, ...this.#authorization(), ...headers },
+          body,
+          signal,
+        });
       } catch (e) {
         const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error) : (e as Error);
         throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause.message}`, undefined, undefined, undefined, { cause });
@@ -295,7 +332,8 @@ export class RegistryClient {
     }
     if (ok.includes(res.status)) return res;
     const err = registryError(label, res.status, res.statusText, (await res.text()).slice(0, 4096));
-    if (res.status === 401 && !this.options.credentials) err.message += ' (this registry wants credentials: set GEOREG_CREDS=USER:PASSWORD)';
+    if (res.status === 401 && !this.options.credentials)
+      err.message += ' (this registry wants credentials: set GEOREG_CREDS=USER:PASSWORD)';
     throw err;
   }
 }
@@ -311,11 +349,16 @@ function transportTrusting(ca: string | Buffer): Transport {
   const once = (url: URL, init: Parameters<Transport>[1]) =>
     new Promise<{ status: number; statusText: string; headers: Headers; body: Readable }>((resolve, reject) => {
       const secure = url.protocol === 'https:';
-      const req = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers: init.headers, signal: init.signal, ...(secure && { ca }) }, (res) => {
-        const headers = new Headers();
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers, body: res });
-      });
+      const req = (secure ? httpsRequest : httpRequest)(
+        url,
+        { method: init.method, headers: init.headers, signal: init.signal, ...(secure && { ca }) },
+        (res) => {
+          const headers = new Headers();
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+            headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+          resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers, body: res });
+        },
+      );
       req.on('error', (e) => reject(new TypeError('fetch failed', { cause: e })));
       req.end(init.body);
     });
@@ -328,7 +371,8 @@ function transportTrusting(ca: string | Buffer): Transport {
       if (REDIRECTS.has(res.status) && location !== null && hops < 20) {
         res.body.resume();
         const next = new URL(location, url);
-        if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+        if (next.origin !== url.origin)
+          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -339,7 +383,11 @@ function transportTrusting(ca: string | Buffer): Transport {
       }
       const empty = method === 'HEAD' || [204, 205, 304].includes(res.status);
       if (empty) res.body.resume();
-      const response = new Response(empty ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), { status: res.status, statusText: res.statusText, headers: res.headers });
+      const response = new Response(empty ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
       Object.defineProperty(response, 'url', { value: url.href });
       return response;
     }

@@ -1,7 +1,20 @@
 import type { KeyObject } from 'node:crypto';
 import {
-  bindingStatement, bundleReferrer, EMPTY_BLOB, imageStatement, legacySignatureManifest, legacySignatureTag, OCI_MANIFEST, parseStatement,
-  signBytes, signStatement, simpleSigningPayload, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT, type Statement, type TrustDocument,
+  bindingStatement,
+  bundleReferrer,
+  EMPTY_BLOB,
+  imageStatement,
+  legacySignatureManifest,
+  legacySignatureTag,
+  OCI_MANIFEST,
+  parseStatement,
+  signBytes,
+  signStatement,
+  simpleSigningPayload,
+  SIGSTORE_BUNDLE_V03,
+  TAG_BINDING_ARTIFACT,
+  type Statement,
+  type TrustDocument,
 } from 'georeg/trust';
 import { RegistryError, sha256, type ManifestHead, type RegistryClient } from './registry-client.js';
 
@@ -30,8 +43,14 @@ export interface SignResult {
 }
 
 /** The statement inside a signature referrer's bundle, unverified (for numbering and display). */
-export async function statementOf(client: RegistryClient, repo: string, referrer: string): Promise<{ statement: Statement; digest: string; bundle: Buffer }> {
-  const m = JSON.parse((await client.getManifest(repo, referrer, [OCI_MANIFEST])).bytes.toString('utf8')) as { layers?: { digest: string; mediaType: string }[] };
+export async function statementOf(
+  client: RegistryClient,
+  repo: string,
+  referrer: string,
+): Promise<{ statement: Statement; digest: string; bundle: Buffer }> {
+  const m = JSON.parse((await client.getManifest(repo, referrer, [OCI_MANIFEST])).bytes.toString('utf8')) as {
+    layers?: { digest: string; mediaType: string }[];
+  };
   const layer = m.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03);
   if (!layer) throw new RegistryError(`signature ${referrer} holds no sigstore bundle`);
   const bundle = await client.getBlob(repo, layer.digest, MAX_BUNDLE_BYTES);
@@ -78,7 +97,14 @@ async function nextSequence(client: RegistryClient, repo: string, tag: string, d
   return Math.max((state?.highestSequence ?? 0) + 1, newest ? newest.sequence + 1 : 0, Date.now());
 }
 
-async function pushReferrer(client: RegistryClient, repo: string, subject: ManifestHead, statement: Statement, key: KeyObject, artifactType: string): Promise<string> {
+async function pushReferrer(
+  client: RegistryClient,
+  repo: string,
+  subject: ManifestHead,
+  statement: Statement,
+  key: KeyObject,
+  artifactType: string,
+): Promise<string> {
   const bundle = await signStatement(statement, key);
   const blob = await client.pushBytes(repo, bundle);
   await client.pushBytes(repo, EMPTY_BLOB);
@@ -100,7 +126,14 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
     client,
     repo,
     subject,
-    bindingStatement({ registry: r.identity, repository: repo, tag: r.tag, digest: subject.digest, sequence, issuedAt: new Date().toISOString() }),
+    bindingStatement({
+      registry: r.identity,
+      repository: repo,
+      tag: r.tag,
+      digest: subject.digest,
+      sequence,
+      issuedAt: new Date().toISOString(),
+    }),
     r.key,
     TAG_BINDING_ARTIFACT,
   );
@@ -116,7 +149,7 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
       if (e instanceof RegistryError && e.status === 404) return undefined;
       throw e;
     });
-    const kept = before ? (JSON.parse(before.bytes.toString('utf8')) as { layers?: { digest: string }[] }).layers ?? [] : [];
+    const kept = before ? ((JSON.parse(before.bytes.toString('utf8')) as { layers?: { digest: string }[] }).layers ?? []) : [];
     ours.layers = [...kept.filter((l) => l.digest !== blob.digest), ...ours.layers];
     await client.putManifest(repo, result.legacyTag, Buffer.from(JSON.stringify(ours)), OCI_MANIFEST);
   }

@@ -54,15 +54,22 @@ export class TokenAuth {
     if (c.scope) url.searchParams.set('scope', c.scope);
     const origin = this.registry ? new URL(this.registry) : undefined;
     const trusted = !origin || (url.hostname === origin.hostname && !(origin.protocol === 'https:' && url.protocol !== 'https:'));
-    if (this.credentials && !trusted) throw new RegistryError(`the registry sends credentials to ${url.origin}, another host or a downgrade to plain HTTP: refused`);
-    const headers: Record<string, string> = this.credentials ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` } : {};
+    if (this.credentials && !trusted)
+      throw new RegistryError(`the registry sends credentials to ${url.origin}, another host or a downgrade to plain HTTP: refused`);
+    const headers: Record<string, string> = this.credentials
+      ? { Authorization: `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` }
+      : {};
     let res: Response;
     try {
       res = await this.get(url, headers);
     } catch (e) {
       throw new RegistryError(`cannot reach the token service ${url.origin}${url.pathname}: ${(e as Error).message}`);
     }
-    if (!res.ok) throw new RegistryError(`token service ${url.pathname}: ${res.status} ${(await res.text()).slice(0, 300)}${this.credentials ? '' : ' (set GEOREG_CREDS=USER:PASSWORD)'}`, res.status);
+    if (!res.ok)
+      throw new RegistryError(
+        `token service ${url.pathname}: ${res.status} ${(await res.text()).slice(0, 300)}${this.credentials ? '' : ' (set GEOREG_CREDS=USER:PASSWORD)'}`,
+        res.status,
+      );
     const body = (await res.json()) as { token?: string; access_token?: string };
     this.#bearer = body.token ?? body.access_token;
     return this.#bearer !== undefined;

@@ -10,7 +10,9 @@ const FILES = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'client.pem', 'cl
 
 function openssl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('openssl', args, { encoding: 'utf8' }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFile('openssl', args, { encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -51,7 +53,11 @@ describe('cli: georeg certs dev', () => {
     assert.equal(server.checkIP('127.0.0.1'), '127.0.0.1');
     assert.equal(server.checkIP('::1'), '::1');
     assert.deepEqual(server.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'serverAuth');
-    assert.deepEqual(client.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], 'serverAuth and clientAuth: the peer certificate of mutual TLS');
+    assert.deepEqual(
+      client.keyUsage,
+      ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'],
+      'serverAuth and clientAuth: the peer certificate of mutual TLS',
+    );
     assert.equal(client.subject, 'CN=georeg-peer');
     // Each key belongs to its certificate.
     for (const name of ['ca', 'server', 'client']) {
@@ -67,7 +73,16 @@ describe('cli: georeg certs dev', () => {
 
   it('--hosts puts DNS names and IP addresses in the subjectAltNames; --days sets the validity', async () => {
     const out = join(tmp, 'hosts');
-    const run = await georeg(['certs', 'dev', '--out', out, '--hosts', 'registry.test, *.eu.registry.test,10.1.2.3,[fd00::5]', '--days', '7']);
+    const run = await georeg([
+      'certs',
+      'dev',
+      '--out',
+      out,
+      '--hosts',
+      'registry.test, *.eu.registry.test,10.1.2.3,[fd00::5]',
+      '--days',
+      '7',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const server = new X509Certificate(await readFile(join(out, 'server.pem')));
     assert.equal(server.subjectAltName, 'DNS:registry.test, DNS:*.eu.registry.test, IP Address:10.1.2.3, IP Address:FD00:0:0:0:0:0:0:5');
@@ -83,7 +98,11 @@ describe('cli: georeg certs dev', () => {
     assert.equal((await georeg(['certs', 'dev', '--out', out])).code, 0);
     const before = await readFile(join(out, 'server.key'), 'utf8');
     const again = await georeg(['certs', 'dev', '--out', out]);
-    expectCleanFailure(again, 2, /georeg certs: ca\.pem, ca\.key, server\.pem, server\.key, client\.pem, client\.key exist in .* \(use --force to overwrite\)/);
+    expectCleanFailure(
+      again,
+      2,
+      /georeg certs: ca\.pem, ca\.key, server\.pem, server\.key, client\.pem, client\.key exist in .* \(use --force to overwrite\)/,
+    );
     assert.equal(await readFile(join(out, 'server.key'), 'utf8'), before, 'nothing overwritten');
 
     const other = join(tmp, 'one-file');
@@ -103,9 +122,17 @@ describe('cli: georeg certs dev', () => {
   it('usage errors exit 2 with a message', async () => {
     expectCleanFailure(await georeg(['certs', 'dev']), 2, /--out DIR is required/);
     expectCleanFailure(await georeg(['certs', 'make', '--out', tmp]), 2, /expected `certs dev`/);
-    expectCleanFailure(await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--days', '0']), 2, /--days must be a whole number from 1 to 3650/);
+    expectCleanFailure(
+      await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--days', '0']),
+      2,
+      /--days must be a whole number from 1 to 3650/,
+    );
     expectCleanFailure(await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--days', '1e3']), 2, /--days must be/);
-    expectCleanFailure(await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--hosts', 'ok.test,bad host\nsubjectAltName=DNS:evil']), 2, /--hosts: .* is neither an IP address nor a DNS name/);
+    expectCleanFailure(
+      await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--hosts', 'ok.test,bad host\nsubjectAltName=DNS:evil']),
+      2,
+      /--hosts: .* is neither an IP address nor a DNS name/,
+    );
     expectCleanFailure(await georeg(['certs', 'dev', '--out', join(tmp, 'x'), '--hosts', ' , ']), 2, /--hosts must name at least one host/);
     const help = await georeg(['certs', '--help']);
     assert.equal(help.code, 0);

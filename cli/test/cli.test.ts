@@ -16,7 +16,6 @@ import { envWith, expectCleanFailure, georeg, main, STACK } from './support/run.
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
 
-
 type LogLine = Record<string, unknown> & { msg?: string };
 
 /** A `georeg serve` child process, with its stderr log lines parsed as they arrive. */
@@ -162,7 +161,10 @@ describe('cli: georeg', () => {
       assert.deepEqual(fromFile.log, { level: 'debug', access: false });
       assert.deepEqual(fromFile.gc, { intervalSeconds: 0, graceSeconds: 60 });
 
-      const layered = await printConfig(['--config', file, '--listen', '127.0.0.1:7001'], { GEOREG_LOG_LEVEL: 'error', GEOREG_GC_GRACE_SECONDS: '5' });
+      const layered = await printConfig(['--config', file, '--listen', '127.0.0.1:7001'], {
+        GEOREG_LOG_LEVEL: 'error',
+        GEOREG_GC_GRACE_SECONDS: '5',
+      });
       assert.equal(layered.listen, '127.0.0.1:7001'); // flag over file
       assert.equal(layered.log.level, 'error'); // environment over file
       assert.equal(layered.log.access, false); // file over default
@@ -190,7 +192,11 @@ describe('cli: georeg', () => {
         2,
         /^georeg serve: GEOREG_GC_GRACE_SECONDS: gc\.graceSeconds must be/m,
       );
-      expectCleanFailure(await georeg(['serve', '--print-config'], { GEOREG_LOG_LEVEL: 'loud' }), 2, /GEOREG_LOG_LEVEL: log\.level must be one of/);
+      expectCleanFailure(
+        await georeg(['serve', '--print-config'], { GEOREG_LOG_LEVEL: 'loud' }),
+        2,
+        /GEOREG_LOG_LEVEL: log\.level must be one of/,
+      );
       expectCleanFailure(await georeg(['serve', '--print-config'], { GEOREG_LOG_ACCESS: 'maybe' }), 2, /GEOREG_LOG_ACCESS: log\.access/);
       expectCleanFailure(await georeg(['serve', '--print-config', '--listen', 'nowhere']), 2, /listen must be HOST:PORT/);
     });
@@ -229,7 +235,10 @@ describe('cli: georeg', () => {
     });
 
     it('exits 2, serving nothing, when its replication settings are wrong (half a TLS configuration)', async () => {
-      const run = await georeg(['serve', '--listen', '127.0.0.1:0', '--data', dir], { GEOREG_REPLICATION_LISTEN: '127.0.0.1:0', GEOREG_REPLICATION_TLS_CA: join(dir, 'ca.pem') });
+      const run = await georeg(['serve', '--listen', '127.0.0.1:0', '--data', dir], {
+        GEOREG_REPLICATION_LISTEN: '127.0.0.1:0',
+        GEOREG_REPLICATION_TLS_CA: join(dir, 'ca.pem'),
+      });
       expectCleanFailure(run, 2, /^georeg serve: .*tls/im);
     });
 

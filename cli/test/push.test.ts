@@ -42,7 +42,11 @@ async function writeBlob(dir: string, content: Buffer | string, mediaType: strin
 /** A config, `layers` and their manifest; returns the manifest's descriptor. */
 async function writeImage(dir: string, arch: string, layers: Descriptor[] = []): Promise<Descriptor> {
   const layer = await writeBlob(dir, randomBytes(2000), GZIP_LAYER);
-  const config = await writeBlob(dir, JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
+  const config = await writeBlob(
+    dir,
+    JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+    'application/vnd.oci.image.config.v1+json',
+  );
   const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer, ...layers] };
   return { ...(await writeBlob(dir, JSON.stringify(manifest), OCI_MANIFEST)), platform: { architecture: arch, os: 'linux' } };
 }
@@ -72,7 +76,8 @@ async function push(...args: string[]): Promise<Run> {
   const out = { stdout: '', stderr: '' };
   const { write: writeOut } = process.stdout;
   const { write: writeErr } = process.stderr;
-  const capture = (key: 'stdout' | 'stderr') => ((s: string | Uint8Array) => ((out[key] += String(s)), true)) as typeof process.stdout.write;
+  const capture = (key: 'stdout' | 'stderr') =>
+    ((s: string | Uint8Array) => ((out[key] += String(s)), true)) as typeof process.stdout.write;
   process.stdout.write = capture('stdout');
   process.stderr.write = capture('stderr');
   try {
@@ -127,7 +132,7 @@ describe('georeg push', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('pushes an image: the manifest under the tag is the layout\'s, byte for byte, and its blobs are there', async () => {
+  it("pushes an image: the manifest under the tag is the layout's, byte for byte, and its blobs are there", async () => {
     const dir = await newLayout(root, 'app');
     const image = await writeImage(dir, 'amd64');
     await tagLayout(dir, { v1: image });
@@ -150,7 +155,11 @@ describe('georeg push', () => {
     const two = await newLayout(root, 'two');
     const v2 = await writeImage(two, 'arm64');
     await tagLayout(two, { v1: await writeImage(two, 'amd64'), v2 });
-    expectFailure(await push(two, `${host}/team/two:v1`), 1, new RegExp(`^georeg push: ${two} holds 2 manifests \\(v1, v2\\): name one as ${two}:TAG$`, 'm'));
+    expectFailure(
+      await push(two, `${host}/team/two:v1`),
+      1,
+      new RegExp(`^georeg push: ${two} holds 2 manifests \\(v1, v2\\): name one as ${two}:TAG$`, 'm'),
+    );
     expectFailure(await push(`${two}:v3`, `${host}/team/two:v1`), 1, /no manifest tagged "v3" \(tags: v1, v2\)/);
     const r = await push(`${two}:v2`, `${host}/team/two:v1`);
     assert.equal(r.stdout, `pushed ${host}/team/two:v1 ${v2.digest}\n`);
@@ -165,7 +174,11 @@ describe('georeg push', () => {
 
     const progress = recorder();
     const layout = await openLayout(dir, 'latest');
-    assert.deepEqual(await pushLayout(client, layout, 'team/multi', 'v1', progress), { digest: index.digest, mediaType: OCI_INDEX, size: index.size });
+    assert.deepEqual(await pushLayout(client, layout, 'team/multi', 'v1', progress), {
+      digest: index.digest,
+      mediaType: OCI_INDEX,
+      size: index.size,
+    });
 
     const got = await client.getManifest('team/multi', 'v1');
     assert.equal(got.digest, index.digest);
@@ -202,7 +215,11 @@ describe('georeg push', () => {
     const manifest = await (await openLayout(dir)).readJson<{ layers: Descriptor[] }>(image.digest);
     const layer = manifest.layers[0] as Descriptor;
     await unlink(blobFile(dir, layer.digest));
-    expectFailure(await push(dir, `${host}/team/foreign:v2`), 1, new RegExp(`^georeg push: ${dir}: manifest ${image.digest}: blob ${layer.digest} is missing from the layout$`, 'm'));
+    expectFailure(
+      await push(dir, `${host}/team/foreign:v2`),
+      1,
+      new RegExp(`^georeg push: ${dir}: manifest ${image.digest}: blob ${layer.digest} is missing from the layout$`, 'm'),
+    );
     assert.equal(await client.headManifest('team/foreign', 'v2'), undefined);
   });
 
@@ -212,8 +229,15 @@ describe('georeg push', () => {
     expectFailure(await push(root, dest), 1, /^georeg push: .* is not an OCI image layout: cannot read .*\/oci-layout$/m);
 
     const dir = await newLayout(root, 'bad');
-    await writeFile(join(dir, 'index.json'), JSON.stringify({ manifests: [{ mediaType: OCI_MANIFEST, digest: 'sha256:../../../etc/passwd', size: 1 }] }));
-    expectFailure(await push(dir, dest), 1, /index\.json manifests\[0\]: unsupported or malformed digest "sha256:\.\.\/\.\.\/\.\.\/etc\/passwd"/);
+    await writeFile(
+      join(dir, 'index.json'),
+      JSON.stringify({ manifests: [{ mediaType: OCI_MANIFEST, digest: 'sha256:../../../etc/passwd', size: 1 }] }),
+    );
+    expectFailure(
+      await push(dir, dest),
+      1,
+      /index\.json manifests\[0\]: unsupported or malformed digest "sha256:\.\.\/\.\.\/\.\.\/etc\/passwd"/,
+    );
 
     const image = await writeImage(dir, 'amd64');
     await tagLayout(dir, { v1: image });
@@ -228,7 +252,11 @@ describe('georeg push', () => {
     const dir = await newLayout(root, 'app');
     await tagLayout(dir, { v1: await writeImage(dir, 'amd64') });
     const port = await closedPort();
-    expectFailure(await push(dir, `127.0.0.1:${port}/team/app:v1`), 1, new RegExp(`^georeg push: HEAD /v2/team/app/blobs/sha256:\\w+: cannot reach http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'));
+    expectFailure(
+      await push(dir, `127.0.0.1:${port}/team/app:v1`),
+      1,
+      new RegExp(`^georeg push: HEAD /v2/team/app/blobs/sha256:\\w+: cannot reach http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'),
+    );
   });
 
   it('fails with status 2 on usage errors, and prints its usage with --help', async () => {
@@ -295,7 +323,15 @@ describe('georeg push', () => {
 
 describe('push progress', () => {
   function output(isTTY: boolean): { text: string; isTTY: boolean; columns: number; write(s: string): boolean } {
-    return { text: '', isTTY, columns: 80, write(s: string) { this.text += s; return true; } };
+    return {
+      text: '',
+      isTTY,
+      columns: 80,
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
   }
 
   it('redraws one bar on a terminal: bytes done of the total, percent, rate, blobs', () => {
@@ -313,7 +349,10 @@ describe('push progress', () => {
     assert.match(frames[1] ?? '', /^\[#+-+\] 1\.0\/3\.0 MiB {2}33% /);
     // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-line escape
     assert.match(frames.at(-1) ?? '', /^\[#+\] 3\.0\/3\.0 MiB {2}100% {2}[\d.]+ MiB\/s {2}2\/2 blobs\x1b\[K\n$/);
-    assert.ok(frames.every((f) => f.length <= 80 + 4), 'wider than the terminal');
+    assert.ok(
+      frames.every((f) => f.length <= 80 + 4),
+      'wider than the terminal',
+    );
   });
 
   it('writes one line per blob when not on a terminal', () => {

@@ -52,7 +52,10 @@ describe('RegistryClient against a georeg node', () => {
     assert.equal(await client.blobExists(repo, digest), true);
     assert.equal(await client.pushBlob(repo, digest, data.length, open), 'skipped');
     assert.deepEqual(await client.getBlob(repo, digest, data.length), data);
-    await assert.rejects(client.getBlob(repo, digest, 1000), isRegistryError(200, undefined, /^GET \/v2\/client\/blobs\/blobs\/sha256:\w+: larger than 1000 bytes$/));
+    await assert.rejects(
+      client.getBlob(repo, digest, 1000),
+      isRegistryError(200, undefined, /^GET \/v2\/client\/blobs\/blobs\/sha256:\w+: larger than 1000 bytes$/),
+    );
 
     const small = await client.pushBytes(repo, Buffer.from('hello'));
     assert.deepEqual(small, { digest: sha256(Buffer.from('hello')), size: 5 });
@@ -80,7 +83,11 @@ describe('RegistryClient against a georeg node', () => {
     for (const ref of ['v1', image.digest]) {
       const got = await client.getManifest(repo, ref);
       assert.deepEqual(got, { digest: image.digest, mediaType: OCI_MANIFEST, bytes: image.manifest });
-      assert.deepEqual(await client.headManifest(repo, ref), { digest: image.digest, mediaType: OCI_MANIFEST, size: image.manifest.length });
+      assert.deepEqual(await client.headManifest(repo, ref), {
+        digest: image.digest,
+        mediaType: OCI_MANIFEST,
+        size: image.manifest.length,
+      });
     }
     assert.equal(await client.headManifest(repo, 'nope'), undefined);
   });
@@ -97,13 +104,19 @@ describe('RegistryClient against a georeg node', () => {
   });
 
   it('says when the registry cannot be reached', async () => {
-    await assert.rejects(new RegistryClient(`http://127.0.0.1:${await closedPort()}`).blobExists('a/b', sha256(Buffer.from('x'))), isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/));
+    await assert.rejects(
+      new RegistryClient(`http://127.0.0.1:${await closedPort()}`).blobExists('a/b', sha256(Buffer.from('x'))),
+      isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/),
+    );
   });
 
   it("calls georeg's JSON API: the answer parsed, an error answer decoded as any other", async () => {
     const status = await client.api<{ region: string }>('GET', '/georeg/v1/replication');
     assert.equal(status.region, 'local');
-    await assert.rejects(client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'), isRegistryError(400, 'POLICY_INVALID', /^PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID /));
+    await assert.rejects(
+      client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'),
+      isRegistryError(400, 'POLICY_INVALID', /^PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID /),
+    );
     assert.equal(await client.getJson('/georeg/v1/nothing-here'), undefined);
   });
 
@@ -166,7 +179,11 @@ describe('RegistryClient against a scripted server', () => {
     };
     const client = new RegistryClient(base + '/', { headers: { 'X-Extra': 'yes' } });
     assert.equal(await client.pushBlob('a/b', digest, data.length, () => Readable.from([data])), 'pushed');
-    assert.deepEqual(seen, [`HEAD /v2/a/b/blobs/${digest} yes`, 'POST /v2/a/b/blobs/uploads/ yes', `PUT /elsewhere/upload/1?_state=abc&digest=${encodeURIComponent(digest)} yes`]);
+    assert.deepEqual(seen, [
+      `HEAD /v2/a/b/blobs/${digest} yes`,
+      'POST /v2/a/b/blobs/uploads/ yes',
+      `PUT /elsewhere/upload/1?_state=abc&digest=${encodeURIComponent(digest)} yes`,
+    ]);
   });
 
   it('refuses a manifest whose bytes do not match the digest the registry claims', async () => {
@@ -174,7 +191,14 @@ describe('RegistryClient against a scripted server', () => {
     const claimed = sha256(Buffer.from('other'));
     handler = (_req, res) => res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': claimed }).end(bytes);
     const client = new RegistryClient(base);
-    await assert.rejects(client.getManifest('a/b', 'v1'), isRegistryError(undefined, undefined, new RegExp(`^GET /v2/a/b/manifests/v1: the manifest's digest is ${sha256(bytes)}, not ${claimed}$`)));
+    await assert.rejects(
+      client.getManifest('a/b', 'v1'),
+      isRegistryError(
+        undefined,
+        undefined,
+        new RegExp(`^GET /v2/a/b/manifests/v1: the manifest's digest is ${sha256(bytes)}, not ${claimed}$`),
+      ),
+    );
     await assert.rejects(client.getManifest('a/b', claimed), /the manifest's digest is/);
   });
 
@@ -183,25 +207,39 @@ describe('RegistryClient against a scripted server', () => {
     handler = (req, res, body) => {
       seen.push(`${req.method} ${req.url} ${req.headers.authorization} ${req.headers['content-type']} ${body.toString()}`);
       if (req.url === '/georeg/v1/auth/users/dev') return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"name":"dev"}');
-      res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': `Bearer realm="${base}/oauth2/token",service="x"` }).end('{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}');
+      res
+        .writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': `Bearer realm="${base}/oauth2/token",service="x"` })
+        .end('{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}');
     };
     const client = new RegistryClient(base, { credentials: { username: 'admin', password: 'pw' }, basic: true });
     const basic = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
     assert.deepEqual(await client.api('PATCH', '/georeg/v1/auth/users/dev', { disabled: true }), { name: 'dev' });
-    await assert.rejects(client.api('GET', '/georeg/v1/auth/users'), isRegistryError(401, 'UNAUTHORIZED', /^GET \/georeg\/v1\/auth\/users: 401 UNAUTHORIZED invalid credentials$/));
-    assert.deepEqual(seen, [`PATCH /georeg/v1/auth/users/dev ${basic} application/json {"disabled":true}`, `GET /georeg/v1/auth/users ${basic} undefined `]);
+    await assert.rejects(
+      client.api('GET', '/georeg/v1/auth/users'),
+      isRegistryError(401, 'UNAUTHORIZED', /^GET \/georeg\/v1\/auth\/users: 401 UNAUTHORIZED invalid credentials$/),
+    );
+    assert.deepEqual(seen, [
+      `PATCH /georeg/v1/auth/users/dev ${basic} application/json {"disabled":true}`,
+      `GET /georeg/v1/auth/users ${basic} undefined `,
+    ]);
   });
 
   it('gives up on an exchange after timeoutMs', async () => {
     handler = () => undefined; // never answers
     const client = new RegistryClient(base, { timeoutMs: 200 });
-    await assert.rejects(client.api('GET', '/georeg/v1/replication'), isRegistryError(undefined, undefined, /^GET \/georeg\/v1\/replication: cannot reach http:\/\/127\.0\.0\.1:\d+: .*(timeout|aborted)/i));
+    await assert.rejects(
+      client.api('GET', '/georeg/v1/replication'),
+      isRegistryError(undefined, undefined, /^GET \/georeg\/v1\/replication: cannot reach http:\/\/127\.0\.0\.1:\d+: .*(timeout|aborted)/i),
+    );
     server.closeAllConnections();
   });
 
   it('reports a non-OCI error body by its first line', async () => {
     handler = (_req, res) => res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html>bad gateway</html>\n<body>');
-    await assert.rejects(new RegistryClient(base).listTags('a/b'), isRegistryError(502, undefined, /^GET \/v2\/a\/b\/tags\/list: 502 <html>bad gateway<\/html>$/));
+    await assert.rejects(
+      new RegistryClient(base).listTags('a/b'),
+      isRegistryError(502, undefined, /^GET \/v2\/a\/b\/tags\/list: 502 <html>bad gateway<\/html>$/),
+    );
   });
 });
 
@@ -217,21 +255,25 @@ describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () 
     dir = await mkdtemp(join(tmpdir(), 'georeg-client-tls-'));
     await writeDevCerts(dir, '127.0.0.1', 1, false);
     ca = await readFile(join(dir, 'ca.pem'));
-    server = createHttpsServer({ cert: await readFile(join(dir, 'server.pem')), key: await readFile(join(dir, 'server.key')) }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'} ${Buffer.concat(chunks).length}`);
-        if (req.method === 'HEAD') return res.writeHead(404).end();
-        if (req.method === 'POST') return res.writeHead(202, { Location: '/upload/1' }).end();
-        if (req.method === 'PUT') return res.writeHead(201).end();
-        if (req.url?.startsWith('/v2/a/b/blobs/')) return res.writeHead(307, { Location: `/data/a/b?t=signed` }).end();
-        if (req.url === '/data/a/b?t=signed') return res.writeHead(200, { 'Content-Length': blob.length }).end(blob);
-        if (req.url?.startsWith('/token?')) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"token":"over-tls"}');
-        if (req.url === '/georeg/v1/private' && req.headers.authorization !== 'Bearer over-tls') return res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${base}/token",service="s"` }).end();
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"region":"tls"}');
-      });
-    });
+    server = createHttpsServer(
+      { cert: await readFile(join(dir, 'server.pem')), key: await readFile(join(dir, 'server.key')) },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'} ${Buffer.concat(chunks).length}`);
+          if (req.method === 'HEAD') return res.writeHead(404).end();
+          if (req.method === 'POST') return res.writeHead(202, { Location: '/upload/1' }).end();
+          if (req.method === 'PUT') return res.writeHead(201).end();
+          if (req.url?.startsWith('/v2/a/b/blobs/')) return res.writeHead(307, { Location: `/data/a/b?t=signed` }).end();
+          if (req.url === '/data/a/b?t=signed') return res.writeHead(200, { 'Content-Length': blob.length }).end(blob);
+          if (req.url?.startsWith('/token?')) return res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"token":"over-tls"}');
+          if (req.url === '/georeg/v1/private' && req.headers.authorization !== 'Bearer over-tls')
+            return res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${base}/token",service="s"` }).end();
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"region":"tls"}');
+        });
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
@@ -253,7 +295,10 @@ describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () 
       'POST /v2/a/b/blobs/uploads/ Bearer t 0',
       `PUT /upload/1?digest=${encodeURIComponent(sha256(blob))} Bearer t ${blob.length}`,
     ]);
-    await assert.rejects(new RegistryClient(base).api('GET', '/georeg/v1/replication'), isRegistryError(undefined, undefined, /cannot reach https:\/\/127\.0\.0\.1:\d+: .*(self-signed|certificate)/i));
+    await assert.rejects(
+      new RegistryClient(base).api('GET', '/georeg/v1/replication'),
+      isRegistryError(undefined, undefined, /cannot reach https:\/\/127\.0\.0\.1:\d+: .*(self-signed|certificate)/i),
+    );
   });
 
   it('asks the token service through the same transport, trusting the CA', async () => {
@@ -268,11 +313,32 @@ describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () 
 describe('parseImageRef', () => {
   it('parses registry, repository, tag and digest, HTTP only for localhost unless told', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    assert.deepEqual(parseImageRef('127.0.0.1:5000/team/app:v1'), { base: 'http://127.0.0.1:5000', registry: '127.0.0.1:5000', repository: 'team/app', tag: 'v1' });
+    assert.deepEqual(parseImageRef('127.0.0.1:5000/team/app:v1'), {
+      base: 'http://127.0.0.1:5000',
+      registry: '127.0.0.1:5000',
+      repository: 'team/app',
+      tag: 'v1',
+    });
     assert.deepEqual(parseImageRef('localhost/app'), { base: 'http://localhost', registry: 'localhost', repository: 'app' });
-    assert.deepEqual(parseImageRef('[::1]:5000/a/b/c@' + digest), { base: 'http://[::1]:5000', registry: '[::1]:5000', repository: 'a/b/c', digest });
-    assert.deepEqual(parseImageRef('registry.example.com/team/app:1.2_x-y'), { base: 'https://registry.example.com', registry: 'registry.example.com', repository: 'team/app', tag: '1.2_x-y' });
-    assert.deepEqual(parseImageRef('http://reg.internal:8080/app:v1@' + digest), { base: 'http://reg.internal:8080', registry: 'reg.internal:8080', repository: 'app', tag: 'v1', digest });
+    assert.deepEqual(parseImageRef('[::1]:5000/a/b/c@' + digest), {
+      base: 'http://[::1]:5000',
+      registry: '[::1]:5000',
+      repository: 'a/b/c',
+      digest,
+    });
+    assert.deepEqual(parseImageRef('registry.example.com/team/app:1.2_x-y'), {
+      base: 'https://registry.example.com',
+      registry: 'registry.example.com',
+      repository: 'team/app',
+      tag: '1.2_x-y',
+    });
+    assert.deepEqual(parseImageRef('http://reg.internal:8080/app:v1@' + digest), {
+      base: 'http://reg.internal:8080',
+      registry: 'reg.internal:8080',
+      repository: 'app',
+      tag: 'v1',
+      digest,
+    });
     assert.equal(parseImageRef('https://localhost:5443/app:v1').base, 'https://localhost:5443');
     assert.equal(parseImageRef('127.0.0.1:5000/my.team/app__x-y:v1').repository, 'my.team/app__x-y');
   });
@@ -290,7 +356,11 @@ describe('parseImageRef', () => {
       ['127.0.0.1:5000/', /bad repository name ""/],
     ];
     for (const [input, message] of cases) {
-      assert.throws(() => parseImageRef(input), (e: unknown) => e instanceof CliError && message.test(e.message) && e.message.includes(JSON.stringify(input)), input);
+      assert.throws(
+        () => parseImageRef(input),
+        (e: unknown) => e instanceof CliError && message.test(e.message) && e.message.includes(JSON.stringify(input)),
+        input,
+      );
     }
   });
 });

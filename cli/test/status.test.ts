@@ -8,13 +8,30 @@ import { georeg, main } from './support/run.js';
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
 
-
 describe('georeg status and where', () => {
   it('formats per-peer replication status and per-region locations as tables', () => {
     const s = formatStatus({
       region: 'us',
       outbox: { depth: 3, published: 10 },
-      peers: [{ region: 'eu', lagSeconds: 1.25, pendingEvents: 4, bytesInFlight: 2048, applied: 7, repairs: 2, failures: 1, parked: 5, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: false, lastError: 'UNAVAILABLE' }],
+      peers: [
+        {
+          region: 'eu',
+          lagSeconds: 1.25,
+          pendingEvents: 4,
+          bytesInFlight: 2048,
+          applied: 7,
+          repairs: 2,
+          failures: 1,
+          parked: 5,
+          blobs: 0,
+          bytes: 0,
+          retries: 0,
+          conflicts: 0,
+          failuresByReason: {},
+          up: false,
+          lastError: 'UNAVAILABLE',
+        },
+      ],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
     assert.match(s, /FROM +HEALTH +LAG +PENDING/);

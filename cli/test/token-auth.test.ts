@@ -15,6 +15,9 @@ describe('the CLI side of the token flow', () => {
   it('never sends credentials to another host, or from HTTPS down to plain HTTP', async () => {
     const auth = new TokenAuth({ username: 'u', password: 'p' }, 'https://registry.example:5000');
     await assert.rejects(auth.answer('Bearer realm="https://evil.example/oauth2/token",service="georeg"'), /another host or a downgrade/);
-    await assert.rejects(auth.answer('Bearer realm="http://registry.example:5000/oauth2/token",service="georeg"'), /another host or a downgrade/);
+    await assert.rejects(
+      auth.answer('Bearer realm="http://registry.example:5000/oauth2/token",service="georeg"'),
+      /another host or a downgrade/,
+    );
   });
 });

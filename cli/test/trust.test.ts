@@ -69,12 +69,24 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     assert.doesNotMatch(shown.stdout, /publicKeyFile/);
     const bad = join(dir, 'bad-policy.json');
     await writeFile(bad, JSON.stringify({ keys: [{ name: 'x', publicKeyFile: 'nowhere.pub' }], policies: [] }));
-    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /cannot read keys\[0\]\.publicKeyFile .*nowhere\.pub: ENOENT/);
+    expectCleanFailure(
+      await georeg(['policy', 'apply', bad, '--url', node.url]),
+      2,
+      /cannot read keys\[0\]\.publicKeyFile .*nowhere\.pub: ENOENT/,
+    );
     await writeFile(bad, JSON.stringify({ keys: [{ name: 'x', publicKeyFile: 'ops.pub', publicKey: 'pem' }], policies: [] }));
-    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 2, /keys\[0\]: give publicKey or publicKeyFile, not both/);
+    expectCleanFailure(
+      await georeg(['policy', 'apply', bad, '--url', node.url]),
+      2,
+      /keys\[0\]: give publicKey or publicKeyFile, not both/,
+    );
     // A document the registry refuses: its OCI error, exit 1.
     await writeFile(bad, JSON.stringify({ keys: [], policies: [{ repositories: ['x/**'], mode: 'enforce', keys: ['nobody'] }] }));
-    expectCleanFailure(await georeg(['policy', 'apply', bad, '--url', node.url]), 1, /^georeg policy: PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID .*nobody/m);
+    expectCleanFailure(
+      await georeg(['policy', 'apply', bad, '--url', node.url]),
+      1,
+      /^georeg policy: PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID .*nobody/m,
+    );
   });
 
   it('push --sign: the tag is served and verifies with the registry keys and with --key; a wrong key fails', async () => {
@@ -137,7 +149,14 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
   it('numbers a binding from what the registry verified, not from a binding anyone could push', async () => {
     assert.equal((await georeg(['policy', 'apply', await policy(), '--url', node.url])).code, 0);
     assert.equal((await georeg(['push', SMALL, `${host}/prod/seq:v1`])).code, 0);
-    const junk = await georeg(['sign', `${host}/prod/seq:v1`, '--key', join(dir, 'stranger.key'), '--sequence', String(Date.now() + 300 * 24 * 3600 * 1000)]);
+    const junk = await georeg([
+      'sign',
+      `${host}/prod/seq:v1`,
+      '--key',
+      join(dir, 'stranger.key'),
+      '--sequence',
+      String(Date.now() + 300 * 24 * 3600 * 1000),
+    ]);
     assert.equal(junk.code, 0, junk.stderr);
     const before = Date.now();
     const real = await georeg(['sign', `${host}/prod/seq:v1`, '--key', join(dir, 'ci.key')]);
@@ -157,7 +176,11 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
 
   it('usage errors exit 2 without a stack trace', async () => {
     expectCleanFailure(await georeg(['sign', `${host}/prod/app:v1`]), 2, /--key FILE is required/);
-    expectCleanFailure(await georeg(['sign', `${host}/prod/app@sha256:${'a'.repeat(64)}`, '--key', join(dir, 'ci.key')]), 2, /sign needs a tag/);
+    expectCleanFailure(
+      await georeg(['sign', `${host}/prod/app@sha256:${'a'.repeat(64)}`, '--key', join(dir, 'ci.key')]),
+      2,
+      /sign needs a tag/,
+    );
     expectCleanFailure(await georeg(['sign', `${host}/prod/app:v1`, '--key', join(dir, 'ci.pub')]), 2, /not a PEM private key/);
     expectCleanFailure(await georeg(['push', SMALL, `${host}/prod/app:v1`, '--sign']), 2, /--sign and --key FILE go together/);
     expectCleanFailure(await georeg(['verify', `${host}/open/app:v1`]), 2, /does not cover open\/app/);

@@ -31,7 +31,8 @@ describe('georeg user: roles per repository glob (against a node with authentica
   let url: string;
   let host: string;
   const user = (args: string[], env: Record<string, string> = ADMIN): Promise<Run> => georeg(['user', ...args, '--url', url], env);
-  const listed = async (name: string): Promise<string> => (await user(['list'])).stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+  const listed = async (name: string): Promise<string> =>
+    (await user(['list'])).stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-users-cli-'));
@@ -48,12 +49,19 @@ describe('georeg user: roles per repository glob (against a node with authentica
   it('--help describes roles and update', async () => {
     const help = await georeg(['user', '--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /georeg user update NAME \[--role 'REPO-GLOB:ROLES' \.\.\. \| --no-roles\] \[--admin-user \| --no-admin-user\]/);
+    assert.match(
+      help.stdout,
+      /georeg user update NAME \[--role 'REPO-GLOB:ROLES' \.\.\. \| --no-roles\] \[--admin-user \| --no-admin-user\]/,
+    );
     for (const role of ['pull', 'push', 'delete', 'sign', 'admin']) assert.match(help.stdout, new RegExp(`^  ${role} +\\S`, 'm'));
   });
 
   it('add --role, list shows the roles, update replaces them, --no-roles clears them, --admin-user promotes', async () => {
-    const added = await georegIn(['user', 'add', 'dev', '--role', 'team/**:push', '--role', 'other/**:pull,sign', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
+    const added = await georegIn(
+      ['user', 'add', 'dev', '--role', 'team/**:push', '--role', 'other/**:pull,sign', '--password-stdin', '--url', url],
+      ADMIN,
+      `${PASSWORD}\n`,
+    );
     assert.equal(added.code, 0, added.stderr);
     assert.match(await listed('dev'), /^dev +false +team\/\*\*:push other\/\*\*:pull,sign +false /);
     const updated = await user(['update', 'dev', '--role', 'team/**:delete']);
@@ -84,7 +92,11 @@ describe('georeg user: roles per repository glob (against a node with authentica
     expectCleanFailure(await user(['update', 'dev']), 2, /nothing to update: give --role, --no-roles, --admin-user or --no-admin-user/);
     expectCleanFailure(await user(['update', 'dev', '--role', 'team/**']), 2, /--role must look like 'team\/\*\*:pull,push'/);
     expectCleanFailure(await user(['update', 'dev', '--role', 'team/**:pull', '--no-roles']), 2, /--role or --no-roles, not both/);
-    expectCleanFailure(await user(['update', 'dev', '--role', 'team/**:owner']), 1, /400 AUTH_INVALID roles\[0\]\.roles: unknown role "owner"; use pull, push, delete, sign, admin/);
+    expectCleanFailure(
+      await user(['update', 'dev', '--role', 'team/**:owner']),
+      1,
+      /400 AUTH_INVALID roles\[0\]\.roles: unknown role "owner"; use pull, push, delete, sign, admin/,
+    );
     expectCleanFailure(await user(['update', 'nobody', '--role', 'team/**:pull']), 1, /404 AUTH_UNKNOWN/);
   });
 
@@ -92,7 +104,11 @@ describe('georeg user: roles per repository glob (against a node with authentica
     assert.equal((await georeg(['key', 'generate', '--out', join(dir, 'signer')])).code, 0);
     const pushed = await georeg(['push', SMALL, `${host}/team/app:v1`], { GEOREG_CREDS: `admin:${ADMIN_PASSWORD}` });
     assert.equal(pushed.code, 0, pushed.stderr);
-    const added = await georegIn(['user', 'add', 'signer', '--role', 'team/**:sign', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
+    const added = await georegIn(
+      ['user', 'add', 'signer', '--role', 'team/**:sign', '--password-stdin', '--url', url],
+      ADMIN,
+      `${PASSWORD}\n`,
+    );
     assert.equal(added.code, 0, added.stderr);
     const creds = { GEOREG_CREDS: `signer:${PASSWORD}` };
     const signed = await georeg(['sign', `${host}/team/app:v1`, '--key', join(dir, 'signer.key'), '--legacy-tag'], creds);

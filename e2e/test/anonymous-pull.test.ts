@@ -27,9 +27,15 @@ describe('anonymous pull with authentication on: real clients still log in to pu
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-anon-e2e-'));
     skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
-    node = await GeoregNode.start({ env: { GEOREG_AUTH_ENABLED: 'true', GEOREG_AUTH_ANONYMOUS_PULL: 'pub/**', GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    node = await GeoregNode.start({
+      env: { GEOREG_AUTH_ENABLED: 'true', GEOREG_AUTH_ANONYMOUS_PULL: 'pub/**', GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    });
     host = node.hostPort;
-    const added = await georegCli(['user', 'add', 'ci', '--role', '**:push', '--password-stdin', '--url', node.url], { GEOREG_PASSWORD: ADMIN_PASSWORD }, `${CI_PASSWORD}\n`);
+    const added = await georegCli(
+      ['user', 'add', 'ci', '--role', '**:push', '--password-stdin', '--url', node.url],
+      { GEOREG_PASSWORD: ADMIN_PASSWORD },
+      `${CI_PASSWORD}\n`,
+    );
     assert.equal(added.code, 0, added.stderr);
     const storage = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'vfs'];
     // An empty login file of its own: podman must not find credentials stored on this machine.
@@ -54,12 +60,25 @@ describe('anonymous pull with authentication on: real clients still log in to pu
 
   it('skopeo pushes with credentials into pub/** and a private repository, pulls pub/** anonymously, and is refused the rest', async () => {
     for (const repo of ['pub/app', 'private/app']) {
-      await skopeo.run(['copy', '--dest-tls-verify=false', '--dest-creds', `ci:${CI_PASSWORD}`, `oci:${SMALL}`, `docker://${host}/${repo}:v1`]);
+      await skopeo.run([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `ci:${CI_PASSWORD}`,
+        `oci:${SMALL}`,
+        `docker://${host}/${repo}:v1`,
+      ]);
     }
     await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host}/pub/app:v1`, `dir:${join(dir, 'anon-pull')}`]);
-    const privatePull = await skopeoFails(() => skopeo.run(['inspect', '--tls-verify=false', `docker://${host}/private/app:v1`]), 'anonymous pull of a private repository');
+    const privatePull = await skopeoFails(
+      () => skopeo.run(['inspect', '--tls-verify=false', `docker://${host}/private/app:v1`]),
+      'anonymous pull of a private repository',
+    );
     assert.match(privatePull.stderr, /unauthorized|authentication required/i);
-    const anonPush = await skopeoFails(() => skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host}/pub/app:anon`]), 'anonymous push');
+    const anonPush = await skopeoFails(
+      () => skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host}/pub/app:anon`]),
+      'anonymous push',
+    );
     assert.match(anonPush.stderr, /unauthorized|authentication required|denied/i);
   });
 

@@ -29,11 +29,25 @@ describe('authentication with real clients: skopeo --creds, the georeg user and 
   });
 
   it('pushes and pulls with user credentials; refuses without them', async () => {
-    const add = await georeg(['user', 'add', 'dev', '--role', 'team/**:push', '--password-stdin', '--url', node.url], admin, 'a developer password\n');
+    const add = await georeg(
+      ['user', 'add', 'dev', '--role', 'team/**:push', '--password-stdin', '--url', node.url],
+      admin,
+      'a developer password\n',
+    );
     assert.equal(add.code, 0, add.stderr);
-    await skopeo.run(['copy', '--dest-tls-verify=false', '--dest-creds', 'dev:a developer password', `oci:${SMALL}`, `docker://${host}/team/app:v1`]);
+    await skopeo.run([
+      'copy',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'dev:a developer password',
+      `oci:${SMALL}`,
+      `docker://${host}/team/app:v1`,
+    ]);
     await skopeo.run(['inspect', '--tls-verify=false', '--creds', 'dev:a developer password', `docker://${host}/team/app:v1`]);
-    const anonymous = await skopeoFails(() => skopeo.run(['inspect', '--tls-verify=false', `docker://${host}/team/app:v1`]), 'anonymous inspect');
+    const anonymous = await skopeoFails(
+      () => skopeo.run(['inspect', '--tls-verify=false', `docker://${host}/team/app:v1`]),
+      'anonymous inspect',
+    );
     assert.match(anonymous.stderr, /unauthorized|authentication required/i);
   });
 
@@ -44,11 +58,32 @@ describe('authentication with real clients: skopeo --creds, the georeg user and 
     const listed = await georeg(['token', 'list', '--url', node.url], admin);
     assert.match(listed.stdout, /ci-pull +team\/\*\*:pull +false +never/);
     assert.doesNotMatch(listed.stdout, new RegExp(secret));
-    await skopeo.run(['copy', '--src-tls-verify=false', '--src-creds', `ci-pull:${secret}`, `docker://${host}/team/app:v1`, `oci:${join(dir, 'pulled')}:v1`]);
-    const push = await skopeoFails(() => skopeo.run(['copy', '--dest-tls-verify=false', '--dest-creds', `ci-pull:${secret}`, `oci:${SMALL}`, `docker://${host}/team/app:v2`]), 'push with a pull-only token');
+    await skopeo.run([
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      `ci-pull:${secret}`,
+      `docker://${host}/team/app:v1`,
+      `oci:${join(dir, 'pulled')}:v1`,
+    ]);
+    const push = await skopeoFails(
+      () =>
+        skopeo.run([
+          'copy',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          `ci-pull:${secret}`,
+          `oci:${SMALL}`,
+          `docker://${host}/team/app:v2`,
+        ]),
+      'push with a pull-only token',
+    );
     assert.match(push.stderr, /unauthorized|denied|authentication required/i);
     assert.equal((await georeg(['token', 'disable', 'ci-pull', '--url', node.url], admin)).code, 0);
-    await skopeoFails(() => skopeo.run(['inspect', '--tls-verify=false', '--creds', `ci-pull:${secret}`, `docker://${host}/team/app:v1`]), 'a disabled token');
+    await skopeoFails(
+      () => skopeo.run(['inspect', '--tls-verify=false', '--creds', `ci-pull:${secret}`, `docker://${host}/team/app:v1`]),
+      'a disabled token',
+    );
   });
 
   it('georeg push --sign and verify authenticate with GEOREG_CREDS; without it they fail clearly', async () => {

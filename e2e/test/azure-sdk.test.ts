@@ -19,7 +19,11 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ContainerRegistryContentClient, KnownManifestMediaType, type ContainerRegistryContentClientOptions } from '@azure/container-registry';
+import {
+  ContainerRegistryContentClient,
+  KnownManifestMediaType,
+  type ContainerRegistryContentClientOptions,
+} from '@azure/container-registry';
 import { portOf, sha256 } from 'georeg/test-support';
 import { cliMain } from './support/process.js';
 import { runNode as run, ServeProcess } from './support/serve.js';
@@ -30,11 +34,12 @@ type AdditionalPolicy = NonNullable<ContainerRegistryContentClientOptions['addit
 const ADMIN_PASSWORD = 'an administrator password for the SDK test';
 const anonymousScript = join(dirname(fileURLToPath(import.meta.url)), 'support', 'azure-sdk-anonymous.js');
 
-
-
-
 /** One HTTPS request trusting `ca`; JSON in and out. */
-function httpsJson(url: string, ca: string, opts: { method?: string; auth?: string; body?: unknown } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+function httpsJson(
+  url: string,
+  ca: string,
+  opts: { method?: string; auth?: string; body?: unknown } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = {};
@@ -85,12 +90,18 @@ function recorder(into: Sent[]): AdditionalPolicy {
     policy: {
       name: 'georegTestRecorder',
       async sendRequest(request, next) {
-        const s: Sent = { method: request.method, url: request.url, bearer: (request.headers.get('authorization') ?? '').startsWith('Bearer '), status: 0 };
+        const s: Sent = {
+          method: request.method,
+          url: request.url,
+          bearer: (request.headers.get('authorization') ?? '').startsWith('Bearer '),
+          status: 0,
+        };
         const ct = request.headers.get('content-type');
         if (ct) s.contentType = ct;
         const cr = request.headers.get('content-range');
         if (cr) s.contentRange = cr;
-        if (typeof request.body === 'string' && ct?.startsWith('application/x-www-form-urlencoded')) s.formFields = [...new URLSearchParams(request.body).keys()];
+        if (typeof request.body === 'string' && ct?.startsWith('application/x-www-form-urlencoded'))
+          s.formFields = [...new URLSearchParams(request.body).keys()];
         else if (Buffer.isBuffer(request.body)) s.bodyBytes = request.body.length;
         into.push(s);
         const response = await next(request);
@@ -118,7 +129,8 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
   let logMark = 0;
   const getTokenCalls: string[][] = [];
   let client: ContainerRegistryContentClient;
-  const dump = (): string => `--- access log ---\n${node?.summary(logMark) ?? ''}\n--- SDK sent ---\n${sent.map((s) => `${s.method} ${s.url} -> ${s.status}`).join('\n')}`;
+  const dump = (): string =>
+    `--- access log ---\n${node?.summary(logMark) ?? ''}\n--- SDK sent ---\n${sent.map((s) => `${s.method} ${s.url} -> ${s.status}`).join('\n')}`;
 
   // Content shared by the steps.
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
@@ -133,7 +145,8 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
       async getToken(scopes) {
         getTokenCalls.push(Array.isArray(scopes) ? scopes : [scopes]);
         const res = await httpsJson(`${endpoint}/oauth2/token?service=georeg&offline_token=true`, ca, { auth: `${name}:${secret}` });
-        if (res.status !== 200 || typeof res.body?.refresh_token !== 'string') throw new Error(`refresh token: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 200 || typeof res.body?.refresh_token !== 'string')
+          throw new Error(`refresh token: ${res.status} ${JSON.stringify(res.body)}`);
         const token = res.body.refresh_token as string;
         const { exp } = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { exp: number };
         return { token, expiresOnTimestamp: exp * 1000 };
@@ -175,7 +188,13 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     const created = await httpsJson(`${endpoint}/georeg/v1/auth/tokens`, ca, {
       method: 'POST',
       auth: `admin:${ADMIN_PASSWORD}`,
-      body: { name: 'sdk-ci', scopes: [{ repositories: ['sdk/**'], actions: ['pull', 'push', 'delete'] }, { repositories: ['public/**'], actions: ['pull', 'push'] }] },
+      body: {
+        name: 'sdk-ci',
+        scopes: [
+          { repositories: ['sdk/**'], actions: ['pull', 'push', 'delete'] },
+          { repositories: ['public/**'], actions: ['pull', 'push'] },
+        ],
+      },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     tokenSecret = created.body.secret as string;
@@ -193,7 +212,9 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
   });
 
   it('without the CA the SDK refuses the certificate', async () => {
-    const untrusted = new ContainerRegistryContentClient(endpoint, 'sdk/app', georegCredential('sdk-ci', tokenSecret), { retryOptions: { maxRetries: 0 } });
+    const untrusted = new ContainerRegistryContentClient(endpoint, 'sdk/app', georegCredential('sdk-ci', tokenSecret), {
+      retryOptions: { maxRetries: 0 },
+    });
     await assert.rejects(untrusted.getManifest('v1'), (e: Error & { code?: string }) => {
       assert.match(`${e.code} ${e.message}`, /self[- ]signed|unable to verify|certificate/i);
       return true;
@@ -217,10 +238,16 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     // The big blob went up as PATCHes of 4 MiB, 4 MiB and the rest, without Content-Range, then an empty PUT ?digest=.
     const patches = sent.slice(mark).filter((s) => s.method === 'PATCH' && s.status === 202);
     assert.deepEqual(patches.map((p) => p.bodyBytes).slice(-3), [4 * 1024 * 1024, 4 * 1024 * 1024, big.length - 8 * 1024 * 1024], dump());
-    assert.ok(patches.every((p) => p.contentRange === undefined && p.location?.startsWith('/v2/sdk/app/blobs/uploads/')), dump());
+    assert.ok(
+      patches.every((p) => p.contentRange === undefined && p.location?.startsWith('/v2/sdk/app/blobs/uploads/')),
+      dump(),
+    );
     const puts = sent.slice(mark).filter((s) => s.method === 'PUT' && s.status === 201);
     assert.equal(puts.length, 3, dump());
-    assert.ok(puts.every((p) => /[?&]digest=sha256%3A[0-9a-f]{64}/.test(p.url)), dump());
+    assert.ok(
+      puts.every((p) => /[?&]digest=sha256%3A[0-9a-f]{64}/.test(p.url)),
+      dump(),
+    );
   });
 
   it('sets a manifest with a tag and gets it by tag and by digest (digest and bytes checked)', async () => {
@@ -258,7 +285,10 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     assert.deepEqual(token[0]?.formFields?.sort(), ['grant_type', 'refresh_token', 'scope', 'service'], dump());
     // Every /v2 call that was challenged was retried with a bearer token, and succeeded.
     const challenged = sent.filter((s) => s.status === 401);
-    assert.ok(challenged.every((s) => /^Bearer realm="[^"]+",service="georeg",scope="repository:sdk\/app:[a-z,]+"/.test(s.wwwAuthenticate ?? '')), dump());
+    assert.ok(
+      challenged.every((s) => /^Bearer realm="[^"]+",service="georeg",scope="repository:sdk\/app:[a-z,]+"/.test(s.wwwAuthenticate ?? '')),
+      dump(),
+    );
 
     const outside = contentClient('team/app', { retryOptions: { maxRetries: 0 } });
     await assert.rejects(outside.uploadBlob(Buffer.from('not allowed here')), (e: { statusCode?: number }) => {
@@ -289,13 +319,19 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
       blob: { digest: string; length: number; sha256: string };
       push: { refused: boolean; statusCode?: number };
     };
-    assert.deepEqual(out.manifest, { digest: sha256(pubManifest), mediaType: KnownManifestMediaType.OciImageManifest, sha256: sha256(pubManifest).slice(7) });
+    assert.deepEqual(out.manifest, {
+      digest: sha256(pubManifest),
+      mediaType: KnownManifestMediaType.OciImageManifest,
+      sha256: sha256(pubManifest).slice(7),
+    });
     assert.deepEqual(out.blob, { digest: sha256(small), length: small.length, sha256: sha256(small).slice(7) });
     assert.equal(out.push.refused, true);
     assert.equal(out.push.statusCode, 401, JSON.stringify(out.push));
     // The pulls needed no token; the push was challenged, the anonymous token (grant_type=password) granted no push.
     // (The access log holds the path as sent: the SDK percent-encodes the name and the digest.)
-    const log = node!.requests(mark).map((r) => `${String(r['method'])} ${decodeURIComponent(String(r['path']))} -> ${String(r['status'])}`);
+    const log = node!
+      .requests(mark)
+      .map((r) => `${String(r['method'])} ${decodeURIComponent(String(r['path']))} -> ${String(r['status'])}`);
     assert.ok(log.includes('GET /v2/public/base/manifests/latest -> 200'), log.join('\n'));
     assert.ok(log.includes(`GET /v2/public/base/blobs/${sha256(small)} -> 200`), log.join('\n'));
     assert.ok(log.includes('POST /v2/public/base/blobs/uploads/ -> 401'), log.join('\n'));

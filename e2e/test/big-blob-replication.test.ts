@@ -25,11 +25,23 @@ describe('a 1 GiB blob replicates with flat memory (e2e)', function () {
     const pid = started.us.pid as number;
     const before = await rssMiB(pid);
     let peak = before;
-    const sampler = setInterval(() => void rssMiB(pid).then((m) => (peak = Math.max(peak, m)), () => undefined), 50);
+    const sampler = setInterval(
+      () =>
+        void rssMiB(pid).then(
+          (m) => (peak = Math.max(peak, m)),
+          () => undefined,
+        ),
+      50,
+    );
     try {
       const digest = await pushBlocksImage(regions.url.eu, 'big/gib', 'v1', GiB);
       const us = regions.url.us;
-      await until(240_000, 'the 1 GiB image to reach us', async () => ((await send('HEAD', `${us}/v2/big/gib/manifests/v1`)) === 200 ? true : undefined), 100);
+      await until(
+        240_000,
+        'the 1 GiB image to reach us',
+        async () => ((await send('HEAD', `${us}/v2/big/gib/manifests/v1`)) === 200 ? true : undefined),
+        100,
+      );
       clearInterval(sampler);
       const status = (await (await fetch(`${us}/georeg/v1/replication`)).json()) as { peers: { bytes: number }[] };
       assert.ok((status.peers[0]?.bytes ?? 0) >= GiB, 'the bytes came from eu, not from anywhere else');

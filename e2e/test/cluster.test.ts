@@ -28,7 +28,10 @@ for (const mode of [[], ['--separate-replicators']]) {
     });
 
     it('writes cluster.json with every region, each answering /v2/', async () => {
-      assert.deepEqual(info.regions.map((r) => r.name), ['eu', 'us', 'ap']);
+      assert.deepEqual(
+        info.regions.map((r) => r.name),
+        ['eu', 'us', 'ap'],
+      );
       for (const r of info.regions) assert.equal((await fetch(`${r.registry}/v2/`)).status, 200);
     });
 
@@ -36,16 +39,25 @@ for (const mode of [[], ['--separate-replicators']]) {
       const [eu, us, ap] = info.regions;
       assert.ok(eu && us && ap);
       const host = (u: string): string => u.replace('http://', '');
-      await skopeo.run(['copy', '--dest-tls-verify=false', 'oci:/tmp/lab-images/small:latest', `docker://${host(eu.registry)}/demo/small:v1`]);
+      await skopeo.run([
+        'copy',
+        '--dest-tls-verify=false',
+        'oci:/tmp/lab-images/small:latest',
+        `docker://${host(eu.registry)}/demo/small:v1`,
+      ]);
       await until(60_000, 'the image to be complete in every region', async () => {
         const res = await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`);
         const body = (await res.json()) as { regions: { state: string }[] };
         return body.regions.length === 3 && body.regions.every((r) => r.state === 'complete');
       });
-      const fromEu = await fetch(`${eu.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const fromEu = await fetch(`${eu.registry}/v2/demo/small/manifests/v1`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       const euBytes = Buffer.from(await fromEu.arrayBuffer());
       for (const r of [us, ap]) {
-        const res = await fetch(`${r.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        const res = await fetch(`${r.registry}/v2/demo/small/manifests/v1`, {
+          headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
         assert.deepEqual(Buffer.from(await res.arrayBuffer()), euBytes, `${r.name} serves the same manifest`);
       }
       const pulled = await skopeo.run(['inspect', '--tls-verify=false', `docker://${host(ap.registry)}/demo/small:v1`]);
@@ -53,8 +65,13 @@ for (const mode of [[], ['--separate-replicators']]) {
     });
 
     it('runs a node per region, and with --separate-replicators a replicate process beside each', async () => {
-      const commands = (await processesUnder(cluster.process.pid as number)).map((p) => p.argv[2]).filter((c) => c === 'serve' || c === 'replicate');
-      assert.deepEqual(commands.sort(), mode.length ? ['replicate', 'replicate', 'replicate', 'serve', 'serve', 'serve'] : ['serve', 'serve', 'serve']);
+      const commands = (await processesUnder(cluster.process.pid as number))
+        .map((p) => p.argv[2])
+        .filter((c) => c === 'serve' || c === 'replicate');
+      assert.deepEqual(
+        commands.sort(),
+        mode.length ? ['replicate', 'replicate', 'replicate', 'serve', 'serve', 'serve'] : ['serve', 'serve', 'serve'],
+      );
     });
 
     it('stops every process and exits 0 on SIGTERM', async () => {
@@ -71,11 +88,15 @@ describe('georeg cluster: SIGTERM while it is still starting (e2e, black box)', 
 
   it('stops what it started at once, without waiting to be ready, and exits 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-cluster-early-'));
-    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', 'eu,us', '--data', join(dir, 'data'), '--port-base', String(await freePortBase(20))], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      [cliMain, 'cluster', '--regions', 'eu,us', '--data', join(dir, 'data'), '--port-base', String(await freePortBase(20))],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
+        detached: true,
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));

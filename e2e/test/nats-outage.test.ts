@@ -43,7 +43,9 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
       }
       return true;
     });
-    const nats = (await processesUnder(cluster.process.pid as number)).find(({ argv }) => argv.some((a) => a.endsWith(join('us', 'nats.conf'))));
+    const nats = (await processesUnder(cluster.process.pid as number)).find(({ argv }) =>
+      argv.some((a) => a.endsWith(join('us', 'nats.conf'))),
+    );
     assert.ok(nats, 'nats-server of us');
     frozen = nats.pid;
     process.kill(frozen, 'SIGSTOP');
@@ -51,7 +53,11 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
     const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/outage/from-eu:v1`]);
     await skopeo.run(['copy', '--all', '--dest-tls-verify=false', `oci:${MULTI}`, `docker://${host(us)}/outage/from-us:v1`]);
-    await until(60_000, 'ap to hold the push into eu while nats-us hangs', async () => (await states(ap, 'outage/from-eu', 'v1')).ap === 'complete');
+    await until(
+      60_000,
+      'ap to hold the push into eu while nats-us hangs',
+      async () => (await states(ap, 'outage/from-eu', 'v1')).ap === 'complete',
+    );
     const usStatus = (await (await fetch(`${us.registry}/georeg/v1/replication`)).json()) as { outbox: { depth: number } };
     assert.ok(usStatus.outbox.depth > 0, 'the push into us waits in its outbox');
     assert.equal((await states(ap, 'outage/from-us', 'v1')).ap, 'absent', 'nothing of us has left yet');
@@ -59,7 +65,11 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
     process.kill(frozen, 'SIGCONT');
     frozen = undefined;
     await until(90_000, 'every region to hold both images', async () => {
-      for (const [repo, r] of [['outage/from-eu', us], ['outage/from-us', eu], ['outage/from-us', ap]] as const) {
+      for (const [repo, r] of [
+        ['outage/from-eu', us],
+        ['outage/from-us', eu],
+        ['outage/from-us', ap],
+      ] as const) {
         if (Object.values(await states(r, repo, 'v1')).some((s) => s !== 'complete')) return false;
       }
       return true;

@@ -91,7 +91,12 @@ function substitute(expr: string, dashboard: Dashboard): string {
     if (v.type === 'datasource') continue;
     const current = v.current?.value;
     const all = Array.isArray(current) ? current.includes('$__all') : current === '$__all';
-    const value = v.includeAll && (all || current === undefined) ? (v.allValue ?? '.*') : Array.isArray(current) ? current.join('|') : String(current ?? '');
+    const value =
+      v.includeAll && (all || current === undefined)
+        ? (v.allValue ?? '.*')
+        : Array.isArray(current)
+          ? current.join('|')
+          : String(current ?? '');
     e = e.replace(new RegExp(`\\$\\{${v.name}(?::[a-z]+)?\\}|\\$${v.name}\\b`, 'g'), () => value);
   }
   assert.doesNotMatch(e, /\$\{?[A-Za-z_]/, `a variable the test does not know in ${expr}`);
@@ -111,11 +116,12 @@ async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): 
 
 /** The pid of the `georeg serve` child of `georeg cluster` (pid `clusterPid`) listening on the region's address. */
 async function nodePid(clusterPid: number, r: ClusterRegion): Promise<number> {
-  const node = (await processesUnder(clusterPid)).find(({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r));
+  const node = (await processesUnder(clusterPid)).find(
+    ({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r),
+  );
   if (!node) throw new Error(`no georeg serve --listen ${host(r)} under pid ${clusterPid}`);
   return node.pid;
 }
-
 
 class Prometheus {
   stderr = '';
@@ -127,7 +133,13 @@ class Prometheus {
   static async start(configFile: string, dataDir: string): Promise<Prometheus> {
     const child = spawn(
       PROMETHEUS,
-      [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, '--web.listen-address=127.0.0.1:0', '--web.enable-lifecycle', '--log.level=info'],
+      [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${dataDir}`,
+        '--web.listen-address=127.0.0.1:0',
+        '--web.enable-lifecycle',
+        '--log.level=info',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const p = new Prometheus(child);
@@ -141,7 +153,10 @@ class Prometheus {
       await until(30_000, 'prometheus to be ready', async () => {
         if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
         if (!p.url) return false;
-        return http(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
+        return http(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
       });
     } catch (err) {
       await p.stop();
@@ -150,14 +165,19 @@ class Prometheus {
     return p;
   }
 
-  async api<T>(path: string, params: Record<string, string> = {}): Promise<{ status: string; data: T; error?: string; errorType?: string }> {
+  async api<T>(
+    path: string,
+    params: Record<string, string> = {},
+  ): Promise<{ status: string; data: T; error?: string; errorType?: string }> {
     const res = await http(`${this.url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
     return (await res.json()) as { status: string; data: T; error?: string; errorType?: string };
   }
 
   /** An instant query; throws with Prometheus' message when it does not parse or fails. */
   async query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-    const r = await this.api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>('query', { query: expr });
+    const r = await this.api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>('query', {
+      query: expr,
+    });
     if (r.status !== 'success') throw new Error(`${expr}: ${r.errorType}: ${r.error}`);
     assert.equal(r.data.resultType, 'vector', expr);
     return r.data.result;
@@ -238,7 +258,10 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     const { stdout } = await exec(PROMTOOL, ['check', 'config', join(PROM_DIR, 'prometheus.yml')]);
     assert.match(stdout, /SUCCESS: 1 rule files found/);
     const targets = JSON.parse(await readFile(join(PROM_DIR, 'targets', 'georeg.json'), 'utf8')) as { labels: { region: string } }[];
-    assert.deepEqual(targets.map((t) => t.labels.region), ['eu', 'us', 'ap']);
+    assert.deepEqual(
+      targets.map((t) => t.labels.region),
+      ['eu', 'us', 'ap'],
+    );
   });
 
   it('scrapes every region: three targets of job georeg, one per region label, all up', async () => {
@@ -250,7 +273,10 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     }).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(last.map((t) => [t.scrapeUrl, t.health, t.lastError]))}`);
     });
-    assert.deepEqual(last.map((t) => t.labels.job), ['georeg', 'georeg', 'georeg']);
+    assert.deepEqual(
+      last.map((t) => t.labels.job),
+      ['georeg', 'georeg', 'georeg'],
+    );
     assert.deepEqual(last.map((t) => t.labels.region).sort(), ['ap', 'eu', 'us']);
     for (const t of last) assert.equal(t.scrapeUrl, `http://${host(cluster!.region(t.labels.region as string))}/metrics`);
     const up = await prom!.query('up{job="georeg"} == 1');
@@ -268,20 +294,29 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
         { repositories: ['**'], mode: 'off' },
       ],
     };
-    const put = await http(`${eu.registry}/georeg/v1/trust/policy`, { method: 'PUT', body: JSON.stringify(policy), headers: { 'Content-Type': 'application/json' } });
+    const put = await http(`${eu.registry}/georeg/v1/trust/policy`, {
+      method: 'PUT',
+      body: JSON.stringify(policy),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(put.status, 200, await put.text());
 
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/demo/small:v1`]);
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/audit/app:v1`]);
     // A 128 MiB layer takes a couple of seconds to copy: lag, bytes in flight and throughput show it.
     await pushImage(eu.registry, 'demo/medium', 'v1', [randomBytes(128 * 1024 * 1024)]); // straight over the API, monolithic uploads
-    await until(60_000, 'demo/small:v1 and demo/medium:v1 complete in every region', async () =>
-      (await completeEverywhere(us, 'demo/small', 'v1')) && (await completeEverywhere(us, 'demo/medium', 'v1')),
+    await until(
+      60_000,
+      'demo/small:v1 and demo/medium:v1 complete in every region',
+      async () => (await completeEverywhere(us, 'demo/small', 'v1')) && (await completeEverywhere(us, 'demo/medium', 'v1')),
     );
 
-    for (const r of [us, ap]) await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(r)}/demo/small:v1`, `oci:${join(dir, `pulled-${r.name}`)}:v1`]);
+    for (const r of [us, ap])
+      await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(r)}/demo/small:v1`, `oci:${join(dir, `pulled-${r.name}`)}:v1`]);
     const pull = async (r: ClusterRegion): Promise<void> => {
-      const res = await http(`${r.registry}/v2/demo/small/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await http(`${r.registry}/v2/demo/small/manifests/v1`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       const manifest = (await res.json()) as { layers: { digest: string }[] };
       const blob = await http(`${r.registry}/v2/demo/small/blobs/${manifest.layers[0]?.digest}`);
       assert.equal(blob.status, 200);
@@ -295,23 +330,34 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     // A counter series is born at its first count, which rate() cannot see as an increase (it has
     // no earlier sample): pull again once Prometheus has scraped the series.
     await until(30_000, 'the GETs of every region to be scraped', async () => {
-      const seen = await prom!.query('count by (region, route) (georeg_http_requests_total{job="georeg", route=~"manifests|blobs", method="GET", status="200"})');
+      const seen = await prom!.query(
+        'count by (region, route) (georeg_http_requests_total{job="georeg", route=~"manifests|blobs", method="GET", status="200"})',
+      );
       return seen.length === 6;
     });
     for (const r of [eu, us, ap]) await pull(r);
     // Unsigned in audit mode: served, and counted as a refusal (pulled twice, as above).
     const auditPull = async (): Promise<void> => {
-      const res = await http(`${eu.registry}/v2/audit/app/manifests/v1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await http(`${eu.registry}/v2/audit/app/manifests/v1`, {
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(res.status, 200, await res.text());
     };
     await auditPull();
-    await until(30_000, 'the audit decision to be scraped', async () => (await prom!.query('georeg_trust_decisions_total{job="georeg", region="eu", mode="audit"}')).length > 0);
+    await until(
+      30_000,
+      'the audit decision to be scraped',
+      async () => (await prom!.query('georeg_trust_decisions_total{job="georeg", region="eu", mode="audit"}')).length > 0,
+    );
     await auditPull();
   });
 
   it('every metric of docs/metrics.md is scraped from every region', async () => {
     const doc = await readFile(METRICS_DOC, 'utf8');
-    const metrics = [...doc.matchAll(/^\| `(georeg_[a-z0-9_]+)` \| (gauge|counter|histogram) \|/gm)].map((m) => ({ name: m[1] as string, type: m[2] as string }));
+    const metrics = [...doc.matchAll(/^\| `(georeg_[a-z0-9_]+)` \| (gauge|counter|histogram) \|/gm)].map((m) => ({
+      name: m[1] as string,
+      type: m[2] as string,
+    }));
     assert.ok(metrics.length >= 25, `only ${metrics.length} metrics found in docs/metrics.md`);
     // Series labelled by outcome exist from the first count on: failures by reason (nothing fails
     // here) and trust decisions (only eu served a repository under a policy).
@@ -330,14 +376,20 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       throw new Error(`${e.message}: missing ${JSON.stringify(Object.fromEntries(missing))}`);
     });
     // Replication metrics: one series per peer, source = the peer, target = the scraped node's region.
-    const pairs = (await prom!.query('georeg_replication_peer_up{job="georeg"}')).map((s) => `${s.metric.source}->${s.metric.target}@${s.metric.region}`).sort();
+    const pairs = (await prom!.query('georeg_replication_peer_up{job="georeg"}'))
+      .map((s) => `${s.metric.source}->${s.metric.target}@${s.metric.region}`)
+      .sort();
     assert.deepEqual(pairs, ['ap->eu@eu', 'ap->us@us', 'eu->ap@ap', 'eu->us@us', 'us->ap@ap', 'us->eu@eu']);
-    const info = (await prom!.query('georeg_info{job="georeg"}')).map((s) => `${s.metric.exported_region ?? s.metric.region}@${s.metric.region}`).sort();
+    const info = (await prom!.query('georeg_info{job="georeg"}'))
+      .map((s) => `${s.metric.exported_region ?? s.metric.region}@${s.metric.region}`)
+      .sort();
     assert.deepEqual(info, ['ap@ap', 'eu@eu', 'us@us']);
   });
 
   it('every query of the Grafana dashboard parses and returns data', async () => {
-    const queries = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title ?? '?', expr: t.expr ?? '' })));
+    const queries = allPanels(dashboard.panels).flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ panel: p.title ?? '?', expr: t.expr ?? '' })),
+    );
     assert.ok(queries.length >= 15, `only ${queries.length} queries in the dashboard`);
     for (const q of queries) assert.notEqual(q.expr.trim(), '', `${q.panel}: empty expr`);
     const pending = new Set(queries.map((q) => substitute(q.expr, dashboard)));
@@ -355,11 +407,18 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       return substitute(expr, dashboard);
     };
     const positive = async (expr: string, key: (m: Record<string, string>) => string): Promise<string[]> =>
-      (await prom!.query(expr)).filter((s) => Number(s.value[1]) > 0).map((s) => key(s.metric)).sort();
+      (await prom!.query(expr))
+        .filter((s) => Number(s.value[1]) > 0)
+        .map((s) => key(s.metric))
+        .sort();
     // The last pulls may not be scraped yet: wait for the increase to show, then compare.
     const expectPositive = async (expr: string, key: (m: Record<string, string>) => string, expected: string[]): Promise<void> => {
       let got: string[] = [];
-      await until(15_000, `${expr} > 0 for ${expected.join(', ')}`, async () => JSON.stringify((got = await positive(expr, key))) === JSON.stringify(expected)).catch((e: Error) => {
+      await until(
+        15_000,
+        `${expr} > 0 for ${expected.join(', ')}`,
+        async () => JSON.stringify((got = await positive(expr, key))) === JSON.stringify(expected),
+      ).catch((e: Error) => {
         throw new Error(`${e.message}; got ${got.join(', ')}`);
       });
     };
@@ -390,7 +449,10 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       throw new Error(`${e.message}: ${JSON.stringify(alerts)}`);
     });
     const fired = alerts.filter((a) => a.labels.alertname === 'GeoregTrustVerificationFailures');
-    assert.deepEqual(fired.map((a) => [a.labels.region, a.labels.mode, a.labels.severity]), [['eu', 'audit', 'warning']]);
+    assert.deepEqual(
+      fired.map((a) => [a.labels.region, a.labels.mode, a.labels.severity]),
+      [['eu', 'audit', 'warning']],
+    );
     assert.notEqual(fired[0]?.labels.result, 'verified');
   });
 
@@ -408,7 +470,10 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     }).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(seen)}`);
     });
-    assert.deepEqual(seen.map((a) => [a.labels.region, a.labels.severity, a.labels.instance]), [['ap', 'critical', host(ap)]]);
+    assert.deepEqual(
+      seen.map((a) => [a.labels.region, a.labels.severity, a.labels.instance]),
+      [['ap', 'critical', host(ap)]],
+    );
     assert.equal(cluster!.process.exitCode, null, 'the rest of the cluster keeps running');
     for (const r of [eu, us]) assert.equal((await http(`${r.registry}/v2/`)).status, 200);
 
@@ -441,7 +506,10 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       subtitle: `${panel.targets.map((t) => t.expr).join('; ')}   ($region = All; query_range, step 1 s)`,
       unit: 's',
     });
-    const out = process.env.GEOREG_WRITE_DOCS === '1' ? join(repoRoot, 'docs', 'dashboard-replication-lag.png') : join(repoRoot, 'test-artifacts', 'dashboard-replication-lag.png');
+    const out =
+      process.env.GEOREG_WRITE_DOCS === '1'
+        ? join(repoRoot, 'docs', 'dashboard-replication-lag.png')
+        : join(repoRoot, 'test-artifacts', 'dashboard-replication-lag.png');
     await writeFile(join(dir, 'lag.html'), html);
     await screenshotHtml(html, out);
     const png = await readFile(out);

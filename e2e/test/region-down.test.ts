@@ -28,19 +28,24 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
     await new Promise((r) => us.once('exit', r));
     const digests = new Map<string, string>();
     // Each image has one layer of its own.
-    for (let i = 0; i < IMAGES; i++) digests.set(`v${i}`, (await pushImage(euUrl, 'fleet/app', `v${i}`, [`layer ${i} `.repeat(200)])).digest);
+    for (let i = 0; i < IMAGES; i++)
+      digests.set(`v${i}`, (await pushImage(euUrl, 'fleet/app', `v${i}`, [`layer ${i} `.repeat(200)])).digest);
     for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}/v2/fleet/app/manifests/v${i}`), 202);
 
     us = regions.serve('us');
     await ready(us, /"msg":"replicating"/);
     const expected = (await tags(euUrl, 'fleet/app')).sort();
     assert.equal(expected.length, IMAGES - 10);
-    await poll(180_000, 'us to hold every tag eu holds, and no other', async () => (JSON.stringify((await tags(usUrl, 'fleet/app')).sort()) === JSON.stringify(expected) ? true : undefined));
+    await poll(180_000, 'us to hold every tag eu holds, and no other', async () =>
+      JSON.stringify((await tags(usUrl, 'fleet/app')).sort()) === JSON.stringify(expected) ? true : undefined,
+    );
     for (const tag of expected) {
       const res = await fetch(`${usUrl}/v2/fleet/app/manifests/${tag}`, { method: 'HEAD' });
       assert.equal(res.headers.get('docker-content-digest'), digests.get(tag), `${tag} has the same digest in us`);
     }
-    const status = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { pendingEvents: number; failures: number }[] };
+    const status = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as {
+      peers: { pendingEvents: number; failures: number }[];
+    };
     await poll(30_000, 'no pending events', async () => {
       const s = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { pendingEvents: number }[] };
       return s.peers[0]?.pendingEvents === 0 ? true : undefined;

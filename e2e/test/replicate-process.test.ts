@@ -23,7 +23,8 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
   let regions: TwoRegions;
   let replicator: ChildProcess;
 
-  const usPeers = async (): Promise<PeerStatus[]> => ((await (await fetch(`${regions.url.us}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers;
+  const usPeers = async (): Promise<PeerStatus[]> =>
+    ((await (await fetch(`${regions.url.us}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers;
 
   before(async () => {
     const started = await TwoRegions.start(cliMain, true);
@@ -37,14 +38,40 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     const digest = sha256(layer);
     const eu = regions.url.eu;
     assert.equal(await send('POST', `${eu}/v2/team/app/blobs/uploads/?digest=${digest}`, layer, { 'Content-Length': layer.length }), 201);
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: layer.length }, layers: [] }));
-    assert.equal(await send('PUT', `${eu}/v2/team/app/manifests/v1`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': manifest.length }), 201);
-    await until(30_000, 'team/app:v1 in us', async () => ((await send('HEAD', `${regions.url.us}/v2/team/app/manifests/v1`)) === 200 ? true : undefined));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest, size: layer.length },
+        layers: [],
+      }),
+    );
+    assert.equal(
+      await send('PUT', `${eu}/v2/team/app/manifests/v1`, manifest, {
+        'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
+        'Content-Length': manifest.length,
+      }),
+      201,
+    );
+    await until(30_000, 'team/app:v1 in us', async () =>
+      (await send('HEAD', `${regions.url.us}/v2/team/app/manifests/v1`)) === 200 ? true : undefined,
+    );
     assert.equal(await streamedDigest(`${regions.url.us}/v2/team/app/blobs/${digest}`), digest);
-    const peer = await until(10_000, 'a status report counting the events', async () => (await usPeers()).find((p) => p.region === 'eu' && p.applied >= 2 && p.up));
+    const peer = await until(10_000, 'a status report counting the events', async () =>
+      (await usPeers()).find((p) => p.region === 'eu' && p.applied >= 2 && p.up),
+    );
     assert.equal(peer.lastError, undefined);
-    const where = (await (await fetch(`${regions.url.us}/georeg/v1/where/team/app/v1`)).json()) as { regions: { region: string; state: string }[] };
-    assert.deepEqual(where.regions.map((r) => [r.region, r.state]), [['us', 'complete'], ['eu', 'complete']], 'the node asks its peers itself');
+    const where = (await (await fetch(`${regions.url.us}/georeg/v1/where/team/app/v1`)).json()) as {
+      regions: { region: string; state: string }[];
+    };
+    assert.deepEqual(
+      where.regions.map((r) => [r.region, r.state]),
+      [
+        ['us', 'complete'],
+        ['eu', 'complete'],
+      ],
+      'the node asks its peers itself',
+    );
   });
 
   it('kill -9 of the replicate process mid-blob: the node keeps serving, a new one resumes from the staged offset', async () => {
@@ -53,7 +80,11 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     // Under way on both sides: the replicate process reports bytes in flight, and the node has
     // staged some (the replicator's count alone can run megabytes ahead of the node, in buffers).
     await until(120_000, 'the copy to be under way', async () => ((await usPeers())[0]?.bytesInFlight ?? 0) > 0 || undefined);
-    await until(120_000, 'the node to stage 16 MiB', async () => ((await stat(staged).catch(() => undefined))?.size ?? 0) > 16 * 1024 * 1024 || undefined);
+    await until(
+      120_000,
+      'the node to stage 16 MiB',
+      async () => ((await stat(staged).catch(() => undefined))?.size ?? 0) > 16 * 1024 * 1024 || undefined,
+    );
     replicator.kill('SIGKILL');
     await new Promise((r) => replicator.once('exit', r));
     const stagedBytes = (await stat(staged)).size;
@@ -64,9 +95,15 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     let log = '';
     replicator.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await ready(replicator, /"msg":"replicating"/);
-    await until(180_000, 'the image to reach us', async () => ((await send('HEAD', `${regions.url.us}/v2/big/one/manifests/v1`)) === 200 ? true : undefined));
+    await until(180_000, 'the image to reach us', async () =>
+      (await send('HEAD', `${regions.url.us}/v2/big/one/manifests/v1`)) === 200 ? true : undefined,
+    );
     assert.equal(await streamedDigest(`${regions.url.us}/v2/big/one/blobs/${digest}`), digest, 'the blob in us is intact');
     assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time');
-    assert.deepEqual((await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')), [], 'the staged copy was committed');
+    assert.deepEqual(
+      (await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')),
+      [],
+      'the staged copy was committed',
+    );
   });
 });

@@ -30,7 +30,8 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     us.kill('SIGKILL');
     await new Promise((r) => us.once('exit', r));
     // The copy is staged under an id derived from the digest (UploadService.ingest).
-    const stagedBytes = (await stat(join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`))).size;
+    const stagedBytes = (await stat(join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`)))
+      .size;
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
     assert.equal((await fetch(`${usUrl}/v2/`).catch(() => undefined))?.status, undefined, 'us is down');
 
@@ -38,10 +39,16 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     let log = '';
     us.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await ready(us, /"msg":"replicating"/);
-    await until(180_000, 'the image to reach us', async () => ((await send('HEAD', `${usUrl}/v2/big/one/manifests/v1`)) === 200 ? true : undefined));
+    await until(180_000, 'the image to reach us', async () =>
+      (await send('HEAD', `${usUrl}/v2/big/one/manifests/v1`)) === 200 ? true : undefined,
+    );
 
     assert.equal(await streamedDigest(`${usUrl}/v2/big/one/blobs/${digest}`), digest, 'the blob in us is intact');
     assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time (no start-over)');
-    assert.deepEqual((await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')), [], 'the staged copy was committed');
+    assert.deepEqual(
+      (await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')),
+      [],
+      'the staged copy was committed',
+    );
   });
 });

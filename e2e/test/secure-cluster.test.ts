@@ -19,7 +19,13 @@ interface SecureInfo {
 }
 
 /** An HTTPS request trusting the cluster's CA; resolves with status, headers and body. */
-function https(url: string, ca: Buffer, headers: Record<string, string> = {}, method = 'GET', body?: string | Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+function https(
+  url: string,
+  ca: Buffer,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: string | Buffer,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, ca, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -75,17 +81,40 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
 
   it('a push with credentials into eu replicates over mutual TLS; us and ap serve it to a user created in eu', async () => {
     const [eu, us, ap] = info.regions as [ClusterRegion, ClusterRegion, ClusterRegion];
-    await skopeo.run(['copy', '--dest-cert-dir', certDir, '--dest-creds', `admin:${admin}`, `oci:${SMALL}`, `docker://${host(eu)}/team/app:v1`]);
-    const created = await https(`${eu.registry}/georeg/v1/auth/users`, ca, { Authorization: basic('admin', admin), 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'dev', password: 'a developer password', roles: [{ repositories: ['team/**'], roles: ['pull'] }] }));
+    await skopeo.run([
+      'copy',
+      '--dest-cert-dir',
+      certDir,
+      '--dest-creds',
+      `admin:${admin}`,
+      `oci:${SMALL}`,
+      `docker://${host(eu)}/team/app:v1`,
+    ]);
+    const created = await https(
+      `${eu.registry}/georeg/v1/auth/users`,
+      ca,
+      { Authorization: basic('admin', admin), 'Content-Type': 'application/json' },
+      'POST',
+      JSON.stringify({ name: 'dev', password: 'a developer password', roles: [{ repositories: ['team/**'], roles: ['pull'] }] }),
+    );
     assert.equal(created.status, 201, created.body.toString());
     for (const r of [us, ap]) {
       await until(60_000, `team/app:v1 complete in ${r.name}`, async () => {
         const t = await token(r, 'repository:team/app:pull');
         const where = await https(`${r.registry}/georeg/v1/where/team/app/v1`, ca, { Authorization: `Bearer ${t}` });
-        return where.status === 200 && (JSON.parse(where.body.toString()) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete');
+        return (
+          where.status === 200 &&
+          (JSON.parse(where.body.toString()) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete')
+        );
       });
       // The user created in eu replicated too, with its role.
-      await until(30_000, `user dev in ${r.name}`, async () => (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status === 200);
+      await until(
+        30_000,
+        `user dev in ${r.name}`,
+        async () =>
+          (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status ===
+          200,
+      );
       await skopeo.run(['inspect', '--cert-dir', certDir, '--creds', 'dev:a developer password', `docker://${host(r)}/team/app:v1`]);
     }
   });
@@ -95,7 +124,13 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     // A blob with no manifest makes no event: it stays in eu alone.
     const blob = randomBytes(64 * 1024);
     const digest = sha256(blob);
-    const pushed = await https(`${eu.registry}/v2/team/solo/blobs/uploads/?digest=${digest}`, ca, { Authorization: `Bearer ${await token(eu, 'repository:team/solo:pull,push')}` }, 'POST', blob);
+    const pushed = await https(
+      `${eu.registry}/v2/team/solo/blobs/uploads/?digest=${digest}`,
+      ca,
+      { Authorization: `Bearer ${await token(eu, 'repository:team/solo:pull,push')}` },
+      'POST',
+      blob,
+    );
     assert.equal(pushed.status, 201, pushed.body.toString());
     const t = await token(us, 'repository:team/solo:pull');
     // Until us's replicator has probed eu as up, there is nowhere to redirect to.

@@ -12,15 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from 'georeg/test-support';
 import { GeoregNode } from './support/process.js';
-import {
-  layoutBlob,
-  layoutRef,
-  Skopeo,
-  SkopeoError,
-  type OciIndex,
-  type OciManifest,
-  skopeoFails,
-} from './support/skopeo.js';
+import { layoutBlob, layoutRef, Skopeo, SkopeoError, type OciIndex, type OciManifest, skopeoFails } from './support/skopeo.js';
 
 const IMAGES = process.env['IMAGES'] ?? '/tmp/lab-images';
 const SMALL = join(IMAGES, 'small');
@@ -112,7 +104,11 @@ describe('skopeo against georeg (e2e, black box)', function () {
     }
   });
 
-  async function httpManifest(node: GeoregNode, repo: string, ref: string): Promise<{ status: number; digest: string | null; body: Buffer }> {
+  async function httpManifest(
+    node: GeoregNode,
+    repo: string,
+    ref: string,
+  ): Promise<{ status: number; digest: string | null; body: Buffer }> {
     const res = await fetch(`${node.url}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });
     return { status: res.status, digest: res.headers.get('docker-content-digest'), body: Buffer.from(await res.arrayBuffer()) };
   }
@@ -189,7 +185,10 @@ describe('skopeo against georeg (e2e, black box)', function () {
     await pushedSmall();
     const info = await skopeo.json<InspectOutput>(['inspect', INSECURE, A('small') + ':v1']);
     assert.equal(info.Digest, src.digest);
-    assert.deepEqual(info.Layers, src.manifest.layers.map((l) => l.digest));
+    assert.deepEqual(
+      info.Layers,
+      src.manifest.layers.map((l) => l.digest),
+    );
     assert.ok(info.RepoTags.includes('v1'), `RepoTags ${JSON.stringify(info.RepoTags)}`);
     assert.equal(info.Architecture, 'amd64');
     assert.equal(info.Os, 'linux');
@@ -225,7 +224,11 @@ describe('skopeo against georeg (e2e, black box)', function () {
       assert.equal(info.Architecture, arch);
       assert.equal(info.Digest, src.digest, 'skopeo inspect reports the top-level (index) digest');
       const childManifest = JSON.parse((await layoutBlob(MULTI, child.digest)).toString('utf8')) as OciManifest;
-      assert.deepEqual(info.Layers, childManifest.layers.map((l) => l.digest), `${arch} layers`);
+      assert.deepEqual(
+        info.Layers,
+        childManifest.layers.map((l) => l.digest),
+        `${arch} layers`,
+      );
     }
   });
 
@@ -294,14 +297,21 @@ describe('skopeo against georeg (e2e, black box)', function () {
     const digest = await copyDigest([SRC_INSECURE, DEST_INSECURE, A('small') + ':v1', A('small-copy') + ':v1']);
     assert.equal(digest, src.digest);
     const info = await skopeo.json<InspectOutput>(['inspect', INSECURE, A('small-copy') + ':v1']);
-    assert.deepEqual(info.Layers, src.manifest.layers.map((l) => l.digest));
+    assert.deepEqual(
+      info.Layers,
+      src.manifest.layers.map((l) => l.digest),
+    );
     // What skopeo asked for: with the blob-info cache knowing <ns>/small holds the blobs, it
     // tries POST ...uploads/?mount=<digest>&from=<ns>/small, which must answer 201.
     await a.syncLog();
     const posts = a.requests(mark).filter((r) => r['method'] === 'POST' && r['path'] === `/v2/${ns}/small-copy/blobs/uploads/`);
     const summary = a.requestSummary(mark);
     // skopeo 1.9 mounts layers only; the config it HEADs in the target repo and then uploads.
-    assert.equal(posts.filter((r) => r['status'] === 201).length, src.manifest.layers.length, `each layer mounted (POST -> 201):\n${summary}`);
+    assert.equal(
+      posts.filter((r) => r['status'] === 201).length,
+      src.manifest.layers.length,
+      `each layer mounted (POST -> 201):\n${summary}`,
+    );
     assert.ok(posts.filter((r) => r['status'] === 202).length <= 1, `at most the config uploaded:\n${summary}`);
     // The mounted blobs are readable in the new repository.
     for (const blob of [src.manifest.config, ...src.manifest.layers]) {

@@ -17,9 +17,6 @@ import { layoutRef, Skopeo, skopeoFails } from './support/skopeo.js';
 const IMAGES = process.env['IMAGES'] ?? '/tmp/lab-images';
 const SMALL = join(IMAGES, 'small');
 
-
-
-
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { ca, agent: false }, (res) => {
@@ -32,7 +29,6 @@ function httpsGet(url: string, ca: string): Promise<{ status: number; body: stri
     req.end();
   });
 }
-
 
 describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box)', function () {
   let tmp: string;
@@ -54,7 +50,8 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
   before(async function () {
     this.timeout(60_000);
     if (!existsSync(cliMain)) throw new Error(`${cliMain} not built: run \`npx tsc -b\` first`);
-    if (!existsSync(join(SMALL, 'index.json'))) throw new Error(`test image ${SMALL} missing: run \`node scripts/ensure-tools.mjs\` (npm pretest)`);
+    if (!existsSync(join(SMALL, 'index.json')))
+      throw new Error(`test image ${SMALL} missing: run \`node scripts/ensure-tools.mjs\` (npm pretest)`);
     tmp = await mkdtemp(join(tmpdir(), 'georeg-e2e-tls-'));
     certs = join(tmp, 'certs');
     const made = await georeg(['certs', 'dev', '--out', certs]);
@@ -86,20 +83,31 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
     assert.equal(inspected.Digest, (await layoutRef(SMALL, 'latest')).digest);
 
     const untrusted = await skopeoFails(() => skopeo.run(['inspect', '--tls-verify=true', ref]), 'inspect without the CA');
-    assert.match(untrusted.stderr, /x509: certificate signed by unknown authority|certificate is not trusted|tls: failed to verify certificate/);
+    assert.match(
+      untrusted.stderr,
+      /x509: certificate signed by unknown authority|certificate is not trusted|tls: failed to verify certificate/,
+    );
   });
 
   it('serves HTTPS from a --config file, and network.allow answers others with 403 DENIED and the reason', async function () {
     this.timeout(60_000);
     const config = join(tmp, 'georeg.json');
-    await writeFile(config, JSON.stringify({ tls: { cert: join(certs, 'server.pem'), key: join(certs, 'server.key') }, network: { allow: '10.0.0.0/8' } }));
+    await writeFile(
+      config,
+      JSON.stringify({ tls: { cert: join(certs, 'server.pem'), key: join(certs, 'server.key') }, network: { allow: '10.0.0.0/8' } }),
+    );
     const { url, port } = await serve(['--config', config]);
     assert.equal(url, `https://127.0.0.1:${port}`);
     const res = await httpsGet(`${url}/v2/`, ca);
     assert.equal(res.status, 403);
-    assert.deepEqual(JSON.parse(res.body), { errors: [{ code: 'DENIED', message: 'client address not allowed', detail: { address: '127.0.0.1' } }] });
+    assert.deepEqual(JSON.parse(res.body), {
+      errors: [{ code: 'DENIED', message: 'client address not allowed', detail: { address: '127.0.0.1' } }],
+    });
     // skopeo trusts the certificate (no x509 error) and reports the 403 of its first request.
-    const denied = await skopeoFails(() => skopeo.run(['inspect', '--cert-dir', certDir, `docker://localhost:${port}/demo/small:v1`]), 'inspect from a denied address');
+    const denied = await skopeoFails(
+      () => skopeo.run(['inspect', '--cert-dir', certDir, `docker://localhost:${port}/demo/small:v1`]),
+      'inspect from a denied address',
+    );
     assert.match(denied.stderr, /403 \(Forbidden\)/);
     assert.doesNotMatch(denied.stderr, /x509|certificate/);
   });

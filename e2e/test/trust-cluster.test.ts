@@ -19,7 +19,9 @@ async function georeg(...args: string[]): Promise<string> {
 const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
 
 async function pullStatus(r: ClusterRegion, repo: string, ref: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${r.registry}/v2/${repo}/manifests/${ref}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const res = await fetch(`${r.registry}/v2/${repo}/manifests/${ref}`, {
+    headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -44,7 +46,9 @@ describe('content trust across three regions (e2e, black box)', function () {
     const out = await georeg('policy', 'apply', join(dir, 'policy.json'), '--url', eu.registry);
     const version = /applied version (\S+)/.exec(out)?.[1];
     assert.ok(version, out);
-    await until(30_000, `policy ${version} in every region`, async () => (await Promise.all([us, ap].map(policyVersion))).every((v) => v === version));
+    await until(30_000, `policy ${version} in every region`, async () =>
+      (await Promise.all([us, ap].map(policyVersion))).every((v) => v === version),
+    );
     return version;
   }
 
@@ -68,10 +72,12 @@ describe('content trust across three regions (e2e, black box)', function () {
       const res = await fetch(`${us.registry}/georeg/v1/trust/tags/prod/app/unsigned`);
       return ((await res.json()) as { target: unknown }).target !== null;
     });
-    const err = await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(us)}/prod/app:unsigned`, `oci:${join(dir, 'out-unsigned')}:x`]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await skopeo
+      .run(['copy', '--src-tls-verify=false', `docker://${host(us)}/prod/app:unsigned`, `oci:${join(dir, 'out-unsigned')}:x`])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(err instanceof SkopeoError, 'skopeo copy must fail');
     assert.match(err.stderr, /denied/i);
     assert.match(err.stderr, /unsigned|no tag binding/);

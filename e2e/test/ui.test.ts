@@ -31,7 +31,6 @@ function shown(page: Page, selector: string, attr: string): Promise<Record<strin
   );
 }
 
-
 describe('status page /georeg/ui in headless Chromium (e2e, three regions)', function () {
   this.timeout(90_000);
   let dir: string;
@@ -55,7 +54,12 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     browser = launched;
     const eu = cluster.region('eu');
     us = cluster.region('us');
-    await skopeo.run(['copy', '--dest-tls-verify=false', 'oci:/tmp/lab-images/small:latest', `docker://${eu.registry.replace('http://', '')}/demo/small:v1`]);
+    await skopeo.run([
+      'copy',
+      '--dest-tls-verify=false',
+      'oci:/tmp/lab-images/small:latest',
+      `docker://${eu.registry.replace('http://', '')}/demo/small:v1`,
+    ]);
     await until(45_000, 'demo/small:v1 complete in every region', async () => {
       const body = (await (await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`)).json()) as WhereBody;
       digest = body.regions[0]?.digest ?? '';
@@ -97,7 +101,9 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     const roles = await shown(page, '#regions .card', 'data-role');
     assert.deepEqual(roles, { us: 'self', eu: 'peer', ap: 'peer' });
     // Replication has run: every region healthy (a peer's transient start-up error clears within a poll or two).
-    await page.waitForFunction(() => document.getElementById('summary')?.textContent === '3 regions · all healthy', undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.getElementById('summary')?.textContent === '3 regions · all healthy', undefined, {
+      timeout: 15_000,
+    });
     assert.deepEqual(await shown(page, '#regions .card', 'data-health'), { us: 'healthy', eu: 'healthy', ap: 'healthy' });
     for (const r of ['us', 'eu', 'ap']) {
       assert.equal((await page.textContent(`#regions .card[data-region="${r}"] .badge`))?.trim(), 'Healthy');
@@ -105,7 +111,7 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     const euCard = (await page.textContent('#regions .card[data-region="eu"]')) ?? '';
     assert.match(euCard, /Lag/);
     assert.match(euCard, /Pending events/);
-    assert.match(euCard, /Applied\s*[1-9]/, 'us applied eu\'s events');
+    assert.match(euCard, /Applied\s*[1-9]/, "us applied eu's events");
     assert.match((await page.textContent('#regions .card[data-region="us"]')) ?? '', /Outbox depth\s*0/);
 
     // Live: the status is polled again (every 2 s).
@@ -158,7 +164,9 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     assert.match(page.url(), /\?ref=demo%2Fsmall%3Av1$/);
 
     const shot =
-      process.env['GEOREG_WRITE_DOCS'] === '1' ? join(repoRoot, 'docs', 'status-page.png') : join(tmpdir(), `georeg-status-page-${process.pid}.png`);
+      process.env['GEOREG_WRITE_DOCS'] === '1'
+        ? join(repoRoot, 'docs', 'status-page.png')
+        : join(tmpdir(), `georeg-status-page-${process.pid}.png`);
     await mkdir(dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`      screenshot: ${shot}`);
@@ -180,7 +188,9 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
       if (p.region === 'ap') p.lastError = 'ap: 14 UNAVAILABLE: No connection established <img src=x>';
       if (p.region === 'eu') p.up = false; // no answer to health probes
     }
-    await page.route('**/georeg/v1/replication', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(snapshot) }));
+    await page.route('**/georeg/v1/replication', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(snapshot) }),
+    );
     // eu shows down only from the handed status: once it does, the page shows that status.
     await page.waitForSelector('#regions .card[data-region="eu"][data-health="down"]', { timeout: 8_000 });
     await page.waitForSelector('#regions .card[data-region="ap"][data-health="unhealthy"]', { timeout: 8_000 });

@@ -77,7 +77,15 @@ export interface Config {
    * PEM key shared by every region (empty: one generated in the data dir);
    * `anonymousPull` comma-separated repository globs anyone may pull.
    */
-  auth: { enabled: boolean; service: string; issuer: string; signingKeyFile: string; tokenTtlSeconds: number; refreshTtlSeconds: number; anonymousPull: string };
+  auth: {
+    enabled: boolean;
+    service: string;
+    issuer: string;
+    signingKeyFile: string;
+    tokenTtlSeconds: number;
+    refreshTtlSeconds: number;
+    anonymousPull: string;
+  };
 }
 
 export const defaultConfig: Config = {
@@ -88,7 +96,19 @@ export const defaultConfig: Config = {
   region: 'local',
   publicUrl: '',
   nats: { url: '', user: '', passwordFile: '' },
-  replication: { listen: '', peers: '', antiEntropySeconds: 300, tlsCa: '', tlsCert: '', tlsKey: '', redirect: true, redirectTtlSeconds: 60, concurrencyPerPeer: 8, concurrency: 16, external: false },
+  replication: {
+    listen: '',
+    peers: '',
+    antiEntropySeconds: 300,
+    tlsCa: '',
+    tlsCert: '',
+    tlsKey: '',
+    redirect: true,
+    redirectTtlSeconds: 60,
+    concurrencyPerPeer: 8,
+    concurrency: 16,
+    external: false,
+  },
   data: './data',
   storage: { driver: 'fs', directIo: true },
   meta: { driver: 'level' },
@@ -98,7 +118,15 @@ export const defaultConfig: Config = {
   uploads: { maxAgeSeconds: 24 * 3600, expireIntervalSeconds: 600 },
   gc: { intervalSeconds: 0, graceSeconds: 3600 },
   trust: { policyFile: '' },
-  auth: { enabled: false, service: 'georeg', issuer: 'georeg', signingKeyFile: '', tokenTtlSeconds: 300, refreshTtlSeconds: 30 * 24 * 3600, anonymousPull: '' },
+  auth: {
+    enabled: false,
+    service: 'georeg',
+    issuer: 'georeg',
+    signingKeyFile: '',
+    tokenTtlSeconds: 300,
+    refreshTtlSeconds: 30 * 24 * 3600,
+    anonymousPull: '',
+  },
 };
 
 const ENUMS: Record<string, readonly string[]> = {
@@ -122,13 +150,20 @@ function leaves(obj: Tree, prefix = ''): [string, unknown][] {
 
 /** `uploads.maxAgeSeconds` → `GEOREG_UPLOADS_MAX_AGE_SECONDS`. */
 export function envName(key: string): string {
-  return 'GEOREG_' + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return (
+    'GEOREG_' +
+    key
+      .replace(/\./g, '_')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase()
+  );
 }
 
 function coerce(key: string, raw: unknown, like: unknown, source: string): unknown {
   if (typeof like === 'number') {
     const n = typeof raw === 'number' ? raw : Number(raw);
-    if (typeof raw === 'boolean' || raw === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${source}: ${key} must be a non-negative number`);
+    if (typeof raw === 'boolean' || raw === '' || !Number.isFinite(n) || n < 0)
+      throw new ConfigError(`${source}: ${key} must be a non-negative number`);
     return n;
   }
   if (typeof like === 'boolean') {
@@ -152,7 +187,9 @@ function set(tree: Tree, key: string, value: unknown): void {
 
 /** Every section of the default config (`replication`, `auth`, ...): the only keys a file may give an object. */
 function sections(obj: Tree, prefix = ''): string[] {
-  return Object.entries(obj).flatMap(([k, v]) => (typeof v === 'object' && v !== null ? [`${prefix}${k}`, ...sections(v as Tree, `${prefix}${k}.`)] : []));
+  return Object.entries(obj).flatMap(([k, v]) =>
+    typeof v === 'object' && v !== null ? [`${prefix}${k}`, ...sections(v as Tree, `${prefix}${k}.`)] : [],
+  );
 }
 
 /**
@@ -161,7 +198,8 @@ function sections(obj: Tree, prefix = ''): string[] {
  * and is refused there with its path.
  */
 function flatten(obj: unknown, prefix: string, known: ReadonlySet<string>, out: Map<string, unknown>, source: string): void {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: ${prefix.slice(0, -1) || 'config'} must be an object`);
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    throw new ConfigError(`${source}: ${prefix.slice(0, -1) || 'config'} must be an object`);
   for (const [k, v] of Object.entries(obj)) {
     const key = `${prefix}${k}`;
     if (known.has(key)) flatten(v, `${key}.`, known, out, source);
@@ -196,7 +234,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     for (const [k, v] of flat) apply(k, v, sources.file);
   }
   const env = sources.env ?? {};
-  if (env.GEOREG_AUTH_PUBLIC_URL !== undefined) throw new ConfigError('GEOREG_AUTH_PUBLIC_URL: auth.publicUrl is now publicUrl (GEOREG_PUBLIC_URL)');
+  if (env.GEOREG_AUTH_PUBLIC_URL !== undefined)
+    throw new ConfigError('GEOREG_AUTH_PUBLIC_URL: auth.publicUrl is now publicUrl (GEOREG_PUBLIC_URL)');
   for (const key of known.keys()) {
     const v = env[envName(key)];
     if (v !== undefined) apply(key, v, envName(key));
@@ -204,7 +243,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
-  if (config.publicUrl && !isOriginUrl(config.publicUrl)) throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
+  if (config.publicUrl && !isOriginUrl(config.publicUrl))
+    throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
   for (const key of ['redirectTtlSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
     const v = config.replication[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);

@@ -56,15 +56,21 @@ export async function openRegistry(config: Config, events?: EventRecorder, clock
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
 async function openStores(config: Config): Promise<RegistryStores> {
   await mkdir(config.data, { recursive: true });
-  const inner: BlobDriver = config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
+  const inner: BlobDriver =
+    config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
   const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
-  const meta: MetaStore =
-    config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
+  const meta: MetaStore = config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
   return { driver, meta };
 }
 
 /** The registry over `stores`, with the trust policy file the config names loaded (it closes them when that fails). */
-async function registryOver(stores: RegistryStores, config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
+async function registryOver(
+  stores: RegistryStores,
+  config: Config,
+  events?: EventRecorder,
+  clock?: HybridClock,
+  log?: Logger,
+): Promise<Registry> {
   const registry = new Registry({
     ...stores,
     manifests: { maxManifestBytes: config.limits.maxManifestBytes },
@@ -77,11 +83,12 @@ async function registryOver(stores: RegistryStores, config: Config, events?: Eve
     await registry.policies.load(file ? { text: await readPolicyFile(file), source: file } : undefined);
   } catch (e) {
     await registry.close();
-    throw e instanceof OciError || e instanceof PolicyError || e instanceof PolicyFileError ? new ConfigError(`trust.policyFile ${config.trust.policyFile}: ${e.message}`) : e;
+    throw e instanceof OciError || e instanceof PolicyError || e instanceof PolicyFileError
+      ? new ConfigError(`trust.policyFile ${config.trust.policyFile}: ${e.message}`)
+      : e;
   }
   return registry;
 }
-
 
 export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
   return { graceMs: config.gc.graceSeconds * 1000, uploadMaxAgeMs: config.uploads.maxAgeSeconds * 1000 };
@@ -96,7 +103,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
   const stores = await openStores(config);
   const registry = await registryOver(stores, config, events, clock, log);
-  const publisher = events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
+  const publisher =
+    events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());
     publisher.start();
@@ -113,7 +121,14 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     throw e;
   }
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth) : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), { accessLog: config.log.access, log, metrics, tls, allow, idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000 });
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), {
+    accessLog: config.log.access,
+    log,
+    metrics,
+    tls,
+    allow,
+    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+  });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -138,7 +153,14 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   every(config.uploads.expireIntervalSeconds, 'upload expiry', () => registry.uploads.expire(gc.uploadMaxAgeMs));
   every(config.gc.intervalSeconds, 'gc', () => runGc(registry, { ...gc, dryRun: false }, log, metrics));
 
-  log.info('registry listening', { url, region: config.region, data: config.data, storage: config.storage.driver, meta: config.meta.driver, events: config.nats.url ? 'nats' : 'off' });
+  log.info('registry listening', {
+    url,
+    region: config.region,
+    data: config.data,
+    storage: config.storage.driver,
+    meta: config.meta.driver,
+    events: config.nats.url ? 'nats' : 'off',
+  });
   return {
     registry,
     stores,

@@ -34,7 +34,12 @@ interface Inventory {
   uploads: number;
 }
 
-type HttpSeries = { requests: Counter.Internal; duration: Histogram.Internal<'route' | 'method'>; received: Counter.Internal; sent: Counter.Internal };
+type HttpSeries = {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<'route' | 'method'>;
+  received: Counter.Internal;
+  sent: Counter.Internal;
+};
 
 /**
  * The node's Prometheus metrics in a registry of its own (several nodes can
@@ -59,18 +64,45 @@ export class NodeMetrics {
   constructor(private readonly src: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({ name: 'georeg_info', help: 'Always 1: the region and version of this node.', labelNames: ['region', 'version'], registers }).set(
-      { region: src.region, version: src.version },
-      1,
-    );
-    this.#requests = new Counter({ name: 'georeg_http_requests_total', help: 'HTTP requests answered, by route, method and status.', labelNames: ['route', 'method', 'status'], registers });
-    this.#duration = new Histogram({ name: 'georeg_http_request_duration_seconds', help: 'HTTP request duration, to the last byte of the answer.', labelNames: ['route', 'method'], buckets: DURATION_BUCKETS, registers });
-    this.#received = new Counter({ name: 'georeg_http_received_bytes_total', help: 'Bytes read from clients (headers and bodies).', labelNames: ['route'], registers });
-    this.#sent = new Counter({ name: 'georeg_http_sent_bytes_total', help: 'Bytes written to clients (headers and bodies).', labelNames: ['route'], registers });
+    new Gauge({
+      name: 'georeg_info',
+      help: 'Always 1: the region and version of this node.',
+      labelNames: ['region', 'version'],
+      registers,
+    }).set({ region: src.region, version: src.version }, 1);
+    this.#requests = new Counter({
+      name: 'georeg_http_requests_total',
+      help: 'HTTP requests answered, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'georeg_http_request_duration_seconds',
+      help: 'HTTP request duration, to the last byte of the answer.',
+      labelNames: ['route', 'method'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#received = new Counter({
+      name: 'georeg_http_received_bytes_total',
+      help: 'Bytes read from clients (headers and bodies).',
+      labelNames: ['route'],
+      registers,
+    });
+    this.#sent = new Counter({
+      name: 'georeg_http_sent_bytes_total',
+      help: 'Bytes written to clients (headers and bodies).',
+      labelNames: ['route'],
+      registers,
+    });
     this.#gcRuns = new Counter({ name: 'georeg_gc_runs_total', help: 'Garbage collections run.', labelNames: ['result'], registers });
     for (const result of ['ok', 'failed']) this.#gcRuns.labels(result).inc(0);
     this.#gcRemoved = new Counter({ name: 'georeg_gc_removed_blobs_total', help: 'Blobs removed by garbage collection.', registers });
-    this.#gcLast = new Gauge({ name: 'georeg_gc_last_run_timestamp_seconds', help: 'When the last garbage collection finished (0: never).', registers });
+    this.#gcLast = new Gauge({
+      name: 'georeg_gc_last_run_timestamp_seconds',
+      help: 'When the last garbage collection finished (0: never).',
+      registers,
+    });
     this.#storeGauges(registers);
     this.#outboxMetrics(registers);
     this.#trustMetrics(registers);
@@ -125,7 +157,15 @@ export class NodeMetrics {
       return this.#inventory;
     };
     const gauge = (name: string, help: string, read: (i: Inventory) => number): void => {
-      new Gauge({ name, help, registers, async collect() { const i = await inventory(); if (i) this.set(read(i)); } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const i = await inventory();
+          if (i) this.set(read(i));
+        },
+      });
     };
     gauge('georeg_storage_blobs', 'Blobs stored (recounted at most once a minute).', (i) => i.blobs);
     gauge('georeg_storage_blob_bytes', 'Bytes of blobs stored (recounted at most once a minute).', (i) => i.blobBytes);
@@ -133,8 +173,24 @@ export class NodeMetrics {
     gauge('georeg_manifests', 'Manifests linked into repositories (recounted at most once a minute).', (i) => i.manifests);
     gauge('georeg_upload_sessions', 'Open upload sessions (recounted at most once a minute).', (i) => i.uploads);
     const dir = this.src.dataDir;
-    new Gauge({ name: 'georeg_storage_free_bytes', help: "Free bytes on the data directory's file system.", registers, async collect() { const s = await statfs(dir); this.set(s.bavail * s.bsize); } });
-    new Gauge({ name: 'georeg_storage_capacity_bytes', help: "Size of the data directory's file system.", registers, async collect() { const s = await statfs(dir); this.set(s.blocks * s.bsize); } });
+    new Gauge({
+      name: 'georeg_storage_free_bytes',
+      help: "Free bytes on the data directory's file system.",
+      registers,
+      async collect() {
+        const s = await statfs(dir);
+        this.set(s.bavail * s.bsize);
+      },
+    });
+    new Gauge({
+      name: 'georeg_storage_capacity_bytes',
+      help: "Size of the data directory's file system.",
+      registers,
+      async collect() {
+        const s = await statfs(dir);
+        this.set(s.blocks * s.bsize);
+      },
+    });
   }
 
   async #count(): Promise<void> {
@@ -154,8 +210,23 @@ export class NodeMetrics {
 
   #outboxMetrics(registers: PromRegistry[]): void {
     const { stores, publisher } = this.src;
-    new Gauge({ name: 'georeg_outbox_depth', help: 'Events written but not yet acknowledged by JetStream.', registers, collect() { this.set(stores.meta.outboxDepth()); } });
-    new Counter({ name: 'georeg_outbox_published_total', help: 'Events published to JetStream.', registers, collect() { this.reset(); this.inc(publisher?.published ?? 0); } });
+    new Gauge({
+      name: 'georeg_outbox_depth',
+      help: 'Events written but not yet acknowledged by JetStream.',
+      registers,
+      collect() {
+        this.set(stores.meta.outboxDepth());
+      },
+    });
+    new Counter({
+      name: 'georeg_outbox_published_total',
+      help: 'Events published to JetStream.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(publisher?.published ?? 0);
+      },
+    });
   }
 
   #trustMetrics(registers: PromRegistry[]): void {
@@ -188,15 +259,37 @@ export class NodeMetrics {
     };
     const labelNames = ['source', 'target'] as const;
     const gauge = (name: string, help: string, value: (p: PeerStatus) => number): void => {
-      new Gauge({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).set(value(p)); } });
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          for (const p of await read()) this.labels(p.region, target).set(value(p));
+        },
+      });
     };
     const counter = (name: string, help: string, value: (p: PeerStatus) => number): void => {
-      new Counter({ name, help, labelNames, registers, async collect() { this.reset(); for (const p of await read()) this.labels(p.region, target).inc(value(p)); } });
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          for (const p of await read()) this.labels(p.region, target).inc(value(p));
+        },
+      });
     };
     gauge('georeg_replication_lag_seconds', 'Age of the oldest event from the source region not yet applied here.', (p) => p.lagSeconds);
     gauge('georeg_replication_pending_events', 'Events from the source region not yet applied here.', (p) => p.pendingEvents);
     gauge('georeg_replication_bytes_in_flight', 'Blob bytes being copied from the source region now.', (p) => p.bytesInFlight);
-    gauge('georeg_replication_anti_entropy_timestamp_seconds', 'When the last anti-entropy pass with the source region completed with nothing left unrepaired (Unix time; 0: none yet).', (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0));
+    gauge(
+      'georeg_replication_anti_entropy_timestamp_seconds',
+      'When the last anti-entropy pass with the source region completed with nothing left unrepaired (Unix time; 0: none yet).',
+      (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0),
+    );
     gauge('georeg_replication_peer_up', '1 when the source region answers (probed every few seconds), else 0.', (p) => (p.up ? 1 : 0));
     counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
@@ -204,7 +297,11 @@ export class NodeMetrics {
     counter('georeg_replication_retries_total', 'Event applications retried after a failure.', (p) => p.retries);
     counter('georeg_replication_conflicts_total', 'Tag changes from the source region that lost to a newer change.', (p) => p.conflicts);
     counter('georeg_replication_repairs_total', 'Repairs made by anti-entropy.', (p) => p.repairs);
-    counter('georeg_replication_parked_total', 'Events set aside because their content is corrupt at the source region (anti-entropy tries again each pass).', (p) => p.parked);
+    counter(
+      'georeg_replication_parked_total',
+      'Events set aside because their content is corrupt at the source region (anti-entropy tries again each pass).',
+      (p) => p.parked,
+    );
     new Counter({
       name: 'georeg_replication_failures_total',
       help: 'Failed event applications, by reason.',

@@ -4,7 +4,11 @@ import type { Reference } from './oci/names.js';
 import type { Registry } from './registry/registry.js';
 
 /** The state of a region's copy, from what Locate answered. */
-export function toState(digest: string | undefined, complete: boolean, missing: string[]): Pick<RegionLocation, 'state' | 'digest' | 'missing'> {
+export function toState(
+  digest: string | undefined,
+  complete: boolean,
+  missing: string[],
+): Pick<RegionLocation, 'state' | 'digest' | 'missing'> {
   if (!digest) return { state: 'absent' };
   return complete ? { state: 'complete', digest } : { state: 'incomplete', digest, missing };
 }

@@ -457,7 +457,10 @@ const STATE = new Map([
 
 /** @param {string} state */
 const stateBadge = (state) =>
-  el('span', { class: 'badge', 'data-state': state }, [el('span', { class: 'dot', 'aria-hidden': 'true' }), STATE.get(state)?.label ?? state]);
+  el('span', { class: 'badge', 'data-state': state }, [
+    el('span', { class: 'dot', 'aria-hidden': 'true' }),
+    STATE.get(state)?.label ?? state,
+  ]);
 
 /**
  * @param {RegionLocation} r
@@ -518,7 +521,13 @@ const whereRow = (r) => {
 const whereTable = (q, regions) =>
   el('table', { class: 'where-table' }, [
     el('caption', { class: 'sr-only', text: `Where ${q.display} is, per region` }),
-    el('thead', {}, [el('tr', {}, [el('th', { scope: 'col', text: 'Region' }), el('th', { scope: 'col', text: 'Status' }), el('th', { scope: 'col', text: 'Details' })])]),
+    el('thead', {}, [
+      el('tr', {}, [
+        el('th', { scope: 'col', text: 'Region' }),
+        el('th', { scope: 'col', text: 'Status' }),
+        el('th', { scope: 'col', text: 'Details' }),
+      ]),
+    ]),
     el('tbody', {}, regions.map(whereRow)),
   ]);
 
@@ -534,9 +543,13 @@ const whereNotes = (q, regions, nowhere) => {
   for (const { digest } of regions) if (typeof digest === 'string' && digest && !digests.includes(digest)) digests.push(digest);
   const notes = [
     digests.length === 1 && el('p', { class: 'where-digest' }, ['Digest ', el('code', { text: digests[0] })]),
-    digests.length > 1 && el('p', { class: 'note', text: 'Regions point this tag at different digests; they converge as replication catches up.' }),
+    digests.length > 1 &&
+      el('p', { class: 'note', text: 'Regions point this tag at different digests; they converge as replication catches up.' }),
     nowhere &&
-      el('p', { class: 'note', text: `No region has it. Check the repository name and the ${q.kind === 'tag' ? 'tag (tags are case-sensitive).' : 'digest.'}` }),
+      el('p', {
+        class: 'note',
+        text: `No region has it. Check the repository name and the ${q.kind === 'tag' ? 'tag (tags are case-sensitive).' : 'digest.'}`,
+      }),
   ];
   return notes.filter((n) => n !== false);
 };

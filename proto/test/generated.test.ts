@@ -22,7 +22,8 @@ function files(dir: string): string[] {
  * 8238c69, when Event still had `repeated Reference references = 8`): a
  * MANIFEST_PUT with two references, and the same event without any.
  */
-const previousRelease = (name: 'manifest-put-with-references' | 'manifest-put'): Buffer => readFileSync(join(protoDir, 'test', 'fixtures', `${name}.bin`));
+const previousRelease = (name: 'manifest-put-with-references' | 'manifest-put'): Buffer =>
+  readFileSync(join(protoDir, 'test', 'fixtures', `${name}.bin`));
 
 /** The numbers of a message's fields, in wire order. */
 function fieldNumbers(bytes: Uint8Array): number[] {
@@ -52,8 +53,9 @@ const fixtureEvent = Event.fromPartial({
 const withoutToolVersions = (code: string): string => code.replace(/^\/\/ {3}(protoc|protoc-gen-ts_proto) +v\S+$/gm, '//   $1');
 
 describe('proto', () => {
-  it('compares generated code without the tools\' version banner', () => {
-    const banner = (protoc: string): string => `// versions:\n//   protoc-gen-ts_proto  v2.18.0\n//   protoc               ${protoc}\nexport {};\n`;
+  it("compares generated code without the tools' version banner", () => {
+    const banner = (protoc: string): string =>
+      `// versions:\n//   protoc-gen-ts_proto  v2.18.0\n//   protoc               ${protoc}\nexport {};\n`;
     assert.equal(withoutToolVersions(banner('v3.21.12')), withoutToolVersions(banner('v5.29.3')));
     assert.notEqual(withoutToolVersions(banner('v3.21.12')), withoutToolVersions(banner('v3.21.12').replace('export', 'import')));
   });
@@ -65,7 +67,11 @@ describe('proto', () => {
       const committed = join(protoDir, 'gen');
       assert.deepEqual(files(out), files(committed), 'generated file list');
       for (const f of files(out)) {
-        assert.equal(withoutToolVersions(readFileSync(join(committed, f), 'utf8')), withoutToolVersions(readFileSync(join(out, f), 'utf8')), `proto/gen/${f} is stale`);
+        assert.equal(
+          withoutToolVersions(readFileSync(join(committed, f), 'utf8')),
+          withoutToolVersions(readFileSync(join(out, f), 'utf8')),
+          `proto/gen/${f} is stale`,
+        );
       }
     } finally {
       rmSync(out, { recursive: true, force: true });
@@ -85,7 +91,10 @@ describe('proto', () => {
 
     it('writes, byte for byte, what the previous release wrote for the event with no references (which it reads back)', () => {
       assert.deepEqual(Buffer.from(Event.encode(fixtureEvent).finish()), previousRelease('manifest-put'));
-      assert.deepEqual(Buffer.from(Event.encode(Event.decode(previousRelease('manifest-put-with-references'))).finish()), previousRelease('manifest-put'));
+      assert.deepEqual(
+        Buffer.from(Event.encode(Event.decode(previousRelease('manifest-put-with-references'))).finish()),
+        previousRelease('manifest-put'),
+      );
     });
   });
 });

@@ -38,7 +38,7 @@ export async function antiEntropy(store: RegionStore, copier: Copier, peer: Peer
   for (const { key, record, timestamp: at } of (await peer.listIdentities()).identities) {
     if (at) await repair(`identity ${key}`, () => store.applyIdentity(key, record, at));
   }
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const page = await peer.listRepositories(after, PAGE);
     for (const name of page.names) await syncRepository(store, copier, peer, parseName(name), repair);
     const last = page.names[page.names.length - 1];
@@ -50,7 +50,7 @@ export async function antiEntropy(store: RegionStore, copier: Copier, peer: Peer
 type Repair = (what: string, fn: () => Promise<boolean>) => Promise<void>;
 
 async function syncRepository(store: RegionStore, copier: Copier, peer: PeerClient, repo: string, repair: Repair): Promise<void> {
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     const page = await peer.listRepository(repo, after, PAGE);
     for (const d of page.manifests) {
       const digest = parseDigest(d);

@@ -35,7 +35,8 @@ export function encodeBlobChunk(chunk: BlobChunk): Buffer {
   for (const n of [offset, size]) {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`BlobChunk offsets and sizes are whole bytes, not ${n}`);
   }
-  const len = (offset ? 1 + varintLength(offset) : 0) + (data.length ? delimitedLength(data.length) : 0) + (size ? 1 + varintLength(size) : 0);
+  const len =
+    (offset ? 1 + varintLength(offset) : 0) + (data.length ? delimitedLength(data.length) : 0) + (size ? 1 + varintLength(size) : 0);
   if (scratch.length < len) scratch = Buffer.allocUnsafeSlow(len);
   const buf = scratch.subarray(0, len);
   let at = 0;

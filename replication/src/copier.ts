@@ -1,6 +1,16 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
-import { isOciError, parseDigest, parseName, parseManifest, parseTag, tagChangeOrder, type Digest, type HlcTimestamp, type TagState } from 'georeg/nodes';
+import {
+  isOciError,
+  parseDigest,
+  parseName,
+  parseManifest,
+  parseTag,
+  tagChangeOrder,
+  type Digest,
+  type HlcTimestamp,
+  type TagState,
+} from 'georeg/nodes';
 import type { RegionStore } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -127,7 +137,14 @@ export class Copier {
    * copied (another peer's lane) wins, and this one is a conflict lost.
    * Returns whether the tag changed here.
    */
-  async applyTag(repo: string, tag: string, digest: Digest, at: HlcTimestamp | undefined, peer: PeerClient, onConflict?: () => void): Promise<boolean> {
+  async applyTag(
+    repo: string,
+    tag: string,
+    digest: Digest,
+    at: HlcTimestamp | undefined,
+    peer: PeerClient,
+    onConflict?: () => void,
+  ): Promise<boolean> {
     const here = await this.store.tag(repo, parseTag(tag));
     if (!this.newer(here, at, onConflict)) return false;
     if (here.digest === digest) {
@@ -171,7 +188,12 @@ export class Copier {
    * manifests that refer to it on the peer, so a tag never arrives before the
    * signatures that let a trust policy serve it.
    */
-  async ensureManifest(repo: string, digest: Digest, peer: PeerClient, { withReferrers = false, named = false }: EnsureOptions = {}): Promise<void> {
+  async ensureManifest(
+    repo: string,
+    digest: Digest,
+    peer: PeerClient,
+    { withReferrers = false, named = false }: EnsureOptions = {},
+  ): Promise<void> {
     const here = await this.store.hasManifest(repo, digest);
     if (here && !withReferrers) return;
     const m = await peer.getManifest(repo, digest, withReferrers).catch((err: unknown) => {
@@ -207,7 +229,10 @@ export class Copier {
     const key = `${peer.region}\0${digest}`;
     const seen = this.#mismatches.get(key);
     const corrupt = (count: number): CorruptAtSource =>
-      new CorruptAtSource(`${peer.region} sent ${repo}@${digest} with other content, ${count} time(s) in a row: its copy there is corrupt, or it changed in transit`, count >= CORRUPT_SETTLED);
+      new CorruptAtSource(
+        `${peer.region} sent ${repo}@${digest} with other content, ${count} time(s) in a row: its copy there is corrupt, or it changed in transit`,
+        count >= CORRUPT_SETTLED,
+      );
     if (seen && seen.count >= CORRUPT_SETTLED && this.now() - seen.at < CORRUPT_REMEMBERED_MS) throw corrupt(seen.count);
     try {
       if (await this.store.ingestBlob(repo, digest, (offset) => peer.readBlob(repo, digest, offset, size))) peer.blobsCopied++;

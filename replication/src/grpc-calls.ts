@@ -1,4 +1,15 @@
-import { Metadata, makeGenericClientConstructor, type Server, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ServiceDefinition, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  Metadata,
+  makeGenericClientConstructor,
+  type Server,
+  status as Status,
+  type CallOptions,
+  type ChannelCredentials,
+  type ClientOptions,
+  type ServiceDefinition,
+  type ServiceError,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
 
 /** Trailing metadata naming the OCI error (its ErrorTable kind) a failed call stands for. */
@@ -12,7 +23,14 @@ export const ERROR_KIND = 'georeg-error-kind';
  */
 export function grpcError(err: unknown): { code: Status; details: string; metadata?: Metadata } {
   if (isOciError(err)) {
-    const code = err.status === 404 ? Status.NOT_FOUND : err.status === 416 ? Status.OUT_OF_RANGE : err.status < 500 ? Status.INVALID_ARGUMENT : Status.INTERNAL;
+    const code =
+      err.status === 404
+        ? Status.NOT_FOUND
+        : err.status === 416
+          ? Status.OUT_OF_RANGE
+          : err.status < 500
+            ? Status.INVALID_ARGUMENT
+            : Status.INTERNAL;
     const metadata = new Metadata();
     metadata.set(ERROR_KIND, err.kind);
     return { code, details: `${err.kind}: ${err.message}`, metadata };
@@ -61,17 +79,22 @@ export function storeError(err: unknown): Error {
 export type UnaryInvoke<Res> = (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /** A client's unary call as a promise, with a deadline of `ms`; a failure is passed through `failure` first. */
-export function callUnary<Res>(
-  invoke: UnaryInvoke<Res>,
-  ms: number,
-  failure: (err: ServiceError) => unknown = (err) => err,
-): Promise<Res> {
-  return new Promise((resolve, reject) => invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(failure(err)) : resolve(res))));
+export function callUnary<Res>(invoke: UnaryInvoke<Res>, ms: number, failure: (err: ServiceError) => unknown = (err) => err): Promise<Res> {
+  return new Promise((resolve, reject) =>
+    invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(failure(err)) : resolve(res))),
+  );
 }
 
 /** A client class over `definition` (a generated service definition, some methods on hand-written codecs), typed as the generated client. */
-export function clientClass<C>(definition: ServiceDefinition, serviceName: string): new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C {
-  return makeGenericClientConstructor(definition, serviceName) as unknown as new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C;
+export function clientClass<C>(
+  definition: ServiceDefinition,
+  serviceName: string,
+): new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C {
+  return makeGenericClientConstructor(definition, serviceName) as unknown as new (
+    address: string,
+    credentials: ChannelCredentials,
+    options?: Partial<ClientOptions>,
+  ) => C;
 }
 
 /** How long a stopping server lets calls in progress finish before it cuts them. */

@@ -77,7 +77,9 @@ export class PeerClient {
 
   /** A manifest's bytes and media type, and with `withReferrers` the digests of its referrers. */
   getManifest(repository: string, digest: string, withReferrers = false): Promise<Manifest> {
-    return this.unary((md, o, done) => this.client.getManifest({ repository, digest, withReferrers } satisfies GetManifestRequest, md, o, done));
+    return this.unary((md, o, done) =>
+      this.client.getManifest({ repository, digest, withReferrers } satisfies GetManifestRequest, md, o, done),
+    );
   }
 
   listRepositories(after: string, limit: number): Promise<RepositoryNames> {
@@ -85,7 +87,9 @@ export class PeerClient {
   }
 
   listRepository(repository: string, after: string, limit: number): Promise<RepositoryPage> {
-    return this.unary((md, o, done) => this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, md, o, done));
+    return this.unary((md, o, done) =>
+      this.client.listRepository({ repository, after, limit } satisfies ListRepositoryRequest, md, o, done),
+    );
   }
 
   /** Whether the peer answers its Status RPC within `ms`. */
@@ -133,7 +137,10 @@ export class PeerClient {
     };
     const waitForBytes = (): void => {
       clearTimeout(idle);
-      idle = setTimeout(() => out.destroy(new Error(`peer ${this.region} sent no bytes of ${digest} for ${this.blobIdleMs / 1000} s`)), this.blobIdleMs);
+      idle = setTimeout(
+        () => out.destroy(new Error(`peer ${this.region} sent no bytes of ${digest} for ${this.blobIdleMs / 1000} s`)),
+        this.blobIdleMs,
+      );
     };
     const out = new Readable({
       read() {

@@ -19,7 +19,9 @@ export class RemoteRegionStore implements RegionStore {
   private readonly client: RegionStoreClient;
 
   constructor(socket: string) {
-    this.client = new FastRegionStoreClient(`unix:${socket}`, credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+    this.client = new FastRegionStoreClient(`unix:${socket}`, credentials.createInsecure(), {
+      'grpc.max_send_message_length': 8 * 1024 * 1024,
+    });
   }
 
   private call<Res>(invoke: UnaryInvoke<Res>): Promise<Res> {

@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  connect,
+  nanos,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
 import { Action, Event, type PeerStatus } from 'georeg/proto';
 import { eventStream, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
@@ -111,7 +120,17 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     this.queries = new PeerQueries(this.clients, (region) => this.state.get(region)?.up === true);
-    for (const p of opts.peers) this.state.set(p.region, { region: p.region, applied: 0, failures: 0, repairs: 0, parked: 0, retries: 0, failuresByReason: {}, up: false });
+    for (const p of opts.peers)
+      this.state.set(p.region, {
+        region: p.region,
+        applied: 0,
+        failures: 0,
+        repairs: 0,
+        parked: 0,
+        retries: 0,
+        failuresByReason: {},
+        up: false,
+      });
     this.total = new Slots(opts.concurrency?.total ?? 16);
     for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
   }
@@ -132,7 +151,14 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     // A connection closed for good (nats.js gives up after repeated authentication errors) is replaced.
     if (this.jsm && this.nc && !this.nc.isClosed()) return Promise.resolve(this.jsm);
     this.connecting ??= (async () => {
-      const nc = await connect({ ...this.opts.natsAuth, servers: this.opts.natsUrl, name: `georeg-${this.opts.region}-replicator`, reconnect: true, maxReconnectAttempts: -1, timeout: 2000 });
+      const nc = await connect({
+        ...this.opts.natsAuth,
+        servers: this.opts.natsUrl,
+        name: `georeg-${this.opts.region}-replicator`,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        timeout: 2000,
+      });
       if (this.stopped) {
         await nc.close();
         throw new Error('stopped');
@@ -156,7 +182,13 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const jsm = await this.jetstreamManager();
-        const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: MAX_ACK_PENDING };
+        const config = {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(ACK_WAIT_MS),
+          max_ack_pending: MAX_ACK_PENDING,
+        };
         // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
         await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
           if (!/already (exists|in use)/i.test((err as Error).message)) throw err;
@@ -188,7 +220,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   /** Anti-entropy with one peer: at start, then every antiEntropyMs until stopped. Emits `repaired` (peer, repairs, unrepaired). */
   private async reconcile(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
-    for (let attempt = 0; !this.stopped; ) {
+    for (let attempt = 0; !this.stopped;) {
       let wait = this.opts.antiEntropyMs ?? 300_000;
       try {
         const { repairs: n, failed } = await antiEntropy(this.opts.store, this.copier, peer);
@@ -200,7 +232,11 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           // What could not be repaired waits for the next pass; its peer answered, so no quicker retry.
           for (const f of failed) this.failed(state, f.err);
           const items = failed.slice(0, 10).map((f) => `${f.what}: ${(f.err as Error).message}`);
-          this.opts.log.warn('anti-entropy could not repair everything; the next pass tries again', { from: peer.region, unrepaired: failed.length, items });
+          this.opts.log.warn('anti-entropy could not repair everything; the next pass tries again', {
+            from: peer.region,
+            unrepaired: failed.length,
+            items,
+          });
         }
         this.emit('repaired', peer.region, n, failed.length);
         if (wait === 0) return;
@@ -283,7 +319,12 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           // The source published the event after committing the manifest: gone now, it was deleted
           // there since, and a later event in this lane says so. Waiting cannot help.
           m.ack();
-          this.opts.log.info('event skipped: its manifest is gone at the source since', { from: peer.region, event: event.id, repository: event.repository, digest: event.digest });
+          this.opts.log.info('event skipped: its manifest is gone at the source since', {
+            from: peer.region,
+            event: event.id,
+            repository: event.repository,
+            digest: event.digest,
+          });
           this.emit('skipped', event, peer.region);
           return;
         }
@@ -294,7 +335,12 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           // repository, and with them the peer's whole window of unacknowledged events.
           m.ack();
           state.parked++;
-          this.opts.log.error('event set aside: its content is corrupt at the source; anti-entropy tries it again each pass', { from: peer.region, event: event.id, repository: event.repository, err: state.lastError });
+          this.opts.log.error('event set aside: its content is corrupt at the source; anti-entropy tries it again each pass', {
+            from: peer.region,
+            event: event.id,
+            repository: event.repository,
+            err: state.lastError,
+          });
           this.emit('parked', event, peer.region);
           return;
         }
@@ -303,7 +349,13 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         slots.release();
       }
       const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 200 * 2 ** Math.min(attempt, 12)) * (0.5 + Math.random() / 2);
-      this.opts.log.warn('event not applied; will retry', { from: peer.region, event: event.id, attempt: attempt + 1, delayMs: Math.round(delay), err: state.lastError });
+      this.opts.log.warn('event not applied; will retry', {
+        from: peer.region,
+        event: event.id,
+        attempt: attempt + 1,
+        delayMs: Math.round(delay),
+        err: state.lastError,
+      });
       await this.pause(delay);
       state.retries++;
     }

@@ -25,7 +25,10 @@ export class ReportedReplication implements ReplicationStatusSource {
     private readonly now: () => number = Date.now,
   ) {
     this.#clients = configured.map((p) => new PeerClient(p.region, p.address, channel));
-    this.#queries = new PeerQueries(this.#clients, (region) => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh());
+    this.#queries = new PeerQueries(
+      this.#clients,
+      (region) => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh(),
+    );
   }
 
   report(status: ReportedStatus): void {
@@ -38,7 +41,11 @@ export class ReportedReplication implements ReplicationStatusSource {
 
   async peers(): Promise<PeerStatus[]> {
     const last = this.#last;
-    const silent = !last ? 'the replicate process (georeg replicate) has not reported yet' : !this.#fresh() ? `no report from the replicate process for ${Math.round((this.now() - last.at) / 1000)} s` : undefined;
+    const silent = !last
+      ? 'the replicate process (georeg replicate) has not reported yet'
+      : !this.#fresh()
+        ? `no report from the replicate process for ${Math.round((this.now() - last.at) / 1000)} s`
+        : undefined;
     return this.configured.map((p) => {
       const known = last?.peers.find((x) => x.region === p.region);
       const base = known ?? PeerStatus.fromPartial({ region: p.region });

@@ -3,13 +3,7 @@ import { finished } from 'node:stream/promises';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
-import {
-  type BlobChunk,
-  type PeerStatus,
-  type ReadBlobRequest,
-  type ReplicationServer,
-  type StatusReply,
-} from 'georeg/proto';
+import { type BlobChunk, type PeerStatus, type ReadBlobRequest, type ReplicationServer, type StatusReply } from 'georeg/proto';
 import { isOciError, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
 
 /** Largest data field of one BlobChunk message. */
@@ -97,7 +91,10 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       return { digest: record.digest, mediaType: record.mediaType, content: bytes, referrers };
     }),
     listRepository: unary(log, async (req: { repository: string; after: string; limit: number }) => {
-      const page = await registry.replication.repository(parseName(req.repository), { last: req.after || undefined, n: pageSize(req.limit) });
+      const page = await registry.replication.repository(parseName(req.repository), {
+        last: req.after || undefined,
+        n: pageSize(req.limit),
+      });
       return {
         tags: page.tags.map((t) => ({ tag: t.tag, digest: t.digest ?? '', timestamp: t.clock })),
         manifests: page.manifests,
@@ -149,7 +146,9 @@ export async function startReplicationServer(
   const server = new Server({ 'grpc.max_send_message_length': CHUNK_BYTES * 2 });
   server.addService(ReplicationDefinition, replicationImplementation(registry, opts));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${listen.host}:${listen.port}`, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${listen.host}:${listen.port}`, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   opts.log.info('replication service listening', { host: listen.host, port });
   return {

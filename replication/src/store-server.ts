@@ -89,7 +89,8 @@ export interface ReportedStatus {
 function reportedPeers(r: StatusReport): PeerStatus[] {
   if (r.peers.length > 0 || !r.peersJson) return r.peers;
   const peers = JSON.parse(r.peersJson) as unknown;
-  if (!Array.isArray(peers) || !peers.every((p) => typeof (p as { region?: unknown }).region === 'string')) throw new TypeError('a status report is a list of peers');
+  if (!Array.isArray(peers) || !peers.every((p) => typeof (p as { region?: unknown }).region === 'string'))
+    throw new TypeError('a status report is a list of peers');
   return peers.map((p: Partial<PeerStatus>) => PeerStatus.fromPartial(p));
 }
 
@@ -112,11 +113,17 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
       const [repo, digest] = ref(r);
       return { ok: await store.putTag(repo, parseTag(r.tag), digest, hlc(r.timestamp)) };
     }),
-    deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({ ok: await store.deleteTag(parseName(r.repository), parseTag(r.tag), hlc(r.timestamp)) })),
+    deleteTag: unary(log, async (r: { repository: string; tag: string; timestamp?: Hlc }) => ({
+      ok: await store.deleteTag(parseName(r.repository), parseTag(r.tag), hlc(r.timestamp)),
+    })),
     hasBlob: unary(log, async (r: { repository: string; digest: string }) => ({ ok: await store.hasBlob(...ref(r)) })),
     ingestBlob: (call) => ingest(store, call, log),
-    applyPolicy: unary(log, async (r: { document: string; timestamp?: Hlc }) => ({ ok: await store.applyPolicy(r.document, required(r.timestamp)) })),
-    applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({ ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)) })),
+    applyPolicy: unary(log, async (r: { document: string; timestamp?: Hlc }) => ({
+      ok: await store.applyPolicy(r.document, required(r.timestamp)),
+    })),
+    applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({
+      ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)),
+    })),
     reportStatus: unary(log, async (r: StatusReport) => (onReport({ peers: reportedPeers(r), at: Date.now() }), { ok: true })),
   };
 }
@@ -130,14 +137,21 @@ export interface RunningStoreServer {
  * 0700: only this user's processes reach it, which is the whole of its access
  * control) for a `georeg replicate` process on the same host.
  */
-export async function startRegionStoreServer(store: RegionStore, socket: string, log: Logger, onReport: (r: ReportedStatus) => void): Promise<RunningStoreServer> {
+export async function startRegionStoreServer(
+  store: RegionStore,
+  socket: string,
+  log: Logger,
+  onReport: (r: ReportedStatus) => void,
+): Promise<RunningStoreServer> {
   // In a directory only this user can enter: the socket exists before it can be chmod-ed.
   await mkdir(dirname(socket), { recursive: true, mode: 0o700 });
   await chmod(dirname(socket), 0o700);
   await rm(socket, { force: true }); // a socket left by a killed node
   const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
   server.addService(RegionStoreDefinition, regionStoreImplementation(store, log, onReport));
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
   await chmod(socket, 0o600);
   log.info('region store listening for a replicate process', { socket });
   return {

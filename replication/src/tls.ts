@@ -23,11 +23,14 @@ function read(what: string, file: string): Buffer {
  * `tlsCa` and refuses those without one; the client checks the peer's
  * certificate against the same CA and presents its own.
  */
-export function replicationCredentials(config: { replication: Pick<Config['replication'], 'tlsCa' | 'tlsCert' | 'tlsKey'> }): ReplicationCredentials {
+export function replicationCredentials(config: {
+  replication: Pick<Config['replication'], 'tlsCa' | 'tlsCert' | 'tlsKey'>;
+}): ReplicationCredentials {
   const { tlsCa, tlsCert, tlsKey } = config.replication;
   const set = [tlsCa, tlsCert, tlsKey].filter((f) => f !== '').length;
   if (set === 0) return { server: ServerCredentials.createInsecure(), client: credentials.createInsecure(), mutual: false };
-  if (set !== 3) throw new ConfigError('replication.tlsCa, replication.tlsCert and replication.tlsKey go together (mutual TLS between regions)');
+  if (set !== 3)
+    throw new ConfigError('replication.tlsCa, replication.tlsCert and replication.tlsKey go together (mutual TLS between regions)');
   const [ca, cert, key] = [read('tlsCa', tlsCa), read('tlsCert', tlsCert), read('tlsKey', tlsKey)];
   try {
     return {

@@ -77,7 +77,8 @@ describe('replication: IngestPart codec by hand', () => {
   ];
 
   it('writes exactly the bytes of the generated encoder', () => {
-    for (const c of cases) assert.ok(encodeIngestPart(c).equals(Buffer.from(IngestPart.encode(c).finish())), JSON.stringify({ ...c, data: c.data.length }));
+    for (const c of cases)
+      assert.ok(encodeIngestPart(c).equals(Buffer.from(IngestPart.encode(c).finish())), JSON.stringify({ ...c, data: c.data.length }));
   });
 
   it('reads what the generated encoder writes, with the data as a view (no copy), skipping unknown fields', () => {

@@ -62,18 +62,27 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
   it('copies the referrers of a manifest (signatures) before it points a tag at it', async () => {
     const img = await pushImage(origin.url, 'team/signed', 'v1', randomBytes(2048));
     const empty = await pushBlob(origin.url, 'team/signed', Buffer.from('{}'));
-    const sig = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: 'application/vnd.example.signature',
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 },
-      layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 }],
-      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.digest, size: img.manifest.length },
-    }));
-    const put = await fetch(`${origin.url}/v2/team/signed/manifests/${sha256(sig)}`, { method: 'PUT', body: sig, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    const sig = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.signature',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 },
+        layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: empty, size: 2 }],
+        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.digest, size: img.manifest.length },
+      }),
+    );
+    const put = await fetch(`${origin.url}/v2/team/signed/manifests/${sha256(sig)}`, {
+      method: 'PUT',
+      body: sig,
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    });
     assert.equal(put.status, 201);
     assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), true);
-    assert.deepEqual((await target.stores.meta.listReferrers('team/signed', parseDigest(img.digest))).map((d) => d.digest), [sha256(sig)]);
+    assert.deepEqual(
+      (await target.stores.meta.listReferrers('team/signed', parseDigest(img.digest))).map((d) => d.digest),
+      [sha256(sig)],
+    );
     // Applying the tag again copies nothing more and changes nothing.
     assert.equal(await copier.applyTag('team/signed', 'v1', parseDigest(img.digest), undefined, peer), false);
   });
@@ -117,7 +126,11 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     const layer = randomBytes(512 * 1024);
     const img = await pushImage(origin.url, 'team/other', 'v1', layer);
     peer.fault = { digest: img.layer, kind: 'flip' };
-    await assert.rejects(copier.ensureManifest('team/other', img.digest as never, peer), (e: unknown) => e instanceof CorruptAtSource && !e.settled && /eu sent team\/other@sha256:[0-9a-f]{64} with other content, 1 time/.test(e.message));
+    await assert.rejects(
+      copier.ensureManifest('team/other', img.digest as never, peer),
+      (e: unknown) =>
+        e instanceof CorruptAtSource && !e.settled && /eu sent team\/other@sha256:[0-9a-f]{64} with other content, 1 time/.test(e.message),
+    );
     assert.equal((await fetch(`${target.url}/v2/team/other/blobs/${img.layer}`)).status, 404, 'nothing corrupt became visible');
     await copier.ensureManifest('team/other', img.digest as never, peer);
     assert.deepEqual(peer.offsets.get(img.layer), [0, 0], 'the retry starts over');
@@ -129,17 +142,34 @@ describe('replication copier: interrupted and corrupted blob copies', () => {
     const img = await pushImage(origin.url, 'team/again', 'v1', randomBytes(2048));
     await copier.ensureManifest('team/again', img.digest as never, peer);
     // The delete event of an earlier push, redelivered after the manifest was pushed again at the source.
-    const deleted = Event.create({ id: 'late', origin: 'eu', repository: 'team/again', action: Action.MANIFEST_DELETE, digest: img.digest });
+    const deleted = Event.create({
+      id: 'late',
+      origin: 'eu',
+      repository: 'team/again',
+      action: Action.MANIFEST_DELETE,
+      digest: img.digest,
+    });
     await copier.apply(deleted, peer);
-    assert.equal((await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status, 200, 'kept: the source holds it');
+    assert.equal(
+      (await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status,
+      200,
+      'kept: the source holds it',
+    );
     assert.equal((await fetch(`${origin.url}/v2/team/again/manifests/${img.digest}`, { method: 'DELETE' })).status, 202);
     await copier.apply(deleted, peer);
-    assert.equal((await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status, 404, 'gone at the source: deleted here');
+    assert.equal(
+      (await fetch(`${target.url}/v2/team/again/manifests/${img.digest}`, { method: 'HEAD' })).status,
+      404,
+      'gone at the source: deleted here',
+    );
     const put = Event.create({ ...deleted, id: 'stale', action: Action.MANIFEST_PUT });
     await assert.rejects(copier.apply(put, peer), GoneAtSource);
     // A missing referrer or blob is a failure to retry, not a stale event.
     const other = await pushImage(origin.url, 'team/again', 'v2', randomBytes(2048));
     assert.equal((await fetch(`${origin.url}/v2/team/again/blobs/${other.layer}`, { method: 'DELETE' })).status, 202);
-    await assert.rejects(copier.apply(Event.create({ ...put, id: 'broken', digest: other.digest }), peer), (e: unknown) => !(e instanceof GoneAtSource));
+    await assert.rejects(
+      copier.apply(Event.create({ ...put, id: 'broken', digest: other.digest }), peer),
+      (e: unknown) => !(e instanceof GoneAtSource),
+    );
   });
 });

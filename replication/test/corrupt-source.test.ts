@@ -36,15 +36,27 @@ describe('replication from a region whose copy of a blob is corrupt (real nats-s
 
   /** A replicator into us from eu, with one anti-entropy pass at start, and that pass's outcome. */
   function replicatorIntoUs(): { r: Replicator; pass: Promise<{ repairs: number; unrepaired: number }> } {
-    const r = new Replicator({ region: 'us', natsUrl: nats.url, peers: [{ region: 'eu', address: `127.0.0.1:${server.port}` }], store: new LocalRegionStore(us.registry, us.clock), log: silentLogger, maxBackoffMs: 300, antiEntropyMs: 0 });
-    const pass = new Promise<{ repairs: number; unrepaired: number }>((resolve) => r.once('repaired', (_p: string, repairs: number, unrepaired: number) => resolve({ repairs, unrepaired })));
+    const r = new Replicator({
+      region: 'us',
+      natsUrl: nats.url,
+      peers: [{ region: 'eu', address: `127.0.0.1:${server.port}` }],
+      store: new LocalRegionStore(us.registry, us.clock),
+      log: silentLogger,
+      maxBackoffMs: 300,
+      antiEntropyMs: 0,
+    });
+    const pass = new Promise<{ repairs: number; unrepaired: number }>((resolve) =>
+      r.once('repaired', (_p: string, repairs: number, unrepaired: number) => resolve({ repairs, unrepaired })),
+    );
     replicator = r;
     us.status.replication = r;
     return { r, pass };
   }
 
-  const peerStatus = async (): Promise<PeerStatus> => ((await (await fetch(`${us.url}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers[0] as PeerStatus;
-  const status = async (repo: string, tag: string): Promise<number> => (await fetch(`${us.url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST } })).status;
+  const peerStatus = async (): Promise<PeerStatus> =>
+    ((await (await fetch(`${us.url}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers[0] as PeerStatus;
+  const status = async (repo: string, tag: string): Promise<number> =>
+    (await fetch(`${us.url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST } })).status;
 
   it('sets the corrupt image aside after three tries and goes on with every other repository; anti-entropy copies it once the source is mended', async () => {
     const layer = randomBytes(2 * 1024 * 1024); // past the blob cache: served from the file
@@ -54,7 +66,11 @@ describe('replication from a region whose copy of a blob is corrupt (real nats-s
     await file.write(Buffer.from('rot!'), 0, 4, 1000);
     // More events of the bad repository than JetStream hands out unacknowledged (256), then another repository's.
     for (let i = 0; i < 150; i++) {
-      const res = await fetch(`${eu.url}/v2/x/bad/manifests/t${i}`, { method: 'PUT', body: new Uint8Array(img.manifest), headers: { 'Content-Type': MANIFEST } });
+      const res = await fetch(`${eu.url}/v2/x/bad/manifests/t${i}`, {
+        method: 'PUT',
+        body: new Uint8Array(img.manifest),
+        headers: { 'Content-Type': MANIFEST },
+      });
       assert.equal(res.status, 201);
     }
     await pushImage(eu.url, 'y/other', 'v1', randomBytes(4096));
@@ -63,7 +79,9 @@ describe('replication from a region whose copy of a blob is corrupt (real nats-s
     const first = replicatorIntoUs();
     let parked = 0;
     first.r.on('parked', () => parked++);
-    const other = new Promise<Event>((resolve) => first.r.on('applied', (e: Event) => e.action === Action.TAG_PUT && e.repository === 'y/other' && resolve(e)));
+    const other = new Promise<Event>((resolve) =>
+      first.r.on('applied', (e: Event) => e.action === Action.TAG_PUT && e.repository === 'y/other' && resolve(e)),
+    );
     await first.r.start();
     await other;
     assert.ok((await first.pass).unrepaired > 0, 'the first anti-entropy pass could not repair x/bad, and went on');

@@ -11,7 +11,9 @@ async function fakePeer(serve: (call: ServerWritableStream<ReadBlobRequest, Blob
   const unimplemented = (_call: unknown, cb: (err: { code: Status }) => void): void => cb({ code: Status.UNIMPLEMENTED });
   const impl = Object.fromEntries(Object.keys(ReplicationDefinition).map((k) => [k, unimplemented]));
   server.addService(ReplicationDefinition, { ...impl, readBlob: serve });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   return { port, close: () => server.forceShutdown() };
 }
 
@@ -79,7 +81,8 @@ describe('replication: a peer that sends too much, or too slowly', () => {
 
   it('does not count a reader that stops reading (back-pressure) as a silent peer', async () => {
     const peer = await fakePeer((call) => {
-      for (let offset = 0; offset < blob.length; offset += 10_000) call.write({ offset, data: blob.subarray(offset, offset + 10_000), size: blob.length });
+      for (let offset = 0; offset < blob.length; offset += 10_000)
+        call.write({ offset, data: blob.subarray(offset, offset + 10_000), size: blob.length });
       call.end();
     });
     const client = new PeerClient('fine', `127.0.0.1:${peer.port}`, undefined, 200);

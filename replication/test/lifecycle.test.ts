@@ -31,7 +31,14 @@ describe('replication: a replicator starts and stops whatever NATS is doing (rea
 
   /** A replicator of eu copying from a peer us that answers nothing (its stream stays quiet). */
   const replicator = (): Replicator =>
-    new Replicator({ region: 'eu', natsUrl: nats.url, peers: [{ region: 'us', address: '127.0.0.1:1' }], store: new LocalRegionStore(n.registry, n.clock), log: silentLogger, maxBackoffMs: 100 });
+    new Replicator({
+      region: 'eu',
+      natsUrl: nats.url,
+      peers: [{ region: 'us', address: '127.0.0.1:1' }],
+      store: new LocalRegionStore(n.registry, n.clock),
+      log: silentLogger,
+      maxBackoffMs: 100,
+    });
   after(async () => {
     await n?.close();
     await nats?.destroy();

@@ -46,30 +46,49 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
       assert.equal(await f.store.hasBlob('team/b', digest), true);
       assert.equal(await f.store.ingestBlob('team/c', digest, () => assert.fail('no bytes are needed')), false);
       const absent = Buffer.from('absent');
-      assert.equal(await f.store.ingestBlob('team/b', d(sha256(absent)), (offset) => source(absent, offset)), true, 'a blob no repository here holds is fetched');
+      assert.equal(
+        await f.store.ingestBlob('team/b', d(sha256(absent)), (offset) => source(absent, offset)),
+        true,
+        'a blob no repository here holds is fetched',
+      );
     });
 
     it('resumes an interrupted copy from the offset it reached; refuses bytes that do not match', async () => {
       const bytes = randomBytes(512 * 1024);
       const digest = d(sha256(bytes));
-      await assert.rejects(f.store.ingestBlob('team/a', digest, (offset) => source(bytes, offset, 100_000)), /injected cut/);
+      await assert.rejects(
+        f.store.ingestBlob('team/a', digest, (offset) => source(bytes, offset, 100_000)),
+        /injected cut/,
+      );
       const offsets: number[] = [];
       await f.store.ingestBlob('team/a', digest, (offset) => (offsets.push(offset), source(bytes, offset)));
       assert.deepEqual(offsets, [100_000]);
       const other = d(sha256('expected'));
-      await assert.rejects(f.store.ingestBlob('team/a', other, () => source(Buffer.from('something else'), 0)), (e: unknown) => isOciError(e, 'DIGEST_INVALID'));
+      await assert.rejects(
+        f.store.ingestBlob('team/a', other, () => source(Buffer.from('something else'), 0)),
+        (e: unknown) => isOciError(e, 'DIGEST_INVALID'),
+      );
       assert.equal(await f.store.hasBlob('team/a', other), false);
     });
 
     it('stores and deletes manifests, refusing one whose blobs are missing with the OCI error', async () => {
       const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
       const configDigest = await pushBlob(f.node.url, 'team/a', config);
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [] }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+          layers: [],
+        }),
+      );
       const digest = d(sha256(manifest));
       assert.equal(await f.store.hasManifest('team/a', digest), false);
       await f.store.putManifest('team/a', digest, manifest, 'application/vnd.oci.image.manifest.v1+json');
       assert.equal(await f.store.hasManifest('team/a', digest), true);
-      await assert.rejects(f.store.putManifest('team/b', digest, manifest, 'application/vnd.oci.image.manifest.v1+json'), (e: unknown) => isOciError(e, 'MANIFEST_BLOB_UNKNOWN'));
+      await assert.rejects(f.store.putManifest('team/b', digest, manifest, 'application/vnd.oci.image.manifest.v1+json'), (e: unknown) =>
+        isOciError(e, 'MANIFEST_BLOB_UNKNOWN'),
+      );
       await f.store.putTag('team/a', 'v1', digest, at(1000));
       assert.deepEqual(await f.store.tag('team/a', 'v1'), { digest, clock: at(1000) });
       await f.store.deleteManifest('team/a', digest);
@@ -79,7 +98,14 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
 
     it('refuses a tag change older than the one the tag holds, and says so', async () => {
       const config = await pushBlob(f.node.url, 'team/a', Buffer.from('{}'));
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 }, layers: [] }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 },
+          layers: [],
+        }),
+      );
       const digest = d(sha256(manifest));
       await f.store.putManifest('team/a', digest, manifest, 'application/vnd.oci.image.manifest.v1+json');
       assert.equal(await f.store.putTag('team/a', 'v1', digest, at(2000)), true);
@@ -90,7 +116,14 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
 
     it('keeps the clock of a deleted tag, and applies policy and identity changes only when newer', async () => {
       const config = await pushBlob(f.node.url, 'team/a', Buffer.from('{}'));
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 }, layers: [] }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 },
+          layers: [],
+        }),
+      );
       const digest = d(sha256(manifest));
       await f.store.putManifest('team/a', digest, manifest, 'application/vnd.oci.image.manifest.v1+json');
       await f.store.putTag('team/a', 'v1', digest, at(2000));

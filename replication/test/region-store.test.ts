@@ -19,7 +19,12 @@ regionStoreSuite('in the node process (LocalRegionStore)', async () => {
 
 regionStoreSuite('over gRPC on the node socket (RemoteRegionStore)', async () => {
   const n = await node({ region: 'us' });
-  const server = await startRegionStoreServer(new LocalRegionStore(n.registry, n.clock), join(n.dir, 'replication', 'store.sock'), silentLogger, () => undefined);
+  const server = await startRegionStoreServer(
+    new LocalRegionStore(n.registry, n.clock),
+    join(n.dir, 'replication', 'store.sock'),
+    silentLogger,
+    () => undefined,
+  );
   const store = new RemoteRegionStore(join(n.dir, 'replication', 'store.sock'));
   return {
     store,
@@ -55,7 +60,10 @@ describe('region store service: a replicate process that misbehaves', () => {
       const store = new RemoteRegionStore(socket);
       try {
         let from = -1;
-        assert.equal(await store.ingestBlob('team/app', digest as Digest, (offset) => ((from = offset), Readable.from([blob.subarray(offset)]))), true);
+        assert.equal(
+          await store.ingestBlob('team/app', digest as Digest, (offset) => ((from = offset), Readable.from([blob.subarray(offset)]))),
+          true,
+        );
         assert.equal(from, 40_000);
       } finally {
         store.close();

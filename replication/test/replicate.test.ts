@@ -88,7 +88,15 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
     for (const r of regions) {
       const peers = regions.filter((p) => p !== r).map((p) => ({ region: p.name, address: `127.0.0.1:${p.server.port}` }));
-      r.replicator = new Replicator({ region: r.name, natsUrl: nats.url, peers, store: new LocalRegionStore(r.node.registry, r.node.clock), log: silentLogger, maxBackoffMs: 300, probeMs: 100 });
+      r.replicator = new Replicator({
+        region: r.name,
+        natsUrl: nats.url,
+        peers,
+        store: new LocalRegionStore(r.node.registry, r.node.clock),
+        log: silentLogger,
+        maxBackoffMs: 300,
+        probeMs: 100,
+      });
       await r.replicator.start();
       r.node.status.replication = r.replicator;
     }
@@ -118,12 +126,21 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.equal(sha256(blob.body), img.layer);
 
     const where = (await (await fetch(`${eu.node.url}/georeg/v1/where/team/app/v1`)).json()) as Where;
-    assert.deepEqual(where.regions.map((r) => [r.region, r.state, r.digest]), [
-      ['eu', 'complete', img.digest],
-      ['us', 'complete', img.digest],
-    ]);
+    assert.deepEqual(
+      where.regions.map((r) => [r.region, r.state, r.digest]),
+      [
+        ['eu', 'complete', img.digest],
+        ['us', 'complete', img.digest],
+      ],
+    );
     const none = (await (await fetch(`${us.node.url}/georeg/v1/where/team/app/nope`)).json()) as Where;
-    assert.deepEqual(none.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'absent']]);
+    assert.deepEqual(
+      none.regions.map((r) => [r.region, r.state]),
+      [
+        ['us', 'absent'],
+        ['eu', 'absent'],
+      ],
+    );
 
     const metrics = await scrape(us.node.url);
     const pair = '{source="eu",target="us"}';
@@ -197,7 +214,13 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     assert.ok((peer?.lagSeconds ?? -1) >= 0);
     assert.ok(peer?.lastError, 'the error is reported');
     const where = (await (await fetch(`${us.node.url}/georeg/v1/where/team/later/v1`)).json()) as Where;
-    assert.deepEqual(where.regions.map((r) => [r.region, r.state]), [['us', 'absent'], ['eu', 'unreachable']]);
+    assert.deepEqual(
+      where.regions.map((r) => [r.region, r.state]),
+      [
+        ['us', 'absent'],
+        ['eu', 'unreachable'],
+      ],
+    );
     const metrics = await scrape(us.node.url);
     assert.ok(metric(metrics, 'georeg_replication_failures_total{source="eu",target="us",reason="unreachable"}') >= 1);
     assert.equal(metric(metrics, 'georeg_replication_peer_up{source="eu",target="us"}'), 0);
@@ -207,14 +230,27 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     eu.server = await startReplicationServer(eu.node.registry, { host: '127.0.0.1', port }, { region: 'eu', log: silentLogger });
     await done;
     assert.equal(sha256((await get(us.node.url, '/v2/team/later/manifests/v1')).body), img.digest);
-    const grpc = await startReplicationServer(us.node.registry, { host: '127.0.0.1', port: 0 }, { region: 'us', log: silentLogger, status: () => us.node.status.snapshot() });
+    const grpc = await startReplicationServer(
+      us.node.registry,
+      { host: '127.0.0.1', port: 0 },
+      { region: 'us', log: silentLogger, status: () => us.node.status.snapshot() },
+    );
     const client = new ReplicationClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
-    const reply = await new Promise<StatusReply>((resolve, reject) => client.status({}, (err: ServiceError | null, res: StatusReply) => (err ? reject(err) : resolve(res))));
+    const reply = await new Promise<StatusReply>((resolve, reject) =>
+      client.status({}, (err: ServiceError | null, res: StatusReply) => (err ? reject(err) : resolve(res))),
+    );
     client.close();
     await grpc.close();
-    assert.deepEqual(reply.peers.map((p) => [p.region, p.pendingEvents]), [['eu', 0]], 'the Status RPC reports the same');
+    assert.deepEqual(
+      reply.peers.map((p) => [p.region, p.pendingEvents]),
+      [['eu', 0]],
+      'the Status RPC reports the same',
+    );
     const up = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as Status;
-    assert.deepEqual(up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]), [['eu', 0, 0, undefined]]);
+    assert.deepEqual(
+      up.peers.map((p) => [p.region, p.pendingEvents, p.lagSeconds, p.lastError]),
+      [['eu', 0, 0, undefined]],
+    );
   });
 
   it('repairs by anti-entropy what a region missed (pushes and a tag delete) while its events were purged from the stream', async () => {
@@ -238,20 +274,33 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     }
 
     const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
-    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, store: new LocalRegionStore(us.node.registry, us.node.clock), log: silentLogger, antiEntropyMs: 0 });
+    const restarted = new Replicator({
+      region: 'us',
+      natsUrl: nats.url,
+      peers,
+      store: new LocalRegionStore(us.node.registry, us.node.clock),
+      log: silentLogger,
+      antiEntropyMs: 0,
+    });
     const repaired = new Promise<number>((resolve) => restarted.once('repaired', (_peer: string, n: number) => resolve(n)));
     await restarted.start();
     us.replicator = restarted;
     us.node.status.replication = restarted;
     assert.ok((await repaired) >= 7, 'the policy, a token, two manifests, two tags and a tag delete were repaired');
     assert.equal(await policyVersion(us.node.url), policy, 'the missed policy change is repaired');
-    assert.equal((await us.node.registry.identities.login('missed-token', token.secret))?.name, 'missed-token', 'the missed token is repaired');
+    assert.equal(
+      (await us.node.registry.identities.login('missed-token', token.secret))?.name,
+      'missed-token',
+      'the missed token is repaired',
+    );
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/old')).status, 404, 'the missed delete is repaired');
     const m = await get(us.node.url, '/v2/team/purged/manifests/v1');
     assert.equal(m.status, 200);
     assert.deepEqual(m.body, img.manifest);
     assert.equal((await get(us.node.url, '/v2/team/purged/manifests/v2')).status, 200);
-    const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as { peers: { repairs: number; lastAntiEntropy?: string }[] };
+    const status = (await (await fetch(`${us.node.url}/georeg/v1/replication`)).json()) as {
+      peers: { repairs: number; lastAntiEntropy?: string }[];
+    };
     assert.ok((status.peers[0]?.repairs ?? 0) >= 4);
     assert.ok(Date.now() - Date.parse(status.peers[0]?.lastAntiEntropy ?? '') < 60_000, 'the status says when the pass completed');
     const at = metric(await scrape(us.node.url), 'georeg_replication_anti_entropy_timestamp_seconds{source="eu",target="us"}');
@@ -288,11 +337,25 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await eu.node.registry.identities.remove('user', 'dev');
     await removed;
     assert.equal(await us.node.registry.identities.login('dev', 'a long enough password'), undefined);
-    assert.deepEqual((await us.node.registry.identities.listUsers()).map((u) => u.name), []);
+    assert.deepEqual(
+      (await us.node.registry.identities.listUsers()).map((u) => u.name),
+      [],
+    );
     // A replayed older record does not bring the user back.
     const old = { wallMs: 1, logical: 0, region: 'eu' };
-    assert.equal(await us.node.registry.identities.applyReplicated('auth/user/dev', JSON.stringify({ name: 'dev', password: 'x', admin: true, disabled: false, created: 0 }), old), false);
-    assert.equal(await us.node.registry.identities.applyReplicated('auth/user/../x', '{"name":"x"}', { ...old, wallMs: Date.now() + 1000 }), false, 'a malformed key is dropped');
+    assert.equal(
+      await us.node.registry.identities.applyReplicated(
+        'auth/user/dev',
+        JSON.stringify({ name: 'dev', password: 'x', admin: true, disabled: false, created: 0 }),
+        old,
+      ),
+      false,
+    );
+    assert.equal(
+      await us.node.registry.identities.applyReplicated('auth/user/../x', '{"name":"x"}', { ...old, wallMs: Date.now() + 1000 }),
+      false,
+      'a malformed key is dropped',
+    );
   });
 
   it('catches up after NATS itself was down while pushes went on', async () => {
@@ -319,7 +382,10 @@ describe('replication between regions (real nats-server, real gRPC)', function (
       pushImage(us.node.url, 'team/race', 'race', randomBytes(1000)),
     ]);
     await both;
-    const [inEu, inUs] = await Promise.all([get(eu.node.url, '/v2/team/race/manifests/race'), get(us.node.url, '/v2/team/race/manifests/race')]);
+    const [inEu, inUs] = await Promise.all([
+      get(eu.node.url, '/v2/team/race/manifests/race'),
+      get(us.node.url, '/v2/team/race/manifests/race'),
+    ]);
     assert.equal(inEu.status, 200);
     assert.deepEqual(inEu.body, inUs.body, 'both regions serve the same manifest for the tag');
     assert.ok([a.digest, b.digest].includes(sha256(inEu.body)));
@@ -338,7 +404,15 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     await eu.node.publisher?.drained();
 
     const peers = [{ region: 'eu', address: `127.0.0.1:${eu.server.port}` }];
-    const restarted = new Replicator({ region: 'us', natsUrl: nats.url, peers, store: new LocalRegionStore(us.node.registry, us.node.clock), log: silentLogger, antiEntropyMs: 0, concurrency: { perPeer: 4, total: 4 } });
+    const restarted = new Replicator({
+      region: 'us',
+      natsUrl: nats.url,
+      peers,
+      store: new LocalRegionStore(us.node.registry, us.node.clock),
+      log: silentLogger,
+      antiEntropyMs: 0,
+      concurrency: { perPeer: 4, total: 4 },
+    });
     const order: string[] = [];
     restarted.on('applied', (e: Event) => order.push(`${e.repository}:${Action[e.action]}`));
     restarted.on('skipped', (e: Event) => order.push(`${e.repository}:${Action[e.action]} skipped`));
@@ -348,11 +422,24 @@ describe('replication between regions (real nats-server, real gRPC)', function (
     us.replicator = restarted;
     us.node.status.replication = restarted;
     await Promise.all([slow, ordered]);
-    assert.ok(order.indexOf('team/quick:TAG_PUT') < order.indexOf('team/slow:MANIFEST_PUT'), `the small image did not wait behind the big one: ${order.join(', ')}`);
+    assert.ok(
+      order.indexOf('team/quick:TAG_PUT') < order.indexOf('team/slow:MANIFEST_PUT'),
+      `the small image did not wait behind the big one: ${order.join(', ')}`,
+    );
     const inOrdered = order.filter((x) => x.startsWith('team/ordered:'));
     // The first push's manifest is gone at the source: its events are skipped, not retried for ever.
-    assert.deepEqual(inOrdered, ['team/ordered:MANIFEST_PUT skipped', 'team/ordered:TAG_PUT skipped', 'team/ordered:MANIFEST_DELETE', 'team/ordered:MANIFEST_PUT', 'team/ordered:TAG_PUT']);
-    assert.equal((await get(us.node.url, `/v2/team/ordered/manifests/${gone.digest}`)).status, 404, 'the delete was not overtaken by its put');
+    assert.deepEqual(inOrdered, [
+      'team/ordered:MANIFEST_PUT skipped',
+      'team/ordered:TAG_PUT skipped',
+      'team/ordered:MANIFEST_DELETE',
+      'team/ordered:MANIFEST_PUT',
+      'team/ordered:TAG_PUT',
+    ]);
+    assert.equal(
+      (await get(us.node.url, `/v2/team/ordered/manifests/${gone.digest}`)).status,
+      404,
+      'the delete was not overtaken by its put',
+    );
     assert.equal((await get(us.node.url, '/v2/team/ordered/manifests/v1')).status, 404);
     assert.deepEqual((await get(us.node.url, '/v2/team/ordered/manifests/v2')).body, last.manifest);
   });

@@ -29,7 +29,11 @@ describe('traffic between regions is authenticated: mutual TLS for gRPC, credent
     tls = { tlsCa: join(dir, 'certs/ca.pem'), tlsCert: join(dir, 'certs/client.pem'), tlsKey: join(dir, 'certs/client.key') };
     origin = await node({ region: 'eu' });
     const serverSide = replicationCredentials({ replication: { tlsCa: tls.tlsCa, tlsCert: tls.tlsCert, tlsKey: tls.tlsKey } });
-    server = await startReplicationServer(origin.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger, credentials: serverSide.server });
+    server = await startReplicationServer(
+      origin.registry,
+      { host: '127.0.0.1', port: 0 },
+      { region: 'eu', log: silentLogger, credentials: serverSide.server },
+    );
   });
   after(async () => {
     await server?.close();

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { ReplicationClient, type BlobChunk, type BlobStat, type StatBlobRequest, type GetManifestRequest, type ListRepositoryRequest, type Manifest, type RepositoryPage, type StatusReply, type StatusRequest } from 'georeg/proto';
+import {
+  ReplicationClient,
+  type BlobChunk,
+  type BlobStat,
+  type StatBlobRequest,
+  type GetManifestRequest,
+  type ListRepositoryRequest,
+  type Manifest,
+  type RepositoryPage,
+  type StatusReply,
+  type StatusRequest,
+} from 'georeg/proto';
 import { silentLogger } from 'georeg/nodes';
 import { CHUNK_BYTES, startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { PeerClient } from '../src/peer-client.js';
@@ -12,7 +23,12 @@ function call<Req, Res>(fn: (req: Req, cb: (err: ServiceError | null, res: Res) 
   return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
-function readBlob(client: InstanceType<typeof ReplicationClient>, repository: string, digest: string, offset: number): Promise<BlobChunk[]> {
+function readBlob(
+  client: InstanceType<typeof ReplicationClient>,
+  repository: string,
+  digest: string,
+  offset: number,
+): Promise<BlobChunk[]> {
   return new Promise((resolve, reject) => {
     const chunks: BlobChunk[] = [];
     const stream = client.readBlob({ repository, digest, offset });
@@ -31,7 +47,11 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
 
   before(async () => {
     n = await node({ region: 'eu' });
-    server = await startReplicationServer(n.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger, publicUrl: 'https://eu.registry.example' });
+    server = await startReplicationServer(
+      n.registry,
+      { host: '127.0.0.1', port: 0 },
+      { region: 'eu', log: silentLogger, publicUrl: 'https://eu.registry.example' },
+    );
     client = new ReplicationClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
     image = await pushImage(n.url, 'team/app', 'v1', layer);
   });
@@ -97,7 +117,8 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
   });
 
   it('says whether it holds a blob in a repository, with its public URL (where pulls may be redirected)', async () => {
-    const stat = (repository: string, digest: string) => call<StatBlobRequest, BlobStat>(client.statBlob.bind(client), { repository, digest });
+    const stat = (repository: string, digest: string) =>
+      call<StatBlobRequest, BlobStat>(client.statBlob.bind(client), { repository, digest });
     assert.deepEqual(await stat('team/app', image.layer), { present: true, size: layer.length, url: 'https://eu.registry.example' });
     // Repositories stay isolated: a blob linked elsewhere is not there for this one.
     assert.deepEqual(await stat('other/repo', image.layer), { present: false, size: 0, url: '' });
@@ -105,24 +126,46 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
   });
 
   it('returns a manifest by digest with its exact bytes and media type', async () => {
-    const m = await call<GetManifestRequest, Manifest>(client.getManifest.bind(client), { repository: 'team/app', digest: image.digest, withReferrers: false });
+    const m = await call<GetManifestRequest, Manifest>(client.getManifest.bind(client), {
+      repository: 'team/app',
+      digest: image.digest,
+      withReferrers: false,
+    });
     assert.equal(m.digest, image.digest);
     assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.deepEqual(Buffer.from(m.content), image.manifest);
     await assert.rejects(
-      call<GetManifestRequest, Manifest>(client.getManifest.bind(client), { repository: 'team/app', digest: sha256('nope'), withReferrers: false }),
+      call<GetManifestRequest, Manifest>(client.getManifest.bind(client), {
+        repository: 'team/app',
+        digest: sha256('nope'),
+        withReferrers: false,
+      }),
       (e: ServiceError) => e.code === Status.NOT_FOUND,
     );
   });
 
   it('lists a repository page by page, and reports its region', async () => {
     for (const t of ['v2', 'v3']) await pushImage(n.url, 'team/app', t, layer);
-    const first = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), { repository: 'team/app', after: '', limit: 2 });
-    assert.deepEqual(first.tags.map((t) => t.tag), ['v1', 'v2']);
+    const first = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), {
+      repository: 'team/app',
+      after: '',
+      limit: 2,
+    });
+    assert.deepEqual(
+      first.tags.map((t) => t.tag),
+      ['v1', 'v2'],
+    );
     assert.equal(first.more, true);
     assert.deepEqual(first.manifests, [image.digest]);
-    const second = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), { repository: 'team/app', after: 'v2', limit: 2 });
-    assert.deepEqual(second.tags.map((t) => [t.tag, t.digest]), [['v3', image.digest]]);
+    const second = await call<ListRepositoryRequest, RepositoryPage>(client.listRepository.bind(client), {
+      repository: 'team/app',
+      after: 'v2',
+      limit: 2,
+    });
+    assert.deepEqual(
+      second.tags.map((t) => [t.tag, t.digest]),
+      [['v3', image.digest]],
+    );
     assert.equal(second.more, false);
     const st = await call<StatusRequest, StatusReply>(client.status.bind(client), {});
     assert.equal(st.region, 'eu');
@@ -141,7 +184,11 @@ describe('replication: ReadBlob over the memory driver', () => {
       let location = new URL(post.headers.get('location') ?? '', n.url);
       let at = 0;
       for (const part of parts) {
-        const res = await fetch(location, { method: 'PATCH', body: new Uint8Array(part), headers: { 'Content-Range': `${at}-${at + part.length - 1}` } });
+        const res = await fetch(location, {
+          method: 'PATCH',
+          body: new Uint8Array(part),
+          headers: { 'Content-Range': `${at}-${at + part.length - 1}` },
+        });
         assert.equal(res.status, 202);
         location = new URL(res.headers.get('location') ?? '', n.url);
         at += part.length;

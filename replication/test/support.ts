@@ -9,7 +9,9 @@ export interface Node extends RunningNode {
 }
 
 /** A registry node on a free port, data in a temp dir removed by close(). */
-export async function node(overrides: { region?: string; nats?: Partial<Config['nats']>; storage?: Partial<Config['storage']> } = {}): Promise<Node> {
+export async function node(
+  overrides: { region?: string; nats?: Partial<Config['nats']>; storage?: Partial<Config['storage']> } = {},
+): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), 'georeg-repl-'));
   const base = structuredClone(defaultConfig);
   const config: Config = {
@@ -36,7 +38,12 @@ export async function node(overrides: { region?: string; nats?: Partial<Config['
 export { pushBlob, sha256 } from 'georeg/test-support';
 
 /** Push a one-layer OCI image under `tag`; returns the manifest digest and bytes, and the layer's digest. */
-export async function pushImage(base: string, repo: string, tag: string, layer: Buffer): Promise<{ digest: string; manifest: Buffer; layer: string }> {
+export async function pushImage(
+  base: string,
+  repo: string,
+  tag: string,
+  layer: Buffer,
+): Promise<{ digest: string; manifest: Buffer; layer: string }> {
   const { digest, manifest, layers } = await shared.pushImage(base, repo, tag, [layer]);
   return { digest, manifest, layer: layers[0] as string };
 }

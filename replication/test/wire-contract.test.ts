@@ -36,8 +36,40 @@ const quiet = PeerStatus.fromPartial({ region: 'ap', up: true });
 
 /** As the previous release's replicator listed them, and its RemoteRegionStore sent them (JSON, absent fields left out). */
 const previousReleaseJson = JSON.stringify([
-  { region: 'eu', lagSeconds: 1.5, pendingEvents: 3, bytesInFlight: 1024, applied: 10, failures: 2, repairs: 1, parked: 1, lastAntiEntropy: '2030-01-02T03:04:05.000Z', blobs: 4, bytes: 4096, retries: 1, conflicts: 1, failuresByReason: { unreachable: 2 }, up: true, lastError: 'eu: connection refused' },
-  { region: 'ap', lagSeconds: 0, pendingEvents: 0, bytesInFlight: 0, applied: 0, failures: 0, repairs: 0, parked: 0, blobs: 0, bytes: 0, retries: 0, conflicts: 0, failuresByReason: {}, up: true },
+  {
+    region: 'eu',
+    lagSeconds: 1.5,
+    pendingEvents: 3,
+    bytesInFlight: 1024,
+    applied: 10,
+    failures: 2,
+    repairs: 1,
+    parked: 1,
+    lastAntiEntropy: '2030-01-02T03:04:05.000Z',
+    blobs: 4,
+    bytes: 4096,
+    retries: 1,
+    conflicts: 1,
+    failuresByReason: { unreachable: 2 },
+    up: true,
+    lastError: 'eu: connection refused',
+  },
+  {
+    region: 'ap',
+    lagSeconds: 0,
+    pendingEvents: 0,
+    bytesInFlight: 0,
+    applied: 0,
+    failures: 0,
+    repairs: 0,
+    parked: 0,
+    blobs: 0,
+    bytes: 0,
+    retries: 0,
+    conflicts: 0,
+    failuresByReason: {},
+    up: true,
+  },
 ]);
 
 /** What GET /georeg/v1/replication shows of a report: the node's view, as JSON. */
@@ -95,19 +127,28 @@ describe('wire contract: a replicate process and its node over the region store 
       } finally {
         store.close();
       }
-      assert.deepEqual(reports.map((r) => r.peers), [[busy, quiet]]);
+      assert.deepEqual(
+        reports.map((r) => r.peers),
+        [[busy, quiet]],
+      );
       assert.deepEqual(await asServed(reports[0] as ReportedStatus), JSON.parse(JSON.stringify([busy, quiet])));
     });
 
     it('reads the JSON list a replicate process of the previous release sends, and serves it as that release did', async () => {
       await report({ peersJson: previousReleaseJson, peers: [] });
-      assert.deepEqual(reports.map((r) => r.peers), [[busy, quiet]]);
+      assert.deepEqual(
+        reports.map((r) => r.peers),
+        [[busy, quiet]],
+      );
       assert.deepEqual(await asServed(reports[0] as ReportedStatus), JSON.parse(previousReleaseJson));
     });
 
     it('prefers the messages when a report carries both', async () => {
       await report({ peersJson: JSON.stringify([{ region: 'us' }]), peers: [quiet] });
-      assert.deepEqual(reports.map((r) => r.peers), [[quiet]]);
+      assert.deepEqual(
+        reports.map((r) => r.peers),
+        [[quiet]],
+      );
     });
 
     it('refuses JSON that is not a list of peers', async () => {
@@ -121,10 +162,15 @@ describe('wire contract: a replicate process and its node over the region store 
       const client = new RegionStoreClient(`unix:${socket}`, credentials.createInsecure());
       const store = new RemoteRegionStore(socket);
       try {
-        const raw = await call<StoreRef, StoreReply>(client.hasManifest.bind(client), { repository: 'team/app', digest: DIGEST }).catch((e: ServiceError) => e);
+        const raw = await call<StoreRef, StoreReply>(client.hasManifest.bind(client), { repository: 'team/app', digest: DIGEST }).catch(
+          (e: ServiceError) => e,
+        );
         assert.equal((raw as ServiceError).code, Status.NOT_FOUND);
         assert.deepEqual((raw as ServiceError).metadata.get(ERROR_KIND), ['MANIFEST_UNKNOWN']);
-        await assert.rejects(store.hasManifest('team/app', DIGEST), (e: unknown) => isOciError(e, 'MANIFEST_UNKNOWN') && e.message === 'gone');
+        await assert.rejects(
+          store.hasManifest('team/app', DIGEST),
+          (e: unknown) => isOciError(e, 'MANIFEST_UNKNOWN') && e.message === 'gone',
+        );
       } finally {
         client.close();
         store.close();
@@ -137,11 +183,16 @@ describe('wire contract: a replicate process and its node over the region store 
       previous.addService(RegionStoreService, {
         hasManifest: (_: unknown, done: sendUnaryData<StoreReply>) => done({ code: Status.NOT_FOUND, details: 'MANIFEST_UNKNOWN: gone' }),
       });
-      await new Promise<void>((resolve, reject) => previous.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        previous.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      );
       server = { close: () => new Promise<void>((resolve) => previous.tryShutdown(() => resolve())) };
       const store = new RemoteRegionStore(socket);
       try {
-        await assert.rejects(store.hasManifest('team/app', DIGEST), (e: unknown) => isOciError(e, 'MANIFEST_UNKNOWN') && e.message === 'gone');
+        await assert.rejects(
+          store.hasManifest('team/app', DIGEST),
+          (e: unknown) => isOciError(e, 'MANIFEST_UNKNOWN') && e.message === 'gone',
+        );
       } finally {
         store.close();
       }

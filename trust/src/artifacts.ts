@@ -1,4 +1,11 @@
-import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING, EMPTY_DIGEST, OCI_EMPTY, OCI_MANIFEST, SIGSTORE_BUNDLE_V03 } from './media-types.js';
+import {
+  COSIGN_SIGNATURE_ANNOTATION,
+  COSIGN_SIMPLESIGNING,
+  EMPTY_DIGEST,
+  OCI_EMPTY,
+  OCI_MANIFEST,
+  SIGSTORE_BUNDLE_V03,
+} from './media-types.js';
 import type { Statement } from './statements.js';
 
 export interface ContentDescriptor {
@@ -16,7 +23,12 @@ const EMPTY_CONFIG: ContentDescriptor = { mediaType: OCI_EMPTY, digest: EMPTY_DI
  * cosign v3 writes: empty config, one bundle layer, `artifactType` telling what
  * the bundle is (a cosign signature, or a georeg tag binding).
  */
-export function bundleReferrer(subject: ContentDescriptor, bundle: { digest: string; size: number }, artifactType: string, statement: Statement): Buffer {
+export function bundleReferrer(
+  subject: ContentDescriptor,
+  bundle: { digest: string; size: number },
+  artifactType: string,
+  statement: Statement,
+): Buffer {
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -42,7 +54,11 @@ export function legacySignatureTag(digest: string): string {
 export function simpleSigningPayload(reference: string, digest: string, optional: Record<string, string>): Buffer {
   return Buffer.from(
     JSON.stringify({
-      critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' },
+      critical: {
+        identity: { 'docker-reference': reference },
+        image: { 'docker-manifest-digest': digest },
+        type: 'cosign container image signature',
+      },
       optional,
     }),
   );
@@ -55,7 +71,14 @@ export function legacySignatureManifest(payload: { digest: string; size: number 
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       config: EMPTY_CONFIG,
-      layers: [{ mediaType: COSIGN_SIMPLESIGNING, digest: payload.digest, size: payload.size, annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') } }],
+      layers: [
+        {
+          mediaType: COSIGN_SIMPLESIGNING,
+          digest: payload.digest,
+          size: payload.size,
+          annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') },
+        },
+      ],
     }),
   );
 }

@@ -62,7 +62,8 @@ export function verifyBundle(bytes: Buffer, keys: ReadonlyMap<string, KeyObject>
   const bundle = decode(bytes);
   if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE) throw new BundleError('malformed', `unsupported bundle media type ${bundle.mediaType}`);
   const material = bundle.verificationMaterial.content;
-  if (material.$case !== 'publicKey') throw new BundleError('malformed', 'bundle is not signed by a key (certificate bundles are not supported)');
+  if (material.$case !== 'publicKey')
+    throw new BundleError('malformed', 'bundle is not signed by a key (certificate bundles are not supported)');
   if (bundle.content.$case !== 'dsseEnvelope') throw new BundleError('malformed', 'bundle holds no DSSE envelope');
   const keyId = material.publicKey.hint;
   const key = keys.get(keyId);
@@ -70,7 +71,13 @@ export function verifyBundle(bytes: Buffer, keys: ReadonlyMap<string, KeyObject>
   const envelope = bundle.content.dsseEnvelope;
   if (envelope.payloadType !== IN_TOTO) throw new BundleError('malformed', `unexpected payload type ${envelope.payloadType}`, keyId);
   const verifier = new Verifier(
-    { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey: key, validFor: () => true }) },
+    {
+      certificateAuthorities: [],
+      timestampAuthorities: [],
+      tlogs: [],
+      ctlogs: [],
+      publicKey: () => ({ publicKey: key, validFor: () => true }),
+    },
     { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 },
   );
   try {

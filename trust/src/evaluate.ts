@@ -42,17 +42,33 @@ export interface Problem {
 }
 
 /** Order in which a denial explains itself: the most specific reason first. */
-const PRECEDENCE: DenyReason[] = ['revoked', 'expired', 'not-yet-valid', 'other-registry', 'other-repository', 'other-tag', 'wrong-digest', 'invalid-signature', 'untrusted-key'];
+const PRECEDENCE: DenyReason[] = [
+  'revoked',
+  'expired',
+  'not-yet-valid',
+  'other-registry',
+  'other-repository',
+  'other-tag',
+  'wrong-digest',
+  'invalid-signature',
+  'untrusted-key',
+];
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
 /** The key of a verified statement when the policy trusts it now, else the problem. */
 export function checkKey(trust: Trust, policy: CompiledPolicy, keyId: string, now: number): TrustKey | Problem {
   const key = trust.keysById.get(keyId);
-  if (!key || !policy.keys.has(key.name)) return { reason: 'untrusted-key', detail: `signed by ${key ? `key ${key.name}` : `unknown key ${keyId}`}, not trusted for this repository` };
+  if (!key || !policy.keys.has(key.name))
+    return {
+      reason: 'untrusted-key',
+      detail: `signed by ${key ? `key ${key.name}` : `unknown key ${keyId}`}, not trusted for this repository`,
+    };
   if (key.revoked) return { reason: 'revoked', detail: `key ${key.name} is revoked` };
-  if (key.notAfter !== undefined && now >= key.notAfter) return { reason: 'expired', detail: `key ${key.name} expired at ${new Date(key.notAfter).toISOString()}` };
-  if (key.notBefore !== undefined && now < key.notBefore) return { reason: 'not-yet-valid', detail: `key ${key.name} is valid only from ${new Date(key.notBefore).toISOString()}` };
+  if (key.notAfter !== undefined && now >= key.notAfter)
+    return { reason: 'expired', detail: `key ${key.name} expired at ${new Date(key.notAfter).toISOString()}` };
+  if (key.notBefore !== undefined && now < key.notBefore)
+    return { reason: 'not-yet-valid', detail: `key ${key.name} is valid only from ${new Date(key.notBefore).toISOString()}` };
   return key;
 }
 
@@ -75,7 +91,9 @@ function deny(problems: Problem[], fallback: Problem, until: number): Decision {
 }
 
 function bundleProblem(e: BundleError): Problem {
-  return e.problem === 'untrusted-key' ? { reason: 'untrusted-key', detail: e.message } : { reason: 'invalid-signature', detail: e.message };
+  return e.problem === 'untrusted-key'
+    ? { reason: 'untrusted-key', detail: e.message }
+    : { reason: 'invalid-signature', detail: e.message };
 }
 
 export interface TagSubject {
@@ -90,7 +108,14 @@ export interface TagSubject {
  * sequence ever seen for the tag, come from `threshold` distinct trusted keys
  * that are valid now.
  */
-export function evaluateTag(trust: Trust, policy: CompiledPolicy, subject: TagSubject, evidence: Evidence[], highestSeen: number, now: number): Decision {
+export function evaluateTag(
+  trust: Trust,
+  policy: CompiledPolicy,
+  subject: TagSubject,
+  evidence: Evidence[],
+  highestSeen: number,
+  now: number,
+): Decision {
   const problems: Problem[] = [];
   const candidates: { key: TrustKey; sequence: number }[] = [];
   for (const e of evidence) {
@@ -110,27 +135,59 @@ export function evaluateTag(trust: Trust, policy: CompiledPolicy, subject: TagSu
       problems.push({ reason: 'invalid-signature', detail: (err as StatementError).message });
       continue;
     }
-    if (b.digest !== subject.digest) problems.push({ reason: 'wrong-digest', detail: `binding by ${key.name} is for ${b.digest}, not ${subject.digest}` });
-    else if (trust.identity !== undefined && b.registry !== trust.identity) problems.push({ reason: 'other-registry', detail: `binding by ${key.name} is for registry ${b.registry}, not ${trust.identity}` });
-    else if (b.repository !== subject.repository) problems.push({ reason: 'other-repository', detail: `binding by ${key.name} is for repository ${b.repository}, not ${subject.repository}` });
-    else if (b.tag !== subject.tag) problems.push({ reason: 'other-tag', detail: `binding by ${key.name} is for tag ${b.tag}, not ${subject.tag}` });
+    if (b.digest !== subject.digest)
+      problems.push({ reason: 'wrong-digest', detail: `binding by ${key.name} is for ${b.digest}, not ${subject.digest}` });
+    else if (trust.identity !== undefined && b.registry !== trust.identity)
+      problems.push({ reason: 'other-registry', detail: `binding by ${key.name} is for registry ${b.registry}, not ${trust.identity}` });
+    else if (b.repository !== subject.repository)
+      problems.push({
+        reason: 'other-repository',
+        detail: `binding by ${key.name} is for repository ${b.repository}, not ${subject.repository}`,
+      });
+    else if (b.tag !== subject.tag)
+      problems.push({ reason: 'other-tag', detail: `binding by ${key.name} is for tag ${b.tag}, not ${subject.tag}` });
     else candidates.push({ key, sequence: b.sequence });
   }
   const until = horizon(trust, now);
   const highest = Math.max(highestSeen, ...candidates.map((c) => c.sequence));
   const current = [...new Set(candidates.filter((c) => c.sequence === highest).map((c) => c.key.name))].sort();
   if (current.length >= policy.threshold) {
-    return { allowed: true, result: 'verified', message: `signed by ${current.join(', ')} at sequence ${highest}`, signers: current, sequence: highest, validUntil: until };
+    return {
+      allowed: true,
+      result: 'verified',
+      message: `signed by ${current.join(', ')} at sequence ${highest}`,
+      signers: current,
+      sequence: highest,
+      validUntil: until,
+    };
   }
   if (current.length > 0) {
-    return deny([], { reason: 'threshold', detail: `threshold not met: ${current.length} of ${policy.threshold} trusted keys signed (${current.join(', ')})` }, until);
+    return deny(
+      [],
+      {
+        reason: 'threshold',
+        detail: `threshold not met: ${current.length} of ${policy.threshold} trusted keys signed (${current.join(', ')})`,
+      },
+      until,
+    );
   }
   const stale = candidates.filter((c) => c.sequence < highest);
   if (stale.length > 0) {
     const best = Math.max(...stale.map((c) => c.sequence));
-    return deny([], { reason: 'stale-binding', detail: `stale binding: sequence ${best} is older than ${highest}, the highest seen for this tag (rollback refused)` }, until);
+    return deny(
+      [],
+      {
+        reason: 'stale-binding',
+        detail: `stale binding: sequence ${best} is older than ${highest}, the highest seen for this tag (rollback refused)`,
+      },
+      until,
+    );
   }
-  return deny(problems, { reason: 'unsigned', detail: `no tag binding for ${subject.repository}:${subject.tag} -> ${subject.digest}` }, until);
+  return deny(
+    problems,
+    { reason: 'unsigned', detail: `no tag binding for ${subject.repository}:${subject.tag} -> ${subject.digest}` },
+    until,
+  );
 }
 
 /**
@@ -138,7 +195,14 @@ export function evaluateTag(trust: Trust, policy: CompiledPolicy, subject: TagSu
  * `threshold` distinct trusted keys signed it: a cosign image signature, or a
  * tag binding of this repository (which signs the digest too).
  */
-export function evaluateDigest(trust: Trust, policy: CompiledPolicy, repository: string, digest: string, evidence: Evidence[], now: number): Decision {
+export function evaluateDigest(
+  trust: Trust,
+  policy: CompiledPolicy,
+  repository: string,
+  digest: string,
+  evidence: Evidence[],
+  now: number,
+): Decision {
   const problems: Problem[] = [];
   const signers = new Set<string>();
   for (const e of evidence) {
@@ -148,14 +212,19 @@ export function evaluateDigest(trust: Trust, policy: CompiledPolicy, repository:
     }
     const key = checkKey(trust, policy, e.keyId, now);
     if (isProblem(key)) problems.push(key);
-    else if (e.digest !== digest) problems.push({ reason: 'wrong-digest', detail: `signature by ${key.name} is for ${e.digest}, not ${digest}` });
+    else if (e.digest !== digest)
+      problems.push({ reason: 'wrong-digest', detail: `signature by ${key.name} is for ${e.digest}, not ${digest}` });
     else if (e.statement.predicateType === COSIGN_SIGN_PREDICATE) {
       // The signature names the image it signs: this repository (in this registry, when the document says which).
       const name = e.statement.subject[0]?.name ?? '';
-      if (trust.identity !== undefined ? name === `${trust.identity}/${repository}` : name.endsWith(`/${repository}`)) signers.add(key.name);
-      else problems.push({ reason: 'other-repository', detail: `signature by ${key.name} is for ${name || 'an unnamed image'}, not ${repository}` });
-    }
-    else if (e.statement.predicateType === TAG_BINDING_PREDICATE) {
+      if (trust.identity !== undefined ? name === `${trust.identity}/${repository}` : name.endsWith(`/${repository}`))
+        signers.add(key.name);
+      else
+        problems.push({
+          reason: 'other-repository',
+          detail: `signature by ${key.name} is for ${name || 'an unnamed image'}, not ${repository}`,
+        });
+    } else if (e.statement.predicateType === TAG_BINDING_PREDICATE) {
       try {
         const b = bindingOf(e.statement, e.digest);
         if (b.repository === repository && (trust.identity === undefined || b.registry === trust.identity)) signers.add(key.name);
@@ -167,7 +236,16 @@ export function evaluateDigest(trust: Trust, policy: CompiledPolicy, repository:
   }
   const until = horizon(trust, now);
   const names = [...signers].sort();
-  if (names.length >= policy.threshold) return { allowed: true, result: 'verified', message: `signed by ${names.join(', ')}`, signers: names, validUntil: until };
-  if (names.length > 0) return deny([], { reason: 'threshold', detail: `threshold not met: ${names.length} of ${policy.threshold} trusted keys signed (${names.join(', ')})` }, until);
+  if (names.length >= policy.threshold)
+    return { allowed: true, result: 'verified', message: `signed by ${names.join(', ')}`, signers: names, validUntil: until };
+  if (names.length > 0)
+    return deny(
+      [],
+      {
+        reason: 'threshold',
+        detail: `threshold not met: ${names.length} of ${policy.threshold} trusted keys signed (${names.join(', ')})`,
+      },
+      until,
+    );
   return deny(problems, { reason: 'unsigned', detail: `no signature for ${repository}@${digest}` }, until);
 }

@@ -41,7 +41,9 @@ function checkAlgorithm(key: KeyObject): KeyObject {
   const d = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec' && d?.namedCurve === 'prime256v1') return key;
   if (key.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) >= 2048) return key;
-  throw new KeyError(`unsupported key: ${key.asymmetricKeyType ?? 'unknown'}${d?.namedCurve ? ` ${d.namedCurve}` : ''} (use ECDSA P-256 or RSA >= 2048)`);
+  throw new KeyError(
+    `unsupported key: ${key.asymmetricKeyType ?? 'unknown'}${d?.namedCurve ? ` ${d.namedCurve}` : ''} (use ECDSA P-256 or RSA >= 2048)`,
+  );
 }
 
 export function parsePrivateKey(pem: string): KeyObject {

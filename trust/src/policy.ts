@@ -74,8 +74,12 @@ const MAX_GLOB = 256;
  * (O(pattern × name)), never regex backtracking, so no glob can stall a node.
  */
 export function compileGlob(glob: string): (name: string) => boolean {
-  if (!/^[a-z0-9._\-/*]+$/.test(glob) || glob.length > MAX_GLOB) throw new PolicyError(`repository glob ${JSON.stringify(glob)} may hold only [a-z0-9._-/] and *, at most ${MAX_GLOB} characters`);
-  const tokens = glob.replace(/\*{3,}/g, '**').split(/(\*\*|\*)/).filter((t) => t !== '');
+  if (!/^[a-z0-9._\-/*]+$/.test(glob) || glob.length > MAX_GLOB)
+    throw new PolicyError(`repository glob ${JSON.stringify(glob)} may hold only [a-z0-9._-/] and *, at most ${MAX_GLOB} characters`);
+  const tokens = glob
+    .replace(/\*{3,}/g, '**')
+    .split(/(\*\*|\*)/)
+    .filter((t) => t !== '');
   return (name) => {
     // reach[j]: the pattern consumed so far can end at name position j.
     let reach = new Uint8Array(name.length + 1);
@@ -115,7 +119,8 @@ function checkKeys(where: string, o: Record<string, unknown>, allowed: string[])
 }
 
 function strings(where: string, v: unknown): string[] {
-  if (!Array.isArray(v) || v.length === 0 || v.some((s) => typeof s !== 'string')) throw new PolicyError(`${where} must be a non-empty list of strings`);
+  if (!Array.isArray(v) || v.length === 0 || v.some((s) => typeof s !== 'string'))
+    throw new PolicyError(`${where} must be a non-empty list of strings`);
   return v as string[];
 }
 
@@ -123,7 +128,8 @@ function compileKey(i: number, v: unknown): TrustKey {
   const where = `keys[${i}]`;
   const o = object(where, v);
   checkKeys(where, o, ['name', 'publicKey', 'notBefore', 'notAfter', 'revoked']);
-  if (typeof o.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.name)) throw new PolicyError(`${where}.name must match [A-Za-z0-9._-]{1,64}`);
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.name))
+    throw new PolicyError(`${where}.name must match [A-Za-z0-9._-]{1,64}`);
   if (typeof o.publicKey !== 'string') throw new PolicyError(`${where}.publicKey must be a PEM public key`);
   if (o.revoked !== undefined && typeof o.revoked !== 'boolean') throw new PolicyError(`${where}.revoked must be true or false`);
   let key: KeyObject;
@@ -141,7 +147,8 @@ function compileKey(i: number, v: unknown): TrustKey {
 export function compileTrust(input: unknown): Trust {
   const doc = object('trust', input);
   checkKeys('trust', doc, ['identity', 'keys', 'policies']);
-  if (doc.identity !== undefined && (typeof doc.identity !== 'string' || doc.identity === '')) throw new PolicyError('identity must be a non-empty string');
+  if (doc.identity !== undefined && (typeof doc.identity !== 'string' || doc.identity === ''))
+    throw new PolicyError('identity must be a non-empty string');
   const rawKeys = doc.keys ?? [];
   const rawPolicies = doc.policies ?? [];
   if (!Array.isArray(rawKeys)) throw new PolicyError('keys must be a list');
@@ -170,7 +177,11 @@ export function compileTrust(input: unknown): Trust {
     throw new PolicyError(`key ${twin?.name} has the same public key as another key: each key may appear once`);
   }
   return {
-    document: { ...(doc.identity ? { identity: doc.identity as string } : {}), keys: rawKeys as TrustKeyConfig[], policies: rawPolicies as TrustPolicyConfig[] },
+    document: {
+      ...(doc.identity ? { identity: doc.identity as string } : {}),
+      keys: rawKeys as TrustKeyConfig[],
+      policies: rawPolicies as TrustPolicyConfig[],
+    },
     identity: doc.identity as string | undefined,
     keysById,
     publicKeys: new Map(keys.map((k) => [k.keyId, k.key])),

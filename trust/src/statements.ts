@@ -39,7 +39,12 @@ function hexOf(digest: string): string {
 
 /** The cosign `sign/v1` statement for an image: the signature pulls by digest need. */
 export function imageStatement(name: string, digest: string): Statement {
-  return { _type: IN_TOTO_STATEMENT_V1, subject: [{ name, digest: { sha256: hexOf(digest) } }], predicateType: COSIGN_SIGN_PREDICATE, predicate: {} };
+  return {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name, digest: { sha256: hexOf(digest) } }],
+    predicateType: COSIGN_SIGN_PREDICATE,
+    predicate: {},
+  };
 }
 
 export function bindingStatement(b: TagBinding): Statement {
@@ -60,7 +65,8 @@ export function parseStatement(payload: Buffer): { statement: Statement; digest:
   } catch {
     throw new StatementError('payload is not JSON');
   }
-  if (s === null || typeof s !== 'object' || s._type !== IN_TOTO_STATEMENT_V1) throw new StatementError('payload is not an in-toto Statement v1');
+  if (s === null || typeof s !== 'object' || s._type !== IN_TOTO_STATEMENT_V1)
+    throw new StatementError('payload is not an in-toto Statement v1');
   const hex = Array.isArray(s.subject) && s.subject.length === 1 ? s.subject[0]?.digest?.sha256 : undefined;
   if (typeof hex !== 'string' || !/^[a-f0-9]{64}$/.test(hex)) throw new StatementError('statement must have exactly one sha256 subject');
   if (typeof s.predicate !== 'object' || s.predicate === null) throw new StatementError('statement has no predicate');
@@ -77,6 +83,7 @@ export function bindingOf(s: Statement, digest: string): TagBinding {
     return v;
   };
   const sequence = p.sequence;
-  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0) throw new StatementError('tag binding sequence must be a non-negative integer');
+  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0)
+    throw new StatementError('tag binding sequence must be a non-negative integer');
   return { registry: str('registry'), repository: str('repository'), tag: str('tag'), digest, sequence, issuedAt: str('issuedAt') };
 }

@@ -1,8 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  bindingStatement, BundleError, compileTrust, evaluateDigest, evaluateTag, generateKey, imageStatement, keyIdOf, parsePrivateKey, parsePublicKey,
-  PolicyError, signStatement, verifyBundle, type Evidence, type TagBinding,
+  bindingStatement,
+  BundleError,
+  compileTrust,
+  evaluateDigest,
+  evaluateTag,
+  generateKey,
+  imageStatement,
+  keyIdOf,
+  parsePrivateKey,
+  parsePublicKey,
+  PolicyError,
+  signStatement,
+  verifyBundle,
+  type Evidence,
+  type TagBinding,
 } from '../src/index.js';
 
 const digest = `sha256:${createHash('sha256').update('image').digest('hex')}`;
@@ -81,9 +94,18 @@ describe('trust: bundles', () => {
     const payload = JSON.parse(Buffer.from(json.dsseEnvelope.payload, 'base64').toString());
     payload.predicate.tag = 'latest';
     json.dsseEnvelope.payload = Buffer.from(JSON.stringify(payload)).toString('base64');
-    assert.throws(() => verifyBundle(Buffer.from(JSON.stringify(json)), t.publicKeys), (e: BundleError) => e.problem === 'bad-signature');
-    assert.throws(() => verifyBundle(Buffer.from('{"x":1}'), t.publicKeys), (e: BundleError) => e.problem === 'malformed');
-    await assert.rejects(async () => verifyBundle(await signed(stranger), t.publicKeys), (e: BundleError) => e.problem === 'untrusted-key' && e.keyId === stranger.keyId);
+    assert.throws(
+      () => verifyBundle(Buffer.from(JSON.stringify(json)), t.publicKeys),
+      (e: BundleError) => e.problem === 'bad-signature',
+    );
+    assert.throws(
+      () => verifyBundle(Buffer.from('{"x":1}'), t.publicKeys),
+      (e: BundleError) => e.problem === 'malformed',
+    );
+    await assert.rejects(
+      async () => verifyBundle(await signed(stranger), t.publicKeys),
+      (e: BundleError) => e.problem === 'untrusted-key' && e.keyId === stranger.keyId,
+    );
   });
 });
 
@@ -118,14 +140,37 @@ describe('trust: policy documents', () => {
     const bad: [unknown, RegExp][] = [
       [{ keys: [{ name: 'k', publicKey: 'x' }], policies: [] }, /keys\[0\] \(k\): not a PEM public key/],
       [{ keys: [], policies: [{ repositories: ['a'], mode: 'enforce', keys: ['nope'] }] }, /policies\[0\]\.keys names unknown key nope/],
-      [{ keys: [{ name: 'ci', publicKey: ci.publicPem }], policies: [{ repositories: ['a'], mode: 'strict', keys: ['ci'] }] }, /mode must be one of/],
-      [{ keys: [{ name: 'ci', publicKey: ci.publicPem }], policies: [{ repositories: ['a'], mode: 'enforce', keys: ['ci'], threshold: 2 }] }, /threshold must be/],
+      [
+        { keys: [{ name: 'ci', publicKey: ci.publicPem }], policies: [{ repositories: ['a'], mode: 'strict', keys: ['ci'] }] },
+        /mode must be one of/,
+      ],
+      [
+        {
+          keys: [{ name: 'ci', publicKey: ci.publicPem }],
+          policies: [{ repositories: ['a'], mode: 'enforce', keys: ['ci'], threshold: 2 }],
+        },
+        /threshold must be/,
+      ],
       [{ keys: [{ name: 'ci', publicKey: ci.publicPem, notAfter: 'soon' }], policies: [] }, /notAfter must be an RFC 3339 time/],
       [{ keys: [], policies: [], extra: 1 }, /unknown field extra/],
       [{ keys: [], policies: [{ repositories: ['A(b'], mode: 'off' }] }, /repository glob/],
-      [{ keys: [{ name: 'a', publicKey: ci.publicPem }, { name: 'b', publicKey: ci.publicPem, revoked: true }], policies: [] }, /key b has the same public key/],
+      [
+        {
+          keys: [
+            { name: 'a', publicKey: ci.publicPem },
+            { name: 'b', publicKey: ci.publicPem, revoked: true },
+          ],
+          policies: [],
+        },
+        /key b has the same public key/,
+      ],
     ];
-    for (const [doc, re] of bad) assert.throws(() => compileTrust(doc), (e: Error) => e instanceof PolicyError && re.test(e.message), re.source);
+    for (const [doc, re] of bad)
+      assert.throws(
+        () => compileTrust(doc),
+        (e: Error) => e instanceof PolicyError && re.test(e.message),
+        re.source,
+      );
   });
 });
 
@@ -188,6 +233,10 @@ describe('trust: digest decisions', () => {
     assert.equal(evaluateDigest(t, policy, 'prod/app', other, await evidence(t, image), NOW).result, 'wrong-digest');
     assert.equal(evaluateDigest(t, policy, 'prod/app', digest, [], NOW).result, 'unsigned');
     const elsewhere = await signStatement(imageStatement('reg.example/staging/app', digest), parsePrivateKey(ci.privatePem));
-    assert.equal(evaluateDigest(t, policy, 'prod/app', digest, await evidence(t, elsewhere), NOW).result, 'other-repository', 'a signature copied from another repository');
+    assert.equal(
+      evaluateDigest(t, policy, 'prod/app', digest, await evidence(t, elsewhere), NOW).result,
+      'other-repository',
+      'a signature copied from another repository',
+    );
   });
 });

@@ -26,7 +26,10 @@ export async function secureCluster(data: string, env: NodeJS.ProcessEnv = proce
   const certs = join(data, 'certs');
   await writeDevCerts(certs, 'localhost,127.0.0.1,::1', 30, true);
   const signingKey = join(data, 'auth-signing.key');
-  await write(signingKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  await write(
+    signingKey,
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  );
   const nats = { user: 'georeg', password: randomBytes(24).toString('base64url') };
   const natsPasswordFile = join(data, 'nats-password');
   await write(natsPasswordFile, nats.password);

@@ -106,10 +106,49 @@ async function generate(work: string, sans: string[], days: number): Promise<voi
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(f)]);
   await Promise.all([newKey('ca.key'), newKey('server.key'), newKey('client.key')]);
   const ca = `georeg dev CA ${randomBytes(4).toString('hex')}`;
-  await openssl(['req', '-config', cnf, '-new', '-x509', '-sha256', '-key', p('ca.key'), '-subj', `/CN=${ca}`, '-days', String(days), '-set_serial', serial(), '-extensions', 'ca_ext', '-out', p('ca.pem')]);
+  await openssl([
+    'req',
+    '-config',
+    cnf,
+    '-new',
+    '-x509',
+    '-sha256',
+    '-key',
+    p('ca.key'),
+    '-subj',
+    `/CN=${ca}`,
+    '-days',
+    String(days),
+    '-set_serial',
+    serial(),
+    '-extensions',
+    'ca_ext',
+    '-out',
+    p('ca.pem'),
+  ]);
   const issue = async (name: 'server' | 'client', cn: string): Promise<void> => {
     await openssl(['req', '-config', cnf, '-new', '-sha256', '-key', p(`${name}.key`), '-subj', `/CN=${cn}`, '-out', p(`${name}.csr`)]);
-    await openssl(['x509', '-req', '-sha256', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-set_serial', serial(), '-days', String(days), '-extfile', cnf, '-extensions', `${name}_ext`, '-out', p(`${name}.pem`)]);
+    await openssl([
+      'x509',
+      '-req',
+      '-sha256',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.pem'),
+      '-CAkey',
+      p('ca.key'),
+      '-set_serial',
+      serial(),
+      '-days',
+      String(days),
+      '-extfile',
+      cnf,
+      '-extensions',
+      `${name}_ext`,
+      '-out',
+      p(`${name}.pem`),
+    ]);
   };
   const firstName = (sans[0] as string).replace(/^(DNS|IP):/, '');
   await Promise.all([issue('server', firstName), issue('client', 'georeg-peer')]);
@@ -122,7 +161,8 @@ export async function writeDevCerts(out: string, hostList: string, days: number,
   if (!force) {
     const existing: string[] = [];
     for (const f of FILES) if (await stat(target(f)).catch(() => undefined)) existing.push(f);
-    if (existing.length) throw new CliError(`${existing.join(', ')} exist${existing.length === 1 ? 's' : ''} in ${out} (use --force to overwrite)`);
+    if (existing.length)
+      throw new CliError(`${existing.join(', ')} exist${existing.length === 1 ? 's' : ''} in ${out} (use --force to overwrite)`);
   }
   const work = await mkdtemp(join(tmpdir(), 'georeg-certs-'));
   try {
@@ -134,7 +174,8 @@ export async function writeDevCerts(out: string, hostList: string, days: number,
       await writeFile(target(f), contents[i] as Buffer, { mode: f.endsWith('.key') ? 0o600 : 0o644, flag: 'wx' });
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; not overwritten`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; not overwritten`);
     throw e;
   } finally {
     await rm(work, { recursive: true, force: true });

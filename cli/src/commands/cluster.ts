@@ -53,7 +53,14 @@ function spawnChild(children: ChildProcess[], name: string, cmd: string, args: s
 }
 
 /** Start a child and resolve once a line of its stderr matches `ready`; reject if it exits first. */
-function startChild(children: ChildProcess[], name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+function startChild(
+  children: ChildProcess[],
+  name: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<ChildProcess> {
   return new Promise((resolveStart, reject) => {
     const child = spawnChild(children, name, cmd, args, env);
     let buffered = '';
@@ -92,7 +99,8 @@ async function replicating(r: Region, base: string, peers: number, child: ChildP
   for (;;) {
     if (child.pid === undefined) throw new CliError(`${r.name} could not be started`);
     // A child killed by a signal (the OOM killer, say) has a signalCode and no exitCode.
-    if (child.exitCode !== null || child.signalCode !== null) throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
     const status = await node.getJson<{ peers: { up: boolean }[] }>('/georeg/v1/replication');
     if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
@@ -132,7 +140,8 @@ export const clusterCommand: Command = {
       throw new CliError('--regions takes distinct region ids of [a-z0-9-], e.g. eu,us,ap');
     }
     const base = Number(values['port-base'] ?? 7000);
-    if (!Number.isInteger(base) || base < 1024 || base + names.length * 10 > 65535) throw new CliError('--port-base must leave room for 10 ports per region below 65536');
+    if (!Number.isInteger(base) || base < 1024 || base + names.length * 10 > 65535)
+      throw new CliError('--port-base must leave room for 10 ports per region below 65536');
     const data = resolve(values.data ?? './cluster-data');
     const regions: Region[] = names.map((name, i) => ({ name, ports: regionPorts(base, i), dir: join(data, name) }));
 
@@ -164,7 +173,18 @@ export const clusterCommand: Command = {
       for (const r of regions) {
         await mkdir(join(r.dir, 'nats'), { recursive: true });
         const conf = join(r.dir, 'nats.conf');
-        await writeFile(conf, natsConfig(r.name, r.ports, join(r.dir, 'nats'), regions.map((x) => ({ region: x.name, ports: x.ports })), '127.0.0.1', secure?.nats), { mode: 0o600 });
+        await writeFile(
+          conf,
+          natsConfig(
+            r.name,
+            r.ports,
+            join(r.dir, 'nats'),
+            regions.map((x) => ({ region: x.name, ports: x.ports })),
+            '127.0.0.1',
+            secure?.nats,
+          ),
+          { mode: 0o600 },
+        );
         await untilSignal(startChild(children, `nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
       }
       const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
@@ -178,7 +198,10 @@ export const clusterCommand: Command = {
           GEOREG_PUBLIC_URL: registry(r),
           GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
           GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
-          GEOREG_REPLICATION_PEERS: regions.filter((p) => p !== r).map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`).join(','),
+          GEOREG_REPLICATION_PEERS: regions
+            .filter((p) => p !== r)
+            .map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`)
+            .join(','),
           ...(separate && { GEOREG_REPLICATION_EXTERNAL: 'true' }),
         };
         envs.push(env);
@@ -186,10 +209,26 @@ export const clusterCommand: Command = {
         spawnChild(children, r.name, process.execPath, args, env);
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
-      await untilSignal(Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca))));
+      await untilSignal(
+        Promise.all(
+          regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)),
+        ),
+      );
       if (separate) {
-        const replicators = regions.map((r, i) => spawnChild(children, `${r.name}-replicate`, process.execPath, [MAIN, 'replicate', '--data', join(r.dir, 'registry')], envs[i] as NodeJS.ProcessEnv));
-        await untilSignal(Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, replicators[i] as ChildProcess, secure?.ca, true))));
+        const replicators = regions.map((r, i) =>
+          spawnChild(
+            children,
+            `${r.name}-replicate`,
+            process.execPath,
+            [MAIN, 'replicate', '--data', join(r.dir, 'registry')],
+            envs[i] as NodeJS.ProcessEnv,
+          ),
+        );
+        await untilSignal(
+          Promise.all(
+            regions.map((r, i) => replicating(r, registry(r), regions.length - 1, replicators[i] as ChildProcess, secure?.ca, true)),
+          ),
+        );
       }
       const manifest = {
         regions: regions.map((r) => ({
@@ -203,7 +242,9 @@ export const clusterCommand: Command = {
       };
       await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
       process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} ${registry(r)}`).join(', ')} (${join(data, 'cluster.json')})\n`);
-      const exited = new Promise<string>((res) => children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))));
+      const exited = new Promise<string>((res) =>
+        children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))),
+      );
       const why = await Promise.race([signalled, exited]);
       process.stderr.write(`georeg cluster: stopping (${why})\n`);
     } catch (e) {

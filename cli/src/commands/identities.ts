@@ -15,14 +15,16 @@ const AUTH_NOTE = `The administrator's password comes from GEOREG_PASSWORD (neve
 /** One admin API call with the administrator's Basic credentials; registry errors (RegistryError) exit 1 with their message. */
 async function call(url: string, admin: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const password = process.env.GEOREG_PASSWORD;
-  if (!password) throw new CliError('set GEOREG_PASSWORD to the administrator\'s password');
+  if (!password) throw new CliError("set GEOREG_PASSWORD to the administrator's password");
   return new RegistryClient(url, { credentials: { username: admin, password }, basic: true }).api(method, path, body);
 }
 
 async function stdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
@@ -83,13 +85,17 @@ ${AUTH_NOTE}
 `;
 
 /** The changes `update` asks for: roles (replaced), administrator or not. */
-function userChanges(values: { role?: string[]; 'no-roles'?: boolean; 'admin-user'?: boolean; 'no-admin-user'?: boolean }): { roles?: RoleSpec[]; admin?: boolean } {
+function userChanges(values: { role?: string[]; 'no-roles'?: boolean; 'admin-user'?: boolean; 'no-admin-user'?: boolean }): {
+  roles?: RoleSpec[];
+  admin?: boolean;
+} {
   if (values.role && values['no-roles']) throw new CliError('give --role or --no-roles, not both');
   if (values['admin-user'] && values['no-admin-user']) throw new CliError('give --admin-user or --no-admin-user, not both');
   const change: { roles?: RoleSpec[]; admin?: boolean } = {};
   if (values.role || values['no-roles']) change.roles = (values.role ?? []).map(role);
   if (values['admin-user'] || values['no-admin-user']) change.admin = values['admin-user'] === true;
-  if (Object.keys(change).length === 0) throw new CliError(`nothing to update: give --role, --no-roles, --admin-user or --no-admin-user\n${USER_USAGE}`);
+  if (Object.keys(change).length === 0)
+    throw new CliError(`nothing to update: give --role, --no-roles, --admin-user or --no-admin-user\n${USER_USAGE}`);
   return change;
 }
 
@@ -111,7 +117,7 @@ export const userCommand: Command = {
       'no-roles': { type: 'boolean' },
       'password-stdin': { type: 'boolean' },
     });
-    if (values.help) return process.stdout.write(USER_USAGE), 0;
+    if (values.help) return (process.stdout.write(USER_USAGE), 0);
     const [action, name] = positionals;
     const done = (v: { name?: string }) => `${action} ${v?.name ?? name}: ok\n`;
     const password = async (): Promise<string> => {
@@ -120,19 +126,34 @@ export const userCommand: Command = {
     };
     switch (action) {
       case 'list':
-        return run(values, () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/users'), (v: { users: UserView[] }) =>
-          table([['NAME', 'ADMIN', 'ROLES', 'DISABLED', 'CREATED'], ...v.users.map((u) => [u.name, String(u.admin), shownRoles(u), String(u.disabled), u.created])]),
+        return run(
+          values,
+          () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/users'),
+          (v: { users: UserView[] }) =>
+            table([
+              ['NAME', 'ADMIN', 'ROLES', 'DISABLED', 'CREATED'],
+              ...v.users.map((u) => [u.name, String(u.admin), shownRoles(u), String(u.disabled), u.created]),
+            ]),
         );
       case 'add': {
         if (!name) throw new CliError(USER_USAGE);
         const body = { name, password: await password(), admin: values['admin-user'] ?? false, roles: (values.role ?? []).map(role) };
-        const powerless = (u: UserView) => (u.admin || u.roles.length ? '' : ` (no roles: it can log in and do nothing until \`georeg user update ${u.name} --role ...\`)`);
-        return run(values, () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/users', body), (u: UserView) => `add ${u.name}: ok${powerless(u)}\n`);
+        const powerless = (u: UserView) =>
+          u.admin || u.roles.length ? '' : ` (no roles: it can log in and do nothing until \`georeg user update ${u.name} --role ...\`)`;
+        return run(
+          values,
+          () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/users', body),
+          (u: UserView) => `add ${u.name}: ok${powerless(u)}\n`,
+        );
       }
       case 'update': {
         if (!name) throw new CliError(USER_USAGE);
         const body = userChanges(values);
-        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, body), (v: UserView) => `updated user ${v.name}: admin ${v.admin}, roles ${shownRoles(v)}\n`);
+        return run(
+          values,
+          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, body),
+          (v: UserView) => `updated user ${v.name}: admin ${v.admin}, roles ${shownRoles(v)}\n`,
+        );
       }
       case 'passwd': {
         if (!name) throw new CliError(USER_USAGE);
@@ -142,10 +163,18 @@ export const userCommand: Command = {
       case 'disable':
       case 'enable':
         if (!name) throw new CliError(USER_USAGE);
-        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, { disabled: action === 'disable' }), done);
+        return run(
+          values,
+          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, { disabled: action === 'disable' }),
+          done,
+        );
       case 'delete':
         if (!name) throw new CliError(USER_USAGE);
-        return run(values, () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/users/${name}`), () => `deleted user ${name}\n`);
+        return run(
+          values,
+          () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/users/${name}`),
+          () => `deleted user ${name}\n`,
+        );
       default:
         throw new CliError(USER_USAGE);
     }
@@ -165,31 +194,51 @@ export const tokenCommand: Command = {
   name: 'token',
   summary: 'manage repository-scoped tokens (ACR style: scope maps, expiry, disable)',
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { ...common, scope: { type: 'string', multiple: true }, 'expires-in': { type: 'string' } });
-    if (values.help) return process.stdout.write(TOKEN_USAGE), 0;
+    const { values, positionals } = parseOptions(argv, {
+      ...common,
+      scope: { type: 'string', multiple: true },
+      'expires-in': { type: 'string' },
+    });
+    if (values.help) return (process.stdout.write(TOKEN_USAGE), 0);
     const [action, name] = positionals;
     switch (action) {
       case 'list':
-        return run(values, () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/tokens'), (v: { tokens: { name: string; scopes: { repositories: string[]; actions: string[] }[]; disabled: boolean; expires: string | null }[] }) =>
-          table([
-            ['NAME', 'SCOPES', 'DISABLED', 'EXPIRES'],
-            ...v.tokens.map((t) => [t.name, rules(t.scopes, (s) => s.actions), String(t.disabled), t.expires ?? 'never']),
-          ]),
+        return run(
+          values,
+          () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/tokens'),
+          (v: {
+            tokens: { name: string; scopes: { repositories: string[]; actions: string[] }[]; disabled: boolean; expires: string | null }[];
+          }) =>
+            table([
+              ['NAME', 'SCOPES', 'DISABLED', 'EXPIRES'],
+              ...v.tokens.map((t) => [t.name, rules(t.scopes, (s) => s.actions), String(t.disabled), t.expires ?? 'never']),
+            ]),
         );
       case 'create': {
         if (!name || !values.scope?.length) throw new CliError(TOKEN_USAGE);
         const body = { name, scopes: values.scope.map(scope), expiresInSeconds: values['expires-in'] ? seconds(values['expires-in']) : 0 };
-        return run(values, () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/tokens', body), (v: { name: string; secret: string; expires: string | null }) =>
-          `token ${v.name} created (expires ${v.expires ?? 'never'}); its secret, shown only now:\n${v.secret}\n`,
+        return run(
+          values,
+          () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/tokens', body),
+          (v: { name: string; secret: string; expires: string | null }) =>
+            `token ${v.name} created (expires ${v.expires ?? 'never'}); its secret, shown only now:\n${v.secret}\n`,
         );
       }
       case 'disable':
       case 'enable':
         if (!name) throw new CliError(TOKEN_USAGE);
-        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/tokens/${name}`, { disabled: action === 'disable' }), () => `${action}d token ${name}\n`);
+        return run(
+          values,
+          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/tokens/${name}`, { disabled: action === 'disable' }),
+          () => `${action}d token ${name}\n`,
+        );
       case 'delete':
         if (!name) throw new CliError(TOKEN_USAGE);
-        return run(values, () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/tokens/${name}`), () => `deleted token ${name}\n`);
+        return run(
+          values,
+          () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/tokens/${name}`),
+          () => `deleted token ${name}\n`,
+        );
       default:
         throw new CliError(TOKEN_USAGE);
     }

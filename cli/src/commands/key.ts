@@ -28,7 +28,8 @@ export const keyCommand: Command = {
     }
     if (positionals[0] !== 'generate' || positionals.length !== 1) throw new CliError(`expected \`key generate\`\n\n${USAGE}`);
     if (!values.out) throw new CliError('--out NAME is required');
-    if (!KEY_ALGORITHMS.includes(values.algorithm as KeyAlgorithm)) throw new CliError(`--algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
+    if (!KEY_ALGORITHMS.includes(values.algorithm as KeyAlgorithm))
+      throw new CliError(`--algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
     const key = generateKey(values.algorithm as KeyAlgorithm);
     const files = [`${values.out}.key`, `${values.out}.pub`];
     for (const f of files) {
@@ -40,11 +41,14 @@ export const keyCommand: Command = {
       await writeFile(files[0] as string, key.privatePem, { mode: 0o600, flag: 'wx' });
       await writeFile(files[1] as string, key.publicPem, { mode: 0o644, flag: 'wx' });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; nothing overwritten`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new CliError(`${(e as NodeJS.ErrnoException).path} appeared meanwhile; nothing overwritten`);
       throw e;
     }
     const entry = JSON.stringify({ name: basename(values.out), publicKeyFile: `${basename(values.out)}.pub` });
-    process.stdout.write(`private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\npolicy key:  ${entry}\n`);
+    process.stdout.write(
+      `private key: ${values.out}.key\npublic key:  ${values.out}.pub\nkey id:      ${key.keyId}\npolicy key:  ${entry}\n`,
+    );
     return 0;
   },
 };

@@ -18,19 +18,32 @@ export const policyCommand: Command = {
   name: 'policy',
   summary: "show or replace the registry's trust policy document",
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { url: { type: 'string', default: DEFAULT_NODE_URL }, help: { type: 'boolean', short: 'h' } });
+    const { values, positionals } = parseOptions(argv, {
+      url: { type: 'string', default: DEFAULT_NODE_URL },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help) {
       process.stdout.write(USAGE);
       return 0;
     }
     const [action, file] = positionals;
-    if (!((action === 'show' && positionals.length === 1) || (action === 'apply' && positionals.length === 2))) throw new CliError(`expected \`policy show\` or \`policy apply FILE\`\n\n${USAGE}`);
+    if (!((action === 'show' && positionals.length === 1) || (action === 'apply' && positionals.length === 2)))
+      throw new CliError(`expected \`policy show\` or \`policy apply FILE\`\n\n${USAGE}`);
     let body: string | undefined;
-    if (action === 'apply') body = await readPolicyFile(file as string).catch((e: Error) => { throw new CliError(e.message); });
+    if (action === 'apply')
+      body = await readPolicyFile(file as string).catch((e: Error) => {
+        throw new CliError(e.message);
+      });
     // A refusal or no answer is a RegistryError: exit 1 with its message.
     const client = new RegistryClient(values.url, { credentials: credentialsFromEnv() });
-    const { version, document } = await client.api<{ version: string; document: unknown }>(body === undefined ? 'GET' : 'PUT', '/georeg/v1/trust/policy', body);
-    process.stdout.write(action === 'apply' ? `applied version ${version}\n` : `version ${version}\n${JSON.stringify(document, null, 2)}\n`);
+    const { version, document } = await client.api<{ version: string; document: unknown }>(
+      body === undefined ? 'GET' : 'PUT',
+      '/georeg/v1/trust/policy',
+      body,
+    );
+    process.stdout.write(
+      action === 'apply' ? `applied version ${version}\n` : `version ${version}\n${JSON.stringify(document, null, 2)}\n`,
+    );
     return 0;
   },
 };

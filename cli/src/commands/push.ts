@@ -50,10 +50,19 @@ export async function pushLayout(
   beforeTag?: (top: PushResult) => Promise<void>,
 ): Promise<PushResult> {
   const plan = await pushPlan(layout);
-  progress.begin(plan.blobs.reduce((n, b) => n + b.size, 0), plan.blobs.length);
+  progress.begin(
+    plan.blobs.reduce((n, b) => n + b.size, 0),
+    plan.blobs.length,
+  );
   try {
     await eachLimited(plan.blobs, PARALLEL_BLOBS, async (b) => {
-      const result = await client.pushBlob(repo, b.digest, b.size, () => createReadStream(layout.blobPath(b.digest)), (n) => progress.bytes(n));
+      const result = await client.pushBlob(
+        repo,
+        b.digest,
+        b.size,
+        () => createReadStream(layout.blobPath(b.digest)),
+        (n) => progress.bytes(n),
+      );
       progress.blob(b.digest, b.size, result);
     });
   } finally {
@@ -105,7 +114,11 @@ export async function splitLayoutArg(arg: string): Promise<{ dir: string; tag?: 
 
 /** Failures of the push itself (registry, layout, file system) as opposed to bugs. */
 function isPushFailure(e: unknown): e is Error {
-  return e instanceof RegistryError || e instanceof LayoutError || (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string');
+  return (
+    e instanceof RegistryError ||
+    e instanceof LayoutError ||
+    (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string')
+  );
 }
 
 export const pushCommand: Command = {
@@ -129,7 +142,8 @@ export const pushCommand: Command = {
     }
     const ref = parseImageRef(destination);
     const tagName = ref.tag;
-    if (tagName === undefined || ref.digest !== undefined) throw new CliError(`give the destination as REGISTRY/REPOSITORY:TAG, not ${JSON.stringify(destination)}`);
+    if (tagName === undefined || ref.digest !== undefined)
+      throw new CliError(`give the destination as REGISTRY/REPOSITORY:TAG, not ${JSON.stringify(destination)}`);
     if (Boolean(values.sign) !== Boolean(values.key)) throw new CliError('--sign and --key FILE go together');
     const key = values.key ? await loadPrivateKey(values.key) : undefined;
     try {
@@ -137,11 +151,21 @@ export const pushCommand: Command = {
       const layout = await openLayout(dir, tag);
       const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
       let signed = '';
-      const sign = key && (async (subject: PushResult) => {
-        const identity = await identityFor(client, values.identity, ref.registry);
-        const r = await signTag({ client, identity, repository: ref.repository, tag: tagName, subject, key, legacyTag: values['legacy-tag'] });
-        signed = `signed with key ${keyIdOf(key)}: binding ${r.binding} (sequence ${r.sequence}), signature ${r.signature}\n`;
-      });
+      const sign =
+        key &&
+        (async (subject: PushResult) => {
+          const identity = await identityFor(client, values.identity, ref.registry);
+          const r = await signTag({
+            client,
+            identity,
+            repository: ref.repository,
+            tag: tagName,
+            subject,
+            key,
+            legacyTag: values['legacy-tag'],
+          });
+          signed = `signed with key ${keyIdOf(key)}: binding ${r.binding} (sequence ${r.sequence}), signature ${r.signature}\n`;
+        });
       const pushed = await pushLayout(client, layout, ref.repository, tagName, createProgress(process.stderr), sign);
       process.stdout.write(`pushed ${ref.registry}/${ref.repository}:${tagName} ${pushed.digest}\n${signed}`);
       return 0;

@@ -37,7 +37,8 @@ export const replicateCommand: Command = {
       return 0;
     }
     const config = loadConfig({ file: values.config, env: process.env, overrides: configOverrides(values) });
-    if (parsePeers(config.replication.peers).length === 0) throw new CliError('replication.peers is empty: there is no region to replicate from');
+    if (parsePeers(config.replication.peers).length === 0)
+      throw new CliError('replication.peers is empty: there is no region to replicate from');
     if (!config.nats.url) throw new CliError('nats.url is empty: events come through NATS');
     const log = createLogger({ level: config.log.level });
     const socket = regionStoreSocket(config);

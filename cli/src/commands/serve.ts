@@ -1,5 +1,22 @@
-import { createLogger, loadConfig, startNode, envName, defaultConfig, parseListen, parsePeers, type Config, type Logger, type RunningNode } from 'georeg/nodes';
-import { startReplicationServer, replicationCredentials, LocalRegionStore, ReportedReplication, startRegionStoreServer } from 'georeg/replication';
+import {
+  createLogger,
+  loadConfig,
+  startNode,
+  envName,
+  defaultConfig,
+  parseListen,
+  parsePeers,
+  type Config,
+  type Logger,
+  type RunningNode,
+} from 'georeg/nodes';
+import {
+  startReplicationServer,
+  replicationCredentials,
+  LocalRegionStore,
+  ReportedReplication,
+  startRegionStoreServer,
+} from 'georeg/replication';
 import { regionStoreSocket, replicatorFor } from '../replication-setup.js';
 import { configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 
@@ -80,7 +97,13 @@ export const serveCommand: Command = {
 async function startReplication(config: Config, node: RunningNode, log: Logger): Promise<() => Promise<void>> {
   const tls = replicationCredentials(config);
   const server = config.replication.listen
-    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), { region: config.region, publicUrl: config.publicUrl, log, status: () => node.status.snapshot(), credentials: tls.server })
+    ? await startReplicationServer(node.registry, parseListen(config.replication.listen), {
+        region: config.region,
+        publicUrl: config.publicUrl,
+        log,
+        status: () => node.status.snapshot(),
+        credentials: tls.server,
+      })
     : undefined;
   const peers = parsePeers(config.replication.peers);
   const local = new LocalRegionStore(node.registry, node.clock);
@@ -107,7 +130,14 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
 function startProblem(e: unknown, listen: string, data: string): string | undefined {
   const err = e as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } };
   if (err?.syscall === 'listen') {
-    const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available' : err.message;
+    const reason =
+      err.code === 'EADDRINUSE'
+        ? 'address already in use'
+        : err.code === 'EACCES'
+          ? 'permission denied'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'address not available'
+            : err.message;
     return `cannot listen on ${listen}: ${reason}${err.code ? ` (${err.code})` : ''}`;
   }
   if (err?.code === 'LEVEL_DATABASE_NOT_OPEN') {

@@ -65,14 +65,25 @@ export const signCommand: Command = {
     const ref = parseImageRef(positionals[0] as string);
     if (!ref.tag) throw new CliError('sign needs a tag: <registry>/<repository>:<tag> (the binding names it)');
     const sequence = values.sequence === undefined ? undefined : Number(values.sequence);
-    if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0)) throw new CliError('--sequence must be a non-negative integer');
+    if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0))
+      throw new CliError('--sequence must be a non-negative integer');
     const key = await loadPrivateKey(values.key);
     const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
     try {
       const subject = await resolveTag(client, ref.repository, ref.tag);
-      if (ref.digest && ref.digest !== subject.digest) throw new CliError(`${ref.repository}:${ref.tag} points at ${subject.digest}, not ${ref.digest}`);
+      if (ref.digest && ref.digest !== subject.digest)
+        throw new CliError(`${ref.repository}:${ref.tag} points at ${subject.digest}, not ${ref.digest}`);
       const identity = await identityFor(client, values.identity, ref.registry);
-      const r = await signTag({ client, identity, repository: ref.repository, tag: ref.tag, subject, key, sequence, legacyTag: values['legacy-tag'] });
+      const r = await signTag({
+        client,
+        identity,
+        repository: ref.repository,
+        tag: ref.tag,
+        subject,
+        key,
+        sequence,
+        legacyTag: values['legacy-tag'],
+      });
       process.stdout.write(
         `signed ${identity}/${ref.repository}:${ref.tag} ${subject.digest}\n` +
           `  key         ${keyIdOf(key)}\n  binding     ${r.binding} (sequence ${r.sequence})\n  signature   ${r.signature}\n` +

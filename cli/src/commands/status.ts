@@ -15,7 +15,16 @@ async function getJson<T>(url: string | undefined, path: string): Promise<T> {
 /** Rows as aligned columns, the first row a header. */
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function formatStatus(s: NodeStatusSnapshot): string {
@@ -25,7 +34,18 @@ export function formatStatus(s: NodeStatusSnapshot): string {
     head +
     table([
       ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
-      ...s.peers.map((p) => [p.region, !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok', `${p.lagSeconds.toFixed(1)}s`, String(p.pendingEvents), `${p.bytesInFlight} B`, String(p.applied), String(p.repairs), String(p.failures), String(p.parked), p.lastError ?? '']),
+      ...s.peers.map((p) => [
+        p.region,
+        !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok',
+        `${p.lagSeconds.toFixed(1)}s`,
+        String(p.pendingEvents),
+        `${p.bytesInFlight} B`,
+        String(p.applied),
+        String(p.repairs),
+        String(p.failures),
+        String(p.parked),
+        p.lastError ?? '',
+      ]),
     ])
   );
 }
@@ -35,7 +55,12 @@ export function formatWhere(ref: string, regions: RegionLocation[]): string {
     `${ref}\n` +
     table([
       ['REGION', 'STATE', 'DIGEST', 'DETAIL'],
-      ...regions.map((r) => [r.region, r.state, r.digest ?? '', r.error ?? (r.missing?.length ? `missing ${r.missing.length}: ${r.missing.slice(0, 3).join(' ')}` : '')]),
+      ...regions.map((r) => [
+        r.region,
+        r.state,
+        r.digest ?? '',
+        r.error ?? (r.missing?.length ? `missing ${r.missing.length}: ${r.missing.slice(0, 3).join(' ')}` : ''),
+      ]),
     ])
   );
 }
@@ -108,10 +133,16 @@ export const whereCommand: Command = {
   name: 'where',
   summary: 'which regions hold an image completely: georeg where NAME:TAG | NAME@DIGEST',
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    const { values, positionals } = parseOptions(argv, {
+      url: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (values.help) {
-      process.stdout.write(`Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n` +
-          `A node with authentication on wants credentials that may pull it: GEOREG_CREDS=USER:PASSWORD.\n`);
+      process.stdout.write(
+        `Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n` +
+          `A node with authentication on wants credentials that may pull it: GEOREG_CREDS=USER:PASSWORD.\n`,
+      );
       return 0;
     }
     const ref = positionals[0];

@@ -1,8 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
-  bindingOf, BundleError, compileTrust, evaluateDigest, evaluateTag, PolicyError, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT, verifyBundle,
-  type Evidence, type TagBinding, type Trust, type TrustDocument, type VerifiedStatement,
+  bindingOf,
+  BundleError,
+  compileTrust,
+  evaluateDigest,
+  evaluateTag,
+  PolicyError,
+  SIGSTORE_BUNDLE_V03,
+  TAG_BINDING_ARTIFACT,
+  verifyBundle,
+  type Evidence,
+  type TagBinding,
+  type Trust,
+  type TrustDocument,
+  type VerifiedStatement,
 } from 'georeg/trust';
 import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
@@ -33,7 +45,11 @@ async function readKey(file: string, i: number): Promise<{ name: string; publicK
 /** A trust document of the given public keys, any one of which verifies. */
 async function keysFromFiles(files: string[], identity: string | undefined): Promise<Trust> {
   const keys = await Promise.all(files.map(readKey));
-  return compile({ ...(identity !== undefined && { identity }), keys, policies: [{ repositories: ['**'], mode: 'enforce', keys: keys.map((k) => k.name) }] });
+  return compile({
+    ...(identity !== undefined && { identity }),
+    keys,
+    policies: [{ repositories: ['**'], mode: 'enforce', keys: keys.map((k) => k.name) }],
+  });
 }
 
 function compile(doc: TrustDocument): Trust {
@@ -91,13 +107,16 @@ export const verifyCommand: Command = {
       if (values.key?.length) trust = await keysFromFiles(values.key, checked);
       else {
         const doc = await registryTrust(client);
-        if (!doc || doc.keys.length === 0) throw new CliError('no keys to verify with: pass --key PUB.pem (the registry publishes no trust policy keys)');
+        if (!doc || doc.keys.length === 0)
+          throw new CliError('no keys to verify with: pass --key PUB.pem (the registry publishes no trust policy keys)');
         trust = compile(doc);
       }
       const policy = trust.policyFor(ref.repository);
-      if (!policy || policy.mode === 'off') throw new CliError(`the registry's trust policy does not cover ${ref.repository}: pass --key PUB.pem`);
+      if (!policy || policy.mode === 'off')
+        throw new CliError(`the registry's trust policy does not cover ${ref.repository}: pass --key PUB.pem`);
       const digest = ref.tag ? (await resolveTag(client, ref.repository, ref.tag)).digest : (ref.digest as string);
-      if (ref.tag && ref.digest && ref.digest !== digest) throw new CliError(`${ref.repository}:${ref.tag} points at ${digest}, not ${ref.digest}`);
+      if (ref.tag && ref.digest && ref.digest !== digest)
+        throw new CliError(`${ref.repository}:${ref.tag} points at ${digest}, not ${ref.digest}`);
 
       const rows = [['TYPE', 'SIGNER', 'TAG', 'SEQUENCE', 'STATUS']];
       const bindings: Evidence[] = [];
@@ -113,17 +132,32 @@ export const verifyCommand: Command = {
           (artifactType === TAG_BINDING_ARTIFACT ? bindings : all).push(e);
           const signer = e instanceof BundleError ? (e.keyId ?? '?') : (trust.keysById.get(e.keyId)?.name ?? e.keyId);
           const b = !(e instanceof BundleError) && artifactType === TAG_BINDING_ARTIFACT ? bindingOrNothing(e) : undefined;
-          rows.push([artifactType === TAG_BINDING_ARTIFACT ? 'binding' : 'image', signer, b ? `${b.repository}:${b.tag}` : '', b ? String(b.sequence) : '', e instanceof BundleError ? e.problem : 'signature ok']);
+          rows.push([
+            artifactType === TAG_BINDING_ARTIFACT ? 'binding' : 'image',
+            signer,
+            b ? `${b.repository}:${b.tag}` : '',
+            b ? String(b.sequence) : '',
+            e instanceof BundleError ? e.problem : 'signature ok',
+          ]);
         }
       }
       const now = Date.now();
       const decision = ref.tag
-        ? evaluateTag(trust, policy, { repository: ref.repository, tag: ref.tag, digest }, bindings, (await tagTrustState(client, ref.repository, ref.tag))?.highestSequence ?? 0, now)
+        ? evaluateTag(
+            trust,
+            policy,
+            { repository: ref.repository, tag: ref.tag, digest },
+            bindings,
+            (await tagTrustState(client, ref.repository, ref.tag))?.highestSequence ?? 0,
+            now,
+          )
         : evaluateDigest(trust, policy, ref.repository, digest, [...all, ...bindings], now);
       const verdict = await registryVerdict(client, ref);
       process.stdout.write(`${identity}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''} -> ${digest}\n`);
       if (rows.length > 1) process.stdout.write(table(rows));
-      process.stdout.write(decision.allowed ? `verified: ${decision.message}\n` : `NOT VERIFIED (${decision.result}): ${decision.message}\n`);
+      process.stdout.write(
+        decision.allowed ? `verified: ${decision.message}\n` : `NOT VERIFIED (${decision.result}): ${decision.message}\n`,
+      );
       process.stdout.write(verdict === undefined ? 'registry: serves it\n' : `registry: refuses it: ${verdict}\n`);
       return decision.allowed && verdict === undefined ? 0 : 1;
     } catch (e) {

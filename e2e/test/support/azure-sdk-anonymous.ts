@@ -24,7 +24,9 @@ if (!process.env['NODE_EXTRA_CA_CERTS']) throw new Error('NODE_EXTRA_CA_CERTS is
 // The content client's typings require a credential, but at run time an absent one means anonymous
 // access (ContainerRegistryRefreshTokenCredential.isAnonymousAccess: token requests use
 // grant_type=password with an empty refresh_token), as ContainerRegistryClient's anonymous constructor does.
-const client = new ContainerRegistryContentClient(endpoint, repository, undefined as unknown as TokenCredential, { retryOptions: { maxRetries: 0 } });
+const client = new ContainerRegistryContentClient(endpoint, repository, undefined as unknown as TokenCredential, {
+  retryOptions: { maxRetries: 0 },
+});
 
 const manifest = await client.getManifest(tag);
 const blob = await client.downloadBlob(blobDigest);
@@ -41,7 +43,11 @@ try {
 
 process.stdout.write(
   JSON.stringify({
-    manifest: { digest: manifest.digest, mediaType: manifest.mediaType, sha256: createHash('sha256').update(manifest.content).digest('hex') },
+    manifest: {
+      digest: manifest.digest,
+      mediaType: manifest.mediaType,
+      sha256: createHash('sha256').update(manifest.content).digest('hex'),
+    },
     blob: { digest: blob.digest, length: blobBytes.length, sha256: createHash('sha256').update(blobBytes).digest('hex') },
     push,
   }) + '\n',

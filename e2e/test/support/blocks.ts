@@ -40,7 +40,13 @@ export async function pushBlocksImage(base: string, repo: string, tag: string, s
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size }],
     }),
   );
-  ok(await send('PUT', `${base}/v2/${repo}/manifests/${tag}`, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': manifest.length }), 'manifest');
+  ok(
+    await send('PUT', `${base}/v2/${repo}/manifests/${tag}`, manifest, {
+      'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
+      'Content-Length': manifest.length,
+    }),
+    'manifest',
+  );
   return digest;
 }
 

@@ -99,7 +99,9 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions): string {
   const y = (v: number): number => m.top + h - ((v - yBottom) / (yTop - yBottom)) * h;
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#181b1f"/>`);
   for (let v = yBottom; v <= yTop + yStep / 2; v += yStep) {
     const yy = y(v).toFixed(1);
@@ -122,7 +124,10 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions): string {
     let run: string[] = [];
     const flush = (): void => {
       if (run.length === 1) parts.push(`<circle cx="${run[0]?.split(',')[0]}" cy="${run[0]?.split(',')[1]}" r="2" fill="${color}"/>`);
-      if (run.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${run.join(' ')}"/>`);
+      if (run.length > 1)
+        parts.push(
+          `<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${run.join(' ')}"/>`,
+        );
       run = [];
     };
     for (const [t, v] of s.points) {
@@ -131,7 +136,8 @@ export function chartSvg(series: ChartSeries[], opts: ChartOptions): string {
     }
     flush();
   });
-  if (pts.length === 0) parts.push(`<text x="${m.left + w / 2}" y="${m.top + h / 2}" text-anchor="middle" fill="#ccccdc" font-size="16">No data</text>`);
+  if (pts.length === 0)
+    parts.push(`<text x="${m.left + w / 2}" y="${m.top + h / 2}" text-anchor="middle" fill="#ccccdc" font-size="16">No data</text>`);
   parts.push('</svg>');
   return parts.join('\n');
 }
@@ -178,7 +184,15 @@ export const CHROMIUM = process.env.GEOREG_CHROMIUM ?? '/usr/bin/chromium';
 export async function screenshotHtml(html: string, outPath: string): Promise<void> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, deviceScaleFactor: 1 });

@@ -74,12 +74,16 @@ export class Cluster {
 
   static async start(dataDir: string, regions = ['eu', 'us', 'ap'], extraArgs: string[] = []): Promise<Cluster> {
     const base = await freePortBase(regions.length * 10);
-    const child = spawn(process.execPath, [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
-      // Its own process group: stop() can reach the nats-servers and nodes it starts.
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GEOREG_LOG_ACCESS: 'false' },
+        // Its own process group: stop() can reach the nats-servers and nodes it starts.
+        detached: true,
+      },
+    );
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -114,10 +118,15 @@ export class Cluster {
       const exited = new Promise<void>((res) => child.once('exit', () => res()));
       child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      const late = await Promise.race([exited.then(() => false), new Promise<boolean>((res) => (timer = setTimeout(() => res(true), graceMs)))]);
+      const late = await Promise.race([
+        exited.then(() => false),
+        new Promise<boolean>((res) => (timer = setTimeout(() => res(true), graceMs))),
+      ]);
       clearTimeout(timer);
       if (!late) return;
-      console.error(`      georeg cluster did not stop within ${graceMs} ms of SIGTERM: killing its process group\n${this.stderr.slice(-2000)}`);
+      console.error(
+        `      georeg cluster did not stop within ${graceMs} ms of SIGTERM: killing its process group\n${this.stderr.slice(-2000)}`,
+      );
     }
     try {
       process.kill(-(child.pid as number), 'SIGKILL');

@@ -170,7 +170,11 @@ export class GeoregNode {
       void this.exited.then((info) => {
         if (this.lineWaiters.has(waiter)) {
           done(() =>
-            reject(new Error(`${this.name} exited (code ${info.code}, signal ${info.signal}) before the expected log line\n${this.stderrTail()}`)),
+            reject(
+              new Error(
+                `${this.name} exited (code ${info.code}, signal ${info.signal}) before the expected log line\n${this.stderrTail()}`,
+              ),
+            ),
           );
         }
       });
@@ -183,7 +187,8 @@ export class GeoregNode {
     const already = this.records().find((r) => r.msg === 'registry listening');
     const rec = already ?? (await this.waitForLog((r) => r.msg === 'registry listening', timeoutMs));
     const url = rec['url'];
-    if (typeof url !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) throw new Error(`${this.name}: listening on ${String(url)}, expected http://127.0.0.1:PORT`);
+    if (typeof url !== 'string' || !/^http:\/\/127\.0\.0\.1:\d+$/.test(url))
+      throw new Error(`${this.name}: listening on ${String(url)}, expected http://127.0.0.1:PORT`);
     this.url = url;
     this.hostPort = url.slice('http://'.length);
     this.port = portOf(url);

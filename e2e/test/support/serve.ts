@@ -52,7 +52,13 @@ export class ServeProcess {
   }
 
   static spawn(args: string[], env: Record<string, string>): ServeProcess {
-    return new ServeProcess(spawn(process.execPath, [cliMain, 'serve', ...args], { cwd: repoRoot, env: cleanEnv({ GEOREG_LOG_ACCESS: 'true', ...env }), stdio: ['ignore', 'pipe', 'pipe'] }));
+    return new ServeProcess(
+      spawn(process.execPath, [cliMain, 'serve', ...args], {
+        cwd: repoRoot,
+        env: cleanEnv({ GEOREG_LOG_ACCESS: 'true', ...env }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
   }
 
   /** Resolves with the node's URL once it logs "registry listening" (with --listen HOST:0, the port it chose). */

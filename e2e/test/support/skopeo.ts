@@ -87,7 +87,9 @@ export class Skopeo {
         ? await exec('unshare', unshareArgs(this.cacheDir, ['skopeo', ...args]), { timeoutMs })
         : await exec('skopeo', args, { env: { ...process.env, XDG_DATA_HOME: this.cacheDir }, timeoutMs });
     if (r.err) {
-      const code = r.err.signal ? `signal ${r.err.signal}${r.err.signal === 'SIGKILL' ? `, timeout ${timeoutMs} ms?` : ''}` : (r.err.code ?? null);
+      const code = r.err.signal
+        ? `signal ${r.err.signal}${r.err.signal === 'SIGKILL' ? `, timeout ${timeoutMs} ms?` : ''}`
+        : (r.err.code ?? null);
       throw new SkopeoError(args, code, r.stdout, r.stderr, r.err);
     }
     return { stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
@@ -104,18 +106,8 @@ export class Skopeo {
 }
 
 function unshareArgs(cacheDir: string, cmd: string[]): string[] {
-  return [
-    '-m',
-    '--propagation',
-    'private',
-    'sh',
-    '-c',
-    'mount --bind "$0" /var/lib/containers/cache && exec "$@"',
-    cacheDir,
-    ...cmd,
-  ];
+  return ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /var/lib/containers/cache && exec "$@"', cacheDir, ...cmd];
 }
-
 
 export interface OciDescriptor {
   mediaType: string;

@@ -37,13 +37,19 @@ export async function poll<T>(ms: number, what: string, check: () => Promise<T |
       return undefined;
     });
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
 /** One HTTP request with a body (a Buffer, or chunks streamed with back-pressure); resolves with the status. */
-export function send(method: string, url: string, body?: Buffer | Iterable<Buffer>, headers: Record<string, string | number> = {}): Promise<number> {
+export function send(
+  method: string,
+  url: string,
+  body?: Buffer | Iterable<Buffer>,
+  headers: Record<string, string | number> = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers }, (res) => {
       res.resume();
@@ -84,7 +90,10 @@ export class TwoRegions {
     readonly external: boolean,
   ) {}
 
-  static async start(cliMain: string, external = false): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
+  static async start(
+    cliMain: string,
+    external = false,
+  ): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-two-regions-'));
     const [euRepl, usRepl] = await Promise.all([freePort(), freePort()]);
     const nats = await startNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', `${dir}/nats`], dir);
@@ -133,7 +142,11 @@ export class TwoRegions {
    */
   serve(region: 'eu' | 'us'): ChildProcess {
     const port = this.url[region] ? portOf(this.url[region]) : 0;
-    const c = start(process.execPath, [this.cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', `${this.dir}/${region}`], this.env(region));
+    const c = start(
+      process.execPath,
+      [this.cliMain, 'serve', '--listen', `127.0.0.1:${port}`, '--data', `${this.dir}/${region}`],
+      this.env(region),
+    );
     this.children.push(c);
     if (!this.url[region]) {
       let seen = '';

@@ -14,8 +14,13 @@ export type Requirement =
 /** What one method of a route needs, from its request (the repository and digest of its path). */
 export type Access = (ctx: Ctx) => Requirement;
 
-const fixed = (need: Requirement): Access => () => need;
-const repository = (action: 'pull' | 'delete'): Access => (ctx) => ({ kind: 'repository', name: ctx.name, action });
+const fixed =
+  (need: Requirement): Access =>
+  () =>
+    need;
+const repository =
+  (action: 'pull' | 'delete'): Access =>
+  (ctx) => ({ kind: 'repository', name: ctx.name, action });
 
 /** The requirements a route declares beside each handler (`GET: { access: needs.pull, handler }`). */
 export const needs = {

@@ -100,7 +100,8 @@ function wellFormed(stored: string): { N: number; r: number; p: number; salt: Bu
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   const [N, R, P] = [Number(n), Number(r), Number(p)];
   const powerOfTwo = Number.isInteger(Math.log2(N));
-  if (scheme !== 'scrypt' || !salt || !hash || !powerOfTwo || N < 1 << 14 || N > 1 << 17 || !(R >= 1 && R <= 16) || !(P >= 1 && P <= 4)) return undefined;
+  if (scheme !== 'scrypt' || !salt || !hash || !powerOfTwo || N < 1 << 14 || N > 1 << 17 || !(R >= 1 && R <= 16) || !(P >= 1 && P <= 4))
+    return undefined;
   const h = Buffer.from(hash, 'base64');
   return h.length >= 16 && h.length <= 64 ? { N, r: R, p: P, salt: Buffer.from(salt, 'base64'), hash: h } : undefined;
 }
@@ -116,10 +117,20 @@ async function checkPassword(password: string, stored: string): Promise<boolean>
 function validRecord(prefix: string, r: Record<string, unknown>): boolean {
   if (r.deleted === true) return true;
   if (prefix === USER) {
-    const fields = typeof r.password === 'string' && wellFormed(r.password) !== undefined && typeof r.admin === 'boolean' && typeof r.disabled === 'boolean';
+    const fields =
+      typeof r.password === 'string' &&
+      wellFormed(r.password) !== undefined &&
+      typeof r.admin === 'boolean' &&
+      typeof r.disabled === 'boolean';
     return fields && (r.roles === undefined || parses(parseRoleRules, r.roles));
   }
-  return parses(parseScopeRules, r.scopes) && typeof r.secret === 'string' && Buffer.from(r.secret, 'base64').length === 32 && typeof r.disabled === 'boolean' && typeof r.expires === 'number';
+  return (
+    parses(parseScopeRules, r.scopes) &&
+    typeof r.secret === 'string' &&
+    Buffer.from(r.secret, 'base64').length === 32 &&
+    typeof r.disabled === 'boolean' &&
+    typeof r.expires === 'number'
+  );
 }
 
 /** Whether `parse` accepts `v`. */
@@ -275,7 +286,15 @@ export class Identities {
     const secret = randomBytes(32).toString('base64url');
     const t = await this.write<StoredToken>(TOKEN + name, (held) => {
       if (held) throw oci('AUTH_INVALID', `token ${name} exists`);
-      return { name, gen: newGeneration(), secret: sha256(secret).toString('base64'), scopes: rules, disabled: false, expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0, created: this.now() };
+      return {
+        name,
+        gen: newGeneration(),
+        secret: sha256(secret).toString('base64'),
+        scopes: rules,
+        disabled: false,
+        expires: expiresInSeconds > 0 ? this.now() + expiresInSeconds * 1000 : 0,
+        created: this.now(),
+      };
     });
     return { ...tokenView(t), secret };
   }
@@ -326,7 +345,6 @@ export class Identities {
     const t = await this.read<StoredToken>(TOKEN, name);
     return t && tokenPrincipal(t, this.now());
   }
-
 }
 
 const newGeneration = (): string => randomBytes(9).toString('base64url');
@@ -373,7 +391,14 @@ function checkName(name: string): void {
 }
 
 function userView(u: StoredUser): UserView {
-  return { name: u.name, admin: u.admin, roles: u.roles ?? [...LEGACY_ROLES], legacy: u.roles === undefined, disabled: u.disabled, created: new Date(u.created).toISOString() };
+  return {
+    name: u.name,
+    admin: u.admin,
+    roles: u.roles ?? [...LEGACY_ROLES],
+    legacy: u.roles === undefined,
+    disabled: u.disabled,
+    created: new Date(u.created).toISOString(),
+  };
 }
 
 function tokenView(t: StoredToken): TokenView {

@@ -40,13 +40,23 @@ export class JwtSigner {
     readonly audience: string,
   ) {
     this.#key = createPrivateKey(privatePem);
-    if (this.#key.asymmetricKeyType !== 'ec' || this.#key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new TokenError('the token signing key must be ECDSA P-256');
+    if (this.#key.asymmetricKeyType !== 'ec' || this.#key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+      throw new TokenError('the token signing key must be ECDSA P-256');
     this.#public = createPublicKey(this.#key);
   }
 
   issue(subject: string, ttlSeconds: number, extra: Record<string, unknown>, now = Date.now()): { token: string; claims: Claims } {
     const iat = Math.floor(now / 1000);
-    const claims: Claims = { iss: this.issuer, aud: this.audience, sub: subject, iat, nbf: iat, exp: iat + ttlSeconds, jti: randomUUID(), ...extra };
+    const claims: Claims = {
+      iss: this.issuer,
+      aud: this.audience,
+      sub: subject,
+      iat,
+      nbf: iat,
+      exp: iat + ttlSeconds,
+      jti: randomUUID(),
+      ...extra,
+    };
     const head = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64(claims)}`;
     const sig = sign('sha256', Buffer.from(head), { key: this.#key, dsaEncoding: 'ieee-p1363' });
     return { token: `${head}.${sig.toString('base64url')}`, claims };
@@ -77,7 +87,9 @@ export class JwtSigner {
       throw new TokenError('malformed token');
     }
     if (header.alg !== 'ES256') throw new TokenError('unsupported token algorithm');
-    if (!verify('sha256', Buffer.from(`${head}.${body}`), { key: this.#public, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'))) {
+    if (
+      !verify('sha256', Buffer.from(`${head}.${body}`), { key: this.#public, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'))
+    ) {
       throw new TokenError('token signature invalid');
     }
     if (claims.iss !== this.issuer) throw new TokenError('token from another issuer');

@@ -81,7 +81,11 @@ class Recent<V> {
 export class Backoff {
   readonly #keys: Recent<{ failures: number; last: number }>;
 
-  constructor(private readonly policy: BackoffPolicy, private readonly now: Clock, capacity: number) {
+  constructor(
+    private readonly policy: BackoffPolicy,
+    private readonly now: Clock,
+    capacity: number,
+  ) {
     this.#keys = new Recent(capacity);
   }
 
@@ -118,7 +122,11 @@ export class Backoff {
 export class Bucket {
   readonly #keys: Recent<{ level: number; at: number }>;
 
-  constructor(private readonly policy: BucketPolicy, private readonly now: Clock, capacity: number) {
+  constructor(
+    private readonly policy: BucketPolicy,
+    private readonly now: Clock,
+    capacity: number,
+  ) {
     this.#keys = new Recent(capacity);
   }
 
@@ -176,7 +184,11 @@ export class LoginThrottle {
 
   /** Seconds until `name` may try to log in from `address` (0: now). */
   retryAfter(address: string, name: string): number {
-    const ms = Math.max(this.#pairs.retryAfterMs(pairKey(address, name)), this.#names.retryAfterMs(name), this.#addresses.retryAfterMs(address));
+    const ms = Math.max(
+      this.#pairs.retryAfterMs(pairKey(address, name)),
+      this.#names.retryAfterMs(name),
+      this.#addresses.retryAfterMs(address),
+    );
     return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
   }
 

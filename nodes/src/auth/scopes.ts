@@ -108,19 +108,24 @@ function granted(wanted: string[], allowed: ReadonlySet<string>): string[] {
 /** Validate a scope map given through the admin API or CLI. */
 export function parseScopeRules(input: unknown): ScopeRule[] {
   if (!Array.isArray(input) || input.length === 0) throw new Error('scopes must be a non-empty list of {repositories, actions}');
-  return input.map((r, i) => ({ repositories: globs(r, `scopes[${i}]`), actions: members(r, `scopes[${i}]`, 'actions', 'action', ACTIONS) }));
+  return input.map((r, i) => ({
+    repositories: globs(r, `scopes[${i}]`),
+    actions: members(r, `scopes[${i}]`, 'actions', 'action', ACTIONS),
+  }));
 }
 
 /** Validate a user's roles given through the admin API or CLI, or replicated: a list (empty: no access) of {repositories, roles}. */
 export function parseRoleRules(input: unknown): RoleRule[] {
-  if (!Array.isArray(input)) throw new Error('roles must be a list of {repositories, roles}, e.g. [{"repositories":["team/**"],"roles":["push"]}]');
+  if (!Array.isArray(input))
+    throw new Error('roles must be a list of {repositories, roles}, e.g. [{"repositories":["team/**"],"roles":["push"]}]');
   return input.map((r, i) => ({ repositories: globs(r, `roles[${i}]`), roles: members(r, `roles[${i}]`, 'roles', 'role', ROLE_NAMES) }));
 }
 
 /** `rule.repositories`: a non-empty list of valid globs. */
 function globs(rule: unknown, where: string): string[] {
   const v = (rule as { repositories?: unknown } | null)?.repositories;
-  if (!Array.isArray(v) || v.length === 0 || v.some((g) => typeof g !== 'string')) throw new Error(`${where}.repositories must be a non-empty list of globs`);
+  if (!Array.isArray(v) || v.length === 0 || v.some((g) => typeof g !== 'string'))
+    throw new Error(`${where}.repositories must be a non-empty list of globs`);
   for (const g of v as string[]) {
     try {
       compileGlob(g);

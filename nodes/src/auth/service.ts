@@ -56,7 +56,10 @@ export class RequestAccess {
     if (this.can(repo, 'push')) return;
     const m = parseManifest(body, contentType);
     if (isSignaturePush(ref, { mediaType: m.mediaType, artifactType: m.artifactType, subject: m.subject?.digest }, body)) return;
-    throw oci('DENIED', `the sign role allows pushing signatures only (signature artifacts by digest, or under cosign's sha256-<hex>.sig tags): ${ref.tag ?? ref.digest} in ${repo} is not one`);
+    throw oci(
+      'DENIED',
+      `the sign role allows pushing signatures only (signature artifacts by digest, or under cosign's sha256-<hex>.sig tags): ${ref.tag ?? ref.digest} in ${repo} is not one`,
+    );
   }
 
   /** Whether the catalog may list `repo` to this caller: it may pull or read metadata there. */
@@ -96,7 +99,11 @@ export class AuthService {
   ) {
     this.#jwt = new JwtSigner(signingKeyPem, settings.issuer, settings.service);
     this.#logins = new LoginThrottle(now);
-    const globs = settings.anonymousPull.split(',').map((g) => g.trim()).filter((g) => g !== '').map(compileGlob);
+    const globs = settings.anonymousPull
+      .split(',')
+      .map((g) => g.trim())
+      .filter((g) => g !== '')
+      .map(compileGlob);
     this.#anonymous = (repo) => globs.some((matches) => matches(repo));
   }
 
@@ -111,14 +118,21 @@ export class AuthService {
       (claims?.access as AccessEntry[] | undefined) ?? [],
       this.#anonymous,
       // Only a user's or a token's claims name an identity (an anonymous token's subject is no token's name).
-      claims && (claims.kind === 'user' || claims.kind === 'token') ? { kind: claims.kind, name: claims.sub, admin: claims.adm === true } : undefined,
+      claims && (claims.kind === 'user' || claims.kind === 'token')
+        ? { kind: claims.kind, name: claims.sub, admin: claims.adm === true }
+        : undefined,
       this.identities,
     );
     ctx.access = access;
     const identified = claims !== undefined && claims.kind !== 'anonymous';
     // No credentials at all: a challenge, even where an anonymous token would do, so clients that
     // read the /v2/ ping (containers/image, containerd) learn that auth is on and log in.
-    const ok = need.kind === 'authenticated' ? identified || (claims !== undefined && this.anonymousAllowed) : need.kind === 'catalog' ? access.catalog || (!identified && this.anonymousAllowed) : access.allows(need);
+    const ok =
+      need.kind === 'authenticated'
+        ? identified || (claims !== undefined && this.anonymousAllowed)
+        : need.kind === 'catalog'
+          ? access.catalog || (!identified && this.anonymousAllowed)
+          : access.allows(need);
     if (ok) return;
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
   }
@@ -136,13 +150,15 @@ export class AuthService {
     } catch (e) {
       ctx.log.info('signed blob URL refused', { reason: (e as Error).message });
     }
-    if (claims?.typ !== 'blob' || claims.sub !== name || claims.dgst !== digest) throw oci('DENIED', 'this signed blob URL is invalid, expired, or for another blob');
+    if (claims?.typ !== 'blob' || claims.sub !== name || claims.dgst !== digest)
+      throw oci('DENIED', 'this signed blob URL is invalid, expired, or for another blob');
   }
 
   /** A token that makes an URL for one blob of one repository its own credential, for `blobUrlTtlSeconds`. */
   blobUrlToken(repo: string, digest: string): string {
     const now = this.now();
-    return this.#jwt.issue(repo, this.settings.blobUrlTtlSeconds, { typ: 'blob', dgst: digest, nbf: Math.floor(now / 1000) - LEEWAY }, now).token;
+    return this.#jwt.issue(repo, this.settings.blobUrlTtlSeconds, { typ: 'blob', dgst: digest, nbf: Math.floor(now / 1000) - LEEWAY }, now)
+      .token;
   }
 
   /** Anonymous callers (with an anonymous token for /v2/) may reach /v2/ and the catalog when some repository allows anonymous pull. */
@@ -184,7 +200,11 @@ export class AuthService {
     const parts = [`realm="${base}/oauth2/token"`, `service="${this.settings.service}"`];
     if (scope) parts.push(`scope="${scope}"`);
     if (error) parts.push(`error="${error}"`);
-    const e = oci('UNAUTHORIZED', error === 'insufficient_scope' ? 'the token does not grant this access' : 'authentication required', scope ? { scope } : undefined);
+    const e = oci(
+      'UNAUTHORIZED',
+      error === 'insufficient_scope' ? 'the token does not grant this access' : 'authentication required',
+      scope ? { scope } : undefined,
+    );
     e.headers['WWW-Authenticate'] = `Bearer ${parts.join(',')}`;
     throw e;
   }
@@ -224,9 +244,16 @@ export class AuthService {
   accessToken(principal: Principal | undefined, scopes: RequestedScope[]): { token: string; expiresIn: number; issuedAt: string } {
     const access = principal
       ? principal.scopes.grant(scopes, true)
-      : scopes.filter((s) => s.type === 'repository' && this.#anonymous(s.name) && s.actions.some((a) => a === 'pull' || a === '*')).map((s) => ({ type: 'repository' as const, name: s.name, actions: ['pull'] }));
+      : scopes
+          .filter((s) => s.type === 'repository' && this.#anonymous(s.name) && s.actions.some((a) => a === 'pull' || a === '*'))
+          .map((s) => ({ type: 'repository' as const, name: s.name, actions: ['pull'] }));
     const ttl = this.settings.tokenTtlSeconds;
-    const { token, claims } = this.#jwt.issue(principal?.name ?? 'anonymous', ttl, { typ: 'access', kind: principal?.kind ?? 'anonymous', adm: principal?.admin ?? false, access }, this.now());
+    const { token, claims } = this.#jwt.issue(
+      principal?.name ?? 'anonymous',
+      ttl,
+      { typ: 'access', kind: principal?.kind ?? 'anonymous', adm: principal?.admin ?? false, access },
+      this.now(),
+    );
     return { token, expiresIn: ttl, issuedAt: new Date(claims.iat * 1000).toISOString() };
   }
 
@@ -239,7 +266,12 @@ export class AuthService {
   refreshToken(principal: Principal, authTime = Math.floor(this.now() / 1000)): string {
     const ttl = authTime + this.settings.refreshTtlSeconds - Math.floor(this.now() / 1000);
     if (ttl <= 0) throw oci('UNAUTHORIZED', 'the login this refresh token descends from is too old: log in again');
-    return this.#jwt.issue(principal.name, ttl, { typ: 'refresh', kind: principal.kind, gen: principal.generation, auth_time: authTime }, this.now()).token;
+    return this.#jwt.issue(
+      principal.name,
+      ttl,
+      { typ: 'refresh', kind: principal.kind, gen: principal.generation, auth_time: authTime },
+      this.now(),
+    ).token;
   }
 
   /** The principal a refresh token names, as it is now (a disabled, deleted, re-created or re-passworded identity's tokens stop working), and when it logged in. */
@@ -250,7 +282,10 @@ export class AuthService {
     } catch (e) {
       throw oci('UNAUTHORIZED', `refresh token refused: ${(e as Error).message}`);
     }
-    const p = claims.typ === 'refresh' && (claims.kind === 'user' || claims.kind === 'token') ? await this.identities.current(claims.kind, claims.sub) : undefined;
+    const p =
+      claims.typ === 'refresh' && (claims.kind === 'user' || claims.kind === 'token')
+        ? await this.identities.current(claims.kind, claims.sub)
+        : undefined;
     if (!p || p.generation !== claims.gen || typeof claims.auth_time !== 'number') throw oci('UNAUTHORIZED', 'refresh token refused');
     return { principal: p, authTime: claims.auth_time };
   }

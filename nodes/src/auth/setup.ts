@@ -13,7 +13,8 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || config.auth.signingKeyFile) throw new ConfigError(`auth.signingKeyFile: cannot read ${file}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || config.auth.signingKeyFile)
+      throw new ConfigError(`auth.signingKeyFile: cannot read ${file}: ${(e as Error).message}`);
   }
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   // Written aside and linked into place: never a half-written key, never one replaced under a running node.
@@ -24,7 +25,9 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
   } finally {
     await unlink(temp);
   }
-  log.warn('generated a token signing key for this node only; give every region the same auth.signingKeyFile so tokens work everywhere', { file });
+  log.warn('generated a token signing key for this node only; give every region the same auth.signingKeyFile so tokens work everywhere', {
+    file,
+  });
   return pem;
 }
 
@@ -40,24 +43,41 @@ async function signingKey(config: Config, log: Logger): Promise<string> {
  * trusted with identities and content, so the replication port needs mutual
  * TLS and NATS needs credentials.
  */
-export async function setUpAuth(config: Config, identities: Identities, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<AuthService | undefined> {
+export async function setUpAuth(
+  config: Config,
+  identities: Identities,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AuthService | undefined> {
   if (!config.auth.enabled) return undefined;
   const { replication, nats } = config;
   if (replication.listen && !(replication.tlsCa && replication.tlsCert && replication.tlsKey)) {
-    throw new ConfigError('auth.enabled with replication.listen needs mutual TLS between regions (replication.tlsCa, tlsCert, tlsKey): peers receive identities and content');
+    throw new ConfigError(
+      'auth.enabled with replication.listen needs mutual TLS between regions (replication.tlsCa, tlsCert, tlsKey): peers receive identities and content',
+    );
   }
   if (nats.url && !(nats.user && nats.passwordFile)) {
-    throw new ConfigError('auth.enabled with nats.url needs NATS credentials (nats.user, nats.passwordFile): whoever can publish events can change identities');
+    throw new ConfigError(
+      'auth.enabled with nats.url needs NATS credentials (nats.user, nats.passwordFile): whoever can publish events can change identities',
+    );
   }
   let auth: AuthService;
   try {
-    auth = new AuthService(identities, { ...config.auth, publicUrl: config.publicUrl, blobUrlTtlSeconds: config.replication.redirectTtlSeconds }, await signingKey(config, log), log);
+    auth = new AuthService(
+      identities,
+      { ...config.auth, publicUrl: config.publicUrl, blobUrlTtlSeconds: config.replication.redirectTtlSeconds },
+      await signingKey(config, log),
+      log,
+    );
   } catch (e) {
     throw e instanceof ConfigError ? e : new ConfigError(`auth: ${(e as Error).message}`);
   }
   if (!(await auth.identities.hasUsers())) {
     const password = env.GEOREG_ADMIN_PASSWORD;
-    if (!password) throw new ConfigError('auth.enabled with no users yet: set GEOREG_ADMIN_PASSWORD (at least 12 characters) to create the administrator "admin"');
+    if (!password)
+      throw new ConfigError(
+        'auth.enabled with no users yet: set GEOREG_ADMIN_PASSWORD (at least 12 characters) to create the administrator "admin"',
+      );
     try {
       await auth.identities.addUser('admin', password, true, { bootstrap: true });
     } catch (e) {

@@ -128,7 +128,11 @@ export class OutboxPublisher {
     await ensureStream(jsm, this.opts.region);
     this.js = nc.jetstream();
     this.readyResolve();
-    this.opts.log.info('publishing events', { servers: this.opts.servers, stream: eventStream(this.opts.region), subject: eventSubject(this.opts.region) });
+    this.opts.log.info('publishing events', {
+      servers: this.opts.servers,
+      stream: eventStream(this.opts.region),
+      subject: eventSubject(this.opts.region),
+    });
     return this.js;
   }
 

@@ -32,7 +32,12 @@ export class EventRecorder {
   }
 
   manifestPut(repo: string, record: ManifestRecord): Uint8Array {
-    return this.encode(repo, Action.MANIFEST_PUT, { digest: record.digest, mediaType: record.mediaType, size: record.size, subject: record.subject ?? '' });
+    return this.encode(repo, Action.MANIFEST_PUT, {
+      digest: record.digest,
+      mediaType: record.mediaType,
+      size: record.size,
+      subject: record.subject ?? '',
+    });
   }
 
   /** A timestamp for a tag change: it goes both into the event and, as the tag's clock, into the store. */

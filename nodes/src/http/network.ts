@@ -47,14 +47,14 @@ export function parseAddress(text: string): Words | undefined {
     groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
   }
   if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return undefined;
-  const w = (i: number): number => (((groups[2 * i] as number) << 16) | (groups[2 * i + 1] as number)) | 0;
+  const w = (i: number): number => ((groups[2 * i] as number) << 16) | (groups[2 * i + 1] as number) | 0;
   return [w(0), w(1), w(2), w(3)];
 }
 
 /** A dotted quad (already validated) as an int32. */
 function v4(text: string): number {
   const [a, b, c, d] = text.split('.').map(Number) as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) | 0;
+  return (a << 24) | (b << 16) | (c << 8) | d | 0;
 }
 
 /** `10.0.0.0/8`, `::1/128`, `fd00::/8`; a bare address is a single host (/32, /128). Host bits are ignored. */

@@ -77,7 +77,8 @@ function answerUnparsed(err: NodeJS.ErrnoException, socket: Socket, log: Logger)
     socket.destroy();
     return;
   }
-  const kind = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HEADERS_TIMEOUT' : 'HTTP_INVALID';
+  const kind =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HEADERS_TIMEOUT' : 'HTTP_INVALID';
   // llhttp's reason ("Invalid header value char") names the fault, never the bytes.
   const reason = (err as { reason?: unknown }).reason;
   const e = oci(kind, undefined, typeof reason === 'string' ? { reason } : undefined);
@@ -142,7 +143,8 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
     });
   }
   try {
-    if (opts.allow && !opts.allow.allowsSocket(req.socket)) throw oci('DENIED', 'client address not allowed', { address: req.socket.remoteAddress ?? null });
+    if (opts.allow && !opts.allow.allowsSocket(req.socket))
+      throw oci('DENIED', 'client address not allowed', { address: req.socket.remoteAddress ?? null });
     if (!match) throw oci('NOT_FOUND', undefined, { path: path.slice(0, 256) });
     ctx.route = match.route.name;
     if (!match.handler) {

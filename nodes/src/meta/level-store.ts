@@ -2,7 +2,18 @@ import { Level } from 'level';
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
 import { Lru } from '../lru.js';
-import { StaleTagChange, type BlobLink, type Descriptor, type ManifestRecord, type MetaStore, type OutboxEntry, type Page, type TagClock, type UploadSession, type WriteOptions } from './store.js';
+import {
+  StaleTagChange,
+  type BlobLink,
+  type Descriptor,
+  type ManifestRecord,
+  type MetaStore,
+  type OutboxEntry,
+  type Page,
+  type TagClock,
+  type UploadSession,
+  type WriteOptions,
+} from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
 
 /*
@@ -332,7 +343,6 @@ export class LevelMetaStore implements MetaStore {
     return false;
   }
 }
-
 
 function key(...parts: string[]): string {
   for (const part of parts) {

@@ -1,6 +1,17 @@
 import type { Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import { StaleTagChange, type BlobLink, type Descriptor, type ManifestRecord, type MetaStore, type OutboxEntry, type Page, type TagClock, type UploadSession, type WriteOptions } from './store.js';
+import {
+  StaleTagChange,
+  type BlobLink,
+  type Descriptor,
+  type ManifestRecord,
+  type MetaStore,
+  type OutboxEntry,
+  type Page,
+  type TagClock,
+  type UploadSession,
+  type WriteOptions,
+} from './store.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -35,7 +46,10 @@ export class MemoryMetaStore implements MetaStore {
 
   async tagsOf(repo: string, digest: Digest): Promise<string[]> {
     const tags = this.#repos.get(repo)?.tags ?? new Map<string, Digest>();
-    return [...tags].filter(([, d]) => d === digest).map(([tag]) => tag).sort();
+    return [...tags]
+      .filter(([, d]) => d === digest)
+      .map(([tag]) => tag)
+      .sort();
   }
 
   async putTag(repo: string, tag: string, digest: Digest, opts?: WriteOptions): Promise<Digest | undefined> {
@@ -60,7 +74,9 @@ export class MemoryMetaStore implements MetaStore {
 
   async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
     const prefix = `${repo}\0`;
-    const mine = [...this.#clocks].filter(([k]) => k.startsWith(prefix)).map(([k, clock]) => ({ tag: k.slice(prefix.length), clock: copy(clock) }));
+    const mine = [...this.#clocks]
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, clock]) => ({ tag: k.slice(prefix.length), clock: copy(clock) }));
     yield* mine.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
 

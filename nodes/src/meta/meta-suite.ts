@@ -2,16 +2,21 @@ import assert from 'node:assert/strict';
 import { digestOf } from '../oci/digest.js';
 import { isOciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/media-types.js';
-import { StaleTagChange, type Descriptor, type ManifestRecord, type MetaStore, type TagClock, type UploadSession, type WriteOptions } from './store.js';
+import {
+  StaleTagChange,
+  type Descriptor,
+  type ManifestRecord,
+  type MetaStore,
+  type TagClock,
+  type UploadSession,
+  type WriteOptions,
+} from './store.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
  * from a test file with a factory that returns a fresh, empty store.
  */
-export function metaStoreSuite(
-  name: string,
-  make: () => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>,
-): void {
+export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>): void {
   describe(name, () => {
     let store: MetaStore;
     let cleanup: () => Promise<void>;
@@ -75,7 +80,13 @@ export function metaStoreSuite(
       it('lists 250 tags in byte order with last and n', async () => {
         const m = manifest('m');
         await store.putManifest('r', m);
-        const forms = [(i: number) => `v${i}`, (i: number) => `V${i}.0`, (i: number) => `${i}_x`, (i: number) => `rc-${i}`, (i: number) => `Z${i}`];
+        const forms = [
+          (i: number) => `v${i}`,
+          (i: number) => `V${i}.0`,
+          (i: number) => `${i}_x`,
+          (i: number) => `rc-${i}`,
+          (i: number) => `Z${i}`,
+        ];
         const tags = Array.from({ length: 250 }, (_, i) => forms[i % forms.length](i));
         for (const tag of tags) await store.putTag('r', tag, m.digest);
         const sorted = [...tags].sort(byteOrder);
@@ -89,12 +100,19 @@ export function metaStoreSuite(
           pages.push(page);
           last = page.at(-1);
         }
-        assert.deepEqual(pages.map((p) => p.length), [100, 100, 50]);
+        assert.deepEqual(
+          pages.map((p) => p.length),
+          [100, 100, 50],
+        );
         assert.deepEqual(pages.flat(), sorted);
 
         assert.deepEqual(await store.listTags('r', { n: 0 }), []);
         assert.deepEqual(await store.listTags('r', { n: 1000 }), sorted);
-        assert.deepEqual(await store.listTags('r', { last: 'V' }), sorted.filter((t) => t > 'V'), 'last need not exist');
+        assert.deepEqual(
+          await store.listTags('r', { last: 'V' }),
+          sorted.filter((t) => t > 'V'),
+          'last need not exist',
+        );
         assert.deepEqual(await store.listTags('r', { last: sorted.at(-1) }), []);
       });
 
@@ -180,7 +198,10 @@ export function metaStoreSuite(
         for (const m of ms) await store.putManifest('r', m);
         await store.putManifest('other', manifest('f'));
         const listed = await collect(store.listManifests('r'));
-        assert.deepEqual(listed, [...ms].sort((x, y) => byteOrder(x.digest, y.digest)));
+        assert.deepEqual(
+          listed,
+          [...ms].sort((x, y) => byteOrder(x.digest, y.digest)),
+        );
         assert.deepEqual(await collect(store.listManifests('none')), []);
       });
     });
@@ -233,7 +254,10 @@ export function metaStoreSuite(
         assert.deepEqual(await store.getBlobLink('r', digests[1]), { size: 1, created: 101 });
         assert.equal(await store.getBlobLink('other', digests[1]), undefined);
         const expected = digests.map((digest, i) => ({ digest, link: { size: i, created: 100 + i } }));
-        assert.deepEqual(await collect(store.listBlobLinks('r')), expected.sort((x, y) => byteOrder(x.digest, y.digest)));
+        assert.deepEqual(
+          await collect(store.listBlobLinks('r')),
+          expected.sort((x, y) => byteOrder(x.digest, y.digest)),
+        );
 
         assert.equal(await store.unlinkBlob('r', digests[1]), true);
         assert.equal(await store.unlinkBlob('r', digests[1]), false);
@@ -290,7 +314,10 @@ export function metaStoreSuite(
         assert.deepEqual(await store.listRepositories({ n: 7 }), sorted.slice(0, 7));
         assert.deepEqual(await store.listRepositories({ n: 7, last: sorted[6] }), sorted.slice(7, 14));
         assert.deepEqual(await store.listRepositories({ last: sorted[27] }), sorted.slice(28));
-        assert.deepEqual(await store.listRepositories({ last: 'team1' }), sorted.filter((r) => r > 'team1'));
+        assert.deepEqual(
+          await store.listRepositories({ last: 'team1' }),
+          sorted.filter((r) => r > 'team1'),
+        );
         assert.deepEqual(await store.listRepositories({ n: 0 }), []);
         await assert.rejects(store.listRepositories({ n: -1 }), RangeError);
         await assert.rejects(store.listTags('team0/app-0', { n: 1.5 }), RangeError);
@@ -316,7 +343,9 @@ export function metaStoreSuite(
             [m.digest, digestOf(`${repo}-sig`)].sort(),
           );
           assert.deepEqual(await store.listReferrers(repo, m.digest), [descriptor(manifest(`${repo}-sig`, { subject: m.digest }))]);
-          assert.deepEqual(await collect(store.listBlobLinks(repo)), [{ digest: digestOf(`${repo}-layer`), link: { size: 1, created: 1 } }]);
+          assert.deepEqual(await collect(store.listBlobLinks(repo)), [
+            { digest: digestOf(`${repo}-layer`), link: { size: 1, created: 1 } },
+          ]);
         }
 
         await store.deleteManifest('a', digestOf('a'));
@@ -336,12 +365,18 @@ export function metaStoreSuite(
         assert.deepEqual(await store.getUpload('b2'), sessions[2]);
         await store.putUpload({ id: 'b2', repository: 'r2', created: 2, updated: 99 });
         assert.equal((await store.getUpload('b2'))?.updated, 99);
-        assert.deepEqual((await collect(store.listUploads())).map((s) => s.id), ['a1', 'b2', 'c3']);
+        assert.deepEqual(
+          (await collect(store.listUploads())).map((s) => s.id),
+          ['a1', 'b2', 'c3'],
+        );
 
         assert.equal(await store.deleteUpload('a1'), true);
         assert.equal(await store.deleteUpload('a1'), false);
         assert.equal(await store.getUpload('a1'), undefined);
-        assert.deepEqual((await collect(store.listUploads())).map((s) => s.id), ['b2', 'c3']);
+        assert.deepEqual(
+          (await collect(store.listUploads())).map((s) => s.id),
+          ['b2', 'c3'],
+        );
         assert.deepEqual(await store.listRepositories(), [], 'uploads do not make repositories');
       });
     });
@@ -387,7 +422,10 @@ export function metaStoreSuite(
         const [a, b] = [manifest('a'), manifest('b')];
         await store.putManifest('r', a);
         await store.putManifest('r', b);
-        for (const [tag, first, second] of [['older-first', 10, 20], ['newer-first', 20, 10]] as const) {
+        for (const [tag, first, second] of [
+          ['older-first', 10, 20],
+          ['newer-first', 20, 10],
+        ] as const) {
           const change = (wallMs: number) => store.putTag('r', tag, wallMs === 20 ? b.digest : a.digest, ifNewer(wallMs));
           await Promise.allSettled([change(first), change(second), store.deleteTag('r', tag, ifNewer(15))]);
           assert.equal(await store.getTag('r', tag), b.digest, tag);
@@ -432,7 +470,10 @@ export function metaStoreSuite(
         assert.equal(store.outboxDepth(), 5);
         const all = await store.readOutbox(10);
         assert.deepEqual(all.map(text), ['manifest-put', 'tag-put', 'tag-put-2', 'tag-delete', 'manifest-delete']);
-        assert.ok(all.every((e, i) => i === 0 || e.seq > (all[i - 1]?.seq ?? Infinity)), 'sequence increases');
+        assert.ok(
+          all.every((e, i) => i === 0 || e.seq > (all[i - 1]?.seq ?? Infinity)),
+          'sequence increases',
+        );
         assert.deepEqual((await store.readOutbox(2)).map(text), ['manifest-put', 'tag-put']);
         await store.deleteOutbox(all.slice(0, 3).map((e) => e.seq));
         assert.equal(store.outboxDepth(), 2);

@@ -9,7 +9,11 @@ export const ErrorTable = {
   BLOB_UPLOAD_RANGE: { code: 'BLOB_UPLOAD_INVALID', status: 416, message: 'upload chunk out of order' },
   BLOB_UPLOAD_UNKNOWN: { code: 'BLOB_UPLOAD_UNKNOWN', status: 404, message: 'blob upload unknown to registry' },
   DIGEST_INVALID: { code: 'DIGEST_INVALID', status: 400, message: 'provided digest did not match uploaded content' },
-  MANIFEST_BLOB_UNKNOWN: { code: 'MANIFEST_BLOB_UNKNOWN', status: 404, message: 'manifest references a manifest or blob unknown to registry' },
+  MANIFEST_BLOB_UNKNOWN: {
+    code: 'MANIFEST_BLOB_UNKNOWN',
+    status: 404,
+    message: 'manifest references a manifest or blob unknown to registry',
+  },
   MANIFEST_INVALID: { code: 'MANIFEST_INVALID', status: 400, message: 'manifest invalid' },
   MANIFEST_TOO_LARGE: { code: 'SIZE_INVALID', status: 413, message: 'manifest exceeds the size limit' },
   MANIFEST_UNKNOWN: { code: 'MANIFEST_UNKNOWN', status: 404, message: 'manifest unknown to registry' },

@@ -43,6 +43,9 @@ export function lookupReference(input: string): Reference {
   try {
     return parseReference(input);
   } catch (e) {
-    throw oci('MANIFEST_UNKNOWN', 'manifest unknown: the reference is neither a valid tag nor a digest', { reference: input.slice(0, 128), reason: (e as Error).message });
+    throw oci('MANIFEST_UNKNOWN', 'manifest unknown: the reference is neither a valid tag nor a digest', {
+      reference: input.slice(0, 128),
+      reason: (e as Error).message,
+    });
   }
 }

@@ -32,7 +32,12 @@ export interface GcReport {
 }
 
 /** collectGarbage, counted in the node's metrics (failures too). */
-export async function runGc(registry: { gc: GarbageCollector }, opts: GcOptions, log: Logger, metrics: { gc(report: GcReport | undefined): void }): Promise<GcReport> {
+export async function runGc(
+  registry: { gc: GarbageCollector },
+  opts: GcOptions,
+  log: Logger,
+  metrics: { gc(report: GcReport | undefined): void },
+): Promise<GcReport> {
   try {
     const report = await collectGarbage(registry, opts, log);
     metrics.gc(report);
@@ -70,7 +75,15 @@ export class GarbageCollector {
     const live = new Set<string>();
     const guard = this.guard;
     const stop = guard.watch((d) => live.add(d));
-    const report: GcReport = { dryRun: opts.dryRun, blobsDeleted: [], bytesFreed: 0, linksRemoved: 0, uploadsRemoved: 0, broken: [], ms: 0 };
+    const report: GcReport = {
+      dryRun: opts.dryRun,
+      blobsDeleted: [],
+      bytesFreed: 0,
+      linksRemoved: 0,
+      uploadsRemoved: 0,
+      broken: [],
+      ms: 0,
+    };
     try {
       const marked = await this.mark(report.broken);
       const linked = new Set<string>();
@@ -132,7 +145,8 @@ export class GarbageCollector {
         manifests.add(m.digest);
         marked.add(m.digest);
         for (const r of m.references) marked.add(r);
-        if ((await driver.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
+        if ((await driver.stat(m.digest)) === undefined)
+          broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
         for (const r of m.references) {
           const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
           if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });

@@ -19,7 +19,6 @@ export interface StoredManifest {
 }
 
 export class ManifestService {
-
   constructor(
     private readonly driver: BlobDriver,
     private readonly meta: MetaStore,
@@ -30,8 +29,7 @@ export class ManifestService {
     private readonly events?: EventRecorder,
     /** Told of every manifest linked or removed, so signatures are tracked as they arrive. */
     private readonly trust?: TrustGate,
-  ) {
-  }
+  ) {}
 
   /** The record of the manifest a tag or digest names in `repo`, when it is here. */
   async find(repo: string, ref: Reference): Promise<ManifestRecord | undefined> {
@@ -85,7 +83,14 @@ export class ManifestService {
   }
 
   /** Store a verified manifest and point `ref.tag` at it; a push records its events, a `replicated` one none. */
-  private async store(repo: string, ref: Reference, digest: Digest, body: Buffer, parsed: ParsedManifest, replicated: boolean): Promise<ManifestRecord> {
+  private async store(
+    repo: string,
+    ref: Reference,
+    digest: Digest,
+    body: Buffer,
+    parsed: ParsedManifest,
+    replicated: boolean,
+  ): Promise<ManifestRecord> {
     const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
     // A GC running meanwhile must keep what this manifest depends on until it is committed.
     const release = this.guard.hold([digest, ...references]);
@@ -157,5 +162,4 @@ export class ManifestService {
       }
     });
   }
-
 }

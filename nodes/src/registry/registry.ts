@@ -57,7 +57,14 @@ export class Registry {
     this.policies = new TrustPolicies(deps.meta, clock, deps.events, deps.log);
     this.identities = new Identities(deps.meta, clock, deps.events, now);
     const evidence = new EvidenceReader(deps.meta, deps.driver);
-    this.trust = new TrustGate(deps.meta, this.policies, evidence, new TagBindings(deps.meta, evidence, now), deps.log ?? silentLogger, now);
+    this.trust = new TrustGate(
+      deps.meta,
+      this.policies,
+      evidence,
+      new TagBindings(deps.meta, evidence, now),
+      deps.log ?? silentLogger,
+      now,
+    );
     this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
     this.listing = new ListingService(deps.meta);
     this.replication = new Replication(this.#stores, this.manifests);

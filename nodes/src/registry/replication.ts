@@ -58,7 +58,13 @@ export class Replication {
   }
 
   /** Store a manifest whose blobs and children are here already; `parsed` is its body as the copier parsed it. */
-  async applyReplicatedManifest(repo: string, digest: Digest, body: Buffer, mediaType: string, parsed: ParsedManifest = parseManifest(body, mediaType)): Promise<void> {
+  async applyReplicatedManifest(
+    repo: string,
+    digest: Digest,
+    body: Buffer,
+    mediaType: string,
+    parsed: ParsedManifest = parseManifest(body, mediaType),
+  ): Promise<void> {
     await this.manifests.putReplicated(repo, digest, body, parsed);
   }
 

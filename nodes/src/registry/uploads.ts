@@ -206,7 +206,9 @@ export class UploadService {
     // A body without Content-Length (chunked) is checked against its Content-Range only now. The
     // bytes stay (they came in order, from this offset on); the client hears its range was wrong.
     if (range && up.size !== range.end + 1) {
-      throw oci('BLOB_UPLOAD_RANGE', `Content-Range declared ${range.end - range.start + 1} bytes, the body had ${up.size - range.start}`, { offset: up.size });
+      throw oci('BLOB_UPLOAD_RANGE', `Content-Range declared ${range.end - range.start + 1} bytes, the body had ${up.size - range.start}`, {
+        offset: up.size,
+      });
     }
     return up.size;
   }

@@ -176,7 +176,13 @@ async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: nu
   } finally {
     // Only reuse buffers that no read fills and no sink holds any more.
     await Promise.allSettled(reads.map((r) => r.done));
-    if (await inFlight.then(() => true, () => false)) owned.forEach((buf) => buffers.give(buf));
+    if (
+      await inFlight.then(
+        () => true,
+        () => false,
+      )
+    )
+      owned.forEach((buf) => buffers.give(buf));
   }
 }
 

@@ -46,14 +46,24 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
       it('reads inclusive ranges: first byte, last byte, middle, everything', async () => {
         const d = await put(driver, hello);
         const last = hello.length - 1;
-        for (const [start, end] of [[0, 0], [last, last], [7, 12], [0, last]] as const) {
+        for (const [start, end] of [
+          [0, 0],
+          [last, last],
+          [7, 12],
+          [0, last],
+        ] as const) {
           assert.deepEqual(await bytes(await driver.read(d, { start, end })), hello.subarray(start, end + 1), `${start}-${end}`);
         }
       });
 
       it('rejects ranges outside the blob with RANGE_INVALID', async () => {
         const d = await put(driver, hello);
-        for (const [start, end] of [[0, hello.length], [5, 4], [-1, 3], [1.5, 3]]) {
+        for (const [start, end] of [
+          [0, hello.length],
+          [5, 4],
+          [-1, 3],
+          [1.5, 3],
+        ]) {
           await rejectsWith(driver.read(d, { start, end }), 'RANGE_INVALID');
         }
       });
@@ -213,7 +223,10 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         const listed = await collect(driver.listUploads());
         assert.deepEqual(
           listed.map(({ id, size }) => ({ id, size })).sort((x, y) => x.id.localeCompare(y.id)),
-          [{ id: 'a', size: 0 }, { id: 'b', size: hello.length }],
+          [
+            { id: 'a', size: 0 },
+            { id: 'b', size: hello.length },
+          ],
         );
         for (const { modified } of listed) assert.ok(Number.isFinite(modified) && modified > 0);
       });
@@ -255,7 +268,11 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         const once = sink();
         await driver.writeTo(d, once.writable, { start: 4097, end: total - 3 }, { once: true });
         assert.ok(once.bytes().equals(pattern(4097, total - 4099)), 'a one-off writeTo (O_DIRECT reads where the driver does them)');
-        for (const [start, end] of [[5 * MiB - 100, 5 * MiB + 100], [total - 1, total - 1], [3, 3 * MiB + 7]] as const) {
+        for (const [start, end] of [
+          [5 * MiB - 100, 5 * MiB + 100],
+          [total - 1, total - 1],
+          [3, 3 * MiB + 7],
+        ] as const) {
           assert.ok((await bytes(await driver.read(d, { start, end }))).equals(pattern(start, end + 1 - start)), `${start}-${end}`);
         }
       });
@@ -264,14 +281,19 @@ export function blobDriverSuite(name: string, make: () => Promise<DriverFixture>
         const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
         const body = Buffer.concat([...generate(0, MiB)]);
         const d = digestOf(body);
-        await Promise.all(ids.map(async (id) => {
-          await driver.createUpload(id);
-          await driver.appendUpload(id, Readable.from(generate(0, MiB)));
-        }));
+        await Promise.all(
+          ids.map(async (id) => {
+            await driver.createUpload(id);
+            await driver.appendUpload(id, Readable.from(generate(0, MiB)));
+          }),
+        );
         await Promise.all(ids.map((id) => driver.commitUpload(id, d)));
         assert.ok((await driver.readAll(d)).equals(body));
         assert.deepEqual(await collect(driver.listUploads()), []);
-        assert.deepEqual((await collect(driver.list())).map((b) => b.digest), [d]);
+        assert.deepEqual(
+          (await collect(driver.list())).map((b) => b.digest),
+          [d],
+        );
       });
     });
   });

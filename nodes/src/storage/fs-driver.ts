@@ -228,8 +228,6 @@ function blobUnknown(digest: Digest): OciError {
   return oci('BLOB_UNKNOWN', undefined, { digest });
 }
 
-
-
 /** The promise's value, or undefined when it failed with ENOENT; other errors propagate unchanged. */
 async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
   try {

@@ -10,7 +10,6 @@ import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
 import { streamInto } from './copy.js';
 import { checkRange, checkUploadId, uploadUnknown } from './checks.js';
 
-
 interface Entry {
   chunks: Buffer[];
   size: number;
@@ -111,9 +110,6 @@ export class MemoryBlobDriver implements BlobDriver {
     return upload;
   }
 }
-
-
-
 
 /** The parts of chunks covering bytes [from, to), without copying. */
 function slice(chunks: Buffer[], from: number, to: number): Buffer[] {

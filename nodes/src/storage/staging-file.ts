@@ -48,7 +48,7 @@ function writeAll(fd: number, data: Uint8Array, position: number): Promise<void>
 
 function readAt(fd: number, length: number, position: number): Buffer {
   const buf = Buffer.alloc(length);
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     const n = readSync(fd, buf, at, length - at, position + at);
     if (n === 0) throw new Error('staging file shrank while it was opened');
     at += n;
@@ -142,7 +142,7 @@ export class StagingFile {
   async #appendDirect(data: Uint8Array): Promise<void> {
     const directFd = this.directFd as number;
     const buf = alignedStage();
-    for (let at = 0; at < data.length; ) {
+    for (let at = 0; at < data.length;) {
       const carried = this.#tail.length;
       const n = Math.min(data.length - at, buf.length - carried);
       const whole = carried + n - ((carried + n) % BLOCK);
@@ -165,9 +165,7 @@ export class StagingFile {
     this.#unflushed += data.length;
     if (this.#unflushed >= FLUSH_EVERY && !this.#flushing) {
       this.#unflushed = 0;
-      this.#flushing = new Promise<void>((resolve) => fdatasync(this.fd, () => resolve())).finally(
-        () => (this.#flushing = undefined),
-      );
+      this.#flushing = new Promise<void>((resolve) => fdatasync(this.fd, () => resolve())).finally(() => (this.#flushing = undefined));
     }
   }
 

@@ -28,7 +28,7 @@ function rehash(path: string, alg: string): string {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1024 * 1024);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }

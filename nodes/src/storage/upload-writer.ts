@@ -97,7 +97,7 @@ export class UploadWriter {
     try {
       for await (const chunk of source as AsyncIterable<Buffer | string>) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        for (let at = 0; at < bytes.length; ) {
+        for (let at = 0; at < bytes.length;) {
           buf ??= this.#take();
           const n = Math.min(BATCH - fill, bytes.length - at);
           new Uint8Array(buf, fill, n).set(bytes.subarray(at, at + n));

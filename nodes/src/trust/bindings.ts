@@ -59,7 +59,10 @@ export class TagBindings {
     let claim;
     try {
       bundle = await this.evidence.bundleOf(manifest);
-      const envelope = (JSON.parse(bundle.toString('utf8')) as { dsseEnvelope?: { payload?: string }; verificationMaterial?: { publicKey?: { hint?: string } } });
+      const envelope = JSON.parse(bundle.toString('utf8')) as {
+        dsseEnvelope?: { payload?: string };
+        verificationMaterial?: { publicKey?: { hint?: string } };
+      };
       const { statement, digest } = parseStatement(Buffer.from(envelope.dsseEnvelope?.payload ?? '', 'base64'));
       claim = { binding: bindingOf(statement, digest), keyId: envelope.verificationMaterial?.publicKey?.hint ?? '' };
     } catch (e) {

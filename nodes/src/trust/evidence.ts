@@ -25,7 +25,9 @@ export class EvidenceReader {
   ) {}
 
   async read(trust: Trust, version: string, repo: string, digest: Digest, artifactTypes: readonly string[]): Promise<Evidence[]> {
-    const referrers = (await this.meta.listReferrers(repo, digest)).filter((d) => d.artifactType !== undefined && artifactTypes.includes(d.artifactType));
+    const referrers = (await this.meta.listReferrers(repo, digest)).filter(
+      (d) => d.artifactType !== undefined && artifactTypes.includes(d.artifactType),
+    );
     return Promise.all(referrers.map((d) => this.verify(trust, version, d.digest)));
   }
 
@@ -45,7 +47,9 @@ export class EvidenceReader {
 
   /** The bundle layer of a signature manifest. */
   async bundleOf(manifest: Digest): Promise<Buffer> {
-    const m = JSON.parse((await this.driver.readAll(manifest)).toString('utf8')) as { layers?: { mediaType?: string; digest?: string; size?: number }[] };
+    const m = JSON.parse((await this.driver.readAll(manifest)).toString('utf8')) as {
+      layers?: { mediaType?: string; digest?: string; size?: number }[];
+    };
     const layer = m.layers?.[0];
     if (!layer || m.layers?.length !== 1 || layer.mediaType !== SIGSTORE_BUNDLE_V03) throw new Error('expected one sigstore bundle layer');
     if (typeof layer.size !== 'number' || layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);

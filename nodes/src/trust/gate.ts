@@ -1,6 +1,14 @@
 import {
-  COSIGN_SIMPLESIGNING, evaluateDigest, evaluateTag, OCI_EMPTY, SIGNATURE_ARTIFACTS, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT,
-  type CompiledPolicy, type Decision, type Trust,
+  COSIGN_SIMPLESIGNING,
+  evaluateDigest,
+  evaluateTag,
+  OCI_EMPTY,
+  SIGNATURE_ARTIFACTS,
+  SIGSTORE_BUNDLE_V03,
+  TAG_BINDING_ARTIFACT,
+  type CompiledPolicy,
+  type Decision,
+  type Trust,
 } from 'georeg/trust';
 import { oci } from '../oci/errors.js';
 import { ImageTypes, IndexTypes } from '../oci/media-types.js';
@@ -17,7 +25,12 @@ const DECISION_CACHE = 10_000;
 const DIGEST_SIGNATURES = [SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT];
 const LEGACY_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.sig$/;
 /** Layer media types of signature artifacts: none of them is a file system a runtime could run. */
-const SIGNATURE_LAYERS: ReadonlySet<string> = new Set([SIGSTORE_BUNDLE_V03, COSIGN_SIMPLESIGNING, 'application/jose+json', 'application/cose']);
+const SIGNATURE_LAYERS: ReadonlySet<string> = new Set([
+  SIGSTORE_BUNDLE_V03,
+  COSIGN_SIMPLESIGNING,
+  'application/jose+json',
+  'application/cose',
+]);
 
 /** A cached decision with the counter it adds to each time it is served. */
 interface Decided {
@@ -43,7 +56,22 @@ function isSignature(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 
 }
 
 /** The fields of a manifest and its descriptors, as the OCI image spec spells them. */
-const FIELDS = new Map(['schemaVersion', 'mediaType', 'artifactType', 'config', 'layers', 'subject', 'annotations', 'digest', 'size', 'urls', 'data', 'platform'].map((f) => [f.toLowerCase(), f]));
+const FIELDS = new Map(
+  [
+    'schemaVersion',
+    'mediaType',
+    'artifactType',
+    'config',
+    'layers',
+    'subject',
+    'annotations',
+    'digest',
+    'size',
+    'urls',
+    'data',
+    'platform',
+  ].map((f) => [f.toLowerCase(), f]),
+);
 
 /**
  * Whether `o` has a key that is a field in other letter case (`Layers`). Go's encoding/json, which
@@ -59,7 +87,11 @@ function caseVariant(o: unknown): boolean {
 }
 
 /** A push that adds a signature and nothing else (the `sign` action): a signature artifact by digest, or under its legacy `.sig` tag, never another tag. */
-export function isSignaturePush(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>, bytes: Buffer): boolean {
+export function isSignaturePush(
+  ref: Reference,
+  record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>,
+  bytes: Buffer,
+): boolean {
   return (ref.tag === undefined || LEGACY_SIGNATURE_TAG.test(ref.tag)) && isSignature(ref, record, bytes);
 }
 
@@ -148,8 +180,19 @@ export class TrustGate {
     this.#generations.set(repo, (this.#generations.get(repo) ?? 0) + 1);
   }
 
-  private async decide(key: string, version: string, trust: Trust, policy: CompiledPolicy, repo: string, ref: Reference, record: ManifestRecord): Promise<void> {
-    const d = ref.tag === undefined ? await this.decideDigest(trust, version, policy, repo, record) : await this.decideTag(trust, version, policy, repo, ref.tag, record);
+  private async decide(
+    key: string,
+    version: string,
+    trust: Trust,
+    policy: CompiledPolicy,
+    repo: string,
+    ref: Reference,
+    record: ManifestRecord,
+  ): Promise<void> {
+    const d =
+      ref.tag === undefined
+        ? await this.decideDigest(trust, version, policy, repo, record)
+        : await this.decideTag(trust, version, policy, repo, ref.tag, record);
     const decided = { decision: d, tally: this.tally(`${policy.mode}/${d.result}`) };
     this.#decisions.set(key, decided);
     this.apply(policy, repo, ref, record, decided);
@@ -180,13 +223,25 @@ export class TrustGate {
     if (d.allowed) return undefined;
     const what = ref.tag === undefined ? `${repo}@${record.digest}` : `${repo}:${ref.tag}`;
     if (policy.mode === 'audit') {
-      this.log.warn('trust audit: would deny', { repository: repo, reference: ref.tag ?? record.digest, reason: d.result, detail: d.message });
+      this.log.warn('trust audit: would deny', {
+        repository: repo,
+        reference: ref.tag ?? record.digest,
+        reason: d.result,
+        detail: d.message,
+      });
       return undefined;
     }
     throw oci('DENIED', `${what} is not trusted (${d.result}): ${d.message}`, { reason: d.result });
   }
 
-  private async decideTag(trust: Trust, version: string, policy: CompiledPolicy, repo: string, tag: string, record: ManifestRecord): Promise<Decision> {
+  private async decideTag(
+    trust: Trust,
+    version: string,
+    policy: CompiledPolicy,
+    repo: string,
+    tag: string,
+    record: ManifestRecord,
+  ): Promise<Decision> {
     const [highest, evidence] = await Promise.all([
       this.bindings.highest(trust, version, policy, repo, tag),
       this.evidence.read(trust, version, repo, record.digest, [TAG_BINDING_ARTIFACT]),
@@ -195,7 +250,13 @@ export class TrustGate {
   }
 
   /** By digest: the manifest's own signatures, else those of an index in the repository that lists it. */
-  private async decideDigest(trust: Trust, version: string, policy: CompiledPolicy, repo: string, record: ManifestRecord): Promise<Decision> {
+  private async decideDigest(
+    trust: Trust,
+    version: string,
+    policy: CompiledPolicy,
+    repo: string,
+    record: ManifestRecord,
+  ): Promise<Decision> {
     const signed = async (digest: ManifestRecord['digest']): Promise<Decision> =>
       evaluateDigest(trust, policy, repo, digest, await this.evidence.read(trust, version, repo, digest, DIGEST_SIGNATURES), this.now());
     const own = await signed(record.digest);

@@ -113,7 +113,8 @@ export class TrustPolicies {
       return false;
     }
     const applied = await this.#lww.apply(POLICY_KEY, { document: trust.document }, at, { stored: (stored) => this.#use(stored, trust) });
-    if (applied === 'ahead') this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
+    if (applied === 'ahead')
+      this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
     return applied === 'stored';
   }
 

@@ -37,21 +37,29 @@ describe('last writer wins, one change of a key at a time', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const held = async (key: string): Promise<{ clock: HlcTimestamp } & Record<string, unknown>> => JSON.parse((await meta.getSetting(key)) ?? 'null') as { clock: HlcTimestamp };
+  const held = async (key: string): Promise<{ clock: HlcTimestamp } & Record<string, unknown>> =>
+    JSON.parse((await meta.getSetting(key)) ?? 'null') as { clock: HlcTimestamp };
 
   it('keeps the newer of two concurrent replicated writes of one identity, whichever starts first', async () => {
     const ids = new Identities(meta, hlc);
     for (let round = 0; round < ROUNDS; round++) {
       const name = `dev-${round}`;
       const { older, newer } = pair(round);
-      const writes = [() => ids.applyReplicated(`auth/user/${name}`, user(name, 2), newer), () => ids.applyReplicated(`auth/user/${name}`, user(name, 1), older)];
+      const writes = [
+        () => ids.applyReplicated(`auth/user/${name}`, user(name, 2), newer),
+        () => ids.applyReplicated(`auth/user/${name}`, user(name, 1), older),
+      ];
       // Newer first is the order an unserialised read-compare-write loses: both read nothing, the older lands last.
       const [first, second] = round % 2 === 0 ? writes : writes.reverse();
       const kept = await Promise.all([first!(), second!()]);
       const stored = await held(`auth/user/${name}`);
       assert.deepEqual(stored.clock, newer, `round ${round}`);
       assert.equal(stored.created, 2, `round ${round}`);
-      assert.equal(kept.filter(Boolean).length, round % 2 === 0 ? 1 : 2, `round ${round}: the older one is refused only when it comes second`);
+      assert.equal(
+        kept.filter(Boolean).length,
+        round % 2 === 0 ? 1 : 2,
+        `round ${round}: the older one is refused only when it comes second`,
+      );
     }
   });
 
@@ -59,7 +67,10 @@ describe('last writer wins, one change of a key at a time', () => {
     const policies = new TrustPolicies(meta, hlc);
     for (let round = 0; round < ROUNDS; round++) {
       const { older, newer } = pair(round);
-      const writes = [() => policies.applyReplicated(policy(`new-${round}/**`), newer), () => policies.applyReplicated(policy(`old-${round}/**`), older)];
+      const writes = [
+        () => policies.applyReplicated(policy(`new-${round}/**`), newer),
+        () => policies.applyReplicated(policy(`old-${round}/**`), older),
+      ];
       const [first, second] = round % 2 === 0 ? writes : writes.reverse();
       await Promise.all([first!(), second!()]);
       const stored = await held('trust/policy');
@@ -80,21 +91,27 @@ describe('last writer wins, one change of a key at a time', () => {
       const replicated = () => ids.applyReplicated('auth/user/ops', user('ops', round), at);
       await (round % 4 < 2 ? Promise.all([local(), replicated()]) : Promise.all([replicated(), local()]));
       const stored = await held('auth/user/ops');
-      assert.ok(compareHlc(stored.clock, at) >= 0, `round ${round}: ${JSON.stringify(stored.clock)} is older than the replicated ${JSON.stringify(at)}`);
+      assert.ok(
+        compareHlc(stored.clock, at) >= 0,
+        `round ${round}: ${JSON.stringify(stored.clock)} is older than the replicated ${JSON.stringify(at)}`,
+      );
       assert.ok(compareHlc(stored.clock, base) > 0, `round ${round}: the local change orders after the record it replaced`);
       assert.equal(stored.disabled, stored.clock.region === 'here', `round ${round}: the stored content is the change its clock names`);
     }
   });
 
-  it('makes a local change from the record held when it is written: a peer\'s change replicated meanwhile is kept', async () => {
+  it("makes a local change from the record held when it is written: a peer's change replicated meanwhile is kept", async () => {
     const ids = new Identities(meta, hlc);
     await ids.addUser('bob', 'bobs first password', false, { roles: [{ repositories: ['team/**'], roles: ['push'] }] });
     // A password change hashes for tens of milliseconds; a peer disables bob and drops his roles meanwhile.
     const changing = ids.setUser('bob', { password: 'bobs second password' });
     const disabled = { ...(JSON.parse(user('bob', 1)) as object), disabled: true, roles: [] };
-    assert.equal(await ids.applyReplicated('auth/user/bob', JSON.stringify(disabled), { wallMs: Date.now(), logical: 0, region: 'peer' }), true);
+    assert.equal(
+      await ids.applyReplicated('auth/user/bob', JSON.stringify(disabled), { wallMs: Date.now(), logical: 0, region: 'peer' }),
+      true,
+    );
     const view = await changing;
-    assert.deepEqual([view.disabled, view.roles], [true, []], 'the peer\'s disable and roles survive the local password change');
+    assert.deepEqual([view.disabled, view.roles], [true, []], "the peer's disable and roles survive the local password change");
     assert.equal(await ids.login('bob', 'bobs second password'), undefined, 'disabled');
   });
 });

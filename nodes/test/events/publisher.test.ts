@@ -141,7 +141,12 @@ describe('events: stop() while NATS cannot be reached', function () {
 
   it('returns promptly while it retries an unreachable NATS with a long backoff', async () => {
     const port = await closedPort(); // nothing listens there
-    const publisher = new OutboxPublisher(new MemoryMetaStore(), { servers: `nats://127.0.0.1:${port}`, region: 'eu', log: silentLogger, maxBackoffMs: 60_000 });
+    const publisher = new OutboxPublisher(new MemoryMetaStore(), {
+      servers: `nats://127.0.0.1:${port}`,
+      region: 'eu',
+      log: silentLogger,
+      maxBackoffMs: 60_000,
+    });
     publisher.start();
     // Let it fail a few times, so that its backoff has grown long.
     while (publisher.failures < 4) await new Promise((r) => setTimeout(r, 10));

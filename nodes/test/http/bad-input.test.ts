@@ -29,7 +29,11 @@ describe('http: bad input', () => {
   });
 
   /** A request with the path sent exactly as given (no URL normalisation of `..` or `//`). */
-  function raw(method: string, path: string, opts: { headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<Res> {
+  function raw(
+    method: string,
+    path: string,
+    opts: { headers?: Record<string, string | number>; body?: Buffer | string } = {},
+  ): Promise<Res> {
     return http(method, `${node.url}${path}`, opts);
   }
 
@@ -89,7 +93,11 @@ describe('http: bad input', () => {
       it(`rejects name ${JSON.stringify(name.length > 40 ? `${name.slice(0, 20)}…(${name.length})` : name)} on every route with 400 NAME_INVALID`, async () => {
         for (const route of routes) {
           const [method = 'GET', path = ''] = route(name.replace(/ /g, '%20'));
-          const res = await raw(method, path, method === 'PUT' ? { body: '{}', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } } : {});
+          const res = await raw(
+            method,
+            path,
+            method === 'PUT' ? { body: '{}', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } } : {},
+          );
           expectRejected(res, 400, method === 'HEAD' ? undefined : 'NAME_INVALID');
         }
       });
@@ -181,7 +189,11 @@ describe('http: bad input', () => {
     it('deeply nested JSON as a manifest answers 400 MANIFEST_INVALID', async () => {
       const depth = 200_000;
       const body = '['.repeat(depth) + ']'.repeat(depth);
-      expectRejected(await raw('PUT', '/v2/bad/ok/manifests/deep', { body, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } }), 400, 'MANIFEST_INVALID');
+      expectRejected(
+        await raw('PUT', '/v2/bad/ok/manifests/deep', { body, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } }),
+        400,
+        'MANIFEST_INVALID',
+      );
     });
 
     it('a manifest of 20,000 unknown layers answers 404 MANIFEST_BLOB_UNKNOWN', async () => {
@@ -200,8 +212,12 @@ describe('http: bad input', () => {
     });
 
     it('a manifest with __proto__ keys is rejected or stored, never a 500', async () => {
-      const body = '{"schemaVersion":2,"__proto__":{"polluted":true},"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"__proto__":"x"}}';
-      const res = await raw('PUT', '/v2/bad/ok/manifests/proto', { body, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } });
+      const body =
+        '{"schemaVersion":2,"__proto__":{"polluted":true},"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"__proto__":"x"}}';
+      const res = await raw('PUT', '/v2/bad/ok/manifests/proto', {
+        body,
+        headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' },
+      });
       assert.ok(res.status === 201 || (res.status >= 400 && res.status < 500), `${res.status} ${res.body.toString()}`);
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
@@ -223,7 +239,11 @@ describe('http: bad input', () => {
     });
 
     it('PUT with a malformed Content-Range answers 416', async () => {
-      expectRejected(await raw('PUT', `${upload}?digest=${sha256('abc')}`, { body: 'abc', headers: { 'Content-Range': 'nope' } }), 416, 'BLOB_UPLOAD_INVALID');
+      expectRejected(
+        await raw('PUT', `${upload}?digest=${sha256('abc')}`, { body: 'abc', headers: { 'Content-Range': 'nope' } }),
+        416,
+        'BLOB_UPLOAD_INVALID',
+      );
     });
 
     for (const r of ['bytes=abc', 'bytes=1-2-3', 'bytes=--1', 'items=0-1', 'bytes=99999999999999999999-']) {
@@ -273,7 +293,19 @@ describe('http: bad input', () => {
   });
 
   describe('routes and methods', () => {
-    for (const path of ['/', '/v1/', '/v3/', '/v2/bad/ok', '/v2/bad/ok/', '/v2/bad/ok/unknown', '/v2/bad/ok/tags', '/v2/bad/ok/blobs/', '/v2/_catalog/x', '/georeg/v1/nope', '/favicon.ico']) {
+    for (const path of [
+      '/',
+      '/v1/',
+      '/v3/',
+      '/v2/bad/ok',
+      '/v2/bad/ok/',
+      '/v2/bad/ok/unknown',
+      '/v2/bad/ok/tags',
+      '/v2/bad/ok/blobs/',
+      '/v2/_catalog/x',
+      '/georeg/v1/nope',
+      '/favicon.ico',
+    ]) {
       it(`GET ${path} answers 404`, async () => {
         expectRejected(await raw('GET', path), 404);
       });
@@ -305,16 +337,29 @@ describe('http: bad input', () => {
 
   describe('bodies', () => {
     it('a monolithic POST whose body is shorter than its digest answers 400 DIGEST_INVALID', async () => {
-      expectRejected(await raw('POST', `/v2/bad/ok/blobs/uploads/?digest=${sha256('full content')}`, { body: 'full' }), 400, 'DIGEST_INVALID');
+      expectRejected(
+        await raw('POST', `/v2/bad/ok/blobs/uploads/?digest=${sha256('full content')}`, { body: 'full' }),
+        400,
+        'DIGEST_INVALID',
+      );
       expectRejected(await raw('POST', `/v2/bad/ok/blobs/uploads/?digest=${sha256('full content')}`), 400, 'DIGEST_INVALID');
     });
 
     it('a chunked manifest over the limit answers 413', async () => {
       const res = await new Promise<number>((resolve, reject) => {
-        const req = request({ host, port, method: 'PUT', path: '/v2/bad/ok/manifests/chunked', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } }, (r) => {
-          r.resume();
-          r.on('end', () => resolve(r.statusCode ?? 0));
-        });
+        const req = request(
+          {
+            host,
+            port,
+            method: 'PUT',
+            path: '/v2/bad/ok/manifests/chunked',
+            headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+          },
+          (r) => {
+            r.resume();
+            r.on('end', () => resolve(r.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         const piece = Buffer.alloc(512 * 1024, 0x20);
         for (let i = 0; i < 10; i++) req.write(piece);

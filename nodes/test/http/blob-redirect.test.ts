@@ -28,7 +28,9 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
   let asked: string[] = [];
 
   const token = async (node: TestNode, scope: string): Promise<string> => {
-    const res = await http('GET', `${node.url}/oauth2/token?service=georeg&scope=${encodeURIComponent(scope)}`, { headers: { Authorization: basic('admin', ADMIN_PASSWORD) } });
+    const res = await http('GET', `${node.url}/oauth2/token?service=georeg&scope=${encodeURIComponent(scope)}`, {
+      headers: { Authorization: basic('admin', ADMIN_PASSWORD) },
+    });
     assert.equal(res.status, 200, res.body.toString());
     return res.json<{ token: string }>().token;
   };
@@ -36,7 +38,10 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
   async function authNode(extra: { redirectTtlSeconds?: number } = {}): Promise<TestNode> {
     process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
     try {
-      return await startTestNode({ auth: { enabled: true, signingKeyFile: join(dir, 'signing.key') }, replication: { redirectTtlSeconds: extra.redirectTtlSeconds ?? 60 } });
+      return await startTestNode({
+        auth: { enabled: true, signingKeyFile: join(dir, 'signing.key') },
+        replication: { redirectTtlSeconds: extra.redirectTtlSeconds ?? 60 },
+      });
     } finally {
       delete process.env.GEOREG_ADMIN_PASSWORD;
     }
@@ -49,7 +54,11 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
       locate: async () => [],
       findBlob: async (repo, d) => {
         asked.push(`${repo}@${d}`);
-        return (await http('HEAD', `${holder.url}/v2/${repo}/blobs/${d}`, { headers: bearer(await token(holder, `repository:${repo}:pull`)) })).status === 200 ? `${holder.url}/` : undefined;
+        return (
+          await http('HEAD', `${holder.url}/v2/${repo}/blobs/${d}`, { headers: bearer(await token(holder, `repository:${repo}:pull`)) })
+        ).status === 200
+          ? `${holder.url}/`
+          : undefined;
       },
     };
     node.status.replication = source;
@@ -57,7 +66,9 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
 
   /** The redirect `lagging` answers for a GET of the blob in `repo`. */
   async function redirect(node: TestNode, repo = 'team/app'): Promise<URL> {
-    const res = await http('GET', `${node.url}/v2/${repo}/blobs/${digest}`, { headers: bearer(await token(node, `repository:${repo}:pull`)) });
+    const res = await http('GET', `${node.url}/v2/${repo}/blobs/${digest}`, {
+      headers: bearer(await token(node, `repository:${repo}:pull`)),
+    });
     assert.equal(res.status, 307, res.body.toString());
     return new URL(res.header('location') ?? '');
   }
@@ -118,7 +129,11 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
     expectError(await http('GET', `${origin.url}/georeg/v1/data/team/other/blobs/${digest}?t=${t}`), 403, 'DENIED');
     expectError(await http('GET', `${origin.url}/georeg/v1/data/team/app/blobs/${digest}`), 403, 'DENIED');
     // An access token, even one granting the pull, is not a signed URL's credential; nor is a token signed by another key.
-    expectError(await http('GET', `${origin.url}/georeg/v1/data/team/app/blobs/${digest}?t=${await token(origin, 'repository:team/app:pull')}`), 403, 'DENIED');
+    expectError(
+      await http('GET', `${origin.url}/georeg/v1/data/team/app/blobs/${digest}?t=${await token(origin, 'repository:team/app:pull')}`),
+      403,
+      'DENIED',
+    );
     const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const forged = new JwtSigner(otherKey, 'georeg', 'georeg').issue('team/app', 60, { typ: 'blob', dgst: digest }).token;
     expectError(await http('GET', `${origin.url}/georeg/v1/data/team/app/blobs/${digest}?t=${forged}`), 403, 'DENIED');
@@ -131,7 +146,9 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
       routeTo(shortLived, origin);
       const to = await redirect(shortLived);
       assert.equal((await http('GET', to.href)).status, 200);
-      const { exp } = JSON.parse(Buffer.from((to.searchParams.get('t') as string).split('.')[1] as string, 'base64url').toString()) as { exp: number };
+      const { exp } = JSON.parse(Buffer.from((to.searchParams.get('t') as string).split('.')[1] as string, 'base64url').toString()) as {
+        exp: number;
+      };
       // Waiting for the expiry itself is the point: nothing else can be awaited.
       await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 1100));
       const replay = await http('GET', to.href);

@@ -10,17 +10,21 @@ describe('failed logins behind one address (issue 14)', function () {
   let node: TestNode;
 
   const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-  const tokenGet = (user: string, password: string): Promise<Res> => http('GET', `${node.url}/oauth2/token?service=georeg`, { headers: basic(user, password) });
+  const tokenGet = (user: string, password: string): Promise<Res> =>
+    http('GET', `${node.url}/oauth2/token?service=georeg`, { headers: basic(user, password) });
 
   before(async () => {
     process.env.GEOREG_ADMIN_PASSWORD = ADMIN_PASSWORD;
     node = await startTestNode({ auth: { enabled: true } }).finally(() => delete process.env.GEOREG_ADMIN_PASSWORD);
-    const created = await http('POST', `${node.url}/georeg/v1/auth/users`, { headers: basic('admin', ADMIN_PASSWORD), body: JSON.stringify({ name: 'ci', password: CI_PASSWORD }) });
+    const created = await http('POST', `${node.url}/georeg/v1/auth/users`, {
+      headers: basic('admin', ADMIN_PASSWORD),
+      body: JSON.stringify({ name: 'ci', password: CI_PASSWORD }),
+    });
     assert.equal(created.status, 201, created.body.toString());
   });
   after(() => node.close());
 
-  it('a burst of correct logins of one name from one address all succeed (a CI job\'s parallel pulls)', async () => {
+  it("a burst of correct logins of one name from one address all succeed (a CI job's parallel pulls)", async () => {
     const statuses = (await Promise.all(Array.from({ length: 30 }, () => tokenGet('admin', ADMIN_PASSWORD)))).map((r) => r.status);
     assert.deepEqual(statuses, Array(30).fill(200));
   });
@@ -37,7 +41,10 @@ describe('failed logins behind one address (issue 14)', function () {
     // The administrator logs in from the same address, on every login path: GET and POST /oauth2/token, Basic on an admin route.
     assert.equal((await tokenGet('admin', ADMIN_PASSWORD)).status, 200);
     const form = new URLSearchParams({ grant_type: 'password', service: 'georeg', username: 'admin', password: ADMIN_PASSWORD }).toString();
-    const posted = await http('POST', `${node.url}/oauth2/token`, { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+    const posted = await http('POST', `${node.url}/oauth2/token`, {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
     assert.equal(posted.status, 200, posted.body.toString());
     const users = await http('GET', `${node.url}/georeg/v1/auth/users`, { headers: basic('admin', ADMIN_PASSWORD) });
     assert.equal(users.status, 200, users.body.toString());

@@ -40,7 +40,11 @@ describe('http: manifests', () => {
 
   /** An OCI image manifest (bytes as given, with a deliberately unusual layout). */
   async function ociImage(repo: string, seed: string): Promise<Buffer> {
-    const config = await blob(repo, JSON.stringify({ architecture: 'amd64', os: 'linux', seed }), 'application/vnd.oci.image.config.v1+json');
+    const config = await blob(
+      repo,
+      JSON.stringify({ architecture: 'amd64', os: 'linux', seed }),
+      'application/vnd.oci.image.config.v1+json',
+    );
     const layer = await blob(repo, `layer ${seed}`, 'application/vnd.oci.image.layer.v1.tar+gzip');
     return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] }, null, 3) + '\n');
   }
@@ -155,7 +159,9 @@ describe('http: manifests', () => {
         JSON.stringify({
           schemaVersion: 2,
           mediaType: OCI_INDEX,
-          manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(child), size: child.length, platform: { architecture: 'amd64', os: 'linux' } }],
+          manifests: [
+            { mediaType: OCI_MANIFEST, digest: sha256(child), size: child.length, platform: { architecture: 'amd64', os: 'linux' } },
+          ],
         }),
       );
       const res = await put('man/index', 'idx', index, OCI_INDEX);
@@ -179,7 +185,11 @@ describe('http: manifests', () => {
     it('an index whose child descriptor has the wrong size answers 400 MANIFEST_INVALID', async () => {
       const child = await ociImage('man/index', 'sized-child');
       assert.equal((await put('man/index', sha256(child), child)).status, 201);
-      const index = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(child), size: 1 }] });
+      const index = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(child), size: 1 }],
+      });
       expectError(await put('man/index', 'missized', index, OCI_INDEX), 400, 'MANIFEST_INVALID');
       expectError(await http('GET', url('/v2/man/index/manifests/missized')), 404, 'MANIFEST_UNKNOWN');
       // Replicated, it is taken: its region accepted it (perhaps before sizes were checked), and

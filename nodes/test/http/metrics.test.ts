@@ -64,13 +64,19 @@ describe('GET /metrics', function () {
     assert.ok(free > 0 && free <= (value(all, 'georeg_storage_capacity_bytes') ?? 0));
     assert.equal(value(all, 'georeg_info', { region: 'local' }), 1);
     assert.equal(value(all, 'georeg_outbox_depth'), 0);
-    assert.ok(all.some((s) => s.name === 'process_cpu_seconds_total'), 'process metrics');
+    assert.ok(
+      all.some((s) => s.name === 'process_cpu_seconds_total'),
+      'process metrics',
+    );
   });
 
   it('counts GC runs and trust decisions', async () => {
     assert.equal((await http('POST', `${node.url}/georeg/v1/gc?dryRun=true`)).status, 200);
     const key = generateKey();
-    await setPolicy(node.url, { keys: [{ name: 'ci', publicKey: key.publicPem }], policies: [{ repositories: ['team/**'], mode: 'enforce', keys: ['ci'] }] });
+    await setPolicy(node.url, {
+      keys: [{ name: 'ci', publicKey: key.publicPem }],
+      policies: [{ repositories: ['team/**'], mode: 'enforce', keys: ['ci'] }],
+    });
     assert.equal((await http('GET', `${node.url}/v2/team/app/manifests/v1`)).status, 403);
     const all = await scrape();
     assert.equal(value(all, 'georeg_gc_runs_total', { result: 'ok' }), 1);

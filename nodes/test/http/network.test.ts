@@ -29,13 +29,16 @@ describe('network: CIDR allow list', () => {
 
   it('matches IPv4 rules, including clients Node reports as IPv4-mapped IPv6', () => {
     const l = list('10.0.0.0/8, 192.168.1.0/24,127.0.0.1/32');
-    for (const ok of ['10.0.0.0', '10.255.255.255', '10.1.2.3', '::ffff:10.9.8.7', '192.168.1.200', '127.0.0.1', '::ffff:127.0.0.1']) assert.ok(l.allows(ok), ok);
-    for (const no of ['11.0.0.0', '9.255.255.255', '192.168.2.1', '127.0.0.2', '::ffff:127.0.0.2', '::1', '::a00:1', '', undefined]) assert.ok(!l.allows(no), String(no));
+    for (const ok of ['10.0.0.0', '10.255.255.255', '10.1.2.3', '::ffff:10.9.8.7', '192.168.1.200', '127.0.0.1', '::ffff:127.0.0.1'])
+      assert.ok(l.allows(ok), ok);
+    for (const no of ['11.0.0.0', '9.255.255.255', '192.168.2.1', '127.0.0.2', '::ffff:127.0.0.2', '::1', '::a00:1', '', undefined])
+      assert.ok(!l.allows(no), String(no));
   });
 
   it('matches IPv6 rules', () => {
     const l = list('::1/128,fd00::/8,2001:db8:abcd::/48');
-    for (const ok of ['::1', 'fd12:3456::1', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8:abcd:12::1', 'fd00::1%eth0']) assert.ok(l.allows(ok), ok);
+    for (const ok of ['::1', 'fd12:3456::1', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8:abcd:12::1', 'fd00::1%eth0'])
+      assert.ok(l.allows(ok), ok);
     for (const no of ['::2', 'fe00::1', '2001:db8:abce::1', '127.0.0.1', '::ffff:127.0.0.1']) assert.ok(!l.allows(no), no);
   });
 
@@ -62,8 +65,24 @@ describe('network: CIDR allow list', () => {
   it('an empty list means everyone (undefined: no check at all); bad entries are ConfigErrors naming them', () => {
     assert.equal(AllowList.parse(''), undefined);
     assert.equal(AllowList.parse('  '), undefined);
-    for (const bad of ['10.0.0.0/33', '::/129', '10.0.0.0/-1', '10.0.0.0/', '10.0.0.0/8/8', 'example.com', '10.0.0/8', '10.0.0.0/8,,::1', 'fe80::1%eth0/64', '10.0.0.0/ 8', '10.0.0.0/08x']) {
-      assert.throws(() => AllowList.parse(bad), (e: unknown) => e instanceof ConfigError && /^network\.allow: /.test(e.message), bad);
+    for (const bad of [
+      '10.0.0.0/33',
+      '::/129',
+      '10.0.0.0/-1',
+      '10.0.0.0/',
+      '10.0.0.0/8/8',
+      'example.com',
+      '10.0.0/8',
+      '10.0.0.0/8,,::1',
+      'fe80::1%eth0/64',
+      '10.0.0.0/ 8',
+      '10.0.0.0/08x',
+    ]) {
+      assert.throws(
+        () => AllowList.parse(bad),
+        (e: unknown) => e instanceof ConfigError && /^network\.allow: /.test(e.message),
+        bad,
+      );
     }
     assert.throws(() => AllowList.parse('10.0.0.0/8,nope'), /"nope" is not an IPv4 or IPv6 address/);
     assert.throws(() => AllowList.parse('10.0.0.0/40'), /prefix length must be 0 to 32/);
@@ -82,7 +101,8 @@ describe('network: CIDR allow list', () => {
 
   it('loopback listen hosts', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) assert.ok(isLoopbackHost(h), h);
-    for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '::2', 'example.com', 'localhost.example.com']) assert.ok(!isLoopbackHost(h), h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '::2', 'example.com', 'localhost.example.com'])
+      assert.ok(!isLoopbackHost(h), h);
   });
 });
 
@@ -95,7 +115,12 @@ describe('network: a node with network.allow', () => {
   it('answers 403 DENIED to a client outside the list, before routing', async () => {
     const node = await startTestNode({ network: { allow: '10.0.0.0/8' } });
     nodes.push(node);
-    for (const [method, path] of [['GET', '/v2/'], ['GET', '/v2/team/app/manifests/v1'], ['PUT', '/georeg/v1/trust/policy'], ['GET', '/no/such/route']]) {
+    for (const [method, path] of [
+      ['GET', '/v2/'],
+      ['GET', '/v2/team/app/manifests/v1'],
+      ['PUT', '/georeg/v1/trust/policy'],
+      ['GET', '/no/such/route'],
+    ]) {
       const res = await http(method as string, `${node.url}${path as string}`);
       assert.equal(res.status, 403, `${method} ${path}`);
       const body = res.json<{ errors: { code: string; message: string; detail: unknown }[] }>();
@@ -130,13 +155,20 @@ describe('network: a node with network.allow', () => {
     nodes.push(other);
     const denied = await http('GET', `http://127.0.0.1:${new URL(other.url).port}/v2/`);
     assert.equal(denied.status, 403);
-    assert.deepEqual(denied.json<{ errors: { detail: unknown }[] }>().errors[0]?.detail, { address: '::ffff:127.0.0.1' }, 'the client address as Node reports it');
+    assert.deepEqual(
+      denied.json<{ errors: { detail: unknown }[] }>().errors[0]?.detail,
+      { address: '::ffff:127.0.0.1' },
+      'the client address as Node reports it',
+    );
   });
 
   it('an invalid CIDR stops the node at start with a ConfigError', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-network-'));
     try {
-      await assert.rejects(startTestNode({ network: { allow: '10.0.0.0/8,10.0.0.300/32' } }, dir), (e: unknown) => e instanceof ConfigError && /network\.allow: "10\.0\.0\.300\/32"/.test(e.message));
+      await assert.rejects(
+        startTestNode({ network: { allow: '10.0.0.0/8,10.0.0.300/32' } }, dir),
+        (e: unknown) => e instanceof ConfigError && /network\.allow: "10\.0\.0\.300\/32"/.test(e.message),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

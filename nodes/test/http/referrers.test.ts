@@ -59,7 +59,10 @@ describe('http: referrers', () => {
     if (artifactType !== undefined) doc.artifactType = artifactType;
     const bytes = Buffer.from(JSON.stringify(doc));
     const digest = sha256(bytes);
-    const res = await http('PUT', url(`/v2/${repo}/manifests/${ref ?? digest}`), { body: bytes, headers: { 'Content-Type': OCI_MANIFEST } });
+    const res = await http('PUT', url(`/v2/${repo}/manifests/${ref ?? digest}`), {
+      body: bytes,
+      headers: { 'Content-Type': OCI_MANIFEST },
+    });
     return { bytes, digest, res };
   }
 
@@ -79,7 +82,14 @@ describe('http: referrers', () => {
     assert.equal(pushed.res.header('oci-subject'), subject.digest);
     assert.equal(pushed.res.header('docker-content-digest'), pushed.digest);
     sig = pushed;
-    const other = await pushReferrer('ref/app', subject.digest, subject.manifest.length, SBOM, { 'org.example.format': 'spdx' }, 'sbom-tag');
+    const other = await pushReferrer(
+      'ref/app',
+      subject.digest,
+      subject.manifest.length,
+      SBOM,
+      { 'org.example.format': 'spdx' },
+      'sbom-tag',
+    );
     assert.equal(other.res.status, 201);
     assert.equal(other.res.header('oci-subject'), subject.digest);
     sbom = other;
@@ -90,8 +100,20 @@ describe('http: referrers', () => {
     assert.equal(index.schemaVersion, 2);
     assert.equal(index.mediaType, OCI_INDEX);
     const expected: Descriptor[] = [
-      { mediaType: OCI_MANIFEST, digest: sig.digest, size: sig.bytes.length, artifactType: SIG, annotations: { 'org.example.signer': 'alice' } },
-      { mediaType: OCI_MANIFEST, digest: sbom.digest, size: sbom.bytes.length, artifactType: SBOM, annotations: { 'org.example.format': 'spdx' } },
+      {
+        mediaType: OCI_MANIFEST,
+        digest: sig.digest,
+        size: sig.bytes.length,
+        artifactType: SIG,
+        annotations: { 'org.example.signer': 'alice' },
+      },
+      {
+        mediaType: OCI_MANIFEST,
+        digest: sbom.digest,
+        size: sbom.bytes.length,
+        artifactType: SBOM,
+        annotations: { 'org.example.format': 'spdx' },
+      },
     ];
     const byDigest = (a: Descriptor, b: Descriptor): number => (a.digest < b.digest ? -1 : 1);
     assert.deepEqual([...index.manifests].sort(byDigest), expected.sort(byDigest));
@@ -116,7 +138,11 @@ describe('http: referrers', () => {
 
   it("a referrer without artifactType is listed with its config's media type", async () => {
     const config = JSON.stringify({ signature: 'abc' });
-    const configDesc = { mediaType: 'application/vnd.example.legacy.config', digest: await pushBlob(node.url, 'ref/app', config), size: config.length };
+    const configDesc = {
+      mediaType: 'application/vnd.example.legacy.config',
+      digest: await pushBlob(node.url, 'ref/app', config),
+      size: config.length,
+    };
     const doc = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
@@ -129,7 +155,9 @@ describe('http: referrers', () => {
     const res = await http('PUT', url(`/v2/ref/app/manifests/${sha256(doc)}`), { body: doc, headers: { 'Content-Type': OCI_MANIFEST } });
     assert.equal(res.status, 201);
     const { index } = await referrers('ref/app', subject.digest, '?artifactType=application%2Fvnd.example.legacy.config');
-    assert.deepEqual(index.manifests, [{ mediaType: OCI_MANIFEST, digest: sha256(doc), size: doc.length, artifactType: 'application/vnd.example.legacy.config' }]);
+    assert.deepEqual(index.manifests, [
+      { mediaType: OCI_MANIFEST, digest: sha256(doc), size: doc.length, artifactType: 'application/vnd.example.legacy.config' },
+    ]);
   });
 
   it('a referrer pushed before its subject exists is accepted and listed', async () => {
@@ -151,7 +179,10 @@ describe('http: referrers', () => {
       const mount = await http('POST', url(`/v2/ref/early/blobs/uploads/?mount=${d}&from=ref/scratch`));
       assert.equal(mount.status, 201);
     }
-    const put = await http('PUT', url(`/v2/ref/early/manifests/latest`), { body: future.manifest, headers: { 'Content-Type': OCI_MANIFEST } });
+    const put = await http('PUT', url(`/v2/ref/early/manifests/latest`), {
+      body: future.manifest,
+      headers: { 'Content-Type': OCI_MANIFEST },
+    });
     assert.equal(put.status, 201);
     assert.deepEqual(
       (await referrers('ref/early', future.digest)).index.manifests.map((d) => d.digest),
@@ -191,6 +222,10 @@ describe('http: referrers', () => {
 
   it('a subject that is not a descriptor answers 400 MANIFEST_INVALID', async () => {
     const doc = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: EMPTY, layers: [], subject: { digest: 'nope' } });
-    expectError(await http('PUT', url('/v2/ref/app/manifests/badsubject'), { body: doc, headers: { 'Content-Type': OCI_MANIFEST } }), 400, 'MANIFEST_INVALID');
+    expectError(
+      await http('PUT', url('/v2/ref/app/manifests/badsubject'), { body: doc, headers: { 'Content-Type': OCI_MANIFEST } }),
+      400,
+      'MANIFEST_INVALID',
+    );
   });
 });

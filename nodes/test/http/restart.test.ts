@@ -60,7 +60,10 @@ describe('http: restart', () => {
       const res = await http('PATCH', url(loc), { body: data.subarray(0, split), headers: { 'Content-Range': `0-${split - 1}` } });
       assert.equal(res.status, 202);
     }
-    const rest = await http('PATCH', url(finalOnly), { body: data.subarray(split), headers: { 'Content-Range': `${split}-${data.length - 1}` } });
+    const rest = await http('PATCH', url(finalOnly), {
+      body: data.subarray(split),
+      headers: { 'Content-Range': `${split}-${data.length - 1}` },
+    });
     assert.equal(rest.status, 202);
 
     await node.close();

@@ -3,7 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  bundleReferrer, EMPTY_BLOB, generateKey, imageStatement, legacySignatureManifest, legacySignatureTag, parsePrivateKey, signStatement, simpleSigningPayload, SIGSTORE_BUNDLE_V03,
+  bundleReferrer,
+  EMPTY_BLOB,
+  generateKey,
+  imageStatement,
+  legacySignatureManifest,
+  legacySignatureTag,
+  parsePrivateKey,
+  signStatement,
+  simpleSigningPayload,
+  SIGSTORE_BUNDLE_V03,
 } from 'georeg/trust';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, sha256, type Res } from '../support/client.js';
@@ -32,15 +41,24 @@ type Headers = Record<string, string>;
 function client(base: string) {
   const c = {
     async addUser(name: string, roles?: unknown, admin = false): Promise<Res> {
-      return http('POST', `${base}/georeg/v1/auth/users`, { headers: ADMIN, body: JSON.stringify({ name, password: PASSWORD, admin, ...(roles === undefined ? {} : { roles }) }) });
+      return http('POST', `${base}/georeg/v1/auth/users`, {
+        headers: ADMIN,
+        body: JSON.stringify({ name, password: PASSWORD, admin, ...(roles === undefined ? {} : { roles }) }),
+      });
     },
     /** The `access` claim and bearer headers of a token for `scopes`, logged in as `user`. */
-    async login(user: string, password: string, scopes: string[]): Promise<{ access: { name: string; actions: string[] }[]; headers: Headers }> {
+    async login(
+      user: string,
+      password: string,
+      scopes: string[],
+    ): Promise<{ access: { name: string; actions: string[] }[]; headers: Headers }> {
       const q = scopes.map((s) => `scope=${encodeURIComponent(s)}`).join('&');
       const res = await http('GET', `${base}/oauth2/token?service=georeg&${q}`, { headers: { Authorization: basic(user, password) } });
       assert.equal(res.status, 200, res.body.toString());
       const token = res.json<{ token: string }>().token;
-      const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { access: { name: string; actions: string[] }[] };
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as {
+        access: { name: string; actions: string[] }[];
+      };
       return { access: claims.access, headers: { Authorization: `Bearer ${token}` } };
     },
     /** Bearer headers for `user` on `repos` (pull, push, delete asked; the roles decide). */
@@ -58,12 +76,14 @@ function client(base: string) {
     async pushImage(h: Headers, repo: string, ref: string, layer = `layer ${Math.random()}`): Promise<{ res: Res; manifest: Buffer }> {
       const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
       for (const b of [config, layer]) await c.blob(h, repo, b);
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: Buffer.byteLength(config) },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: Buffer.byteLength(layer) }],
-      }));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: Buffer.byteLength(config) },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: Buffer.byteLength(layer) }],
+        }),
+      );
       return { res: await c.putManifest(h, repo, ref, manifest), manifest };
     },
     get(h: Headers, repo: string, ref: string): Promise<Res> {
@@ -95,7 +115,7 @@ describe('user roles: least privilege per repository glob', function () {
   });
   after(() => node.close());
 
-  it('a user added without roles logs in but can do nothing: the issue\'s deletion of team/sec:victim is refused, and the admin\'s v1 survives', async () => {
+  it("a user added without roles logs in but can do nothing: the issue's deletion of team/sec:victim is refused, and the admin's v1 survives", async () => {
     const image = await c.pushImage(admin, 'team/sec', 'v1');
     assert.equal((await c.putManifest(admin, 'team/sec', 'victim', image.manifest)).status, 201);
     const added = await c.addUser('dev');
@@ -116,7 +136,10 @@ describe('user roles: least privilege per repository glob', function () {
 
   it('team/**:push pushes and pulls team/x, and can neither delete it nor touch other/x', async () => {
     assert.equal((await c.addUser('pusher', [{ repositories: ['team/**'], roles: ['push'] }])).status, 201);
-    const { access, headers: h } = await c.login('pusher', PASSWORD, ['repository:team/x:pull,push,delete', 'repository:other/x:pull,push']);
+    const { access, headers: h } = await c.login('pusher', PASSWORD, [
+      'repository:team/x:pull,push,delete',
+      'repository:other/x:pull,push',
+    ]);
     assert.deepEqual(access, [{ type: 'repository', name: 'team/x', actions: ['pull', 'push'] }]);
     const pushed = await c.pushImage(h, 'team/x', 'v1');
     assert.equal(pushed.res.status, 201, pushed.res.body.toString());
@@ -137,7 +160,7 @@ describe('user roles: least privilege per repository glob', function () {
     refused(await c.blob(h, 'team/x', 'janitors do not push'));
   });
 
-  it('the sign role pushes signature artifacts (referrers by digest, cosign\'s .sig tag) and nothing else', async () => {
+  it("the sign role pushes signature artifacts (referrers by digest, cosign's .sig tag) and nothing else", async () => {
     assert.equal((await c.addUser('signer', [{ repositories: ['team/**'], roles: ['sign'] }])).status, 201);
     // cosign and georeg sign ask for pull,push: a signer is granted sign instead of push.
     const { access, headers: h } = await c.login('signer', PASSWORD, ['repository:team/app:pull,push']);
@@ -159,18 +182,28 @@ describe('user roles: least privilege per repository glob', function () {
     assert.equal((await c.putManifest(h, 'team/app', legacySignatureTag(subject.digest), legacy)).status, 201);
     // A signature under an ordinary tag, an ordinary image by tag or by digest: refused, saying why.
     const ordinary = await c.pushImage(h, 'team/app', 'v2');
-    for (const res of [await c.putManifest(h, 'team/app', 'latest', referrer), ordinary.res, await c.putManifest(h, 'team/app', sha256(ordinary.manifest), ordinary.manifest)]) {
+    for (const res of [
+      await c.putManifest(h, 'team/app', 'latest', referrer),
+      ordinary.res,
+      await c.putManifest(h, 'team/app', sha256(ordinary.manifest), ordinary.manifest),
+    ]) {
       assert.match(expectError(res, 403, 'DENIED')?.message ?? '', /sign role allows pushing signatures only/);
     }
     // A signature with the image's layers and config under other-cased keys: Go's JSON (containerd,
     // Docker) reads those keys too, and would run it. Not a signature.
     const image2 = JSON.parse(ordinary.manifest.toString()) as { config: unknown; layers: unknown };
     const smuggled = Buffer.from(JSON.stringify({ ...JSON.parse(referrer.toString()), Layers: image2.layers, Config: image2.config }));
-    assert.match(expectError(await c.putManifest(h, 'team/app', sha256(smuggled), smuggled), 403, 'DENIED')?.message ?? '', /sign role allows pushing signatures only/);
+    assert.match(
+      expectError(await c.putManifest(h, 'team/app', sha256(smuggled), smuggled), 403, 'DENIED')?.message ?? '',
+      /sign role allows pushing signatures only/,
+    );
     expectError(await c.get(admin, 'team/app', 'v2'), 404, 'MANIFEST_UNKNOWN');
     expectError(await c.get(admin, 'team/app', 'latest'), 404, 'MANIFEST_UNKNOWN');
     // Tokens can be signers too.
-    const made = await http('POST', `${base}/georeg/v1/auth/tokens`, { headers: ADMIN, body: JSON.stringify({ name: 'ci-signer', scopes: [{ repositories: ['team/**'], actions: ['pull', 'sign'] }] }) });
+    const made = await http('POST', `${base}/georeg/v1/auth/tokens`, {
+      headers: ADMIN,
+      body: JSON.stringify({ name: 'ci-signer', scopes: [{ repositories: ['team/**'], actions: ['pull', 'sign'] }] }),
+    });
     assert.equal(made.status, 201, made.body.toString());
     const t = await c.login('ci-signer', made.json<{ secret: string }>().secret, ['repository:team/app:pull,push']);
     assert.deepEqual(t.access, [{ type: 'repository', name: 'team/app', actions: ['pull', 'sign'] }]);
@@ -181,20 +214,37 @@ describe('user roles: least privilege per repository glob', function () {
   it('the catalog lists only the repositories the caller may pull; where needs pull', async () => {
     assert.equal((await c.addUser('reader', [{ repositories: ['team/app', 'team/sec'], roles: ['pull'] }])).status, 201);
     const h = await c.as('reader', 'team/app', 'other/x');
-    assert.deepEqual((await http('GET', `${base}/v2/_catalog`, { headers: h })).json<{ repositories: string[] }>().repositories, ['public/base', 'team/app', 'team/sec']);
+    assert.deepEqual((await http('GET', `${base}/v2/_catalog`, { headers: h })).json<{ repositories: string[] }>().repositories, [
+      'public/base',
+      'team/app',
+      'team/sec',
+    ]);
     assert.equal((await http('GET', `${base}/georeg/v1/where/team/app/v1`, { headers: h })).status, 200);
     refused(await http('GET', `${base}/georeg/v1/where/other/x/v1`, { headers: h }));
     const none = await c.as('dev', 'team/app');
-    assert.deepEqual((await http('GET', `${base}/v2/_catalog`, { headers: none })).json<{ repositories: string[] }>().repositories, ['public/base']);
+    assert.deepEqual((await http('GET', `${base}/v2/_catalog`, { headers: none })).json<{ repositories: string[] }>().repositories, [
+      'public/base',
+    ]);
   });
 
   it('the admin role on a glob: pull, push, delete and sign there, no administration', async () => {
-    assert.equal((await c.addUser('owner', [{ repositories: ['team/**'], roles: ['admin'] }, { repositories: ['other/**'], roles: ['pull', 'sign'] }])).status, 201);
+    assert.equal(
+      (
+        await c.addUser('owner', [
+          { repositories: ['team/**'], roles: ['admin'] },
+          { repositories: ['other/**'], roles: ['pull', 'sign'] },
+        ])
+      ).status,
+      201,
+    );
     const { access } = await c.login('owner', PASSWORD, ['repository:team/app:*', 'repository:other/x:*']);
-    assert.deepEqual(access.map((e) => [e.name, e.actions.sort()]), [
-      ['team/app', ['delete', 'metadata_read', 'metadata_write', 'pull', 'push', 'sign']],
-      ['other/x', ['metadata_read', 'pull', 'sign']],
-    ]);
+    assert.deepEqual(
+      access.map((e) => [e.name, e.actions.sort()]),
+      [
+        ['team/app', ['delete', 'metadata_read', 'metadata_write', 'pull', 'push', 'sign']],
+        ['other/x', ['metadata_read', 'pull', 'sign']],
+      ],
+    );
     expectError(await http('GET', `${base}/georeg/v1/auth/users`, { headers: { Authorization: basic('owner', PASSWORD) } }), 403, 'DENIED');
   });
 
@@ -208,13 +258,22 @@ describe('user roles: least privilege per repository glob', function () {
     ];
     for (const [roles, message] of bad) {
       assert.match(expectError(await c.addUser('shaky', roles), 400, 'AUTH_INVALID')?.message ?? '', message);
-      assert.match(expectError(await http('PATCH', `${base}/georeg/v1/auth/users/pusher`, { headers: ADMIN, body: JSON.stringify({ roles }) }), 400, 'AUTH_INVALID')?.message ?? '', message);
+      assert.match(
+        expectError(
+          await http('PATCH', `${base}/georeg/v1/auth/users/pusher`, { headers: ADMIN, body: JSON.stringify({ roles }) }),
+          400,
+          'AUTH_INVALID',
+        )?.message ?? '',
+        message,
+      );
     }
     expectError(await http('DELETE', `${base}/georeg/v1/auth/users/shaky`, { headers: ADMIN }), 404, 'AUTH_UNKNOWN');
     const roles = [{ repositories: ['other/**'], roles: ['pull', 'sign'] }];
     const patched = await http('PATCH', `${base}/georeg/v1/auth/users/pusher`, { headers: ADMIN, body: JSON.stringify({ roles }) });
     assert.deepEqual(patched.json<{ roles: unknown }>().roles, roles);
-    const users = (await http('GET', `${base}/georeg/v1/auth/users`, { headers: ADMIN })).json<{ users: { name: string; roles: unknown; legacy: boolean }[] }>().users;
+    const users = (await http('GET', `${base}/georeg/v1/auth/users`, { headers: ADMIN })).json<{
+      users: { name: string; roles: unknown; legacy: boolean }[];
+    }>().users;
     const pusher = users.find((u) => u.name === 'pusher');
     assert.deepEqual([pusher?.roles, pusher?.legacy], [roles, false]);
     // The replaced roles are the ones that count, at once.
@@ -230,12 +289,19 @@ describe('user roles: least privilege per repository glob', function () {
     try {
       const at = { wallMs: Date.now(), logical: 0, region: 'eu' };
       assert.equal(await other.registry.identities.applyReplicated('auth/user/traveller', record, at), true);
-      const { access } = await client(other.url).login('traveller', PASSWORD, ['repository:team/x:pull,push,delete', 'repository:other/x:pull']);
+      const { access } = await client(other.url).login('traveller', PASSWORD, [
+        'repository:team/x:pull,push,delete',
+        'repository:other/x:pull',
+      ]);
       assert.deepEqual(access, [{ type: 'repository', name: 'team/x', actions: ['pull', 'push'] }]);
       const malformed = [[{ repositories: ['**'], roles: ['root'] }], 'admin', [{ repositories: '**', roles: ['pull'] }], null];
       for (const roles of malformed) {
         const json = JSON.stringify({ ...JSON.parse(record), name: 'mallory', roles });
-        assert.equal(await other.registry.identities.applyReplicated('auth/user/mallory', json, { ...at, logical: 1 }), false, JSON.stringify(roles));
+        assert.equal(
+          await other.registry.identities.applyReplicated('auth/user/mallory', json, { ...at, logical: 1 }),
+          false,
+          JSON.stringify(roles),
+        );
       }
       assert.equal(await other.registry.identities.login('mallory', PASSWORD), undefined);
     } finally {
@@ -268,13 +334,21 @@ describe('users stored before roles existed', function () {
     node = await authNode(dir, lines);
     try {
       const c = client(node.url);
-      const warning = lines.map((l) => JSON.parse(l) as { level: string; msg: string; user?: string; narrow?: string }).find((l) => l.user === 'old-dev');
+      const warning = lines
+        .map((l) => JSON.parse(l) as { level: string; msg: string; user?: string; narrow?: string })
+        .find((l) => l.user === 'old-dev');
       assert.equal(warning?.level, 'warn', lines.join(''));
       assert.match(warning?.msg ?? '', /has no roles .*keeps push and delete on every repository/);
       assert.match(warning?.narrow ?? '', /^georeg user update old-dev --role /);
       assert.ok(!lines.some((l) => l.includes('"user":"admin"')), 'an administrator is not named: roles do not narrow it');
-      assert.equal((await c.pushImage(await c.as('admin', 'any/thing'), 'any/thing', 'v1')).res.status, 201, 'a legacy administrator may do everything');
-      const listed = (await http('GET', `${node.url}/georeg/v1/auth/users`, { headers: ADMIN })).json<{ users: { name: string; roles: unknown; legacy: boolean }[] }>().users;
+      assert.equal(
+        (await c.pushImage(await c.as('admin', 'any/thing'), 'any/thing', 'v1')).res.status,
+        201,
+        'a legacy administrator may do everything',
+      );
+      const listed = (await http('GET', `${node.url}/georeg/v1/auth/users`, { headers: ADMIN })).json<{
+        users: { name: string; roles: unknown; legacy: boolean }[];
+      }>().users;
       assert.deepEqual(listed.find((u) => u.name === 'old-dev')?.roles, [{ repositories: ['**'], roles: ['push', 'delete'] }]);
       assert.equal(listed.find((u) => u.name === 'old-dev')?.legacy, true);
       const h = await c.as('old-dev', 'any/repo');
@@ -282,7 +356,10 @@ describe('users stored before roles existed', function () {
       assert.equal(pushed.res.status, 201, pushed.res.body.toString());
       assert.equal((await http('DELETE', `${node.url}/v2/any/repo/manifests/${sha256(pushed.manifest)}`, { headers: h })).status, 202);
       // Narrowed, it is legacy no more.
-      const narrowed = await http('PATCH', `${node.url}/georeg/v1/auth/users/old-dev`, { headers: ADMIN, body: JSON.stringify({ roles: [{ repositories: ['team/**'], roles: ['pull'] }] }) });
+      const narrowed = await http('PATCH', `${node.url}/georeg/v1/auth/users/old-dev`, {
+        headers: ADMIN,
+        body: JSON.stringify({ roles: [{ repositories: ['team/**'], roles: ['pull'] }] }),
+      });
       assert.equal(narrowed.json<{ legacy: boolean }>().legacy, false);
       assert.deepEqual((await c.login('old-dev', PASSWORD, ['repository:any/repo:pull,push'])).access, []);
     } finally {
@@ -296,7 +373,10 @@ describe('users stored before roles existed', function () {
       const c = client(node.url);
       await c.addUser('peer-dev', [{ repositories: ['team/**'], roles: ['pull'] }]);
       const old = await legacyRecord(node, 'peer-dev');
-      assert.equal(await node.registry.identities.applyReplicated('auth/user/peer-dev', old, { wallMs: Date.now() + 1000, logical: 0, region: 'old' }), true);
+      assert.equal(
+        await node.registry.identities.applyReplicated('auth/user/peer-dev', old, { wallMs: Date.now() + 1000, logical: 0, region: 'old' }),
+        true,
+      );
       const { access } = await c.login('peer-dev', PASSWORD, ['repository:other/app:pull,push,delete']);
       assert.deepEqual(access, [{ type: 'repository', name: 'other/app', actions: ['pull', 'push', 'delete'] }]);
       const listed = (await node.registry.identities.listUsers()).find((u) => u.name === 'peer-dev');

@@ -38,7 +38,10 @@ function request(method: string, path: string, params: string[]): Ctx {
 describe('route access declarations', () => {
   it('every method of every route declares what it needs, and its handler runs only once the caller is authorized for it', async () => {
     const { routes, asked } = routesAsking();
-    assert.ok(routes.some((r) => r.name === 'auth-users') && routes.some((r) => r.name === 'oauth'), 'the routes of authentication are there');
+    assert.ok(
+      routes.some((r) => r.name === 'auth-users') && routes.some((r) => r.name === 'oauth'),
+      'the routes of authentication are there',
+    );
     for (const route of routes) {
       for (const [method, endpoint] of Object.entries(route.methods)) {
         const where = `${route.name} ${method} (${route.pattern.source})`;

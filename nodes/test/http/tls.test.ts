@@ -18,7 +18,9 @@ const cliMain = fileURLToPath(new URL('../../../../cli/dist/src/main.js', import
 function devCerts(out: string): Promise<void> {
   if (!existsSync(cliMain)) throw new Error(`${cliMain} not built: run \`npx tsc -b\` first`);
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cliMain, 'certs', 'dev', '--out', out], (err, _stdout, stderr) => (err ? reject(new Error(`georeg certs dev failed: ${stderr}`)) : resolve()));
+    execFile(process.execPath, [cliMain, 'certs', 'dev', '--out', out], (err, _stdout, stderr) =>
+      err ? reject(new Error(`georeg certs dev failed: ${stderr}`)) : resolve(),
+    );
   });
 }
 
@@ -94,8 +96,12 @@ describe('http: TLS', () => {
 
   it('a client without the CA does not trust it; a plain-HTTP request to the TLS port fails', async () => {
     const node = tlsNode;
-    await assert.rejects(httpsGet(`${node.url}/v2/`), (e: NodeJS.ErrnoException) => /UNABLE_TO_VERIFY|SELF_SIGNED|unable to (get|verify)/i.test(`${e.code} ${e.message}`));
-    await assert.rejects(http('GET', node.url.replace('https://', 'http://') + '/v2/'), (e: NodeJS.ErrnoException) => /ECONNRESET|socket hang up|Parse Error|HPE_/i.test(`${e.code} ${e.message}`));
+    await assert.rejects(httpsGet(`${node.url}/v2/`), (e: NodeJS.ErrnoException) =>
+      /UNABLE_TO_VERIFY|SELF_SIGNED|unable to (get|verify)/i.test(`${e.code} ${e.message}`),
+    );
+    await assert.rejects(http('GET', node.url.replace('https://', 'http://') + '/v2/'), (e: NodeJS.ErrnoException) =>
+      /ECONNRESET|socket hang up|Parse Error|HPE_/i.test(`${e.code} ${e.message}`),
+    );
     // Still serving afterwards.
     assert.equal((await httpsGet(`${node.url}/v2/`, ca)).status, 200);
   });
@@ -126,10 +132,16 @@ describe('http: TLS', () => {
     await writeFile(garbage, 'not a certificate\n');
     await refuses({ tls: { cert: join(certs, 'missing.pem'), key: key() } }, /^tls\.cert: cannot read .*missing\.pem: ENOENT/);
     await refuses({ tls: { cert: cert(), key: join(certs, 'missing.key') } }, /^tls\.key: cannot read .*missing\.key: ENOENT/);
-    await refuses({ tls: { cert: garbage, key: key() } }, new RegExp(`^tls\\.cert ${garbage.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not a PEM certificate`));
+    await refuses(
+      { tls: { cert: garbage, key: key() } },
+      new RegExp(`^tls\\.cert ${garbage.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not a PEM certificate`),
+    );
     await refuses({ tls: { cert: key(), key: key() } }, /^tls\.cert .*server\.key: not a PEM certificate/);
     await refuses({ tls: { cert: cert(), key: garbage } }, /^tls\.key .*garbage\.pem: not an unencrypted PEM private key/);
-    await refuses({ tls: { cert: join(certs, 'client.pem'), key: key() } }, /^tls\.key .*server\.key does not match the certificate in tls\.cert .*client\.pem \(CN=georeg-peer\)/);
+    await refuses(
+      { tls: { cert: join(certs, 'client.pem'), key: key() } },
+      /^tls\.key .*server\.key does not match the certificate in tls\.cert .*client\.pem \(CN=georeg-peer\)/,
+    );
   });
 
   it('insecureHttp: true allows plain HTTP on 0.0.0.0', async () => {
@@ -144,7 +156,9 @@ describe('http: TLS', () => {
     for (const listen of ['127.0.0.1:5000', '127.0.0.2:5000', 'localhost:5000', '[::1]:5000']) {
       assert.equal(serverTlsOptions({ listen, tls: { cert: '', key: '' }, insecureHttp: false }), undefined, listen);
     }
-    const config = loadConfig({ env: { GEOREG_TLS_CERT: cert(), GEOREG_TLS_KEY: key(), GEOREG_INSECURE_HTTP: 'true', GEOREG_NETWORK_ALLOW: '10.0.0.0/8' } });
+    const config = loadConfig({
+      env: { GEOREG_TLS_CERT: cert(), GEOREG_TLS_KEY: key(), GEOREG_INSECURE_HTTP: 'true', GEOREG_NETWORK_ALLOW: '10.0.0.0/8' },
+    });
     assert.deepEqual(config.tls, { cert: cert(), key: key() });
     assert.equal(config.insecureHttp, true);
     assert.equal(config.network.allow, '10.0.0.0/8');

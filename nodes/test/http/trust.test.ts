@@ -119,8 +119,22 @@ describe('content trust at the node', function () {
     // A binding of prod/app copied into another repository, onto the same image.
     const other = await image('prod/other', 'v1', ['same layer']);
     assert.equal(other.digest, img.digest);
-    const statement = bindingStatement({ registry: 'reg.test', repository: 'prod/app', tag: 'v1', digest: img.digest, sequence: 1, issuedAt: new Date().toISOString() });
-    await pushBundle(base, 'prod/other', other.subject, await signStatement(statement, parsePrivateKey(ci.privatePem)), TAG_BINDING_ARTIFACT, statement);
+    const statement = bindingStatement({
+      registry: 'reg.test',
+      repository: 'prod/app',
+      tag: 'v1',
+      digest: img.digest,
+      sequence: 1,
+      issuedAt: new Date().toISOString(),
+    });
+    await pushBundle(
+      base,
+      'prod/other',
+      other.subject,
+      await signStatement(statement, parsePrivateKey(ci.privatePem)),
+      TAG_BINDING_ARTIFACT,
+      statement,
+    );
     await denied('/v2/prod/other/manifests/v1', 'other-repository');
     const third = await image('prod/third', 'v1');
     await pushBinding(base, 'prod/third', third.subject, ci, { tag: 'v1', sequence: 1, registry: 'elsewhere.example' });
@@ -135,7 +149,14 @@ describe('content trust at the node', function () {
 
   it('refuses a tampered bundle', async () => {
     const img = await image('prod/app', 'v1');
-    const statement = bindingStatement({ registry: 'reg.test', repository: 'prod/app', tag: 'v2', digest: img.digest, sequence: 1, issuedAt: new Date().toISOString() });
+    const statement = bindingStatement({
+      registry: 'reg.test',
+      repository: 'prod/app',
+      tag: 'v2',
+      digest: img.digest,
+      sequence: 1,
+      issuedAt: new Date().toISOString(),
+    });
     const bundle = JSON.parse((await signStatement(statement, parsePrivateKey(ci.privatePem))).toString());
     const forged = { ...statement, predicate: { ...statement.predicate, tag: 'v1' } };
     bundle.dsseEnvelope.payload = Buffer.from(JSON.stringify(forged)).toString('base64');
@@ -150,7 +171,10 @@ describe('content trust at the node', function () {
     await pushBinding(base, 'prod/app', fresh.subject, ci, { tag: 'v1', sequence: 2 });
     await served('/v2/prod/app/manifests/v1');
     // Point v1 back at the old, once validly signed image.
-    const put = await http('PUT', `${base}/v2/prod/app/manifests/v1`, { body: old.manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    const put = await http('PUT', `${base}/v2/prod/app/manifests/v1`, {
+      body: old.manifest,
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    });
     assert.equal(put.status, 201);
     assert.match(await denied('/v2/prod/app/manifests/v1', 'stale-binding'), /sequence 1 is older than 2/);
     // Deleting the newer binding's image does not make the old binding current again.
@@ -161,7 +185,11 @@ describe('content trust at the node', function () {
   });
 
   it('refuses a rollback past a binding that arrived while the tag was being pulled (no stale cached decision)', async () => {
-    const put = (tag: string, manifest: Buffer) => http('PUT', `${base}/v2/prod/app/manifests/${tag}`, { body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    const put = (tag: string, manifest: Buffer) =>
+      http('PUT', `${base}/v2/prod/app/manifests/${tag}`, {
+        body: manifest,
+        headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
     for (let i = 0; i < 5; i++) {
       const tag = `race${i}`;
       const old = await image('prod/app', tag);
@@ -227,12 +255,22 @@ describe('content trust at the node', function () {
   it('serves the children of a signed multi-arch index by digest', async () => {
     const a = await image('prod/multi', 'amd64');
     const b = await image('prod/multi', 'arm64');
-    const index = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [a.subject, b.subject].map((s, i) => ({ ...s, platform: { os: 'linux', architecture: i ? 'arm64' : 'amd64' } })),
-    }));
-    assert.equal((await http('PUT', `${base}/v2/prod/multi/manifests/latest`, { body: index, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } })).status, 201);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [a.subject, b.subject].map((s, i) => ({ ...s, platform: { os: 'linux', architecture: i ? 'arm64' : 'amd64' } })),
+      }),
+    );
+    assert.equal(
+      (
+        await http('PUT', `${base}/v2/prod/multi/manifests/latest`, {
+          body: index,
+          headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' },
+        })
+      ).status,
+      201,
+    );
     await denied(`/v2/prod/multi/manifests/${a.digest}`, 'unsigned');
     await pushBinding(base, 'prod/multi', subjectOf(index, 'application/vnd.oci.image.index.v1+json'), ci, { tag: 'latest', sequence: 1 });
     await served('/v2/prod/multi/manifests/latest');
@@ -244,14 +282,24 @@ describe('content trust at the node', function () {
     const img = await pushImage(base, 'prod/app', 'v1', ['runnable'], { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' });
     await denied('/v2/prod/app/manifests/v1', 'unsigned');
     await denied(`/v2/prod/app/manifests/${img.digest}`, 'unsigned');
-    const index = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      manifests: [subjectOf(img.manifest)],
-      subject: subjectOf(img.manifest),
-    }));
-    assert.equal((await http('PUT', `${base}/v2/prod/app/manifests/idx`, { body: index, headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' } })).status, 201);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        manifests: [subjectOf(img.manifest)],
+        subject: subjectOf(img.manifest),
+      }),
+    );
+    assert.equal(
+      (
+        await http('PUT', `${base}/v2/prod/app/manifests/idx`, {
+          body: index,
+          headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' },
+        })
+      ).status,
+      201,
+    );
     await denied('/v2/prod/app/manifests/idx', 'unsigned');
   });
 
@@ -291,15 +339,26 @@ describe('content trust at the node', function () {
     const withLate = { ...policy(), keys: [...policy().keys, { name: 'late', publicKey: late.publicPem }] };
     await setPolicy(base, { ...withLate, policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['ci', 'release', 'late'] }] });
     await served('/v2/prod/app/manifests/v1');
-    await http('PUT', `${base}/v2/prod/app/manifests/v1`, { body: d1.manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    await http('PUT', `${base}/v2/prod/app/manifests/v1`, {
+      body: d1.manifest,
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+    });
     await denied('/v2/prod/app/manifests/v1', 'stale-binding');
   });
 
   it('finds a real signature among many junk referrers', async () => {
     const img = await image('prod/app', 'v1');
     const junk = Buffer.from('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
-    const statement = bindingStatement({ registry: 'reg.test', repository: 'prod/app', tag: 'v1', digest: img.digest, sequence: 1, issuedAt: '' });
-    for (let i = 0; i < 80; i++) await pushBundle(base, 'prod/app', img.subject, Buffer.concat([junk, Buffer.from(' '.repeat(i))]), TAG_BINDING_ARTIFACT, statement);
+    const statement = bindingStatement({
+      registry: 'reg.test',
+      repository: 'prod/app',
+      tag: 'v1',
+      digest: img.digest,
+      sequence: 1,
+      issuedAt: '',
+    });
+    for (let i = 0; i < 80; i++)
+      await pushBundle(base, 'prod/app', img.subject, Buffer.concat([junk, Buffer.from(' '.repeat(i))]), TAG_BINDING_ARTIFACT, statement);
     await pushBinding(base, 'prod/app', img.subject, ci, { tag: 'v1', sequence: 1 });
     await served('/v2/prod/app/manifests/v1');
   });
@@ -307,7 +366,9 @@ describe('content trust at the node', function () {
   it('admin API: shows the document, refuses an invalid one with POLICY_INVALID, versions each change', async () => {
     const before = (await http('GET', `${base}/georeg/v1/trust/policy`)).json<{ version: string; document: { keys: unknown[] } }>();
     assert.equal(before.document.keys.length, 2);
-    const bad = await http('PUT', `${base}/georeg/v1/trust/policy`, { body: JSON.stringify({ keys: [], policies: [{ repositories: ['x'], mode: 'enforce', keys: ['ghost'] }] }) });
+    const bad = await http('PUT', `${base}/georeg/v1/trust/policy`, {
+      body: JSON.stringify({ keys: [], policies: [{ repositories: ['x'], mode: 'enforce', keys: ['ghost'] }] }),
+    });
     assert.match(expectError(bad, 400, 'POLICY_INVALID')?.message ?? '', /unknown key ghost/);
     expectError(await http('PUT', `${base}/georeg/v1/trust/policy`, { body: '{nope' }), 400, 'POLICY_INVALID');
     const next = await setPolicy(base, policy({ mode: 'audit' }));
@@ -357,17 +418,28 @@ describe('content trust from the config file', function () {
     } finally {
       await node.close();
     }
-    await assert.rejects(startTestNode({ trust: { policyFile: await tmpPolicy('{"keys":[],"policies":[{"mode":"x"}]}') } }), /trust.policyFile .*policies\[0\]/);
+    await assert.rejects(
+      startTestNode({ trust: { policyFile: await tmpPolicy('{"keys":[],"policies":[{"mode":"x"}]}') } }),
+      /trust.policyFile .*policies\[0\]/,
+    );
   });
 
-  it('reads a key\'s publicKeyFile relative to trust.policyFile and stores the PEM itself', async () => {
+  it("reads a key's publicKeyFile relative to trust.policyFile and stores the PEM itself", async () => {
     const doc = policy();
     const file = await tmpPolicy(JSON.stringify({ ...doc, keys: [{ name: 'ci', publicKeyFile: 'ci.pub' }, doc.keys[1]] }));
     await writeFile(join(dirname(file), 'ci.pub'), ci.publicPem);
     const node = await startTestNode({ trust: { policyFile: file } });
     try {
-      const stored = (await http('GET', `${node.url}/georeg/v1/trust/policy`)).json<{ document: { keys: { name: string; publicKey: string }[] } }>();
-      assert.deepEqual(stored.document.keys.map((k) => [k.name, k.publicKey]), [['ci', ci.publicPem], ['release', release.publicPem]]);
+      const stored = (await http('GET', `${node.url}/georeg/v1/trust/policy`)).json<{
+        document: { keys: { name: string; publicKey: string }[] };
+      }>();
+      assert.deepEqual(
+        stored.document.keys.map((k) => [k.name, k.publicKey]),
+        [
+          ['ci', ci.publicPem],
+          ['release', release.publicPem],
+        ],
+      );
     } finally {
       await node.close();
     }
@@ -375,14 +447,20 @@ describe('content trust from the config file', function () {
     const pretty = JSON.stringify(doc, null, 2);
     assert.equal(await readPolicyFile(await tmpPolicy(pretty)), pretty);
     const missing = await tmpPolicy(JSON.stringify({ ...doc, keys: [{ name: 'ci', publicKeyFile: 'absent.pub' }] }));
-    await assert.rejects(startTestNode({ trust: { policyFile: missing } }), /trust.policyFile .*cannot read keys\[0\]\.publicKeyFile .*absent\.pub/);
+    await assert.rejects(
+      startTestNode({ trust: { policyFile: missing } }),
+      /trust.policyFile .*cannot read keys\[0\]\.publicKeyFile .*absent\.pub/,
+    );
   });
 
   it('seeds a node holding no document at the oldest clock, so any replicated document wins over the file', async () => {
     const node = await startTestNode({ trust: { policyFile: await tmpPolicy(JSON.stringify(policy())) } });
     try {
       assert.equal(node.registry.policies.current.version, '0.0@local');
-      assert.equal(await node.registry.policies.applyReplicated(JSON.stringify({ keys: [], policies: [] }), { wallMs: 1, logical: 0, region: 'eu' }), true);
+      assert.equal(
+        await node.registry.policies.applyReplicated(JSON.stringify({ keys: [], policies: [] }), { wallMs: 1, logical: 0, region: 'eu' }),
+        true,
+      );
     } finally {
       await node.close();
     }

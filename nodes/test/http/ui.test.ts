@@ -70,7 +70,7 @@ describe('http: status page (/georeg/ui)', () => {
     assert.match(js, /v1\/where\//);
   });
 
-  it('GET /georeg/ui/grammar.js, which app.js imports, is the registry\'s own grammar', async () => {
+  it("GET /georeg/ui/grammar.js, which app.js imports, is the registry's own grammar", async () => {
     const res = await http('GET', `${node.url}/georeg/ui/grammar.js`);
     assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);
     const grammar = (await import(`data:text/javascript,${encodeURIComponent(res.body.toString('utf8'))}`)) as { NAME: RegExp };

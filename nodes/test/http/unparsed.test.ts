@@ -15,7 +15,11 @@ function exchange(url: string, bytes: string | Buffer): Promise<string> {
 }
 
 /** Status line, headers and parsed body of a raw HTTP/1.1 answer. */
-function parse(answer: string): { status: number; headers: Map<string, string>; body: { errors: { code: string; message: string; detail: unknown }[] } } {
+function parse(answer: string): {
+  status: number;
+  headers: Map<string, string>;
+  body: { errors: { code: string; message: string; detail: unknown }[] };
+} {
   const [head = '', body = ''] = answer.split('\r\n\r\n');
   const [statusLine = '', ...lines] = head.split('\r\n');
   const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
@@ -34,7 +38,10 @@ describe('http: requests the HTTP parser refuses', () => {
 
   const malformed: [string, string | Buffer][] = [
     ['a space in the path', 'GET /v2/a b/tags/list HTTP/1.1\r\nHost: x\r\n\r\n'],
-    ['a raw non-ASCII byte in the path', Buffer.concat([Buffer.from('GET /v2/a'), Buffer.from([0xff]), Buffer.from('/tags/list HTTP/1.1\r\nHost: x\r\n\r\n')])],
+    [
+      'a raw non-ASCII byte in the path',
+      Buffer.concat([Buffer.from('GET /v2/a'), Buffer.from([0xff]), Buffer.from('/tags/list HTTP/1.1\r\nHost: x\r\n\r\n')]),
+    ],
     ['a negative Content-Length', 'PATCH /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'],
     ['two different Content-Lengths', 'PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
     ['a header without a colon', 'GET /v2/ HTTP/1.1\r\nHost: x\r\nbroken header\r\n\r\n'],

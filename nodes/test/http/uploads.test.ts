@@ -332,7 +332,9 @@ describe('http: blob uploads', () => {
           });
           res.on('end', () => resolve(Buffer.concat(parts)));
           res.on('error', reject);
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
       assert.equal(received.length, data.length);
       assert.equal(sha256(received), digest);
@@ -349,7 +351,10 @@ describe('http: blob uploads', () => {
       const data = Buffer.alloc(64 * 1024, 'stalled-');
       // Declare the whole body, send a quarter, then go silent: the server must close the socket.
       await new Promise<void>((resolve, reject) => {
-        const req = request(at(location), { method: 'PATCH', headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length } });
+        const req = request(at(location), {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length },
+        });
         req.on('response', () => reject(new Error('server answered an incomplete PATCH')));
         req.on('error', () => undefined); // the server's reset
         req.on('close', () => resolve());

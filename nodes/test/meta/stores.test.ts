@@ -67,7 +67,10 @@ describe('LevelMetaStore', () => {
     assert.equal(store.outboxDepth(), 1);
     await store.putManifest('r', manifest('b'), 'v2', { events: [ev('3')] });
     const entries = await store.readOutbox(10);
-    assert.deepEqual(entries.map((e) => new TextDecoder().decode(e.event)), ['2', '3']);
+    assert.deepEqual(
+      entries.map((e) => new TextDecoder().decode(e.event)),
+      ['2', '3'],
+    );
     assert.ok((entries[1]?.seq ?? 0) > (entries[0]?.seq ?? 0));
   });
 

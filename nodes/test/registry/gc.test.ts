@@ -197,7 +197,10 @@ describe('registry: gc', () => {
   describe('dry run', () => {
     it('deletes nothing and reports exactly what a real run then deletes', async () => {
       const orphans = [unique('dry-1'), unique('dry-22')];
-      const orphanDigests = [await pushBlob(node.url, 'gc/dry', orphans[0] as string), await pushBlob(node.url, 'gc/dry2', orphans[1] as string)];
+      const orphanDigests = [
+        await pushBlob(node.url, 'gc/dry', orphans[0] as string),
+        await pushBlob(node.url, 'gc/dry2', orphans[1] as string),
+      ];
       const keptLayers = [unique('kept')];
       const kept = await pushImage(node.url, 'gc/dry', 'kept', keptLayers);
       const gone = await pushImage(node.url, 'gc/dry', 'gone', [unique('gone')]);
@@ -523,7 +526,10 @@ describe('registry: gc', () => {
       const results = await pushes;
 
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      assert.deepEqual(failed.map((r) => String(r.reason)), []);
+      assert.deepEqual(
+        failed.map((r) => String(r.reason)),
+        [],
+      );
       const pushed = results.map((r) => (r as PromiseFulfilledResult<PushedImage>).value);
       for (const [i, img] of pushed.entries()) await expectImage(`gc/race${i % 5}`, img, layersOf(i));
 

@@ -118,7 +118,15 @@ describe('storage: copyFileRangeDirect (O_DIRECT reads of a real file)', () => {
   }
 
   it('copies any range, whatever its alignment, byte for byte', async () => {
-    const ranges = [[0, size - 1], [1, size - 2], [4095, 4096], [4096, 3 * MiB + 1], [MiB - 1, MiB], [size - 1, size - 1], [123, 4000]] as const;
+    const ranges = [
+      [0, size - 1],
+      [1, size - 2],
+      [4095, 4096],
+      [4096, 3 * MiB + 1],
+      [MiB - 1, MiB],
+      [size - 1, size - 1],
+      [123, 4000],
+    ] as const;
     for (const [start, end] of ranges) {
       const { sink, bytes } = collectingSink();
       assert.equal(await copyDirect(start, end, sink), true, 'direct I/O on this filesystem');
@@ -147,7 +155,9 @@ describe('storage: copyFileRangeDirect (O_DIRECT reads of a real file)', () => {
   });
 
   it('declines, writing nothing, where the reads refuse O_DIRECT (EINVAL), so the caller can use the page cache', async () => {
-    const refusing = { read: () => Promise.reject(Object.assign(new Error('invalid argument'), { code: 'EINVAL' })) } as unknown as FileHandle;
+    const refusing = {
+      read: () => Promise.reject(Object.assign(new Error('invalid argument'), { code: 'EINVAL' })),
+    } as unknown as FileHandle;
     const { sink, bytes } = collectingSink();
     assert.equal(await copyFileRangeDirect(refusing, sink, 0, size - 1), false);
     assert.equal(bytes().length, 0);

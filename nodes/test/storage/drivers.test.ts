@@ -71,8 +71,14 @@ describe('FsBlobDriver on disk', () => {
     await fs.writeFile(join(root, 'blobs', 'md5', hex.slice(0, 2), hex), 'x');
     await fs.writeFile(join(root, 'blobs', 'sha256', 'README'), 'x');
 
-    assert.deepEqual((await collect(driver.list())).map((b) => b.digest), [digest]);
-    assert.deepEqual((await collect(driver.listUploads())).map(({ id, size }) => ({ id, size })), [{ id: 'crashed', size: 5 }]);
+    assert.deepEqual(
+      (await collect(driver.list())).map((b) => b.digest),
+      [digest],
+    );
+    assert.deepEqual(
+      (await collect(driver.listUploads())).map(({ id, size }) => ({ id, size })),
+      [{ id: 'crashed', size: 5 }],
+    );
   });
 
   it('works from a bare root: the constructor touches nothing, the first upload creates directories', async () => {
@@ -121,7 +127,7 @@ describe('FsBlobDriver on disk', () => {
     await assert.rejects(driver.appendUpload('busy', Readable.from([body])), (e: unknown) => isOciError(e, 'BLOB_UPLOAD_INVALID'));
     slow.end(body.subarray(5));
     assert.equal(await first, body.length);
-    assert.equal(await driver.digestUpload('busy', 'sha256'), digest, 'only the first writer\'s bytes are staged');
+    assert.equal(await driver.digestUpload('busy', 'sha256'), digest, "only the first writer's bytes are staged");
   });
 
   it('never puts filesystem paths in OciErrors', async () => {

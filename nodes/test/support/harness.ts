@@ -18,8 +18,7 @@ export async function startTestNode(overrides: Overrides = {}, dir?: string, log
   const config = structuredClone(defaultConfig);
   for (const [k, v] of Object.entries(overrides)) {
     const key = k as keyof Config;
-    (config as unknown as Record<string, unknown>)[key] =
-      typeof v === 'object' && v !== null ? { ...(config[key] as object), ...v } : v;
+    (config as unknown as Record<string, unknown>)[key] = typeof v === 'object' && v !== null ? { ...(config[key] as object), ...v } : v;
   }
   config.listen = overrides.listen ?? '127.0.0.1:0';
   config.data = data;

@@ -72,7 +72,10 @@ export class TestNats {
     const credentials = this.auth ? ['--user', this.auth.user, '--pass', this.auth.pass] : [];
     const jetstream = this.opts.jetstream === false ? [] : ['-js', '-sd', this.dir];
     const monitor = this.opts.monitor ? ['-m', String(this.#monitorPort ?? -1)] : [];
-    const started = await startNatsServer(['-a', '127.0.0.1', '-p', String(this.#port ?? -1), ...jetstream, ...monitor, ...credentials], this.dir);
+    const started = await startNatsServer(
+      ['-a', '127.0.0.1', '-p', String(this.#port ?? -1), ...jetstream, ...monitor, ...credentials],
+      this.dir,
+    );
     this.proc = started.child;
     this.#log = started.log;
     this.#port = started.port;

@@ -1,6 +1,15 @@
 import {
-  bindingStatement, bundleReferrer, EMPTY_BLOB, imageStatement, parsePrivateKey, signStatement, SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT,
-  type GeneratedKey, type Statement, type TagBinding,
+  bindingStatement,
+  bundleReferrer,
+  EMPTY_BLOB,
+  imageStatement,
+  parsePrivateKey,
+  signStatement,
+  SIGSTORE_BUNDLE_V03,
+  TAG_BINDING_ARTIFACT,
+  type GeneratedKey,
+  type Statement,
+  type TagBinding,
 } from 'georeg/trust';
 import { http, pushBlob, sha256 } from './client.js';
 
@@ -15,19 +24,41 @@ export function subjectOf(manifest: Buffer, mediaType = 'application/vnd.oci.ima
 }
 
 /** Push `bundle` as a referrer of `subject` in `repo`; returns the referrer manifest's digest. */
-export async function pushBundle(base: string, repo: string, subject: Subject, bundle: Buffer, artifactType: string, statement: Statement): Promise<string> {
+export async function pushBundle(
+  base: string,
+  repo: string,
+  subject: Subject,
+  bundle: Buffer,
+  artifactType: string,
+  statement: Statement,
+): Promise<string> {
   const bundleDigest = await pushBlob(base, repo, bundle);
   await pushBlob(base, repo, EMPTY_BLOB);
   const manifest = bundleReferrer(subject, { digest: bundleDigest, size: bundle.length }, artifactType, statement);
   const digest = sha256(manifest);
-  const res = await http('PUT', `${base}/v2/${repo}/manifests/${digest}`, { body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const res = await http('PUT', `${base}/v2/${repo}/manifests/${digest}`, {
+    body: manifest,
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   if (res.status !== 201) throw new Error(`push signature: ${res.status} ${res.body.toString()}`);
   return digest;
 }
 
 /** Sign and push a tag binding for `subject` (the binding's fields default to this repository and subject). */
-export async function pushBinding(base: string, repo: string, subject: Subject, key: GeneratedKey, b: Partial<TagBinding> & { tag: string; sequence: number }): Promise<string> {
-  const statement = bindingStatement({ registry: 'reg.test', repository: repo, digest: subject.digest, issuedAt: new Date().toISOString(), ...b });
+export async function pushBinding(
+  base: string,
+  repo: string,
+  subject: Subject,
+  key: GeneratedKey,
+  b: Partial<TagBinding> & { tag: string; sequence: number },
+): Promise<string> {
+  const statement = bindingStatement({
+    registry: 'reg.test',
+    repository: repo,
+    digest: subject.digest,
+    issuedAt: new Date().toISOString(),
+    ...b,
+  });
   const bundle = await signStatement(statement, parsePrivateKey(key.privatePem));
   return pushBundle(base, repo, subject, bundle, TAG_BINDING_ARTIFACT, statement);
 }
@@ -40,7 +71,10 @@ export async function pushImageSignature(base: string, repo: string, subject: Su
 
 /** Replace the node's trust policy document; returns the new version. */
 export async function setPolicy(base: string, doc: unknown): Promise<string> {
-  const res = await http('PUT', `${base}/georeg/v1/trust/policy`, { body: JSON.stringify(doc), headers: { 'Content-Type': 'application/json' } });
+  const res = await http('PUT', `${base}/georeg/v1/trust/policy`, {
+    body: JSON.stringify(doc),
+    headers: { 'Content-Type': 'application/json' },
+  });
   if (res.status !== 200) throw new Error(`set policy: ${res.status} ${res.body.toString()}`);
   return res.json<{ version: string }>().version;
 }

@@ -4,7 +4,9 @@ import { defaultConfig, envName } from '../../src/config.js';
 
 /** Every setting of the defaults as [dotted key, default]. */
 function settings(obj: object, prefix = ''): [string, unknown][] {
-  return Object.entries(obj).flatMap(([k, v]) => (typeof v === 'object' && v !== null ? settings(v as object, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]));
+  return Object.entries(obj).flatMap(([k, v]) =>
+    typeof v === 'object' && v !== null ? settings(v as object, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
+  );
 }
 
 interface Row {
@@ -19,10 +21,16 @@ function documented(): Row[] {
   const start = readme.indexOf('| setting | environment | default | meaning |');
   assert.ok(start >= 0, 'the README has no configuration table');
   const lines = readme.slice(start).split('\n').slice(2);
-  const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('|')));
+  const rows = lines.slice(
+    0,
+    lines.findIndex((l) => !l.startsWith('|')),
+  );
   const code = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
   return rows.map((line) => {
-    const [keys = '', envs = '', dflt = ''] = line.split(/(?<!\\)\|/).slice(1).map((c) => c.trim());
+    const [keys = '', envs = '', dflt = ''] = line
+      .split(/(?<!\\)\|/)
+      .slice(1)
+      .map((c) => c.trim());
     return { keys: code(keys), envs: code(envs), default: dflt };
   });
 }
@@ -43,13 +51,13 @@ describe('config: the README and the code agree (as fastify tests its error docs
     assert.deepEqual([...listed].sort(), [...defaults.keys()].sort());
   });
 
-  it('names each setting\'s environment variable as the code reads it', () => {
+  it("names each setting's environment variable as the code reads it", () => {
     for (const r of rows) {
       r.envs.forEach((env, i) => assert.equal(env, envName(r.keys[i] as string), `${r.keys.join(', ')}`));
     }
   });
 
-  it('gives each setting\'s default as the code has it', () => {
+  it("gives each setting's default as the code has it", () => {
     for (const r of rows) {
       // A row of several settings gives one default for all, or one each (`8, 16`).
       const each = r.default.split(/,\s*/);

@@ -33,7 +33,10 @@ describe('config', () => {
   it('rejects unknown keys, bad types, bad enums and bad listen addresses', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ storage: { drvier: 'fs' } }));
-    assert.throws(() => loadConfig({ file }), (e: Error) => e instanceof ConfigError && /unknown setting storage.drvier/.test(e.message));
+    assert.throws(
+      () => loadConfig({ file }),
+      (e: Error) => e instanceof ConfigError && /unknown setting storage.drvier/.test(e.message),
+    );
     assert.throws(() => loadConfig({ env: { GEOREG_GC_GRACE_SECONDS: 'soon' } }), ConfigError);
     assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 's3' } }), /one of fs, memory/);
     assert.throws(() => loadConfig({ overrides: { listen: 'localhost' } }), /HOST:PORT/);
@@ -42,7 +45,10 @@ describe('config', () => {
     assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'registry.example' } }), /publicUrl must be http\(s\):\/\/HOST/);
     assert.throws(() => loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example/v2/?x' } }), /publicUrl/);
     assert.equal(loadConfig({ env: { GEOREG_PUBLIC_URL: 'https://registry.example:8443/' } }).publicUrl, 'https://registry.example:8443/');
-    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }), /redirectTtlSeconds must be a whole number of at least 1/);
+    assert.throws(
+      () => loadConfig({ env: { GEOREG_REPLICATION_REDIRECT_TTL_SECONDS: '0' } }),
+      /redirectTtlSeconds must be a whole number of at least 1/,
+    );
     assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_CONCURRENCY: '2.5' } }), /replication.concurrency must be a whole number/);
     assert.throws(() => loadConfig({ env: { GEOREG_AUTH_PUBLIC_URL: 'https://r.example' } }), /now publicUrl \(GEOREG_PUBLIC_URL\)/);
   });
@@ -51,7 +57,11 @@ describe('config', () => {
     const refused = (doc: unknown, message: RegExp): void => {
       const file = join(dir, 'nested.json');
       writeFileSync(file, JSON.stringify(doc));
-      assert.throws(() => loadConfig({ file }), (e: Error) => e instanceof ConfigError && message.test(e.message), JSON.stringify(doc));
+      assert.throws(
+        () => loadConfig({ file }),
+        (e: Error) => e instanceof ConfigError && message.test(e.message),
+        JSON.stringify(doc),
+      );
     };
     refused({ lgo: {} }, /unknown setting lgo$/);
     refused({ lgo: { level: 'debug' } }, /unknown setting lgo$/);

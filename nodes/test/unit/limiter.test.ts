@@ -26,20 +26,42 @@ describe('login throttle', () => {
   /** Whether `p` has settled by the time every promise already queued has run. */
   const settled = async (p: Promise<unknown>): Promise<boolean> => {
     let done = false;
-    void p.then(() => (done = true), () => (done = true));
+    void p.then(
+      () => (done = true),
+      () => (done = true),
+    );
     await new Promise((resolve) => setImmediate(resolve));
     return done;
   };
 
   it('lets 10 failures of an address and name pass, then waits after each, doubling from 1 s up to 15 minutes', async () => {
-    assert.deepEqual(await failWaiting('10.0.0.1', 'ci', 24), [...Array(10).fill(0), 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900, 900]);
+    assert.deepEqual(await failWaiting('10.0.0.1', 'ci', 24), [
+      ...Array(10).fill(0),
+      1,
+      2,
+      4,
+      8,
+      16,
+      32,
+      64,
+      128,
+      256,
+      512,
+      900,
+      900,
+      900,
+      900,
+    ]);
     assert.equal(throttle.retryAfter('10.0.0.1', 'ci'), 900);
   });
 
   it('refuses while waiting with 429 and Retry-After in whole seconds; a refusal does not lengthen the wait', async () => {
     await failWaiting('10.0.0.1', 'ci', 10);
     t += 1;
-    const e = await throttle.begin('10.0.0.1', 'ci').then(() => assert.fail('let in'), (err: unknown) => err as OciError);
+    const e = await throttle.begin('10.0.0.1', 'ci').then(
+      () => assert.fail('let in'),
+      (err: unknown) => err as OciError,
+    );
     assert.equal(e.status, 429);
     assert.equal(e.code, 'TOOMANYREQUESTS');
     assert.equal(e.headers['Retry-After'], '1');
@@ -66,7 +88,13 @@ describe('login throttle', () => {
   });
 
   /** `n` failures, from `failure(i)`: then `locked` waits `seconds` and `open` not at all; once waited, one more of `locked` fails and the wait is back. */
-  async function fillBucket(n: number, failure: (i: number) => [string, string], locked: [string, string], open: [string, string], seconds: number): Promise<void> {
+  async function fillBucket(
+    n: number,
+    failure: (i: number) => [string, string],
+    locked: [string, string],
+    open: [string, string],
+    seconds: number,
+  ): Promise<void> {
     for (let i = 0; i < n; i++) await fail(...failure(i));
     assert.equal(throttle.retryAfter(...locked), seconds);
     assert.equal(throttle.retryAfter(...open), 0);
@@ -88,7 +116,16 @@ describe('login throttle', () => {
     const rest = Array.from({ length: 30 }, () => throttle.begin('10.0.0.1', 'ci'));
     assert.equal(await settled(Promise.race(rest)), false, 'the 11th waits while 10 are checked');
     for (const a of first) a.failed();
-    for (const r of rest) assert.equal((await r.then(() => assert.fail('let in'), (e: unknown) => e as OciError)).headers['Retry-After'], '1');
+    for (const r of rest)
+      assert.equal(
+        (
+          await r.then(
+            () => assert.fail('let in'),
+            (e: unknown) => e as OciError,
+          )
+        ).headers['Retry-After'],
+        '1',
+      );
   });
 
   it('lets a burst of correct logins of one name from one address in, each once there is room', async () => {
@@ -112,7 +149,10 @@ describe('login throttle', () => {
   it('keeps at most `capacity` keys of each kind, the oldest evicted', async () => {
     throttle = new LoginThrottle(() => t, 2);
     for (const address of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) await failWaiting(address, 'ci', 10);
-    assert.deepEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => throttle.retryAfter(a, 'ci')), [0, 1, 1]);
+    assert.deepEqual(
+      ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => throttle.retryAfter(a, 'ci')),
+      [0, 1, 1],
+    );
   });
 
   it('states the numbers of LOGIN_LIMITS in the README', async () => {
@@ -123,8 +163,19 @@ describe('login throttle', () => {
       return m.slice(1).map(Number);
     };
     const { pair, name, address } = LOGIN_LIMITS;
-    assert.deepEqual(numbers(/Per client address and name: (\d+) failures, then a wait after each failure that doubles from (\d+) seconds? up to (\d+) minutes; forgotten (\d+) minutes after the last failure/), [pair.free, pair.firstWaitMs / 1000, pair.maxWaitMs / 60_000, pair.forgetMs / 60_000]);
-    assert.deepEqual(numbers(/Per name, from any address: (\d+) failures, then one more every (\d+) seconds/), [name.max, name.drainMs / 1000]);
-    assert.deepEqual(numbers(/Per client address, across names \(a password spray\): (\d+) failures, then one more every (\d+) seconds/), [address.max, address.drainMs / 1000]);
+    assert.deepEqual(
+      numbers(
+        /Per client address and name: (\d+) failures, then a wait after each failure that doubles from (\d+) seconds? up to (\d+) minutes; forgotten (\d+) minutes after the last failure/,
+      ),
+      [pair.free, pair.firstWaitMs / 1000, pair.maxWaitMs / 60_000, pair.forgetMs / 60_000],
+    );
+    assert.deepEqual(numbers(/Per name, from any address: (\d+) failures, then one more every (\d+) seconds/), [
+      name.max,
+      name.drainMs / 1000,
+    ]);
+    assert.deepEqual(numbers(/Per client address, across names \(a password spray\): (\d+) failures, then one more every (\d+) seconds/), [
+      address.max,
+      address.drainMs / 1000,
+    ]);
   });
 });

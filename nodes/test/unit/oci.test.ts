@@ -4,13 +4,22 @@ import { parseName, parseReference, parseTag } from '../../src/oci/names.js';
 import { ErrorTable, OciError } from '../../src/oci/errors.js';
 import { ociErrorOf } from '../support/errors.js';
 
-
 describe('oci grammar', () => {
   it('accepts valid digests and rejects malformed or unsupported ones', () => {
     const d = digestOf('x');
     assert.equal(parseDigest(d), d);
     assert.equal(parseDigest(digestOf('x', 'sha512')), digestOf('x', 'sha512'));
-    for (const bad of ['', 'sha256', 'sha256:', 'sha256:abc', `sha256:${'A'.repeat(64)}`, `md5:${'a'.repeat(32)}`, `sha256:${'a'.repeat(65)}`, 'sha256:../../etc', 42]) {
+    for (const bad of [
+      '',
+      'sha256',
+      'sha256:',
+      'sha256:abc',
+      `sha256:${'A'.repeat(64)}`,
+      `md5:${'a'.repeat(32)}`,
+      `sha256:${'a'.repeat(65)}`,
+      'sha256:../../etc',
+      42,
+    ]) {
       assert.equal(ociErrorOf(() => parseDigest(bad)).code, 'DIGEST_INVALID', String(bad));
     }
   });

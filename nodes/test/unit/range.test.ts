@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { parseContentRange, parseRange } from '../../src/http/range.js';
 import { ociErrorOf } from '../support/errors.js';
 
-
 describe('byte ranges', () => {
   it('parses single ranges against a size', () => {
     assert.equal(parseRange(undefined, 10), undefined);

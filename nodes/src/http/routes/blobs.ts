@@ -22,7 +22,8 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
     try {
       return await registry.blobs.stat(ctx.name, digest);
     } catch (err) {
-      const to = redirect && ctx.req.method === 'GET' && isOciError(err, 'BLOB_UNKNOWN') ? await redirects?.location(ctx.name, digest) : undefined;
+      const to =
+        redirect && ctx.req.method === 'GET' && isOciError(err, 'BLOB_UNKNOWN') ? await redirects?.location(ctx.name, digest) : undefined;
       if (!to) throw err;
       ctx.log.debug('blob not here yet: redirected to a region that holds it', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
       ctx.send(307, { Location: to, 'Content-Length': 0 });
@@ -78,6 +79,10 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
         },
       },
     },
-    { name: 'blob-url', pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/, methods: { GET: { access: needs.signedBlob, handler: (ctx) => get(ctx, false) } } },
+    {
+      name: 'blob-url',
+      pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/,
+      methods: { GET: { access: needs.signedBlob, handler: (ctx) => get(ctx, false) } },
+    },
   ];
 }

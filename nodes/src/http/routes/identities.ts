@@ -44,7 +44,10 @@ export function identityRoutes(identities: Identities): Route[] {
         }),
         POST: admin(async (ctx) => {
           const b = await body(ctx);
-          ctx.json(201, await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false, { roles: b.roles }));
+          ctx.json(
+            201,
+            await identities.addUser(str(b.name, 'name'), str(b.password, 'password'), bool(b.admin, 'admin') ?? false, { roles: b.roles }),
+          );
         }),
       },
     },
@@ -55,7 +58,15 @@ export function identityRoutes(identities: Identities): Route[] {
         PATCH: admin(async (ctx) => {
           const b = await body(ctx);
           const password = b.password === undefined ? undefined : str(b.password, 'password');
-          ctx.json(200, await identities.setUser(ctx.param(0), { password, disabled: bool(b.disabled, 'disabled'), admin: bool(b.admin, 'admin'), roles: b.roles }));
+          ctx.json(
+            200,
+            await identities.setUser(ctx.param(0), {
+              password,
+              disabled: bool(b.disabled, 'disabled'),
+              admin: bool(b.admin, 'admin'),
+              roles: b.roles,
+            }),
+          );
         }),
         DELETE: admin(async (ctx) => {
           await identities.remove('user', ctx.param(0));

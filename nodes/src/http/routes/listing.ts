@@ -80,7 +80,10 @@ export function listingRoutes(registry: Registry): Route[] {
             let cursor = p.last;
             let more = true;
             while (more && (p.n === undefined || shown.length < p.n)) {
-              const batch = await listing.repositories({ last: cursor, n: p.n === undefined ? undefined : Math.max(p.n - shown.length, 100) });
+              const batch = await listing.repositories({
+                last: cursor,
+                n: p.n === undefined ? undefined : Math.max(p.n - shown.length, 100),
+              });
               more = batch.more;
               for (const r of batch.items) {
                 if (p.n !== undefined && shown.length === p.n) {

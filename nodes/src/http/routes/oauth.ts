@@ -51,12 +51,16 @@ export function oauthRoutes(auth: AuthService): Route[] {
             const grant = f.get('grant_type');
             let principal: Principal | undefined;
             let authTime: number | undefined;
-            if (grant === 'refresh_token' && f.get('refresh_token')) ({ principal, authTime } = await auth.fromRefresh(f.get('refresh_token') as string));
-            else if (grant === 'password' && f.get('username')) principal = await auth.login(ctx, f.get('username') as string, f.get('password') ?? '');
-            else if (grant !== 'password' && grant !== 'refresh_token') throw oci('UNSUPPORTED', 'grant_type must be password or refresh_token');
+            if (grant === 'refresh_token' && f.get('refresh_token'))
+              ({ principal, authTime } = await auth.fromRefresh(f.get('refresh_token') as string));
+            else if (grant === 'password' && f.get('username'))
+              principal = await auth.login(ctx, f.get('username') as string, f.get('password') ?? '');
+            else if (grant !== 'password' && grant !== 'refresh_token')
+              throw oci('UNSUPPORTED', 'grant_type must be password or refresh_token');
             const { token, expiresIn } = auth.accessToken(principal, parseScopes((f.get('scope') ?? '').split(' ')));
             const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
-            if (principal && (grant === 'password' || f.get('access_type') === 'offline')) body.refresh_token = auth.refreshToken(principal, authTime);
+            if (principal && (grant === 'password' || f.get('access_type') === 'offline'))
+              body.refresh_token = auth.refreshToken(principal, authTime);
             ctx.res.setHeader('Cache-Control', 'no-store');
             ctx.json(200, body);
           },
