@@ -119,7 +119,7 @@ export class LevelMetaStore implements MetaStore {
       const digest = await this.getTag(repo, tag);
       const clock = opts?.tagClock ? [put(key('h', repo, tag), opts.tagClock)] : [];
       if (digest === undefined) {
-        if (clock.length) await this.#commit(clock);
+        if (clock.length && opts?.wins) await this.#commit(clock);
         return false;
       }
       await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag)), ...clock], opts);

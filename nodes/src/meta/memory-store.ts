@@ -67,7 +67,7 @@ export class MemoryMetaStore implements MetaStore {
   async deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     this.#admit(repo, tag, opts);
     const gone = this.#repos.get(repo)?.tags.delete(tag) ?? false;
-    this.#clock(repo, tag, opts);
+    if (gone || opts?.wins) this.#clock(repo, tag, opts);
     if (gone) this.#emit(opts);
     return gone;
   }

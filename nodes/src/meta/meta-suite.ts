@@ -394,12 +394,14 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
         assert.equal(await store.deleteTag('r', 'v1', { tagClock: c3 }), true);
         assert.deepEqual(await store.getTagClock('r', 'v1'), c3, 'the clock outlives the tag');
         assert.equal(await store.deleteTag('r', 'never', { tagClock: c1 }), false);
-        assert.deepEqual(await store.getTagClock('r', 'never'), c1, 'a delete of an absent tag still records its clock');
+        assert.equal(await store.getTagClock('r', 'never'), undefined, 'a local delete of an absent tag changes nothing');
+        assert.equal(await store.deleteTag('r', 'never', ifNewer(10)), false);
+        assert.deepEqual(await store.getTagClock('r', 'never'), clock(10), "a peer's delete of an absent tag records its clock");
         await store.putTag('r', 'plain', m.digest);
         assert.equal(await store.getTagClock('r', 'plain'), undefined);
         await store.putManifest('r-other', manifest('o'), 'v1', { tagClock: c2 });
         assert.deepEqual(await collect(store.listTagClocks('r')), [
-          { tag: 'never', clock: c1 },
+          { tag: 'never', clock: clock(10) },
           { tag: 'v1', clock: c3 },
         ]);
       });

@@ -47,7 +47,10 @@ export interface WriteOptions {
   /**
    * For changes that write or delete a tag: the hybrid-logical-clock time of
    * that change, kept per tag (also after a delete) so that replication
-   * applies only changes newer than the one the tag last saw.
+   * applies only changes newer than the one the tag last saw. A delete of a tag
+   * that is absent records its clock only when conditional (`wins`: a peer's
+   * delete, which an older put arriving later must lose to); a local delete of
+   * an absent tag changes nothing, as its 404 says.
    */
   tagClock?: TagClock;
   /**
