@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { connectivityState, credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { callUnary, type UnaryInvoke } from './grpc-calls.js';
 import { FastReplicationClient } from './blob-chunks.js';
 import {
@@ -25,10 +25,37 @@ const stopping = (): Error => new Error('replication is stopping');
 const UNARY_MS = 30_000;
 /** A peer that keeps a blob stream open but sends nothing (or a trickle) must not hold a copy forever. */
 const BLOB_IDLE_MS = 60_000;
+/**
+ * A connection attempt still hanging after this long is given up for a fresh one. A partition that
+ * drops packets leaves a TCP connect waiting for the kernel's next SYN retry (1, 3, 7, 15, 31, 63 s
+ * after the first), and grpc-js sets no connect timeout: without this, a region could wait up to a
+ * minute after the network healed before reaching its peer again.
+ */
+const CONNECT_STUCK_MS = 2000;
+
+const CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  // HTTP/2's default 64 KiB window allows one round trip per 64 KiB: far too little for blobs.
+  // 4 MiB: with 8 the 1 GiB e2e copy peaked at 183-200 MiB resident, with 4 at 166-174 (2 no
+  // lower), at the same rate on loopback.
+  'grpc-node.flow_control_window': 4 * 1024 * 1024,
+  // A peer cut off mid-copy (a partition, no reset) would hold a blob stream forever: a
+  // connection whose pings go unanswered for 10 s is closed, and the copy resumes later.
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  // A peer that refused connections is tried again within a second (grpc's default backoff grows
+  // to two minutes): so a region that comes back is reached at once.
+  'grpc.initial_reconnect_backoff_ms': 500,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  // Each PeerClient owns its connection, so replacing a hung one (see CONNECT_STUCK_MS) really connects anew.
+  'grpc.use_local_subchannel_pool': 1,
+};
 
 /** A peer region's Replication service, with the calls the copier needs as promises and streams. */
 export class PeerClient {
-  private readonly client: ReplicationClient;
+  private client: ReplicationClient;
+  /** Since when the channel has been trying to connect, as last seen by a failed ping. */
+  #connectingSince?: number;
   /** Bytes received of blobs still being copied. */
   bytesInFlight = 0;
   /** Blob bytes received from this peer, and blobs copied whole (counted by the copier). */
@@ -46,21 +73,11 @@ export class PeerClient {
     readonly region: string,
     readonly address: string,
     /** Mutual TLS between regions, or plain text (the default). */
-    channel: ChannelCredentials = credentials.createInsecure(),
+    private readonly channel: ChannelCredentials = credentials.createInsecure(),
     /** A blob stream that brings no bytes this long, while read, fails (the copy resumes later). */
     private readonly blobIdleMs = BLOB_IDLE_MS,
   ) {
-    this.client = new FastReplicationClient(address, channel, {
-      'grpc.max_receive_message_length': 4 * 1024 * 1024,
-      // HTTP/2's default 64 KiB window allows one round trip per 64 KiB: far too little for blobs.
-      // 4 MiB: with 8 the 1 GiB e2e copy peaked at 183-200 MiB resident, with 4 at 166-174 (2 no
-      // lower), at the same rate on loopback.
-      'grpc-node.flow_control_window': 4 * 1024 * 1024,
-      // A peer cut off mid-copy (a partition, no reset) would hold a blob stream forever: a
-      // connection whose pings go unanswered for 10 s is closed, and the copy resumes later.
-      'grpc.keepalive_time_ms': 20_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-    });
+    this.client = new FastReplicationClient(address, channel, CHANNEL_OPTIONS);
   }
 
   /** One unary call with a deadline: a peer that hangs (not refuses) must not stall a loop or a shutdown. */
@@ -92,12 +109,31 @@ export class PeerClient {
     );
   }
 
-  /** Whether the peer answers its Status RPC within `ms`. */
+  /** Whether the peer answers its Status RPC within `ms`; after a failure, a connection attempt that hangs is replaced. */
   ping(ms: number): Promise<boolean> {
     return this.unary((md, o, done) => this.client.status({}, md, o, done), ms).then(
-      () => true,
-      () => false,
+      () => {
+        this.#connectingSince = undefined;
+        return true;
+      },
+      () => {
+        this.#unstick();
+        return false;
+      },
     );
+  }
+
+  /** Replace the channel when it has been connecting for CONNECT_STUCK_MS: its calls queued so far fail (UNAVAILABLE), later ones use the new one. */
+  #unstick(): void {
+    if (this.client.getChannel().getConnectivityState(false) !== connectivityState.CONNECTING) {
+      this.#connectingSince = undefined;
+      return;
+    }
+    this.#connectingSince ??= Date.now();
+    if (Date.now() - this.#connectingSince < CONNECT_STUCK_MS) return;
+    this.#connectingSince = undefined;
+    this.client.close();
+    this.client = new FastReplicationClient(this.address, this.channel, CHANNEL_OPTIONS);
   }
 
   listIdentities(): Promise<IdentityList> {

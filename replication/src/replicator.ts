@@ -43,12 +43,26 @@ export interface ReplicatorOptions {
 /** Events a peer's consumer hands out before the first of them is acknowledged. */
 const MAX_ACK_PENDING = 256;
 /**
- * An event not acknowledged within this long goes to another consumer. Every
- * event held here (waiting in its lane, being applied, waiting to retry) is
- * reported as in progress every third of it; so only a replicator that died
- * loses its events to redelivery, after this long.
+ * An event not acknowledged within this long is delivered again. Every event
+ * held here (waiting in its lane, being applied, waiting to retry) is reported
+ * as in progress every third of it; so only events lost on the way (sent into
+ * a partition before either side noticed) or held by a replicator that died
+ * wait this long.
  */
-const ACK_WAIT_MS = 60_000;
+const ACK_WAIT_MS = 15_000;
+/**
+ * How long a pull for a peer's events stays open. nats.js checks the consumer
+ * and pulls again after two missed heartbeats (half of this each), and waits
+ * up to this long between checks while the peer's JetStream does not answer:
+ * so it bounds how soon events flow again after a partition heals.
+ */
+const PULL_EXPIRES_MS = 5000;
+/** Longest wait before following a peer's events again after a failure (each try while its JetStream is unreachable also waits for a timeout). */
+const FOLLOW_RETRY_MS = 5000;
+/** While a peer is down it is probed this often, so that the waits for it end soon after it is back. */
+const DOWN_PROBE_MS = 1000;
+/** How long a status answer waits for fresh numbers from JetStream before it answers with the last it has. */
+const STATUS_WAIT_MS = 300;
 
 /**
  * The lane an event is applied in: one repository's events apply in stream
@@ -79,6 +93,11 @@ export interface PeerState {
   failuresByReason: Record<string, number>;
   /** The peer answered its last health probe. */
   up: boolean;
+  /** Events not yet applied here and the age of the oldest, as JetStream last told (see Replicator.peers). */
+  pendingEvents: number;
+  lagSeconds: number;
+  /** Why the last query of those failed, while it is the last. */
+  queryError?: string;
 }
 
 /**
@@ -102,7 +121,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private connecting?: Promise<JetStreamManager>;
   private readonly loops: Promise<void>[] = [];
   private readonly streams = new Set<ConsumerMessages>();
-  private readonly wakers = new Set<() => void>();
+  /** Sleepers to wake early: on stop, all; when a peer is back, those waiting on that peer. */
+  private readonly wakers = new Map<() => void, string | undefined>();
+  /** Per peer: the query of its consumer's numbers in progress (one at a time). */
+  private readonly measuring = new Map<string, Promise<void>>();
   private readonly copier: Copier;
   private readonly clients: PeerClient[];
   private readonly queries: PeerQueries;
@@ -130,6 +152,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         retries: 0,
         failuresByReason: {},
         up: false,
+        pendingEvents: 0,
+        lagSeconds: 0,
       });
     this.total = new Slots(opts.concurrency?.total ?? 16);
     for (const p of opts.peers) this.work.set(p.region, { lanes: new Lanes(), slots: new Slots(opts.concurrency?.perPeer ?? 8) });
@@ -195,7 +219,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           await jsm.consumers.update(eventStream(peer.region), durable, { max_ack_pending: MAX_ACK_PENDING, ack_wait: config.ack_wait });
         });
         const consumer = await (this.nc as NatsConnection).jetstream().consumers.get(eventStream(peer.region), durable);
-        const messages = await consumer.consume({ max_messages: 64 });
+        const messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
         this.streams.add(messages);
         // stop() may have come while the consumer was being set up: it only stops the streams it saw.
         if (this.stopped) messages.stop();
@@ -213,7 +237,11 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         state.lastError = `${eventStream(peer.region)}: ${(err as Error).message}`;
         if (attempt === 0) this.opts.log.warn('cannot consume peer events yet; retrying', { from: peer.region, err: state.lastError });
       }
-      if (!this.stopped) await this.pause(Math.min(this.opts.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(attempt, 7)));
+      if (!this.stopped)
+        await this.pause(
+          Math.min(this.opts.maxBackoffMs ?? FOLLOW_RETRY_MS, FOLLOW_RETRY_MS, 250 * 2 ** Math.min(attempt, 5)),
+          peer.region,
+        );
     }
   }
 
@@ -249,19 +277,38 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     }
   }
 
-  /** Probe a peer's health until stopped: a region that is down shows even when it has nothing to send. */
+  /**
+   * Probe a peer's health until stopped: a region that is down shows even when it has nothing to
+   * send. A peer that is down is probed every second; when it answers again, every wait on it
+   * (retries of its events, following its stream) ends at once.
+   */
   private async probe(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
     const every = this.opts.probeMs ?? 5000;
+    let was: boolean | undefined;
+    let downSince = Date.now();
     while (!this.stopped) {
-      state.up = await peer.ping(Math.min(every, 3000));
-      this.emit('probed', peer.region, state.up);
-      await this.pause(every);
+      const up = await peer.ping(Math.min(every, 3000));
+      if (this.stopped) return;
+      state.up = up;
+      if (up && was !== true) {
+        this.opts.log.info('peer reachable', { from: peer.region, downSeconds: Math.round((Date.now() - downSince) / 100) / 10 });
+        this.wake(peer.region);
+      } else if (!up && was !== false) {
+        downSince = Date.now();
+        this.opts.log.warn('peer unreachable; its events wait until it answers', { from: peer.region, address: peer.address });
+      }
+      was = up;
+      this.emit('probed', peer.region, up);
+      await this.pause(up ? every : Math.min(every, DOWN_PROBE_MS));
     }
   }
 
-  /** Sleep, cut short by stop() (and none at all once stopping: a loop may get here after stop() woke the sleepers). */
-  private pause(ms: number): Promise<void> {
+  /**
+   * Sleep, cut short by stop() or, for a wait on `peer`, by that peer coming back (and none at all
+   * once stopping: a loop may get here after stop() woke the sleepers).
+   */
+  private pause(ms: number, peer?: string): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
@@ -270,8 +317,13 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         resolve();
       };
       const t = setTimeout(wake, ms);
-      this.wakers.add(wake);
+      this.wakers.set(wake, peer);
     });
+  }
+
+  /** End the waits on `peer` (all waits when none is named). */
+  private wake(peer?: string): void {
+    for (const [wake, on] of this.wakers) if (peer === undefined || on === peer) wake();
   }
 
   /** Queue a message in its lane; a message that is not an event is dropped for good. */
@@ -356,7 +408,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         delayMs: Math.round(delay),
         err: state.lastError,
       });
-      await this.pause(delay);
+      await this.pause(delay, peer.region);
       state.retries++;
     }
   }
@@ -369,45 +421,65 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     state.lastError = (err as Error).message;
   }
 
-  /** Per peer: events not yet applied here, and the age of the oldest of them. */
+  /**
+   * Per peer: events not yet applied here, and the age of the oldest of them. A peer's stream lives
+   * in its own region, so while a partition cuts it off JetStream takes seconds to say it cannot
+   * answer: the answer waits at most STATUS_WAIT_MS for fresh numbers and otherwise gives the last
+   * ones (the query goes on, for the next answer), so it never waits on an unreachable peer.
+   */
   async peers(): Promise<PeerStatus[]> {
-    return Promise.all(
-      this.clients.map(async (peer) => {
-        const state = this.state.get(peer.region) as PeerState;
-        let pendingEvents = 0;
-        let lagSeconds = 0;
-        // A failed status query shows in this answer only: it says nothing of replication itself,
-        // so it must not stick as the peer's last error (which only applying events clears).
-        let queryError: string | undefined;
-        try {
-          const info = await this.jsm?.consumers.info(eventStream(peer.region), durableName(this.opts.region, peer.region));
-          if (info) {
-            pendingEvents = info.num_pending + info.num_ack_pending;
-            if (pendingEvents > 0) lagSeconds = await this.ageOf(info.ack_floor.stream_seq + 1, peer.region);
-          }
-        } catch (err) {
-          queryError = `status of ${eventStream(peer.region)}: ${(err as Error).message}`;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.clients.map((peer) => this.measure(peer.region))),
+      new Promise((resolve) => (timer = setTimeout(resolve, STATUS_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    return this.clients.map((peer) => {
+      const state = this.state.get(peer.region) as PeerState;
+      return {
+        region: peer.region,
+        lagSeconds: state.lagSeconds,
+        pendingEvents: state.pendingEvents,
+        bytesInFlight: peer.bytesInFlight,
+        applied: state.applied,
+        failures: state.failures,
+        repairs: state.repairs,
+        parked: state.parked,
+        ...(state.antiEntropyAt !== undefined && { lastAntiEntropy: new Date(state.antiEntropyAt).toISOString() }),
+        blobs: peer.blobsCopied,
+        bytes: peer.bytesCopied,
+        retries: state.retries,
+        conflicts: peer.conflicts,
+        failuresByReason: { ...state.failuresByReason },
+        up: state.up,
+        lastError: state.lastError ?? state.queryError,
+      };
+    });
+  }
+
+  /**
+   * Ask JetStream for a peer's pending events and lag (one query per peer at a time). A failed
+   * query says nothing of replication itself, so it does not stick as the peer's last error (which
+   * only applying events clears): it shows until the next query answers.
+   */
+  private measure(region: string): Promise<void> {
+    const state = this.state.get(region) as PeerState;
+    let query = this.measuring.get(region);
+    if (query) return query;
+    query = (async () => {
+      try {
+        const info = await this.jsm?.consumers.info(eventStream(region), durableName(this.opts.region, region));
+        if (info) {
+          state.pendingEvents = info.num_pending + info.num_ack_pending;
+          state.lagSeconds = state.pendingEvents > 0 ? await this.ageOf(info.ack_floor.stream_seq + 1, region) : 0;
         }
-        return {
-          region: peer.region,
-          lagSeconds,
-          pendingEvents,
-          bytesInFlight: peer.bytesInFlight,
-          applied: state.applied,
-          failures: state.failures,
-          repairs: state.repairs,
-          parked: state.parked,
-          ...(state.antiEntropyAt !== undefined && { lastAntiEntropy: new Date(state.antiEntropyAt).toISOString() }),
-          blobs: peer.blobsCopied,
-          bytes: peer.bytesCopied,
-          retries: state.retries,
-          conflicts: peer.conflicts,
-          failuresByReason: { ...state.failuresByReason },
-          up: state.up,
-          lastError: state.lastError ?? queryError,
-        };
-      }),
-    );
+        state.queryError = undefined;
+      } catch (err) {
+        state.queryError = `status of ${eventStream(region)}: ${(err as Error).message}`;
+      }
+    })().finally(() => this.measuring.delete(region));
+    this.measuring.set(region, query);
+    return query;
   }
 
   locate(repository: string, reference: string): Promise<RegionLocation[]> {
@@ -431,7 +503,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     for (const s of this.streams) s.stop();
     // A blob copy over a slow link, or anti-entropy against a hung peer, could take minutes: cut, it resumes on the next start.
     this.clients.forEach((c) => c.cancelAll());
-    for (const w of this.wakers) w();
+    this.wake();
     await Promise.allSettled(this.loops);
     await Promise.all([...this.work.values()].map((w) => w.lanes.idle()));
     this.clients.forEach((c) => c.close());

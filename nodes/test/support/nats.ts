@@ -93,7 +93,20 @@ export class TestNats {
     });
   }
 
+  /**
+   * Freeze the server (SIGSTOP) as a partition would cut it off: connections stay open and
+   * requests get no answer, until `thaw()`.
+   */
+  freeze(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.thaw();
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
