@@ -89,7 +89,7 @@ export interface Page {
 
 /**
  * Registry metadata: repositories, tags, manifests, referrers, blob links and
- * upload sessions. Every implementation passes meta-suite.ts.
+ * upload sessions. Every implementation passes test/support/meta-suite.ts.
  *
  * A repository exists while it has at least one tag, manifest or blob link.
  * Each mutating call is atomic: either all of its effects are visible or none.

@@ -30,7 +30,7 @@ export interface UploadInfo {
 
 /**
  * Content-addressed blob storage. Small on purpose: every backend (filesystem,
- * memory, later object storage) implements exactly this and passes driver-suite.ts.
+ * memory, later object storage) implements exactly this and passes test/support/driver-suite.ts.
  *
  * Blobs are written only through uploads: bytes are appended to a staging area
  * identified by an upload id, and become visible under their digest only through

@@ -5,7 +5,7 @@ import { Level } from 'level';
 import { digestOf } from '../../src/oci/digest.js';
 import { LevelMetaStore, type LevelMetaStoreOptions } from '../../src/meta/level-store.js';
 import { Lru } from '../../src/lru.js';
-import { manifest, metaStoreSuite } from '../../src/meta/meta-suite.js';
+import { manifest, metaStoreSuite } from '../support/meta-suite.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 
 async function levelStore(options?: LevelMetaStoreOptions): Promise<{ store: LevelMetaStore; dir: string; cleanup: () => Promise<void> }> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { digestHex, digestOf, type Digest } from '../../src/oci/digest.js';
 import { isOciError } from '../../src/oci/errors.js';
-import { blobDriverSuite } from '../../src/storage/driver-suite.js';
+import { blobDriverSuite } from '../support/driver-suite.js';
 import type { BlobDriver } from '../../src/storage/driver.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
 import { MemoryBlobDriver } from '../../src/storage/memory-driver.js';

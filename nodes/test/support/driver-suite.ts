@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { digestOf, type Digest } from '../oci/digest.js';
-import { isOciError, type ErrorKind } from '../oci/errors.js';
-import type { BlobDriver } from './driver.js';
+import { digestOf, type Digest } from '../../src/oci/digest.js';
+import { isOciError, type ErrorKind } from '../../src/oci/errors.js';
+import type { BlobDriver } from '../../src/storage/driver.js';
 
 export interface DriverFixture {
   driver: BlobDriver;

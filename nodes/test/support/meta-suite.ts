@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { digestOf } from '../oci/digest.js';
-import { isOciError } from '../oci/errors.js';
-import { MediaTypes } from '../oci/media-types.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { isOciError } from '../../src/oci/errors.js';
+import { MediaTypes } from '../../src/oci/media-types.js';
 import {
   StaleTagChange,
   type Descriptor,
@@ -10,7 +10,7 @@ import {
   type TagClock,
   type UploadSession,
   type WriteOptions,
-} from './store.js';
+} from '../../src/meta/store.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it

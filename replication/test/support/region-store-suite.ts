@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { isOciError, parseDigest, type Digest, type HlcTimestamp } from 'georeg/nodes';
-import type { RegionStore } from '../src/region-store.js';
-import { pushBlob, sha256, type Node } from './support.js';
+import type { RegionStore } from '../../src/region-store.js';
+import { pushBlob, sha256, type Node } from '../support.js';
 
 /** A store under test, over the node whose registry it writes. */
 export interface StoreFixture {
