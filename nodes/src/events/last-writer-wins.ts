@@ -1,5 +1,5 @@
 import { KeyedLock } from '../keyed-lock.js';
-import type { MetaStore } from '../meta/store.js';
+import type { RecordStore } from '../meta/store.js';
 import { compareHlc, type HlcTimestamp, type HybridClock } from './hlc.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */
@@ -19,8 +19,8 @@ export interface WriteHooks<T> {
 }
 
 /**
- * Last-writer-wins records in the MetaStore's settings: a JSON object per key
- * carrying the hybrid-logical-clock time of its last change. Reading the
+ * Last-writer-wins records in one of the MetaStore's named record stores: an
+ * object per key carrying the hybrid-logical-clock time of its last change. Reading the
  * clock held, comparing and writing run one at a time per key, so concurrent
  * writers (local changes, and each peer's replication lanes) cannot store an
  * older record over a newer one. Owners validate a record's contents before
@@ -30,7 +30,7 @@ export class LastWriterWins {
   readonly #locks = new KeyedLock();
 
   constructor(
-    private readonly meta: MetaStore,
+    private readonly records: RecordStore<unknown>,
     private readonly hlc: HybridClock,
     private readonly now: () => number = Date.now,
   ) {}
@@ -44,8 +44,7 @@ export class LastWriterWins {
    */
   write<T extends object>(key: string, change: (held: unknown) => T, at?: HlcTimestamp, hooks: WriteHooks<T> = {}): Promise<Clocked<T>> {
     return this.#locks.run(key, async () => {
-      const raw = await this.meta.getSetting(key);
-      const held = raw === undefined ? undefined : (JSON.parse(raw) as { clock?: HlcTimestamp });
+      const held = (await this.records.get(key)) as { clock?: HlcTimestamp } | undefined;
       if (held?.clock) this.hlc.observe(held.clock);
       return this.#store(key, { ...change(held), clock: at ?? this.hlc.now() }, hooks);
     });
@@ -65,13 +64,11 @@ export class LastWriterWins {
   }
 
   async #heldClock(key: string): Promise<HlcTimestamp | undefined> {
-    const held = await this.meta.getSetting(key);
-    return held ? (JSON.parse(held) as { clock?: HlcTimestamp }).clock : undefined;
+    return ((await this.records.get(key)) as { clock?: HlcTimestamp } | undefined)?.clock;
   }
 
   async #store<T>(key: string, record: Clocked<T>, hooks: WriteHooks<T>): Promise<Clocked<T>> {
-    const json = JSON.stringify(record);
-    await this.meta.putSetting(key, json, { events: hooks.events?.(json, record.clock) });
+    await this.records.put(key, record, { events: hooks.events?.(JSON.stringify(record), record.clock) });
     hooks.stored?.(record);
     return record;
   }

@@ -434,29 +434,6 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
       });
     });
 
-    describe('settings', () => {
-      it('stores, replaces and reads back settings, with their events in the same write', async () => {
-        assert.equal(await store.getSetting('trust/policy'), undefined);
-        await store.putSetting('trust/policy', '{"v":1}', { events: [new TextEncoder().encode('policy')] });
-        await store.putSetting('trust/policy', '{"v":2}');
-        await store.putSetting('trust/seq/r:v1', '7');
-        assert.equal(await store.getSetting('trust/policy'), '{"v":2}');
-        assert.equal(await store.getSetting('trust/seq/r:v1'), '7');
-        assert.equal(store.outboxDepth(), 1);
-        assert.equal(await store.hasRepository('r'), false, 'a setting makes no repository');
-      });
-
-      it('lists settings by prefix in key order, and deletes them', async () => {
-        for (const k of ['auth/user/b', 'auth/user/a', 'auth/token/x', 'auth/users']) await store.putSetting(k, k.toUpperCase());
-        const listed: string[] = [];
-        for await (const s of store.listSettings('auth/user/')) listed.push(`${s.key}=${s.value}`);
-        assert.deepEqual(listed, ['auth/user/a=AUTH/USER/A', 'auth/user/b=AUTH/USER/B']);
-        assert.equal(await store.deleteSetting('auth/user/a'), true);
-        assert.equal(await store.deleteSetting('auth/user/a'), false);
-        assert.equal(await store.getSetting('auth/user/a'), undefined);
-      });
-    });
-
     describe('outbox', () => {
       const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
       const text = (e: { event: Uint8Array }): string => new TextDecoder().decode(e.event);
