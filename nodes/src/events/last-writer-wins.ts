@@ -1,6 +1,7 @@
 import { KeyedLock } from '../keyed-lock.js';
 import type { RecordStore } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp, type HybridClock } from './hlc.js';
+import type { HlcTimestamp, HybridClock } from './hlc.js';
+import { changeOrder } from './change-order.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */
 export const MAX_SKEW_MS = 5 * 60_000;
@@ -50,14 +51,16 @@ export class LastWriterWins {
     });
   }
 
-  /** A record from another region stamped `at`: stored when newer than the one held, refused when too far ahead of this region's clock. */
+  /**
+   * A record from another region stamped `at`: stored when newer than the one held (changeOrder),
+   * refused when more than MAX_SKEW_MS ahead of this region's clock.
+   */
   async apply<T extends object>(key: string, record: T, at: HlcTimestamp, hooks: Pick<WriteHooks<T>, 'stored'> = {}): Promise<Applied> {
-    // A clock far ahead of ours would make the record outlive every later change.
-    if (at.wallMs > this.now() + MAX_SKEW_MS) return 'ahead';
-    this.hlc.observe(at);
     return this.#locks.run(key, async () => {
-      const held = await this.#heldClock(key);
-      if (held && compareHlc(at, held) <= 0) return 'stale';
+      const order = changeOrder(at, await this.#heldClock(key), this.now() + MAX_SKEW_MS);
+      if (order === 'ahead') return 'ahead';
+      this.hlc.observe(at);
+      if (order !== 'newer') return 'stale';
       await this.#store(key, { ...record, clock: at }, hooks);
       return 'stored';
     });
