@@ -82,9 +82,10 @@ describe('georeg user: roles per repository glob (against a node with authentica
     const added = await georegIn(['user', 'add', 'idle', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^add idle: ok \(no roles: it can log in and do nothing until `georeg user update idle --role \.\.\.`\)$/m);
-    const stored = JSON.parse((await node.stores.meta.getSetting('auth/user/idle')) as string) as Record<string, unknown>;
+    const identities = node.stores.meta.records<Record<string, unknown>>('identities');
+    const stored = (await identities.get('auth/user/idle')) as Record<string, unknown>;
     delete stored.roles;
-    await node.stores.meta.putSetting('auth/user/idle', JSON.stringify(stored));
+    await identities.put('auth/user/idle', stored);
     assert.match(await listed('idle'), /^idle +false +\*\*:push,delete \(legacy: no roles set\) +false /);
   });
 

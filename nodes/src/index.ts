@@ -12,8 +12,9 @@ export { collectGarbage, type GcReport, type GcOptions, type Broken } from './re
 export { Registry, type RegistryStores } from './registry/registry.js';
 export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
 export type { LocalLocation } from './registry/locate.js';
-export { tagChangeOrder, type TagState, type RepositoryPage } from './registry/replication.js';
+export type { TagState, RepositoryPage } from './registry/replication.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
+export { changeOrder, type ChangeOrder } from './events/change-order.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { natsAuth } from './events/nats-auth.js';
 export { toState, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';

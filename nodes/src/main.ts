@@ -6,11 +6,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ConfigError, parseListen, type Config } from './config.js';
 import type { Logger } from './log.js';
-import type { BlobDriver } from './storage/driver.js';
 import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
 import { MemoryBlobDriver } from './storage/memory-driver.js';
-import { CachingBlobDriver } from './storage/caching-driver.js';
+import { CachingBlobStore } from './storage/caching-store.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry, type RegistryStores } from './registry/registry.js';
@@ -56,11 +55,11 @@ export async function openRegistry(config: Config, events?: EventRecorder, clock
 /** Open the stores a config names. The LevelDB store fails if another process holds it. */
 async function openStores(config: Config): Promise<RegistryStores> {
   await mkdir(config.data, { recursive: true });
-  const inner: BlobDriver =
+  const driver =
     config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
-  const driver = new CachingBlobDriver(inner, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
+  const blobs = new CachingBlobStore(driver, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore = config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
-  return { driver, meta };
+  return { blobs, staging: driver, meta };
 }
 
 /** The registry over `stores`, with the trust policy file the config names loaded (it closes them when that fails). */

@@ -194,9 +194,9 @@ export class NodeMetrics {
   }
 
   async #count(): Promise<void> {
-    const { driver, meta } = this.src.stores;
+    const { blobs, meta } = this.src.stores;
     const i: Inventory = { blobs: 0, blobBytes: 0, repositories: 0, manifests: 0, uploads: 0 };
-    for await (const b of driver.list()) {
+    for await (const b of blobs.list()) {
       i.blobs++;
       i.blobBytes += b.size;
     }

@@ -6,7 +6,7 @@ import {
   parseName,
   parseManifest,
   parseTag,
-  tagChangeOrder,
+  changeOrder,
   type Digest,
   type HlcTimestamp,
   type TagState,
@@ -177,9 +177,9 @@ export class Copier {
 
   /** Whether a tag change stamped `at` is newer than the last one this region applied to that tag; an older one is a conflict lost. */
   private newer(here: TagState, at: HlcTimestamp | undefined, onConflict?: () => void): boolean {
-    const order = tagChangeOrder(at, here.clock);
-    if (order < 0) onConflict?.();
-    return order > 0;
+    const order = changeOrder(at, here.clock);
+    if (order === 'older') onConflict?.();
+    return order === 'newer';
   }
 
   /**

@@ -9,7 +9,7 @@ import { FastRegionStoreClient } from '../src/ingest-parts.js';
 import { LocalRegionStore } from '../src/region-store.js';
 import { RemoteRegionStore } from '../src/remote-store.js';
 import { startRegionStoreServer } from '../src/store-server.js';
-import { regionStoreSuite } from './region-store-suite.js';
+import { regionStoreSuite } from './support/region-store-suite.js';
 import { node } from './support.js';
 
 regionStoreSuite('in the node process (LocalRegionStore)', async () => {

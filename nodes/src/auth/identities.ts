@@ -1,6 +1,6 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import { oci } from '../oci/errors.js';
-import type { MetaStore } from '../meta/store.js';
+import type { MetaStore, RecordStore } from '../meta/store.js';
 import { ACTIONS, ScopeMap, parseRoleRules, parseScopeRules, roleScopes, type RoleRule, type ScopeRule } from './scopes.js';
 import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
 import { LastWriterWins } from '../events/last-writer-wins.js';
@@ -154,21 +154,24 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
  * metadata store. Secrets are compared in constant time.
  */
 export class Identities {
+  /** Users and tokens by key (`auth/user/<name>`, `auth/token/<name>`: the keys they replicate under), tombstones included. */
+  private readonly stored: RecordStore<StoredUser | StoredToken | Tombstone>;
   /** Each record, the newest change winning; one change of a key at a time. */
   private readonly lww: LastWriterWins;
 
   constructor(
-    private readonly meta: MetaStore,
+    meta: MetaStore,
     private readonly hlc: HybridClock,
     /** Records each change as an event, so identities replicate to every region. */
     private readonly events?: EventRecorder,
     private readonly now: () => number = Date.now,
   ) {
-    this.lww = new LastWriterWins(meta, hlc, now);
+    this.stored = meta.records('identities');
+    this.lww = new LastWriterWins(this.stored, hlc, now);
   }
 
   async hasUsers(): Promise<boolean> {
-    for await (const s of this.meta.listSettings(USER)) if (!isTombstone(JSON.parse(s.value))) return true;
+    for await (const { record } of this.stored.list(USER)) if (!isTombstone(record)) return true;
     return false;
   }
 
@@ -189,17 +192,15 @@ export class Identities {
   /** A live record, or undefined (absent, deleted, or a name no record can have: names come from URLs and logins). */
   private async read<T>(prefix: typeof USER | typeof TOKEN, name: string): Promise<T | undefined> {
     if (!NAME.test(name)) return undefined;
-    const raw = await this.meta.getSetting(prefix + name);
-    const v = raw ? (JSON.parse(raw) as T | Tombstone) : undefined;
-    return v === undefined || isTombstone(v) ? undefined : v;
+    const v = await this.stored.get(prefix + name);
+    return v === undefined || isTombstone(v) ? undefined : (v as T);
   }
 
   /** Every record, tombstones included, with its clock: what a peer compares (anti-entropy). */
   async *records(): AsyncIterable<{ key: string; record: string; clock: HlcTimestamp }> {
     for (const prefix of [USER, TOKEN]) {
-      for await (const s of this.meta.listSettings(prefix)) {
-        const clock = (JSON.parse(s.value) as Partial<Clocked>).clock;
-        if (clock) yield { key: s.key, record: s.value, clock };
+      for await (const { key, record } of this.stored.list(prefix)) {
+        if (record.clock) yield { key, record: JSON.stringify(record), clock: record.clock };
       }
     }
   }
@@ -268,10 +269,7 @@ export class Identities {
   /** The live records under `prefix` (not their tombstones), as `view` shows them. */
   private async list<S, V>(prefix: string, view: (record: S) => V): Promise<V[]> {
     const out: V[] = [];
-    for await (const s of this.meta.listSettings(prefix)) {
-      const record = JSON.parse(s.value) as S | Tombstone;
-      if (!isTombstone(record)) out.push(view(record as S));
-    }
+    for await (const { record } of this.stored.list(prefix)) if (!isTombstone(record)) out.push(view(record as S));
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { KeyedLock } from '../keyed-lock.js';
-import type { MetaStore } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp, type HybridClock } from './hlc.js';
+import type { RecordStore } from '../meta/store.js';
+import type { HlcTimestamp, HybridClock } from './hlc.js';
+import { changeOrder } from './change-order.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */
 export const MAX_SKEW_MS = 5 * 60_000;
@@ -19,8 +20,8 @@ export interface WriteHooks<T> {
 }
 
 /**
- * Last-writer-wins records in the MetaStore's settings: a JSON object per key
- * carrying the hybrid-logical-clock time of its last change. Reading the
+ * Last-writer-wins records in one of the MetaStore's named record stores: an
+ * object per key carrying the hybrid-logical-clock time of its last change. Reading the
  * clock held, comparing and writing run one at a time per key, so concurrent
  * writers (local changes, and each peer's replication lanes) cannot store an
  * older record over a newer one. Owners validate a record's contents before
@@ -30,7 +31,7 @@ export class LastWriterWins {
   readonly #locks = new KeyedLock();
 
   constructor(
-    private readonly meta: MetaStore,
+    private readonly records: RecordStore<unknown>,
     private readonly hlc: HybridClock,
     private readonly now: () => number = Date.now,
   ) {}
@@ -44,34 +45,33 @@ export class LastWriterWins {
    */
   write<T extends object>(key: string, change: (held: unknown) => T, at?: HlcTimestamp, hooks: WriteHooks<T> = {}): Promise<Clocked<T>> {
     return this.#locks.run(key, async () => {
-      const raw = await this.meta.getSetting(key);
-      const held = raw === undefined ? undefined : (JSON.parse(raw) as { clock?: HlcTimestamp });
+      const held = (await this.records.get(key)) as { clock?: HlcTimestamp } | undefined;
       if (held?.clock) this.hlc.observe(held.clock);
       return this.#store(key, { ...change(held), clock: at ?? this.hlc.now() }, hooks);
     });
   }
 
-  /** A record from another region stamped `at`: stored when newer than the one held, refused when too far ahead of this region's clock. */
+  /**
+   * A record from another region stamped `at`: stored when newer than the one held (changeOrder),
+   * refused when more than MAX_SKEW_MS ahead of this region's clock.
+   */
   async apply<T extends object>(key: string, record: T, at: HlcTimestamp, hooks: Pick<WriteHooks<T>, 'stored'> = {}): Promise<Applied> {
-    // A clock far ahead of ours would make the record outlive every later change.
-    if (at.wallMs > this.now() + MAX_SKEW_MS) return 'ahead';
-    this.hlc.observe(at);
     return this.#locks.run(key, async () => {
-      const held = await this.#heldClock(key);
-      if (held && compareHlc(at, held) <= 0) return 'stale';
+      const order = changeOrder(at, await this.#heldClock(key), this.now() + MAX_SKEW_MS);
+      if (order === 'ahead') return 'ahead';
+      this.hlc.observe(at);
+      if (order !== 'newer') return 'stale';
       await this.#store(key, { ...record, clock: at }, hooks);
       return 'stored';
     });
   }
 
   async #heldClock(key: string): Promise<HlcTimestamp | undefined> {
-    const held = await this.meta.getSetting(key);
-    return held ? (JSON.parse(held) as { clock?: HlcTimestamp }).clock : undefined;
+    return ((await this.records.get(key)) as { clock?: HlcTimestamp } | undefined)?.clock;
   }
 
   async #store<T>(key: string, record: Clocked<T>, hooks: WriteHooks<T>): Promise<Clocked<T>> {
-    const json = JSON.stringify(record);
-    await this.meta.putSetting(key, json, { events: hooks.events?.(json, record.clock) });
+    await this.records.put(key, record, { events: hooks.events?.(JSON.stringify(record), record.clock) });
     hooks.stored?.(record);
     return record;
   }

@@ -10,11 +10,14 @@ import {
   type MetaStore,
   type OutboxEntry,
   type Page,
+  type RecordStore,
+  type RecordStoreName,
   type TagClock,
   type UploadSession,
   type WriteOptions,
 } from './store.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { migrateSettings } from './settings-migration.js';
 
 /*
  * Key layout: string keys, JSON values.
@@ -28,7 +31,8 @@ import { KeyedLock } from '../keyed-lock.js';
  *   u!<id>                       → UploadSession
  *   o!<16-digit seq>             → base64 event    the outbox, in write order
  *   h!<repo>!<tag>               → TagClock        when the tag last changed (kept after a delete)
- *   s!<key>                      → string          settings (trust policy, binding sequences)
+ *   n!<store>!<key>              → JSON record     the named record stores (RECORD_STORES); from the
+ *                                                  previous release's s!<key> settings, moved at open
  *
  * '!' sorts below every character of repository names, tags and digests, so
  * key order is component order and the range of a prefix p, [p + '!', p + '"'),
@@ -73,6 +77,12 @@ export class LevelMetaStore implements MetaStore {
   static async open(dir: string, options: LevelMetaStoreOptions = {}): Promise<LevelMetaStore> {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.open();
+    try {
+      await migrateSettings(db, (store, k) => key('n', store, k));
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
     const store = new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
     const outbox = await db.keys(range('o')).all();
     store.#outboxDepth = outbox.length;
@@ -250,28 +260,20 @@ export class LevelMetaStore implements MetaStore {
     for await (const value of this.#db.values(range('u'))) yield value as UploadSession;
   }
 
-  // settings
+  // named record stores
 
-  async getSetting(k: string): Promise<string | undefined> {
-    return this.#read<string>(key('s', k));
-  }
-
-  async putSetting(k: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void> {
-    await this.#commit([put(key('s', k), value)], opts);
-  }
-
-  async deleteSetting(k: string): Promise<boolean> {
-    const sk = key('s', k);
-    return this.#locks.run(sk, async () => {
-      if ((await this.#read(sk)) === undefined) return false;
-      await this.#commit([del(sk)]);
-      return true;
-    });
-  }
-
-  async *listSettings(prefix: string): AsyncIterable<{ key: string; value: string }> {
-    const start = key('s', '') + prefix;
-    for await (const [k, v] of this.#db.iterator({ gte: start, lt: start + '\uffff' })) yield { key: k.slice(2), value: v as string };
+  records<T>(name: RecordStoreName): RecordStore<T> {
+    const base = range('n', name).gte;
+    const db = this.#db;
+    return {
+      get: (k) => this.#read<T>(key('n', name, k)),
+      put: (k, record, opts) => this.#commit([put(key('n', name, k), record)], opts),
+      async *list(prefix = '') {
+        const start = base + prefix;
+        for await (const [k, record] of db.iterator({ gte: start, lt: start + '\uffff' }))
+          yield { key: k.slice(base.length), record: record as T };
+      },
+    };
   }
 
   // outbox

@@ -8,6 +8,8 @@ import {
   type MetaStore,
   type OutboxEntry,
   type Page,
+  type RecordStore,
+  type RecordStoreName,
   type TagClock,
   type UploadSession,
   type WriteOptions,
@@ -31,7 +33,8 @@ export class MemoryMetaStore implements MetaStore {
   readonly #outbox: OutboxEntry[] = [];
   /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
   readonly #clocks = new Map<string, TagClock>();
-  readonly #settings = new Map<string, string>();
+  /** Records by store name, then key. */
+  readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
 
   // tags
@@ -176,24 +179,22 @@ export class MemoryMetaStore implements MetaStore {
     yield* sortedValues(this.#uploads).map(copy);
   }
 
-  // settings
+  // named record stores
 
-  async getSetting(key: string): Promise<string | undefined> {
-    return this.#settings.get(key);
-  }
-
-  async putSetting(key: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void> {
-    this.#settings.set(key, value);
-    this.#emit(opts);
-  }
-
-  async deleteSetting(key: string): Promise<boolean> {
-    return this.#settings.delete(key);
-  }
-
-  async *listSettings(prefix: string): AsyncIterable<{ key: string; value: string }> {
-    const keys = [...this.#settings.keys()].filter((k) => k.startsWith(prefix)).sort();
-    for (const key of keys) yield { key, value: this.#settings.get(key) as string };
+  records<T>(name: RecordStoreName): RecordStore<T> {
+    let records = this.#records.get(name);
+    if (!records) this.#records.set(name, (records = new Map()));
+    const held = records;
+    return {
+      get: async (key) => (held.has(key) ? copy(held.get(key) as T) : undefined),
+      put: async (key, record, opts) => {
+        held.set(key, copy(record));
+        this.#emit(opts);
+      },
+      async *list(prefix = '') {
+        for (const [key, record] of sortedEntries(held)) if (key.startsWith(prefix)) yield { key, record: copy(record as T) };
+      },
+    };
   }
 
   // outbox

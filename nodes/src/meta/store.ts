@@ -83,6 +83,26 @@ export interface OutboxEntry {
   event: Uint8Array;
 }
 
+/**
+ * The named record stores, one key space per concept: the trust policy document
+ * (and the seed file last applied), the tag bindings seen per tag, and users and
+ * tokens. Locks will be one more name.
+ */
+export const RECORD_STORES = ['policies', 'bindings', 'identities'] as const;
+export type RecordStoreName = (typeof RECORD_STORES)[number];
+
+/**
+ * The records of one concept: a JSON value per key (keys never hold '!'). Those
+ * replicated carry the clock of their last change, which LastWriterWins compares.
+ */
+export interface RecordStore<T> {
+  get(key: string): Promise<T | undefined>;
+  /** Store a record, with `opts.events` in the same atomic write. */
+  put(key: string, record: T, opts?: Pick<WriteOptions, 'events'>): Promise<void>;
+  /** Records whose key starts with `prefix`, sorted by key. */
+  list(prefix?: string): AsyncIterable<{ key: string; record: T }>;
+}
+
 export interface Page {
   /** Return only entries lexically after this one. */
   last?: string;
@@ -91,8 +111,9 @@ export interface Page {
 }
 
 /**
- * Registry metadata: repositories, tags, manifests, referrers, blob links and
- * upload sessions. Every implementation passes meta-suite.ts.
+ * Registry metadata: repositories, tags, manifests, referrers, blob links,
+ * upload sessions and the named record stores. Every implementation passes
+ * test/support/meta-suite.ts and record-store-suite.ts.
  *
  * A repository exists while it has at least one tag, manifest or blob link.
  * Each mutating call is atomic: either all of its effects are visible or none.
@@ -149,14 +170,9 @@ export interface MetaStore {
   deleteUpload(id: string): Promise<boolean>;
   listUploads(): AsyncIterable<UploadSession>;
 
-  // settings: small registry-wide values (the trust policy, highest tag-binding sequences); keys never hold '!'
-  getSetting(key: string): Promise<string | undefined>;
-  /** Store a setting, with `opts.events` in the same atomic write. */
-  putSetting(key: string, value: string, opts?: Pick<WriteOptions, 'events'>): Promise<void>;
-  /** Returns false when there was no such setting. */
-  deleteSetting(key: string): Promise<boolean>;
-  /** Settings whose key starts with `prefix`, sorted by key. */
-  listSettings(prefix: string): AsyncIterable<{ key: string; value: string }>;
+  // named record stores: registry-wide records, one store per concept
+  /** The store of `name`; `T` is what its owner keeps there (stored as JSON). */
+  records<T>(name: RecordStoreName): RecordStore<T>;
 
   // outbox: events written with the changes above, until a publisher has sent them
   /** The oldest `limit` entries, in write order. */

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { oci } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobDriver, ByteRange, WriteToOptions } from '../storage/driver.js';
+import type { BlobStore, ByteRange, WriteToOptions } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ContentGuard } from './content-guard.js';
 
@@ -16,7 +16,7 @@ export interface OpenBlob {
  */
 export class BlobService {
   constructor(
-    private readonly driver: BlobDriver,
+    private readonly blobs: BlobStore,
     private readonly meta: MetaStore,
     private readonly guard: ContentGuard,
     private readonly now: () => number = Date.now,
@@ -26,24 +26,24 @@ export class BlobService {
   async stat(repo: string, digest: Digest): Promise<number> {
     const link = await this.meta.getBlobLink(repo, digest);
     if (!link) throw oci('BLOB_UNKNOWN', undefined, { digest });
-    const size = await this.driver.stat(digest);
+    const size = await this.blobs.stat(digest);
     if (size === undefined) throw oci('BLOB_UNKNOWN', undefined, { digest });
     return size;
   }
 
   async open(repo: string, digest: Digest, range?: ByteRange): Promise<OpenBlob> {
     const size = await this.stat(repo, digest);
-    return { size, stream: await this.driver.read(digest, range) };
+    return { size, stream: await this.blobs.read(digest, range) };
   }
 
   /** The whole of a blob found linked (stat): only for small ones. */
   readAll(digest: Digest): Promise<Buffer> {
-    return this.driver.readAll(digest);
+    return this.blobs.readAll(digest);
   }
 
-  /** Write a blob found linked (stat), or a range of it, into `sink` without ending it (BlobDriver.writeTo). */
+  /** Write a blob found linked (stat), or a range of it, into `sink` without ending it (BlobStore.writeTo). */
   writeTo(digest: Digest, sink: Writable, range?: ByteRange, options?: WriteToOptions): Promise<void> {
-    return this.driver.writeTo(digest, sink, range, options);
+    return this.blobs.writeTo(digest, sink, range, options);
   }
 
   /** Remove the repository's link to a blob; the bytes go at the next GC. */
@@ -65,7 +65,7 @@ export class BlobService {
     return this.guard.exclusive(digest, async () => {
       const release = this.guard.hold([digest]);
       try {
-        const size = await this.driver.stat(digest);
+        const size = await this.blobs.stat(digest);
         if (size === undefined) return false;
         await this.link(repo, digest, size);
         return true;

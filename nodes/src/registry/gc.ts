@@ -69,7 +69,7 @@ export class GarbageCollector {
    * run (ContentGuard) are never swept.
    */
   async collect(opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
-    const { meta, driver } = this.stores;
+    const { meta, blobs } = this.stores;
     const started = now();
     const cutoff = started - opts.graceMs;
     const live = new Set<string>();
@@ -89,7 +89,7 @@ export class GarbageCollector {
       const linked = new Set<string>();
       for (const repo of await meta.listRepositories()) {
         for await (const { digest, link } of meta.listBlobLinks(repo)) {
-          const present = (await driver.stat(digest)) !== undefined;
+          const present = (await blobs.stat(digest)) !== undefined;
           if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
           if (marked.has(digest) || link.created >= cutoff) {
             linked.add(digest);
@@ -99,10 +99,10 @@ export class GarbageCollector {
           else if (await guard.exclusive(digest, () => this.unlinkStale(repo, digest, link, live))) report.linksRemoved++;
         }
       }
-      for await (const blob of driver.list()) {
+      for await (const blob of blobs.list()) {
         if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
         if (!opts.dryRun) {
-          const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && driver.delete(blob.digest));
+          const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && blobs.delete(blob.digest));
           if (!gone) continue;
         }
         report.blobsDeleted.push(blob.digest);
@@ -137,7 +137,7 @@ export class GarbageCollector {
   }
 
   private async mark(broken: Broken[]): Promise<Set<string>> {
-    const { meta, driver } = this.stores;
+    const { meta, blobs } = this.stores;
     const marked = new Set<string>();
     for (const repo of await meta.listRepositories()) {
       const manifests = new Set<string>();
@@ -145,8 +145,7 @@ export class GarbageCollector {
         manifests.add(m.digest);
         marked.add(m.digest);
         for (const r of m.references) marked.add(r);
-        if ((await driver.stat(m.digest)) === undefined)
-          broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
+        if ((await blobs.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
         for (const r of m.references) {
           const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
           if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });

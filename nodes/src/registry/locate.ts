@@ -11,7 +11,7 @@ export interface LocalLocation {
 }
 
 /** Whether this node holds a tag or digest completely: the manifest, its children and all their blobs. */
-export async function locate({ meta, driver }: RegistryStores, repo: string, ref: Reference): Promise<LocalLocation> {
+export async function locate({ meta, blobs }: RegistryStores, repo: string, ref: Reference): Promise<LocalLocation> {
   const digest = ref.digest ?? (await meta.getTag(repo, ref.tag));
   if (!digest || !(await meta.getManifest(repo, digest))) return { complete: false, missing: [] };
   const missing: Digest[] = [];
@@ -20,13 +20,13 @@ export async function locate({ meta, driver }: RegistryStores, repo: string, ref
     if (seen.has(d)) return;
     seen.add(d);
     const record = await meta.getManifest(repo, d);
-    if (!record || (await driver.stat(d)) === undefined) {
+    if (!record || (await blobs.stat(d)) === undefined) {
       missing.push(d);
       return;
     }
     for (const r of record.references) {
       if (await meta.getManifest(repo, r)) await walk(r);
-      else if (!(await meta.getBlobLink(repo, r)) || (await driver.stat(r)) === undefined) missing.push(r);
+      else if (!(await meta.getBlobLink(repo, r)) || (await blobs.stat(r)) === undefined) missing.push(r);
     }
   };
   await walk(digest);

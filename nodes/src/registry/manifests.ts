@@ -1,7 +1,7 @@
 import { oci } from '../oci/errors.js';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
-import type { BlobDriver } from '../storage/driver.js';
+import type { BlobStore } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
@@ -20,7 +20,7 @@ export interface StoredManifest {
 
 export class ManifestService {
   constructor(
-    private readonly driver: BlobDriver,
+    private readonly blobs: BlobStore,
     private readonly meta: MetaStore,
     private readonly guard: ContentGuard,
     readonly options: ManifestOptions,
@@ -40,7 +40,7 @@ export class ManifestService {
   async get(repo: string, ref: Reference): Promise<StoredManifest> {
     const record = await this.find(repo, ref);
     if (!record) throw oci('MANIFEST_UNKNOWN', undefined, ref.tag !== undefined ? { tag: ref.tag } : { digest: ref.digest });
-    return { record, bytes: await this.driver.readAll(record.digest) };
+    return { record, bytes: await this.blobs.readAll(record.digest) };
   }
 
   /** Validate and store a manifest pushed here, with its events; returns its record. */
@@ -97,7 +97,7 @@ export class ManifestService {
     try {
       await this.checkReferences(repo, parsed, !replicated);
       await this.guard.exclusive(digest, async () => {
-        await this.driver.putBlob(digest, body);
+        await this.blobs.putBlob(digest, body);
       });
       const record: ManifestRecord = {
         digest,

@@ -28,7 +28,7 @@ export interface RegistryDeps extends RegistryStores {
 }
 
 /**
- * The registry's domain services over one blob driver and one metadata store, which it does not
+ * The registry's domain services over one blob store, its upload staging and one metadata store, which it does not
  * expose: every reader and writer goes through a service. No HTTP here.
  */
 export class Registry {
@@ -50,13 +50,13 @@ export class Registry {
 
   constructor(deps: RegistryDeps) {
     const now = deps.now ?? Date.now;
-    this.#stores = { driver: deps.driver, meta: deps.meta };
-    this.blobs = new BlobService(deps.driver, deps.meta, this.guard, now);
-    this.uploads = new UploadService(deps.driver, deps.meta, this.blobs, this.guard, now);
+    this.#stores = { blobs: deps.blobs, staging: deps.staging, meta: deps.meta };
+    this.blobs = new BlobService(deps.blobs, deps.meta, this.guard, now);
+    this.uploads = new UploadService(deps.staging, deps.meta, this.blobs, this.guard, now);
     const clock = deps.clock ?? new HybridClock('local');
     this.policies = new TrustPolicies(deps.meta, clock, deps.events, deps.log);
     this.identities = new Identities(deps.meta, clock, deps.events, now);
-    const evidence = new EvidenceReader(deps.meta, deps.driver);
+    const evidence = new EvidenceReader(deps.meta, deps.blobs);
     this.trust = new TrustGate(
       deps.meta,
       this.policies,
@@ -65,7 +65,7 @@ export class Registry {
       deps.log ?? silentLogger,
       now,
     );
-    this.manifests = new ManifestService(deps.driver, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
+    this.manifests = new ManifestService(deps.blobs, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
     this.listing = new ListingService(deps.meta);
     this.replication = new Replication(this.#stores, this.manifests);
     this.gc = new GarbageCollector(this.#stores, this.guard, this.uploads);
@@ -73,6 +73,6 @@ export class Registry {
 
   async close(): Promise<void> {
     await this.#stores.meta.close();
-    await this.#stores.driver.close();
+    await this.#stores.staging.close();
   }
 }

@@ -1,7 +1,8 @@
 import type { Digest } from '../oci/digest.js';
 import type { Reference } from '../oci/names.js';
 import { StaleTagChange, type WriteOptions } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp } from '../events/hlc.js';
+import type { HlcTimestamp } from '../events/hlc.js';
+import { changeOrder } from '../events/change-order.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
@@ -20,15 +21,6 @@ export interface RepositoryPage {
   manifests: Digest[];
   deleted: { tag: string; clock: HlcTimestamp }[];
   more: boolean;
-}
-
-/**
- * Last writer wins, per tag: how a change stamped `at` orders against the last change the tag
- * saw (`held`). A newer one (> 0) applies, an older one (< 0) is a conflict lost, the same one (0)
- * a replay. A change or a tag without a clock cannot be ordered: the change applies.
- */
-export function tagChangeOrder(at: HlcTimestamp | undefined, held: HlcTimestamp | undefined): number {
-  return !at || !held ? 1 : compareHlc(at, held);
 }
 
 /**
@@ -113,9 +105,12 @@ export class Replication {
   }
 }
 
-/** The options of a tag change stamped `at` that lands only when it wins against the change the tag holds. */
+/**
+ * The options of a tag change stamped `at` that lands only when it is newer than the change the
+ * tag holds (changeOrder, with no bound on how far ahead: a tag change is never refused for that).
+ */
 function lastWriterWins(at: HlcTimestamp | undefined): WriteOptions {
-  return { tagClock: at, wins: (held) => tagChangeOrder(at, held) > 0 };
+  return { tagClock: at, wins: (held) => changeOrder(at, held) === 'newer' };
 }
 
 /** false for a tag change that lost to a newer one (StaleTagChange); anything else is rethrown. */

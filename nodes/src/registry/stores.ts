@@ -1,8 +1,9 @@
-import type { BlobDriver } from '../storage/driver.js';
+import type { BlobStore, UploadStaging } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 
-/** The storage under a registry: blob bytes and metadata. */
+/** The storage under a registry: committed blobs, upload staging and metadata. */
 export interface RegistryStores {
-  driver: BlobDriver;
+  blobs: BlobStore;
+  staging: UploadStaging;
   meta: MetaStore;
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { oci } from '../oci/errors.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { KeyedLock } from '../keyed-lock.js';
-import type { BlobDriver } from '../storage/driver.js';
+import type { UploadStaging } from '../storage/driver.js';
 import { UPLOAD_ID } from '../storage/checks.js';
 import type { MetaStore, UploadSession } from '../meta/store.js';
 import type { BlobService } from './blobs.js';
@@ -21,17 +21,17 @@ interface LiveUpload {
 }
 
 /**
- * Resumable blob uploads. Bytes go to the driver's staging area (which hashes
+ * Resumable blob uploads. Bytes go to upload staging (which hashes
  * them as they arrive); the blob becomes visible (and linked) only after its
  * digest checks out. Sessions live in the MetaStore, so they survive a restart.
  */
 export class UploadService {
   private readonly live = new Map<string, LiveUpload>();
   /** One ingest at a time per staging id. */
-  private readonly staging = new KeyedLock();
+  private readonly ingests = new KeyedLock();
 
   constructor(
-    private readonly driver: BlobDriver,
+    private readonly staging: UploadStaging,
     private readonly meta: MetaStore,
     private readonly blobs: BlobService,
     private readonly guard: ContentGuard,
@@ -42,7 +42,7 @@ export class UploadService {
     const id = randomBytes(18).toString('base64url');
     const t = this.now();
     const session = { id, repository: repo, created: t, updated: t };
-    await this.driver.createUpload(id);
+    await this.staging.createUpload(id);
     await this.meta.putUpload(session);
     this.live.set(id, { size: 0, busy: false });
     return session;
@@ -51,7 +51,7 @@ export class UploadService {
   /** Current size of an upload that belongs to `repo`. */
   async status(repo: string, id: string): Promise<number> {
     await this.session(repo, id);
-    const size = await this.driver.uploadSize(id);
+    const size = await this.staging.uploadSize(id);
     if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
     return size;
   }
@@ -94,14 +94,14 @@ export class UploadService {
    */
   async ingest(repo: string, digest: Digest, fetch: (offset: number) => Readable | Promise<Readable>): Promise<boolean> {
     const id = `r-${digestHex(digest).slice(0, 60)}`;
-    return this.staging.run(id, async () => {
+    return this.ingests.run(id, async () => {
       if (await this.blobs.adopt(repo, digest)) return false;
-      await this.driver.createUpload(id);
-      const offset = (await this.driver.uploadSize(id)) ?? 0;
+      await this.staging.createUpload(id);
+      const offset = (await this.staging.uploadSize(id)) ?? 0;
       const source = await fetch(offset);
       let size: number;
       try {
-        size = await this.driver.appendUpload(id, source);
+        size = await this.staging.appendUpload(id, source);
       } finally {
         // A failure before the source was read (the staging file could not be opened) must not
         // leave the peer's stream open, holding its read slot until the replicator stops.
@@ -114,7 +114,7 @@ export class UploadService {
 
   /** Verify the staged bytes against `digest`, then make them the blob and link it into `repo`. */
   private async commit(repo: string, id: string, digest: Digest, size: number): Promise<void> {
-    const actual = await this.driver.digestUpload(id, digestAlgorithm(digest));
+    const actual = await this.staging.digestUpload(id, digestAlgorithm(digest));
     if (actual !== digest) {
       await this.drop(id);
       throw oci('DIGEST_INVALID', undefined, { expected: digest });
@@ -122,7 +122,7 @@ export class UploadService {
     await this.guard.exclusive(digest, async () => {
       const release = this.guard.hold([digest]);
       try {
-        await this.driver.commitUpload(id, digest);
+        await this.staging.commitUpload(id, digest);
         await this.blobs.link(repo, digest, size);
       } finally {
         release();
@@ -157,9 +157,9 @@ export class UploadService {
         sessions++;
       }
     }
-    for await (const u of this.driver.listUploads()) {
+    for await (const u of this.staging.listUploads()) {
       if (u.modified < cutoff && !this.live.has(u.id) && !(await this.meta.getUpload(u.id))) {
-        await this.driver.deleteUpload(u.id);
+        await this.staging.deleteUpload(u.id);
         leftovers++;
       }
     }
@@ -177,7 +177,7 @@ export class UploadService {
     const session = await this.session(repo, id);
     let up = this.live.get(id);
     if (!up) {
-      const size = await this.driver.uploadSize(id);
+      const size = await this.staging.uploadSize(id);
       if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
       // Another request may have filled the entry while we awaited: share it, so `busy` guards both.
       up = this.live.get(id) ?? { size, busy: false };
@@ -197,10 +197,10 @@ export class UploadService {
   /** Append `source`; with `range` (already checked to start at the current size), the chunk must end where it says. */
   private async write(id: string, up: LiveUpload, source: Readable, range?: ChunkRange): Promise<number> {
     try {
-      up.size = await this.driver.appendUpload(id, source);
+      up.size = await this.staging.appendUpload(id, source);
     } catch (e) {
       // The client went away or the disk failed: what reached the staging area stays.
-      up.size = (await this.driver.uploadSize(id)) ?? 0;
+      up.size = (await this.staging.uploadSize(id)) ?? 0;
       throw e;
     }
     // A body without Content-Length (chunked) is checked against its Content-Range only now. The
@@ -215,7 +215,7 @@ export class UploadService {
 
   private async drop(id: string): Promise<void> {
     this.live.delete(id);
-    await this.driver.deleteUpload(id);
+    await this.staging.deleteUpload(id);
     await this.meta.deleteUpload(id);
   }
 }

@@ -29,15 +29,20 @@ export interface UploadInfo {
 }
 
 /**
- * Content-addressed blob storage. Small on purpose: every backend (filesystem,
- * memory, later object storage) implements exactly this and passes driver-suite.ts.
+ * What a storage driver implements, as two small interfaces: `BlobStore`
+ * (content addressing) and `UploadStaging` (bytes on their way in). The fs and
+ * memory drivers implement both (a commit moves staged bytes into the store
+ * they stage for) and pass test/support/driver-suite.ts; a caching or remote
+ * blob store may implement `BlobStore` alone.
  *
- * Blobs are written only through uploads: bytes are appended to a staging area
- * identified by an upload id, and become visible under their digest only through
+ * Blobs are written only through staging: bytes are appended to an upload
+ * identified by an id, and become visible under their digest only through
  * `commitUpload`, which the caller invokes after it has verified the digest.
  * Nothing half-written is ever visible through `stat` or `read`.
  */
-export interface BlobDriver {
+
+/** Committed blobs under their digest: immutable, never half-written. */
+export interface BlobStore {
   /** Size of a committed blob, or undefined when absent. */
   stat(digest: Digest): Promise<number | undefined>;
   /**
@@ -55,18 +60,20 @@ export interface BlobDriver {
   writeTo(digest: Digest, sink: Writable, range?: ByteRange, options?: WriteToOptions): Promise<void>;
   /** Whole blob in memory: only for small documents such as manifests. */
   readAll(digest: Digest): Promise<Buffer>;
-  /** Remove a committed blob; returns false when it was absent. */
-  delete(digest: Digest): Promise<boolean>;
-  /** Every committed blob, in no particular order. */
-  list(): AsyncIterable<BlobInfo>;
-
   /**
    * Store a small blob whose bytes the caller holds and has verified against
    * `digest` (a manifest), durably and atomically, in one step; nothing when
    * the blob already exists.
    */
   putBlob(digest: Digest, bytes: Uint8Array): Promise<void>;
+  /** Remove a committed blob; returns false when it was absent. */
+  delete(digest: Digest): Promise<boolean>;
+  /** Every committed blob, in no particular order. */
+  list(): AsyncIterable<BlobInfo>;
+}
 
+/** Upload staging: bytes appended under an upload id, moved into the blob store by `commitUpload`. */
+export interface UploadStaging {
   /** Create an empty staging area for an upload (idempotent). */
   createUpload(id: string): Promise<void>;
   /**
@@ -85,7 +92,7 @@ export interface BlobDriver {
    */
   digestUpload(id: string, alg: Algorithm): Promise<Digest>;
   /**
-   * Durably move an upload's bytes to the content store under `digest` (fsync,
+   * Durably move an upload's bytes to the blob store under `digest` (fsync,
    * then atomic rename) and remove the upload. If the blob already exists, the
    * upload is simply discarded. The caller MUST have verified the digest.
    */
@@ -94,6 +101,6 @@ export interface BlobDriver {
   deleteUpload(id: string): Promise<boolean>;
   /** Every upload staging area, in no particular order. */
   listUploads(): AsyncIterable<UploadInfo>;
-
+  /** Release what staging holds (the fs driver's worker thread). */
   close(): Promise<void>;
 }

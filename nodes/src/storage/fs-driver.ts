@@ -1,5 +1,5 @@
 /**
- * Filesystem BlobDriver. Everything lives under one root, so staging files and blobs
+ * Filesystem storage driver (BlobStore and UploadStaging). Everything lives under one root, so staging files and blobs
  * share a filesystem and `rename` is atomic:
  *
  *   <root>/
@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci, type OciError } from '../oci/errors.js';
-import type { BlobDriver, BlobInfo, ByteRange, UploadInfo, WriteToOptions } from './driver.js';
+import type { BlobInfo, BlobStore, ByteRange, UploadInfo, UploadStaging, WriteToOptions } from './driver.js';
 import { copyFileRange, copyFileRangeDirect } from './copy.js';
 import { UploadWriter } from './upload-writer.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
@@ -30,7 +30,7 @@ const HIGH_WATER_MARK = 256 * 1024;
 const DIRECT_READ_MIN = 4 * 1024 * 1024;
 const SHARD = /^[a-f0-9]{2}$/;
 
-export class FsBlobDriver implements BlobDriver {
+export class FsBlobDriver implements BlobStore, UploadStaging {
   readonly #blobs: string;
   readonly #uploads: string;
   /** Appends and hashes upload bytes on a worker thread. */

@@ -1,12 +1,12 @@
 /**
- * In-memory BlobDriver, for tests and embedded use. Bytes are kept as the chunks
+ * In-memory storage driver (BlobStore and UploadStaging), for tests and embedded use. Bytes are kept as the chunks
  * they arrived in (never concatenated except by `readAll`); ranges are served as
  * slices of those chunks.
  */
 import { Readable, type Writable } from 'node:stream';
 import { hashToDigest, newHash, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { oci } from '../oci/errors.js';
-import type { BlobDriver, BlobInfo, ByteRange, UploadInfo } from './driver.js';
+import type { BlobInfo, BlobStore, ByteRange, UploadInfo, UploadStaging } from './driver.js';
 import { streamInto } from './copy.js';
 import { checkRange, checkUploadId, uploadUnknown } from './checks.js';
 
@@ -16,7 +16,7 @@ interface Entry {
   modified: number;
 }
 
-export class MemoryBlobDriver implements BlobDriver {
+export class MemoryBlobDriver implements BlobStore, UploadStaging {
   readonly #blobs = new Map<Digest, Entry>();
   readonly #uploads = new Map<string, Entry>();
 

@@ -1,5 +1,5 @@
 import { BundleError, bindingOf, checkKey, isProblem, parseStatement, verifyBundle, type CompiledPolicy, type Trust } from 'georeg/trust';
-import type { MetaStore } from '../meta/store.js';
+import type { MetaStore, RecordStore } from '../meta/store.js';
 import type { Digest } from '../oci/digest.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { Lru } from '../lru.js';
@@ -31,7 +31,7 @@ export interface SequenceState {
   keys: string[];
 }
 
-const settingKey = (repo: string, tag: string): string => `trust/bindings/${repo}:${tag}`;
+const recordKey = (repo: string, tag: string): string => `${repo}:${tag}`;
 
 /**
  * Every tag binding of a repository this node has seen, per tag, kept after
@@ -46,12 +46,16 @@ const settingKey = (repo: string, tag: string): string => `trust/bindings/${repo
 export class TagBindings {
   readonly #loaded = new Lru<string, SeenBinding[]>(LOADED);
   readonly #locks = new KeyedLock();
+  /** What this node has seen, per tag. */
+  readonly #records: RecordStore<SeenBinding[]>;
 
   constructor(
-    private readonly meta: MetaStore,
+    meta: MetaStore,
     private readonly evidence: EvidenceReader,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#records = meta.records('bindings');
+  }
 
   /** A binding manifest was linked into `repo` with subject `subject`: remember what it claims, verified if its key is known. */
   async record(trust: Trust, repo: string, manifest: Digest, subject: Digest): Promise<string | undefined> {
@@ -127,24 +131,23 @@ export class TagBindings {
   }
 
   private async load(repo: string, tag: string): Promise<SeenBinding[]> {
-    const k = settingKey(repo, tag);
+    const k = recordKey(repo, tag);
     let seen = this.#loaded.get(k);
     if (!seen) {
-      const raw = await this.meta.getSetting(k);
-      seen = raw ? (JSON.parse(raw) as SeenBinding[]) : [];
+      seen = (await this.#records.get(k)) ?? [];
       this.#loaded.set(k, seen);
     }
     return seen;
   }
 
   private async update(repo: string, tag: string, change: (seen: SeenBinding[]) => boolean): Promise<void> {
-    const k = settingKey(repo, tag);
+    const k = recordKey(repo, tag);
     await this.#locks.run(k, async () => {
       const seen = (await this.load(repo, tag)).map((s) => ({ ...s }));
       if (!change(seen)) return;
       const verified = seen.filter((s) => s.verified).sort((a, b) => b.sequence - a.sequence);
       const kept = [...verified.slice(0, KEPT), ...seen.filter((s) => !s.verified).slice(-CLAIMS_KEPT)];
-      await this.meta.putSetting(k, JSON.stringify(kept));
+      await this.#records.put(k, kept);
       this.#loaded.set(k, kept);
     });
   }

@@ -1,5 +1,5 @@
 import { BundleError, SIGSTORE_BUNDLE_V03, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
-import type { BlobDriver } from '../storage/driver.js';
+import type { BlobStore } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Digest } from '../oci/digest.js';
 import { parseDigest } from '../oci/digest.js';
@@ -21,7 +21,7 @@ export class EvidenceReader {
 
   constructor(
     private readonly meta: MetaStore,
-    private readonly driver: BlobDriver,
+    private readonly blobs: BlobStore,
   ) {}
 
   async read(trust: Trust, version: string, repo: string, digest: Digest, artifactTypes: readonly string[]): Promise<Evidence[]> {
@@ -47,12 +47,12 @@ export class EvidenceReader {
 
   /** The bundle layer of a signature manifest. */
   async bundleOf(manifest: Digest): Promise<Buffer> {
-    const m = JSON.parse((await this.driver.readAll(manifest)).toString('utf8')) as {
+    const m = JSON.parse((await this.blobs.readAll(manifest)).toString('utf8')) as {
       layers?: { mediaType?: string; digest?: string; size?: number }[];
     };
     const layer = m.layers?.[0];
     if (!layer || m.layers?.length !== 1 || layer.mediaType !== SIGSTORE_BUNDLE_V03) throw new Error('expected one sigstore bundle layer');
     if (typeof layer.size !== 'number' || layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
-    return this.driver.readAll(parseDigest(String(layer.digest)));
+    return this.blobs.readAll(parseDigest(String(layer.digest)));
   }
 }

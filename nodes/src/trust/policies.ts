@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
 import { oci } from '../oci/errors.js';
-import type { MetaStore } from '../meta/store.js';
+import type { MetaStore, RecordStore } from '../meta/store.js';
 import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
 import { LastWriterWins, type Clocked } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { silentLogger, type Logger } from '../log.js';
 
-const POLICY_KEY = 'trust/policy';
-const SEED_KEY = 'trust/policy-seed';
+/** The keys of the policies store: the document, and the hash of the seed file last applied. */
+const DOCUMENT = 'document';
+const SEED = 'seed';
 
 /** The document, stamped with when it was set and by which region: also its version. */
 type StoredPolicy = Clocked<{ document: TrustDocument }>;
@@ -37,14 +38,16 @@ export class TrustPolicies {
   #clock?: HlcTimestamp;
   /** The stored document, the newest change winning; one change at a time. */
   readonly #lww: LastWriterWins;
+  readonly #records: RecordStore<unknown>;
 
   constructor(
-    private readonly meta: MetaStore,
+    meta: MetaStore,
     private readonly hlc: HybridClock,
     private readonly events?: EventRecorder,
     private readonly log: Logger = silentLogger,
   ) {
-    this.#lww = new LastWriterWins(meta, hlc);
+    this.#records = meta.records('policies');
+    this.#lww = new LastWriterWins(this.#records, hlc);
   }
 
   get current(): PolicyVersion {
@@ -63,19 +66,19 @@ export class TrustPolicies {
    * the other regions hold, which replication brings, wins over the file.
    */
   async load(seed?: { text: string; source: string }): Promise<void> {
-    const raw = await this.meta.getSetting(POLICY_KEY);
-    if (raw) this.#use(JSON.parse(raw) as StoredPolicy);
+    const stored = (await this.#records.get(DOCUMENT)) as StoredPolicy | undefined;
+    if (stored) this.#use(stored);
     if (!seed) return;
-    const hash = createHash('sha256').update(seed.text).digest('hex');
-    if ((await this.meta.getSetting(SEED_KEY)) === hash) return;
+    const sha256 = createHash('sha256').update(seed.text).digest('hex');
+    if (((await this.#records.get(SEED)) as { sha256: string } | undefined)?.sha256 === sha256) return;
     let doc: unknown;
     try {
       doc = JSON.parse(seed.text);
     } catch (e) {
       throw new PolicyError(`${seed.source}: not JSON: ${(e as Error).message}`);
     }
-    await this.set(doc, raw ? undefined : { wallMs: 0, logical: 0, region: this.hlc.region });
-    await this.meta.putSetting(SEED_KEY, hash);
+    await this.set(doc, stored ? undefined : { wallMs: 0, logical: 0, region: this.hlc.region });
+    await this.#records.put(SEED, { sha256 });
   }
 
   /** Replace the document; one that does not validate is refused with POLICY_INVALID. Returns the new version. */
@@ -89,7 +92,7 @@ export class TrustPolicies {
     }
     const events = this.events;
     let version = this.#current;
-    await this.#lww.write(POLICY_KEY, () => ({ document: trust.document }), at, {
+    await this.#lww.write(DOCUMENT, () => ({ document: trust.document }), at, {
       events: events && ((_json, clock) => [events.policyPut(JSON.stringify(trust.document), clock)]),
       stored: (stored) => {
         version = this.#use(stored, trust);
@@ -112,7 +115,7 @@ export class TrustPolicies {
       this.log.error('replicated trust policy refused; keeping the current one', { version: versionOf(at), err: (e as Error).message });
       return false;
     }
-    const applied = await this.#lww.apply(POLICY_KEY, { document: trust.document }, at, { stored: (stored) => this.#use(stored, trust) });
+    const applied = await this.#lww.apply(DOCUMENT, { document: trust.document }, at, { stored: (stored) => this.#use(stored, trust) });
     if (applied === 'ahead')
       this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
     return applied === 'stored';

@@ -37,8 +37,9 @@ describe('last writer wins, one change of a key at a time', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const held = async (key: string): Promise<{ clock: HlcTimestamp } & Record<string, unknown>> =>
-    JSON.parse((await meta.getSetting(key)) ?? 'null') as { clock: HlcTimestamp };
+  /** The record a store holds under `key`. */
+  const held = async (store: 'identities' | 'policies', key: string): Promise<{ clock: HlcTimestamp } & Record<string, unknown>> =>
+    (await meta.records<{ clock: HlcTimestamp } & Record<string, unknown>>(store).get(key)) ?? assert.fail(`no ${store} ${key}`);
 
   it('keeps the newer of two concurrent replicated writes of one identity, whichever starts first', async () => {
     const ids = new Identities(meta, hlc);
@@ -52,7 +53,7 @@ describe('last writer wins, one change of a key at a time', () => {
       // Newer first is the order an unserialised read-compare-write loses: both read nothing, the older lands last.
       const [first, second] = round % 2 === 0 ? writes : writes.reverse();
       const kept = await Promise.all([first!(), second!()]);
-      const stored = await held(`auth/user/${name}`);
+      const stored = await held('identities', `auth/user/${name}`);
       assert.deepEqual(stored.clock, newer, `round ${round}`);
       assert.equal(stored.created, 2, `round ${round}`);
       assert.equal(
@@ -73,7 +74,7 @@ describe('last writer wins, one change of a key at a time', () => {
       ];
       const [first, second] = round % 2 === 0 ? writes : writes.reverse();
       await Promise.all([first!(), second!()]);
-      const stored = await held('trust/policy');
+      const stored = await held('policies', 'document');
       assert.deepEqual(stored.clock, newer, `round ${round}`);
       assert.equal(policies.current.version, `${newer.wallMs}.0@newer`, `round ${round}: what is held in memory is what is stored`);
       assert.equal(policies.current.trust.document.policies[0]?.repositories[0], `new-${round}/**`);
@@ -85,12 +86,12 @@ describe('last writer wins, one change of a key at a time', () => {
     await ids.addUser('ops', 'a long enough password', false);
     for (let round = 0; round < ROUNDS; round++) {
       // A peer's change stamped ahead of ours (odd rounds) or behind (even rounds).
-      const base = (await held('auth/user/ops')).clock;
+      const base = (await held('identities', 'auth/user/ops')).clock;
       const at = { wallMs: base.wallMs + (round % 2 ? 1000 : -1000), logical: 0, region: 'peer' };
       const local = () => ids.setUser('ops', { disabled: true });
       const replicated = () => ids.applyReplicated('auth/user/ops', user('ops', round), at);
       await (round % 4 < 2 ? Promise.all([local(), replicated()]) : Promise.all([replicated(), local()]));
-      const stored = await held('auth/user/ops');
+      const stored = await held('identities', 'auth/user/ops');
       assert.ok(
         compareHlc(stored.clock, at) >= 0,
         `round ${round}: ${JSON.stringify(stored.clock)} is older than the replicated ${JSON.stringify(at)}`,

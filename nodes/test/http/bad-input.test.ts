@@ -381,8 +381,8 @@ describe('http: bad input', () => {
   it('leaves the store consistent: a gc dry run finds nothing broken and no half-written blob', async () => {
     const report = await collectGarbage(node.registry, { dryRun: true, graceMs: 0, uploadMaxAgeMs: 0 }, silentLogger);
     assert.deepEqual(report.broken, []);
-    for await (const b of node.stores.driver.list()) {
-      assert.equal(sha256(await node.stores.driver.readAll(b.digest)), b.digest, 'every stored blob matches its digest');
+    for await (const b of node.stores.blobs.list()) {
+      assert.equal(sha256(await node.stores.blobs.readAll(b.digest)), b.digest, 'every stored blob matches its digest');
     }
   });
 });

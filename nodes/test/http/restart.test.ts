@@ -166,7 +166,7 @@ describe('http: restart', () => {
       const expired = await node.registry.uploads.expire(maxAgeMs());
       assert.ok(expired.sessions >= 1, JSON.stringify(expired));
       assert.equal(await node.stores.meta.getUpload(id), undefined);
-      assert.equal(await node.stores.driver.uploadSize(id), undefined);
+      assert.equal(await node.stores.staging.uploadSize(id), undefined);
       assert.equal(await exists(staged), false);
       expectError(await http('GET', url(loc)), 404, 'BLOB_UPLOAD_UNKNOWN');
       expectError(await http('PATCH', url(loc), { body: 'more' }), 404, 'BLOB_UPLOAD_UNKNOWN');
@@ -183,8 +183,8 @@ describe('http: restart', () => {
 
     it('staged data without a session is removed by expire(0)', async () => {
       const id = 'stray-upload-without-session';
-      await node.stores.driver.createUpload(id);
-      await node.stores.driver.appendUpload(id, Readable.from([Buffer.from('orphan')]));
+      await node.stores.staging.createUpload(id);
+      await node.stores.staging.appendUpload(id, Readable.from([Buffer.from('orphan')]));
       const staged = join(dir, 'uploads', id);
       assert.ok(await exists(staged));
       const past = new Date(Date.now() - 60_000);

@@ -319,16 +319,17 @@ describe('users stored before roles existed', function () {
 
   /** The stored record of `name` as the previous release wrote it: no roles field. */
   async function legacyRecord(node: TestNode, name: string): Promise<string> {
-    const stored = JSON.parse((await node.stores.meta.getSetting(`auth/user/${name}`)) as string) as Record<string, unknown>;
+    const stored = (await identities(node).get(`auth/user/${name}`)) as Record<string, unknown>;
     delete stored.roles;
     delete stored.clock;
     return JSON.stringify(stored);
   }
+  const identities = (node: TestNode) => node.stores.meta.records<Record<string, unknown>>('identities');
 
   it('keep pull, push and delete everywhere, are named in a warning at start with the command to narrow them, and narrow', async () => {
     let node = await authNode(dir);
     await client(node.url).addUser('old-dev');
-    for (const name of ['old-dev', 'admin']) await node.stores.meta.putSetting(`auth/user/${name}`, await legacyRecord(node, name));
+    for (const name of ['old-dev', 'admin']) await identities(node).put(`auth/user/${name}`, JSON.parse(await legacyRecord(node, name)));
     await node.close();
     const lines: string[] = [];
     node = await authNode(dir, lines);

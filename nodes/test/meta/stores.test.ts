@@ -5,7 +5,8 @@ import { Level } from 'level';
 import { digestOf } from '../../src/oci/digest.js';
 import { LevelMetaStore, type LevelMetaStoreOptions } from '../../src/meta/level-store.js';
 import { Lru } from '../../src/lru.js';
-import { manifest, metaStoreSuite } from '../../src/meta/meta-suite.js';
+import { manifest, metaStoreSuite } from '../support/meta-suite.js';
+import { recordStoreSuite } from '../support/record-store-suite.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 
 async function levelStore(options?: LevelMetaStoreOptions): Promise<{ store: LevelMetaStore; dir: string; cleanup: () => Promise<void> }> {
@@ -24,6 +25,8 @@ async function levelStore(options?: LevelMetaStoreOptions): Promise<{ store: Lev
 metaStoreSuite('MemoryMetaStore', async () => ({ store: new MemoryMetaStore(), cleanup: async () => {} }));
 metaStoreSuite('LevelMetaStore', () => levelStore());
 metaStoreSuite('LevelMetaStore with a one-entry cache', () => levelStore({ cacheSize: 1 }));
+recordStoreSuite('MemoryMetaStore', async () => ({ store: new MemoryMetaStore(), cleanup: async () => {} }));
+recordStoreSuite('LevelMetaStore', () => levelStore());
 
 describe('LevelMetaStore', () => {
   let store: LevelMetaStore;

@@ -49,7 +49,7 @@ describe('registry: gc', () => {
 
   async function expectBlobGone(repo: string, digest: string): Promise<void> {
     assert.equal((await http('GET', `${node.url}/v2/${repo}/blobs/${digest}`)).status, 404);
-    assert.equal(await node.stores.driver.stat(digest as Digest), undefined, `${digest} still on disk`);
+    assert.equal(await node.stores.blobs.stat(digest as Digest), undefined, `${digest} still on disk`);
   }
 
   async function expectImage(repo: string, img: PushedImage, layers: (Buffer | string)[]): Promise<void> {
@@ -111,7 +111,7 @@ describe('registry: gc', () => {
       // then deleted from the repository it was first pushed to.
       const byDigestLayers = [unique('by-digest')];
       const template = await pushImage(node.url, 'gc/template', 'v1', byDigestLayers);
-      await pushBlob(node.url, 'gc/bydigest', await node.stores.driver.readAll(template.config as Digest));
+      await pushBlob(node.url, 'gc/bydigest', await node.stores.blobs.readAll(template.config as Digest));
       for (const l of byDigestLayers) await pushBlob(node.url, 'gc/bydigest', l);
       const put = await http('PUT', `${node.url}/v2/gc/bydigest/manifests/${template.digest}`, {
         body: template.manifest,
@@ -158,7 +158,7 @@ describe('registry: gc', () => {
       const img = await pushImage(node.url, 'gc/doomed', 'v1', layers);
       assert.deepEqual((await gc({}, ahead(DAY))).blobsDeleted, []);
 
-      const configSize = (await node.stores.driver.stat(img.config as Digest)) ?? NaN;
+      const configSize = (await node.stores.blobs.stat(img.config as Digest)) ?? NaN;
 
       await deleteManifest('gc/doomed', img.digest);
       const r = await gc({}, ahead(DAY));
@@ -182,7 +182,7 @@ describe('registry: gc', () => {
       assert.deepEqual(sorted(first.blobsDeleted), sorted([one.digest, one.layers[1] as string]));
       assert.deepEqual(first.broken, []);
       await expectBlob('gc/two', two.layers[0] as string, shared);
-      await expectBlob('gc/two', two.config, await node.stores.driver.readAll(two.config as Digest));
+      await expectBlob('gc/two', two.config, await node.stores.blobs.readAll(two.config as Digest));
 
       await deleteManifest('gc/two', two.digest);
       const second = await gc({}, ahead(DAY));
@@ -215,7 +215,7 @@ describe('registry: gc', () => {
       );
       assert.ok(dry.bytesFreed > 0);
       assert.equal(dry.linksRemoved, 3);
-      for (const d of dry.blobsDeleted) assert.notEqual(await node.stores.driver.stat(d), undefined, `dry run deleted ${d}`);
+      for (const d of dry.blobsDeleted) assert.notEqual(await node.stores.blobs.stat(d), undefined, `dry run deleted ${d}`);
       await expectBlob('gc/dry', orphanDigests[0] as string, orphans[0] as string);
       await expectBlob('gc/dry2', orphanDigests[1] as string, orphans[1] as string);
       assert.deepEqual((await gc({ dryRun: true }, () => t)).blobsDeleted.length, dry.blobsDeleted.length, 'a dry run is repeatable');
@@ -225,7 +225,7 @@ describe('registry: gc', () => {
       assert.deepEqual(sorted(real.blobsDeleted), sorted(dry.blobsDeleted));
       assert.equal(real.bytesFreed, dry.bytesFreed);
       assert.equal(real.linksRemoved, dry.linksRemoved);
-      for (const d of real.blobsDeleted) assert.equal(await node.stores.driver.stat(d), undefined, `${d} survived`);
+      for (const d of real.blobsDeleted) assert.equal(await node.stores.blobs.stat(d), undefined, `${d} survived`);
       await expectImage('gc/dry', kept, keptLayers);
 
       const again = await gc({ dryRun: true }, () => t);
@@ -259,14 +259,14 @@ describe('registry: gc', () => {
     it('reports a linked, referenced blob whose bytes are gone', async () => {
       const img = await pushImage(node.url, 'gc/broken', 'v1', [unique('lost')]);
       const lost = img.layers[0] as Digest;
-      assert.equal(await node.stores.driver.delete(lost), true);
+      assert.equal(await node.stores.blobs.delete(lost), true);
       const r = await gc({ dryRun: true });
       assert.deepEqual(r.broken, [{ kind: 'link-without-blob', repository: 'gc/broken', digest: lost }]);
     });
 
     it('reports a manifest whose bytes are gone', async () => {
       const img = await pushImage(node.url, 'gc/broken', 'v1');
-      assert.equal(await node.stores.driver.delete(img.digest as Digest), true);
+      assert.equal(await node.stores.blobs.delete(img.digest as Digest), true);
       const r = await gc({ dryRun: true });
       assert.deepEqual(r.broken, [{ kind: 'manifest-without-bytes', repository: 'gc/broken', digest: img.digest }]);
     });
@@ -289,7 +289,8 @@ describe('registry: gc', () => {
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       clock = Date.now();
-      stores = { driver: await FsBlobDriver.open(dir), meta: new MemoryMetaStore() };
+      const driver = await FsBlobDriver.open(dir);
+      stores = { blobs: driver, staging: driver, meta: new MemoryMetaStore() };
       registry = new Registry({
         ...stores,
         manifests: { maxManifestBytes: 1 << 20 },
@@ -306,14 +307,14 @@ describe('registry: gc', () => {
 
     async function stagingAreas(): Promise<string[]> {
       const ids: string[] = [];
-      for await (const u of stores.driver.listUploads()) ids.push(u.id);
+      for await (const u of stores.staging.listUploads()) ids.push(u.id);
       return ids.sort();
     }
 
     it('removes expired upload sessions and staged data without a session (uploadMaxAgeMs 0)', async () => {
       const session = await registry.uploads.start('gc/up');
       assert.equal(await registry.uploads.append('gc/up', session.id, Readable.from([Buffer.from('partial')])), 7);
-      await stores.driver.createUpload('leftover-without-session');
+      await stores.staging.createUpload('leftover-without-session');
       assert.deepEqual(await stagingAreas(), sorted([session.id, 'leftover-without-session']));
       clock += 1000;
 
@@ -381,7 +382,12 @@ describe('registry: gc', () => {
     it('keeps the blobs of a manifest put that started before gc and is committed after it', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       const driver = new PausingDriver(dir);
-      const registry = new Registry({ driver, meta: new MemoryMetaStore(), manifests: { maxManifestBytes: 1 << 20 } });
+      const registry = new Registry({
+        blobs: driver,
+        staging: driver,
+        meta: new MemoryMetaStore(),
+        manifests: { maxManifestBytes: 1 << 20 },
+      });
       try {
         const repo = 'gc/slow';
         const layer = Buffer.from(unique('slow-layer'));
@@ -421,7 +427,12 @@ describe('registry: gc', () => {
     it('keeps a blob whose upload commit began before gc and links it after gc listed the links', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       const driver = new PausingDriver(dir);
-      const registry = new Registry({ driver, meta: new MemoryMetaStore(), manifests: { maxManifestBytes: 1 << 20 } });
+      const registry = new Registry({
+        blobs: driver,
+        staging: driver,
+        meta: new MemoryMetaStore(),
+        manifests: { maxManifestBytes: 1 << 20 },
+      });
       try {
         const data = Buffer.from(unique('recommit'));
         const digest = sha256(data) as Digest;
@@ -462,7 +473,8 @@ describe('registry: gc', () => {
     it('puts back a stale link that a manifest put relied on while gc was removing it', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       const meta = new PausingMeta();
-      const registry = new Registry({ driver: await FsBlobDriver.open(dir), meta, manifests: { maxManifestBytes: 1 << 20 } });
+      const driver = await FsBlobDriver.open(dir);
+      const registry = new Registry({ blobs: driver, staging: driver, meta, manifests: { maxManifestBytes: 1 << 20 } });
       try {
         const repo = 'gc/relink';
         const layer = Buffer.from(unique('relink'));
@@ -545,7 +557,7 @@ describe('registry: gc', () => {
       const digest = digests[0] as string;
       await expectBlob('gc/same', digest, data);
       const staging: string[] = [];
-      for await (const u of node.stores.driver.listUploads()) staging.push(u.id);
+      for await (const u of node.stores.staging.listUploads()) staging.push(u.id);
       assert.deepEqual(staging, []);
 
       const r = await gc({ dryRun: true }, ahead(1000));

@@ -10,8 +10,10 @@ import { LevelMetaStore } from '../../src/meta/level-store.js';
 import { Registry } from '../../src/registry/registry.js';
 
 async function open(dir: string): Promise<Registry> {
+  const driver = await FsBlobDriver.open(join(dir, 'blobs'));
   return new Registry({
-    driver: await FsBlobDriver.open(join(dir, 'blobs')),
+    blobs: driver,
+    staging: driver,
     meta: await LevelMetaStore.open(join(dir, 'meta')),
     manifests: { maxManifestBytes: 1 << 20 },
   });

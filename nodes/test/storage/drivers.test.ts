@@ -5,31 +5,45 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { digestHex, digestOf, type Digest } from '../../src/oci/digest.js';
 import { isOciError } from '../../src/oci/errors.js';
-import { blobDriverSuite } from '../../src/storage/driver-suite.js';
-import type { BlobDriver } from '../../src/storage/driver.js';
-import { FsBlobDriver } from '../../src/storage/fs-driver.js';
+import { storageDriverSuite, type StorageBackend } from '../support/driver-suite.js';
+import type { BlobStore, UploadStaging } from '../../src/storage/driver.js';
+import { FsBlobDriver, type FsDriverOptions } from '../../src/storage/fs-driver.js';
 import { MemoryBlobDriver } from '../../src/storage/memory-driver.js';
-import { CachingBlobDriver } from '../../src/storage/caching-driver.js';
+import { CachingBlobStore } from '../../src/storage/caching-store.js';
 
-blobDriverSuite('MemoryBlobDriver', async () => ({ driver: new MemoryBlobDriver(), cleanup: async () => {} }));
-
-blobDriverSuite('FsBlobDriver', async () => {
-  const root = await tempRoot();
-  return { driver: await FsBlobDriver.open(root), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
-});
-
+storageDriverSuite('MemoryBlobDriver', async () => inMemory());
+storageDriverSuite('FsBlobDriver', () => onDisk());
 // Staging files written through the page cache, as on a filesystem without direct I/O.
-blobDriverSuite('FsBlobDriver with directIo false', async () => {
-  const root = await tempRoot();
-  return { driver: await FsBlobDriver.open(root, { directIo: false }), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
-});
-
+storageDriverSuite('FsBlobDriver with directIo false', () => onDisk({ directIo: false }));
 // Small limits so that the suite's blobs go through both the cached and the streamed paths.
-blobDriverSuite('CachingBlobDriver over FsBlobDriver', async () => {
+storageDriverSuite('CachingBlobStore over FsBlobDriver', () =>
+  onDisk({}, (d) => new CachingBlobStore(d, { maxBytes: 64 * 1024, maxItemBytes: 16 * 1024 })),
+);
+
+/** A memory driver: what it holds is what it lists. */
+function inMemory(): StorageBackend {
+  const driver = new MemoryBlobDriver();
+  const held = async () => [
+    ...(await collect(driver.list())).map((b) => b.digest),
+    ...(await collect(driver.listUploads())).map((u) => `upload ${u.id}`),
+  ];
+  return { blobs: driver, staging: driver, held, cleanup: async () => {} };
+}
+
+/** An fs driver in a temp directory (its blobs seen through `blobs`, by default the driver itself): what it holds is every file there. */
+async function onDisk(options: FsDriverOptions = {}, blobs: (driver: FsBlobDriver) => BlobStore = (d) => d): Promise<StorageBackend> {
   const root = await tempRoot();
-  const driver = new CachingBlobDriver(await FsBlobDriver.open(root), { maxBytes: 64 * 1024, maxItemBytes: 16 * 1024 });
-  return { driver, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
-});
+  const driver = await FsBlobDriver.open(root, options);
+  return {
+    blobs: blobs(driver),
+    staging: driver,
+    held: async () =>
+      (await fs.readdir(root, { recursive: true, withFileTypes: true }))
+        .filter((e) => !e.isDirectory())
+        .map((e) => join(e.parentPath, e.name)),
+    cleanup: () => fs.rm(root, { recursive: true, force: true }),
+  };
+}
 
 describe('FsBlobDriver on disk', () => {
   const body = Buffer.from('on-disk layout test');
@@ -146,7 +160,7 @@ async function tempRoot(): Promise<string> {
   return fs.mkdtemp(join(tmpdir(), 'georeg-test-'));
 }
 
-async function put(driver: BlobDriver, body: Buffer): Promise<Digest> {
+async function put(driver: UploadStaging, body: Buffer): Promise<Digest> {
   const digest = digestOf(body);
   await driver.createUpload('put');
   await driver.appendUpload('put', Readable.from([body]));

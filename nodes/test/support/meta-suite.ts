@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { digestOf } from '../oci/digest.js';
-import { isOciError } from '../oci/errors.js';
-import { MediaTypes } from '../oci/media-types.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { isOciError } from '../../src/oci/errors.js';
+import { MediaTypes } from '../../src/oci/media-types.js';
 import {
   StaleTagChange,
   type Descriptor,
@@ -10,7 +10,7 @@ import {
   type TagClock,
   type UploadSession,
   type WriteOptions,
-} from './store.js';
+} from '../../src/meta/store.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
@@ -433,29 +433,6 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
           assert.equal(await store.getTag('r', tag), b.digest, tag);
           assert.deepEqual(await store.getTagClock('r', tag), clock(20), tag);
         }
-      });
-    });
-
-    describe('settings', () => {
-      it('stores, replaces and reads back settings, with their events in the same write', async () => {
-        assert.equal(await store.getSetting('trust/policy'), undefined);
-        await store.putSetting('trust/policy', '{"v":1}', { events: [new TextEncoder().encode('policy')] });
-        await store.putSetting('trust/policy', '{"v":2}');
-        await store.putSetting('trust/seq/r:v1', '7');
-        assert.equal(await store.getSetting('trust/policy'), '{"v":2}');
-        assert.equal(await store.getSetting('trust/seq/r:v1'), '7');
-        assert.equal(store.outboxDepth(), 1);
-        assert.equal(await store.hasRepository('r'), false, 'a setting makes no repository');
-      });
-
-      it('lists settings by prefix in key order, and deletes them', async () => {
-        for (const k of ['auth/user/b', 'auth/user/a', 'auth/token/x', 'auth/users']) await store.putSetting(k, k.toUpperCase());
-        const listed: string[] = [];
-        for await (const s of store.listSettings('auth/user/')) listed.push(`${s.key}=${s.value}`);
-        assert.deepEqual(listed, ['auth/user/a=AUTH/USER/A', 'auth/user/b=AUTH/USER/B']);
-        assert.equal(await store.deleteSetting('auth/user/a'), true);
-        assert.equal(await store.deleteSetting('auth/user/a'), false);
-        assert.equal(await store.getSetting('auth/user/a'), undefined);
       });
     });
 

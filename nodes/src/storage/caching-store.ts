@@ -1,7 +1,7 @@
 import { Readable, type Writable } from 'node:stream';
-import type { Algorithm, Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
-import type { BlobDriver, BlobInfo, ByteRange, UploadInfo, WriteToOptions } from './driver.js';
+import type { BlobInfo, BlobStore, ByteRange, WriteToOptions } from './driver.js';
 import { checkRange } from './checks.js';
 import { streamInto } from './copy.js';
 
@@ -14,14 +14,15 @@ export interface BlobCacheOptions {
 
 /**
  * Keeps small committed blobs in memory. Content-addressed bytes never change,
- * so the only invalidation needed is `delete`. Large blobs pass straight through
- * to the inner driver as streams.
+ * so the only invalidation needed is `delete` (a commit through the driver's
+ * staging adds a blob, which no cached miss hides: misses are not cached).
+ * Large blobs pass straight through to the inner store as streams.
  */
-export class CachingBlobDriver implements BlobDriver {
+export class CachingBlobStore implements BlobStore {
   readonly #bytes: Lru<string, Buffer>;
 
   constructor(
-    private readonly inner: BlobDriver,
+    private readonly inner: BlobStore,
     private readonly options: BlobCacheOptions,
   ) {
     this.#bytes = new Lru(options.maxBytes, (b) => b.length);
@@ -71,37 +72,5 @@ export class CachingBlobDriver implements BlobDriver {
 
   putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
     return this.inner.putBlob(digest, bytes);
-  }
-
-  createUpload(id: string): Promise<void> {
-    return this.inner.createUpload(id);
-  }
-
-  appendUpload(id: string, source: Readable): Promise<number> {
-    return this.inner.appendUpload(id, source);
-  }
-
-  uploadSize(id: string): Promise<number | undefined> {
-    return this.inner.uploadSize(id);
-  }
-
-  digestUpload(id: string, alg: Algorithm): Promise<Digest> {
-    return this.inner.digestUpload(id, alg);
-  }
-
-  commitUpload(id: string, digest: Digest): Promise<void> {
-    return this.inner.commitUpload(id, digest);
-  }
-
-  deleteUpload(id: string): Promise<boolean> {
-    return this.inner.deleteUpload(id);
-  }
-
-  listUploads(): AsyncIterable<UploadInfo> {
-    return this.inner.listUploads();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
