@@ -39,7 +39,12 @@ export async function migrateSettings(
   const ops: ({ type: 'put'; key: string; value: unknown } | { type: 'del'; key: string })[] = [];
   for await (const [k, value] of db.iterator({ gte: 's!', lt: 's"' })) {
     const found = moveOf(k.slice(2));
-    if (!found) throw new Error(`metadata holds a setting this release does not know: ${k.slice(2)}`);
+    if (!found) {
+      throw new Error(
+        `metadata holds a setting this release does not know (${k.slice(2)}): nothing was changed; ` +
+          'open this data directory with the georeg release that wrote it',
+      );
+    }
     const { move, rest } = found;
     ops.push({ type: 'put', key: recordKey(move.store, move.key(rest)), value: move.record(value as string) }, { type: 'del', key: k });
   }
