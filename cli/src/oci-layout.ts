@@ -1,18 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageTypes, IndexTypes } from 'georeg/nodes';
-
-/** An OCI content descriptor. */
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string; variant?: string };
-  urls?: string[];
-}
+import { ImageTypes, IndexTypes, type Descriptor } from 'georeg/oci';
 
 /** The index.json annotation that names a manifest (its tag). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -1,8 +1,4 @@
 /** The public surface of nodes/: what the CLI, replication and e2e may use. */
-export * from './oci/errors.js';
-export * from './oci/digest.js';
-export * from './oci/names.js';
-export * from './oci/media-types.js';
 export type * from './storage/driver.js';
 export type * from './meta/store.js';
 export * from './config.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PolicyError } from 'georeg/trust';
-import { OciError } from './oci/errors.js';
+import { OciError } from 'georeg/oci';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';

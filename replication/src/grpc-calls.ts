@@ -10,7 +10,8 @@ import {
   type ServiceError,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
+import type { Logger } from 'georeg/nodes';
+import { ErrorTable, isOciError, oci, type ErrorKind } from 'georeg/oci';
 
 /** Trailing metadata naming the OCI error (its ErrorTable kind) a failed call stands for. */
 export const ERROR_KIND = 'georeg-error-kind';

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Digest, HlcTimestamp, HybridClock, ParsedManifest, Registry, TagState } from 'georeg/nodes';
+import type { HlcTimestamp, HybridClock, ParsedManifest, Registry, TagState } from 'georeg/nodes';
+import type { Digest } from 'georeg/oci';
 
 /**
  * What replication needs of the region it copies into: the node's storage,

@@ -1,13 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import { compileGlob } from 'georeg/trust';
-import { oci } from '../oci/errors.js';
+import { oci, type Reference } from 'georeg/oci';
 import type { Ctx } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
 import { JwtSigner, LEEWAY, TokenError, type Claims } from './jwt.js';
 import { LoginThrottle } from './limiter.js';
 import type { Requirement } from './access.js';
-import type { Reference } from '../oci/names.js';
 import { parseManifest } from '../registry/manifest-parse.js';
 import { isSignaturePush } from '../trust/gate.js';
 import type { AccessEntry, RequestedScope } from './scopes.js';

@@ -1,11 +1,9 @@
 import { Level } from 'level';
-import type { Digest } from '../oci/digest.js';
-import { oci } from '../oci/errors.js';
+import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import { Lru } from '../lru.js';
 import {
   StaleTagChange,
   type BlobLink,
-  type Descriptor,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,

@@ -1,9 +1,7 @@
-import type { Digest } from '../oci/digest.js';
-import { oci } from '../oci/errors.js';
+import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import {
   StaleTagChange,
   type BlobLink,
-  type Descriptor,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,

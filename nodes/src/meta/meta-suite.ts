@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
-import { digestOf } from '../oci/digest.js';
-import { isOciError } from '../oci/errors.js';
-import { MediaTypes } from '../oci/media-types.js';
-import {
-  StaleTagChange,
-  type Descriptor,
-  type ManifestRecord,
-  type MetaStore,
-  type TagClock,
-  type UploadSession,
-  type WriteOptions,
-} from './store.js';
+import { digestOf, isOciError, MediaTypes, type Descriptor } from 'georeg/oci';
+import { StaleTagChange, type ManifestRecord, type MetaStore, type TagClock, type UploadSession, type WriteOptions } from './store.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it

@@ -1,13 +1,4 @@
-import type { Digest } from '../oci/digest.js';
-
-/** An OCI content descriptor as stored in the referrers index. */
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
+import type { Descriptor, Digest } from 'georeg/oci';
 
 /** What the registry knows of a manifest linked into a repository. */
 export interface ManifestRecord {

@@ -1,7 +1,14 @@
-import { oci } from '../oci/errors.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
-import { ImageTypes, IndexTypes, MediaTypes, isManifestMediaType } from '../oci/media-types.js';
-import type { Descriptor } from '../meta/store.js';
+import {
+  ForeignLayerTypes,
+  ImageTypes,
+  IndexTypes,
+  isManifestMediaType,
+  MediaTypes,
+  oci,
+  parseDigest,
+  type Descriptor,
+  type Digest,
+} from 'georeg/oci';
 
 /** What the registry needs to know of a manifest document, after validation. */
 export interface ParsedManifest {
@@ -14,14 +21,6 @@ export interface ParsedManifest {
   artifactType?: string;
   annotations?: Record<string, string>;
 }
-
-/** Foreign layers live elsewhere (Windows base layers); they are never pushed. */
-const FOREIGN_LAYERS = new Set([
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-]);
 
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
@@ -95,7 +94,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   } else if (ImageTypes.has(mt)) {
     const config = parseDescriptor(doc.config, 'config');
     const layers = doc.layers === undefined && mt === MediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
-    parsed.blobs = [config, ...layers.filter((l) => !FOREIGN_LAYERS.has(l.mediaType))];
+    parsed.blobs = [config, ...layers.filter((l) => !ForeignLayerTypes.has(l.mediaType))];
     // distribution-spec: a referrer's artifactType falls back to its config's media type.
     if (mt === MediaTypes.ociManifest) parsed.artifactType = config.mediaType;
   } else {

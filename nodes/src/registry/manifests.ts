@@ -1,6 +1,4 @@
-import { oci } from '../oci/errors.js';
-import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
-import type { Reference } from '../oci/names.js';
+import { oci, digestAlgorithm, digestOf, type Digest, type Reference } from 'georeg/oci';
 import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';

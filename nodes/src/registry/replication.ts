@@ -1,5 +1,4 @@
-import type { Digest } from '../oci/digest.js';
-import type { Reference } from '../oci/names.js';
+import type { Digest, Reference } from 'georeg/oci';
 import { StaleTagChange, type WriteOptions } from '../meta/store.js';
 import { compareHlc, type HlcTimestamp } from '../events/hlc.js';
 import { parseManifest, type ParsedManifest } from './manifest-parse.js';

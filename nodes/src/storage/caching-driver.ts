@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import type { Algorithm, Digest } from '../oci/digest.js';
+import type { Algorithm, Digest } from 'georeg/oci';
 import { Lru } from '../lru.js';
 import type { BlobDriver, BlobInfo, ByteRange, UploadInfo, WriteToOptions } from './driver.js';
 import { checkRange } from './checks.js';

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { digestOf, type Digest } from '../oci/digest.js';
-import { isOciError, type ErrorKind } from '../oci/errors.js';
+import { digestOf, type Digest, isOciError, type ErrorKind } from 'georeg/oci';
 import type { BlobDriver } from './driver.js';
 
 export interface DriverFixture {

@@ -1,8 +1,7 @@
-import { BundleError, SIGSTORE_BUNDLE_V03, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
+import { BundleError, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
+import { type Digest, parseDigest, MediaTypes } from 'georeg/oci';
 import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
-import type { Digest } from '../oci/digest.js';
-import { parseDigest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
 
 /** Largest sigstore bundle read; real ones are a few KiB. */
@@ -51,7 +50,8 @@ export class EvidenceReader {
       layers?: { mediaType?: string; digest?: string; size?: number }[];
     };
     const layer = m.layers?.[0];
-    if (!layer || m.layers?.length !== 1 || layer.mediaType !== SIGSTORE_BUNDLE_V03) throw new Error('expected one sigstore bundle layer');
+    if (!layer || m.layers?.length !== 1 || layer.mediaType !== MediaTypes.sigstoreBundle)
+      throw new Error('expected one sigstore bundle layer');
     if (typeof layer.size !== 'number' || layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
     return this.driver.readAll(parseDigest(String(layer.digest)));
   }

@@ -1,18 +1,5 @@
-import {
-  COSIGN_SIMPLESIGNING,
-  evaluateDigest,
-  evaluateTag,
-  OCI_EMPTY,
-  SIGNATURE_ARTIFACTS,
-  SIGSTORE_BUNDLE_V03,
-  TAG_BINDING_ARTIFACT,
-  type CompiledPolicy,
-  type Decision,
-  type Trust,
-} from 'georeg/trust';
-import { oci } from '../oci/errors.js';
-import { ImageTypes, IndexTypes } from '../oci/media-types.js';
-import type { Reference } from '../oci/names.js';
+import { evaluateDigest, evaluateTag, SIGNATURE_ARTIFACTS, type CompiledPolicy, type Decision, type Trust } from 'georeg/trust';
+import { ImageTypes, IndexTypes, MediaTypes, oci, type Reference } from 'georeg/oci';
 import type { ManifestRecord } from '../meta/store.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../log.js';
@@ -22,14 +9,14 @@ import type { TrustPolicies } from './policies.js';
 import type { SequenceState, TagBindings } from './bindings.js';
 
 const DECISION_CACHE = 10_000;
-const DIGEST_SIGNATURES = [SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT];
+const DIGEST_SIGNATURES = [MediaTypes.sigstoreBundle, MediaTypes.tagBinding];
 const LEGACY_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.sig$/;
 /** Layer media types of signature artifacts: none of them is a file system a runtime could run. */
 const SIGNATURE_LAYERS: ReadonlySet<string> = new Set([
-  SIGSTORE_BUNDLE_V03,
-  COSIGN_SIMPLESIGNING,
-  'application/jose+json',
-  'application/cose',
+  MediaTypes.sigstoreBundle,
+  MediaTypes.cosignSimpleSigning,
+  MediaTypes.jose,
+  MediaTypes.cose,
 ]);
 
 /** A cached decision with the counter it adds to each time it is served. */
@@ -52,7 +39,7 @@ function isSignature(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 
   if ([m, m.config, m.subject, ...(m.layers ?? [])].some(caseVariant)) return false;
   const layers = m.layers ?? [];
   if (layers.length === 0 || !layers.every((l) => l.mediaType !== undefined && SIGNATURE_LAYERS.has(l.mediaType))) return false;
-  return legacy || m.config?.mediaType === OCI_EMPTY;
+  return legacy || m.config?.mediaType === MediaTypes.ociEmpty;
 }
 
 /** The fields of a manifest and its descriptors, as the OCI image spec spells them. */
@@ -145,7 +132,7 @@ export class TrustGate {
    * it refuses only what its signer superseded.
    */
   async linking(repo: string, record: ManifestRecord): Promise<void> {
-    if (record.subject === undefined || record.artifactType !== TAG_BINDING_ARTIFACT) return;
+    if (record.subject === undefined || record.artifactType !== MediaTypes.tagBinding) return;
     let why: string | undefined;
     try {
       why = await this.bindings.record(this.policies.current.trust, repo, record.digest, record.subject);
@@ -244,7 +231,7 @@ export class TrustGate {
   ): Promise<Decision> {
     const [highest, evidence] = await Promise.all([
       this.bindings.highest(trust, version, policy, repo, tag),
-      this.evidence.read(trust, version, repo, record.digest, [TAG_BINDING_ARTIFACT]),
+      this.evidence.read(trust, version, repo, record.digest, [MediaTypes.tagBinding]),
     ]);
     return evaluateTag(trust, policy, { repository: repo, tag, digest: record.digest }, evidence, highest, this.now());
   }

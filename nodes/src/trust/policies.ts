@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
-import { oci } from '../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { MetaStore } from '../meta/store.js';
 import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
 import { LastWriterWins, type Clocked } from '../events/last-writer-wins.js';
