@@ -12,8 +12,8 @@ import {
   type Statement,
   type TrustDocument,
 } from 'georeg/trust';
-import { digestOf, EMPTY_BLOB, MediaTypes } from 'georeg/oci';
-import { RegistryError, type ManifestHead, type RegistryClient } from './registry-client.js';
+import { digestOf, EMPTY_BLOB, isOciError, MediaTypes, parseManifest, type ParsedManifest } from 'georeg/oci';
+import { RegistryError, type Manifest, type ManifestHead, type RegistryClient } from './registry-client.js';
 
 /** Largest signature bundle read back from a registry. */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
@@ -39,16 +39,24 @@ export interface SignResult {
   legacyTag?: string;
 }
 
+/** A manifest read from a registry, walked; one that does not validate is a RegistryError naming `what`. */
+function parsed(m: Manifest, what: string): ParsedManifest {
+  try {
+    return parseManifest(m.bytes, m.mediaType);
+  } catch (e) {
+    if (isOciError(e)) throw new RegistryError(`${what}: ${e.message}`, undefined, undefined, undefined, { cause: e });
+    throw e;
+  }
+}
+
 /** The statement inside a signature referrer's bundle, unverified (for numbering and display). */
 export async function statementOf(
   client: RegistryClient,
   repo: string,
   referrer: string,
 ): Promise<{ statement: Statement; digest: string; bundle: Buffer }> {
-  const m = JSON.parse((await client.getManifest(repo, referrer, [MediaTypes.ociManifest])).bytes.toString('utf8')) as {
-    layers?: { digest: string; mediaType: string }[];
-  };
-  const layer = m.layers?.find((l) => l.mediaType === MediaTypes.sigstoreBundle);
+  const { layers } = parsed(await client.getManifest(repo, referrer, [MediaTypes.ociManifest]), `signature ${referrer}`);
+  const layer = layers.find((l) => l.mediaType === MediaTypes.sigstoreBundle);
   if (!layer) throw new RegistryError(`signature ${referrer} holds no sigstore bundle`);
   const bundle = await client.getBlob(repo, layer.digest, MAX_BUNDLE_BYTES);
   const envelope = (JSON.parse(bundle.toString('utf8')) as { dsseEnvelope?: { payload?: string } }).dsseEnvelope;
@@ -140,15 +148,14 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
     const blob = await client.pushBytes(repo, payload);
     await client.pushBytes(repo, EMPTY_BLOB);
     result.legacyTag = legacySignatureTag(subject.digest);
-    const ours = JSON.parse(legacySignatureManifest(blob, signBytes(r.key, payload)).toString('utf8')) as { layers: { digest: string }[] };
-    // cosign keeps every signature of a digest as one layer of the .sig manifest: add ours to those already there.
     const before = await client.getManifest(repo, result.legacyTag, [MediaTypes.ociManifest]).catch((e: unknown) => {
       if (e instanceof RegistryError && e.status === 404) return undefined;
       throw e;
     });
-    const kept = before ? ((JSON.parse(before.bytes.toString('utf8')) as { layers?: { digest: string }[] }).layers ?? []) : [];
-    ours.layers = [...kept.filter((l) => l.digest !== blob.digest), ...ours.layers];
-    await client.putManifest(repo, result.legacyTag, Buffer.from(JSON.stringify(ours)), MediaTypes.ociManifest);
+    // cosign keeps every signature of a digest as one layer of the .sig manifest: add ours to those already there.
+    const kept = before ? parsed(before, result.legacyTag).layers.filter((l) => l.digest !== blob.digest) : [];
+    const manifest = legacySignatureManifest(blob, signBytes(r.key, payload), kept);
+    await client.putManifest(repo, result.legacyTag, manifest, MediaTypes.ociManifest);
   }
   return result;
 }

@@ -236,7 +236,7 @@ describe('georeg push', () => {
     expectFailure(
       await push(dir, dest),
       1,
-      /index\.json manifests\[0\]: unsupported or malformed digest "sha256:\.\.\/\.\.\/\.\.\/etc\/passwd"/,
+      /index\.json: manifests\[0\]: invalid digest \{"digest":"sha256:\.\.\/\.\.\/\.\.\/etc\/passwd"\}$/m,
     );
 
     const image = await writeImage(dir, 'amd64');

@@ -6,7 +6,6 @@ export * from './log.js';
 export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js';
 export { collectGarbage, type GcReport, type GcOptions, type Broken } from './registry/gc.js';
 export { Registry, type RegistryStores } from './registry/registry.js';
-export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
 export type { LocalLocation } from './registry/locate.js';
 export { tagChangeOrder, type TagState, type RepositoryPage } from './registry/replication.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';

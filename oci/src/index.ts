@@ -4,3 +4,4 @@ export * from './digest.js';
 export * from './names.js';
 export * from './media-types.js';
 export * from './descriptor.js';
+export * from './manifest.js';

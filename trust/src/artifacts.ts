@@ -56,14 +56,22 @@ export function simpleSigningPayload(reference: string, digest: string, optional
   );
 }
 
-/** The manifest under the legacy `.sig` tag: one simple-signing layer, its signature in an annotation. */
-export function legacySignatureManifest(payload: { digest: string; size: number }, signature: Buffer): Buffer {
+/**
+ * The manifest under the legacy `.sig` tag: a simple-signing layer, its signature in an annotation,
+ * after the `kept` layers (cosign keeps every signature of a digest as one layer of that manifest).
+ */
+export function legacySignatureManifest(
+  payload: { digest: string; size: number },
+  signature: Buffer,
+  kept: readonly Descriptor[] = [],
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
       config: EMPTY_DESCRIPTOR,
       layers: [
+        ...kept,
         {
           mediaType: MediaTypes.cosignSimpleSigning,
           digest: payload.digest,

@@ -1,7 +1,6 @@
-import { oci, digestAlgorithm, digestOf, type Digest, type Reference } from 'georeg/oci';
+import { oci, digestAlgorithm, digestOf, type Digest, type Reference, parseManifest, type ParsedManifest } from 'georeg/oci';
 import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
-import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { TrustGate } from '../trust/gate.js';

@@ -1,5 +1,5 @@
 import { BundleError, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
-import { type Digest, parseDigest, MediaTypes } from 'georeg/oci';
+import { MediaTypes, parseManifest, type Digest } from 'georeg/oci';
 import type { BlobDriver } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import { Lru } from '../lru.js';
@@ -46,13 +46,11 @@ export class EvidenceReader {
 
   /** The bundle layer of a signature manifest. */
   async bundleOf(manifest: Digest): Promise<Buffer> {
-    const m = JSON.parse((await this.driver.readAll(manifest)).toString('utf8')) as {
-      layers?: { mediaType?: string; digest?: string; size?: number }[];
-    };
-    const layer = m.layers?.[0];
-    if (!layer || m.layers?.length !== 1 || layer.mediaType !== MediaTypes.sigstoreBundle)
+    const { layers } = parseManifest(await this.driver.readAll(manifest), undefined);
+    const layer = layers[0];
+    if (!layer || layers.length !== 1 || layer.mediaType !== MediaTypes.sigstoreBundle)
       throw new Error('expected one sigstore bundle layer');
-    if (typeof layer.size !== 'number' || layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
-    return this.driver.readAll(parseDigest(String(layer.digest)));
+    if (layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
+    return this.driver.readAll(layer.digest);
   }
 }
