@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { digestOf, isDigest, isTag, MediaTypes, parseName, type Descriptor, type Digest } from 'georeg/oci';
+import { digestOf, firstError, isDigest, isTag, MediaTypes, OciError, parseName, type Descriptor, type Digest } from 'georeg/oci';
 import { CliError } from './command.js';
 import { RegistryError } from './registry-error.js';
 import { TokenAuth, type Credentials } from './token-auth.js';
@@ -402,15 +402,18 @@ function documentMediaType(bytes: Buffer): string {
 
 /** `GET /v2/a/manifests/x: 404 MANIFEST_UNKNOWN manifest unknown`, from the OCI error body when there is one. */
 function registryError(label: string, status: number, statusText: string, text: string): RegistryError {
-  let first: { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+  let body: unknown;
   try {
-    first = (JSON.parse(text) as { errors?: (typeof first)[] }).errors?.[0];
+    body = JSON.parse(text);
   } catch {
     // not JSON
   }
-  if (first && typeof first.code === 'string') {
-    const message = typeof first.message === 'string' ? ` ${first.message}` : '';
-    return new RegistryError(`${label}: ${status} ${first.code}${message}`, status, first.code, first.detail);
+  const first = firstError(body);
+  if (first) {
+    const message = first.message === undefined ? '' : ` ${first.message}`;
+    // From georeg (or any registry answering a code of its table at the same status), `cause` is that typed OciError.
+    const cause = OciError.fromBody(status, body);
+    return new RegistryError(`${label}: ${status} ${first.code}${message}`, status, first.code, first.detail, cause && { cause });
   }
   const snippet = text.trim().split('\n')[0]?.slice(0, 200);
   return new RegistryError(`${label}: ${status} ${snippet || statusText}`.trimEnd(), status);

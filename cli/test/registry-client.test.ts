@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
-import { digestOf, MediaTypes } from 'georeg/oci';
+import { digestOf, isOciError, MediaTypes } from 'georeg/oci';
 import { closedPort, pushImage } from 'georeg/test-support';
 import { CliError } from '../src/command.js';
 import { writeDevCerts } from '../src/commands/certs.js';
@@ -116,6 +116,10 @@ describe('RegistryClient against a georeg node', () => {
     await assert.rejects(
       client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'),
       isRegistryError(400, 'POLICY_INVALID', /^PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID /),
+    );
+    // The error body decodes to the node's own typed error, as its cause.
+    await assert.rejects(client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'), (e: RegistryError) =>
+      isOciError(e.cause, 'POLICY_INVALID'),
     );
     assert.equal(await client.getJson('/georeg/v1/nothing-here'), undefined);
   });
