@@ -8,7 +8,7 @@ export { collectGarbage, type GcReport, type GcOptions, type Broken } from './re
 export { Registry, type RegistryStores } from './registry/registry.js';
 export type { LocalLocation } from './registry/locate.js';
 export { tagChangeOrder, type TagState, type RepositoryPage } from './registry/replication.js';
-export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
+export { HybridClock, compareHlc, type HlcTimestamp } from './hlc.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { natsAuth } from './events/nats-auth.js';
 export { toState, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';

@@ -24,7 +24,7 @@ import { createHttpServer } from './http/server.js';
 import { serverTlsOptions } from './http/tls.js';
 import { AllowList } from './http/network.js';
 import { EventRecorder } from './events/recorder.js';
-import { HybridClock } from './events/hlc.js';
+import { HybridClock } from './hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
 import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';

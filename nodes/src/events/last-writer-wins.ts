@@ -1,6 +1,6 @@
 import { KeyedLock } from '../keyed-lock.js';
 import type { MetaStore } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp, type HybridClock } from './hlc.js';
+import { compareHlc, type HlcTimestamp, type HybridClock } from '../hlc.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */
 export const MAX_SKEW_MS = 5 * 60_000;

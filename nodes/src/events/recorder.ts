@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Action, Event } from 'georeg/proto';
 import type { Digest } from 'georeg/oci';
 import type { ManifestRecord } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from './hlc.js';
+import type { HlcTimestamp, HybridClock } from '../hlc.js';
 
 /**
  * Builds the encoded events a region's changes produce. The registry services

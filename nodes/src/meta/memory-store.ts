@@ -6,10 +6,10 @@ import {
   type MetaStore,
   type OutboxEntry,
   type Page,
-  type TagClock,
   type UploadSession,
   type WriteOptions,
 } from './store.js';
+import type { HlcTimestamp } from '../hlc.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -28,7 +28,7 @@ export class MemoryMetaStore implements MetaStore {
   readonly #uploads = new Map<string, UploadSession>();
   readonly #outbox: OutboxEntry[] = [];
   /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
-  readonly #clocks = new Map<string, TagClock>();
+  readonly #clocks = new Map<string, HlcTimestamp>();
   readonly #settings = new Map<string, string>();
   #outboxNext = 0;
 
@@ -70,7 +70,7 @@ export class MemoryMetaStore implements MetaStore {
     return gone;
   }
 
-  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
+  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }> {
     const prefix = `${repo}\0`;
     const mine = [...this.#clocks]
       .filter(([k]) => k.startsWith(prefix))
@@ -78,7 +78,7 @@ export class MemoryMetaStore implements MetaStore {
     yield* mine.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
 
-  async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
+  async getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined> {
     return this.#heldClock(repo, tag);
   }
 
@@ -211,7 +211,7 @@ export class MemoryMetaStore implements MetaStore {
 
   async close(): Promise<void> {}
 
-  #heldClock(repo: string, tag: string): TagClock | undefined {
+  #heldClock(repo: string, tag: string): HlcTimestamp | undefined {
     const c = this.#clocks.get(`${repo}\0${tag}`);
     return c && copy(c);
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { digestOf, isOciError, MediaTypes, type Descriptor } from 'georeg/oci';
-import { StaleTagChange, type ManifestRecord, type MetaStore, type TagClock, type UploadSession, type WriteOptions } from './store.js';
+import { StaleTagChange, type ManifestRecord, type MetaStore, type UploadSession, type WriteOptions } from './store.js';
+import type { HlcTimestamp } from '../hlc.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
@@ -484,7 +485,7 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
   });
 }
 
-const clock = (wallMs: number): TagClock => ({ wallMs, logical: 0, region: 'eu' });
+const clock = (wallMs: number): HlcTimestamp => ({ wallMs, logical: 0, region: 'eu' });
 
 /** Options of a conditional tag change stamped `wallMs`: it wins only against an older clock (or none). */
 function ifNewer(wallMs: number): WriteOptions {

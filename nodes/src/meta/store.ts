@@ -1,4 +1,5 @@
 import type { Descriptor, Digest } from 'georeg/oci';
+import type { HlcTimestamp } from '../hlc.js';
 
 /** What the registry knows of a manifest linked into a repository. */
 export interface ManifestRecord {
@@ -40,13 +41,13 @@ export interface WriteOptions {
    * that change, kept per tag (also after a delete) so that replication
    * applies only changes newer than the one the tag last saw.
    */
-  tagClock?: TagClock;
+  tagClock?: HlcTimestamp;
   /**
    * Makes a tag put or delete conditional (a change replicated from another region): asked, with
    * the clock the tag holds, whether the change wins, in the same per-repository serialised step
    * as the write. When it does not, nothing is written and the call throws StaleTagChange.
    */
-  wins?: (held: TagClock | undefined) => boolean;
+  wins?: (held: HlcTimestamp | undefined) => boolean;
 }
 
 /** A conditional tag change (WriteOptions.wins) lost to the change the tag holds: nothing was written. */
@@ -55,13 +56,6 @@ export class StaleTagChange extends Error {
   constructor(repo: string, tag: string) {
     super(`${repo}:${tag} holds a newer change`);
   }
-}
-
-/** A hybrid logical clock reading (see events/hlc.ts). */
-export interface TagClock {
-  wallMs: number;
-  logical: number;
-  region: string;
 }
 
 /** An event waiting in the outbox to be published. */
@@ -97,9 +91,9 @@ export interface MetaStore {
   /** Returns false when the tag did not exist (its clock is still recorded when given). */
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean>;
   /** The clock of the last change of a tag that carried one. */
-  getTagClock(repo: string, tag: string): Promise<TagClock | undefined>;
+  getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined>;
   /** Every tag clock of a repository (deleted tags included), sorted by tag. */
-  listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }>;
+  listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;

@@ -1,6 +1,6 @@
 import { type Digest, type Reference, parseManifest, type ParsedManifest } from 'georeg/oci';
 import { StaleTagChange, type WriteOptions } from '../meta/store.js';
-import { compareHlc, type HlcTimestamp } from '../events/hlc.js';
+import { compareHlc, type HlcTimestamp } from '../hlc.js';
 import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
 import type { RegistryStores } from './stores.js';
