@@ -21,36 +21,42 @@ const alias = Object.fromEntries(
 const zone = (target, from, message, except) => ({ target, from, message, ...(except && { except }) });
 const layering = [
   zone(
+    'oci',
+    ['trust', 'proto', 'nodes', 'replication', 'cli', 'e2e', 'bench', 'test-support'],
+    'oci is the leaf every area shares (digests, names, media types, descriptors, manifests, the error table): it imports nothing else of the project.',
+  ),
+  zone(
     'trust',
     ['nodes', 'replication', 'cli', 'e2e', 'bench'],
-    'trust is the pure library: it imports nothing of nodes, replication or cli.',
+    'trust is the pure library: it imports oci and nothing of nodes, replication or cli.',
   ),
-  zone('proto', ['trust', 'nodes', 'replication', 'cli', 'e2e', 'bench'], 'proto is the shared contract: it imports nothing of the rest.'),
+  zone(
+    'proto',
+    ['oci', 'trust', 'nodes', 'replication', 'cli', 'e2e', 'bench'],
+    'proto is the shared contract: it imports nothing of the rest.',
+  ),
   zone(
     'nodes',
     ['replication', 'cli', 'e2e', 'bench'],
-    'nodes imports nothing of replication or cli (trust ← nodes ← replication; cli wires them).',
+    'nodes imports nothing of replication or cli (oci ← trust ← nodes ← replication; cli wires them).',
   ),
   zone('replication', ['cli', 'e2e', 'bench'], 'replication imports nothing of cli.'),
   zone('cli', ['e2e', 'bench'], 'cli imports nothing of e2e.'),
   zone(
     'e2e',
     ['trust', 'proto', 'nodes', 'replication', 'cli', 'bench'],
-    'e2e talks to built processes only (black box): its own support, test-support and public packages.',
+    'e2e talks to built processes only (black box): its own support, test-support, oci and public packages.',
   ),
   zone(
     'test-support',
-    ['trust', 'proto', 'nodes', 'replication', 'cli', 'e2e', 'bench'],
+    ['oci', 'trust', 'proto', 'nodes', 'replication', 'cli', 'e2e', 'bench'],
     'test-support is shared by the tests of every area and by e2e (black box): it imports nothing of the project.',
   ),
   zone(
-    ['trust/src', 'proto/gen', 'proto/index.ts', 'nodes/src', 'replication/src', 'cli/src'],
+    ['oci/src', 'trust/src', 'proto/gen', 'proto/index.ts', 'nodes/src', 'replication/src', 'cli/src'],
     ['test-support'],
     'test-support is for tests: no source imports it.',
   ),
-  zone('nodes/src/oci', ['nodes', 'trust', 'proto'], 'nodes/src/oci is the leaf module: it imports nothing else of the project.', [
-    './src/oci',
-  ]),
   zone(
     ['nodes/src/storage', 'nodes/src/meta'],
     ['nodes/src/http', 'nodes/src/auth', 'nodes/src/registry', 'nodes/src/events', 'nodes/src/trust'],

@@ -1,29 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageTypes, IndexTypes } from 'georeg/nodes';
-
-/** An OCI content descriptor. */
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string; variant?: string };
-  urls?: string[];
-}
+import { ForeignLayerTypes, isManifestMediaType, isOciError, parseDescriptor, parseManifest, type Descriptor } from 'georeg/oci';
 
 /** The index.json annotation that names a manifest (its tag). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
-
-/** Layers that registries need not hold (their `urls` say where they are); a layout may lack them. */
-const NON_DISTRIBUTABLE: ReadonlySet<string> = new Set([
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-]);
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -59,7 +40,7 @@ export async function openLayout(dir: string, tag?: string): Promise<Layout> {
     throw new LayoutError(`${dir}: unsupported imageLayoutVersion ${JSON.stringify(marker.imageLayoutVersion)}`);
   const index = await readJsonFile<{ manifests?: unknown }>(join(dir, 'index.json'), `${dir} is not an OCI image layout`);
   if (!Array.isArray(index.manifests)) throw new LayoutError(`${dir}/index.json: no manifests list`);
-  const entries = index.manifests.map((m, i) => toDescriptor(m, `${dir}/index.json manifests[${i}]`));
+  const entries = index.manifests.map((m, i) => layoutError(() => parseDescriptor(m, `manifests[${i}]`), `${dir}/index.json`));
   const names = entries.map((e) => e.annotations?.[REF_NAME] ?? '(untagged)').join(', ');
   const picked = tag === undefined ? entries : entries.filter((e) => e.annotations?.[REF_NAME] === tag);
   if (picked.length !== 1 || !picked[0]) {
@@ -103,7 +84,8 @@ export async function pushPlan(layout: Layout): Promise<PushPlan> {
     if (blobs.has(d.digest)) return;
     const size = (await stat(layout.blobPath(d.digest)).catch(() => undefined))?.size;
     if (size === undefined) {
-      if (NON_DISTRIBUTABLE.has(d.mediaType)) return;
+      // Registries need not hold foreign layers (their `urls` say where they are): a layout may lack them.
+      if (ForeignLayerTypes.has(d.mediaType)) return;
       throw new LayoutError(`${where}: blob ${d.digest} is missing from the layout`);
     }
     if (size !== d.size) throw new LayoutError(`${where}: blob ${d.digest} has ${size} bytes, its descriptor says ${d.size}`);
@@ -114,17 +96,11 @@ export async function pushPlan(layout: Layout): Promise<PushPlan> {
     if (manifests.has(d.digest)) return;
     const bytes = await layout.readBytes(d.digest);
     if (bytes.length !== d.size) throw new LayoutError(`${at(d)} has ${bytes.length} bytes, its descriptor says ${d.size}`);
-    const doc = parseJson<{ mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown }>(bytes, at(d));
-    if (doc.mediaType !== undefined && doc.mediaType !== d.mediaType)
-      throw new LayoutError(`${at(d)} is ${String(doc.mediaType)}, its descriptor says ${d.mediaType}`);
-    if (IndexTypes.has(d.mediaType)) {
-      for (const [i, m] of list(doc.manifests, `${at(d)} manifests`).entries()) await visit(toDescriptor(m, `${at(d)} manifests[${i}]`));
-    } else if (ImageTypes.has(d.mediaType)) {
-      await addBlob(toDescriptor(doc.config, `${at(d)} config`), at(d));
-      for (const [i, l] of list(doc.layers, `${at(d)} layers`).entries()) await addBlob(toDescriptor(l, `${at(d)} layers[${i}]`), at(d));
-    } else {
-      throw new LayoutError(`${at(d)}: unsupported media type ${d.mediaType}`);
-    }
+    if (!isManifestMediaType(d.mediaType)) throw new LayoutError(`${at(d)}: unsupported media type ${d.mediaType}`);
+    const m = layoutError(() => parseManifest(bytes, d.mediaType), at(d));
+    for (const child of m.children) await visit(child);
+    if (m.config) await addBlob(m.config, at(d));
+    for (const layer of m.layers) await addBlob(layer, at(d));
     manifests.set(d.digest, d);
   };
 
@@ -132,19 +108,15 @@ export async function pushPlan(layout: Layout): Promise<PushPlan> {
   return { blobs: [...blobs.values()], manifests: [...manifests.values()] };
 }
 
-function toDescriptor(v: unknown, where: string): Descriptor {
-  const d = v as Partial<Descriptor> | null;
-  if (typeof d !== 'object' || d === null) throw new LayoutError(`${where}: not a descriptor`);
-  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw new LayoutError(`${where}: no mediaType`);
-  if (typeof d.digest !== 'string' || !SHA256.test(d.digest))
-    throw new LayoutError(`${where}: unsupported or malformed digest ${JSON.stringify(d.digest)}`);
-  if (!Number.isSafeInteger(d.size) || (d.size as number) < 0) throw new LayoutError(`${where}: bad size ${JSON.stringify(d.size)}`);
-  return d as Descriptor;
-}
-
-function list(v: unknown, where: string): unknown[] {
-  if (!Array.isArray(v)) throw new LayoutError(`${where}: not a list`);
-  return v;
+/** `parse()`, its OciError (a manifest or descriptor that does not validate) a LayoutError at `where`, with the error's detail. */
+function layoutError<T>(parse: () => T, where: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (isOciError(e))
+      throw new LayoutError(`${where}: ${e.message}${e.detail === undefined ? '' : ` ${JSON.stringify(e.detail)}`}`, { cause: e });
+    throw e;
+  }
 }
 
 /** A JSON object (not an array, string or null). */

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isTag, MediaTypes, parseName } from 'georeg/nodes';
+import { digestOf, firstError, isDigest, isTag, MediaTypes, OciError, parseName, type Descriptor, type Digest } from 'georeg/oci';
 import { CliError } from './command.js';
-import type { Descriptor } from './oci-layout.js';
 import { RegistryError } from './registry-error.js';
 import { TokenAuth, type Credentials } from './token-auth.js';
 
@@ -21,10 +19,6 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** georeg's own API documents (a gc report lists every blob it deletes). */
 const MAX_API_BYTES = 64 * 1024 * 1024;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
-
-export function sha256(data: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
 
 // Declared in its own module, which token-auth.ts throws from too (no import cycle).
 export { RegistryError };
@@ -76,14 +70,11 @@ export function parseImageRef(s: string): ImageRef {
   return { base: `${protocol}://${registry}`, registry, repository: name, ...(tag && { tag }), ...(digest && { digest }) };
 }
 
-export interface ManifestHead {
-  digest: string;
-  mediaType: string;
-  size: number;
-}
+/** What a HEAD tells of a manifest. */
+export type ManifestHead = Pick<Descriptor, 'digest' | 'mediaType' | 'size'>;
 
 export interface Manifest {
-  digest: string;
+  digest: Digest;
   mediaType: string;
   bytes: Buffer;
 }
@@ -152,7 +143,7 @@ export class RegistryClient {
     const path = `/v2/${repo}/manifests/${ref}`;
     const res = await this.request('GET', path, [200], { Accept: accept.join(', ') });
     const bytes = await readLimited(`GET ${path}`, res, MAX_MANIFEST_BYTES);
-    const digest = sha256(bytes);
+    const digest = digestOf(bytes);
     const claimed = res.headers.get('docker-content-digest') ?? (SHA256.test(ref) ? ref : digest);
     if (claimed !== digest) throw new RegistryError(`GET ${path}: the manifest's digest is ${digest}, not ${claimed}`);
     return { digest, mediaType: contentType(res) ?? documentMediaType(bytes), bytes };
@@ -165,6 +156,7 @@ export class RegistryClient {
     if (res.status === 404) return undefined;
     const digest = res.headers.get('docker-content-digest') ?? (SHA256.test(ref) ? ref : undefined);
     if (!digest) throw new RegistryError(`HEAD ${path}: no Docker-Content-Digest in the answer`, res.status);
+    if (!isDigest(digest)) throw new RegistryError(`HEAD ${path}: malformed Docker-Content-Digest ${JSON.stringify(digest)}`, res.status);
     return { digest, mediaType: contentType(res) ?? '', size: Number(res.headers.get('content-length') ?? 0) };
   }
 
@@ -172,7 +164,7 @@ export class RegistryClient {
   async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
     const path = `/v2/${repo}/manifests/${ref}`;
     const res = await this.exchange('PUT', path, [201], { 'Content-Type': mediaType }, bytes);
-    const digest = sha256(bytes);
+    const digest = digestOf(bytes);
     const stored = res.headers.get('docker-content-digest') ?? digest;
     if (stored !== digest) throw new RegistryError(`PUT ${path}: the registry stored ${stored}, expected ${digest}`, res.status);
     return stored;
@@ -187,7 +179,7 @@ export class RegistryClient {
   async getBlob(repo: string, digest: string, maxBytes: number): Promise<Buffer> {
     const path = `/v2/${repo}/blobs/${digest}`;
     const bytes = await readLimited(`GET ${path}`, await this.request('GET', path, [200]), maxBytes);
-    if (sha256(bytes) !== digest) throw new RegistryError(`GET ${path}: the content does not match its digest`);
+    if (digestOf(bytes) !== digest) throw new RegistryError(`GET ${path}: the content does not match its digest`);
     return bytes;
   }
 
@@ -253,7 +245,7 @@ export class RegistryClient {
 
   /** Uploads a small in-memory blob (unless present). */
   async pushBytes(repo: string, bytes: Buffer): Promise<{ digest: string; size: number }> {
-    const digest = sha256(bytes);
+    const digest = digestOf(bytes);
     await this.pushBlob(repo, digest, bytes.length, () => Readable.from([bytes]));
     return { digest, size: bytes.length };
   }
@@ -410,15 +402,18 @@ function documentMediaType(bytes: Buffer): string {
 
 /** `GET /v2/a/manifests/x: 404 MANIFEST_UNKNOWN manifest unknown`, from the OCI error body when there is one. */
 function registryError(label: string, status: number, statusText: string, text: string): RegistryError {
-  let first: { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+  let body: unknown;
   try {
-    first = (JSON.parse(text) as { errors?: (typeof first)[] }).errors?.[0];
+    body = JSON.parse(text);
   } catch {
     // not JSON
   }
-  if (first && typeof first.code === 'string') {
-    const message = typeof first.message === 'string' ? ` ${first.message}` : '';
-    return new RegistryError(`${label}: ${status} ${first.code}${message}`, status, first.code, first.detail);
+  const first = firstError(body);
+  if (first) {
+    const message = first.message === undefined ? '' : ` ${first.message}`;
+    // From georeg (or any registry answering a code of its table at the same status), `cause` is that typed OciError.
+    const cause = OciError.fromBody(status, body);
+    return new RegistryError(`${label}: ${status} ${first.code}${message}`, status, first.code, first.detail, cause && { cause });
   }
   const snippet = text.trim().split('\n')[0]?.slice(0, 200);
   return new RegistryError(`${label}: ${status} ${snippet || statusText}`.trimEnd(), status);

@@ -1,6 +1,8 @@
 /**
  * A failed registry request: the HTTP status (undefined when no answer came) and the OCI error
- * code, if any. When the registry could not be reached, `cause` is the network error.
+ * code, if any, from any registry. When the answer decodes to an error of georeg's table
+ * (`OciError.fromBody`), `cause` is that OciError; when the registry could not be reached, the
+ * network error.
  */
 export class RegistryError extends Error {
   override name = 'RegistryError';

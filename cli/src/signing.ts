@@ -2,21 +2,18 @@ import type { KeyObject } from 'node:crypto';
 import {
   bindingStatement,
   bundleReferrer,
-  EMPTY_BLOB,
   imageStatement,
   legacySignatureManifest,
   legacySignatureTag,
-  OCI_MANIFEST,
   parseStatement,
   signBytes,
   signStatement,
   simpleSigningPayload,
-  SIGSTORE_BUNDLE_V03,
-  TAG_BINDING_ARTIFACT,
   type Statement,
   type TrustDocument,
 } from 'georeg/trust';
-import { RegistryError, sha256, type ManifestHead, type RegistryClient } from './registry-client.js';
+import { digestOf, EMPTY_BLOB, isOciError, MediaTypes, parseManifest, type ParsedManifest } from 'georeg/oci';
+import { RegistryError, type Manifest, type ManifestHead, type RegistryClient } from './registry-client.js';
 
 /** Largest signature bundle read back from a registry. */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
@@ -42,16 +39,24 @@ export interface SignResult {
   legacyTag?: string;
 }
 
+/** A manifest read from a registry, walked; one that does not validate is a RegistryError naming `what`. */
+function parsed(m: Manifest, what: string): ParsedManifest {
+  try {
+    return parseManifest(m.bytes, m.mediaType);
+  } catch (e) {
+    if (isOciError(e)) throw new RegistryError(`${what}: ${e.message}`, undefined, undefined, undefined, { cause: e });
+    throw e;
+  }
+}
+
 /** The statement inside a signature referrer's bundle, unverified (for numbering and display). */
 export async function statementOf(
   client: RegistryClient,
   repo: string,
   referrer: string,
 ): Promise<{ statement: Statement; digest: string; bundle: Buffer }> {
-  const m = JSON.parse((await client.getManifest(repo, referrer, [OCI_MANIFEST])).bytes.toString('utf8')) as {
-    layers?: { digest: string; mediaType: string }[];
-  };
-  const layer = m.layers?.find((l) => l.mediaType === SIGSTORE_BUNDLE_V03);
+  const { layers } = parsed(await client.getManifest(repo, referrer, [MediaTypes.ociManifest]), `signature ${referrer}`);
+  const layer = layers.find((l) => l.mediaType === MediaTypes.sigstoreBundle);
   if (!layer) throw new RegistryError(`signature ${referrer} holds no sigstore bundle`);
   const bundle = await client.getBlob(repo, layer.digest, MAX_BUNDLE_BYTES);
   const envelope = (JSON.parse(bundle.toString('utf8')) as { dsseEnvelope?: { payload?: string } }).dsseEnvelope;
@@ -109,7 +114,7 @@ async function pushReferrer(
   const blob = await client.pushBytes(repo, bundle);
   await client.pushBytes(repo, EMPTY_BLOB);
   const manifest = bundleReferrer(subject, blob, artifactType, statement);
-  return client.putManifest(repo, sha256(manifest), manifest, OCI_MANIFEST);
+  return client.putManifest(repo, digestOf(manifest), manifest, MediaTypes.ociManifest);
 }
 
 /**
@@ -121,7 +126,7 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
   const { client, repository: repo, subject } = r;
   const sequence = r.sequence ?? (await nextSequence(client, repo, r.tag, subject.digest));
   const reference = `${r.identity}/${repo}`;
-  const signature = await pushReferrer(client, repo, subject, imageStatement(reference, subject.digest), r.key, SIGSTORE_BUNDLE_V03);
+  const signature = await pushReferrer(client, repo, subject, imageStatement(reference, subject.digest), r.key, MediaTypes.sigstoreBundle);
   const binding = await pushReferrer(
     client,
     repo,
@@ -135,7 +140,7 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
       issuedAt: new Date().toISOString(),
     }),
     r.key,
-    TAG_BINDING_ARTIFACT,
+    MediaTypes.tagBinding,
   );
   const result: SignResult = { sequence, binding, signature };
   if (r.legacyTag) {
@@ -143,15 +148,14 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
     const blob = await client.pushBytes(repo, payload);
     await client.pushBytes(repo, EMPTY_BLOB);
     result.legacyTag = legacySignatureTag(subject.digest);
-    const ours = JSON.parse(legacySignatureManifest(blob, signBytes(r.key, payload)).toString('utf8')) as { layers: { digest: string }[] };
-    // cosign keeps every signature of a digest as one layer of the .sig manifest: add ours to those already there.
-    const before = await client.getManifest(repo, result.legacyTag, [OCI_MANIFEST]).catch((e: unknown) => {
+    const before = await client.getManifest(repo, result.legacyTag, [MediaTypes.ociManifest]).catch((e: unknown) => {
       if (e instanceof RegistryError && e.status === 404) return undefined;
       throw e;
     });
-    const kept = before ? ((JSON.parse(before.bytes.toString('utf8')) as { layers?: { digest: string }[] }).layers ?? []) : [];
-    ours.layers = [...kept.filter((l) => l.digest !== blob.digest), ...ours.layers];
-    await client.putManifest(repo, result.legacyTag, Buffer.from(JSON.stringify(ours)), OCI_MANIFEST);
+    // cosign keeps every signature of a digest as one layer of the .sig manifest: add ours to those already there.
+    const kept = before ? parsed(before, result.legacyTag).layers.filter((l) => l.digest !== blob.digest) : [];
+    const manifest = legacySignatureManifest(blob, signBytes(r.key, payload), kept);
+    await client.putManifest(repo, result.legacyTag, manifest, MediaTypes.ociManifest);
   }
   return result;
 }

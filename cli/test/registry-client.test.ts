@@ -8,16 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
+import { digestOf, isOciError, MediaTypes } from 'georeg/oci';
 import { closedPort, pushImage } from 'georeg/test-support';
 import { CliError } from '../src/command.js';
 import { writeDevCerts } from '../src/commands/certs.js';
-import { parseImageRef, RegistryClient, RegistryError, sha256 } from '../src/registry-client.js';
+import { parseImageRef, RegistryClient, RegistryError } from '../src/registry-client.js';
 
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const EMPTY = 'application/vnd.oci.empty.v1+json';
+const { ociManifest: OCI_MANIFEST, ociEmpty: EMPTY } = MediaTypes;
 
 function isRegistryError(status: number | undefined, code: string | undefined, message: RegExp): (e: unknown) => boolean {
   return (e) => {
@@ -43,7 +43,7 @@ describe('RegistryClient against a georeg node', () => {
   it('pushes blobs (streamed, counting bytes), skips those present, reads small ones back', async () => {
     const repo = 'client/blobs';
     const data = randomBytes(300_000);
-    const digest = sha256(data);
+    const digest = digestOf(data);
     let counted = 0;
     const open = (): Readable => Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]);
     assert.equal(await client.blobExists(repo, digest), false);
@@ -58,19 +58,19 @@ describe('RegistryClient against a georeg node', () => {
     );
 
     const small = await client.pushBytes(repo, Buffer.from('hello'));
-    assert.deepEqual(small, { digest: sha256(Buffer.from('hello')), size: 5 });
+    assert.deepEqual(small, { digest: digestOf(Buffer.from('hello')), size: 5 });
     assert.equal((await client.getBlob(repo, small.digest, 5)).toString(), 'hello');
   });
 
   it('maps a refused upload to the OCI error, and a read error of the source to itself', async () => {
     const repo = 'client/refused';
-    const wrong = sha256(Buffer.from('something else'));
+    const wrong = digestOf(Buffer.from('something else'));
     await assert.rejects(
       client.pushBlob(repo, wrong, 5, () => Readable.from([Buffer.from('hello')])),
       isRegistryError(400, 'DIGEST_INVALID', /^PUT \/v2\/client\/refused\/blobs\/uploads\/[^:]+: 400 DIGEST_INVALID /),
     );
     await assert.rejects(
-      client.pushBlob(repo, sha256(Buffer.from('x')), 1, () => createReadStream('/nonexistent/blob')),
+      client.pushBlob(repo, digestOf(Buffer.from('x')), 1, () => createReadStream('/nonexistent/blob')),
       (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && !(e instanceof RegistryError),
     );
   });
@@ -78,8 +78,8 @@ describe('RegistryClient against a georeg node', () => {
   it('puts, heads and gets manifests by tag and by digest', async () => {
     const repo = 'client/manifests';
     const image = await pushImage(node.url, repo, 'v0'); // its blobs, and the manifest to put again
-    assert.equal(await client.putManifest(repo, 'v1', image.manifest, OCI_MANIFEST), sha256(image.manifest));
-    assert.equal(image.digest, sha256(image.manifest));
+    assert.equal(await client.putManifest(repo, 'v1', image.manifest, OCI_MANIFEST), digestOf(image.manifest));
+    assert.equal(image.digest, digestOf(image.manifest));
     for (const ref of ['v1', image.digest]) {
       const got = await client.getManifest(repo, ref);
       assert.deepEqual(got, { digest: image.digest, mediaType: OCI_MANIFEST, bytes: image.manifest });
@@ -105,7 +105,7 @@ describe('RegistryClient against a georeg node', () => {
 
   it('says when the registry cannot be reached', async () => {
     await assert.rejects(
-      new RegistryClient(`http://127.0.0.1:${await closedPort()}`).blobExists('a/b', sha256(Buffer.from('x'))),
+      new RegistryClient(`http://127.0.0.1:${await closedPort()}`).blobExists('a/b', digestOf(Buffer.from('x'))),
       isRegistryError(undefined, undefined, /^HEAD \/v2\/a\/b\/blobs\/sha256:\w+: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/),
     );
   });
@@ -116,6 +116,10 @@ describe('RegistryClient against a georeg node', () => {
     await assert.rejects(
       client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'),
       isRegistryError(400, 'POLICY_INVALID', /^PUT \/georeg\/v1\/trust\/policy: 400 POLICY_INVALID /),
+    );
+    // The error body decodes to the node's own typed error, as its cause.
+    await assert.rejects(client.api('PUT', '/georeg/v1/trust/policy', '{"keys": 3'), (e: RegistryError) =>
+      isOciError(e.cause, 'POLICY_INVALID'),
     );
     assert.equal(await client.getJson('/georeg/v1/nothing-here'), undefined);
   });
@@ -167,7 +171,7 @@ describe('RegistryClient against a scripted server', () => {
 
   it('PUTs the upload to the Location, relative, keeping its query, with extra headers', async () => {
     const data = Buffer.from('layer bytes');
-    const digest = sha256(data);
+    const digest = digestOf(data);
     const seen: string[] = [];
     handler = (req, res, body) => {
       seen.push(`${req.method} ${req.url} ${req.headers['x-extra']}`);
@@ -188,7 +192,7 @@ describe('RegistryClient against a scripted server', () => {
 
   it('refuses a manifest whose bytes do not match the digest the registry claims', async () => {
     const bytes = Buffer.from('{"schemaVersion":2}');
-    const claimed = sha256(Buffer.from('other'));
+    const claimed = digestOf(Buffer.from('other'));
     handler = (_req, res) => res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': claimed }).end(bytes);
     const client = new RegistryClient(base);
     await assert.rejects(
@@ -196,7 +200,7 @@ describe('RegistryClient against a scripted server', () => {
       isRegistryError(
         undefined,
         undefined,
-        new RegExp(`^GET /v2/a/b/manifests/v1: the manifest's digest is ${sha256(bytes)}, not ${claimed}$`),
+        new RegExp(`^GET /v2/a/b/manifests/v1: the manifest's digest is ${digestOf(bytes)}, not ${claimed}$`),
       ),
     );
     await assert.rejects(client.getManifest('a/b', claimed), /the manifest's digest is/);
@@ -285,15 +289,15 @@ describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () 
   it('reaches the server, follows a redirect as fetch does, and pushes with the CA; without it, cannot reach', async () => {
     const client = new RegistryClient(base, { ca, headers: { Authorization: 'Bearer t' } });
     assert.deepEqual(await client.api('GET', '/georeg/v1/replication'), { region: 'tls' });
-    assert.deepEqual(await client.getBlob('a/b', sha256(blob), 100), blob);
-    assert.equal(await client.pushBlob('a/b', sha256(blob), blob.length, () => Readable.from([blob])), 'pushed');
+    assert.deepEqual(await client.getBlob('a/b', digestOf(blob), 100), blob);
+    assert.equal(await client.pushBlob('a/b', digestOf(blob), blob.length, () => Readable.from([blob])), 'pushed');
     assert.deepEqual(seen, [
       'GET /georeg/v1/replication Bearer t 0',
-      `GET /v2/a/b/blobs/${sha256(blob)} Bearer t 0`,
+      `GET /v2/a/b/blobs/${digestOf(blob)} Bearer t 0`,
       'GET /data/a/b?t=signed Bearer t 0',
-      `HEAD /v2/a/b/blobs/${sha256(blob)} Bearer t 0`,
+      `HEAD /v2/a/b/blobs/${digestOf(blob)} Bearer t 0`,
       'POST /v2/a/b/blobs/uploads/ Bearer t 0',
-      `PUT /upload/1?digest=${encodeURIComponent(sha256(blob))} Bearer t ${blob.length}`,
+      `PUT /upload/1?digest=${encodeURIComponent(digestOf(blob))} Bearer t ${blob.length}`,
     ]);
     await assert.rejects(
       new RegistryClient(base).api('GET', '/georeg/v1/replication'),

@@ -1,8 +1,4 @@
 /** The public surface of nodes/: what the CLI, replication and e2e may use. */
-export * from './oci/errors.js';
-export * from './oci/digest.js';
-export * from './oci/names.js';
-export * from './oci/media-types.js';
 export type * from './storage/driver.js';
 export type * from './meta/store.js';
 export * from './config.js';
@@ -10,10 +6,9 @@ export * from './log.js';
 export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js';
 export { collectGarbage, type GcReport, type GcOptions, type Broken } from './registry/gc.js';
 export { Registry, type RegistryStores } from './registry/registry.js';
-export { parseManifest, type ParsedManifest } from './registry/manifest-parse.js';
 export type { LocalLocation } from './registry/locate.js';
 export type { TagState, RepositoryPage } from './registry/replication.js';
-export { HybridClock, compareHlc, type HlcTimestamp } from './events/hlc.js';
+export { HybridClock, compareHlc, type HlcTimestamp } from './hlc.js';
 export { changeOrder, type ChangeOrder } from './events/change-order.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { natsAuth } from './events/nats-auth.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PolicyError } from 'georeg/trust';
-import { OciError } from './oci/errors.js';
+import { OciError } from 'georeg/oci';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -23,7 +23,7 @@ import { createHttpServer } from './http/server.js';
 import { serverTlsOptions } from './http/tls.js';
 import { AllowList } from './http/network.js';
 import { EventRecorder } from './events/recorder.js';
-import { HybridClock } from './events/hlc.js';
+import { HybridClock } from './hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
 import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';

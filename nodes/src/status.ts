@@ -1,6 +1,6 @@
 import type { PeerStatus } from 'georeg/proto/status';
 import type { MetaStore } from './meta/store.js';
-import type { Reference } from './oci/names.js';
+import type { Reference } from 'georeg/oci';
 import type { Registry } from './registry/registry.js';
 
 /** The state of a region's copy, from what Locate answered. */

@@ -1,6 +1,6 @@
 /**
  * ui/grammar.js, which the node generates from its own grammar (grammarJs in
- * nodes/src/ui/assets.ts, from nodes/src/oci/names.ts and digest.ts).
+ * nodes/src/ui/assets.ts, from oci/src/names.ts and digest.ts).
  */
 
 /** A repository name. */

@@ -1,4 +1,4 @@
-import { parseDigest, parseName } from 'georeg/nodes';
+import { parseDigest, parseName } from 'georeg/oci';
 import type { RegionStore } from './region-store.js';
 import { failureReason, type Copier } from './copier.js';
 import type { PeerClient } from './peer-client.js';

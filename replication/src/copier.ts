@@ -1,16 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
-import {
-  isOciError,
-  parseDigest,
-  parseName,
-  parseManifest,
-  parseTag,
-  changeOrder,
-  type Digest,
-  type HlcTimestamp,
-  type TagState,
-} from 'georeg/nodes';
+import { changeOrder, type HlcTimestamp, type TagState } from 'georeg/nodes';
+import { isOciError, parseDigest, parseName, parseTag, type Digest, parseManifest } from 'georeg/oci';
 import type { RegionStore } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 

@@ -10,30 +10,22 @@ import {
   type ServiceError,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { ErrorTable, isOciError, oci, type ErrorKind, type Logger } from 'georeg/nodes';
+import type { Logger } from 'georeg/nodes';
+import { ErrorTable, isErrorKind, isOciError, oci, type ErrorKind } from 'georeg/oci';
 
 /** Trailing metadata naming the OCI error (its ErrorTable kind) a failed call stands for. */
 export const ERROR_KIND = 'georeg-error-kind';
 
 /**
- * gRPC status for an error: OCI "unknown" errors are NOT_FOUND, bad input
- * INVALID_ARGUMENT; an OCI error's kind goes in the trailers (ERROR_KIND).
- * Its details still begin `KIND: ` for a replicate process of the previous
- * release, which reads the kind there: drop that prefix in the next release.
+ * gRPC status for an error: an OCI error's, from the error table's gRPC column, with its kind in
+ * the trailers (ERROR_KIND). Its details still begin `KIND: ` for a replicate process of the
+ * previous release, which reads the kind there: drop that prefix in the next release.
  */
 export function grpcError(err: unknown): { code: Status; details: string; metadata?: Metadata } {
   if (isOciError(err)) {
-    const code =
-      err.status === 404
-        ? Status.NOT_FOUND
-        : err.status === 416
-          ? Status.OUT_OF_RANGE
-          : err.status < 500
-            ? Status.INVALID_ARGUMENT
-            : Status.INTERNAL;
     const metadata = new Metadata();
     metadata.set(ERROR_KIND, err.kind);
-    return { code, details: `${err.kind}: ${err.message}`, metadata };
+    return { code: Status[ErrorTable[err.kind].grpc], details: `${err.kind}: ${err.message}`, metadata };
   }
   return { code: Status.INTERNAL, details: 'internal error' };
 }
@@ -49,8 +41,6 @@ export function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>) {
     );
   };
 }
-
-const isErrorKind = (kind: unknown): kind is ErrorKind => typeof kind === 'string' && Object.hasOwn(ErrorTable, kind);
 
 /** The kind and message a node of the previous release sent as `KIND: message` details (no ERROR_KIND trailer). */
 function previousReleaseError(details: string): { kind: ErrorKind; message: string } | undefined {

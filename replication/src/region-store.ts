@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Digest, HlcTimestamp, HybridClock, ParsedManifest, Registry, TagState } from 'georeg/nodes';
+import type { HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
+import type { Digest, ParsedManifest } from 'georeg/oci';
 
 /**
  * What replication needs of the region it copies into: the node's storage,

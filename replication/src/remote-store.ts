@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { type RegionStoreClient, type IngestStep, type PeerStatus, type StoreReply, type TagState as WireTag } from 'georeg/proto';
 import { FastRegionStoreClient } from './ingest-parts.js';
-import { parseDigest, type Digest, type HlcTimestamp, type TagState } from 'georeg/nodes';
+import type { HlcTimestamp, TagState } from 'georeg/nodes';
+import { parseDigest, type Digest } from 'georeg/oci';
 import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 

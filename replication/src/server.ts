@@ -4,7 +4,8 @@ import { Server, ServerCredentials, status as Status, type ServerWritableStream 
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
 import { type BlobChunk, type PeerStatus, type ReadBlobRequest, type ReplicationServer, type StatusReply } from 'georeg/proto';
-import { isOciError, parseDigest, parseName, parseReference, type Registry, type Logger } from 'georeg/nodes';
+import type { Registry, Logger } from 'georeg/nodes';
+import { isOciError, parseDigest, parseName, parseReference } from 'georeg/oci';
 
 /** Largest data field of one BlobChunk message. */
 export const CHUNK_BYTES = 1024 * 1024;

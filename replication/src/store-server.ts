@@ -4,7 +4,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { PeerStatus, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer, type StatusReport } from 'georeg/proto';
 import { RegionStoreDefinition } from './ingest-parts.js';
-import { parseDigest, parseName, parseTag, type HlcTimestamp, type Logger } from 'georeg/nodes';
+import type { HlcTimestamp, Logger } from 'georeg/nodes';
+import { parseDigest, parseName, parseTag } from 'georeg/oci';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { HybridClock, parseDigest, silentLogger, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import { HybridClock, silentLogger, type HlcTimestamp } from 'georeg/nodes';
+import { parseDigest, type Digest } from 'georeg/oci';
 import { Copier } from '../src/copier.js';
 import { LocalRegionStore } from '../src/region-store.js';
 import { PeerClient } from '../src/peer-client.js';

@@ -1,22 +1,14 @@
-import {
-  COSIGN_SIGNATURE_ANNOTATION,
-  COSIGN_SIMPLESIGNING,
-  EMPTY_DIGEST,
-  OCI_EMPTY,
-  OCI_MANIFEST,
-  SIGSTORE_BUNDLE_V03,
-} from './media-types.js';
+import { EMPTY_DESCRIPTOR, MediaTypes, type Descriptor } from 'georeg/oci';
 import type { Statement } from './statements.js';
 
-export interface ContentDescriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-}
+const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 
-/** The empty JSON blob `{}` every referrer below uses as its config. */
-export const EMPTY_BLOB = Buffer.from('{}');
-const EMPTY_CONFIG: ContentDescriptor = { mediaType: OCI_EMPTY, digest: EMPTY_DIGEST, size: 2 };
+/** artifactTypes whose manifests stay readable in enforce mode: they are the signatures. */
+export const SIGNATURE_ARTIFACTS: ReadonlySet<string> = new Set([
+  MediaTypes.sigstoreBundle,
+  MediaTypes.tagBinding,
+  MediaTypes.notarySignature,
+]);
 
 /**
  * An OCI 1.1 referrer of `subject` holding one sigstore bundle, in the layout
@@ -24,17 +16,17 @@ const EMPTY_CONFIG: ContentDescriptor = { mediaType: OCI_EMPTY, digest: EMPTY_DI
  * the bundle is (a cosign signature, or a georeg tag binding).
  */
 export function bundleReferrer(
-  subject: ContentDescriptor,
+  subject: Descriptor,
   bundle: { digest: string; size: number },
   artifactType: string,
   statement: Statement,
 ): Buffer {
   const manifest = {
     schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+    mediaType: MediaTypes.ociManifest,
     artifactType,
-    config: EMPTY_CONFIG,
-    layers: [{ mediaType: SIGSTORE_BUNDLE_V03, digest: bundle.digest, size: bundle.size }],
+    config: EMPTY_DESCRIPTOR,
+    layers: [{ mediaType: MediaTypes.sigstoreBundle, digest: bundle.digest, size: bundle.size }],
     subject,
     annotations: {
       'dev.sigstore.bundle.content': 'dsse-envelope',
@@ -64,16 +56,24 @@ export function simpleSigningPayload(reference: string, digest: string, optional
   );
 }
 
-/** The manifest under the legacy `.sig` tag: one simple-signing layer, its signature in an annotation. */
-export function legacySignatureManifest(payload: { digest: string; size: number }, signature: Buffer): Buffer {
+/**
+ * The manifest under the legacy `.sig` tag: a simple-signing layer, its signature in an annotation,
+ * after the `kept` layers (cosign keeps every signature of a digest as one layer of that manifest).
+ */
+export function legacySignatureManifest(
+  payload: { digest: string; size: number },
+  signature: Buffer,
+  kept: readonly Descriptor[] = [],
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: EMPTY_CONFIG,
+      mediaType: MediaTypes.ociManifest,
+      config: EMPTY_DESCRIPTOR,
       layers: [
+        ...kept,
         {
-          mediaType: COSIGN_SIMPLESIGNING,
+          mediaType: MediaTypes.cosignSimpleSigning,
           digest: payload.digest,
           size: payload.size,
           annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') },

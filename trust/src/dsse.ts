@@ -3,7 +3,7 @@ import { DSSEBundleBuilder } from '@sigstore/sign';
 import { BUNDLE_V03_MEDIA_TYPE, bundleFromJSON, bundleToJSON, type Bundle } from '@sigstore/bundle';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import { keyIdOf, signBytes } from './keys.js';
-import { IN_TOTO } from './media-types.js';
+import { MediaTypes } from 'georeg/oci';
 import { parseStatement, type Statement } from './statements.js';
 
 /** Why a bundle is not acceptable, as a stable code for policy messages and metrics. */
@@ -34,7 +34,7 @@ export async function signStatement(statement: Statement, privateKey: KeyObject)
     },
     witnesses: [],
   });
-  const bundle = await builder.create({ data: Buffer.from(JSON.stringify(statement)), type: IN_TOTO });
+  const bundle = await builder.create({ data: Buffer.from(JSON.stringify(statement)), type: MediaTypes.inToto });
   return Buffer.from(JSON.stringify(bundleToJSON(bundle)));
 }
 
@@ -69,7 +69,8 @@ export function verifyBundle(bytes: Buffer, keys: ReadonlyMap<string, KeyObject>
   const key = keys.get(keyId);
   if (!key) throw new BundleError('untrusted-key', `signed by key ${keyId}, which is not a known key`, keyId);
   const envelope = bundle.content.dsseEnvelope;
-  if (envelope.payloadType !== IN_TOTO) throw new BundleError('malformed', `unexpected payload type ${envelope.payloadType}`, keyId);
+  if (envelope.payloadType !== MediaTypes.inToto)
+    throw new BundleError('malformed', `unexpected payload type ${envelope.payloadType}`, keyId);
   const verifier = new Verifier(
     {
       certificateAuthorities: [],

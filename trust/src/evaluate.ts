@@ -1,7 +1,6 @@
 import { BundleError, type VerifiedStatement } from './dsse.js';
-import { COSIGN_SIGN_PREDICATE, TAG_BINDING_PREDICATE } from './media-types.js';
 import type { CompiledPolicy, Trust, TrustKey } from './policy.js';
-import { bindingOf, StatementError } from './statements.js';
+import { bindingOf, COSIGN_SIGN_PREDICATE, StatementError, TAG_BINDING_PREDICATE } from './statements.js';
 
 /** Why a manifest may not be served; stable names for logs and metrics. */
 export const DENY_REASONS = [

@@ -1,6 +1,5 @@
 /** The public surface of trust/: keys, statements, bundles, policies and decisions. No servers, no network. */
 export * from './keys.js';
-export * from './media-types.js';
 export * from './statements.js';
 export * from './dsse.js';
 export * from './artifacts.js';

@@ -1,4 +1,8 @@
-import { COSIGN_SIGN_PREDICATE, IN_TOTO_STATEMENT_V1, TAG_BINDING_PREDICATE } from './media-types.js';
+export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** Predicate of a cosign image signature. */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+/** Predicate of a georeg tag binding. */
+export const TAG_BINDING_PREDICATE = 'https://georeg.dev/tag-binding/v1';
 
 const SHA256 = /^sha256:([a-f0-9]{64})$/;
 

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { isTag } from 'georeg/nodes';
+import { isTag } from 'georeg/oci';
 import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { LayoutError, openLayout, pushPlan, type Layout } from '../oci-layout.js';
 import { createProgress, silentProgress, type Progress } from '../progress.js';
-import { parseImageRef, RegistryClient, RegistryError } from '../registry-client.js';
+import { parseImageRef, RegistryClient, RegistryError, type ManifestHead } from '../registry-client.js';
 import { keyIdOf } from 'georeg/trust';
 import { signTag } from '../signing.js';
 import { identityFor, loadPrivateKey } from './sign.js';
@@ -29,12 +29,6 @@ A registry with authentication on is answered with the token flow, using GEOREG_
 manifest is up by digest and before the tag is set, so the tag is never visible unsigned.
 `;
 
-export interface PushResult {
-  digest: string;
-  mediaType: string;
-  size: number;
-}
-
 /**
  * Pushes the layout's picked manifest with everything it references; returns
  * the top manifest's descriptor. With `beforeTag` (signing), the top manifest
@@ -47,8 +41,8 @@ export async function pushLayout(
   repo: string,
   tag: string,
   progress: Progress = silentProgress,
-  beforeTag?: (top: PushResult) => Promise<void>,
-): Promise<PushResult> {
+  beforeTag?: (top: ManifestHead) => Promise<void>,
+): Promise<ManifestHead> {
   const plan = await pushPlan(layout);
   progress.begin(
     plan.blobs.reduce((n, b) => n + b.size, 0),
@@ -153,7 +147,7 @@ export const pushCommand: Command = {
       let signed = '';
       const sign =
         key &&
-        (async (subject: PushResult) => {
+        (async (subject: ManifestHead) => {
           const identity = await identityFor(client, values.identity, ref.registry);
           const r = await signTag({
             client,

@@ -7,8 +7,6 @@ import {
   evaluateDigest,
   evaluateTag,
   PolicyError,
-  SIGSTORE_BUNDLE_V03,
-  TAG_BINDING_ARTIFACT,
   verifyBundle,
   type Evidence,
   type TagBinding,
@@ -16,6 +14,7 @@ import {
   type TrustDocument,
   type VerifiedStatement,
 } from 'georeg/trust';
+import { MediaTypes } from 'georeg/oci';
 import { credentialsFromEnv } from '../token-auth.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../registry-client.js';
@@ -121,7 +120,7 @@ export const verifyCommand: Command = {
       const rows = [['TYPE', 'SIGNER', 'TAG', 'SEQUENCE', 'STATUS']];
       const bindings: Evidence[] = [];
       const all: Evidence[] = [];
-      for (const artifactType of [TAG_BINDING_ARTIFACT, SIGSTORE_BUNDLE_V03]) {
+      for (const artifactType of [MediaTypes.tagBinding, MediaTypes.sigstoreBundle]) {
         for (const d of await client.referrers(ref.repository, digest, artifactType)) {
           let e: Evidence;
           try {
@@ -129,11 +128,11 @@ export const verifyCommand: Command = {
           } catch (err) {
             e = err instanceof BundleError ? err : new BundleError('malformed', (err as Error).message);
           }
-          (artifactType === TAG_BINDING_ARTIFACT ? bindings : all).push(e);
+          (artifactType === MediaTypes.tagBinding ? bindings : all).push(e);
           const signer = e instanceof BundleError ? (e.keyId ?? '?') : (trust.keysById.get(e.keyId)?.name ?? e.keyId);
-          const b = !(e instanceof BundleError) && artifactType === TAG_BINDING_ARTIFACT ? bindingOrNothing(e) : undefined;
+          const b = !(e instanceof BundleError) && artifactType === MediaTypes.tagBinding ? bindingOrNothing(e) : undefined;
           rows.push([
-            artifactType === TAG_BINDING_ARTIFACT ? 'binding' : 'image',
+            artifactType === MediaTypes.tagBinding ? 'binding' : 'image',
             signer,
             b ? `${b.repository}:${b.tag}` : '',
             b ? String(b.sequence) : '',

@@ -8,6 +8,7 @@
 import { execFile, type ExecFileException } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Descriptor } from 'georeg/oci';
 
 export class SkopeoError extends Error {
   constructor(
@@ -109,31 +110,23 @@ function unshareArgs(cacheDir: string, cmd: string[]): string[] {
   return ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /var/lib/containers/cache && exec "$@"', cacheDir, ...cmd];
 }
 
-export interface OciDescriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string };
-}
-
 export interface OciIndex {
   schemaVersion: number;
   mediaType?: string;
-  manifests: OciDescriptor[];
+  manifests: Descriptor[];
 }
 
 export interface OciManifest {
   schemaVersion: number;
   mediaType?: string;
-  config: OciDescriptor;
-  layers: OciDescriptor[];
+  config: Descriptor;
+  layers: Descriptor[];
 }
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** The descriptor an OCI layout's index.json has for `tag`. */
-export async function layoutRef(layoutDir: string, tag: string): Promise<OciDescriptor> {
+export async function layoutRef(layoutDir: string, tag: string): Promise<Descriptor> {
   const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8')) as OciIndex;
   const found = index.manifests.find((m) => m.annotations?.[REF_NAME] === tag);
   if (!found) throw new Error(`${layoutDir}: no ref ${tag} in index.json`);

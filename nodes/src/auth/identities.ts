@@ -1,8 +1,8 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
-import { oci } from '../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { MetaStore, RecordStore } from '../meta/store.js';
 import { ACTIONS, ScopeMap, parseRoleRules, parseScopeRules, roleScopes, type RoleRule, type ScopeRule } from './scopes.js';
-import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
+import type { HlcTimestamp, HybridClock } from '../hlc.js';
 import { LastWriterWins } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 

@@ -1,4 +1,4 @@
-import { oci } from '../oci/errors.js';
+import { oci } from 'georeg/oci';
 
 /**
  * How failed logins are throttled, on three keys (README "Authentication" states these numbers; a

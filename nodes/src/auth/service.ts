@@ -1,14 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import { compileGlob } from 'georeg/trust';
-import { oci } from '../oci/errors.js';
+import { oci, parseManifest, type Reference } from 'georeg/oci';
 import type { Ctx } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
 import { JwtSigner, LEEWAY, TokenError, type Claims } from './jwt.js';
 import { LoginThrottle } from './limiter.js';
 import type { Requirement } from './access.js';
-import type { Reference } from '../oci/names.js';
-import { parseManifest } from '../registry/manifest-parse.js';
 import { isSignaturePush } from '../trust/gate.js';
 import type { AccessEntry, RequestedScope } from './scopes.js';
 
@@ -54,8 +52,7 @@ export class RequestAccess {
    */
   admitManifest(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): void {
     if (this.can(repo, 'push')) return;
-    const m = parseManifest(body, contentType);
-    if (isSignaturePush(ref, { mediaType: m.mediaType, artifactType: m.artifactType, subject: m.subject?.digest }, body)) return;
+    if (isSignaturePush(ref, parseManifest(body, contentType))) return;
     throw oci(
       'DENIED',
       `the sign role allows pushing signatures only (signature artifacts by digest, or under cosign's sha256-<hex>.sig tags): ${ref.tag ?? ref.digest} in ${repo} is not one`,

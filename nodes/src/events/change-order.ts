@@ -1,4 +1,4 @@
-import { compareHlc, type HlcTimestamp } from './hlc.js';
+import { compareHlc, type HlcTimestamp } from '../hlc.js';
 
 /** How a change stamped `at` stands against the last change a tag or record saw (`held`). */
 export type ChangeOrder = 'newer' | 'replay' | 'older' | 'ahead';

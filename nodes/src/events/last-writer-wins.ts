@@ -1,6 +1,6 @@
 import { KeyedLock } from '../keyed-lock.js';
 import type { RecordStore } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from './hlc.js';
+import type { HlcTimestamp, HybridClock } from '../hlc.js';
 import { changeOrder } from './change-order.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Action, Event } from 'georeg/proto';
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import type { ManifestRecord } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from './hlc.js';
+import type { HlcTimestamp, HybridClock } from '../hlc.js';
 
 /**
  * Builds the encoded events a region's changes produce. The registry services

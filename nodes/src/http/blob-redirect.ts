@@ -1,5 +1,5 @@
 import type { AuthService } from '../auth/service.js';
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import type { NodeStatus } from '../status.js';
 import { Lru } from '../lru.js';
 

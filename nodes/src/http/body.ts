@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { oci, type ErrorKind } from '../oci/errors.js';
+import { oci, type ErrorKind } from 'georeg/oci';
 
 /**
  * Read a small request body into memory, refusing more than `limit` bytes. On

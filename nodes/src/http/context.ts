@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import { oci } from '../oci/errors.js';
-import { parseName, type Reference } from '../oci/names.js';
+import { oci, parseName, type Reference } from 'georeg/oci';
 
 /**
  * What the caller may do, as handlers ask it (auth's RequestAccess is one; declared here so that

@@ -1,4 +1,4 @@
-import { oci } from '../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { ByteRange } from '../storage/driver.js';
 import type { ChunkRange } from '../registry/uploads.js';
 

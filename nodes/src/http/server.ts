@@ -2,7 +2,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
-import { isOciError, oci, type OciError } from '../oci/errors.js';
+import { isOciError, oci, type OciError } from 'georeg/oci';
 import { Ctx } from './context.js';
 import { countBody } from './body.js';
 import { Router, type Route } from './router.js';

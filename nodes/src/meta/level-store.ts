@@ -1,21 +1,19 @@
 import { Level } from 'level';
-import type { Digest } from '../oci/digest.js';
-import { oci } from '../oci/errors.js';
+import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import { Lru } from '../lru.js';
 import {
   StaleTagChange,
   type BlobLink,
-  type Descriptor,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,
   type Page,
   type RecordStore,
   type RecordStoreName,
-  type TagClock,
   type UploadSession,
   type WriteOptions,
 } from './store.js';
+import type { HlcTimestamp } from '../hlc.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { migrateSettings } from './settings-migration.js';
 
@@ -30,7 +28,7 @@ import { migrateSettings } from './settings-migration.js';
  *   b!<repo>!<digest>            → BlobLink
  *   u!<id>                       → UploadSession
  *   o!<16-digit seq>             → base64 event    the outbox, in write order
- *   h!<repo>!<tag>               → TagClock        when the tag last changed (kept after a delete)
+ *   h!<repo>!<tag>               → HlcTimestamp    when the tag last changed (kept after a delete)
  *   n!<store>!<key>              → JSON record     the named record stores (RECORD_STORES); from the
  *                                                  previous release's s!<key> settings, moved at open
  *
@@ -137,13 +135,13 @@ export class LevelMetaStore implements MetaStore {
     });
   }
 
-  async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
-    return this.#read<TagClock>(key('h', repo, tag));
+  async getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined> {
+    return this.#read<HlcTimestamp>(key('h', repo, tag));
   }
 
-  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
+  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }> {
     const bounds = range('h', repo);
-    for await (const [k, clock] of this.#db.iterator(bounds)) yield { tag: k.slice(bounds.gte.length), clock: clock as TagClock };
+    for await (const [k, clock] of this.#db.iterator(bounds)) yield { tag: k.slice(bounds.gte.length), clock: clock as HlcTimestamp };
   }
 
   // manifests
@@ -395,7 +393,7 @@ function del(k: string): Op {
 }
 
 /** Point `tag` at `digest`, dropping the reverse entry of the digest it leaves. */
-function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined, clock?: TagClock): Op[] {
+function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined, clock?: HlcTimestamp): Op[] {
   const ops = [put(key('t', repo, tag), digest), put(key('d', repo, digest, tag), true)];
   if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
   if (clock) ops.push(put(key('h', repo, tag), clock));

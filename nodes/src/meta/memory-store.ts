@@ -1,19 +1,17 @@
-import type { Digest } from '../oci/digest.js';
-import { oci } from '../oci/errors.js';
+import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import {
   StaleTagChange,
   type BlobLink,
-  type Descriptor,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,
   type Page,
   type RecordStore,
   type RecordStoreName,
-  type TagClock,
   type UploadSession,
   type WriteOptions,
 } from './store.js';
+import type { HlcTimestamp } from '../hlc.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -32,7 +30,7 @@ export class MemoryMetaStore implements MetaStore {
   readonly #uploads = new Map<string, UploadSession>();
   readonly #outbox: OutboxEntry[] = [];
   /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
-  readonly #clocks = new Map<string, TagClock>();
+  readonly #clocks = new Map<string, HlcTimestamp>();
   /** Records by store name, then key. */
   readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
@@ -75,7 +73,7 @@ export class MemoryMetaStore implements MetaStore {
     return gone;
   }
 
-  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }> {
+  async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }> {
     const prefix = `${repo}\0`;
     const mine = [...this.#clocks]
       .filter(([k]) => k.startsWith(prefix))
@@ -83,7 +81,7 @@ export class MemoryMetaStore implements MetaStore {
     yield* mine.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
 
-  async getTagClock(repo: string, tag: string): Promise<TagClock | undefined> {
+  async getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined> {
     return this.#heldClock(repo, tag);
   }
 
@@ -214,7 +212,7 @@ export class MemoryMetaStore implements MetaStore {
 
   async close(): Promise<void> {}
 
-  #heldClock(repo: string, tag: string): TagClock | undefined {
+  #heldClock(repo: string, tag: string): HlcTimestamp | undefined {
     const c = this.#clocks.get(`${repo}\0${tag}`);
     return c && copy(c);
   }

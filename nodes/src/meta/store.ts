@@ -1,13 +1,5 @@
-import type { Digest } from '../oci/digest.js';
-
-/** An OCI content descriptor as stored in the referrers index. */
-export interface Descriptor {
-  mediaType: string;
-  digest: Digest;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
+import type { Descriptor, Digest } from 'georeg/oci';
+import type { HlcTimestamp } from '../hlc.js';
 
 /** What the registry knows of a manifest linked into a repository. */
 export interface ManifestRecord {
@@ -52,13 +44,13 @@ export interface WriteOptions {
    * delete, which an older put arriving later must lose to); a local delete of
    * an absent tag changes nothing, as its 404 says.
    */
-  tagClock?: TagClock;
+  tagClock?: HlcTimestamp;
   /**
    * Makes a tag put or delete conditional (a change replicated from another region): asked, with
    * the clock the tag holds, whether the change wins, in the same per-repository serialised step
    * as the write. When it does not, nothing is written and the call throws StaleTagChange.
    */
-  wins?: (held: TagClock | undefined) => boolean;
+  wins?: (held: HlcTimestamp | undefined) => boolean;
 }
 
 /** A conditional tag change (WriteOptions.wins) lost to the change the tag holds: nothing was written. */
@@ -67,13 +59,6 @@ export class StaleTagChange extends Error {
   constructor(repo: string, tag: string) {
     super(`${repo}:${tag} holds a newer change`);
   }
-}
-
-/** A hybrid logical clock reading (see events/hlc.ts). */
-export interface TagClock {
-  wallMs: number;
-  logical: number;
-  region: string;
 }
 
 /** An event waiting in the outbox to be published. */
@@ -130,9 +115,9 @@ export interface MetaStore {
   /** Returns false when the tag did not exist (its clock is still recorded when given). */
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean>;
   /** The clock of the last change of a tag that carried one. */
-  getTagClock(repo: string, tag: string): Promise<TagClock | undefined>;
+  getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined>;
   /** Every tag clock of a repository (deleted tags included), sorted by tag. */
-  listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: TagClock }>;
+  listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;

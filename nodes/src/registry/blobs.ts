@@ -1,6 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { oci } from '../oci/errors.js';
-import type { Digest } from '../oci/digest.js';
+import { oci, type Digest } from 'georeg/oci';
 import type { BlobStore, ByteRange, WriteToOptions } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ContentGuard } from './content-guard.js';

@@ -1,4 +1,4 @@
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import { KeyedLock } from '../keyed-lock.js';
 
 export type TouchListener = (digest: Digest) => void;

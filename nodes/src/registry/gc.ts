@@ -1,4 +1,4 @@
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import type { Logger } from '../log.js';
 import type { BlobLink } from '../meta/store.js';
 import type { RegistryStores } from './stores.js';

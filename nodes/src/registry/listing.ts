@@ -1,6 +1,5 @@
-import { oci } from '../oci/errors.js';
-import type { Digest } from '../oci/digest.js';
-import type { Descriptor, MetaStore, Page } from '../meta/store.js';
+import { oci, type Digest, type Descriptor } from 'georeg/oci';
+import type { MetaStore, Page } from '../meta/store.js';
 
 export interface Listed {
   items: string[];

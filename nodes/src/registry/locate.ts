@@ -1,5 +1,4 @@
-import type { Digest } from '../oci/digest.js';
-import type { Reference } from '../oci/names.js';
+import type { Digest, Reference } from 'georeg/oci';
 import type { RegistryStores } from './stores.js';
 
 export interface LocalLocation {

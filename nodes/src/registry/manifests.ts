@@ -1,9 +1,6 @@
-import { oci } from '../oci/errors.js';
-import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.js';
-import type { Reference } from '../oci/names.js';
+import { oci, digestAlgorithm, digestOf, type Digest, type Reference, parseManifest, type ParsedManifest } from 'georeg/oci';
 import type { BlobStore } from '../storage/driver.js';
 import type { MetaStore, ManifestRecord } from '../meta/store.js';
-import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { TrustGate } from '../trust/gate.js';

@@ -6,7 +6,7 @@ import { Replication } from './replication.js';
 import { GarbageCollector } from './gc.js';
 import { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
-import { HybridClock } from '../events/hlc.js';
+import { HybridClock } from '../hlc.js';
 import { silentLogger, type Logger } from '../log.js';
 import { TrustPolicies } from '../trust/policies.js';
 import { TrustGate } from '../trust/gate.js';

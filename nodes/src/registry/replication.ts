@@ -1,9 +1,7 @@
-import type { Digest } from '../oci/digest.js';
-import type { Reference } from '../oci/names.js';
+import { type Digest, type Reference, parseManifest, type ParsedManifest } from 'georeg/oci';
 import { StaleTagChange, type WriteOptions } from '../meta/store.js';
-import type { HlcTimestamp } from '../events/hlc.js';
+import type { HlcTimestamp } from '../hlc.js';
 import { changeOrder } from '../events/change-order.js';
-import { parseManifest, type ParsedManifest } from './manifest-parse.js';
 import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
 import type { RegistryStores } from './stores.js';

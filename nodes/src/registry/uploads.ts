@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { oci } from '../oci/errors.js';
-import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { oci, digestAlgorithm, digestHex, type Digest } from 'georeg/oci';
 import { KeyedLock } from '../keyed-lock.js';
 import type { UploadStaging } from '../storage/driver.js';
 import { UPLOAD_ID } from '../storage/checks.js';

@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import { Lru } from '../lru.js';
 import type { BlobInfo, BlobStore, ByteRange, WriteToOptions } from './driver.js';
 import { checkRange } from './checks.js';

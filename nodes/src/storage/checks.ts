@@ -1,4 +1,4 @@
-import { oci, type OciError } from '../oci/errors.js';
+import { oci, type OciError } from 'georeg/oci';
 import type { ByteRange } from './driver.js';
 
 /** Upload ids: what UploadService generates, and all a driver accepts (no path can hide in one). */

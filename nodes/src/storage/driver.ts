@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Algorithm, Digest } from '../oci/digest.js';
+import type { Algorithm, Digest } from 'georeg/oci';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {

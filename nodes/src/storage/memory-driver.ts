@@ -4,8 +4,7 @@
  * slices of those chunks.
  */
 import { Readable, type Writable } from 'node:stream';
-import { hashToDigest, newHash, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
-import { oci } from '../oci/errors.js';
+import { hashToDigest, newHash, parseDigest, type Algorithm, type Digest, oci } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, UploadInfo, UploadStaging } from './driver.js';
 import { streamInto } from './copy.js';
 import { checkRange, checkUploadId, uploadUnknown } from './checks.js';

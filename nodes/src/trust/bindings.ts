@@ -1,6 +1,6 @@
 import { BundleError, bindingOf, checkKey, isProblem, parseStatement, verifyBundle, type CompiledPolicy, type Trust } from 'georeg/trust';
 import type { MetaStore, RecordStore } from '../meta/store.js';
-import type { Digest } from '../oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import { KeyedLock } from '../keyed-lock.js';
 import { Lru } from '../lru.js';
 import type { EvidenceReader } from './evidence.js';

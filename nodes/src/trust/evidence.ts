@@ -1,8 +1,7 @@
-import { BundleError, SIGSTORE_BUNDLE_V03, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
+import { BundleError, verifyBundle, type Evidence, type Trust } from 'georeg/trust';
+import { MediaTypes, parseManifest, type Digest } from 'georeg/oci';
 import type { BlobStore } from '../storage/driver.js';
 import type { MetaStore } from '../meta/store.js';
-import type { Digest } from '../oci/digest.js';
-import { parseDigest } from '../oci/digest.js';
 import { Lru } from '../lru.js';
 
 /** Largest sigstore bundle read; real ones are a few KiB. */
@@ -47,12 +46,11 @@ export class EvidenceReader {
 
   /** The bundle layer of a signature manifest. */
   async bundleOf(manifest: Digest): Promise<Buffer> {
-    const m = JSON.parse((await this.blobs.readAll(manifest)).toString('utf8')) as {
-      layers?: { mediaType?: string; digest?: string; size?: number }[];
-    };
-    const layer = m.layers?.[0];
-    if (!layer || m.layers?.length !== 1 || layer.mediaType !== SIGSTORE_BUNDLE_V03) throw new Error('expected one sigstore bundle layer');
-    if (typeof layer.size !== 'number' || layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
-    return this.blobs.readAll(parseDigest(String(layer.digest)));
+    const { layers } = parseManifest(await this.blobs.readAll(manifest), undefined);
+    const layer = layers[0];
+    if (!layer || layers.length !== 1 || layer.mediaType !== MediaTypes.sigstoreBundle)
+      throw new Error('expected one sigstore bundle layer');
+    if (layer.size > MAX_BUNDLE_BYTES) throw new Error(`bundle larger than ${MAX_BUNDLE_BYTES} bytes`);
+    return this.blobs.readAll(layer.digest);
   }
 }

@@ -1,18 +1,5 @@
-import {
-  COSIGN_SIMPLESIGNING,
-  evaluateDigest,
-  evaluateTag,
-  OCI_EMPTY,
-  SIGNATURE_ARTIFACTS,
-  SIGSTORE_BUNDLE_V03,
-  TAG_BINDING_ARTIFACT,
-  type CompiledPolicy,
-  type Decision,
-  type Trust,
-} from 'georeg/trust';
-import { oci } from '../oci/errors.js';
-import { ImageTypes, IndexTypes } from '../oci/media-types.js';
-import type { Reference } from '../oci/names.js';
+import { evaluateDigest, evaluateTag, SIGNATURE_ARTIFACTS, type CompiledPolicy, type Decision, type Trust } from 'georeg/trust';
+import { ImageTypes, IndexTypes, MediaTypes, oci, parseManifest, type ParsedManifest, type Reference } from 'georeg/oci';
 import type { ManifestRecord } from '../meta/store.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../log.js';
@@ -22,14 +9,14 @@ import type { TrustPolicies } from './policies.js';
 import type { SequenceState, TagBindings } from './bindings.js';
 
 const DECISION_CACHE = 10_000;
-const DIGEST_SIGNATURES = [SIGSTORE_BUNDLE_V03, TAG_BINDING_ARTIFACT];
+const DIGEST_SIGNATURES = [MediaTypes.sigstoreBundle, MediaTypes.tagBinding];
 const LEGACY_SIGNATURE_TAG = /^sha256-[a-f0-9]{64}\.sig$/;
 /** Layer media types of signature artifacts: none of them is a file system a runtime could run. */
 const SIGNATURE_LAYERS: ReadonlySet<string> = new Set([
-  SIGSTORE_BUNDLE_V03,
-  COSIGN_SIMPLESIGNING,
-  'application/jose+json',
-  'application/cose',
+  MediaTypes.sigstoreBundle,
+  MediaTypes.cosignSimpleSigning,
+  MediaTypes.jose,
+  MediaTypes.cose,
 ]);
 
 /** A cached decision with the counter it adds to each time it is served. */
@@ -43,56 +30,25 @@ interface Decided {
  * not by what they call themselves: an image manifest (never an index) whose
  * every layer is a signature, with an empty config and a subject for referrers,
  * or under cosign's legacy `sha256-<hex>.sig` tag. Nothing of that shape runs.
+ * A manifest with keys in other letter case (see ParsedManifest.caseVariantKeys) is never one.
  */
-function isSignature(ref: Reference, record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>, bytes: Buffer): boolean {
-  const referrer = record.artifactType !== undefined && SIGNATURE_ARTIFACTS.has(record.artifactType) && record.subject !== undefined;
+function isSignature(
+  ref: Reference,
+  claims: { mediaType: string; artifactType?: string; subject?: unknown },
+  manifest: () => ParsedManifest,
+): boolean {
+  const referrer = claims.artifactType !== undefined && SIGNATURE_ARTIFACTS.has(claims.artifactType) && claims.subject !== undefined;
   const legacy = ref.tag !== undefined && LEGACY_SIGNATURE_TAG.test(ref.tag);
-  if (!(referrer || legacy) || !ImageTypes.has(record.mediaType)) return false;
-  const m = JSON.parse(bytes.toString('utf8')) as { config?: { mediaType?: string }; layers?: { mediaType?: string }[]; subject?: object };
-  if ([m, m.config, m.subject, ...(m.layers ?? [])].some(caseVariant)) return false;
-  const layers = m.layers ?? [];
-  if (layers.length === 0 || !layers.every((l) => l.mediaType !== undefined && SIGNATURE_LAYERS.has(l.mediaType))) return false;
-  return legacy || m.config?.mediaType === OCI_EMPTY;
-}
-
-/** The fields of a manifest and its descriptors, as the OCI image spec spells them. */
-const FIELDS = new Map(
-  [
-    'schemaVersion',
-    'mediaType',
-    'artifactType',
-    'config',
-    'layers',
-    'subject',
-    'annotations',
-    'digest',
-    'size',
-    'urls',
-    'data',
-    'platform',
-  ].map((f) => [f.toLowerCase(), f]),
-);
-
-/**
- * Whether `o` has a key that is a field in other letter case (`Layers`). Go's encoding/json, which
- * containerd and Docker use, matches keys ignoring case (the last one wins), so such a manifest
- * can read as a signature here and as a runnable image there: never a signature.
- */
-function caseVariant(o: unknown): boolean {
-  if (typeof o !== 'object' || o === null) return false;
-  return Object.keys(o).some((k) => {
-    const field = FIELDS.get(k.toLowerCase());
-    return field !== undefined && field !== k;
-  });
+  if (!(referrer || legacy) || !ImageTypes.has(claims.mediaType)) return false;
+  const m = manifest();
+  if (m.caseVariantKeys) return false;
+  if (m.layers.length === 0 || !m.layers.every((l) => SIGNATURE_LAYERS.has(l.mediaType))) return false;
+  return legacy || m.config?.mediaType === MediaTypes.ociEmpty;
 }
 
 /** A push that adds a signature and nothing else (the `sign` action): a signature artifact by digest, or under its legacy `.sig` tag, never another tag. */
-export function isSignaturePush(
-  ref: Reference,
-  record: Pick<ManifestRecord, 'mediaType' | 'artifactType' | 'subject'>,
-  bytes: Buffer,
-): boolean {
-  return (ref.tag === undefined || LEGACY_SIGNATURE_TAG.test(ref.tag)) && isSignature(ref, record, bytes);
+export function isSignaturePush(ref: Reference, m: ParsedManifest): boolean {
+  return (ref.tag === undefined || LEGACY_SIGNATURE_TAG.test(ref.tag)) && isSignature(ref, m, () => m);
 }
 
 /**
@@ -129,7 +85,7 @@ export class TrustGate {
   check(repo: string, ref: Reference, record: ManifestRecord, bytes: Buffer): Promise<void> | undefined {
     const { version, trust } = this.policies.current;
     const policy = this.policyFor(version, trust, repo);
-    if (!policy || policy.mode === 'off' || isSignature(ref, record, bytes)) return undefined;
+    if (!policy || policy.mode === 'off' || isSignature(ref, record, () => parseManifest(bytes, record.mediaType))) return undefined;
     // The key is taken before anything is read, so a change meanwhile makes the result land under a stale key.
     const key = `${version}\0${this.#generations.get(repo) ?? 0}\0${repo}\0${ref.tag ?? ''}\0${record.digest}`;
     const hit = this.#decisions.get(key);
@@ -145,7 +101,7 @@ export class TrustGate {
    * it refuses only what its signer superseded.
    */
   async linking(repo: string, record: ManifestRecord): Promise<void> {
-    if (record.subject === undefined || record.artifactType !== TAG_BINDING_ARTIFACT) return;
+    if (record.subject === undefined || record.artifactType !== MediaTypes.tagBinding) return;
     let why: string | undefined;
     try {
       why = await this.bindings.record(this.policies.current.trust, repo, record.digest, record.subject);
@@ -244,7 +200,7 @@ export class TrustGate {
   ): Promise<Decision> {
     const [highest, evidence] = await Promise.all([
       this.bindings.highest(trust, version, policy, repo, tag),
-      this.evidence.read(trust, version, repo, record.digest, [TAG_BINDING_ARTIFACT]),
+      this.evidence.read(trust, version, repo, record.digest, [MediaTypes.tagBinding]),
     ]);
     return evaluateTag(trust, policy, { repository: repo, tag, digest: record.digest }, evidence, highest, this.now());
   }

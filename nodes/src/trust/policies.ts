@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
-import { oci } from '../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { MetaStore, RecordStore } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from '../events/hlc.js';
+import type { HlcTimestamp, HybridClock } from '../hlc.js';
 import { LastWriterWins, type Clocked } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { silentLogger, type Logger } from '../log.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identities } from '../../src/auth/identities.js';
-import { compareHlc, HybridClock, type HlcTimestamp } from '../../src/events/hlc.js';
+import { compareHlc, HybridClock, type HlcTimestamp } from '../../src/hlc.js';
 import { LevelMetaStore } from '../../src/meta/level-store.js';
 import { TrustPolicies } from '../../src/trust/policies.js';
 

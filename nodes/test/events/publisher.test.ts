@@ -4,7 +4,7 @@ import { Action, Event } from 'georeg/proto';
 import { OutboxPublisher, eventStream, eventSubject } from '../../src/events/publisher.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
-import { compareHlc } from '../../src/events/hlc.js';
+import { compareHlc } from '../../src/hlc.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
 import { closedPort } from 'georeg/test-support';

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, pushBlob, pushImage, sha256, type Res } from '../support/client.js';
-import type { Digest } from '../../src/oci/digest.js';
+import { EMPTY_DESCRIPTOR, MediaTypes, parseDigest, type Descriptor, type Digest } from 'georeg/oci';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
-const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-
-interface Desc {
-  mediaType: string;
-  digest: string;
-  size: number;
-  [k: string]: unknown;
-}
+const { ociManifest: OCI_MANIFEST, ociIndex: OCI_INDEX, dockerManifest: DOCKER_MANIFEST, dockerManifestList: DOCKER_LIST } = MediaTypes;
 
 describe('http: manifests', () => {
   let node: TestNode;
@@ -29,13 +17,13 @@ describe('http: manifests', () => {
     await node.close();
   });
 
-  function put(repo: string, ref: string, body: Buffer | string, contentType = OCI_MANIFEST): Promise<Res> {
+  function put(repo: string, ref: string, body: Buffer | string, contentType: string = OCI_MANIFEST): Promise<Res> {
     return http('PUT', url(`/v2/${repo}/manifests/${ref}`), { body, headers: { 'Content-Type': contentType } });
   }
 
   /** Push a blob and return its descriptor. */
-  async function blob(repo: string, data: string, mediaType: string): Promise<Desc> {
-    return { mediaType, digest: await pushBlob(node.url, repo, data), size: Buffer.byteLength(data) };
+  async function blob(repo: string, data: string, mediaType: string): Promise<Descriptor> {
+    return { mediaType, digest: parseDigest(await pushBlob(node.url, repo, data)), size: Buffer.byteLength(data) };
   }
 
   /** An OCI image manifest (bytes as given, with a deliberately unusual layout). */
@@ -208,9 +196,9 @@ describe('http: manifests', () => {
     });
 
     it('an artifact manifest with artifactType and the empty config is accepted', async () => {
-      assert.equal(sha256('{}'), EMPTY_DIGEST);
-      const empty = { mediaType: OCI_EMPTY, digest: await pushBlob(node.url, 'man/artifact', '{}'), size: 2 };
-      assert.equal(empty.digest, EMPTY_DIGEST);
+      assert.equal(sha256('{}'), EMPTY_DESCRIPTOR.digest);
+      const empty = { mediaType: MediaTypes.ociEmpty, digest: await pushBlob(node.url, 'man/artifact', '{}'), size: 2 };
+      assert.equal(empty.digest, EMPTY_DESCRIPTOR.digest);
       const payload = await blob('man/artifact', '{"sbom":true}', 'application/spdx+json');
       const bytes = Buffer.from(
         JSON.stringify({
@@ -228,13 +216,13 @@ describe('http: manifests', () => {
       assert.equal(get.status, 200);
       assert.deepEqual(get.body, bytes);
       assert.equal(get.header('content-type'), OCI_MANIFEST);
-      const cfg = await http('GET', url(`/v2/man/artifact/blobs/${EMPTY_DIGEST}`));
+      const cfg = await http('GET', url(`/v2/man/artifact/blobs/${EMPTY_DESCRIPTOR.digest}`));
       assert.equal(cfg.body.toString(), '{}');
     });
 
     it('an artifact whose only layer is the empty descriptor is accepted', async () => {
       await pushBlob(node.url, 'man/artifact', '{}');
-      const empty = { mediaType: OCI_EMPTY, digest: EMPTY_DIGEST, size: 2 };
+      const empty = { mediaType: MediaTypes.ociEmpty, digest: EMPTY_DESCRIPTOR.digest, size: 2 };
       const bytes = JSON.stringify({
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,

@@ -2,20 +2,13 @@ import assert from 'node:assert/strict';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, pushBlob, pushImage, sha256, type PushedImage } from '../support/client.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
-const EMPTY = { mediaType: OCI_EMPTY, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
+import { digestOf, EMPTY_DESCRIPTOR as EMPTY, MediaTypes, type Descriptor, type Digest } from 'georeg/oci';
+
+const OCI_MANIFEST = MediaTypes.ociManifest;
+const OCI_INDEX = MediaTypes.ociIndex;
 const SIG = 'application/vnd.example.signature.v1';
 const SBOM = 'application/vnd.example.sbom.v1';
 
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
 interface Index {
   schemaVersion: number;
   mediaType: string;
@@ -58,7 +51,7 @@ describe('http: referrers', () => {
     };
     if (artifactType !== undefined) doc.artifactType = artifactType;
     const bytes = Buffer.from(JSON.stringify(doc));
-    const digest = sha256(bytes);
+    const digest = digestOf(bytes);
     const res = await http('PUT', url(`/v2/${repo}/manifests/${ref ?? digest}`), {
       body: bytes,
       headers: { 'Content-Type': OCI_MANIFEST },
@@ -73,8 +66,8 @@ describe('http: referrers', () => {
     return { index: res.json<Index>(), res };
   }
 
-  let sig: { bytes: Buffer; digest: string };
-  let sbom: { bytes: Buffer; digest: string };
+  let sig: { bytes: Buffer; digest: Digest };
+  let sbom: { bytes: Buffer; digest: Digest };
 
   it('PUT of a manifest with a subject answers 201 with OCI-Subject', async () => {
     const pushed = await pushReferrer('ref/app', subject.digest, subject.manifest.length, SIG, { 'org.example.signer': 'alice' });

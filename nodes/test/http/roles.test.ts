@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   bundleReferrer,
-  EMPTY_BLOB,
   generateKey,
   imageStatement,
   legacySignatureManifest,
@@ -12,15 +11,15 @@ import {
   parsePrivateKey,
   signStatement,
   simpleSigningPayload,
-  SIGSTORE_BUNDLE_V03,
 } from 'georeg/trust';
+import { EMPTY_BLOB, MediaTypes } from 'georeg/oci';
 import { startTestNode, type TestNode } from '../support/harness.js';
+import { subjectOf } from '../support/signing.js';
 import { expectError, http, sha256, type Res } from '../support/client.js';
 import { createLogger } from '../../src/log.js';
 
 const ADMIN_PASSWORD = 'correct horse battery staple';
 const PASSWORD = 'a long enough password';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ADMIN = { Authorization: basic('admin', ADMIN_PASSWORD) };
 
@@ -70,7 +69,10 @@ function client(base: string) {
       return http('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, { headers: h, body: data });
     },
     async putManifest(h: Headers, repo: string, ref: string, manifest: Buffer): Promise<Res> {
-      return http('PUT', `${base}/v2/${repo}/manifests/${ref}`, { headers: { ...h, 'Content-Type': OCI_MANIFEST }, body: manifest });
+      return http('PUT', `${base}/v2/${repo}/manifests/${ref}`, {
+        headers: { ...h, 'Content-Type': MediaTypes.ociManifest },
+        body: manifest,
+      });
     },
     /** Push an ordinary image (a config and one layer) under `ref`; returns the manifest PUT's answer and the manifest. */
     async pushImage(h: Headers, repo: string, ref: string, layer = `layer ${Math.random()}`): Promise<{ res: Res; manifest: Buffer }> {
@@ -79,7 +81,7 @@ function client(base: string) {
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
+          mediaType: MediaTypes.ociManifest,
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: Buffer.byteLength(config) },
           layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: Buffer.byteLength(layer) }],
         }),
@@ -87,7 +89,7 @@ function client(base: string) {
       return { res: await c.putManifest(h, repo, ref, manifest), manifest };
     },
     get(h: Headers, repo: string, ref: string): Promise<Res> {
-      return http('GET', `${base}/v2/${repo}/manifests/${ref}`, { headers: { ...h, Accept: OCI_MANIFEST } });
+      return http('GET', `${base}/v2/${repo}/manifests/${ref}`, { headers: { ...h, Accept: MediaTypes.ociManifest } });
     },
   };
   return c;
@@ -153,7 +155,7 @@ describe('user roles: least privilege per repository glob', function () {
     const doomed = await c.pushImage(admin, 'team/x', 'doomed');
     assert.equal((await c.addUser('janitor', [{ repositories: ['team/**'], roles: ['delete'] }])).status, 201);
     const h = await c.as('janitor', 'team/x');
-    const head = await http('HEAD', `${base}/v2/team/x/manifests/doomed`, { headers: { ...h, Accept: OCI_MANIFEST } });
+    const head = await http('HEAD', `${base}/v2/team/x/manifests/doomed`, { headers: { ...h, Accept: MediaTypes.ociManifest } });
     assert.equal(head.header('docker-content-digest'), sha256(doomed.manifest));
     assert.equal((await http('DELETE', `${base}/v2/team/x/manifests/${sha256(doomed.manifest)}`, { headers: h })).status, 202);
     expectError(await c.get(admin, 'team/x', 'doomed'), 404, 'MANIFEST_UNKNOWN');
@@ -166,13 +168,13 @@ describe('user roles: least privilege per repository glob', function () {
     const { access, headers: h } = await c.login('signer', PASSWORD, ['repository:team/app:pull,push']);
     assert.deepEqual(access, [{ type: 'repository', name: 'team/app', actions: ['pull', 'sign'] }]);
     const image = await c.get(h, 'team/app', 'v1');
-    const subject = { mediaType: OCI_MANIFEST, digest: sha256(image.body), size: image.body.length };
+    const subject = subjectOf(image.body);
     const key = parsePrivateKey(generateKey().privatePem);
     // A cosign v3 signature: an OCI 1.1 referrer, pushed by digest.
     const statement = imageStatement(`reg.test/team/app`, subject.digest);
     const bundle = await signStatement(statement, key);
     for (const b of [bundle, EMPTY_BLOB]) assert.equal((await c.blob(h, 'team/app', b)).status, 201);
-    const referrer = bundleReferrer(subject, { digest: sha256(bundle), size: bundle.length }, SIGSTORE_BUNDLE_V03, statement);
+    const referrer = bundleReferrer(subject, { digest: sha256(bundle), size: bundle.length }, MediaTypes.sigstoreBundle, statement);
     const put = await c.putManifest(h, 'team/app', sha256(referrer), referrer);
     assert.equal(put.status, 201, put.body.toString());
     // An older cosign's signature under the sha256-<hex>.sig tag.

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { generateKey, bindingStatement, signStatement, parsePrivateKey, TAG_BINDING_ARTIFACT } from 'georeg/trust';
+import { generateKey, bindingStatement, signStatement, parsePrivateKey } from 'georeg/trust';
+import { MediaTypes } from 'georeg/oci';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { readPolicyFile } from '../../src/trust/policy-file.js';
 import { expectError, http, pushImage, sha256 } from '../support/client.js';
@@ -93,7 +94,7 @@ describe('content trust at the node', function () {
     const sig = await pushBinding(base, 'prod/app', img.subject, stranger, { tag: 'v1', sequence: 1 });
     await served(`/v2/prod/app/manifests/${sig}`);
     const refs = await http('GET', `${base}/v2/prod/app/referrers/${img.digest}`);
-    assert.equal(refs.json<{ manifests: { artifactType: string }[] }>().manifests[0]?.artifactType, TAG_BINDING_ARTIFACT);
+    assert.equal(refs.json<{ manifests: { artifactType: string }[] }>().manifests[0]?.artifactType, MediaTypes.tagBinding);
   });
 
   it('refuses a binding by an untrusted key', async () => {
@@ -132,7 +133,7 @@ describe('content trust at the node', function () {
       'prod/other',
       other.subject,
       await signStatement(statement, parsePrivateKey(ci.privatePem)),
-      TAG_BINDING_ARTIFACT,
+      MediaTypes.tagBinding,
       statement,
     );
     await denied('/v2/prod/other/manifests/v1', 'other-repository');
@@ -160,7 +161,7 @@ describe('content trust at the node', function () {
     const bundle = JSON.parse((await signStatement(statement, parsePrivateKey(ci.privatePem))).toString());
     const forged = { ...statement, predicate: { ...statement.predicate, tag: 'v1' } };
     bundle.dsseEnvelope.payload = Buffer.from(JSON.stringify(forged)).toString('base64');
-    await pushBundle(base, 'prod/app', img.subject, Buffer.from(JSON.stringify(bundle)), TAG_BINDING_ARTIFACT, forged);
+    await pushBundle(base, 'prod/app', img.subject, Buffer.from(JSON.stringify(bundle)), MediaTypes.tagBinding, forged);
     assert.match(await denied('/v2/prod/app/manifests/v1', 'invalid-signature'), /signature does not verify/);
   });
 
@@ -358,7 +359,7 @@ describe('content trust at the node', function () {
       issuedAt: '',
     });
     for (let i = 0; i < 80; i++)
-      await pushBundle(base, 'prod/app', img.subject, Buffer.concat([junk, Buffer.from(' '.repeat(i))]), TAG_BINDING_ARTIFACT, statement);
+      await pushBundle(base, 'prod/app', img.subject, Buffer.concat([junk, Buffer.from(' '.repeat(i))]), MediaTypes.tagBinding, statement);
     await pushBinding(base, 'prod/app', img.subject, ci, { tag: 'v1', sequence: 1 });
     await served('/v2/prod/app/manifests/v1');
   });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, type Res } from '../support/client.js';
 import { UI_CSP } from '../../src/http/routes/ui.js';
-import { NAME } from '../../src/oci/names.js';
+import { NAME } from 'georeg/oci';
 
 /** Whether `js` parses as an ES module. */
 function parsesAsModule(js: string): boolean {

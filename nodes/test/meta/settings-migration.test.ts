@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { Identities } from '../../src/auth/identities.js';
-import { HybridClock } from '../../src/events/hlc.js';
+import { HybridClock } from '../../src/hlc.js';
 import { LevelMetaStore } from '../../src/meta/level-store.js';
 import { TrustPolicies } from '../../src/trust/policies.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Level } from 'level';
-import { digestOf } from '../../src/oci/digest.js';
+import { digestOf } from 'georeg/oci';
 import { LevelMetaStore, type LevelMetaStoreOptions } from '../../src/meta/level-store.js';
 import { Lru } from '../../src/lru.js';
 import { manifest, metaStoreSuite } from '../support/meta-suite.js';

@@ -11,7 +11,7 @@ import { Registry, type RegistryStores } from '../../src/registry/registry.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
-import type { Digest } from '../../src/oci/digest.js';
+import type { Digest } from 'georeg/oci';
 import type { BlobInfo } from '../../src/storage/driver.js';
 
 const DAY = 24 * 3600 * 1000;

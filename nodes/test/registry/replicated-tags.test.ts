@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { TestNats } from '../support/nats.js';
 import { expectError, http, pushImage } from '../support/client.js';
-import type { Digest } from '../../src/oci/digest.js';
-import type { HlcTimestamp } from '../../src/events/hlc.js';
+import type { Digest } from 'georeg/oci';
+import type { HlcTimestamp } from '../../src/hlc.js';
 
 /** A clock reading `ms` before now, stamped by a peer region. */
 const peerClockAgo = (ms: number): HlcTimestamp => ({ wallMs: Date.now() - ms, logical: 0, region: 'us' });

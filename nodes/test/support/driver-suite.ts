@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { digestOf, type Digest } from '../../src/oci/digest.js';
-import { isOciError, type ErrorKind } from '../../src/oci/errors.js';
+import { digestOf, type Digest, isOciError, type ErrorKind } from 'georeg/oci';
 import type { BlobStore, UploadStaging } from '../../src/storage/driver.js';
 
 /** A fresh, empty backend under test. */

@@ -1,4 +1,4 @@
-import { isOciError, type OciError } from '../../src/oci/errors.js';
+import { isOciError, type OciError } from 'georeg/oci';
 
 /** The OciError `fn` throws (any other outcome fails the test). */
 export function ociErrorOf(fn: () => unknown): OciError {

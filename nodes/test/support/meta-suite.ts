@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { digestOf } from '../../src/oci/digest.js';
-import { isOciError } from '../../src/oci/errors.js';
-import { MediaTypes } from '../../src/oci/media-types.js';
-import {
-  StaleTagChange,
-  type Descriptor,
-  type ManifestRecord,
-  type MetaStore,
-  type TagClock,
-  type UploadSession,
-  type WriteOptions,
-} from '../../src/meta/store.js';
+import { digestOf, isOciError, MediaTypes, type Descriptor } from 'georeg/oci';
+import { StaleTagChange, type ManifestRecord, type MetaStore, type UploadSession, type WriteOptions } from '../../src/meta/store.js';
+import type { HlcTimestamp } from '../../src/hlc.js';
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
@@ -473,7 +464,7 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
   });
 }
 
-const clock = (wallMs: number): TagClock => ({ wallMs, logical: 0, region: 'eu' });
+const clock = (wallMs: number): HlcTimestamp => ({ wallMs, logical: 0, region: 'eu' });
 
 /** Options of a conditional tag change stamped `wallMs`: it wins only against an older clock (or none). */
 function ifNewer(wallMs: number): WriteOptions {

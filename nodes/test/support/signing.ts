@@ -1,33 +1,25 @@
 import {
   bindingStatement,
   bundleReferrer,
-  EMPTY_BLOB,
   imageStatement,
   parsePrivateKey,
   signStatement,
-  SIGSTORE_BUNDLE_V03,
-  TAG_BINDING_ARTIFACT,
   type GeneratedKey,
   type Statement,
   type TagBinding,
 } from 'georeg/trust';
+import { digestOf, EMPTY_BLOB, MediaTypes, type Descriptor } from 'georeg/oci';
 import { http, pushBlob, sha256 } from './client.js';
 
-export interface Subject {
-  digest: string;
-  size: number;
-  mediaType: string;
-}
-
-export function subjectOf(manifest: Buffer, mediaType = 'application/vnd.oci.image.manifest.v1+json'): Subject {
-  return { digest: sha256(manifest), size: manifest.length, mediaType };
+export function subjectOf(manifest: Buffer, mediaType: string = MediaTypes.ociManifest): Descriptor {
+  return { digest: digestOf(manifest), size: manifest.length, mediaType };
 }
 
 /** Push `bundle` as a referrer of `subject` in `repo`; returns the referrer manifest's digest. */
 export async function pushBundle(
   base: string,
   repo: string,
-  subject: Subject,
+  subject: Descriptor,
   bundle: Buffer,
   artifactType: string,
   statement: Statement,
@@ -48,7 +40,7 @@ export async function pushBundle(
 export async function pushBinding(
   base: string,
   repo: string,
-  subject: Subject,
+  subject: Descriptor,
   key: GeneratedKey,
   b: Partial<TagBinding> & { tag: string; sequence: number },
 ): Promise<string> {
@@ -60,13 +52,20 @@ export async function pushBinding(
     ...b,
   });
   const bundle = await signStatement(statement, parsePrivateKey(key.privatePem));
-  return pushBundle(base, repo, subject, bundle, TAG_BINDING_ARTIFACT, statement);
+  return pushBundle(base, repo, subject, bundle, MediaTypes.tagBinding, statement);
 }
 
 /** Sign and push a cosign image signature (sign/v1) for `subject`. */
-export async function pushImageSignature(base: string, repo: string, subject: Subject, key: GeneratedKey): Promise<string> {
+export async function pushImageSignature(base: string, repo: string, subject: Descriptor, key: GeneratedKey): Promise<string> {
   const statement = imageStatement(`reg.test/${repo}`, subject.digest);
-  return pushBundle(base, repo, subject, await signStatement(statement, parsePrivateKey(key.privatePem)), SIGSTORE_BUNDLE_V03, statement);
+  return pushBundle(
+    base,
+    repo,
+    subject,
+    await signStatement(statement, parsePrivateKey(key.privatePem)),
+    MediaTypes.sigstoreBundle,
+    statement,
+  );
 }
 
 /** Replace the node's trust policy document; returns the new version. */

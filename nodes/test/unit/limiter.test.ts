@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { LOGIN_LIMITS, LoginThrottle } from '../../src/auth/limiter.js';
-import type { OciError } from '../../src/oci/errors.js';
+import type { OciError } from 'georeg/oci';
 
 describe('login throttle', () => {
   let t: number;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { isOciError, parseDigest, parseManifest, type Digest, type HlcTimestamp } from 'georeg/nodes';
+import type { HlcTimestamp } from 'georeg/nodes';
+import { isOciError, parseDigest, parseManifest, type Digest } from 'georeg/oci';
 import type { RegionStore } from '../../src/region-store.js';
 import { pushBlob, sha256, type Node } from '../support.js';
 

@@ -3,7 +3,7 @@ import { runGc, type GcOptions } from '../../registry/gc.js';
 import type { NodeMetrics } from '../../metrics.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
-import { parseReference } from '../../oci/names.js';
+import { parseReference } from 'georeg/oci';
 import type { NodeStatus } from '../../status.js';
 
 /**

@@ -1,5 +1,4 @@
-import { parseDigest, type Digest } from '../../oci/digest.js';
-import { isOciError } from '../../oci/errors.js';
+import { parseDigest, type Digest, isOciError } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
 import { parseRange } from '../range.js';

@@ -1,4 +1,4 @@
-import { oci } from '../../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { Identities } from '../../auth/identities.js';
 import { readLimited } from '../body.js';
 import type { Ctx } from '../context.js';

@@ -1,6 +1,4 @@
-import { parseDigest } from '../../oci/digest.js';
-import { oci } from '../../oci/errors.js';
-import { MediaTypes } from '../../oci/media-types.js';
+import { parseDigest, oci, MediaTypes } from 'georeg/oci';
 import type { Page } from '../../meta/store.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';

@@ -1,4 +1,4 @@
-import { lookupReference, parseReference } from '../../oci/names.js';
+import { lookupReference, parseReference } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import { needs } from '../../auth/access.js';

@@ -1,4 +1,4 @@
-import { oci } from '../../oci/errors.js';
+import { oci } from 'georeg/oci';
 import type { AuthService } from '../../auth/service.js';
 import type { Principal } from '../../auth/identities.js';
 import { parseScopes } from '../../auth/scopes.js';

@@ -1,5 +1,4 @@
-import { oci } from '../../oci/errors.js';
-import { parseReference } from '../../oci/names.js';
+import { oci, parseReference } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import { needs } from '../../auth/access.js';

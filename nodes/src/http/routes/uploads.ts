@@ -1,7 +1,4 @@
-import type { Digest } from '../../oci/digest.js';
-import { parseDigest } from '../../oci/digest.js';
-import { parseName } from '../../oci/names.js';
-import { oci } from '../../oci/errors.js';
+import { type Digest, parseDigest, parseName, oci } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import type { ChunkRange } from '../../registry/uploads.js';
 import { hasBody } from '../body.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { compareHlc, HybridClock } from '../../src/events/hlc.js';
+import { compareHlc, HybridClock } from '../../src/hlc.js';
 
 describe('hybrid logical clock', () => {
   it('follows wall time and counts within one millisecond', () => {

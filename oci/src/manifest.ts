@@ -1,29 +1,52 @@
-import { oci } from '../oci/errors.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
-import { ImageTypes, IndexTypes, MediaTypes, isManifestMediaType } from '../oci/media-types.js';
-import type { Descriptor } from '../meta/store.js';
+import { oci } from './errors.js';
+import { parseDigest, type Digest } from './digest.js';
+import { ForeignLayerTypes, ImageTypes, IndexTypes, MediaTypes, isManifestMediaType } from './media-types.js';
+import type { Descriptor } from './descriptor.js';
 
-/** What the registry needs to know of a manifest document, after validation. */
+/**
+ * A manifest or index document, validated: THE walker of manifest bodies (the registry's pushes
+ * and replicas, the trust gate and evidence, the CLI's layouts and signatures all read them here).
+ */
 export interface ParsedManifest {
   mediaType: string;
-  /** Blobs that must be linked into the repository (config and layers). */
+  /** An image manifest's config. */
+  config?: Descriptor;
+  /** An image manifest's layers, foreign ones included. */
+  layers: Descriptor[];
+  /** Blobs that must be linked into the repository: the config and the layers that are not foreign. */
   blobs: Descriptor[];
   /** Child manifests that must exist in the repository (index entries). */
   children: Descriptor[];
   subject?: Descriptor;
   artifactType?: string;
   annotations?: Record<string, string>;
+  /**
+   * Whether the document or one of its descriptors has a key that is a field in other letter case
+   * (`Layers`). Go's encoding/json, which containerd and Docker use, matches keys ignoring case (the
+   * last one wins), so such a document can read one way here and another way there.
+   */
+  caseVariantKeys: boolean;
 }
 
-/** Foreign layers live elsewhere (Windows base layers); they are never pushed. */
-const FOREIGN_LAYERS = new Set([
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-]);
-
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** The fields of a manifest and its descriptors, as the OCI image spec spells them. */
+const FIELDS = new Map(
+  [
+    'schemaVersion',
+    'mediaType',
+    'artifactType',
+    'config',
+    'layers',
+    'subject',
+    'annotations',
+    'digest',
+    'size',
+    'urls',
+    'data',
+    'platform',
+  ].map((f) => [f.toLowerCase(), f]),
+);
 
 function invalid(message: string, detail?: unknown): never {
   throw oci('MANIFEST_INVALID', message, detail);
@@ -31,6 +54,14 @@ function invalid(message: string, detail?: unknown): never {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function caseVariant(o: unknown): boolean {
+  if (!isObject(o)) return false;
+  return Object.keys(o).some((k) => {
+    const field = FIELDS.get(k.toLowerCase());
+    return field !== undefined && field !== k;
+  });
 }
 
 function annotations(v: unknown, where: string): Record<string, string> | undefined {
@@ -46,6 +77,16 @@ function mediaType(v: unknown, where: string): string {
   return v;
 }
 
+/** A descriptor's `urls` and `platform` are kept when well formed and never make it invalid. */
+function extras(v: Record<string, unknown>, d: Descriptor): void {
+  if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === 'string')) d.urls = v.urls;
+  const p = v.platform;
+  if (isObject(p) && typeof p.architecture === 'string' && typeof p.os === 'string') {
+    d.platform = { architecture: p.architecture, os: p.os, ...(typeof p.variant === 'string' && { variant: p.variant }) };
+  }
+}
+
+/** A descriptor (`where` names it in the error: `layers[2]`); throws MANIFEST_INVALID. */
 export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (!isObject(v)) invalid(`${where}: descriptor must be an object`);
   let digest: Digest;
@@ -60,6 +101,7 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (v.artifactType !== undefined) d.artifactType = mediaType(v.artifactType, `${where}.artifactType`);
   const ann = annotations(v.annotations, where);
   if (ann) d.annotations = ann;
+  extras(v, d);
   return d;
 }
 
@@ -69,8 +111,9 @@ function descriptors(v: unknown, where: string): Descriptor[] {
 }
 
 /**
- * Validate a manifest document. `contentType` is the request's Content-Type; the
- * document's own `mediaType`, when present, must agree with it.
+ * Validate a manifest or index document; throws MANIFEST_INVALID. `contentType` is the media type
+ * it was sent or listed under (a request's Content-Type, a descriptor's mediaType); the document's
+ * own `mediaType`, when present, must agree with it.
  */
 export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
   let doc: unknown;
@@ -89,15 +132,19 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   }
   const mt = declared ?? (header && isManifestMediaType(header) ? header : inferType(doc));
 
-  const parsed: ParsedManifest = { mediaType: mt, blobs: [], children: [] };
+  const parsed: ParsedManifest = { mediaType: mt, layers: [], blobs: [], children: [], caseVariantKeys: false };
+  let described: unknown[];
   if (IndexTypes.has(mt)) {
     parsed.children = descriptors(doc.manifests, 'manifests');
+    described = Array.isArray(doc.manifests) ? doc.manifests : [];
   } else if (ImageTypes.has(mt)) {
     const config = parseDescriptor(doc.config, 'config');
-    const layers = doc.layers === undefined && mt === MediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
-    parsed.blobs = [config, ...layers.filter((l) => !FOREIGN_LAYERS.has(l.mediaType))];
+    parsed.config = config;
+    parsed.layers = doc.layers === undefined && mt === MediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
+    parsed.blobs = [config, ...parsed.layers.filter((l) => !ForeignLayerTypes.has(l.mediaType))];
     // distribution-spec: a referrer's artifactType falls back to its config's media type.
     if (mt === MediaTypes.ociManifest) parsed.artifactType = config.mediaType;
+    described = [doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])];
   } else {
     throw oci('MANIFEST_INVALID', `unsupported manifest media type ${mt}`);
   }
@@ -105,6 +152,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   if (doc.subject !== undefined) parsed.subject = parseDescriptor(doc.subject, 'subject');
   const ann = annotations(doc.annotations, 'manifest');
   if (ann) parsed.annotations = ann;
+  parsed.caseVariantKeys = [doc, doc.subject, ...described].some(caseVariant);
   return parsed;
 }
 

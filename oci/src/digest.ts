@@ -30,7 +30,7 @@ export function parseDigest(input: unknown): Digest {
   return input as Digest;
 }
 
-export function isDigest(input: string): boolean {
+export function isDigest(input: string): input is Digest {
   try {
     parseDigest(input);
     return true;
