@@ -5,3 +5,4 @@ export * from './names.js';
 export * from './media-types.js';
 export * from './descriptor.js';
 export * from './manifest.js';
+export * from './api-paths.js';
