@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { compileGlob } from 'georeg/trust';
-import { oci, parseManifest, type Reference } from 'georeg/oci';
+import { apiPaths, oci, parseManifest, type Reference } from 'georeg/oci';
 import type { Ctx } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { Identities, Principal } from './identities.js';
@@ -194,7 +194,7 @@ export class AuthService {
     let scope = '';
     if (need.kind === 'repository') scope = `repository:${need.name}:${need.action === 'pull' ? 'pull' : `pull,${need.action}`}`;
     else if (need.kind === 'catalog') scope = 'registry:catalog:*';
-    const parts = [`realm="${base}/oauth2/token"`, `service="${this.settings.service}"`];
+    const parts = [`realm="${base}${apiPaths.oauthToken()}"`, `service="${this.settings.service}"`];
     if (scope) parts.push(`scope="${scope}"`);
     if (error) parts.push(`error="${error}"`);
     const e = oci(

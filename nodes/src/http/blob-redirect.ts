@@ -1,13 +1,10 @@
 import type { AuthService } from '../auth/service.js';
-import type { Digest } from 'georeg/oci';
+import { apiPaths, type Digest } from 'georeg/oci';
 import type { NodeStatus } from '../status.js';
 import { Lru } from '../lru.js';
 
 /** How long a blob no peer holds is not asked about again. */
 const MISS_MS = 2000;
-
-/** Path of a blob on a region's signed-URL route (`blob-url`): what a redirect to that region points at. */
-const signedBlobPath = (repo: string, digest: Digest): string => `/georeg/v1/data/${repo}/blobs/${digest}`;
 
 /**
  * Where a GET of a blob this region does not hold yet goes instead of a 404:
@@ -34,7 +31,7 @@ export class BlobRedirects {
       this.#misses.set(key, this.now() + MISS_MS);
       return undefined;
     }
-    const url = `${base.replace(/\/+$/, '')}${signedBlobPath(repo, digest)}`;
+    const url = `${base.replace(/\/+$/, '')}${apiPaths.blobData(repo, digest)}`;
     return this.auth ? `${url}?t=${this.auth.blobUrlToken(repo, digest)}` : url;
   }
 }

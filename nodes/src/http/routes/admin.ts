@@ -3,7 +3,7 @@ import { runGc, type GcOptions } from '../../registry/gc.js';
 import type { NodeMetrics } from '../../metrics.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
-import { parseReference } from 'georeg/oci';
+import { parseReference, apiPattern } from 'georeg/oci';
 import type { NodeStatus } from '../../status.js';
 
 /**
@@ -14,7 +14,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
   return [
     {
       name: 'replication',
-      pattern: /^\/georeg\/v1\/replication$/,
+      pattern: apiPattern('replication'),
       methods: {
         GET: {
           access: needs.public,
@@ -26,7 +26,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
     },
     {
       name: 'where',
-      pattern: /^\/georeg\/v1\/where\/(.+)\/([^/]+)$/,
+      pattern: apiPattern('where'),
       methods: {
         GET: {
           access: needs.pull,
@@ -40,7 +40,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
     },
     {
       name: 'metrics',
-      pattern: /^\/metrics$/,
+      pattern: apiPattern('metrics'),
       methods: {
         GET: {
           access: needs.public,
@@ -52,7 +52,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
     },
     {
       name: 'health',
-      pattern: /^\/georeg\/v1\/health$/,
+      pattern: apiPattern('health'),
       methods: {
         GET: {
           access: needs.public,
@@ -64,7 +64,7 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
     },
     {
       name: 'gc',
-      pattern: /^\/georeg\/v1\/gc$/,
+      pattern: apiPattern('gc'),
       methods: {
         POST: {
           access: needs.admin,

@@ -1,3 +1,4 @@
+import { apiPattern } from 'georeg/oci';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
@@ -5,7 +6,7 @@ import type { Route } from '../router.js';
 export function baseRoute(): Route {
   return {
     name: 'base',
-    pattern: /^\/v2\/?$/,
+    pattern: apiPattern('base'),
     methods: {
       GET: {
         access: needs.authenticated,

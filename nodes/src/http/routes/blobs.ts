@@ -1,4 +1,4 @@
-import { parseDigest, type Digest, isOciError } from 'georeg/oci';
+import { parseDigest, type Digest, isOciError, apiPattern } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
 import { parseRange } from '../range.js';
@@ -66,7 +66,7 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
   return [
     {
       name: 'blobs',
-      pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
+      pattern: apiPattern('blob'),
       methods: {
         GET: { access: needs.pull, handler: (ctx) => get(ctx, true) },
         DELETE: {
@@ -80,7 +80,7 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
     },
     {
       name: 'blob-url',
-      pattern: /^\/georeg\/v1\/data\/(.+)\/blobs\/([^/]+)$/,
+      pattern: apiPattern('blobData'),
       methods: { GET: { access: needs.signedBlob, handler: (ctx) => get(ctx, false) } },
     },
   ];

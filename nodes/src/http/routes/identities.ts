@@ -1,4 +1,4 @@
-import { oci } from 'georeg/oci';
+import { oci, apiPattern } from 'georeg/oci';
 import type { Identities } from '../../auth/identities.js';
 import { readLimited } from '../body.js';
 import type { Ctx } from '../context.js';
@@ -37,7 +37,7 @@ export function identityRoutes(identities: Identities): Route[] {
   return [
     {
       name: 'auth-users',
-      pattern: /^\/georeg\/v1\/auth\/users$/,
+      pattern: apiPattern('users'),
       methods: {
         GET: admin(async (ctx) => {
           ctx.json(200, { users: await identities.listUsers() });
@@ -53,7 +53,7 @@ export function identityRoutes(identities: Identities): Route[] {
     },
     {
       name: 'auth-users',
-      pattern: /^\/georeg\/v1\/auth\/users\/([^/]+)$/,
+      pattern: apiPattern('user'),
       methods: {
         PATCH: admin(async (ctx) => {
           const b = await body(ctx);
@@ -76,7 +76,7 @@ export function identityRoutes(identities: Identities): Route[] {
     },
     {
       name: 'auth-tokens',
-      pattern: /^\/georeg\/v1\/auth\/tokens$/,
+      pattern: apiPattern('tokens'),
       methods: {
         GET: admin(async (ctx) => {
           ctx.json(200, { tokens: await identities.listTokens() });
@@ -92,7 +92,7 @@ export function identityRoutes(identities: Identities): Route[] {
     },
     {
       name: 'auth-tokens',
-      pattern: /^\/georeg\/v1\/auth\/tokens\/([^/]+)$/,
+      pattern: apiPattern('token'),
       methods: {
         PATCH: admin(async (ctx) => {
           const b = await body(ctx);

@@ -1,4 +1,4 @@
-import { parseDigest, oci, MediaTypes } from 'georeg/oci';
+import { parseDigest, oci, MediaTypes, apiPattern, queryString } from 'georeg/oci';
 import type { Page } from '../../meta/store.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Ctx } from '../context.js';
@@ -17,7 +17,7 @@ function page(ctx: Ctx): Page {
 function link(path: string, p: Page, items: string[], more: boolean): Record<string, string> {
   const last = items[items.length - 1];
   if (!more || last === undefined || p.n === undefined) return {};
-  return { Link: `<${path}?n=${p.n}&last=${encodeURIComponent(last)}>; rel="next"` };
+  return { Link: `<${path}${queryString({ n: p.n, last })}>; rel="next"` };
 }
 
 /** Tags list, catalog and referrers. */
@@ -26,7 +26,7 @@ export function listingRoutes(registry: Registry): Route[] {
   return [
     {
       name: 'tags',
-      pattern: /^\/v2\/(.+)\/tags\/list$/,
+      pattern: apiPattern('tags'),
       methods: {
         GET: {
           access: needs.pull,
@@ -41,7 +41,7 @@ export function listingRoutes(registry: Registry): Route[] {
     },
     {
       name: 'referrers',
-      pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/,
+      pattern: apiPattern('referrers'),
       methods: {
         GET: {
           access: needs.pull,
@@ -59,7 +59,7 @@ export function listingRoutes(registry: Registry): Route[] {
     },
     {
       name: 'catalog',
-      pattern: /^\/v2\/_catalog$/,
+      pattern: apiPattern('catalog'),
       methods: {
         GET: {
           access: needs.catalog,

@@ -1,4 +1,4 @@
-import { lookupReference, parseReference } from 'georeg/oci';
+import { lookupReference, parseReference, apiPattern, apiPaths } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import { needs } from '../../auth/access.js';
@@ -14,7 +14,7 @@ export function manifestRoutes(registry: Registry): Route {
   const manifests = registry.manifests;
   return {
     name: 'manifests',
-    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    pattern: apiPattern('manifest'),
     methods: {
       GET: {
         access: needs.pull,
@@ -43,7 +43,7 @@ export function manifestRoutes(registry: Registry): Route {
           ctx.access?.admitManifest(name, ref, body, ctx.header('content-type'));
           const record = await manifests.put(name, ref, body, ctx.header('content-type'));
           const headers: Record<string, string | number> = {
-            Location: `/v2/${name}/manifests/${record.digest}`,
+            Location: apiPaths.manifest(name, record.digest),
             'Docker-Content-Digest': record.digest,
             'Content-Length': 0,
           };

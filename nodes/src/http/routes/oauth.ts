@@ -1,4 +1,4 @@
-import { oci } from 'georeg/oci';
+import { oci, apiPattern } from 'georeg/oci';
 import type { AuthService } from '../../auth/service.js';
 import type { Principal } from '../../auth/identities.js';
 import { parseScopes } from '../../auth/scopes.js';
@@ -29,7 +29,7 @@ export function oauthRoutes(auth: AuthService): Route[] {
   return [
     {
       name: 'oauth',
-      pattern: /^\/oauth2\/token$/,
+      pattern: apiPattern('oauthToken'),
       methods: {
         GET: {
           access: needs.public,
@@ -69,7 +69,7 @@ export function oauthRoutes(auth: AuthService): Route[] {
     },
     {
       name: 'oauth',
-      pattern: /^\/oauth2\/exchange$/,
+      pattern: apiPattern('oauthExchange'),
       methods: {
         POST: {
           access: needs.public,

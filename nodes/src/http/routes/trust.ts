@@ -1,4 +1,4 @@
-import { oci, parseReference } from 'georeg/oci';
+import { oci, parseReference, apiPattern } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import { needs } from '../../auth/access.js';
@@ -18,7 +18,7 @@ export function trustRoutes(registry: Registry): Route[] {
   return [
     {
       name: 'trust-policy',
-      pattern: /^\/georeg\/v1\/trust\/policy$/,
+      pattern: apiPattern('trustPolicy'),
       methods: {
         GET: {
           access: needs.authenticated,
@@ -46,7 +46,7 @@ export function trustRoutes(registry: Registry): Route[] {
     },
     {
       name: 'trust-tag',
-      pattern: /^\/georeg\/v1\/trust\/tags\/(.+)\/([^/]+)$/,
+      pattern: apiPattern('trustTag'),
       methods: {
         GET: {
           access: needs.pull,
@@ -66,7 +66,7 @@ export function trustRoutes(registry: Registry): Route[] {
     },
     {
       name: 'trust',
-      pattern: /^\/georeg\/v1\/trust$/,
+      pattern: apiPattern('trust'),
       methods: {
         GET: {
           access: needs.authenticated,

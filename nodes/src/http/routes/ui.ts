@@ -1,3 +1,4 @@
+import { apiPattern } from 'georeg/oci';
 import { createHash } from 'node:crypto';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
@@ -65,10 +66,10 @@ export function uiRoutes(): Route[] {
   const icon = asset(uiFile('favicon.svg'), 'image/svg+xml');
   const get = (a: Asset): Route['methods'] => ({ GET: { access: needs.public, handler: (ctx) => serve(ctx, a) } });
   return [
-    { name: 'ui', pattern: /^\/georeg\/ui$/, methods: get(page) },
+    { name: 'ui', pattern: apiPattern('ui'), methods: get(page) },
     {
       name: 'ui',
-      pattern: /^\/georeg\/ui\/$/,
+      pattern: apiPattern('uiSlash'),
       methods: {
         GET: {
           access: needs.public,
@@ -79,9 +80,9 @@ export function uiRoutes(): Route[] {
         },
       },
     },
-    { name: 'ui', pattern: /^\/georeg\/ui\/app\.js$/, methods: get(js) },
-    { name: 'ui', pattern: /^\/georeg\/ui\/grammar\.js$/, methods: get(grammar) },
-    { name: 'ui', pattern: /^\/georeg\/ui\/app\.css$/, methods: get(css) },
-    { name: 'ui', pattern: /^\/georeg\/ui\/favicon\.svg$/, methods: get(icon) },
+    { name: 'ui', pattern: apiPattern('uiScript'), methods: get(js) },
+    { name: 'ui', pattern: apiPattern('uiGrammar'), methods: get(grammar) },
+    { name: 'ui', pattern: apiPattern('uiStyle'), methods: get(css) },
+    { name: 'ui', pattern: apiPattern('uiIcon'), methods: get(icon) },
   ];
 }

@@ -1,4 +1,4 @@
-import { type Digest, parseDigest, parseName, oci } from 'georeg/oci';
+import { type Digest, parseDigest, parseName, oci, apiPattern, apiPaths } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import type { ChunkRange } from '../../registry/uploads.js';
 import { hasBody } from '../body.js';
@@ -9,7 +9,7 @@ import type { Route } from '../router.js';
 
 function uploadHeaders(name: string, id: string, size: number): Record<string, string | number> {
   return {
-    Location: `/v2/${name}/blobs/uploads/${id}`,
+    Location: apiPaths.upload(name, id),
     Range: `0-${Math.max(0, size - 1)}`,
     'Docker-Upload-UUID': id,
     'Content-Length': 0,
@@ -17,7 +17,7 @@ function uploadHeaders(name: string, id: string, size: number): Record<string, s
 }
 
 function blobCreated(ctx: Ctx, name: string, digest: Digest): void {
-  ctx.send(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+  ctx.send(201, { Location: apiPaths.blob(name, digest), 'Docker-Content-Digest': digest, 'Content-Length': 0 });
 }
 
 /** A chunk's Content-Range must agree with its Content-Length when both are given. */
@@ -34,7 +34,7 @@ export function uploadRoutes(registry: Registry): Route[] {
   const uploads = registry.uploads;
   const start: Route = {
     name: 'uploads',
-    pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/,
+    pattern: apiPattern('uploads'),
     methods: {
       POST: {
         access: needs.pushOrSign,
@@ -62,7 +62,7 @@ export function uploadRoutes(registry: Registry): Route[] {
   };
   const session: Route = {
     name: 'upload',
-    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
+    pattern: apiPattern('upload'),
     methods: {
       GET: {
         access: needs.pushOrSign,
