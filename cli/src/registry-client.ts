@@ -2,7 +2,19 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { digestOf, firstError, isDigest, isTag, MediaTypes, OciError, parseName, type Descriptor, type Digest } from 'georeg/oci';
+import {
+  apiPaths,
+  queryString,
+  digestOf,
+  firstError,
+  isDigest,
+  isTag,
+  MediaTypes,
+  OciError,
+  parseName,
+  type Descriptor,
+  type Digest,
+} from 'georeg/oci';
 import { CliError } from './command.js';
 import { RegistryError } from './registry-error.js';
 import { TokenAuth, type Credentials } from './token-auth.js';
@@ -140,7 +152,7 @@ export class RegistryClient {
   }
 
   async getManifest(repo: string, ref: string, accept: readonly string[] = MANIFEST_TYPES): Promise<Manifest> {
-    const path = `/v2/${repo}/manifests/${ref}`;
+    const path = apiPaths.manifest(repo, ref);
     const res = await this.request('GET', path, [200], { Accept: accept.join(', ') });
     const bytes = await readLimited(`GET ${path}`, res, MAX_MANIFEST_BYTES);
     const digest = digestOf(bytes);
@@ -151,7 +163,7 @@ export class RegistryClient {
 
   /** The manifest's digest, media type and size; undefined when the registry does not have it. */
   async headManifest(repo: string, ref: string, accept: readonly string[] = MANIFEST_TYPES): Promise<ManifestHead | undefined> {
-    const path = `/v2/${repo}/manifests/${ref}`;
+    const path = apiPaths.manifest(repo, ref);
     const res = await this.exchange('HEAD', path, [200, 404], { Accept: accept.join(', ') });
     if (res.status === 404) return undefined;
     const digest = res.headers.get('docker-content-digest') ?? (SHA256.test(ref) ? ref : undefined);
@@ -162,7 +174,7 @@ export class RegistryClient {
 
   /** Stores a manifest under a tag or its digest; returns its digest. */
   async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
-    const path = `/v2/${repo}/manifests/${ref}`;
+    const path = apiPaths.manifest(repo, ref);
     const res = await this.exchange('PUT', path, [201], { 'Content-Type': mediaType }, bytes);
     const digest = digestOf(bytes);
     const stored = res.headers.get('docker-content-digest') ?? digest;
@@ -171,13 +183,13 @@ export class RegistryClient {
   }
 
   async blobExists(repo: string, digest: string): Promise<boolean> {
-    const res = await this.exchange('HEAD', `/v2/${repo}/blobs/${digest}`, [200, 404]);
+    const res = await this.exchange('HEAD', apiPaths.blob(repo, digest), [200, 404]);
     return res.status === 200;
   }
 
   /** A small blob, read whole: refused when larger than maxBytes, verified against its digest. */
   async getBlob(repo: string, digest: string, maxBytes: number): Promise<Buffer> {
-    const path = `/v2/${repo}/blobs/${digest}`;
+    const path = apiPaths.blob(repo, digest);
     const bytes = await readLimited(`GET ${path}`, await this.request('GET', path, [200]), maxBytes);
     if (digestOf(bytes) !== digest) throw new RegistryError(`GET ${path}: the content does not match its digest`);
     return bytes;
@@ -195,9 +207,10 @@ export class RegistryClient {
     onBytes?: (n: number) => void,
   ): Promise<'pushed' | 'skipped'> {
     if (await this.blobExists(repo, digest)) return 'skipped';
-    const started = await this.exchange('POST', `/v2/${repo}/blobs/uploads/`, [202]);
+    const uploads = apiPaths.uploads(repo);
+    const started = await this.exchange('POST', uploads, [202]);
     const location = started.headers.get('location');
-    if (!location) throw new RegistryError(`POST /v2/${repo}/blobs/uploads/: no Location in the answer`, started.status);
+    if (!location) throw new RegistryError(`POST ${uploads}: no Location in the answer`, started.status);
     const url = new URL(location, this.base + '/');
     url.searchParams.set('digest', digest);
     await this.putStream(url, size, open(), onBytes);
@@ -252,14 +265,14 @@ export class RegistryClient {
 
   /** The descriptors of the manifests whose subject is `digest`, optionally of one artifact type. */
   async referrers(repo: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
-    const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
-    return this.pages<{ manifests?: Descriptor[] }, Descriptor>(`/v2/${repo}/referrers/${digest}${query}`, (p) => p.manifests ?? []);
+    const path = `${apiPaths.referrers(repo, digest)}${queryString({ artifactType })}`;
+    return this.pages<{ manifests?: Descriptor[] }, Descriptor>(path, (p) => p.manifests ?? []);
   }
 
   /** All tags of a repository, following `Link` pagination (pageSize asks for pages of that many). */
   async listTags(repo: string, pageSize?: number): Promise<string[]> {
-    const query = pageSize === undefined ? '' : `?n=${pageSize}`;
-    return this.pages<{ tags?: string[] | null }, string>(`/v2/${repo}/tags/list${query}`, (p) => p.tags ?? []);
+    const path = `${apiPaths.tags(repo)}${queryString({ n: pageSize })}`;
+    return this.pages<{ tags?: string[] | null }, string>(path, (p) => p.tags ?? []);
   }
 
   /** GETs a JSON listing and the pages its `Link: <...>; rel="next"` headers lead to. */

@@ -12,7 +12,7 @@ import {
   type Statement,
   type TrustDocument,
 } from 'georeg/trust';
-import { digestOf, EMPTY_BLOB, isOciError, MediaTypes, parseManifest, type ParsedManifest } from 'georeg/oci';
+import { apiPaths, digestOf, EMPTY_BLOB, isOciError, MediaTypes, parseManifest, type ParsedManifest } from 'georeg/oci';
 import { RegistryError, type Manifest, type ManifestHead, type RegistryClient } from './registry-client.js';
 
 /** Largest signature bundle read back from a registry. */
@@ -73,7 +73,7 @@ export interface TagTrustState {
 }
 
 export async function tagTrustState(client: RegistryClient, repo: string, tag: string): Promise<TagTrustState | undefined> {
-  return client.getJson<TagTrustState>(`/georeg/v1/trust/tags/${repo}/${tag}`);
+  return client.getJson<TagTrustState>(apiPaths.trustTag(repo, tag));
 }
 
 /** The manifest a tag points at; from a georeg registry also when its policy refuses to serve the tag unsigned. */
@@ -162,5 +162,5 @@ export async function signTag(r: SignRequest): Promise<SignResult> {
 
 /** The trust document a georeg registry enforces (undefined from other registries). */
 export async function registryTrust(client: RegistryClient): Promise<TrustDocument | undefined> {
-  return (await client.getJson<{ document: TrustDocument }>('/georeg/v1/trust/policy'))?.document;
+  return (await client.getJson<{ document: TrustDocument }>(apiPaths.trustPolicy()))?.document;
 }

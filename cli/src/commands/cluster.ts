@@ -1,3 +1,4 @@
+import { apiPaths } from 'georeg/oci';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -101,7 +102,7 @@ async function replicating(r: Region, base: string, peers: number, child: ChildP
     // A child killed by a signal (the OOM killer, say) has a signalCode and no exitCode.
     if (child.exitCode !== null || child.signalCode !== null)
       throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
-    const status = await node.getJson<{ peers: { up: boolean }[] }>('/georeg/v1/replication');
+    const status = await node.getJson<{ peers: { up: boolean }[] }>(apiPaths.replication());
     if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
   }

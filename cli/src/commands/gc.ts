@@ -1,3 +1,4 @@
+import { apiPaths, queryString } from 'georeg/oci';
 import { createLogger, loadConfig, openRegistry, collectGarbage, gcOptions, parseListen, type GcReport } from 'georeg/nodes';
 import { CliError, configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 import { RegistryClient, RegistryError } from '../registry-client.js';
@@ -32,7 +33,10 @@ function print(report: GcReport): void {
 /** The node's gc report; a node that refuses is a RegistryError (exit 1), none answering a usage mistake (exit 2). */
 async function viaNode(url: string, dryRun: boolean, why = ''): Promise<GcReport> {
   try {
-    return await new RegistryClient(url, { credentials: credentialsFromEnv() }).api<GcReport>('POST', `/georeg/v1/gc?dryRun=${dryRun}`);
+    return await new RegistryClient(url, { credentials: credentialsFromEnv() }).api<GcReport>(
+      'POST',
+      `${apiPaths.gc()}${queryString({ dryRun })}`,
+    );
   } catch (e) {
     if (!(e instanceof RegistryError && e.status === undefined && e.cause instanceof Error)) throw e;
     throw new CliError(`${why}no node answers at ${url} (${e.cause.message}); pass --url or --listen`);

@@ -1,3 +1,4 @@
+import { apiPaths } from 'georeg/oci';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import type { UserView } from 'georeg/nodes';
 import { RegistryClient } from '../registry-client.js';
@@ -128,7 +129,7 @@ export const userCommand: Command = {
       case 'list':
         return run(
           values,
-          () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/users'),
+          () => call(values.url, values.admin, 'GET', apiPaths.users()),
           (v: { users: UserView[] }) =>
             table([
               ['NAME', 'ADMIN', 'ROLES', 'DISABLED', 'CREATED'],
@@ -142,7 +143,7 @@ export const userCommand: Command = {
           u.admin || u.roles.length ? '' : ` (no roles: it can log in and do nothing until \`georeg user update ${u.name} --role ...\`)`;
         return run(
           values,
-          () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/users', body),
+          () => call(values.url, values.admin, 'POST', apiPaths.users(), body),
           (u: UserView) => `add ${u.name}: ok${powerless(u)}\n`,
         );
       }
@@ -151,28 +152,24 @@ export const userCommand: Command = {
         const body = userChanges(values);
         return run(
           values,
-          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, body),
+          () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), body),
           (v: UserView) => `updated user ${v.name}: admin ${v.admin}, roles ${shownRoles(v)}\n`,
         );
       }
       case 'passwd': {
         if (!name) throw new CliError(USER_USAGE);
         const body = { password: await password() };
-        return run(values, () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, body), done);
+        return run(values, () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), body), done);
       }
       case 'disable':
       case 'enable':
         if (!name) throw new CliError(USER_USAGE);
-        return run(
-          values,
-          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/users/${name}`, { disabled: action === 'disable' }),
-          done,
-        );
+        return run(values, () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), { disabled: action === 'disable' }), done);
       case 'delete':
         if (!name) throw new CliError(USER_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/users/${name}`),
+          () => call(values.url, values.admin, 'DELETE', apiPaths.user(name)),
           () => `deleted user ${name}\n`,
         );
       default:
@@ -205,7 +202,7 @@ export const tokenCommand: Command = {
       case 'list':
         return run(
           values,
-          () => call(values.url, values.admin, 'GET', '/georeg/v1/auth/tokens'),
+          () => call(values.url, values.admin, 'GET', apiPaths.tokens()),
           (v: {
             tokens: { name: string; scopes: { repositories: string[]; actions: string[] }[]; disabled: boolean; expires: string | null }[];
           }) =>
@@ -219,7 +216,7 @@ export const tokenCommand: Command = {
         const body = { name, scopes: values.scope.map(scope), expiresInSeconds: values['expires-in'] ? seconds(values['expires-in']) : 0 };
         return run(
           values,
-          () => call(values.url, values.admin, 'POST', '/georeg/v1/auth/tokens', body),
+          () => call(values.url, values.admin, 'POST', apiPaths.tokens(), body),
           (v: { name: string; secret: string; expires: string | null }) =>
             `token ${v.name} created (expires ${v.expires ?? 'never'}); its secret, shown only now:\n${v.secret}\n`,
         );
@@ -229,14 +226,14 @@ export const tokenCommand: Command = {
         if (!name) throw new CliError(TOKEN_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'PATCH', `/georeg/v1/auth/tokens/${name}`, { disabled: action === 'disable' }),
+          () => call(values.url, values.admin, 'PATCH', apiPaths.token(name), { disabled: action === 'disable' }),
           () => `${action}d token ${name}\n`,
         );
       case 'delete':
         if (!name) throw new CliError(TOKEN_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'DELETE', `/georeg/v1/auth/tokens/${name}`),
+          () => call(values.url, values.admin, 'DELETE', apiPaths.token(name)),
           () => `deleted token ${name}\n`,
         );
       default:

@@ -1,3 +1,4 @@
+import { apiPaths } from 'georeg/oci';
 import { readPolicyFile } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient } from '../registry-client.js';
@@ -38,7 +39,7 @@ export const policyCommand: Command = {
     const client = new RegistryClient(values.url, { credentials: credentialsFromEnv() });
     const { version, document } = await client.api<{ version: string; document: unknown }>(
       body === undefined ? 'GET' : 'PUT',
-      '/georeg/v1/trust/policy',
+      apiPaths.trustPolicy(),
       body,
     );
     process.stdout.write(

@@ -1,3 +1,4 @@
+import { apiPaths } from 'georeg/oci';
 import type { NodeStatusSnapshot, RegionLocation } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient, RegistryError } from '../registry-client.js';
@@ -116,7 +117,7 @@ export const statusCommand: Command = {
       return 0;
     }
     const render = async (): Promise<string> => {
-      const s = await getJson<NodeStatusSnapshot>(values.url, '/georeg/v1/replication');
+      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication());
       return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
     };
     if (!values.watch) {
@@ -150,7 +151,7 @@ export const whereCommand: Command = {
     if (!ref || !m) throw new CliError('give an image as NAME:TAG or NAME@DIGEST');
     const name = m[1] as string;
     const reference = (m[2] ?? m[3]) as string;
-    const res = await getJson<{ regions: RegionLocation[] }>(values.url, `/georeg/v1/where/${name}/${reference}`);
+    const res = await getJson<{ regions: RegionLocation[] }>(values.url, apiPaths.where(name, reference));
     process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatWhere(ref, res.regions));
     return res.regions.some((r) => r.state === 'complete') ? 0 : 1;
   },
