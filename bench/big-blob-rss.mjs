@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiPaths, queryString } from 'georeg/oci';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZE = Number(process.env.BIG_BLOB_MIB ?? 1024) * 1024 * 1024;
@@ -23,7 +24,7 @@ let peak = 0;
 const sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
 
 for (let i = 0; ; i++) {
-  if ((await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.ok) break;
+  if ((await fetch(`http://127.0.0.1:${port}${apiPaths.base()}`).catch(() => undefined))?.ok) break;
   if (i > 100) throw new Error('georeg did not start');
   await new Promise((r) => setTimeout(r, 100));
 }
@@ -58,7 +59,7 @@ await phase(
           host: '127.0.0.1',
           port,
           method: 'POST',
-          path: `/v2/rss/big/blobs/uploads/?digest=${digest}`,
+          path: `${apiPaths.uploads('rss/big')}${queryString({ digest })}`,
           headers: { 'Content-Length': SIZE },
         },
         (res) => {
@@ -76,7 +77,7 @@ await phase(
     }),
 );
 await phase(`pull ${SIZE / 1048576} MiB (curl)`, async () => {
-  const r = spawnSync('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${port}/v2/rss/big/blobs/${digest}`]);
+  const r = spawnSync('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${port}${apiPaths.blob('rss/big', digest)}`]);
   if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
 });
 clearInterval(sampler);

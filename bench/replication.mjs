@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiPaths } from 'georeg/oci';
 import { pushImage as push, sha256 as sha } from 'georeg/test-support';
 import { h2Ceiling } from './h2-ceiling.mjs';
 
@@ -87,7 +88,7 @@ async function pushImage(repo, tag, layers) {
 async function visible(r, repo, tag, deadlineMs = 120_000, everyMs = 2) {
   const until = performance.now() + deadlineMs;
   for (;;) {
-    if ((await send('HEAD', `${r.registry}/v2/${repo}/manifests/${tag}`)) === 200) return performance.now();
+    if ((await send('HEAD', `${r.registry}${apiPaths.manifest(repo, tag)}`)) === 200) return performance.now();
     if (performance.now() > until) throw new Error(`${repo}:${tag} never reached ${r.name}`);
     await new Promise((res) => setTimeout(res, everyMs));
   }
@@ -147,7 +148,7 @@ for (let i = 0; i < N; i++) {
 const big = randomBytes(BIG);
 const t0 = await pushImage('bench/big', 'v1', [big]);
 const bigDone = await Promise.all(others.map((r) => visible(r, 'bench/big', 'v1', 600_000, 50)));
-const bigUrl = `${eu.registry}/v2/bench/big/blobs/${sha(big)}`;
+const bigUrl = `${eu.registry}${apiPaths.blob('bench/big', sha(big))}`;
 // The copies read eu's file past the page cache (O_DIRECT), so the first pull reads it from the
 // disk, as a pull right after a push does; the second one reads the page cache.
 const curlPull = () =>

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiPaths } from 'georeg/oci';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tools = join(root, '..', 'shared', 'tools');
@@ -27,7 +28,7 @@ const stop = () => {
 process.on('SIGINT', () => (stop(), process.exit(130)));
 
 for (let i = 0; ; i++) {
-  const r = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
+  const r = await fetch(`http://127.0.0.1:${port}${apiPaths.base()}`).catch(() => undefined);
   if (r?.ok) break;
   if (i > 100) throw new Error('georeg did not start');
   await new Promise((res) => setTimeout(res, 100));

@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiPaths } from 'georeg/oci';
 import { generateKey } from '../trust/dist/src/index.js';
 import { http, pushImage } from '../nodes/dist/test/support/client.js';
 import { pushBinding, setPolicy, subjectOf } from '../nodes/dist/test/support/signing.js';
@@ -136,7 +137,7 @@ function wrk(path, seconds = SECONDS) {
 // ---------------------------------------------------------------- setup and sanity
 async function main() {
   for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/v2/`).catch(() => undefined))?.ok) break;
+    if ((await fetch(`${base}${apiPaths.base()}`).catch(() => undefined))?.ok) break;
     if (i > 100 || node.exitCode !== null) throw new Error('georeg did not start');
     await sleep(100);
   }
@@ -161,23 +162,27 @@ async function main() {
     if (r.status !== status) throw new Error(`sanity: GET ${path} -> ${r.status}, want ${status}: ${r.body.toString().slice(0, 200)}`);
     return performance.now() - t0;
   };
-  const coldMs = await want('/v2/prod/app/manifests/v1', 200);
-  const warmMs = await want('/v2/prod/app/manifests/v1', 200);
-  await want('/v2/open/app/manifests/v1', 200);
-  await want('/v2/prod/app/manifests/unsigned', 403);
+  const coldMs = await want(apiPaths.manifest('prod/app', 'v1'), 200);
+  const warmMs = await want(apiPaths.manifest('prod/app', 'v1'), 200);
+  await want(apiPaths.manifest('open/app', 'v1'), 200);
+  await want(apiPaths.manifest('prod/app', 'unsigned'), 403);
   console.error(`sanity ok: prod/app:v1 200 (first ${r1(coldMs)} ms, cached ${r1(warmMs)} ms), open/app:v1 200, prod/app:unsigned 403`);
 
   // ---------------------------------------------------------------- measurement
   const variants = {
-    A: { what: 'open/app:v1, policy off', path: '/v2/open/app/manifests/v1', before: () => want('/v2/open/app/manifests/v1', 200) },
+    A: {
+      what: 'open/app:v1, policy off',
+      path: apiPaths.manifest('open/app', 'v1'),
+      before: () => want(apiPaths.manifest('open/app', 'v1'), 200),
+    },
     B: {
       what: 'prod/app:v1, enforce, signed (cached)',
-      path: '/v2/prod/app/manifests/v1',
-      before: () => want('/v2/prod/app/manifests/v1', 200),
+      path: apiPaths.manifest('prod/app', 'v1'),
+      before: () => want(apiPaths.manifest('prod/app', 'v1'), 200),
     },
     C: {
       what: 'prod/app:v1, enforce, policy version changed before the run',
-      path: '/v2/prod/app/manifests/v1',
+      path: apiPaths.manifest('prod/app', 'v1'),
       before: () => setPolicy(base, doc),
     },
   };
@@ -196,7 +201,7 @@ async function main() {
       );
     }
   }
-  const decisions = (await get('/georeg/v1/trust')).json().decisions;
+  const decisions = (await get(apiPaths.trust())).json().decisions;
 
   // ---------------------------------------------------------------- report
   const summary = Object.fromEntries(

@@ -1,10 +1,11 @@
 /**
  * A registry spoken to over its HTTP API, for tests of every area and for e2e: a tiny HTTP
- * client, digests, blob and image pushes. Nothing here imports georeg's sources (e2e stays a
- * black box).
+ * client, digests, blob and image pushes. Of georeg's sources only georeg/oci, the API paths
+ * a client shares with the node (e2e stays a black box).
  */
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { apiPaths, queryString } from 'georeg/oci';
 
 export interface Res {
   status: number;
@@ -60,7 +61,7 @@ export function sha256(data: Buffer | string): string {
 /** Push a blob monolithically (POST ?digest=); returns its digest. */
 export async function pushBlob(base: string, repo: string, data: Buffer | string): Promise<string> {
   const digest = sha256(data);
-  const res = await http('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+  const res = await http('POST', `${base}${apiPaths.uploads(repo)}${queryString({ digest })}`, {
     body: data,
     headers: { 'Content-Type': 'application/octet-stream' },
   });
@@ -100,7 +101,7 @@ export async function pushImage(
       ...extra,
     }),
   );
-  const res = await http('PUT', `${base}/v2/${repo}/manifests/${ref}`, {
+  const res = await http('PUT', `${base}${apiPaths.manifest(repo, ref)}`, {
     body: manifest,
     headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
   });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { apiPaths, queryString } from 'georeg/oci';
 import { sha256 } from 'georeg/test-support';
 import { send } from './spawn.js';
 
@@ -28,10 +29,15 @@ export async function pushBlocksImage(base: string, repo: string, tag: string, s
   const ok = (status: number, what: string): void => {
     if (status !== 201) throw new Error(`${what}: HTTP ${status}`);
   };
-  ok(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, blocks(size), { 'Content-Length': size }), 'layer');
+  ok(await send('POST', `${base}${apiPaths.uploads(repo)}${queryString({ digest })}`, blocks(size), { 'Content-Length': size }), 'layer');
   const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
   const configDigest = sha256(config);
-  ok(await send('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${configDigest}`, config, { 'Content-Length': config.length }), 'config');
+  ok(
+    await send('POST', `${base}${apiPaths.uploads(repo)}${queryString({ digest: configDigest })}`, config, {
+      'Content-Length': config.length,
+    }),
+    'config',
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -41,7 +47,7 @@ export async function pushBlocksImage(base: string, repo: string, tag: string, s
     }),
   );
   ok(
-    await send('PUT', `${base}/v2/${repo}/manifests/${tag}`, manifest, {
+    await send('PUT', `${base}${apiPaths.manifest(repo, tag)}`, manifest, {
       'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
       'Content-Length': manifest.length,
     }),

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiPaths } from 'georeg/oci';
 import { portOf } from 'georeg/test-support';
 
 /** Repository root: this file is e2e/dist/test/support/process.js once built. */
@@ -195,7 +196,7 @@ export class GeoregNode {
   }
 
   private async checkBase(): Promise<void> {
-    const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${this.url}${apiPaths.base()}`, { signal: AbortSignal.timeout(5_000) });
     await res.arrayBuffer();
     // 401 with a token challenge: a node with authentication on, up and answering.
     const challenged = res.status === 401 && (res.headers.get('www-authenticate') ?? '').startsWith('Bearer ');
@@ -253,7 +254,7 @@ export class GeoregNode {
   async syncLog(timeoutMs = 5_000): Promise<void> {
     const id = `e2e-sync-${process.pid}-${++this.syncCounter}`;
     const seen = this.waitForLog((r) => r.msg === 'request' && r['reqId'] === id, timeoutMs);
-    const res = await fetch(`${this.url}/v2/`, { headers: { 'X-Request-Id': id }, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${this.url}${apiPaths.base()}`, { headers: { 'X-Request-Id': id }, signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
     await seen;
   }

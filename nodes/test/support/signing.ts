@@ -8,7 +8,7 @@ import {
   type Statement,
   type TagBinding,
 } from 'georeg/trust';
-import { digestOf, EMPTY_BLOB, MediaTypes, type Descriptor } from 'georeg/oci';
+import { apiPaths, digestOf, EMPTY_BLOB, MediaTypes, type Descriptor } from 'georeg/oci';
 import { http, pushBlob, sha256 } from './client.js';
 
 export function subjectOf(manifest: Buffer, mediaType: string = MediaTypes.ociManifest): Descriptor {
@@ -28,7 +28,7 @@ export async function pushBundle(
   await pushBlob(base, repo, EMPTY_BLOB);
   const manifest = bundleReferrer(subject, { digest: bundleDigest, size: bundle.length }, artifactType, statement);
   const digest = sha256(manifest);
-  const res = await http('PUT', `${base}/v2/${repo}/manifests/${digest}`, {
+  const res = await http('PUT', `${base}${apiPaths.manifest(repo, digest)}`, {
     body: manifest,
     headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
   });
@@ -70,7 +70,7 @@ export async function pushImageSignature(base: string, repo: string, subject: De
 
 /** Replace the node's trust policy document; returns the new version. */
 export async function setPolicy(base: string, doc: unknown): Promise<string> {
-  const res = await http('PUT', `${base}/georeg/v1/trust/policy`, {
+  const res = await http('PUT', `${base}${apiPaths.trustPolicy()}`, {
     body: JSON.stringify(doc),
     headers: { 'Content-Type': 'application/json' },
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { HlcTimestamp } from 'georeg/nodes';
-import { isOciError, parseDigest, parseManifest, type Digest } from 'georeg/oci';
+import { apiPaths, isOciError, parseDigest, parseManifest, type Digest } from 'georeg/oci';
 import type { RegionStore } from '../../src/region-store.js';
 import { pushBlob, sha256, type Node } from '../support.js';
 
@@ -80,7 +80,7 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
       assert.equal(await f.store.hasBlob('team/a', digest), false);
       assert.equal(await f.store.ingestBlob('team/a', digest, (offset) => source(bytes, offset)), true);
       assert.equal(await f.store.hasBlob('team/a', digest), true);
-      assert.equal(sha256(Buffer.from(await (await fetch(`${f.node.url}/v2/team/a/blobs/${digest}`)).arrayBuffer())), digest);
+      assert.equal(sha256(Buffer.from(await (await fetch(`${f.node.url}${apiPaths.blob('team/a', digest)}`)).arrayBuffer())), digest);
       assert.equal(await f.store.ingestBlob('team/b', digest, () => assert.fail('no bytes are needed')), false);
       assert.equal(await f.store.hasBlob('team/b', digest), true);
       assert.equal(await f.store.ingestBlob('team/c', digest, () => assert.fail('no bytes are needed')), false);
