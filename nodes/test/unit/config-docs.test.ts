@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { defaultConfig, envName } from '../../src/config.js';
+import { codeSpans, markdownTable } from '../support/markdown-table.js';
 
 /** Every setting of the defaults as [dotted key, default]. */
 function settings(obj: object, prefix = ''): [string, unknown][] {
@@ -18,21 +19,11 @@ interface Row {
 /** The README's configuration table: `| setting | environment | default | meaning |`. */
 function documented(): Row[] {
   const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
-  const start = readme.indexOf('| setting | environment | default | meaning |');
-  assert.ok(start >= 0, 'the README has no configuration table');
-  const lines = readme.slice(start).split('\n').slice(2);
-  const rows = lines.slice(
-    0,
-    lines.findIndex((l) => !l.startsWith('|')),
-  );
-  const code = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
-  return rows.map((line) => {
-    const [keys = '', envs = '', dflt = ''] = line
-      .split(/(?<!\\)\|/)
-      .slice(1)
-      .map((c) => c.trim());
-    return { keys: code(keys), envs: code(envs), default: dflt };
-  });
+  return markdownTable(readme, '| setting | environment | default | meaning |').map(([keys = '', envs = '', dflt = '']) => ({
+    keys: codeSpans(keys),
+    envs: codeSpans(envs),
+    default: dflt,
+  }));
 }
 
 /** How the table writes a default: `empty`, a value in backticks, a number, or `N MiB`. */
