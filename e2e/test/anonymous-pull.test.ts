@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { GeoregNode } from './support/process.js';
 import { georegCli, runProcess, type Ran } from './support/serve.js';
 import { Skopeo, skopeoFails } from './support/skopeo.js';
+import { apiPaths } from 'georeg/oci';
 
 const ADMIN_PASSWORD = 'an administrator password';
 const CI_PASSWORD = 'the ci job password';
@@ -50,12 +51,12 @@ describe('anonymous pull with authentication on: real clients still log in to pu
   });
 
   it('challenges GET /v2/ without credentials, though anonymous pull is on', async () => {
-    const res = await fetch(`${node.url}/v2/`);
+    const res = await fetch(`${node.url}${apiPaths.base()}`);
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/oauth2\/token",service="georeg"$/);
     // An anonymous token from the realm opens it: anonymous clients follow the challenge.
-    const { token } = (await (await fetch(`${node.url}/oauth2/token?service=georeg`)).json()) as { token: string };
-    assert.equal((await fetch(`${node.url}/v2/`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+    const { token } = (await (await fetch(`${node.url}${apiPaths.oauthToken()}?service=georeg`)).json()) as { token: string };
+    assert.equal((await fetch(`${node.url}${apiPaths.base()}`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
   });
 
   it('skopeo pushes with credentials into pub/** and a private repository, pulls pub/** anonymously, and is refused the rest', async () => {

@@ -27,6 +27,7 @@ import {
 import { portOf, sha256 } from 'georeg/test-support';
 import { cliMain } from './support/process.js';
 import { runNode as run, ServeProcess } from './support/serve.js';
+import { apiPaths } from 'georeg/oci';
 
 type TokenCredential = ConstructorParameters<typeof ContainerRegistryContentClient>[2];
 type AdditionalPolicy = NonNullable<ContainerRegistryContentClientOptions['additionalPolicies']>[number];
@@ -144,7 +145,9 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     return {
       async getToken(scopes) {
         getTokenCalls.push(Array.isArray(scopes) ? scopes : [scopes]);
-        const res = await httpsJson(`${endpoint}/oauth2/token?service=georeg&offline_token=true`, ca, { auth: `${name}:${secret}` });
+        const res = await httpsJson(`${endpoint}${apiPaths.oauthToken()}?service=georeg&offline_token=true`, ca, {
+          auth: `${name}:${secret}`,
+        });
         if (res.status !== 200 || typeof res.body?.refresh_token !== 'string')
           throw new Error(`refresh token: ${res.status} ${JSON.stringify(res.body)}`);
         const token = res.body.refresh_token as string;
@@ -185,7 +188,7 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
     endpoint = `https://localhost:${port}`; // localhost is in the dev certificate's SANs
 
     // A scoped token (ACR style) through the admin API, with the administrator's Basic credentials.
-    const created = await httpsJson(`${endpoint}/georeg/v1/auth/tokens`, ca, {
+    const created = await httpsJson(`${endpoint}${apiPaths.tokens()}`, ca, {
       method: 'POST',
       auth: `admin:${ADMIN_PASSWORD}`,
       body: {

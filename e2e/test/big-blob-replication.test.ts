@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { cliMain } from './support/process.js';
 import { poll as until, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
+import { apiPaths } from 'georeg/oci';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -39,13 +40,13 @@ describe('a 1 GiB blob replicates with flat memory (e2e)', function () {
       await until(
         240_000,
         'the 1 GiB image to reach us',
-        async () => ((await send('HEAD', `${us}/v2/big/gib/manifests/v1`)) === 200 ? true : undefined),
+        async () => ((await send('HEAD', `${us}${apiPaths.manifest('big/gib', 'v1')}`)) === 200 ? true : undefined),
         100,
       );
       clearInterval(sampler);
-      const status = (await (await fetch(`${us}/georeg/v1/replication`)).json()) as { peers: { bytes: number }[] };
+      const status = (await (await fetch(`${us}${apiPaths.replication()}`)).json()) as { peers: { bytes: number }[] };
       assert.ok((status.peers[0]?.bytes ?? 0) >= GiB, 'the bytes came from eu, not from anywhere else');
-      assert.equal(await streamedDigest(`${us}/v2/big/gib/blobs/${digest}`), digest, 'the blob in us is intact');
+      assert.equal(await streamedDigest(`${us}${apiPaths.blob('big/gib', digest)}`), digest, 'the blob in us is intact');
       // Memory is flat: a node that buffered the blob would grow by a GiB.
       assert.ok(peak < 200, `peak resident memory of us ${peak.toFixed(0)} MiB (before the copy ${before.toFixed(0)} MiB)`);
       assert.ok(peak - before < 128, `us grew by ${(peak - before).toFixed(0)} MiB while copying ${GiB / MiB} MiB`);

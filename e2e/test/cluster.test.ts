@@ -6,6 +6,7 @@ import { Skopeo } from './support/skopeo.js';
 import { spawn } from 'node:child_process';
 import { cliMain } from './support/process.js';
 import { Cluster, freePortBase, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { apiPaths } from 'georeg/oci';
 
 for (const mode of [[], ['--separate-replicators']]) {
   describe(`georeg cluster${mode.map((m) => ` ${m}`).join('')}: three regions, NATS gateways, replication (e2e, black box)`, function () {
@@ -32,7 +33,7 @@ for (const mode of [[], ['--separate-replicators']]) {
         info.regions.map((r) => r.name),
         ['eu', 'us', 'ap'],
       );
-      for (const r of info.regions) assert.equal((await fetch(`${r.registry}/v2/`)).status, 200);
+      for (const r of info.regions) assert.equal((await fetch(`${r.registry}${apiPaths.base()}`)).status, 200);
     });
 
     it('replicates a skopeo push into eu to us and ap, byte-identical, and says so per region', async () => {
@@ -46,16 +47,16 @@ for (const mode of [[], ['--separate-replicators']]) {
         `docker://${host(eu.registry)}/demo/small:v1`,
       ]);
       await until(60_000, 'the image to be complete in every region', async () => {
-        const res = await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`);
+        const res = await fetch(`${us.registry}${apiPaths.where('demo/small', 'v1')}`);
         const body = (await res.json()) as { regions: { state: string }[] };
         return body.regions.length === 3 && body.regions.every((r) => r.state === 'complete');
       });
-      const fromEu = await fetch(`${eu.registry}/v2/demo/small/manifests/v1`, {
+      const fromEu = await fetch(`${eu.registry}${apiPaths.manifest('demo/small', 'v1')}`, {
         headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
       });
       const euBytes = Buffer.from(await fromEu.arrayBuffer());
       for (const r of [us, ap]) {
-        const res = await fetch(`${r.registry}/v2/demo/small/manifests/v1`, {
+        const res = await fetch(`${r.registry}${apiPaths.manifest('demo/small', 'v1')}`, {
           headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
         });
         assert.deepEqual(Buffer.from(await res.arrayBuffer()), euBytes, `${r.name} serves the same manifest`);
@@ -78,7 +79,7 @@ for (const mode of [[], ['--separate-replicators']]) {
       const exited = new Promise<number | null>((res) => cluster.process.once('exit', (code) => res(code)));
       cluster.process.kill('SIGTERM');
       assert.equal(await exited, 0, cluster.stderr.slice(-2000));
-      for (const r of info.regions) await assert.rejects(fetch(`${r.registry}/v2/`));
+      for (const r of info.regions) await assert.rejects(fetch(`${r.registry}${apiPaths.base()}`));
     });
   });
 }

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { apiPaths } from 'georeg/oci';
 
 const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
 const MULTI = '/tmp/lab-images/multi:latest';
 
 async function states(r: ClusterRegion, repo: string, tag: string): Promise<Record<string, string>> {
-  const res = await fetch(`${r.registry}/georeg/v1/where/${repo}/${tag}`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${r.registry}${apiPaths.where(repo, tag)}`, { signal: AbortSignal.timeout(10_000) });
   const body = (await res.json()) as { regions: { region: string; state: string }[] };
   return Object.fromEntries(body.regions.map((x) => [x.region, x.state]));
 }
@@ -38,7 +39,9 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
     // a peer that was not up yet at start, would otherwise copy the push into us around the hung server).
     await until(60_000, 'every region to complete anti-entropy with both peers', async () => {
       for (const r of cluster.regions) {
-        const { peers } = (await (await fetch(`${r.registry}/georeg/v1/replication`)).json()) as { peers: { lastAntiEntropy?: string }[] };
+        const { peers } = (await (await fetch(`${r.registry}${apiPaths.replication()}`)).json()) as {
+          peers: { lastAntiEntropy?: string }[];
+        };
         if (peers.length !== 2 || peers.some((p) => !p.lastAntiEntropy)) return false;
       }
       return true;
@@ -58,7 +61,7 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
       'ap to hold the push into eu while nats-us hangs',
       async () => (await states(ap, 'outage/from-eu', 'v1')).ap === 'complete',
     );
-    const usStatus = (await (await fetch(`${us.registry}/georeg/v1/replication`)).json()) as { outbox: { depth: number } };
+    const usStatus = (await (await fetch(`${us.registry}${apiPaths.replication()}`)).json()) as { outbox: { depth: number } };
     assert.ok(usStatus.outbox.depth > 0, 'the push into us waits in its outbox');
     assert.equal((await states(ap, 'outage/from-us', 'v1')).ap, 'absent', 'nothing of us has left yet');
 

@@ -22,6 +22,7 @@ import { Skopeo } from './support/skopeo.js';
 import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
 import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
+import { apiPaths } from 'georeg/oci';
 
 const exec = promisify(execFile);
 const PROMETHEUS = process.env.GEOREG_PROMETHEUS ?? '/usr/bin/prometheus';
@@ -106,7 +107,7 @@ function substitute(expr: string, dashboard: Dashboard): string {
 // ---------------------------------------------------------------- a medium image, pushed over the API
 
 async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): Promise<boolean> {
-  const res = await http(`${r.registry}/georeg/v1/where/${repo}/${tag}`);
+  const res = await http(`${r.registry}${apiPaths.where(repo, tag)}`);
   if (!res.ok) return false;
   const body = (await res.json()) as { regions: { state: string }[] };
   return body.regions.length === 3 && body.regions.every((x) => x.state === 'complete');
@@ -278,7 +279,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       ['georeg', 'georeg', 'georeg'],
     );
     assert.deepEqual(last.map((t) => t.labels.region).sort(), ['ap', 'eu', 'us']);
-    for (const t of last) assert.equal(t.scrapeUrl, `http://${host(cluster!.region(t.labels.region as string))}/metrics`);
+    for (const t of last) assert.equal(t.scrapeUrl, `http://${host(cluster!.region(t.labels.region as string))}${apiPaths.metrics()}`);
     const up = await prom!.query('up{job="georeg"} == 1');
     assert.equal(up.length, 3);
   });
@@ -294,7 +295,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
         { repositories: ['**'], mode: 'off' },
       ],
     };
-    const put = await http(`${eu.registry}/georeg/v1/trust/policy`, {
+    const put = await http(`${eu.registry}${apiPaths.trustPolicy()}`, {
       method: 'PUT',
       body: JSON.stringify(policy),
       headers: { 'Content-Type': 'application/json' },
@@ -314,17 +315,17 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     for (const r of [us, ap])
       await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(r)}/demo/small:v1`, `oci:${join(dir, `pulled-${r.name}`)}:v1`]);
     const pull = async (r: ClusterRegion): Promise<void> => {
-      const res = await http(`${r.registry}/v2/demo/small/manifests/v1`, {
+      const res = await http(`${r.registry}${apiPaths.manifest('demo/small', 'v1')}`, {
         headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
       });
       const manifest = (await res.json()) as { layers: { digest: string }[] };
-      const blob = await http(`${r.registry}/v2/demo/small/blobs/${manifest.layers[0]?.digest}`);
+      const blob = await http(`${r.registry}${apiPaths.blob('demo/small', manifest.layers[0]?.digest)}`);
       assert.equal(blob.status, 200);
       await blob.arrayBuffer();
     };
     for (const r of [eu, us, ap]) {
       await pull(r);
-      const gc = await http(`${r.registry}/georeg/v1/gc?dryRun=true`, { method: 'POST' });
+      const gc = await http(`${r.registry}${apiPaths.gc()}?dryRun=true`, { method: 'POST' });
       assert.equal(gc.status, 200, await gc.text());
     }
     // A counter series is born at its first count, which rate() cannot see as an increase (it has
@@ -338,7 +339,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     for (const r of [eu, us, ap]) await pull(r);
     // Unsigned in audit mode: served, and counted as a refusal (pulled twice, as above).
     const auditPull = async (): Promise<void> => {
-      const res = await http(`${eu.registry}/v2/audit/app/manifests/v1`, {
+      const res = await http(`${eu.registry}${apiPaths.manifest('audit/app', 'v1')}`, {
         headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
       });
       assert.equal(res.status, 200, await res.text());
@@ -475,7 +476,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
       [['ap', 'critical', host(ap)]],
     );
     assert.equal(cluster!.process.exitCode, null, 'the rest of the cluster keeps running');
-    for (const r of [eu, us]) assert.equal((await http(`${r.registry}/v2/`)).status, 200);
+    for (const r of [eu, us]) assert.equal((await http(`${r.registry}${apiPaths.base()}`)).status, 200);
 
     thaw();
     await until(30_000, 'ap to be scraped again and the alert to resolve', async () => {

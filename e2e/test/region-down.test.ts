@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { pushImage } from 'georeg/test-support';
 import { cliMain } from './support/process.js';
 import { poll, ready, send, TwoRegions } from './support/spawn.js';
+import { apiPaths } from 'georeg/oci';
 
 const IMAGES = 100;
 
 async function tags(base: string, repo: string): Promise<string[]> {
-  const res = await fetch(`${base}/v2/${repo}/tags/list`);
+  const res = await fetch(`${base}${apiPaths.tags(repo)}`);
   return res.status === 200 ? ((await res.json()) as { tags: string[] }).tags : [];
 }
 
@@ -30,7 +31,7 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
     // Each image has one layer of its own.
     for (let i = 0; i < IMAGES; i++)
       digests.set(`v${i}`, (await pushImage(euUrl, 'fleet/app', `v${i}`, [`layer ${i} `.repeat(200)])).digest);
-    for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}/v2/fleet/app/manifests/v${i}`), 202);
+    for (let i = 0; i < 10; i++) assert.equal(await send('DELETE', `${euUrl}${apiPaths.manifest('fleet/app', `v${i}`)}`), 202);
 
     us = regions.serve('us');
     await ready(us, /"msg":"replicating"/);
@@ -40,14 +41,14 @@ describe('a region that was down while 100 images were pushed and 10 tags delete
       JSON.stringify((await tags(usUrl, 'fleet/app')).sort()) === JSON.stringify(expected) ? true : undefined,
     );
     for (const tag of expected) {
-      const res = await fetch(`${usUrl}/v2/fleet/app/manifests/${tag}`, { method: 'HEAD' });
+      const res = await fetch(`${usUrl}${apiPaths.manifest('fleet/app', tag)}`, { method: 'HEAD' });
       assert.equal(res.headers.get('docker-content-digest'), digests.get(tag), `${tag} has the same digest in us`);
     }
-    const status = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as {
+    const status = (await (await fetch(`${usUrl}${apiPaths.replication()}`)).json()) as {
       peers: { pendingEvents: number; failures: number }[];
     };
     await poll(30_000, 'no pending events', async () => {
-      const s = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { pendingEvents: number }[] };
+      const s = (await (await fetch(`${usUrl}${apiPaths.replication()}`)).json()) as { peers: { pendingEvents: number }[] };
       return s.peers[0]?.pendingEvents === 0 ? true : undefined;
     });
     assert.equal(status.peers[0]?.failures, 0, 'nothing failed on the way');

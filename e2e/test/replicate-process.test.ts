@@ -7,6 +7,7 @@ import { sha256 } from 'georeg/test-support';
 import { cliMain } from './support/process.js';
 import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
+import { apiPaths, queryString } from 'georeg/oci';
 
 const BLOB = 256 * 1024 * 1024;
 
@@ -24,7 +25,7 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
   let replicator: ChildProcess;
 
   const usPeers = async (): Promise<PeerStatus[]> =>
-    ((await (await fetch(`${regions.url.us}/georeg/v1/replication`)).json()) as { peers: PeerStatus[] }).peers;
+    ((await (await fetch(`${regions.url.us}${apiPaths.replication()}`)).json()) as { peers: PeerStatus[] }).peers;
 
   before(async () => {
     const started = await TwoRegions.start(cliMain, true);
@@ -37,7 +38,10 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     const layer = randomBytes(300 * 1024);
     const digest = sha256(layer);
     const eu = regions.url.eu;
-    assert.equal(await send('POST', `${eu}/v2/team/app/blobs/uploads/?digest=${digest}`, layer, { 'Content-Length': layer.length }), 201);
+    assert.equal(
+      await send('POST', `${eu}${apiPaths.uploads('team/app')}${queryString({ digest })}`, layer, { 'Content-Length': layer.length }),
+      201,
+    );
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
@@ -47,21 +51,21 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
       }),
     );
     assert.equal(
-      await send('PUT', `${eu}/v2/team/app/manifests/v1`, manifest, {
+      await send('PUT', `${eu}${apiPaths.manifest('team/app', 'v1')}`, manifest, {
         'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
         'Content-Length': manifest.length,
       }),
       201,
     );
     await until(30_000, 'team/app:v1 in us', async () =>
-      (await send('HEAD', `${regions.url.us}/v2/team/app/manifests/v1`)) === 200 ? true : undefined,
+      (await send('HEAD', `${regions.url.us}${apiPaths.manifest('team/app', 'v1')}`)) === 200 ? true : undefined,
     );
-    assert.equal(await streamedDigest(`${regions.url.us}/v2/team/app/blobs/${digest}`), digest);
+    assert.equal(await streamedDigest(`${regions.url.us}${apiPaths.blob('team/app', digest)}`), digest);
     const peer = await until(10_000, 'a status report counting the events', async () =>
       (await usPeers()).find((p) => p.region === 'eu' && p.applied >= 2 && p.up),
     );
     assert.equal(peer.lastError, undefined);
-    const where = (await (await fetch(`${regions.url.us}/georeg/v1/where/team/app/v1`)).json()) as {
+    const where = (await (await fetch(`${regions.url.us}${apiPaths.where('team/app', 'v1')}`)).json()) as {
       regions: { region: string; state: string }[];
     };
     assert.deepEqual(
@@ -89,16 +93,20 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     await new Promise((r) => replicator.once('exit', r));
     const stagedBytes = (await stat(staged)).size;
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
-    assert.equal(await send('HEAD', `${regions.url.us}/v2/team/app/manifests/v1`), 200, 'the node serves on without its replicator');
+    assert.equal(
+      await send('HEAD', `${regions.url.us}${apiPaths.manifest('team/app', 'v1')}`),
+      200,
+      'the node serves on without its replicator',
+    );
 
     replicator = regions.replicate('us');
     let log = '';
     replicator.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await ready(replicator, /"msg":"replicating"/);
     await until(180_000, 'the image to reach us', async () =>
-      (await send('HEAD', `${regions.url.us}/v2/big/one/manifests/v1`)) === 200 ? true : undefined,
+      (await send('HEAD', `${regions.url.us}${apiPaths.manifest('big/one', 'v1')}`)) === 200 ? true : undefined,
     );
-    assert.equal(await streamedDigest(`${regions.url.us}/v2/big/one/blobs/${digest}`), digest, 'the blob in us is intact');
+    assert.equal(await streamedDigest(`${regions.url.us}${apiPaths.blob('big/one', digest)}`), digest, 'the blob in us is intact');
     assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time');
     assert.deepEqual(
       (await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')),

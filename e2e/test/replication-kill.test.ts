@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { cliMain } from './support/process.js';
 import { poll as until, ready, send, TwoRegions } from './support/spawn.js';
 import { pushBlocksImage, streamedDigest } from './support/blocks.js';
+import { apiPaths } from 'georeg/oci';
 
 const BLOB = 256 * 1024 * 1024;
 
@@ -24,7 +25,7 @@ describe('replication survives kill -9 of the receiving region in the middle of 
 
     // Kill us while the blob is on its way (some of it staged, not all).
     await until(120_000, 'the copy to be under way', async () => {
-      const s = (await (await fetch(`${usUrl}/georeg/v1/replication`)).json()) as { peers: { bytesInFlight: number }[] };
+      const s = (await (await fetch(`${usUrl}${apiPaths.replication()}`)).json()) as { peers: { bytesInFlight: number }[] };
       return (s.peers[0]?.bytesInFlight ?? 0) > 16 * 1024 * 1024 ? true : undefined;
     });
     us.kill('SIGKILL');
@@ -33,17 +34,17 @@ describe('replication survives kill -9 of the receiving region in the middle of 
     const stagedBytes = (await stat(join(regions.dataDir, 'us', 'uploads', `r-${digest.slice('sha256:'.length, 'sha256:'.length + 60)}`)))
       .size;
     assert.ok(stagedBytes > 0 && stagedBytes < BLOB, `part of the blob is staged (${stagedBytes} bytes)`);
-    assert.equal((await fetch(`${usUrl}/v2/`).catch(() => undefined))?.status, undefined, 'us is down');
+    assert.equal((await fetch(`${usUrl}${apiPaths.base()}`).catch(() => undefined))?.status, undefined, 'us is down');
 
     us = regions.serve('us');
     let log = '';
     us.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await ready(us, /"msg":"replicating"/);
     await until(180_000, 'the image to reach us', async () =>
-      (await send('HEAD', `${usUrl}/v2/big/one/manifests/v1`)) === 200 ? true : undefined,
+      (await send('HEAD', `${usUrl}${apiPaths.manifest('big/one', 'v1')}`)) === 200 ? true : undefined,
     );
 
-    assert.equal(await streamedDigest(`${usUrl}/v2/big/one/blobs/${digest}`), digest, 'the blob in us is intact');
+    assert.equal(await streamedDigest(`${usUrl}${apiPaths.blob('big/one', digest)}`), digest, 'the blob in us is intact');
     assert.doesNotMatch(log, /DIGEST_INVALID|digest did not match/, 'the resumed copy verified the first time (no start-over)');
     assert.deepEqual(
       (await readdir(join(regions.dataDir, 'us', 'uploads'))).filter((f) => f.startsWith('r-')),

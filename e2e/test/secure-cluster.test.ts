@@ -9,6 +9,7 @@ import { connect } from 'nats';
 import { sha256 } from 'georeg/test-support';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+import { apiPaths, queryString } from 'georeg/oci';
 
 const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
 
@@ -50,7 +51,9 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
   const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
   async function token(r: ClusterRegion, scope: string, auth = basic('admin', admin)): Promise<string> {
-    const res = await https(`${r.registry}/oauth2/token?service=georeg&scope=${encodeURIComponent(scope)}`, ca, { Authorization: auth });
+    const res = await https(`${r.registry}${apiPaths.oauthToken()}?service=georeg&scope=${encodeURIComponent(scope)}`, ca, {
+      Authorization: auth,
+    });
     assert.equal(res.status, 200, res.body.toString());
     return (JSON.parse(res.body.toString()) as { token: string }).token;
   }
@@ -74,7 +77,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
   it('serves HTTPS with authentication in every region', async () => {
     for (const r of info.regions) {
       assert.match(r.registry, /^https:\/\//);
-      const res = await https(`${r.registry}/v2/`, ca);
+      const res = await https(`${r.registry}${apiPaths.base()}`, ca);
       assert.equal(res.status, 401);
     }
   });
@@ -91,7 +94,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
       `docker://${host(eu)}/team/app:v1`,
     ]);
     const created = await https(
-      `${eu.registry}/georeg/v1/auth/users`,
+      `${eu.registry}${apiPaths.users()}`,
       ca,
       { Authorization: basic('admin', admin), 'Content-Type': 'application/json' },
       'POST',
@@ -101,7 +104,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     for (const r of [us, ap]) {
       await until(60_000, `team/app:v1 complete in ${r.name}`, async () => {
         const t = await token(r, 'repository:team/app:pull');
-        const where = await https(`${r.registry}/georeg/v1/where/team/app/v1`, ca, { Authorization: `Bearer ${t}` });
+        const where = await https(`${r.registry}${apiPaths.where('team/app', 'v1')}`, ca, { Authorization: `Bearer ${t}` });
         return (
           where.status === 200 &&
           (JSON.parse(where.body.toString()) as { regions: { state: string }[] }).regions.every((x) => x.state === 'complete')
@@ -112,8 +115,8 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
         30_000,
         `user dev in ${r.name}`,
         async () =>
-          (await https(`${r.registry}/oauth2/token?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') })).status ===
-          200,
+          (await https(`${r.registry}${apiPaths.oauthToken()}?service=georeg`, ca, { Authorization: basic('dev', 'a developer password') }))
+            .status === 200,
       );
       await skopeo.run(['inspect', '--cert-dir', certDir, '--creds', 'dev:a developer password', `docker://${host(r)}/team/app:v1`]);
     }
@@ -125,7 +128,7 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     const blob = randomBytes(64 * 1024);
     const digest = sha256(blob);
     const pushed = await https(
-      `${eu.registry}/v2/team/solo/blobs/uploads/?digest=${digest}`,
+      `${eu.registry}${apiPaths.uploads('team/solo')}${queryString({ digest })}`,
       ca,
       { Authorization: `Bearer ${await token(eu, 'repository:team/solo:pull,push')}` },
       'POST',
@@ -136,15 +139,18 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     // Until us's replicator has probed eu as up, there is nowhere to redirect to.
     let location = '';
     await until(15_000, 'a redirect from us', async () => {
-      const res = await https(`${us.registry}/v2/team/solo/blobs/${digest}`, ca, { Authorization: `Bearer ${t}` });
+      const res = await https(`${us.registry}${apiPaths.blob('team/solo', digest)}`, ca, { Authorization: `Bearer ${t}` });
       location = res.headers.location ?? '';
       return res.status === 307;
     });
-    assert.ok(location.startsWith(`${eu.registry}/georeg/v1/data/team/solo/blobs/${digest}?t=`), location);
+    assert.ok(location.startsWith(`${eu.registry}${apiPaths.blobData('team/solo', digest)}?t=`), location);
     const got = await https(location, ca);
     assert.equal(got.status, 200);
     assert.ok(got.body.equals(blob));
-    assert.equal((await https(`${us.registry}/v2/team/solo/blobs/${digest}`, ca, { Authorization: `Bearer ${t}` }, 'HEAD')).status, 404);
+    assert.equal(
+      (await https(`${us.registry}${apiPaths.blob('team/solo', digest)}`, ca, { Authorization: `Bearer ${t}` }, 'HEAD')).status,
+      404,
+    );
   });
 
   it('its NATS servers refuse a client without the password', async () => {

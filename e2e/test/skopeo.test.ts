@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { sha256 } from 'georeg/test-support';
 import { GeoregNode } from './support/process.js';
 import { layoutBlob, layoutRef, Skopeo, SkopeoError, type OciIndex, type OciManifest, skopeoFails } from './support/skopeo.js';
+import { apiPaths } from 'georeg/oci';
 
 const IMAGES = process.env['IMAGES'] ?? '/tmp/lab-images';
 const SMALL = join(IMAGES, 'small');
@@ -109,7 +110,7 @@ describe('skopeo against georeg (e2e, black box)', function () {
     repo: string,
     ref: string,
   ): Promise<{ status: number; digest: string | null; body: Buffer }> {
-    const res = await fetch(`${node.url}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });
+    const res = await fetch(`${node.url}${apiPaths.manifest(repo, ref)}`, { headers: { Accept: ACCEPT } });
     return { status: res.status, digest: res.headers.get('docker-content-digest'), body: Buffer.from(await res.arrayBuffer()) };
   }
 
@@ -159,7 +160,7 @@ describe('skopeo against georeg (e2e, black box)', function () {
     assert.equal(byTag.digest, src.digest, 'Docker-Content-Digest by tag');
     assert.equal(sha256(byTag.body), src.digest, 'manifest bytes by tag');
     for (const blob of [src.manifest.config, ...src.manifest.layers]) {
-      const res = await fetch(`${a.url}/v2/${ns}/small/blobs/${blob.digest}`, { method: 'HEAD' });
+      const res = await fetch(`${a.url}${apiPaths.blob(`${ns}/small`, blob.digest)}`, { method: 'HEAD' });
       assert.equal(res.status, 200, `HEAD blob ${blob.digest}`);
       assert.equal(res.headers.get('content-length'), String(blob.size), `size of ${blob.digest}`);
     }
@@ -304,7 +305,7 @@ describe('skopeo against georeg (e2e, black box)', function () {
     // What skopeo asked for: with the blob-info cache knowing <ns>/small holds the blobs, it
     // tries POST ...uploads/?mount=<digest>&from=<ns>/small, which must answer 201.
     await a.syncLog();
-    const posts = a.requests(mark).filter((r) => r['method'] === 'POST' && r['path'] === `/v2/${ns}/small-copy/blobs/uploads/`);
+    const posts = a.requests(mark).filter((r) => r['method'] === 'POST' && r['path'] === apiPaths.uploads(`${ns}/small-copy`));
     const summary = a.requestSummary(mark);
     // skopeo 1.9 mounts layers only; the config it HEADs in the target repo and then uploads.
     assert.equal(
@@ -315,7 +316,7 @@ describe('skopeo against georeg (e2e, black box)', function () {
     assert.ok(posts.filter((r) => r['status'] === 202).length <= 1, `at most the config uploaded:\n${summary}`);
     // The mounted blobs are readable in the new repository.
     for (const blob of [src.manifest.config, ...src.manifest.layers]) {
-      const res = await fetch(`${a.url}/v2/${ns}/small-copy/blobs/${blob.digest}`);
+      const res = await fetch(`${a.url}${apiPaths.blob(`${ns}/small-copy`, blob.digest)}`);
       assert.equal(res.status, 200);
       assert.equal(sha256(Buffer.from(await res.arrayBuffer())), blob.digest);
     }

@@ -9,6 +9,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apiPaths } from 'georeg/oci';
 import { portOf } from 'georeg/test-support';
 import { cliMain } from './support/process.js';
 import { georegCli as georeg, ServeProcess } from './support/serve.js';
@@ -75,7 +76,7 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
     this.timeout(120_000);
     const { url, port } = await serve([], { GEOREG_TLS_CERT: join(certs, 'server.pem'), GEOREG_TLS_KEY: join(certs, 'server.key') });
     assert.equal(url, `https://127.0.0.1:${port}`);
-    assert.equal((await httpsGet(`https://localhost:${port}/v2/`, ca)).status, 200);
+    assert.equal((await httpsGet(`https://localhost:${port}${apiPaths.base()}`, ca)).status, 200);
 
     const ref = `docker://localhost:${port}/demo/small:v1`;
     await skopeo.run(['copy', '--dest-cert-dir', certDir, `oci:${SMALL}:latest`, ref]);
@@ -98,7 +99,7 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
     );
     const { url, port } = await serve(['--config', config]);
     assert.equal(url, `https://127.0.0.1:${port}`);
-    const res = await httpsGet(`${url}/v2/`, ca);
+    const res = await httpsGet(`${url}${apiPaths.base()}`, ca);
     assert.equal(res.status, 403);
     assert.deepEqual(JSON.parse(res.body), {
       errors: [{ code: 'DENIED', message: 'client address not allowed', detail: { address: '127.0.0.1' } }],
@@ -131,7 +132,7 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
     const url = await node.listening();
     const port = portOf(url);
     assert.equal(url, `http://0.0.0.0:${port}`);
-    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    const res = await fetch(`http://127.0.0.1:${port}${apiPaths.base()}`);
     assert.equal(res.status, 200);
   });
 });

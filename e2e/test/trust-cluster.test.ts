@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { cliMain } from './support/process.js';
 import { Skopeo, SkopeoError } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
+import { apiPaths } from 'georeg/oci';
 
 const exec = promisify(execFile);
 const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
@@ -19,14 +20,14 @@ async function georeg(...args: string[]): Promise<string> {
 const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
 
 async function pullStatus(r: ClusterRegion, repo: string, ref: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${r.registry}/v2/${repo}/manifests/${ref}`, {
+  const res = await fetch(`${r.registry}${apiPaths.manifest(repo, ref)}`, {
     headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
   });
   return { status: res.status, text: await res.text() };
 }
 
 async function policyVersion(r: ClusterRegion): Promise<string> {
-  return ((await (await fetch(`${r.registry}/georeg/v1/trust/policy`)).json()) as { version: string }).version;
+  return ((await (await fetch(`${r.registry}${apiPaths.trustPolicy()}`)).json()) as { version: string }).version;
 }
 
 describe('content trust across three regions (e2e, black box)', function () {
@@ -69,7 +70,7 @@ describe('content trust across three regions (e2e, black box)', function () {
   it('skopeo cannot pull an unsigned tag from an enforcing repository in another region; it names the reason', async () => {
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/prod/app:unsigned`]);
     await until(60_000, 'the unsigned tag to reach us', async () => {
-      const res = await fetch(`${us.registry}/georeg/v1/trust/tags/prod/app/unsigned`);
+      const res = await fetch(`${us.registry}${apiPaths.trustTag('prod/app', 'unsigned')}`);
       return ((await res.json()) as { target: unknown }).target !== null;
     });
     const err = await skopeo

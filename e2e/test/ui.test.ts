@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
+import { apiPaths } from 'georeg/oci';
 
 const CHROMIUM = process.env['GEOREG_CHROMIUM'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -61,7 +62,7 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
       `docker://${eu.registry.replace('http://', '')}/demo/small:v1`,
     ]);
     await until(45_000, 'demo/small:v1 complete in every region', async () => {
-      const body = (await (await fetch(`${us.registry}/georeg/v1/where/demo/small/v1`)).json()) as WhereBody;
+      const body = (await (await fetch(`${us.registry}${apiPaths.where('demo/small', 'v1')}`)).json()) as WhereBody;
       digest = body.regions[0]?.digest ?? '';
       return body.regions.length === 3 && body.regions.every((r) => r.state === 'complete');
     });
@@ -91,7 +92,7 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
   });
 
   it('loads with a strict CSP and shows this region and the two it replicates from, with health, live', async () => {
-    const res = await page.goto(`${us.registry}/georeg/ui`);
+    const res = await page.goto(`${us.registry}${apiPaths.ui()}`);
     assert.equal(res?.status(), 200);
     assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     await page.waitForSelector('#regions .card[data-region="ap"]');
@@ -181,7 +182,7 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
 
   it('shows a region whose last contact failed as unhealthy, one that is down as down, and a lost node as such', async () => {
     // The cluster stays up; the browser is handed a status with a failing peer, then no answer.
-    const snapshot = (await (await fetch(`${us.registry}/georeg/v1/replication`)).json()) as {
+    const snapshot = (await (await fetch(`${us.registry}${apiPaths.replication()}`)).json()) as {
       peers: { region: string; lastError?: string; up?: boolean }[];
     };
     for (const p of snapshot.peers) {

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { apiPaths } from 'georeg/oci';
 import { CliError, parseOptions, type Command } from '../command.js';
 
 const DEFAULT_HOSTS = 'localhost,127.0.0.1,::1';
@@ -221,7 +222,7 @@ export const certsCommand: Command = {
         'skopeo (reads CAs as *.crt from a --cert-dir):',
         `  mkdir -p certs.d && cp ${target('ca.pem')} certs.d/ca.crt`,
         `  skopeo inspect --cert-dir certs.d docker://${port}/REPO:TAG`,
-        `curl: curl --cacert ${target('ca.pem')} https://${port}/v2/`,
+        `curl: curl --cacert ${target('ca.pem')} https://${port}${apiPaths.base()}`,
         '',
       ].join('\n'),
     );

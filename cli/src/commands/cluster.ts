@@ -237,7 +237,7 @@ export const clusterCommand: Command = {
           registry: registry(r),
           replication: `127.0.0.1:${r.ports.replication}`,
           nats: `nats://127.0.0.1:${r.ports.nats}`,
-          metrics: `${registry(r)}/metrics`,
+          metrics: `${registry(r)}${apiPaths.metrics()}`,
         })),
         ...(secure && { ca: secure.caFile, admin: { user: 'admin', passwordFile: secure.adminPasswordFile } }),
       };
