@@ -35,7 +35,9 @@ export interface Config {
    * `tlsCert` to the peers it copies from. With `redirect`, a GET of a blob
    * this region does not hold yet answers 307 to a peer region that holds it
    * (at the peer's publicUrl), with an URL signed for that repository and
-   * digest when auth is on, valid `redirectTtlSeconds`. Events are applied
+   * digest when auth is on, valid `redirectTtlSeconds`. With `fetchThrough`, a
+   * GET or HEAD of a manifest or tag this region does not hold yet copies it
+   * from a peer that does, then answers. Events are applied
    * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
    * (one repository's always in order). With `external`, no replicator runs
    * in the node: it serves its storage on `<data>/replication/store.sock` to a
@@ -50,6 +52,7 @@ export interface Config {
     tlsKey: string;
     redirect: boolean;
     redirectTtlSeconds: number;
+    fetchThrough: boolean;
     concurrencyPerPeer: number;
     concurrency: number;
     external: boolean;
@@ -105,6 +108,7 @@ export const defaultConfig: Config = {
     tlsKey: '',
     redirect: true,
     redirectTtlSeconds: 60,
+    fetchThrough: true,
     concurrencyPerPeer: 8,
     concurrency: 16,
     external: false,

@@ -12,6 +12,13 @@ export { HybridClock, compareHlc, type HlcTimestamp } from './hlc.js';
 export { changeOrder, type ChangeOrder } from './events/change-order.js';
 export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
 export { natsAuth } from './events/nats-auth.js';
-export { toState, type ReplicationStatusSource, type NodeStatusSnapshot, type NodeStatus, type RegionLocation } from './status.js';
+export {
+  toState,
+  type FetchOutcome,
+  type ReplicationStatusSource,
+  type NodeStatusSnapshot,
+  type NodeStatus,
+  type RegionLocation,
+} from './status.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';
 export type { UserView } from './auth/identities.js';

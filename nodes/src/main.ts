@@ -28,6 +28,7 @@ import { OutboxPublisher } from './events/publisher.js';
 import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';
 import { BlobRedirects } from './http/blob-redirect.js';
+import { ManifestFetchThrough } from './http/fetch-through.js';
 
 export interface RunningNode {
   registry: Registry;
@@ -120,7 +121,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     throw e;
   }
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth) : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects), {
+  const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log) : undefined;
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough), {
     accessLog: config.log.access,
     log,
     metrics,

@@ -31,6 +31,17 @@ export interface ReplicationStatusSource {
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
   /** The public URL of a peer region that holds blob `digest` in `repository`, if one that is up does. */
   findBlob(repository: string, digest: string): Promise<string | undefined>;
+  /** Copy `reference` of `repository` here from a peer region that holds it completely, if one does. */
+  fetch(repository: string, reference: Reference): Promise<FetchOutcome>;
+}
+
+/** What a fetch-through did: whether a peer held the content (and which), and the peers that could not be asked. */
+export interface FetchOutcome {
+  fetched: boolean;
+  from?: string;
+  unreachable: string[];
+  /** A holder was found but the copy failed: why, and whether trying again may help (not for content corrupt there). */
+  failed?: { reason: string; retry: boolean };
 }
 
 export interface NodeStatusSnapshot {

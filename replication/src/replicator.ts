@@ -11,11 +11,13 @@ import {
   type NatsConnection,
 } from 'nats';
 import { Action, Event, type PeerStatus } from 'georeg/proto';
-import { eventStream, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
+import { eventStream, type FetchOutcome, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
+import type { Reference } from 'georeg/oci';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
+import { FetchThrough } from './fetch-through.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
 
@@ -128,6 +130,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly copier: Copier;
   private readonly clients: PeerClient[];
   private readonly queries: PeerQueries;
+  private readonly fetching: FetchThrough;
   readonly state = new Map<string, PeerState>();
   private stopped = false;
   private readonly total: Slots;
@@ -142,6 +145,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     this.queries = new PeerQueries(this.clients, (region) => this.state.get(region)?.up === true);
+    this.fetching = new FetchThrough(this.clients, (region) => this.state.get(region)?.up === true, this.copier);
     for (const p of opts.peers)
       this.state.set(p.region, {
         region: p.region,
@@ -488,6 +492,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   findBlob(repository: string, digest: string): Promise<string | undefined> {
     return this.queries.findBlob(repository, digest);
+  }
+
+  fetch(repository: string, reference: Reference): Promise<FetchOutcome> {
+    return this.fetching.fetch(repository, reference);
   }
 
   /** Seconds since the event at sequence `seq` of `peer`'s stream was stamped. */

@@ -1,8 +1,12 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { PeerStatus } from 'georeg/proto';
-import type { Peer, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
+import type { FetchOutcome, Peer, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
+import type { Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
+import { FetchThrough } from './fetch-through.js';
+import { Copier } from './copier.js';
+import type { RegionStore } from './region-store.js';
 import type { ReportedStatus } from './store-server.js';
 
 /** A status report this old says nothing of now: the replicate process is down or stuck. */
@@ -18,17 +22,19 @@ export class ReportedReplication implements ReplicationStatusSource {
   #last?: ReportedStatus;
   readonly #clients: PeerClient[];
   readonly #queries: PeerQueries;
+  readonly #fetching: FetchThrough;
 
   constructor(
     private readonly configured: Peer[],
+    /** The node's own region store: content fetched through for a client is written here, in the node's process. */
+    store: RegionStore,
     channel?: ChannelCredentials,
     private readonly now: () => number = Date.now,
   ) {
     this.#clients = configured.map((p) => new PeerClient(p.region, p.address, channel));
-    this.#queries = new PeerQueries(
-      this.#clients,
-      (region) => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh(),
-    );
+    const isUp = (region: string): boolean => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh();
+    this.#queries = new PeerQueries(this.#clients, isUp);
+    this.#fetching = new FetchThrough(this.#clients, isUp, new Copier(store));
   }
 
   report(status: ReportedStatus): void {
@@ -59,6 +65,10 @@ export class ReportedReplication implements ReplicationStatusSource {
 
   findBlob(repository: string, digest: string): Promise<string | undefined> {
     return this.#queries.findBlob(repository, digest);
+  }
+
+  fetch(repository: string, reference: Reference): Promise<FetchOutcome> {
+    return this.#fetching.fetch(repository, reference);
   }
 
   close(): void {

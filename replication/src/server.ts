@@ -3,7 +3,14 @@ import { finished } from 'node:stream/promises';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import { ReplicationDefinition } from './blob-chunks.js';
-import { type BlobChunk, type PeerStatus, type ReadBlobRequest, type ReplicationServer, type StatusReply } from 'georeg/proto';
+import {
+  type BlobChunk,
+  type PeerStatus,
+  type ReadBlobRequest,
+  type ReplicationServer,
+  type StatusReply,
+  type StatusRequest,
+} from 'georeg/proto';
 import type { Registry, Logger } from 'georeg/nodes';
 import { isOciError, parseDigest, parseName, parseReference } from 'georeg/oci';
 
@@ -107,7 +114,10 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       const { items, more } = await registry.listing.repositories({ last: req.after || undefined, n: pageSize(req.limit) });
       return { names: items, more };
     }),
-    status: unary(log, async (): Promise<StatusReply> => ({ region: opts.region, peers: (await opts.status?.())?.peers ?? [] })),
+    status: unary(log, async (req: StatusRequest): Promise<StatusReply> => ({
+      region: opts.region,
+      peers: req.probe ? [] : ((await opts.status?.())?.peers ?? []),
+    })),
     listIdentities: unary(log, async () => {
       const identities = [];
       for await (const r of registry.identities.records()) identities.push({ key: r.key, record: r.record, timestamp: r.clock });
@@ -127,8 +137,12 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       }
     }),
     locate: unary(log, async (req: { repository: string; reference: string }) => {
-      const where = await registry.replication.locate(parseName(req.repository), parseReference(req.reference));
-      return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing };
+      const repo = parseName(req.repository);
+      const ref = parseReference(req.reference);
+      // A tag is read with its clock and located by that digest: a region fetching it through gets the pair as one change.
+      const held = ref.tag === undefined ? undefined : await registry.replication.tag(repo, ref.tag);
+      const where = await registry.replication.locate(repo, held?.digest ? { digest: held.digest, tag: undefined } : ref);
+      return { region: opts.region, digest: where.digest ?? '', complete: where.complete, missing: where.missing, timestamp: held?.clock };
     }),
   };
 }

@@ -167,8 +167,10 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
       [['v3', image.digest]],
     );
     assert.equal(second.more, false);
-    const st = await call<StatusRequest, StatusReply>(client.status.bind(client), {});
+    const st = await call<StatusRequest, StatusReply>(client.status.bind(client), { probe: false });
     assert.equal(st.region, 'eu');
+    const probe = await call<StatusRequest, StatusReply>(client.status.bind(client), { probe: true });
+    assert.deepEqual(probe, { region: 'eu', peers: [] }, 'a health probe is answered without the status');
   });
 });
 

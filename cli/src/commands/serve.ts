@@ -108,7 +108,7 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
   const peers = parsePeers(config.replication.peers);
   const local = new LocalRegionStore(node.registry, node.clock);
   if (config.replication.external) {
-    const reported = new ReportedReplication(peers, tls.client);
+    const reported = new ReportedReplication(peers, local, tls.client);
     const store = await startRegionStoreServer(local, regionStoreSocket(config), log, (r) => reported.report(r));
     node.status.replication = reported;
     return async () => {

@@ -1,6 +1,6 @@
 import { type Digest, type Reference, parseManifest, type ParsedManifest } from 'georeg/oci';
 import { StaleTagChange, type WriteOptions } from '../meta/store.js';
-import type { HlcTimestamp } from '../hlc.js';
+import { compareHlc, type HlcTimestamp } from '../hlc.js';
 import { changeOrder } from '../events/change-order.js';
 import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
@@ -42,9 +42,20 @@ export class Replication {
     return (await this.stores.meta.getBlobLink(repo, digest)) !== undefined;
   }
 
+  /**
+   * A tag's digest with the clock of the change that put it there. Both are written in one batch
+   * but read apart, so the digest is read between two reads of the clock and taken when they agree
+   * (every change has a new clock): a peer handed a digest with a newer change's clock would take
+   * that change's own event for a replay and keep the wrong image.
+   */
   async tag(repo: string, tag: string): Promise<TagState> {
-    const [digest, clock] = await Promise.all([this.stores.meta.getTag(repo, tag), this.stores.meta.getTagClock(repo, tag)]);
-    return { digest, clock };
+    const { meta } = this.stores;
+    for (let clock = await meta.getTagClock(repo, tag); ;) {
+      const digest = await meta.getTag(repo, tag);
+      const after = await meta.getTagClock(repo, tag);
+      if (clock === after || (clock && after && compareHlc(clock, after) === 0)) return { digest, clock };
+      clock = after;
+    }
   }
 
   /** Store a manifest whose blobs and children are here already; `parsed` is its body as the copier parsed it. */

@@ -52,6 +52,7 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
     const source: ReplicationStatusSource = {
       peers: async () => [],
       locate: async () => [],
+      fetch: async () => ({ fetched: false, unreachable: [] }),
       findBlob: async (repo, d) => {
         asked.push(`${repo}@${d}`);
         return (

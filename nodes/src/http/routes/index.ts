@@ -15,6 +15,7 @@ import { oauthRoutes } from './oauth.js';
 import { identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
 import type { BlobRedirects } from '../blob-redirect.js';
+import type { ManifestFetchThrough } from '../fetch-through.js';
 
 /** With authentication on, every handler runs only after the caller is authorised for what its route declares it needs. */
 function protect(route: Route, auth: AuthService): Route {
@@ -41,10 +42,11 @@ export function registryRoutes(
   metrics: NodeMetrics,
   auth?: AuthService,
   redirects?: BlobRedirects,
+  fetchThrough?: ManifestFetchThrough,
 ): Route[] {
   const routes = [
     baseRoute(),
-    manifestRoutes(registry),
+    manifestRoutes(registry, fetchThrough),
     ...uploadRoutes(registry),
     ...blobRoutes(registry, redirects),
     ...listingRoutes(registry),

@@ -3,6 +3,7 @@ import type { Registry } from '../../registry/registry.js';
 import { readLimited } from '../body.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
+import type { ManifestFetchThrough } from '../fetch-through.js';
 
 /**
  * Manifests are answered with exactly the stored bytes and their stored media
@@ -10,7 +11,7 @@ import type { Route } from '../router.js';
  * client that cannot use the type it gets fails visibly rather than receiving a
  * 404 for content that exists.
  */
-export function manifestRoutes(registry: Registry): Route {
+export function manifestRoutes(registry: Registry, fetchThrough?: ManifestFetchThrough): Route {
   const manifests = registry.manifests;
   return {
     name: 'manifests',
@@ -20,7 +21,8 @@ export function manifestRoutes(registry: Registry): Route {
         access: needs.pull,
         async handler(ctx) {
           const ref = lookupReference(ctx.param(1));
-          const { record, bytes } = await manifests.get(ctx.name, ref);
+          const get = () => manifests.get(ctx.name, ref);
+          const { record, bytes } = await (fetchThrough ? fetchThrough.read(ctx.name, ref, get) : get());
           const checking = registry.trust.check(ctx.name, ref, record, bytes);
           if (checking) await checking;
           const etag = `"${record.digest}"`;

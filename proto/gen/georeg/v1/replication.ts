@@ -78,6 +78,11 @@ export interface Location {
   complete: boolean;
   /** Digests the manifest needs that this region does not have yet. */
   missing: string[];
+  /**
+   * For a tag: the clock of the change that put it here, so a region fetching it through orders it
+   * as replication would (absent from a previous release).
+   */
+  timestamp?: Hlc | undefined;
 }
 
 export interface ReadBlobRequest {
@@ -146,6 +151,11 @@ export interface RepositoryPage {
 }
 
 export interface StatusRequest {
+  /**
+   * A health probe: answer the region only, without asking replication for its peers (which may
+   * wait on JetStream), so the round trip measures the network. A previous release ignores it.
+   */
+  probe: boolean;
 }
 
 export interface StatusReply {
@@ -791,7 +801,7 @@ export const LocateRequest: MessageFns<LocateRequest> = {
 };
 
 function createBaseLocation(): Location {
-  return { region: "", digest: "", complete: false, missing: [] };
+  return { region: "", digest: "", complete: false, missing: [], timestamp: undefined };
 }
 
 export const Location: MessageFns<Location> = {
@@ -807,6 +817,9 @@ export const Location: MessageFns<Location> = {
     }
     for (const v of message.missing) {
       writer.uint32(34).string(v!);
+    }
+    if (message.timestamp !== undefined) {
+      Hlc.encode(message.timestamp, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -856,6 +869,14 @@ export const Location: MessageFns<Location> = {
             message.missing.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.timestamp = Hlc.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -874,6 +895,7 @@ export const Location: MessageFns<Location> = {
       digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
       complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
       missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => globalThis.String(e)) : [],
+      timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
     };
   },
 
@@ -891,6 +913,9 @@ export const Location: MessageFns<Location> = {
     if (message.missing?.length) {
       obj.missing = message.missing;
     }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = Hlc.toJSON(message.timestamp);
+    }
     return obj;
   },
 
@@ -903,6 +928,9 @@ export const Location: MessageFns<Location> = {
     message.digest = object.digest ?? "";
     message.complete = object.complete ?? false;
     message.missing = object.missing?.map((e) => e) || [];
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Hlc.fromPartial(object.timestamp)
+      : undefined;
     return message;
   },
 };
@@ -1831,11 +1859,14 @@ export const RepositoryPage: MessageFns<RepositoryPage> = {
 };
 
 function createBaseStatusRequest(): StatusRequest {
-  return {};
+  return { probe: false };
 }
 
 export const StatusRequest: MessageFns<StatusRequest> = {
-  encode(_: StatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: StatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.probe !== false) {
+      writer.uint32(8).bool(message.probe);
+    }
     return writer;
   },
 
@@ -1852,6 +1883,14 @@ export const StatusRequest: MessageFns<StatusRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.probe = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1864,20 +1903,24 @@ export const StatusRequest: MessageFns<StatusRequest> = {
     }
   },
 
-  fromJSON(_: any): StatusRequest {
-    return {};
+  fromJSON(object: any): StatusRequest {
+    return { probe: isSet(object.probe) ? globalThis.Boolean(object.probe) : false };
   },
 
-  toJSON(_: StatusRequest): unknown {
+  toJSON(message: StatusRequest): unknown {
     const obj: any = {};
+    if (message.probe !== false) {
+      obj.probe = message.probe;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<StatusRequest>, I>>(base?: I): StatusRequest {
     return StatusRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<StatusRequest>, I>>(_: I): StatusRequest {
+  fromPartial<I extends Exact<DeepPartial<StatusRequest>, I>>(object: I): StatusRequest {
     const message = createBaseStatusRequest();
+    message.probe = object.probe ?? false;
     return message;
   },
 };

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { silentLogger } from 'georeg/nodes';
+import { TestNats } from 'georeg/nodes/testing';
+import { apiPaths, type Reference } from 'georeg/oci';
+import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
+import { Replicator } from '../src/replicator.js';
+import { LocalRegionStore } from '../src/region-store.js';
+import { node, pushImage, sha256, type Node } from './support.js';
+
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+async function get(base: string, path: string, method = 'GET'): Promise<{ status: number; body: Buffer; json: unknown }> {
+  const res = await fetch(`${base}${path}`, { method, headers: { Accept: MANIFEST } });
+  const body = Buffer.from(await res.arrayBuffer());
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body, json };
+}
+
+/**
+ * eu publishes its events to a NATS server of its own that us does not reach, so nothing eu holds
+ * reaches us but by fetch-through: us's anti-entropy runs once, at start, before anything is pushed.
+ */
+describe('fetch-through: a manifest or tag us does not hold yet is copied from eu, not a 404', function () {
+  this.timeout(30_000);
+  let nats: TestNats;
+  let euNats: TestNats;
+  let eu: Node;
+  let us: Node;
+  let euServer: RunningReplicationServer;
+  let replicator: Replicator;
+  /** What eu located for its peers. */
+  const asked: string[] = [];
+
+  before(async () => {
+    nats = await TestNats.start();
+    euNats = await TestNats.start();
+    eu = await node({ region: 'eu', nats: { url: euNats.url } });
+    euServer = await startReplicationServer(eu.registry, { host: '127.0.0.1', port: 0 }, { region: 'eu', log: silentLogger });
+    const locate = eu.registry.replication.locate.bind(eu.registry.replication);
+    eu.registry.replication.locate = (repo: string, ref: Reference) => (asked.push(`${repo}:${ref.digest ?? ref.tag}`), locate(repo, ref));
+    us = await node({ region: 'us', nats: { url: nats.url } });
+    replicator = new Replicator({
+      region: 'us',
+      natsUrl: nats.url,
+      peers: [{ region: 'eu', address: `127.0.0.1:${euServer.port}` }],
+      store: new LocalRegionStore(us.registry, us.clock),
+      log: silentLogger,
+      antiEntropyMs: 0,
+      maxBackoffMs: 300,
+      probeMs: 100,
+    });
+    const started = once(replicator, 'repaired');
+    await replicator.start();
+    us.status.replication = replicator;
+    await started;
+  });
+  after(async () => {
+    await replicator?.stop();
+    await euServer?.close();
+    await us?.close();
+    await eu?.close();
+    await nats?.destroy();
+    await euNats?.destroy();
+  });
+
+  it('serves a tag pushed only to eu, byte-identical, with its blobs now held here', async () => {
+    const layer = randomBytes(300_000);
+    const img = await pushImage(eu.url, 'team/app', 'v1', layer);
+    const got = await get(us.url, apiPaths.manifest('team/app', 'v1'));
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, img.manifest);
+    const blob = await get(us.url, apiPaths.blob('team/app', img.layer));
+    assert.equal(blob.status, 200, 'the layer is here, not redirected');
+    assert.equal(sha256(blob.body), img.layer);
+    assert.equal((await us.registry.replication.tag('team/app', 'v1')).digest, img.digest, 'the tag is stored here');
+  });
+
+  it('answers a HEAD by digest the same way', async () => {
+    const img = await pushImage(eu.url, 'team/app', 'v2', randomBytes(1000));
+    const head = await fetch(`${us.url}${apiPaths.manifest('team/app', img.digest)}`, { method: 'HEAD', headers: { Accept: MANIFEST } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('docker-content-digest'), img.digest);
+  });
+
+  it('asks eu once for many requests at once', async () => {
+    const img = await pushImage(eu.url, 'team/app', 'v3', randomBytes(200_000));
+    asked.length = 0;
+    const all = await Promise.all(Array.from({ length: 8 }, () => get(us.url, apiPaths.manifest('team/app', 'v3'))));
+    assert.deepEqual(
+      all.map((r) => r.status),
+      Array(8).fill(200),
+    );
+    assert.ok(all.every((r) => r.body.equals(img.manifest)));
+    assert.deepEqual(asked, [`team/app:${img.digest}`], 'one Locate (eu resolves the tag, then locates its digest)');
+  });
+
+  it('answers 404 MANIFEST_UNKNOWN for what no region holds', async () => {
+    const got = await get(us.url, apiPaths.manifest('team/app', 'nowhere'));
+    assert.equal(got.status, 404);
+    assert.equal((got.json as { errors: { code: string }[] }).errors[0]?.code, 'MANIFEST_UNKNOWN');
+  });
+
+  it('does not bring back a tag deleted here after eu last wrote it', async () => {
+    await pushImage(eu.url, 'team/app', 'old', randomBytes(1000));
+    await pushImage(us.url, 'team/app', 'old', randomBytes(1000));
+    const del = await fetch(`${us.url}${apiPaths.manifest('team/app', 'old')}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    assert.equal((await get(us.url, apiPaths.manifest('team/app', 'old'))).status, 404);
+    assert.equal((await us.registry.replication.tag('team/app', 'old')).digest, undefined);
+  });
+
+  it('serves a tag held here as held: fetch-through fills only what is missing (replication brings later moves)', async () => {
+    const here = await pushImage(us.url, 'team/app', 'both', randomBytes(1000));
+    await pushImage(eu.url, 'team/app', 'both', randomBytes(1000));
+    const got = await get(us.url, apiPaths.manifest('team/app', 'both'));
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, here.manifest);
+  });
+
+  it('names eu in the 404 when eu cannot be asked', async () => {
+    await euServer.close();
+    for (let up = true; up;) [, up] = (await once(replicator, 'probed')) as [string, boolean];
+    const got = await get(us.url, apiPaths.manifest('team/app', 'gone'));
+    assert.equal(got.status, 404);
+    const error = (got.json as { errors: { code: string; message: string; detail: unknown }[] }).errors[0];
+    assert.equal(error?.code, 'MANIFEST_UNKNOWN');
+    assert.deepEqual(error?.detail, { unreachable: ['eu'] });
+    assert.match(error?.message ?? '', /eu could not be asked/);
+  });
+});
