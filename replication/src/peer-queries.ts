@@ -23,16 +23,23 @@ export class PeerQueries {
     );
   }
 
-  /** The public URL of a peer region that is up and holds `digest` in `repository` (the first to say so), if any. */
-  findBlob(repository: string, digest: string): Promise<string | undefined> {
-    const asks = this.clients
-      .filter((peer) => this.isUp(peer.region))
-      .map(async (peer) => {
-        const stat = await peer.statBlob(repository, digest);
-        // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
-        if (!stat.present || !isOriginUrl(stat.url)) throw new Error(`not at ${peer.region}`);
-        return stat.url;
-      });
-    return Promise.any(asks).catch(() => undefined);
+  /**
+   * The public URL of the nearest peer region (lowest smoothed probe round trip) that is up and
+   * holds `digest` in `repository`, if any: every such peer is asked at once.
+   */
+  async findBlob(repository: string, digest: string): Promise<string | undefined> {
+    const holders = await Promise.all(
+      this.clients
+        .filter((peer) => this.isUp(peer.region))
+        .map(async (peer) => {
+          const stat = await peer.statBlob(repository, digest).catch(() => undefined);
+          // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
+          return stat?.present && isOriginUrl(stat.url) ? { url: stat.url, rtt: peer.rttMs ?? Number.MAX_VALUE } : undefined;
+        }),
+    );
+    return holders
+      .filter((h) => h !== undefined)
+      .sort((a, b) => a.rtt - b.rtt)
+      .at(0)?.url;
   }
 }
