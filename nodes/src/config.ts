@@ -9,8 +9,12 @@ export interface Config {
   tls: { cert: string; key: string };
   /** Allow plain HTTP on a non-loopback listen address (without it, such a node needs tls). */
   insecureHttp: boolean;
-  /** `allow`: comma-separated CIDRs (IPv4, IPv6) of the clients served; others get 403 DENIED. Empty: everyone. */
-  network: { allow: string };
+  /**
+   * `allow`: comma-separated CIDRs (IPv4, IPv6) of the clients served; others get 403 DENIED. Empty: everyone.
+   * `placement`: `CIDR=region,...`, the region each client range belongs to (blob GETs from a client placed
+   * in another region go there when it holds the blob). Empty: clients are served where they ask.
+   */
+  network: { allow: string; placement: string };
   /** This node's region id: [a-z0-9-], unique in the cluster. */
   region: string;
   /**
@@ -95,7 +99,7 @@ export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   tls: { cert: '', key: '' },
   insecureHttp: false,
-  network: { allow: '' },
+  network: { allow: '', placement: '' },
   region: 'local',
   publicUrl: '',
   nats: { url: '', user: '', passwordFile: '' },

@@ -4,7 +4,7 @@ import { OciError } from 'georeg/oci';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { ConfigError, parseListen, type Config } from './config.js';
+import { ConfigError, parseListen, parsePeers, type Config } from './config.js';
 import type { Logger } from './log.js';
 import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
@@ -29,6 +29,7 @@ import { NodeStatus } from './status.js';
 import { registryRoutes } from './http/routes/index.js';
 import { BlobRedirects } from './http/blob-redirect.js';
 import { ManifestFetchThrough } from './http/fetch-through.js';
+import { Placement } from './http/placement.js';
 
 export interface RunningNode {
   registry: Registry;
@@ -98,6 +99,10 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const tls = serverTlsOptions(config); // before opening anything: a bad certificate or plain HTTP where refused stops here
   const allow = AllowList.parse(config.network.allow);
+  const placement = Placement.parse(config.network.placement, [
+    config.region,
+    ...parsePeers(config.replication.peers).map((p) => p.region),
+  ]);
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
@@ -120,7 +125,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     await registry.close();
     throw e;
   }
-  const redirects = config.replication.redirect ? new BlobRedirects(status, auth) : undefined;
+  const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement) : undefined;
   const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log) : undefined;
   const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough), {
     accessLog: config.log.access,

@@ -29,8 +29,8 @@ export interface ReplicationStatusSource {
   peers(): Promise<PeerStatus[]>;
   /** Ask every peer region whether it holds `reference` of `repository`. */
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
-  /** The public URL of a peer region that holds blob `digest` in `repository`, if one that is up does. */
-  findBlob(repository: string, digest: string): Promise<string | undefined>;
+  /** The public URL of the nearest peer region that is up and holds blob `digest` in `repository` (only `region`, when named). */
+  findBlob(repository: string, digest: string, region?: string): Promise<string | undefined>;
   /** Copy `reference` of `repository` here from a peer region that holds it completely, if one does. */
   fetch(repository: string, reference: Reference): Promise<FetchOutcome>;
 }

@@ -25,12 +25,12 @@ export class PeerQueries {
 
   /**
    * The public URL of the nearest peer region (lowest smoothed probe round trip) that is up and
-   * holds `digest` in `repository`, if any: every such peer is asked at once.
+   * holds `digest` in `repository`, if any: every such peer is asked at once (only `region`, when named).
    */
-  async findBlob(repository: string, digest: string): Promise<string | undefined> {
+  async findBlob(repository: string, digest: string, region?: string): Promise<string | undefined> {
     const holders = await Promise.all(
       this.clients
-        .filter((peer) => this.isUp(peer.region))
+        .filter((peer) => this.isUp(peer.region) && (region === undefined || peer.region === region))
         .map(async (peer) => {
           const stat = await peer.statBlob(repository, digest).catch(() => undefined);
           // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.

@@ -490,8 +490,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     return this.queries.locate(repository, reference);
   }
 
-  findBlob(repository: string, digest: string): Promise<string | undefined> {
-    return this.queries.findBlob(repository, digest);
+  findBlob(repository: string, digest: string, region?: string): Promise<string | undefined> {
+    return this.queries.findBlob(repository, digest, region);
   }
 
   fetch(repository: string, reference: Reference): Promise<FetchOutcome> {

@@ -10,7 +10,13 @@ export interface Node extends RunningNode {
 
 /** A registry node on a free port, data in a temp dir removed by close(). */
 export async function node(
-  overrides: { region?: string; nats?: Partial<Config['nats']>; storage?: Partial<Config['storage']> } = {},
+  overrides: {
+    region?: string;
+    nats?: Partial<Config['nats']>;
+    storage?: Partial<Config['storage']>;
+    network?: Partial<Config['network']>;
+    replication?: Partial<Config['replication']>;
+  } = {},
 ): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), 'georeg-repl-'));
   const base = structuredClone(defaultConfig);
@@ -19,6 +25,8 @@ export async function node(
     region: overrides.region ?? base.region,
     nats: { ...base.nats, ...overrides.nats },
     storage: { ...base.storage, ...overrides.storage },
+    network: { ...base.network, ...overrides.network },
+    replication: { ...base.replication, ...overrides.replication },
     listen: '127.0.0.1:0',
     data: dir,
     log: { level: 'error', access: false },

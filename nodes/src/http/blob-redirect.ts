@@ -2,6 +2,7 @@ import type { AuthService } from '../auth/service.js';
 import { apiPaths, type Digest } from 'georeg/oci';
 import type { NodeStatus } from '../status.js';
 import { Lru } from '../lru.js';
+import type { Placement } from './placement.js';
 
 /** How long a blob no peer holds is not asked about again. */
 const MISS_MS = 2000;
@@ -20,13 +21,25 @@ export class BlobRedirects {
   constructor(
     private readonly status: NodeStatus,
     private readonly auth?: AuthService,
+    private readonly placement?: Placement,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async location(repo: string, digest: Digest): Promise<string | undefined> {
-    const key = `${repo}@${digest}`;
+  /**
+   * Where a GET from a client at `address` goes when placement puts it in another region and that
+   * region holds the blob; undefined (served here) otherwise, decided without a call for a client
+   * placed here or nowhere.
+   */
+  async placed(address: string | undefined, repo: string, digest: Digest): Promise<string | undefined> {
+    const home = this.placement?.regionOf(address);
+    return home === undefined || home === this.status.region ? undefined : this.location(repo, digest, home);
+  }
+
+  /** A region holding the blob (the nearest, or only `region`), as a URL for the client; undefined when none does. */
+  async location(repo: string, digest: Digest, region?: string): Promise<string | undefined> {
+    const key = `${region ?? ''}@${repo}@${digest}`;
     if ((this.#misses.get(key) ?? 0) > this.now()) return undefined;
-    const base = await this.status.replication?.findBlob(repo, digest);
+    const base = await this.status.replication?.findBlob(repo, digest, region);
     if (!base) {
       this.#misses.set(key, this.now() + MISS_MS);
       return undefined;

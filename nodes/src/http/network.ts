@@ -16,6 +16,8 @@ type Words = [number, number, number, number];
 export interface Cidr {
   /** As written, for messages. */
   text: string;
+  /** The prefix length in the 128-bit space (an IPv4 /24 is 120): longer is more specific. */
+  readonly bits: number;
   /** The block's first address. */
   readonly base: Words;
   readonly mask: Words;
@@ -78,10 +80,11 @@ export function parseCidr(text: string): Cidr {
     return n === 0 ? 0 : (0xffffffff << (32 - n)) | 0;
   }) as Words;
   const base = words.map((w, i) => w & (mask[i] as number)) as Words;
-  return { text: t, base, mask };
+  return { text: t, bits, base, mask };
 }
 
-function contains(c: Cidr, a: Words): boolean {
+/** Whether `a` (from parseAddress) lies in the block. */
+export function contains(c: Cidr, a: Words): boolean {
   return (
     (a[0] & c.mask[0]) === c.base[0] &&
     (a[1] & c.mask[1]) === c.base[1] &&

@@ -18,6 +18,13 @@ const SMALL_BLOB = 1024 * 1024;
  */
 export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route[] {
   const found = async (ctx: Ctx, digest: Digest, redirect: boolean): Promise<number | undefined> => {
+    const placed =
+      redirect && ctx.req.method === 'GET' ? await redirects?.placed(ctx.req.socket.remoteAddress, ctx.name, digest) : undefined;
+    if (placed) {
+      ctx.log.debug('blob GET sent to the region its client is placed in', { reqId: ctx.id, digest, to: placed.replace(/\?.*$/, '') });
+      ctx.send(307, { Location: placed, 'Content-Length': 0 });
+      return undefined;
+    }
     try {
       return await registry.blobs.stat(ctx.name, digest);
     } catch (err) {
