@@ -76,18 +76,22 @@ export interface PushedImage {
   layers: string[];
 }
 
-/** Push a small OCI image (config + layers) and its manifest under `ref`; `extra` fields are merged into the manifest. */
+/**
+ * Push a small OCI image (config + layers) and its manifest under `ref`; `extra` fields are merged into the manifest.
+ * `base` may name two registries, one for the blobs and one for the manifest (a push split across regions).
+ */
 export async function pushImage(
-  base: string,
+  base: string | { blobs: string; manifest: string },
   repo: string,
   ref: string,
   layers: (Buffer | string)[] = ['layer-' + Math.random()],
   extra: Record<string, unknown> = {},
 ): Promise<PushedImage> {
   const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
-  const configDigest = await pushBlob(base, repo, config);
+  const to = typeof base === 'string' ? { blobs: base, manifest: base } : base;
+  const configDigest = await pushBlob(to.blobs, repo, config);
   const layerDigests: string[] = [];
-  for (const l of layers) layerDigests.push(await pushBlob(base, repo, l));
+  for (const l of layers) layerDigests.push(await pushBlob(to.blobs, repo, l));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -101,7 +105,7 @@ export async function pushImage(
       ...extra,
     }),
   );
-  const res = await http('PUT', `${base}${apiPaths.manifest(repo, ref)}`, {
+  const res = await http('PUT', `${to.manifest}${apiPaths.manifest(repo, ref)}`, {
     body: manifest,
     headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
   });

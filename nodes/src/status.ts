@@ -1,6 +1,6 @@
 import type { PeerStatus } from 'georeg/proto/status';
 import type { MetaStore } from './meta/store.js';
-import type { Reference } from 'georeg/oci';
+import type { ParsedManifest, Reference } from 'georeg/oci';
 import type { Registry } from './registry/registry.js';
 
 /** The state of a region's copy, from what Locate answered. */
@@ -33,6 +33,8 @@ export interface ReplicationStatusSource {
   findBlob(repository: string, digest: string, region?: string): Promise<string | undefined>;
   /** Copy `reference` of `repository` here from a peer region that holds it completely, if one does. */
   fetch(repository: string, reference: Reference): Promise<FetchOutcome>;
+  /** Copy the blobs and child manifests a manifest pushed here needs and lacks from peers that hold them in `repository`. */
+  fetchReferences(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome>;
 }
 
 /** What a fetch-through did: whether a peer held the content (and which), and the peers that could not be asked. */

@@ -1,7 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Action, type Event } from 'georeg/proto';
 import { changeOrder, type HlcTimestamp, type TagState } from 'georeg/nodes';
-import { isOciError, parseDigest, parseName, parseTag, type Digest, parseManifest } from 'georeg/oci';
+import { isOciError, parseDigest, parseName, parseTag, type Descriptor, type Digest, parseManifest, type ParsedManifest } from 'georeg/oci';
 import type { RegionStore } from './region-store.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -199,6 +199,30 @@ export class Copier {
       await this.store.putManifest(repo, digest, body, m.mediaType, parsed);
     }
     if (withReferrers) for (const r of m.referrers) await this.ensureManifest(repo, parseDigest(r), peer);
+  }
+
+  /**
+   * Copy what a manifest being pushed here needs and this region lacks (its blobs and child
+   * manifests in `repo`), each from the peer `find` names for it; one no peer holds stays missing.
+   * Returns the digests still missing and the regions copied from.
+   */
+  async ensureReferences(
+    repo: string,
+    manifest: Pick<ParsedManifest, 'blobs' | 'children'>,
+    find: (d: Descriptor, isManifest: boolean) => Promise<PeerClient | undefined>,
+  ): Promise<{ missing: Digest[]; from: Set<string> }> {
+    const missing: Digest[] = [];
+    const from = new Set<string>();
+    const copy = async (d: Descriptor, isManifest: boolean): Promise<void> => {
+      if (await (isManifest ? this.store.hasManifest(repo, d.digest) : this.store.hasBlob(repo, d.digest))) return;
+      const peer = await find(d, isManifest);
+      if (!peer) return void missing.push(d.digest);
+      await (isManifest ? this.ensureManifest(repo, d.digest, peer) : this.ensureBlob(repo, d.digest, d.size, peer));
+      from.add(peer.region);
+    };
+    await inParallel(manifest.blobs, BLOBS_AT_ONCE, (d) => copy(d, false));
+    for (const child of manifest.children) await copy(child, true);
+    return { missing, from };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { compareHlc, type FetchOutcome, type HlcTimestamp } from 'georeg/nodes';
-import type { Digest, Reference } from 'georeg/oci';
+import type { Descriptor, Digest, ParsedManifest, Reference } from 'georeg/oci';
 import type { Location } from 'georeg/proto';
 import { CorruptAtSource, type Copier } from './copier.js';
 import type { PeerClient } from './peer-client.js';
@@ -43,6 +43,34 @@ export class FetchThrough {
     return fetching;
   }
 
+  /**
+   * A push split across regions (its uploads went to a peer, its manifest here): the blobs and
+   * child manifests the manifest needs and this region lacks are copied from the nearest peer that
+   * holds each in the same repository (StatBlob and Locate check the link there, so no other
+   * repository's content is reachable). `fetched` only when nothing is missing now.
+   */
+  async references(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome> {
+    const unreachable = this.clients.filter((p) => !this.isUp(p.region)).map((p) => p.region);
+    const near = this.clients.filter((p) => this.isUp(p.region)).sort((a, b) => rtt(a) - rtt(b));
+    const holderOf = async (d: Descriptor, isManifest: boolean): Promise<PeerClient | undefined> => {
+      const holds = await Promise.all(
+        near.map((peer) =>
+          (isManifest
+            ? peer.locate(repository, d.digest, this.askMs).then((l) => l.complete)
+            : peer.statBlob(repository, d.digest).then((b) => b.present)
+          ).catch(() => false),
+        ),
+      );
+      return near[holds.indexOf(true)];
+    };
+    try {
+      const { missing, from } = await this.copier.ensureReferences(repository, manifest, holderOf);
+      return { fetched: from.size > 0 && missing.length === 0, from: [...from].join(', '), unreachable };
+    } catch (err) {
+      return { fetched: false, unreachable, failed: { reason: (err as Error).message, retry: !(err instanceof CorruptAtSource) } };
+    }
+  }
+
   async #fetch(repository: string, ref: Reference): Promise<FetchOutcome> {
     const unreachable = this.clients.filter((p) => !this.isUp(p.region)).map((p) => p.region);
     const answers = await Promise.all(
@@ -80,5 +108,7 @@ function holder(peer: PeerClient, l: Location): Holder | undefined {
 /** The newest change first, then the nearest region (lowest smoothed round trip). */
 function preferred(a: Holder, b: Holder): number {
   const newer = a.at && b.at ? compareHlc(b.at, a.at) : 0;
-  return newer || (a.peer.rttMs ?? UNMEASURED) - (b.peer.rttMs ?? UNMEASURED);
+  return newer || rtt(a.peer) - rtt(b.peer);
 }
+
+const rtt = (peer: PeerClient): number => peer.rttMs ?? UNMEASURED;

@@ -12,7 +12,7 @@ import {
 } from 'nats';
 import { Action, Event, type PeerStatus } from 'georeg/proto';
 import { eventStream, type FetchOutcome, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
-import type { Reference } from 'georeg/oci';
+import type { ParsedManifest, Reference } from 'georeg/oci';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
@@ -496,6 +496,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   fetch(repository: string, reference: Reference): Promise<FetchOutcome> {
     return this.fetching.fetch(repository, reference);
+  }
+
+  fetchReferences(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome> {
+    return this.fetching.references(repository, manifest);
   }
 
   /** Seconds since the event at sequence `seq` of `peer`'s stream was stamped. */

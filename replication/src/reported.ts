@@ -1,7 +1,7 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { PeerStatus } from 'georeg/proto';
 import type { FetchOutcome, Peer, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
-import type { Reference } from 'georeg/oci';
+import type { ParsedManifest, Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
@@ -69,6 +69,10 @@ export class ReportedReplication implements ReplicationStatusSource {
 
   fetch(repository: string, reference: Reference): Promise<FetchOutcome> {
     return this.#fetching.fetch(repository, reference);
+  }
+
+  fetchReferences(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome> {
+    return this.#fetching.references(repository, manifest);
   }
 
   close(): void {

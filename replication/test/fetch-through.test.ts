@@ -3,11 +3,12 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
-import { apiPaths, type Reference } from 'georeg/oci';
+import { apiPaths, parseDigest, type Reference } from 'georeg/oci';
+import * as shared from 'georeg/test-support';
 import { startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { Replicator } from '../src/replicator.js';
 import { LocalRegionStore } from '../src/region-store.js';
-import { node, pushImage, sha256, type Node } from './support.js';
+import { node, pushBlob, pushImage, sha256, type Node } from './support.js';
 
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -124,6 +125,32 @@ describe('fetch-through: a manifest or tag us does not hold yet is copied from e
     assert.deepEqual(got.body, here.manifest);
   });
 
+  it('takes a push split across regions: blobs uploaded to eu, the manifest put here', async () => {
+    const img = await shared.pushImage({ blobs: eu.url, manifest: us.url }, 'team/app', 'split', [randomBytes(100_000), randomBytes(5000)]);
+    const got = await get(us.url, apiPaths.manifest('team/app', 'split'));
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, img.manifest);
+    for (const layer of img.layers) assert.equal(await us.registry.replication.hasBlob('team/app', parseDigest(layer)), true);
+  });
+
+  it('refuses a manifest whose blob no region holds in that repository (not even in another one), MANIFEST_BLOB_UNKNOWN', async () => {
+    const elsewhere = await pushBlob(eu.url, 'team/other', 'in another repository');
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: elsewhere, size: 21 },
+      layers: [],
+    });
+    const res = await fetch(`${us.url}${apiPaths.manifest('team/app', 'orphan')}`, {
+      method: 'PUT',
+      body: manifest,
+      headers: { 'Content-Type': MANIFEST },
+    });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code, 'MANIFEST_BLOB_UNKNOWN');
+    assert.equal(await us.registry.replication.hasBlob('team/app', parseDigest(elsewhere)), false);
+  });
+
   it('names eu in the 404 when eu cannot be asked', async () => {
     await euServer.close();
     for (let up = true; up;) [, up] = (await once(replicator, 'probed')) as [string, boolean];
@@ -131,7 +158,7 @@ describe('fetch-through: a manifest or tag us does not hold yet is copied from e
     assert.equal(got.status, 404);
     const error = (got.json as { errors: { code: string; message: string; detail: unknown }[] }).errors[0];
     assert.equal(error?.code, 'MANIFEST_UNKNOWN');
-    assert.deepEqual(error?.detail, { unreachable: ['eu'] });
+    assert.deepEqual(error?.detail, { tag: 'gone', unreachable: ['eu'] });
     assert.match(error?.message ?? '', /eu could not be asked/);
   });
 });

@@ -1,14 +1,15 @@
-import { isOciError, oci, type Reference } from 'georeg/oci';
-import type { NodeStatus } from '../status.js';
+import { isOciError, oci, OciError, parseManifest, type Reference } from 'georeg/oci';
+import type { FetchOutcome, NodeStatus } from '../status.js';
 import type { Logger } from '../log.js';
 
 /**
- * A manifest or tag a client asks for that this region does not hold yet: instead of a 404 while
- * replication catches up, the peers are asked and the content is copied from one that holds it
- * completely (through replication's copier: verified, with its referrers, the tag under
- * last-writer-wins), then read here again, where the trust gate decides as for any content. Only
- * when no reachable region has it is it MANIFEST_UNKNOWN, whose detail names the regions that could
- * not be asked. Without a replicator in reach there is no one to ask.
+ * Content a client needs that this region does not hold yet, taken from the peers instead of
+ * failing while replication catches up: a manifest or tag to read, or what a manifest being pushed
+ * here needs (a push split across regions). The copy goes through replication's copier (verified,
+ * with its referrers, a tag under last-writer-wins), then the request is tried once more here,
+ * where the trust gate decides as for any content. Only when no reachable region has it does the
+ * request fail as before, and the error's detail names the regions that could not be asked.
+ * Without a replicator in reach there is no one to ask.
  */
 export class ManifestFetchThrough {
   constructor(
@@ -16,40 +17,59 @@ export class ManifestFetchThrough {
     private readonly log: Logger,
   ) {}
 
-  async read<T>(repository: string, ref: Reference, read: () => Promise<T>): Promise<T> {
+  /** A manifest GET or HEAD: MANIFEST_UNKNOWN here asks the peers for the reference. */
+  read<T>(repository: string, ref: Reference, read: () => Promise<T>): Promise<T> {
+    return this.#retry('MANIFEST_UNKNOWN', read, (replication) => replication.fetch(repository, ref), {
+      repository,
+      reference: ref.digest ?? ref.tag,
+    });
+  }
+
+  /** A manifest PUT: MANIFEST_BLOB_UNKNOWN here copies its missing blobs and children from the peers holding them in the repository. */
+  put<T>(repository: string, body: Buffer, contentType: string | undefined, put: () => Promise<T>): Promise<T> {
+    return this.#retry(
+      'MANIFEST_BLOB_UNKNOWN',
+      put,
+      (replication) => replication.fetchReferences(repository, parseManifest(body, contentType)),
+      {
+        repository,
+        pushed: true,
+      },
+    );
+  }
+
+  async #retry<T>(
+    kind: 'MANIFEST_UNKNOWN' | 'MANIFEST_BLOB_UNKNOWN',
+    attempt: () => Promise<T>,
+    fetch: (replication: NonNullable<NodeStatus['replication']>) => Promise<FetchOutcome>,
+    what: Record<string, unknown>,
+  ): Promise<T> {
     try {
-      return await read();
+      return await attempt();
     } catch (err) {
       const replication = this.status.replication;
-      if (!replication || !isOciError(err, 'MANIFEST_UNKNOWN')) throw err;
+      if (!replication || !isOciError(err, kind)) throw err;
       const started = performance.now();
-      const outcome = await replication.fetch(repository, ref);
-      const { failed, from } = outcome;
-      if (failed) {
-        this.log.warn('fetch-through from a peer region failed', {
-          repository,
-          reference: ref.digest ?? ref.tag,
-          from,
-          err: failed.reason,
-        });
-        if (failed.retry) throw oci('UNAVAILABLE', `${from} holds it, but copying it here failed (${failed.reason}); try again`);
-        throw oci('MANIFEST_UNKNOWN', `${err.message}; ${from} holds it, but it cannot be copied here: ${failed.reason}`, { from });
-      }
-      if (outcome.fetched) {
-        this.log.info('fetched through from a peer region', {
-          repository,
-          reference: ref.digest ?? ref.tag,
-          from: outcome.from,
-          ms: Math.round(performance.now() - started),
-        });
-        return read();
-      }
-      if (outcome.unreachable.length === 0) throw err;
-      throw oci(
-        'MANIFEST_UNKNOWN',
-        `${err.message}; not in any region that answered, and ${outcome.unreachable.join(', ')} could not be asked`,
-        { unreachable: outcome.unreachable },
-      );
+      const outcome = await fetch(replication);
+      this.#explain(err, outcome, what);
+      this.log.info('fetched through from a peer region', { ...what, from: outcome.from, ms: Math.round(performance.now() - started) });
+      return attempt();
     }
+  }
+
+  /** Returns when the content was fetched; otherwise throws what the client is told: `err`, with the peers' part. */
+  #explain(err: OciError, outcome: FetchOutcome, what: Record<string, unknown>): void {
+    const { failed, from, unreachable } = outcome;
+    if (failed) {
+      this.log.warn('fetch-through from a peer region failed', { ...what, from, err: failed.reason });
+      if (failed.retry) throw oci('UNAVAILABLE', `${from} holds it, but copying it here failed (${failed.reason}); try again`);
+      throw new OciError(err.kind, `${err.message}; ${from} holds it, but it cannot be copied here: ${failed.reason}`, { from });
+    }
+    if (outcome.fetched) return;
+    if (unreachable.length === 0) throw err;
+    throw new OciError(err.kind, `${err.message}; not in any region that answered, and ${unreachable.join(', ')} could not be asked`, {
+      ...(typeof err.detail === 'object' && err.detail),
+      unreachable,
+    });
   }
 }

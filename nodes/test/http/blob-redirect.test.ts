@@ -53,6 +53,7 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
       peers: async () => [],
       locate: async () => [],
       fetch: async () => ({ fetched: false, unreachable: [] }),
+      fetchReferences: async () => ({ fetched: false, unreachable: [] }),
       findBlob: async (repo, d) => {
         asked.push(`${repo}@${d}`);
         return (

@@ -43,7 +43,8 @@ export function manifestRoutes(registry: Registry, fetchThrough?: ManifestFetchT
           const ref = parseReference(ctx.param(1));
           const body = await readLimited(ctx.req, manifests.options.maxManifestBytes, 'MANIFEST_TOO_LARGE');
           ctx.access?.admitManifest(name, ref, body, ctx.header('content-type'));
-          const record = await manifests.put(name, ref, body, ctx.header('content-type'));
+          const put = () => manifests.put(name, ref, body, ctx.header('content-type'));
+          const record = await (fetchThrough ? fetchThrough.put(name, body, ctx.header('content-type'), put) : put());
           const headers: Record<string, string | number> = {
             Location: apiPaths.manifest(name, record.digest),
             'Docker-Content-Digest': record.digest,
