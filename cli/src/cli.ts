@@ -8,6 +8,7 @@ import { keyCommand } from './commands/key.js';
 import { signCommand } from './commands/sign.js';
 import { verifyCommand } from './commands/verify.js';
 import { policyCommand } from './commands/policy.js';
+import { regionCommand } from './commands/region.js';
 import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
 import { CliError, type Command } from './command.js';
@@ -25,6 +26,7 @@ const commands: Command[] = [
   signCommand,
   verifyCommand,
   policyCommand,
+  regionCommand,
   certsCommand,
   userCommand,
   tokenCommand,

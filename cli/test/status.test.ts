@@ -12,6 +12,7 @@ describe('georeg status and where', () => {
   it('formats per-peer replication status and per-region locations as tables', () => {
     const s = formatStatus({
       region: 'us',
+      drained: false,
       outbox: { depth: 3, published: 10 },
       peers: [
         {
@@ -29,6 +30,7 @@ describe('georeg status and where', () => {
           conflicts: 0,
           failuresByReason: {},
           up: false,
+          drained: false,
           lastError: 'UNAVAILABLE',
         },
       ],

@@ -30,6 +30,8 @@ import { registryRoutes } from './http/routes/index.js';
 import { BlobRedirects } from './http/blob-redirect.js';
 import { ManifestFetchThrough } from './http/fetch-through.js';
 import { Placement } from './http/placement.js';
+import { RegionDrain } from './drain.js';
+import { RoutingMetrics } from './routing-metrics.js';
 
 export interface RunningNode {
   registry: Registry;
@@ -115,7 +117,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     publisher.start();
   }
   const gc = gcOptions(config);
-  const status = new NodeStatus(config.region, registry, stores.meta, publisher);
+  const status = new NodeStatus(config.region, registry, stores.meta, await RegionDrain.open(stores.meta.records('routing')), publisher);
   const metrics = new NodeMetrics({ region: config.region, version: VERSION, dataDir: config.data, registry, stores, status, publisher });
   let auth;
   try {
@@ -125,8 +127,9 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     await registry.close();
     throw e;
   }
-  const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement) : undefined;
-  const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log) : undefined;
+  const routing = new RoutingMetrics(metrics.registry);
+  const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement, routing) : undefined;
+  const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log, routing) : undefined;
   const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough), {
     accessLog: config.log.access,
     log,
@@ -134,6 +137,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
     tls,
     allow,
     idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+    region: config.region,
   });
   const { host, port } = parseListen(config.listen);
   try {

@@ -291,6 +291,14 @@ export class NodeMetrics {
       (p) => (p.lastAntiEntropy ? Date.parse(p.lastAntiEntropy) / 1000 : 0),
     );
     gauge('georeg_replication_peer_up', '1 when the source region answers (probed every few seconds), else 0.', (p) => (p.up ? 1 : 0));
+    gauge(
+      'georeg_replication_peer_rtt_seconds',
+      'Round trip of the health probes to the source region, smoothed (0 until one answered): how near it is.',
+      (p) => (p.rttMs ?? 0) / 1000,
+    );
+    gauge('georeg_replication_peer_drained', '1 when the source region says it is drained (no client is sent there), else 0.', (p) =>
+      p.drained ? 1 : 0,
+    );
     counter('georeg_replication_events_applied_total', 'Events from the source region applied here.', (p) => p.applied);
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
     counter('georeg_replication_bytes_total', 'Blob bytes copied from the source region.', (p) => p.bytes);

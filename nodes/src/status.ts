@@ -13,6 +13,7 @@ export function toState(
   return complete ? { state: 'complete', digest } : { state: 'incomplete', digest, missing };
 }
 import type { OutboxPublisher } from './events/publisher.js';
+import type { RegionDrain } from './drain.js';
 
 /** Whether one region holds an artifact, as GET /georeg/v1/where reports it. */
 export interface RegionLocation {
@@ -48,6 +49,8 @@ export interface FetchOutcome {
 
 export interface NodeStatusSnapshot {
   region: string;
+  /** Out of routing: peers send no client here (georeg region drain). */
+  drained: boolean;
   outbox: { depth: number; published: number; lastError?: string } | null;
   peers: PeerStatus[];
 }
@@ -60,6 +63,8 @@ export class NodeStatus {
     readonly region: string,
     private readonly registry: Registry,
     private readonly meta: MetaStore,
+    /** Whether this region is out of routing (its peers learn it from their probes). */
+    readonly drain: RegionDrain,
     private readonly publisher?: OutboxPublisher,
   ) {}
 
@@ -75,6 +80,7 @@ export class NodeStatus {
     const p = this.publisher;
     return {
       region: this.region,
+      drained: this.drain.drained,
       outbox: p ? { depth: this.meta.outboxDepth(), published: p.published, lastError: p.lastError } : null,
       peers: (await this.replication?.peers()) ?? [],
     };

@@ -15,6 +15,7 @@ const API = {
   referrers: '/v2/<name>/referrers/<digest>',
   catalog: '/v2/_catalog',
   replication: '/georeg/v1/replication',
+  routing: '/georeg/v1/routing',
   where: '/georeg/v1/where/<name>/<reference>',
   metrics: '/metrics',
   health: '/georeg/v1/health',

@@ -46,6 +46,8 @@ export const ErrorTable = {
   /** georeg's own: an identity (user or token) request that does not validate (admin API). */
   AUTH_INVALID: { code: 'AUTH_INVALID', status: 400, message: 'identity request invalid', grpc: 'INVALID_ARGUMENT' },
   AUTH_UNKNOWN: { code: 'AUTH_UNKNOWN', status: 404, message: 'no such user or token', grpc: 'NOT_FOUND' },
+  /** georeg's own: a routing request (drain, undrain) that does not validate (admin API). */
+  ROUTING_INVALID: { code: 'ROUTING_INVALID', status: 400, message: 'routing request invalid', grpc: 'INVALID_ARGUMENT' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported', grpc: 'INVALID_ARGUMENT' },
   /** An HTTP request Node's parser refuses (bad request line or header, bad Content-Length): answered from the socket. */
   HTTP_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'malformed HTTP request', grpc: 'INVALID_ARGUMENT' },

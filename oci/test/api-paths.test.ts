@@ -16,6 +16,7 @@ const samples: { [K in ApiPath]: Parameters<(typeof apiPaths)[K]> } = {
   referrers: ['app', digest],
   catalog: [],
   replication: [],
+  routing: [],
   where: ['team/app', digest],
   metrics: [],
   health: [],

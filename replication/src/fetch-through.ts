@@ -3,11 +3,10 @@ import type { Descriptor, Digest, ParsedManifest, Reference } from 'georeg/oci';
 import type { Location } from 'georeg/proto';
 import { CorruptAtSource, type Copier } from './copier.js';
 import type { PeerClient } from './peer-client.js';
+import { nearestFirst, type HealthOf } from './peer-health.js';
 
 /** How long a client's request waits for the peers to say whether they hold what it asked for. */
 const ASK_MS = 2000;
-/** The round trip taken for a peer not measured yet: after every measured one. */
-const UNMEASURED = 60_000;
 
 interface Holder {
   peer: PeerClient;
@@ -28,8 +27,8 @@ export class FetchThrough {
 
   constructor(
     private readonly clients: PeerClient[],
-    /** Whether a peer answered its last health probe: one that did not is not waited for. */
-    private readonly isUp: (region: string) => boolean,
+    /** A peer that failed its last health probe is not waited for; a drained one is still a source. */
+    private readonly health: HealthOf,
     private readonly copier: Copier,
     private readonly askMs = ASK_MS,
   ) {}
@@ -50,8 +49,11 @@ export class FetchThrough {
    * repository's content is reachable). `fetched` only when nothing is missing now.
    */
   async references(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome> {
-    const unreachable = this.clients.filter((p) => !this.isUp(p.region)).map((p) => p.region);
-    const near = this.clients.filter((p) => this.isUp(p.region)).sort((a, b) => rtt(a) - rtt(b));
+    const unreachable = this.clients.filter((p) => !this.health(p.region).up).map((p) => p.region);
+    const near = nearestFirst(
+      this.clients.filter((p) => this.health(p.region).up),
+      this.health,
+    );
     const holderOf = async (d: Descriptor, isManifest: boolean): Promise<PeerClient | undefined> => {
       const holds = await Promise.all(
         near.map((peer) =>
@@ -72,18 +74,19 @@ export class FetchThrough {
   }
 
   async #fetch(repository: string, ref: Reference): Promise<FetchOutcome> {
-    const unreachable = this.clients.filter((p) => !this.isUp(p.region)).map((p) => p.region);
+    const unreachable = this.clients.filter((p) => !this.health(p.region).up).map((p) => p.region);
     const answers = await Promise.all(
-      this.clients
-        .filter((p) => this.isUp(p.region))
-        .map((peer) =>
-          peer.locate(repository, ref.digest ?? ref.tag, this.askMs).then(
-            (l) => holder(peer, l),
-            () => (unreachable.push(peer.region), undefined),
-          ),
+      nearestFirst(
+        this.clients.filter((p) => this.health(p.region).up),
+        this.health,
+      ).map((peer) =>
+        peer.locate(repository, ref.digest ?? ref.tag, this.askMs).then(
+          (l) => holder(peer, l),
+          () => (unreachable.push(peer.region), undefined),
         ),
+      ),
     );
-    const best = answers.filter((h): h is Holder => h !== undefined).sort(preferred)[0];
+    const best = answers.filter((h): h is Holder => h !== undefined).sort(newestFirst)[0];
     if (!best) return { fetched: false, unreachable };
     const from = best.peer.region;
     try {
@@ -105,10 +108,7 @@ function holder(peer: PeerClient, l: Location): Holder | undefined {
   return l.complete && l.digest ? { peer, digest: l.digest as Digest, at: l.timestamp } : undefined;
 }
 
-/** The newest change first, then the nearest region (lowest smoothed round trip). */
-function preferred(a: Holder, b: Holder): number {
-  const newer = a.at && b.at ? compareHlc(b.at, a.at) : 0;
-  return newer || rtt(a.peer) - rtt(b.peer);
+/** The newest change first; of the same change, the order asked in (nearest first: the sort is stable). */
+function newestFirst(a: Holder, b: Holder): number {
+  return a.at && b.at ? compareHlc(b.at, a.at) : 0;
 }
-
-const rtt = (peer: PeerClient): number => peer.rttMs ?? UNMEASURED;

@@ -17,6 +17,7 @@ import {
   type RepositoryNames,
   type RepositoryPage,
   type ReplicationClient,
+  type StatusReply,
 } from 'georeg/proto';
 
 const stopping = (): Error => new Error('replication is stopping');
@@ -65,6 +66,8 @@ export class PeerClient {
   conflicts = 0;
   /** Round trip of its health probe, smoothed (RFC 6298's 1/8 gain): which region is nearest. Undefined until one answered. */
   rttMs?: number;
+  /** Whether its last probe answer said it is drained (out of routing). */
+  drained = false;
   /** Blob streams and unary calls in progress. */
   readonly #streams = new Set<Readable>();
   readonly #calls = new Set<{ cancel(): void }>();
@@ -114,9 +117,10 @@ export class PeerClient {
   /** Whether the peer answers its Status RPC within `ms`; after a failure, a connection attempt that hangs is replaced. */
   ping(ms: number): Promise<boolean> {
     const started = performance.now();
-    return this.unary((md, o, done) => this.client.status({ probe: true }, md, o, done), ms).then(
-      () => {
+    return this.unary<StatusReply>((md, o, done) => this.client.status({ probe: true }, md, o, done), ms).then(
+      (reply) => {
         this.#connectingSince = undefined;
+        this.drained = reply.drained;
         const rtt = performance.now() - started;
         this.rttMs = this.rttMs === undefined ? rtt : this.rttMs + (rtt - this.rttMs) / 8;
         return true;

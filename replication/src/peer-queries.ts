@@ -1,12 +1,12 @@
 import { isOriginUrl, toState, type RegionLocation } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
+import { nearestFirst, type HealthOf } from './peer-health.js';
 
 /** Questions a region asks its peers for its clients: where an artifact is, who holds a blob. */
 export class PeerQueries {
   constructor(
     private readonly clients: PeerClient[],
-    /** Whether a peer answered its last health probe. */
-    private readonly isUp: (region: string) => boolean,
+    private readonly health: HealthOf,
   ) {}
 
   /** Every peer's answer on `reference` of `repository`; a peer that does not answer is unreachable. */
@@ -24,22 +24,22 @@ export class PeerQueries {
   }
 
   /**
-   * The public URL of the nearest peer region (lowest smoothed probe round trip) that is up and
-   * holds `digest` in `repository`, if any: every such peer is asked at once (only `region`, when named).
+   * The public URL of the nearest peer region (lowest smoothed probe round trip) that is up, not
+   * drained, and holds `digest` in `repository`, if any: every such peer is asked at once (only
+   * `region`, when named).
    */
   async findBlob(repository: string, digest: string, region?: string): Promise<string | undefined> {
-    const holders = await Promise.all(
-      this.clients
-        .filter((peer) => this.isUp(peer.region) && (region === undefined || peer.region === region))
-        .map(async (peer) => {
-          const stat = await peer.statBlob(repository, digest).catch(() => undefined);
-          // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
-          return stat?.present && isOriginUrl(stat.url) ? { url: stat.url, rtt: peer.rttMs ?? Number.MAX_VALUE } : undefined;
-        }),
+    const routable = this.clients.filter((peer) => {
+      const h = this.health(peer.region);
+      return h.up && !h.drained && (region === undefined || peer.region === region);
+    });
+    const urls = await Promise.all(
+      nearestFirst(routable, this.health).map(async (peer) => {
+        const stat = await peer.statBlob(repository, digest).catch(() => undefined);
+        // The URL becomes a client's Location: only a plain http(s) origin is taken from a peer.
+        return stat?.present && isOriginUrl(stat.url) ? stat.url : undefined;
+      }),
     );
-    return holders
-      .filter((h) => h !== undefined)
-      .sort((a, b) => a.rtt - b.rtt)
-      .at(0)?.url;
+    return urls.find((u) => u !== undefined);
   }
 }

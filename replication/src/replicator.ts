@@ -18,6 +18,7 @@ import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
+import type { PeerHealth } from './peer-health.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
 
@@ -144,8 +145,12 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
-    this.queries = new PeerQueries(this.clients, (region) => this.state.get(region)?.up === true);
-    this.fetching = new FetchThrough(this.clients, (region) => this.state.get(region)?.up === true, this.copier);
+    const health = (region: string): PeerHealth => {
+      const client = this.clients.find((c) => c.region === region);
+      return { up: this.state.get(region)?.up === true, drained: client?.drained ?? false, rttMs: client?.rttMs };
+    };
+    this.queries = new PeerQueries(this.clients, health);
+    this.fetching = new FetchThrough(this.clients, health, this.copier);
     for (const p of opts.peers)
       this.state.set(p.region, {
         region: p.region,
@@ -456,6 +461,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         conflicts: peer.conflicts,
         failuresByReason: { ...state.failuresByReason },
         up: state.up,
+        ...(peer.rttMs !== undefined && { rttMs: Math.round(peer.rttMs * 100) / 100 }),
+        drained: peer.drained,
         lastError: state.lastError ?? state.queryError,
       };
     });

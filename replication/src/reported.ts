@@ -5,6 +5,7 @@ import type { ParsedManifest, Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
+import type { PeerHealth } from './peer-health.js';
 import { Copier } from './copier.js';
 import type { RegionStore } from './region-store.js';
 import type { ReportedStatus } from './store-server.js';
@@ -32,9 +33,13 @@ export class ReportedReplication implements ReplicationStatusSource {
     private readonly now: () => number = Date.now,
   ) {
     this.#clients = configured.map((p) => new PeerClient(p.region, p.address, channel));
-    const isUp = (region: string): boolean => this.#last?.peers.find((p) => p.region === region)?.up === true && this.#fresh();
-    this.#queries = new PeerQueries(this.#clients, isUp);
-    this.#fetching = new FetchThrough(this.#clients, isUp, new Copier(store));
+    // As the replicate process's probes last found each peer.
+    const health = (region: string): PeerHealth => {
+      const p = this.#last?.peers.find((x) => x.region === region);
+      return { up: p?.up === true && this.#fresh(), drained: p?.drained ?? false, rttMs: p?.rttMs };
+    };
+    this.#queries = new PeerQueries(this.#clients, health);
+    this.#fetching = new FetchThrough(this.#clients, health, new Copier(store));
   }
 
   report(status: ReportedStatus): void {

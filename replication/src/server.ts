@@ -29,6 +29,8 @@ export interface ReplicationServerOptions {
   credentials?: ServerCredentials;
   /** This region's replication status (the node's, which its replicator fills in). */
   status?: () => Promise<{ peers: PeerStatus[] }>;
+  /** Whether this region is drained (out of routing), told to every probe. */
+  drained?: () => boolean;
 }
 
 /**
@@ -117,6 +119,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
     status: unary(log, async (req: StatusRequest): Promise<StatusReply> => ({
       region: opts.region,
       peers: req.probe ? [] : ((await opts.status?.())?.peers ?? []),
+      drained: opts.drained?.() ?? false,
     })),
     listIdentities: unary(log, async () => {
       const identities = [];

@@ -81,6 +81,8 @@ describe('fetch-through: a manifest or tag us does not hold yet is copied from e
     assert.equal(blob.status, 200, 'the layer is here, not redirected');
     assert.equal(sha256(blob.body), img.layer);
     assert.equal((await us.registry.replication.tag('team/app', 'v1')).digest, img.digest, 'the tag is stored here');
+    const metrics = await (await fetch(`${us.url}${apiPaths.metrics()}`)).text();
+    assert.match(metrics, /^georeg_fetch_through_total\{kind="manifest",result="fetched"\} 1$/m);
   });
 
   it('answers a HEAD by digest the same way', async () => {

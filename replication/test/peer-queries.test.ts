@@ -9,6 +9,7 @@ describe('PeerQueries.findBlob: the nearest region that holds a blob (real nodes
   this.timeout(20_000);
   const regions: { node: Node; server: RunningReplicationServer; client: PeerClient }[] = [];
   const down = new Set<string>();
+  const drained = new Set<string>();
   let queries: PeerQueries;
   let both: string;
   let apOnly: string;
@@ -29,7 +30,11 @@ describe('PeerQueries.findBlob: the nearest region that holds a blob (real nodes
     apOnly = await pushBlob(ap.node.url, 'team/app', 'held by ap only');
     queries = new PeerQueries(
       regions.map((r) => r.client),
-      (region) => !down.has(region),
+      (region) => ({
+        up: !down.has(region),
+        drained: drained.has(region),
+        rttMs: regions.find((r) => r.client.region === region)?.client.rttMs,
+      }),
     );
   });
   after(async () => {
@@ -74,13 +79,18 @@ describe('PeerQueries.findBlob: the nearest region that holds a blob (real nodes
     assert.equal(await queries.findBlob('team/app', `sha256:${'0'.repeat(64)}`), undefined);
   });
 
-  it('skips a region that fails its health probe', async () => {
-    rtt(5, 80);
-    down.add('eu');
-    try {
-      assert.equal(await queries.findBlob('team/app', both), 'http://ap.example:5000');
-    } finally {
-      down.delete('eu');
-    }
-  });
+  for (const [state, set] of [
+    ['drained', drained],
+    ['fails its health probe', down],
+  ] as const) {
+    it(`skips a region that ${state === 'drained' ? 'is drained' : state}`, async () => {
+      rtt(5, 80);
+      set.add('eu');
+      try {
+        assert.equal(await queries.findBlob('team/app', both), 'http://ap.example:5000');
+      } finally {
+        set.delete('eu');
+      }
+    });
+  }
 });

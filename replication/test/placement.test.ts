@@ -38,7 +38,7 @@ describe('client placement: a blob GET from a client placed in another region go
     apServer = await startReplicationServer(
       ap.registry,
       { host: '127.0.0.1', port: 0 },
-      { region: 'ap', log: silentLogger, publicUrl: ap.url },
+      { region: 'ap', log: silentLogger, publicUrl: ap.url, drained: () => ap.status.drain.drained },
     );
     const peers = `ap=127.0.0.1:${apServer.port}`;
     us = await node({
@@ -82,6 +82,8 @@ describe('client placement: a blob GET from a client placed in another region go
     const got = await getFrom('127.0.0.2', `${us.url}${apiPaths.blob('team/app', both)}`);
     assert.equal(got.status, 307);
     assert.equal(got.location, `${ap.url}${apiPaths.blobData('team/app', both)}`);
+    const metrics = await (await fetch(`${us.url}${apiPaths.metrics()}`)).text();
+    assert.match(metrics, /^georeg_routing_redirects_total\{reason="placement"\} [1-9]/m);
     const there = await getFrom('127.0.0.2', got.location as string);
     assert.equal(there.status, 200);
     assert.equal(sha256(there.body), both);
@@ -90,6 +92,23 @@ describe('client placement: a blob GET from a client placed in another region go
   it('serves a client placed in ap here when ap lacks the blob, and answers a HEAD here', async () => {
     assert.equal((await getFrom('127.0.0.2', `${us.url}${apiPaths.blob('team/app', usOnly)}`)).status, 200);
     assert.equal((await getFrom('127.0.0.2', `${us.url}${apiPaths.blob('team/app', both)}`, 'HEAD')).status, 200);
+  });
+
+  it('serves a client placed in ap here while ap is drained, and sends it there again once undrained', async () => {
+    const told = async (drained: boolean): Promise<void> => {
+      while ((await replicator.peers())[0]?.drained !== drained) await once(replicator, 'probed');
+    };
+    await ap.status.drain.set(true, 'maintenance');
+    await told(true);
+    const got = await getFrom('127.0.0.2', `${us.url}${apiPaths.blob('team/app', both)}`);
+    assert.equal(got.status, 200);
+    assert.equal(sha256(got.body), both);
+    await ap.status.drain.set(false);
+    await told(false);
+    // Another blob: where no region could take a blob, that answer is kept for 2 s.
+    const again = await pushBlob(ap.url, 'team/app', 'after the drain');
+    await pushBlob(us.url, 'team/app', 'after the drain');
+    assert.equal((await getFrom('127.0.0.2', `${us.url}${apiPaths.blob('team/app', again)}`)).status, 307);
   });
 
   it('serves a client placed in ap here while ap is down', async () => {

@@ -32,6 +32,8 @@ const busy: PeerStatus = {
   conflicts: 1,
   failuresByReason: { unreachable: 2 },
   up: true,
+  rttMs: 12.5,
+  drained: true,
 };
 const quiet = PeerStatus.fromPartial({ region: 'ap', up: true });
 
@@ -140,11 +142,13 @@ describe('wire contract: a replicate process and its node over the region store 
 
     it('reads the JSON list a replicate process of the previous release sends, and serves it as that release did', async () => {
       await report({ peersJson: previousReleaseJson, peers: [] });
+      // That release knew no round trip and no drain.
       assert.deepEqual(
         reports.map((r) => r.peers),
-        [[busy, quiet]],
+        [[{ ...busy, rttMs: undefined, drained: false }, quiet]],
       );
-      assert.deepEqual(await asServed(reports[0] as ReportedStatus), JSON.parse(previousReleaseJson));
+      const served = (JSON.parse(previousReleaseJson) as object[]).map((p) => ({ ...p, drained: false }));
+      assert.deepEqual(await asServed(reports[0] as ReportedStatus), served, 'as that release did, and not drained');
     });
 
     it('prefers the messages when a report carries both', async () => {

@@ -102,6 +102,7 @@ async function startReplication(config: Config, node: RunningNode, log: Logger):
         publicUrl: config.publicUrl,
         log,
         status: () => node.status.snapshot(),
+        drained: () => node.status.drain.drained,
         credentials: tls.server,
       })
     : undefined;

@@ -3,6 +3,7 @@ import { apiPaths, type Digest } from 'georeg/oci';
 import type { NodeStatus } from '../status.js';
 import { Lru } from '../lru.js';
 import type { Placement } from './placement.js';
+import type { RoutingMetrics } from '../routing-metrics.js';
 
 /** How long a blob no peer holds is not asked about again. */
 const MISS_MS = 2000;
@@ -22,6 +23,7 @@ export class BlobRedirects {
     private readonly status: NodeStatus,
     private readonly auth?: AuthService,
     private readonly placement?: Placement,
+    private readonly metrics?: RoutingMetrics,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -32,11 +34,20 @@ export class BlobRedirects {
    */
   async placed(address: string | undefined, repo: string, digest: Digest): Promise<string | undefined> {
     const home = this.placement?.regionOf(address);
-    return home === undefined || home === this.status.region ? undefined : this.location(repo, digest, home);
+    const to = home === undefined || home === this.status.region ? undefined : await this.#find(repo, digest, home);
+    if (to) this.metrics?.redirected('placement');
+    return to;
+  }
+
+  /** The nearest region holding a blob this region does not hold yet, as a URL for the client; undefined when none does. */
+  async location(repo: string, digest: Digest): Promise<string | undefined> {
+    const to = await this.#find(repo, digest);
+    if (to) this.metrics?.redirected('nearest');
+    return to;
   }
 
   /** A region holding the blob (the nearest, or only `region`), as a URL for the client; undefined when none does. */
-  async location(repo: string, digest: Digest, region?: string): Promise<string | undefined> {
+  async #find(repo: string, digest: Digest, region?: string): Promise<string | undefined> {
     const key = `${region ?? ''}@${repo}@${digest}`;
     if ((this.#misses.get(key) ?? 0) > this.now()) return undefined;
     const base = await this.status.replication?.findBlob(repo, digest, region);

@@ -1,6 +1,7 @@
 import { isOciError, oci, OciError, parseManifest, type Reference } from 'georeg/oci';
 import type { FetchOutcome, NodeStatus } from '../status.js';
 import type { Logger } from '../log.js';
+import type { FetchKind, RoutingMetrics } from '../routing-metrics.js';
 
 /**
  * Content a client needs that this region does not hold yet, taken from the peers instead of
@@ -15,11 +16,12 @@ export class ManifestFetchThrough {
   constructor(
     private readonly status: NodeStatus,
     private readonly log: Logger,
+    private readonly metrics?: RoutingMetrics,
   ) {}
 
   /** A manifest GET or HEAD: MANIFEST_UNKNOWN here asks the peers for the reference. */
   read<T>(repository: string, ref: Reference, read: () => Promise<T>): Promise<T> {
-    return this.#retry('MANIFEST_UNKNOWN', read, (replication) => replication.fetch(repository, ref), {
+    return this.#retry('manifest', 'MANIFEST_UNKNOWN', read, (replication) => replication.fetch(repository, ref), {
       repository,
       reference: ref.digest ?? ref.tag,
     });
@@ -28,6 +30,7 @@ export class ManifestFetchThrough {
   /** A manifest PUT: MANIFEST_BLOB_UNKNOWN here copies its missing blobs and children from the peers holding them in the repository. */
   put<T>(repository: string, body: Buffer, contentType: string | undefined, put: () => Promise<T>): Promise<T> {
     return this.#retry(
+      'push',
       'MANIFEST_BLOB_UNKNOWN',
       put,
       (replication) => replication.fetchReferences(repository, parseManifest(body, contentType)),
@@ -39,6 +42,7 @@ export class ManifestFetchThrough {
   }
 
   async #retry<T>(
+    fetchKind: FetchKind,
     kind: 'MANIFEST_UNKNOWN' | 'MANIFEST_BLOB_UNKNOWN',
     attempt: () => Promise<T>,
     fetch: (replication: NonNullable<NodeStatus['replication']>) => Promise<FetchOutcome>,
@@ -51,8 +55,10 @@ export class ManifestFetchThrough {
       if (!replication || !isOciError(err, kind)) throw err;
       const started = performance.now();
       const outcome = await fetch(replication);
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics?.fetched(fetchKind, outcome.fetched ? 'fetched' : outcome.failed ? 'failed' : 'absent', seconds);
       this.#explain(err, outcome, what);
-      this.log.info('fetched through from a peer region', { ...what, from: outcome.from, ms: Math.round(performance.now() - started) });
+      this.log.info('fetched through from a peer region', { ...what, from: outcome.from, ms: Math.round(seconds * 1000) });
       return attempt();
     }
   }

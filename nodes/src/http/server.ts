@@ -21,6 +21,8 @@ export interface HttpOptions {
   allow?: AllowList;
   /** A request body that brings no bytes for this long has its socket closed (0: never). */
   idleTimeoutMs: number;
+  /** Named on every response (`Georeg-Region`): which region served it, behind any global front. */
+  region?: string;
 }
 
 /** Per socket: bytes read and written when its last request finished. */
@@ -43,8 +45,10 @@ export function sendError(ctx: Ctx, err: unknown): void {
     res.destroy();
     return;
   }
+  const region = res.getHeader('Georeg-Region');
   for (const h of res.getHeaderNames()) res.removeHeader(h);
   res.setHeader('X-Request-Id', ctx.id);
+  if (region !== undefined) res.setHeader('Georeg-Region', region);
   for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
   if (e.status === 416 && e.detail && typeof e.detail === 'object' && 'size' in e.detail) {
@@ -119,6 +123,7 @@ async function handle(router: Router, opts: HttpOptions, req: IncomingMessage, r
   const match = router.match(req.method ?? 'GET', path);
   const ctx = new Ctx(req, res, id, log, path, q === -1 ? '' : url.slice(q + 1), match?.params ?? []);
   res.setHeader('X-Request-Id', id);
+  if (opts.region) res.setHeader('Georeg-Region', opts.region);
   const { metrics, accessLog } = opts;
   if (accessLog || metrics) {
     const bodyBytes = accessLog ? countBody(req) : undefined;

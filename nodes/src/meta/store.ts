@@ -70,10 +70,11 @@ export interface OutboxEntry {
 
 /**
  * The named record stores, one key space per concept: the trust policy document
- * (and the seed file last applied), the tag bindings seen per tag, and users and
- * tokens. Locks will be one more name.
+ * (and the seed file last applied), the tag bindings seen per tag, users and
+ * tokens, and this region's routing state (drained or not; never replicated).
+ * Locks will be one more name.
  */
-export const RECORD_STORES = ['policies', 'bindings', 'identities'] as const;
+export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing'] as const;
 export type RecordStoreName = (typeof RECORD_STORES)[number];
 
 /**

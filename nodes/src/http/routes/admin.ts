@@ -3,7 +3,8 @@ import { runGc, type GcOptions } from '../../registry/gc.js';
 import type { NodeMetrics } from '../../metrics.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
-import { parseReference, apiPattern } from 'georeg/oci';
+import { oci, parseReference, apiPattern } from 'georeg/oci';
+import { readLimited } from '../body.js';
 import type { NodeStatus } from '../../status.js';
 
 /**
@@ -20,6 +21,27 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
           access: needs.public,
           async handler(ctx) {
             ctx.json(200, await status.snapshot());
+          },
+        },
+      },
+    },
+    {
+      name: 'routing',
+      pattern: apiPattern('routing'),
+      methods: {
+        GET: {
+          access: needs.public,
+          handler(ctx) {
+            ctx.json(200, { region: status.region, ...status.drain.record });
+          },
+        },
+        PUT: {
+          access: needs.admin,
+          async handler(ctx) {
+            const { drained, reason } = drainRequest(await readLimited(ctx.req, 4096, 'ROUTING_INVALID'));
+            const record = await status.drain.set(drained, reason);
+            ctx.log.info(drained ? 'region drained: peers send no client here' : 'region back in routing', { reqId: ctx.id, reason });
+            ctx.json(200, { region: status.region, ...record });
           },
         },
       },
@@ -76,4 +98,20 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       },
     },
   ];
+}
+
+/** `{"drained": true|false, "reason"?: "..."}`, or 400 ROUTING_INVALID saying what is expected. */
+function drainRequest(body: Buffer): { drained: boolean; reason?: string } {
+  const expected = 'expected {"drained": true or false, "reason": "optional text"}';
+  let b: { drained?: unknown; reason?: unknown } | null;
+  try {
+    b = JSON.parse(body.toString('utf8')) as typeof b;
+  } catch {
+    throw oci('ROUTING_INVALID', `not JSON: ${expected}`);
+  }
+  if (typeof b !== 'object' || b === null || typeof b.drained !== 'boolean') throw oci('ROUTING_INVALID', expected);
+  const { drained, reason } = b;
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 200 || [...reason].some((c) => c < ' ')))
+    throw oci('ROUTING_INVALID', 'reason must be one line of at most 200 characters');
+  return { drained, ...(reason ? { reason } : {}) };
 }

@@ -162,6 +162,8 @@ export interface StatusReply {
   region: string;
   /** Replication into this region from each of its peers. */
   peers: PeerStatus[];
+  /** This region is drained: peers send no client here (georeg region drain). */
+  drained: boolean;
 }
 
 function createBaseStatBlobRequest(): StatBlobRequest {
@@ -1926,7 +1928,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseStatusReply(): StatusReply {
-  return { region: "", peers: [] };
+  return { region: "", peers: [], drained: false };
 }
 
 export const StatusReply: MessageFns<StatusReply> = {
@@ -1936,6 +1938,9 @@ export const StatusReply: MessageFns<StatusReply> = {
     }
     for (const v of message.peers) {
       PeerStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.drained !== false) {
+      writer.uint32(24).bool(message.drained);
     }
     return writer;
   },
@@ -1969,6 +1974,14 @@ export const StatusReply: MessageFns<StatusReply> = {
             message.peers.push(PeerStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.drained = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1985,6 +1998,7 @@ export const StatusReply: MessageFns<StatusReply> = {
     return {
       region: isSet(object.region) ? globalThis.String(object.region) : "",
       peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => PeerStatus.fromJSON(e)) : [],
+      drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
     };
   },
 
@@ -1996,6 +2010,9 @@ export const StatusReply: MessageFns<StatusReply> = {
     if (message.peers?.length) {
       obj.peers = message.peers.map((e) => PeerStatus.toJSON(e));
     }
+    if (message.drained !== false) {
+      obj.drained = message.drained;
+    }
     return obj;
   },
 
@@ -2006,6 +2023,7 @@ export const StatusReply: MessageFns<StatusReply> = {
     const message = createBaseStatusReply();
     message.region = object.region ?? "";
     message.peers = object.peers?.map((e) => PeerStatus.fromPartial(e)) || [];
+    message.drained = object.drained ?? false;
     return message;
   },
 };

@@ -50,6 +50,12 @@ export interface PeerStatus {
   failuresByReason: { [key: string]: number };
   /** Whether the peer answered its last health probe (every few seconds). */
   up: boolean;
+  /** The round trip of its health probes, smoothed; absent until one answered. */
+  rttMs?:
+    | number
+    | undefined;
+  /** Whether the peer is drained: out of routing (no client is sent there) while it serves its own. */
+  drained: boolean;
 }
 
 export interface PeerStatus_FailuresByReasonEntry {
@@ -75,6 +81,8 @@ function createBasePeerStatus(): PeerStatus {
     conflicts: 0,
     failuresByReason: {},
     up: false,
+    rttMs: undefined,
+    drained: false,
   };
 }
 
@@ -127,6 +135,12 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     });
     if (message.up !== false) {
       writer.uint32(128).bool(message.up);
+    }
+    if (message.rttMs !== undefined) {
+      writer.uint32(137).double(message.rttMs);
+    }
+    if (message.drained !== false) {
+      writer.uint32(144).bool(message.drained);
     }
     return writer;
   },
@@ -275,6 +289,22 @@ export const PeerStatus: MessageFns<PeerStatus> = {
             message.up = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.rttMs = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.drained = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -351,6 +381,12 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         )
         : {},
       up: isSet(object.up) ? globalThis.Boolean(object.up) : false,
+      rttMs: isSet(object.rttMs)
+        ? globalThis.Number(object.rttMs)
+        : isSet(object.rtt_ms)
+        ? globalThis.Number(object.rtt_ms)
+        : undefined,
+      drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
     };
   },
 
@@ -410,6 +446,12 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     if (message.up !== false) {
       obj.up = message.up;
     }
+    if (message.rttMs !== undefined) {
+      obj.rttMs = floatToJson(message.rttMs);
+    }
+    if (message.drained !== false) {
+      obj.drained = message.drained;
+    }
     return obj;
   },
 
@@ -442,6 +484,8 @@ export const PeerStatus: MessageFns<PeerStatus> = {
       {},
     );
     message.up = object.up ?? false;
+    message.rttMs = object.rttMs ?? undefined;
+    message.drained = object.drained ?? false;
     return message;
   },
 };
