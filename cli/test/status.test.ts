@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import { pushImage } from 'georeg/test-support';
+import { PeerStatus } from 'georeg/proto';
 import { formatStatus, formatWhere } from '../src/commands/status.js';
 import { georeg, main } from './support/run.js';
 
@@ -36,8 +37,16 @@ describe('georeg status and where', () => {
       ],
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
-    assert.match(s, /FROM +HEALTH +LAG +PENDING/);
-    assert.match(s, /eu +DOWN +1\.3s +4 +2048 B +7 +2 +1 +5 +UNAVAILABLE/);
+    assert.match(s, /FROM +HEALTH +RTT +LAG +PENDING/);
+    assert.match(s, /eu +DOWN +- +1\.3s +4 +2048 B +7 +2 +1 +5 +UNAVAILABLE/);
+    const drained = formatStatus({
+      region: 'us',
+      drained: true,
+      outbox: null,
+      peers: [PeerStatus.fromPartial({ region: 'ap', up: true, drained: true, rttMs: 12.34 })],
+    });
+    assert.match(drained, /^region us \(drained: peers send no client here\); outbox off/);
+    assert.match(drained, /ap +ok, drained +12\.3ms +0\.0s/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },
       { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },

@@ -61,6 +61,9 @@ const quote = (s) => `"${s.length > 80 ? `${s.slice(0, 79)}…` : s}"`;
 /** @param {unknown} n */
 const fmtCount = (n) => (typeof n === 'number' && Number.isFinite(n) ? numberFormat.format(n) : '–');
 
+/** @param {number | undefined} ms */
+const fmtMs = (ms) => (typeof ms !== 'number' || !Number.isFinite(ms) ? '–' : ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`);
+
 /** @param {unknown} s seconds */
 const fmtSeconds = (s) => {
   if (typeof s !== 'number' || !Number.isFinite(s)) return '–';
@@ -247,6 +250,7 @@ const selfCard = (snap) => {
         metric('Outbox depth', fmtCount(o.depth), 'Events written here, not yet acknowledged by NATS JetStream'),
         metric('Published', fmtCount(o.published), 'Events this node has published since it started'),
         metric('Peers', fmtCount(peers), 'Regions this node replicates from'),
+        metric('Routing', snap.drained ? 'drained' : 'in routing', 'A drained region is sent no client (georeg region drain)'),
       ]
     : [metric('Outbox', 'off', 'No nats.url: this node publishes no replication events'), metric('Peers', fmtCount(peers))];
   const roleText = o ? 'Publishes its changes to its peers' : 'Replication events off (no NATS)';
@@ -276,6 +280,8 @@ const peerCard = (p, self) =>
       metric('Lag', fmtSeconds(p.lagSeconds), 'Age of the oldest event from this region not yet applied here'),
       metric('Pending events', fmtCount(p.pendingEvents), 'Events from this region not yet applied here'),
       metric('In flight', fmtBytes(p.bytesInFlight), 'Blob bytes being copied from this region right now'),
+      metric('Round trip', fmtMs(p.rttMs), 'Health probe round trip, smoothed: which region is nearest'),
+      metric('Routing', p.drained ? 'drained' : 'in routing', 'A drained region is sent no client (georeg region drain)'),
       metric('Applied', fmtCount(p.applied), 'Events applied since this node started'),
       metric('Repairs', fmtCount(p.repairs), 'Content the events missed, repaired by anti-entropy'),
       metric('Set aside', fmtCount(p.parked), 'Events whose content is corrupt in that region; anti-entropy tries them again'),

@@ -29,15 +29,16 @@ export function table(rows: string[][]): string {
 }
 
 export function formatStatus(s: NodeStatusSnapshot): string {
-  const head = `region ${s.region}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}\n`;
+  const head = `region ${s.region}${s.drained ? ' (drained: peers send no client here)' : ''}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}\n`;
   if (s.peers.length === 0) return head + 'no peer regions replicated into this one\n';
   return (
     head +
     table([
-      ['FROM', 'HEALTH', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
+      ['FROM', 'HEALTH', 'RTT', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
       ...s.peers.map((p) => [
         p.region,
-        !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok',
+        (!p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok') + (p.drained ? ', drained' : ''),
+        p.rttMs === undefined ? '-' : `${p.rttMs.toFixed(1)}ms`,
         `${p.lagSeconds.toFixed(1)}s`,
         String(p.pendingEvents),
         `${p.bytesInFlight} B`,
