@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { apiPaths } from 'georeg/oci';
 import { Skopeo, layoutBlob, layoutRef } from './support/skopeo.js';
 import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { RoundRobin } from './support/round-robin.js';
 import { georegCli as georeg } from './support/serve.js';
 
 const SMALL_LAYOUT = '/tmp/lab-images/small'; // built by npm test's pretest
@@ -119,6 +120,23 @@ describe('nearest region: placement, fetch-through, failover and drain across th
       assert.match(metrics, /^georeg_fetch_through_total\{kind="manifest",result="fetched"\} [1-9]/m);
     } finally {
       thaw(natsUs);
+    }
+  });
+
+  it('takes 50 of 50 skopeo pushes through a round-robin front over eu and us (uploads forwarded, manifests completed)', async () => {
+    const front = await RoundRobin.start([eu.registry, us.registry]);
+    try {
+      for (let i = 0; i < 50; i++) {
+        // A repository each: its blobs are not linked there yet in either region, so each push uploads again.
+        await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://127.0.0.1:${front.port}/near/split-${i}:v1`]);
+      }
+    } finally {
+      await front.close();
+    }
+    const expected = (await layoutRef(SMALL_LAYOUT, 'latest')).digest;
+    for (const r of [eu, us]) {
+      const got = await skopeo.json<{ Digest: string }>(['inspect', '--tls-verify=false', `docker://${host(r)}/near/split-49:v1`]);
+      assert.equal(got.Digest, expected);
     }
   });
 

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { PolicyError } from 'georeg/trust';
 import { OciError } from 'georeg/oci';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import { ManifestFetchThrough } from './http/fetch-through.js';
 import { Placement } from './http/placement.js';
 import { RegionDrain } from './drain.js';
 import { RoutingMetrics } from './routing-metrics.js';
+import { UploadSessions } from './http/upload-forward.js';
 
 export interface RunningNode {
   registry: Registry;
@@ -101,10 +102,8 @@ export function gcOptions(config: Config): Omit<GcOptions, 'dryRun'> {
 export async function startNode(config: Config, log: Logger): Promise<RunningNode> {
   const tls = serverTlsOptions(config); // before opening anything: a bad certificate or plain HTTP where refused stops here
   const allow = AllowList.parse(config.network.allow);
-  const placement = Placement.parse(config.network.placement, [
-    config.region,
-    ...parsePeers(config.replication.peers).map((p) => p.region),
-  ]);
+  const peerRegions = parsePeers(config.replication.peers).map((p) => p.region);
+  const placement = Placement.parse(config.network.placement, [config.region, ...peerRegions]);
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
@@ -130,7 +129,10 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const routing = new RoutingMetrics(metrics.registry);
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement, routing) : undefined;
   const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log, routing) : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough), {
+  const sessions = peerRegions.length
+    ? new UploadSessions(status, config.replication.tlsCa ? await readFile(config.replication.tlsCa) : undefined)
+    : undefined;
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough, sessions), {
     accessLog: config.log.access,
     log,
     metrics,

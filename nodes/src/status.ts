@@ -32,6 +32,8 @@ export interface ReplicationStatusSource {
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
   /** The public URL of the nearest peer region that is up and holds blob `digest` in `repository` (only `region`, when named). */
   findBlob(repository: string, digest: string, region?: string): Promise<string | undefined>;
+  /** A peer region's registry URL as clients reach it, while it answers its probes. */
+  publicUrlOf(region: string): string | undefined;
   /** Copy `reference` of `repository` here from a peer region that holds it completely, if one does. */
   fetch(repository: string, reference: Reference): Promise<FetchOutcome>;
   /** Copy the blobs and child manifests a manifest pushed here needs and lacks from peers that hold them in `repository`. */

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { connectivityState, credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { isOriginUrl } from 'georeg/nodes';
 import { callUnary, type UnaryInvoke } from './grpc-calls.js';
 import { FastReplicationClient } from './blob-chunks.js';
 import {
@@ -68,6 +69,8 @@ export class PeerClient {
   rttMs?: number;
   /** Whether its last probe answer said it is drained (out of routing). */
   drained = false;
+  /** Its registry URL as clients reach it, as its last probe answer gave it (a plain http(s) origin only). */
+  publicUrl?: string;
   /** Blob streams and unary calls in progress. */
   readonly #streams = new Set<Readable>();
   readonly #calls = new Set<{ cancel(): void }>();
@@ -121,6 +124,7 @@ export class PeerClient {
       (reply) => {
         this.#connectingSince = undefined;
         this.drained = reply.drained;
+        this.publicUrl = isOriginUrl(reply.publicUrl) ? reply.publicUrl : undefined;
         const rtt = performance.now() - started;
         this.rttMs = this.rttMs === undefined ? rtt : this.rttMs + (rtt - this.rttMs) / 8;
         return true;

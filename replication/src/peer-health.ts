@@ -6,6 +6,8 @@ export interface PeerHealth {
   drained: boolean;
   /** The probes' round trip, smoothed; undefined until one answered. */
   rttMs?: number;
+  /** Its registry URL as clients reach it, from its probe answers. */
+  publicUrl?: string;
 }
 
 export type HealthOf = (region: string) => PeerHealth;

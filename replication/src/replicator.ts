@@ -18,7 +18,7 @@ import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
-import type { PeerHealth } from './peer-health.js';
+import type { HealthOf, PeerHealth } from './peer-health.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
 
@@ -132,6 +132,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly clients: PeerClient[];
   private readonly queries: PeerQueries;
   private readonly fetching: FetchThrough;
+  private readonly health: HealthOf;
   readonly state = new Map<string, PeerState>();
   private stopped = false;
   private readonly total: Slots;
@@ -145,12 +146,17 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     super();
     this.copier = new Copier(opts.store);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
-    const health = (region: string): PeerHealth => {
+    this.health = (region: string): PeerHealth => {
       const client = this.clients.find((c) => c.region === region);
-      return { up: this.state.get(region)?.up === true, drained: client?.drained ?? false, rttMs: client?.rttMs };
+      return {
+        up: this.state.get(region)?.up === true,
+        drained: client?.drained ?? false,
+        rttMs: client?.rttMs,
+        publicUrl: client?.publicUrl,
+      };
     };
-    this.queries = new PeerQueries(this.clients, health);
-    this.fetching = new FetchThrough(this.clients, health, this.copier);
+    this.queries = new PeerQueries(this.clients, this.health);
+    this.fetching = new FetchThrough(this.clients, this.health, this.copier);
     for (const p of opts.peers)
       this.state.set(p.region, {
         region: p.region,
@@ -463,6 +469,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         up: state.up,
         ...(peer.rttMs !== undefined && { rttMs: Math.round(peer.rttMs * 100) / 100 }),
         drained: peer.drained,
+        ...(peer.publicUrl && { publicUrl: peer.publicUrl }),
         lastError: state.lastError ?? state.queryError,
       };
     });
@@ -499,6 +506,11 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
 
   findBlob(repository: string, digest: string, region?: string): Promise<string | undefined> {
     return this.queries.findBlob(repository, digest, region);
+  }
+
+  publicUrlOf(region: string): string | undefined {
+    const h = this.health(region);
+    return h.up ? h.publicUrl : undefined;
   }
 
   fetch(repository: string, reference: Reference): Promise<FetchOutcome> {

@@ -5,7 +5,7 @@ import type { ParsedManifest, Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
-import type { PeerHealth } from './peer-health.js';
+import type { HealthOf, PeerHealth } from './peer-health.js';
 import { Copier } from './copier.js';
 import type { RegionStore } from './region-store.js';
 import type { ReportedStatus } from './store-server.js';
@@ -24,6 +24,7 @@ export class ReportedReplication implements ReplicationStatusSource {
   readonly #clients: PeerClient[];
   readonly #queries: PeerQueries;
   readonly #fetching: FetchThrough;
+  readonly #health: HealthOf;
 
   constructor(
     private readonly configured: Peer[],
@@ -36,8 +37,9 @@ export class ReportedReplication implements ReplicationStatusSource {
     // As the replicate process's probes last found each peer.
     const health = (region: string): PeerHealth => {
       const p = this.#last?.peers.find((x) => x.region === region);
-      return { up: p?.up === true && this.#fresh(), drained: p?.drained ?? false, rttMs: p?.rttMs };
+      return { up: p?.up === true && this.#fresh(), drained: p?.drained ?? false, rttMs: p?.rttMs, publicUrl: p?.publicUrl };
     };
+    this.#health = health;
     this.#queries = new PeerQueries(this.#clients, health);
     this.#fetching = new FetchThrough(this.#clients, health, new Copier(store));
   }
@@ -70,6 +72,11 @@ export class ReportedReplication implements ReplicationStatusSource {
 
   findBlob(repository: string, digest: string, region?: string): Promise<string | undefined> {
     return this.#queries.findBlob(repository, digest, region);
+  }
+
+  publicUrlOf(region: string): string | undefined {
+    const h = this.#health(region);
+    return h.up ? h.publicUrl : undefined;
   }
 
   fetch(repository: string, reference: Reference): Promise<FetchOutcome> {

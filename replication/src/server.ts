@@ -120,6 +120,7 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       region: opts.region,
       peers: req.probe ? [] : ((await opts.status?.())?.peers ?? []),
       drained: opts.drained?.() ?? false,
+      publicUrl: opts.publicUrl ?? '',
     })),
     listIdentities: unary(log, async () => {
       const identities = [];

@@ -54,6 +54,7 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
       locate: async () => [],
       fetch: async () => ({ fetched: false, unreachable: [] }),
       fetchReferences: async () => ({ fetched: false, unreachable: [] }),
+      publicUrlOf: () => undefined,
       findBlob: async (repo, d) => {
         asked.push(`${repo}@${d}`);
         return (

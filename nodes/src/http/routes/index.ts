@@ -16,6 +16,7 @@ import { identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 import type { ManifestFetchThrough } from '../fetch-through.js';
+import type { UploadSessions } from '../upload-forward.js';
 
 /** With authentication on, every handler runs only after the caller is authorised for what its route declares it needs. */
 function protect(route: Route, auth: AuthService): Route {
@@ -43,11 +44,12 @@ export function registryRoutes(
   auth?: AuthService,
   redirects?: BlobRedirects,
   fetchThrough?: ManifestFetchThrough,
+  sessions?: UploadSessions,
 ): Route[] {
   const routes = [
     baseRoute(),
     manifestRoutes(registry, fetchThrough),
-    ...uploadRoutes(registry),
+    ...uploadRoutes(registry, sessions),
     ...blobRoutes(registry, redirects),
     ...listingRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics),

@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import { parseContentRange } from '../range.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
+import type { UploadSessions } from '../upload-forward.js';
 
 function uploadHeaders(name: string, id: string, size: number): Record<string, string | number> {
   return {
@@ -30,8 +31,16 @@ function chunkRange(ctx: Ctx): ChunkRange | undefined {
   return range;
 }
 
-export function uploadRoutes(registry: Registry): Route[] {
+export function uploadRoutes(registry: Registry, sessions?: UploadSessions): Route[] {
   const uploads = registry.uploads;
+  /** The session as the client names it, and its id here; no id when another region holds it (the request was forwarded there). */
+  const local = async (ctx: Ctx): Promise<{ given: string; id?: string }> => {
+    const given = ctx.param(1);
+    const where = sessions ? sessions.resolve(given) : { id: given };
+    if ('id' in where) return { given, id: where.id };
+    await (sessions as UploadSessions).forward(ctx, where.region, given);
+    return { given };
+  };
   const start: Route = {
     name: 'uploads',
     pattern: apiPattern('uploads'),
@@ -55,7 +64,7 @@ export function uploadRoutes(registry: Registry): Route[] {
             return blobCreated(ctx, name, digest);
           }
           const session = await uploads.start(name);
-          ctx.send(202, uploadHeaders(name, session.id, 0));
+          ctx.send(202, uploadHeaders(name, sessions ? sessions.qualify(session.id) : session.id, 0));
         },
       },
     },
@@ -67,35 +76,36 @@ export function uploadRoutes(registry: Registry): Route[] {
       GET: {
         access: needs.pushOrSign,
         async handler(ctx) {
-          const name = ctx.name;
-          const id = ctx.param(1);
-          ctx.send(204, uploadHeaders(name, id, await uploads.status(name, id)));
+          const { given, id } = await local(ctx);
+          if (id !== undefined) ctx.send(204, uploadHeaders(ctx.name, given, await uploads.status(ctx.name, id)));
         },
       },
       PATCH: {
         access: needs.pushOrSign,
         async handler(ctx) {
-          const name = ctx.name;
-          const id = ctx.param(1);
-          const size = await uploads.append(name, id, ctx.req, chunkRange(ctx));
-          ctx.send(202, uploadHeaders(name, id, size));
+          const { given, id } = await local(ctx);
+          if (id === undefined) return;
+          const size = await uploads.append(ctx.name, id, ctx.req, chunkRange(ctx));
+          ctx.send(202, uploadHeaders(ctx.name, given, size));
         },
       },
       PUT: {
         access: needs.pushOrSign,
         async handler(ctx) {
-          const name = ctx.name;
-          const id = ctx.param(1);
+          const { id } = await local(ctx);
+          if (id === undefined) return;
           const digest = parseDigest(ctx.q('digest') ?? '');
           const range = chunkRange(ctx);
-          await uploads.finish(name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, range);
-          blobCreated(ctx, name, digest);
+          await uploads.finish(ctx.name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, range);
+          blobCreated(ctx, ctx.name, digest);
         },
       },
       DELETE: {
         access: needs.pushOrSign,
         async handler(ctx) {
-          await uploads.cancel(ctx.name, ctx.param(1));
+          const { id } = await local(ctx);
+          if (id === undefined) return;
+          await uploads.cancel(ctx.name, id);
           ctx.send(204, { 'Content-Length': 0 });
         },
       },

@@ -164,6 +164,11 @@ export interface StatusReply {
   peers: PeerStatus[];
   /** This region is drained: peers send no client here (georeg region drain). */
   drained: boolean;
+  /**
+   * This region's registry URL as clients reach it (its publicUrl; empty: none): where a peer
+   * forwards requests for an upload session started here.
+   */
+  publicUrl: string;
 }
 
 function createBaseStatBlobRequest(): StatBlobRequest {
@@ -1928,7 +1933,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseStatusReply(): StatusReply {
-  return { region: "", peers: [], drained: false };
+  return { region: "", peers: [], drained: false, publicUrl: "" };
 }
 
 export const StatusReply: MessageFns<StatusReply> = {
@@ -1941,6 +1946,9 @@ export const StatusReply: MessageFns<StatusReply> = {
     }
     if (message.drained !== false) {
       writer.uint32(24).bool(message.drained);
+    }
+    if (message.publicUrl !== "") {
+      writer.uint32(34).string(message.publicUrl);
     }
     return writer;
   },
@@ -1982,6 +1990,14 @@ export const StatusReply: MessageFns<StatusReply> = {
             message.drained = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.publicUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1999,6 +2015,11 @@ export const StatusReply: MessageFns<StatusReply> = {
       region: isSet(object.region) ? globalThis.String(object.region) : "",
       peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => PeerStatus.fromJSON(e)) : [],
       drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
+      publicUrl: isSet(object.publicUrl)
+        ? globalThis.String(object.publicUrl)
+        : isSet(object.public_url)
+        ? globalThis.String(object.public_url)
+        : "",
     };
   },
 
@@ -2013,6 +2034,9 @@ export const StatusReply: MessageFns<StatusReply> = {
     if (message.drained !== false) {
       obj.drained = message.drained;
     }
+    if (message.publicUrl !== "") {
+      obj.publicUrl = message.publicUrl;
+    }
     return obj;
   },
 
@@ -2024,6 +2048,7 @@ export const StatusReply: MessageFns<StatusReply> = {
     message.region = object.region ?? "";
     message.peers = object.peers?.map((e) => PeerStatus.fromPartial(e)) || [];
     message.drained = object.drained ?? false;
+    message.publicUrl = object.publicUrl ?? "";
     return message;
   },
 };

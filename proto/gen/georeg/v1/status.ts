@@ -56,6 +56,8 @@ export interface PeerStatus {
     | undefined;
   /** Whether the peer is drained: out of routing (no client is sent there) while it serves its own. */
   drained: boolean;
+  /** The peer's registry URL as clients reach it, as its last probe answer gave it. */
+  publicUrl?: string | undefined;
 }
 
 export interface PeerStatus_FailuresByReasonEntry {
@@ -83,6 +85,7 @@ function createBasePeerStatus(): PeerStatus {
     up: false,
     rttMs: undefined,
     drained: false,
+    publicUrl: undefined,
   };
 }
 
@@ -141,6 +144,9 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     }
     if (message.drained !== false) {
       writer.uint32(144).bool(message.drained);
+    }
+    if (message.publicUrl !== undefined) {
+      writer.uint32(154).string(message.publicUrl);
     }
     return writer;
   },
@@ -305,6 +311,14 @@ export const PeerStatus: MessageFns<PeerStatus> = {
             message.drained = reader.bool();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.publicUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -387,6 +401,11 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         ? globalThis.Number(object.rtt_ms)
         : undefined,
       drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
+      publicUrl: isSet(object.publicUrl)
+        ? globalThis.String(object.publicUrl)
+        : isSet(object.public_url)
+        ? globalThis.String(object.public_url)
+        : undefined,
     };
   },
 
@@ -452,6 +471,9 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     if (message.drained !== false) {
       obj.drained = message.drained;
     }
+    if (message.publicUrl !== undefined) {
+      obj.publicUrl = message.publicUrl;
+    }
     return obj;
   },
 
@@ -486,6 +508,7 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     message.up = object.up ?? false;
     message.rttMs = object.rttMs ?? undefined;
     message.drained = object.drained ?? false;
+    message.publicUrl = object.publicUrl ?? undefined;
     return message;
   },
 };
