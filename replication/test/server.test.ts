@@ -170,7 +170,11 @@ describe('replication: gRPC service over a node (real grpc-js)', () => {
     const st = await call<StatusRequest, StatusReply>(client.status.bind(client), { probe: false });
     assert.equal(st.region, 'eu');
     const probe = await call<StatusRequest, StatusReply>(client.status.bind(client), { probe: true });
-    assert.deepEqual(probe, { region: 'eu', peers: [] }, 'a health probe is answered without the status');
+    assert.deepEqual(
+      probe,
+      { region: 'eu', peers: [], drained: false, publicUrl: 'https://eu.registry.example' },
+      'a health probe is answered without the status',
+    );
   });
 });
 

@@ -34,6 +34,7 @@ const busy: PeerStatus = {
   up: true,
   rttMs: 12.5,
   drained: true,
+  publicUrl: 'https://eu.example',
 };
 const quiet = PeerStatus.fromPartial({ region: 'ap', up: true });
 
@@ -142,10 +143,10 @@ describe('wire contract: a replicate process and its node over the region store 
 
     it('reads the JSON list a replicate process of the previous release sends, and serves it as that release did', async () => {
       await report({ peersJson: previousReleaseJson, peers: [] });
-      // That release knew no round trip and no drain.
+      // That release knew no round trip, drain or public URL.
       assert.deepEqual(
         reports.map((r) => r.peers),
-        [[{ ...busy, rttMs: undefined, drained: false }, quiet]],
+        [[{ ...busy, rttMs: undefined, drained: false, publicUrl: undefined }, quiet]],
       );
       const served = (JSON.parse(previousReleaseJson) as object[]).map((p) => ({ ...p, drained: false }));
       assert.deepEqual(await asServed(reports[0] as ReportedStatus), served, 'as that release did, and not drained');
