@@ -42,7 +42,7 @@ export class RoutingMetrics {
     for (const reason of ['placement', 'nearest'] as const) this.#redirects.labels(reason).inc(0);
     for (const kind of ['manifest', 'push'] as const) {
       for (const result of ['fetched', 'absent', 'failed'] as const) this.#fetches.labels(kind, result).inc(0);
-      this.#fetchSeconds.labels(kind);
+      this.#fetchSeconds.zero({ kind });
     }
   }
 
