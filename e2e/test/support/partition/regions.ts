@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NATS_SERVER } from 'georeg/test-support';
 import { cliMain } from '../process.js';
@@ -17,11 +17,14 @@ import type { Net, NetRegion } from './net.js';
 export const PORTS = { registry: 5000, replication: 5001, nats: 4222, gateway: 7222, route: 6222 };
 
 export interface NatsTuning {
-  /** nats-server's ping_interval (clients, routes and gateways), e.g. "2s"; unset: its default (2 minutes). */
-  pingInterval?: string;
-  /** Pings unanswered before a connection is stale (nats-server's default: 2). */
-  pingMax?: number;
+  /** nats-server's ping_interval (clients, routes and gateways), e.g. "2s"; "" for its own default (2 minutes). */
+  pingInterval: string;
+  /** Pings unanswered before a connection is stale. */
+  pingMax: number;
 }
+
+/** What `georeg cluster` configures (NATS_PING in cli/src/cluster/nats-config.ts; e2e does not import cli). */
+export const CLUSTER_NATS: NatsTuning = { pingInterval: '2s', pingMax: 2 };
 
 export interface Region {
   name: string;
@@ -36,10 +39,7 @@ export interface Region {
 
 function natsConf(r: NetRegion, all: NetRegion[], dir: string, tuning: NatsTuning): string {
   const gateways = all.map((p) => `    { name: "${p.name}", url: "nats://${p.addr}:${PORTS.gateway}" }`).join(',\n');
-  const ping = [
-    tuning.pingInterval !== undefined ? `ping_interval: "${tuning.pingInterval}"\n` : '',
-    tuning.pingMax !== undefined ? `ping_max: ${tuning.pingMax}\n` : '',
-  ].join('');
+  const ping = tuning.pingInterval ? `ping_interval: "${tuning.pingInterval}"\nping_max: ${tuning.pingMax}\n` : '';
   return `server_name: "${r.name}"
 listen: "${r.addr}:${PORTS.nats}"
 ${ping}jetstream { store_dir: ${JSON.stringify(join(dir, 'nats'))} }
@@ -85,7 +85,7 @@ export async function replicationStatus(url: string): Promise<{ peers: { region:
 }
 
 /** Start every region's nats-server, then every node; resolves once each node has every peer up and a first anti-entropy pass done. */
-export async function startRegions(net: Net, dir: string, tuning: NatsTuning = {}): Promise<Region[]> {
+export async function startRegions(net: Net, dir: string, tuning: NatsTuning = CLUSTER_NATS): Promise<Region[]> {
   const regions: Region[] = [];
   for (const r of net.regions) {
     const rdir = join(dir, r.name);
@@ -131,4 +131,35 @@ export async function startRegions(net: Net, dir: string, tuning: NatsTuning = {
     }),
   );
   return regions;
+}
+
+/** What the nats-servers logged after a heal: when the last gateway came back, and when JetStream had a metadata leader again. */
+export interface NatsRecovery {
+  /** Ms after `since` of the last gateway connection registered (undefined: none was re-made). */
+  gatewaysMs?: number;
+  /** Ms after `since` of the first metadata leader elected after the last "no metadata leader" (undefined: the leader never changed). */
+  metaLeaderMs?: number;
+}
+
+/** A nats-server log line's time (it logs local time, e.g. `2026/12/05 07:26:11.656101`). */
+function lineTime(line: string): number | undefined {
+  const m = /(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})/.exec(line);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+  return new Date(y, mo - 1, d, h, mi, s, ms).getTime();
+}
+
+export async function natsRecovery(regions: Region[], since: number, until: number): Promise<NatsRecovery> {
+  const lines = (await Promise.all(regions.map((r) => readFile(r.logs[0] as string, 'utf8').catch(() => ''))))
+    .flatMap((text) => text.split('\n'))
+    .map((line) => ({ line, t: lineTime(line) }))
+    .filter((x): x is { line: string; t: number } => x.t !== undefined && x.t >= since && x.t <= until)
+    .sort((a, b) => a.t - b.t);
+  const gateways = lines.filter((x) => /gateway connection (to|from) .* registered/.test(x.line)).at(-1);
+  const lost = lines.filter((x) => x.line.includes('no metadata leader')).at(-1);
+  const leader = lost && lines.find((x) => x.t >= lost.t && /new (JetStream cluster )?metadata leader/.test(x.line));
+  return {
+    ...(gateways && { gatewaysMs: gateways.t - since }),
+    ...(lost && { metaLeaderMs: leader ? leader.t - since : until - since }),
+  };
 }

@@ -31,13 +31,18 @@ export function report(r: ScenarioResult): string {
       .join(', ')}`,
   );
   lines.push('convergence after each heal (every region the same on every tag written, every blob held and intact):');
-  for (const h of r.heals)
+  for (const h of r.heals) {
+    const nats = [
+      h.nats.gatewaysMs !== undefined && `gateways back +${s(h.nats.gatewaysMs)}`,
+      h.nats.metaLeaderMs !== undefined && `JetStream metadata leader +${s(h.nats.metaLeaderMs)}`,
+    ].filter(Boolean);
     lines.push(
-      `  ${h.event ? `${describe(h.event.partition)} (${s(h.event.durationMs)})` : 'final check'}: ${h.ms === undefined ? 'not converged' : s(h.ms)}, ${h.tags} tags`,
+      `  ${h.event ? `${describe(h.event.partition)} (${s(h.event.durationMs)})` : 'final check'}: ${h.ms === undefined ? 'not converged' : s(h.ms)}, ${h.tags} tags${nats.length ? ` (nats-server: ${nats.join(', ')})` : ''}`,
     );
+  }
   lines.push(r.violations.length ? `violations (${r.violations.length}):` : 'violations: none');
   for (const v of r.violations) lines.push(`  ${v}`);
-  if (r.violations.length || r.kept) lines.push(`logs: ${r.dir}`);
+  lines.push(`logs: ${r.dir}${r.violations.length || r.kept ? '' : ' (removed unless kept)'}`);
   if (r.kept) lines.push(`kept: ${r.kept.join(' ')}`);
   return lines.join('\n');
 }

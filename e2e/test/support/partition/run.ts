@@ -18,8 +18,10 @@ Options:
   --seeds LIST     seeds, one run each (default 2001..2010)
   --duration S     seconds of workload per seed, partitions included (default 110)
   --bound S        convergence bound after a heal (default 10)
-  --keep           leave namespaces, processes and logs of each run for debugging
-  --nats-ping S    nats-server ping_interval in seconds (default: nats-server's own)
+  --keep           leave namespaces and processes of each run for debugging (logs and data
+                   are always left, in the directory each run prints)
+  --nats-ping S    nats-server ping_interval in seconds (default 2, as georeg cluster; 0: nats-server's
+                   own, 2 minutes)
   -h, --help       this text`;
 
 async function main(): Promise<number> {
@@ -52,7 +54,8 @@ async function main(): Promise<number> {
       durationMs,
       boundMs,
       keep: values.keep === true,
-      ...(ping !== undefined && { nats: { pingInterval: `${ping}s` } }),
+      keepLogs: true,
+      ...(ping !== undefined && { nats: { pingInterval: ping === '0' ? '' : `${ping}s`, pingMax: 2 } }),
       log: (line) => console.log(line),
     });
     results.push(r);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { converge, type Convergence } from './checker.js';
 import { Firewall } from './firewall.js';
 import { createNet, destroyNet, keepNet, leftovers, sweepStale, unavailable } from './net.js';
-import { startRegions, type NatsTuning } from './regions.js';
+import { natsRecovery, startRegions, type NatsRecovery, type NatsTuning } from './regions.js';
 import { describe, makeSchedule, type PartitionEvent } from './schedule.js';
 import { Workload, type PullStats, type Write } from './workload.js';
 
@@ -24,6 +24,8 @@ export interface ScenarioOptions {
   maxWaitMs?: number;
   /** Leave the namespaces, processes and logs for debugging. */
   keep?: boolean;
+  /** Leave the run directory (logs and data) even when nothing went wrong. */
+  keepLogs?: boolean;
   nats?: NatsTuning;
   regions?: string[];
   /** Progress lines (default: none). */
@@ -31,6 +33,8 @@ export interface ScenarioOptions {
 }
 
 export interface Heal extends Convergence {
+  /** What the nats-servers logged meanwhile (evidence of where the time went). */
+  nats: NatsRecovery;
   /** The event healed; undefined for the final check. */
   event?: PartitionEvent;
 }
@@ -96,9 +100,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (event) await firewall.healAll();
       const since = Date.now();
       const c = await converge(regions, (workload as Workload).writes, since, maxWaitMs);
-      result.heals.push({ ...c, ...(event && { event }) });
+      const nats = await natsRecovery(regions, since, Date.now());
+      result.heals.push({ ...c, nats, ...(event && { event }) });
       log(
-        `  ${event ? `healed ${describe(event.partition)}` : 'final check'}: ${c.ms === undefined ? `not converged in ${maxWaitMs / 1000} s` : `converged in ${(c.ms / 1000).toFixed(1)} s`} (${c.tags} tags, ${(workload as Workload).writes.length} writes so far)${c.violations.length ? `, ${c.violations.length} violations` : ''}`,
+        `  ${new Date(since).toISOString().slice(11, 23)} ${event ? `healed ${describe(event.partition)}` : 'final check'}: ${c.ms === undefined ? `not converged in ${maxWaitMs / 1000} s` : `converged in ${(c.ms / 1000).toFixed(1)} s`} (${c.tags} tags, ${(workload as Workload).writes.length} writes so far)${c.violations.length ? `, ${c.violations.length} violations` : ''}`,
       );
       (workload as Workload).resume();
     };
@@ -108,7 +113,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (p.kind === 'cut') await firewall.cut(p.a, p.b);
       else if (p.kind === 'isolate') await firewall.isolate(p.region);
       else await firewall.splitAll();
-      log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${describe(p)} for ${(event.durationMs / 1000).toFixed(0)} s`);
+      log(
+        `  ${new Date().toISOString().slice(11, 23)} (+${((Date.now() - started) / 1000).toFixed(0)} s) ${describe(p)} for ${(event.durationMs / 1000).toFixed(0)} s`,
+      );
       await sleep(event.durationMs);
       await heal(event);
     }
@@ -136,7 +143,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       ...result.pulls.corrupt.map((c) => `corrupt pull: ${c}`),
     ]),
   ];
-  if (!opts.keep && result.violations.length === 0) await rm(dir, { recursive: true, force: true });
+  if (!opts.keep && !opts.keepLogs && result.violations.length === 0) await rm(dir, { recursive: true, force: true });
   result.wallMs = Date.now() - begun;
   return result;
 }
