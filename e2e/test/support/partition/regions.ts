@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NATS_SERVER } from 'georeg/test-support';
+import { http, NATS_SERVER, pushImage } from 'georeg/test-support';
 import { cliMain } from '../process.js';
 import { poll } from '../spawn.js';
 import type { Net, NetRegion } from './net.js';
@@ -84,7 +84,7 @@ export async function replicationStatus(url: string): Promise<{ peers: { region:
   return (await res.json()) as { peers: { region: string; up: boolean; lastAntiEntropy?: string }[] };
 }
 
-/** Start every region's nats-server, then every node; resolves once each node has every peer up and a first anti-entropy pass done. */
+/** Start every region's nats-server, then every node; resolves once each node has every peer up, a first anti-entropy pass done, and events flowing. */
 export async function startRegions(net: Net, dir: string, tuning: NatsTuning = CLUSTER_NATS): Promise<Region[]> {
   const regions: Region[] = [];
   for (const r of net.regions) {
@@ -130,7 +130,30 @@ export async function startRegions(net: Net, dir: string, tuning: NatsTuning = C
       return Promise.race([peersUp, exited]);
     }),
   );
+  await eventsFlow(regions);
   return regions;
+}
+
+/**
+ * Resolves once an image pushed into each region is in every other: events flow between every
+ * pair (JetStream has its metadata leader, the streams and consumers exist), so the first
+ * partition does not hit replication still setting up.
+ */
+async function eventsFlow(regions: Region[]): Promise<void> {
+  await Promise.all(regions.map((r) => pushImage(r.url, 'part/ready', r.name)));
+  for (const r of regions) {
+    await poll(
+      120_000,
+      `the image pushed into every region to reach ${r.name}`,
+      async () => {
+        const found = await Promise.all(
+          regions.map(async (o) => (await http('HEAD', `${r.url}/v2/part/ready/manifests/${o.name}`)).status),
+        );
+        return found.every((status) => status === 200) ? true : undefined;
+      },
+      200,
+    );
+  }
 }
 
 /** What the nats-servers logged after a heal: when the last gateway came back, and when JetStream had a metadata leader again. */

@@ -42,7 +42,7 @@ export function report(r: ScenarioResult): string {
   }
   lines.push(r.violations.length ? `violations (${r.violations.length}):` : 'violations: none');
   for (const v of r.violations) lines.push(`  ${v}`);
-  lines.push(`logs: ${r.dir}${r.violations.length || r.kept ? '' : ' (removed unless kept)'}`);
+  if (r.dirKept) lines.push(`logs: ${r.dir}`);
   if (r.kept) lines.push(`kept: ${r.kept.join(' ')}`);
   return lines.join('\n');
 }

@@ -49,8 +49,9 @@ export interface ScenarioResult {
   /** Packets the firewall dropped per region. */
   dropped: Record<string, number>;
   violations: string[];
-  /** Run directory (logs); removed unless kept or a violation happened. */
+  /** Run directory (logs and data); removed at the end unless kept (keep, keepLogs) or a violation happened. */
   dir: string;
+  dirKept: boolean;
   /** Names of the run's namespaces and links, to remove by hand when kept. */
   kept?: string[];
   wallMs: number;
@@ -81,6 +82,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     dropped: {},
     violations: [],
     dir,
+    dirKept: false,
     wallMs: 0,
   };
   let workload: Workload | undefined;
@@ -143,7 +145,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       ...result.pulls.corrupt.map((c) => `corrupt pull: ${c}`),
     ]),
   ];
-  if (!opts.keep && !opts.keepLogs && result.violations.length === 0) await rm(dir, { recursive: true, force: true });
+  result.dirKept = opts.keep === true || opts.keepLogs === true || result.violations.length > 0;
+  if (!result.dirKept) await rm(dir, { recursive: true, force: true });
   result.wallMs = Date.now() - begun;
   return result;
 }
