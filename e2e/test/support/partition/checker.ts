@@ -53,6 +53,9 @@ async function valueIn(url: string, t: TagExpectation): Promise<string> {
 export interface Convergence {
   /** Ms from the heal until every region agreed and held every blob; undefined: not within the wait. */
   ms?: number;
+  /** Tags the regions disagreed on at the first poll, and ms until fewer did (replication at work again). */
+  disagreed: number;
+  progressMs?: number;
   violations: string[];
   tags: number;
 }
@@ -88,6 +91,8 @@ export async function converge(
   const violations = new Set<string>();
   let views: Map<string, string>[] = [];
   let ms: number | undefined;
+  let disagreed: number | undefined;
+  let progressMs: number | undefined;
   for (;;) {
     views = await Promise.all(
       regions.map(
@@ -95,7 +100,10 @@ export async function converge(
           new Map(await Promise.all(expected.map(async (t) => [keyOf(t.repo, t.tag), await valueIn(r.url, t).catch(() => '?')] as const))),
       ),
     );
-    const agreed = expected.every((t) => new Set(views.map((v) => v.get(keyOf(t.repo, t.tag)))).size === 1);
+    const differing = expected.filter((t) => new Set(views.map((v) => v.get(keyOf(t.repo, t.tag)))).size > 1).length;
+    disagreed ??= differing;
+    if (progressMs === undefined && differing < disagreed) progressMs = Date.now() - since;
+    const agreed = differing === 0;
     let held = agreed;
     if (agreed) {
       for (const t of expected) {
@@ -128,7 +136,13 @@ export async function converge(
         `${t.shared ? 'not the later acknowledged write' : 'acknowledged write lost'}: ${what} ends ${short([...distinct][0])}, allowed ${[...t.allowed].map(short).join(' or ')}`,
       );
   }
-  return { ...(ms !== undefined && { ms }), violations: [...violations], tags: expected.length };
+  return {
+    ...(ms !== undefined && { ms }),
+    disagreed: disagreed ?? 0,
+    ...(progressMs !== undefined && { progressMs }),
+    violations: [...violations],
+    tags: expected.length,
+  };
 }
 
 function short(v: string | undefined): string {

@@ -160,7 +160,10 @@ async function eventsFlow(regions: Region[]): Promise<void> {
 export interface NatsRecovery {
   /** Ms after `since` of the last gateway connection registered (undefined: none was re-made). */
   gatewaysMs?: number;
-  /** Ms after `since` of the first metadata leader elected after the last "no metadata leader" (undefined: the leader never changed). */
+  /**
+   * Ms after `since` of the first metadata leader elected after the last "no metadata leader"
+   * (undefined: the leader was never lost; Infinity: lost and not elected again by `until`).
+   */
   metaLeaderMs?: number;
 }
 
@@ -183,6 +186,6 @@ export async function natsRecovery(regions: Region[], since: number, until: numb
   const leader = lost && lines.find((x) => x.t >= lost.t && /new (JetStream cluster )?metadata leader/.test(x.line));
   return {
     ...(gateways && { gatewaysMs: gateways.t - since }),
-    ...(lost && { metaLeaderMs: leader ? leader.t - since : until - since }),
+    ...(lost && { metaLeaderMs: leader ? leader.t - since : Infinity }),
   };
 }

@@ -33,11 +33,15 @@ export function report(r: ScenarioResult): string {
   lines.push('convergence after each heal (every region the same on every tag written, every blob held and intact):');
   for (const h of r.heals) {
     const nats = [
-      h.nats.gatewaysMs !== undefined && `gateways back +${s(h.nats.gatewaysMs)}`,
-      h.nats.metaLeaderMs !== undefined && `JetStream metadata leader +${s(h.nats.metaLeaderMs)}`,
+      h.disagreed > 0 && `${h.disagreed} tags differed at the heal, fewer from +${s(h.progressMs)}`,
+      h.nats.gatewaysMs !== undefined && `NATS gateways back +${s(h.nats.gatewaysMs)}`,
+      h.nats.metaLeaderMs !== undefined &&
+        (h.nats.metaLeaderMs === Infinity
+          ? 'JetStream without a metadata leader until the next partition'
+          : `JetStream metadata leader +${s(h.nats.metaLeaderMs)}`),
     ].filter(Boolean);
     lines.push(
-      `  ${h.event ? `${describe(h.event.partition)} (${s(h.event.durationMs)})` : 'final check'}: ${h.ms === undefined ? 'not converged' : s(h.ms)}, ${h.tags} tags${nats.length ? ` (nats-server: ${nats.join(', ')})` : ''}`,
+      `  ${h.event ? `${describe(h.event.partition)} (${s(h.event.durationMs)})` : 'final check'}: ${h.ms === undefined ? 'not converged' : s(h.ms)}, ${h.tags} tags${nats.length ? ` (${nats.join(', ')})` : ''}`,
     );
   }
   lines.push(r.violations.length ? `violations (${r.violations.length}):` : 'violations: none');

@@ -33,7 +33,9 @@ export interface ScenarioOptions {
 }
 
 export interface Heal extends Convergence {
-  /** What the nats-servers logged meanwhile (evidence of where the time went). */
+  /** Date.now() at the heal (or the final check). */
+  since: number;
+  /** What the nats-servers logged from then until the next partition (evidence of where the time went). */
   nats: NatsRecovery;
   /** The event healed; undefined for the final check. */
   event?: PartitionEvent;
@@ -96,14 +98,15 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     result.writes = workload.writes;
     result.pulls = workload.pulls;
     const started = Date.now();
+    /** When each partition began: the nats-servers' logs after a heal are read up to the next one. */
+    const cutAt: number[] = [];
     workload.start();
     const heal = async (event?: PartitionEvent): Promise<void> => {
       await (workload as Workload).pause();
       if (event) await firewall.healAll();
       const since = Date.now();
       const c = await converge(regions, (workload as Workload).writes, since, maxWaitMs);
-      const nats = await natsRecovery(regions, since, Date.now());
-      result.heals.push({ ...c, nats, ...(event && { event }) });
+      result.heals.push({ ...c, since, nats: {}, ...(event && { event }) });
       log(
         `  ${new Date(since).toISOString().slice(11, 23)} ${event ? `healed ${describe(event.partition)}` : 'final check'}: ${c.ms === undefined ? `not converged in ${maxWaitMs / 1000} s` : `converged in ${(c.ms / 1000).toFixed(1)} s`} (${c.tags} tags, ${(workload as Workload).writes.length} writes so far)${c.violations.length ? `, ${c.violations.length} violations` : ''}`,
       );
@@ -115,6 +118,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (p.kind === 'cut') await firewall.cut(p.a, p.b);
       else if (p.kind === 'isolate') await firewall.isolate(p.region);
       else await firewall.splitAll();
+      cutAt.push(Date.now());
       log(
         `  ${new Date().toISOString().slice(11, 23)} (+${((Date.now() - started) / 1000).toFixed(0)} s) ${describe(p)} for ${(event.durationMs / 1000).toFixed(0)} s`,
       );
@@ -125,6 +129,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     await workload.stop();
     await heal();
     result.dropped = await firewall.dropped();
+    for (const [i, h] of result.heals.entries()) h.nats = await natsRecovery(regions, h.since, cutAt[i + 1] ?? Date.now());
   } finally {
     await workload?.stop();
     if (opts.keep) {
