@@ -26,6 +26,8 @@ const TOOLS = [
   ['chromium', 'chromium'],
   ['openssl', 'openssl'],
   ['podman', 'podman'],
+  ['ip', 'iproute2'],
+  ['nft', 'nftables'],
 ];
 
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.
