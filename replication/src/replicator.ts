@@ -59,10 +59,10 @@ const ACK_WAIT_MS = 15_000;
  * up to this long between checks while the peer's JetStream does not answer:
  * so it bounds how soon events flow again after a partition heals.
  */
-const PULL_EXPIRES_MS = 5000;
+const PULL_EXPIRES_MS = 2000;
 /** Longest wait before following a peer's events again after a failure (each try while its JetStream is unreachable also waits for a timeout). */
 const FOLLOW_RETRY_MS = 5000;
-/** While a peer is down it is probed this often, so that the waits for it end soon after it is back. */
+/** While a peer is down it is probed this often, with this deadline, so that the waits for it end soon after it is back. */
 const DOWN_PROBE_MS = 1000;
 /** How long a status answer waits for fresh numbers from JetStream before it answers with the last it has. */
 const STATUS_WAIT_MS = 300;
@@ -303,7 +303,8 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     let was: boolean | undefined;
     let downSince = Date.now();
     while (!this.stopped) {
-      const up = await peer.ping(Math.min(every, 3000));
+      // A probe into a partition waits out its deadline: while the peer is down, a short one, so its return shows within 2 s.
+      const up = await peer.ping(was === false ? DOWN_PROBE_MS : Math.min(every, 3000));
       if (this.stopped) return;
       state.up = up;
       if (up && was !== true) {
