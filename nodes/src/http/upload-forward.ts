@@ -9,6 +9,8 @@ import type { Ctx } from './context.js';
 const QUALIFIED = /^([a-z0-9-]{1,63})\.([A-Za-z0-9_-]{1,64})$/;
 /** Request headers a forwarded upload request keeps; everything else (hop-by-hop, Host) is the proxy's own. */
 const REQUEST_HEADERS = ['authorization', 'content-type', 'content-length', 'content-range', 'transfer-encoding', 'user-agent'];
+/** A forwarded request whose peer sends nothing for this long is given up. */
+const IDLE_MS = 60_000;
 /** Answer headers passed back to the client. */
 const ANSWER_HEADERS = [
   'content-type',
@@ -63,13 +65,15 @@ export class UploadSessions {
     headers['x-request-id'] = ctx.id;
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const out = send(target, { method: ctx.req.method, headers, ...(this.ca && { ca: this.ca }) });
+    // A peer that stops answering mid-request (a partition) must not hold the client forever.
+    out.setTimeout(IDLE_MS, () => out.destroy(new Error(`no answer for ${IDLE_MS / 1000} s`)));
     const answered = new Promise<{ status: number; headers: IncomingHttpHeaders; body: NodeJS.ReadableStream }>((resolve, reject) => {
       out.once('response', (res) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: res }));
       out.once('error', reject);
     });
     try {
-      await pipeline(ctx.req, out);
-      const res = await answered;
+      // Both awaited together: an error of the request rejects both, and neither is left unhandled.
+      const [, res] = await Promise.all([pipeline(ctx.req, out), answered]);
       const back: Record<string, string> = {};
       for (const h of ANSWER_HEADERS) {
         const v = res.headers[h];
