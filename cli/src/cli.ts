@@ -1,7 +1,8 @@
 import { serveCommand } from './commands/serve.js';
 import { replicateCommand } from './commands/replicate.js';
 import { gcCommand } from './commands/gc.js';
-import { statusCommand, whereCommand } from './commands/status.js';
+import { statusCommand } from './commands/status.js';
+import { whereCommand } from './commands/where.js';
 import { clusterCommand } from './commands/cluster.js';
 import { pushCommand } from './commands/push.js';
 import { keyCommand } from './commands/key.js';

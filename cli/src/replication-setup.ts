@@ -14,6 +14,7 @@ export function replicatorFor(config: Config, store: RegionStore, log: Logger): 
     store,
     log,
     antiEntropyMs: config.replication.antiEntropySeconds * 1000,
+    failoverMs: config.replication.failoverSeconds * 1000,
     natsAuth: natsAuth(config),
     channel: replicationCredentials(config).client,
     concurrency: { perPeer: config.replication.concurrencyPerPeer, total: config.replication.concurrency },

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import { pushImage } from 'georeg/test-support';
 import { PeerStatus } from 'georeg/proto';
-import { formatStatus, formatWhere } from '../src/commands/status.js';
+import { formatStatus } from '../src/commands/status.js';
+import { formatWhere } from '../src/commands/where.js';
 import { georeg, main } from './support/run.js';
 
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
@@ -75,6 +76,18 @@ describe('georeg status and where', () => {
       const bad = await georeg(['where', 'no-tag-here', '--url', node.url]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /NAME:TAG or NAME@DIGEST/);
+      const client = await georeg(['where', '--client', '10.1.2.3', '--url', node.url]);
+      assert.equal(client.code, 0, client.stderr);
+      assert.match(
+        client.stdout,
+        /^10\.1\.2\.3 is in no placement block \(network\.placement\) of local: it is served by the region it asks$/m,
+      );
+      const badClient = await georeg(['where', '--client', 'eu.example', '--url', node.url]);
+      assert.equal(badClient.code, 2);
+      assert.match(badClient.stderr, /--client must be an IPv4 or IPv6 address, got "eu\.example"/);
+      const both = await georeg(['where', 'team/app:v1', '--client', '10.1.2.3', '--url', node.url]);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /either an image or --client ADDRESS, not both/);
     } finally {
       await node.close();
     }

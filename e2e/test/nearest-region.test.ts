@@ -15,6 +15,8 @@ const SMALL = `${SMALL_LAYOUT}:latest`;
 /** Client placement over loopback source addresses: 127.0.0.2 belongs to eu, .3 to us, .4 to ap. */
 const PLACEMENT = '127.0.0.2/32=eu,127.0.0.3/32=us,127.0.0.4/32=ap';
 const CLIENT = { eu: '127.0.0.2', us: '127.0.0.3', ap: '127.0.0.4' } as const;
+/** replication.failoverSeconds of every region: shorter than the default 10 s, to show it is honoured. */
+const FAILOVER_SECONDS = 6;
 
 /** A GET from loopback address `from`, not following redirects. */
 function getFrom(from: string, url: string): Promise<{ status: number; location?: string; region?: string; body: Buffer }> {
@@ -49,6 +51,12 @@ describe('nearest region: placement, fetch-through, failover and drain across th
   let layer: string;
   const frozen = new Set<number>();
   const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
+  /** What `georeg where --client` says of a client at `address`, asked of eu. */
+  const whereClient = async (address: string): Promise<string> => {
+    const res = await georeg(['where', '--client', address, '--url', eu.registry]);
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout;
+  };
 
   /** The pid of a process of the cluster whose argv has an argument ending in `suffix`. */
   const pidOf = async (suffix: string): Promise<number> => {
@@ -69,10 +77,12 @@ describe('nearest region: placement, fetch-through, failover and drain across th
     dir = await mkdtemp(join(tmpdir(), 'georeg-nearest-'));
     skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
     process.env.GEOREG_NETWORK_PLACEMENT = PLACEMENT;
+    process.env.GEOREG_REPLICATION_FAILOVER_SECONDS = String(FAILOVER_SECONDS);
     try {
       cluster = await Cluster.start(join(dir, 'data'));
     } finally {
       delete process.env.GEOREG_NETWORK_PLACEMENT;
+      delete process.env.GEOREG_REPLICATION_FAILOVER_SECONDS;
     }
     [eu, us, ap] = ['eu', 'us', 'ap'].map((n) => cluster.region(n)) as [ClusterRegion, ClusterRegion, ClusterRegion];
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/near/small:v1`]);
@@ -104,6 +114,8 @@ describe('nearest region: placement, fetch-through, failover and drain across th
     assert.equal(there.status, 200);
     assert.equal(there.region, 'us');
     assert.equal(sha256(there.body), layer);
+    assert.match(await whereClient(CLIENT.us), /^127\.0\.0\.3 is placed in us \(127\.0\.0\.3\/32\): eu sends its blob pulls to us/m);
+    assert.match(await whereClient(CLIENT.eu), /^127\.0\.0\.2 is placed in eu \(127\.0\.0\.2\/32\): eu serves it itself$/m);
   });
 
   it("serves in us, at once and byte-identical, an image pushed to eu while us's NATS server hangs (fetch-through; skopeo)", async () => {
@@ -147,8 +159,13 @@ describe('nearest region: placement, fetch-through, failover and drain across th
     freeze(node);
     const t0 = Date.now();
     try {
-      await until(15_000, 'eu to serve ap-placed clients itself', async () => (await getFrom(CLIENT.ap, url)).status === 200);
-      assert.ok(Date.now() - t0 < 10_000, `left routing after ${Date.now() - t0} ms`);
+      // Health, not one slow answer: a GET may also be served here when ap's answer on the blob times out.
+      const down = /placed in ap \(127\.0\.0\.4\/32\), which does not answer its health probes: eu serves it itself/;
+      await until(15_000, 'eu to take ap out of routing', async () => down.test(await whereClient(CLIENT.ap)));
+      assert.ok(Date.now() - t0 < FAILOVER_SECONDS * 1000, `left routing after ${Date.now() - t0} ms`);
+      const served = await getFrom(CLIENT.ap, url);
+      assert.equal(served.status, 200);
+      assert.equal(served.region, 'eu');
     } finally {
       thaw(node);
     }
@@ -160,6 +177,7 @@ describe('nearest region: placement, fetch-through, failover and drain across th
     const drained = await georeg(['region', 'drain', 'ap', '--reason', 'e2e', '--url', ap.registry]);
     assert.equal(drained.code, 0, drained.stderr);
     await until(15_000, 'eu to stop sending ap-placed clients to ap', async () => (await getFrom(CLIENT.ap, url)).status === 200);
+    assert.match(await whereClient(CLIENT.ap), /which is drained: eu serves it itself until ap is undrained/);
     const own = await getFrom(CLIENT.ap, `${ap.registry}${apiPaths.blob('near/small', layer)}`);
     assert.equal(own.status, 200);
     assert.equal(own.region, 'ap');

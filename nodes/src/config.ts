@@ -41,7 +41,8 @@ export interface Config {
    * (at the peer's publicUrl), with an URL signed for that repository and
    * digest when auth is on, valid `redirectTtlSeconds`. With `fetchThrough`, a
    * GET or HEAD of a manifest or tag this region does not hold yet copies it
-   * from a peer that does, then answers. Events are applied
+   * from a peer that does, then answers. A peer region that stops answering
+   * leaves routing within `failoverSeconds` and rejoins at its first answer. Events are applied
    * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
    * (one repository's always in order). With `external`, no replicator runs
    * in the node: it serves its storage on `<data>/replication/store.sock` to a
@@ -57,6 +58,7 @@ export interface Config {
     redirect: boolean;
     redirectTtlSeconds: number;
     fetchThrough: boolean;
+    failoverSeconds: number;
     concurrencyPerPeer: number;
     concurrency: number;
     external: boolean;
@@ -113,6 +115,7 @@ export const defaultConfig: Config = {
     redirect: true,
     redirectTtlSeconds: 60,
     fetchThrough: true,
+    failoverSeconds: 10,
     concurrencyPerPeer: 8,
     concurrency: 16,
     external: false,
@@ -253,7 +256,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
   if (config.publicUrl && !isOriginUrl(config.publicUrl))
     throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
-  for (const key of ['redirectTtlSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
+  for (const key of ['redirectTtlSeconds', 'failoverSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
     const v = config.replication[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);
   }

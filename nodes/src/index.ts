@@ -20,5 +20,6 @@ export {
   type NodeStatus,
   type RegionLocation,
 } from './status.js';
+export type { ClientRoute } from './http/blob-redirect.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';
 export type { UserView } from './auth/identities.js';

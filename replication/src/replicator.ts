@@ -33,8 +33,11 @@ export interface ReplicatorOptions {
   maxBackoffMs?: number;
   /** Compare with every peer at start and then this often, ms (0: only at start). */
   antiEntropyMs?: number;
-  /** How often each peer is probed for health, ms. */
-  probeMs?: number;
+  /**
+   * A peer that stops answering is taken for down (out of routing) within this long, ms (default
+   * 10 s): it is probed every third of it, each probe waiting at most that long (3 s at most).
+   */
+  failoverMs?: number;
   /** NATS credentials, when the server requires them. */
   natsAuth?: { user?: string; pass?: string };
   /** gRPC credentials toward peers (mutual TLS); plain text when absent. */
@@ -299,7 +302,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
    */
   private async probe(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
-    const every = this.opts.probeMs ?? 5000;
+    const every = (this.opts.failoverMs ?? 10_000) / 3;
     let was: boolean | undefined;
     let downSince = Date.now();
     while (!this.stopped) {

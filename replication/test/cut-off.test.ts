@@ -67,7 +67,7 @@ describe('replication while a peer is cut off', function () {
         peers: peersOf[i],
         store: new LocalRegionStore(n.registry, n.clock),
         log: silentLogger,
-        probeMs: 1000,
+        failoverMs: 2000,
       });
       replicators.push(r);
       n.status.replication = r;

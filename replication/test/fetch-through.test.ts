@@ -55,7 +55,7 @@ describe('fetch-through: a manifest or tag us does not hold yet is copied from e
       log: silentLogger,
       antiEntropyMs: 0,
       maxBackoffMs: 300,
-      probeMs: 100,
+      failoverMs: 200,
     });
     const started = once(replicator, 'repaired');
     await replicator.start();

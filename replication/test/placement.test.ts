@@ -54,7 +54,7 @@ describe('client placement: a blob GET from a client placed in another region go
       store: new LocalRegionStore(us.registry, us.clock),
       log: silentLogger,
       antiEntropyMs: 0,
-      probeMs: 100,
+      failoverMs: 200,
     });
     const up = once(replicator, 'probed');
     await replicator.start();

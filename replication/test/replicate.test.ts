@@ -95,7 +95,7 @@ describe('replication between regions (real nats-server, real gRPC)', function (
         store: new LocalRegionStore(r.node.registry, r.node.clock),
         log: silentLogger,
         maxBackoffMs: 300,
-        probeMs: 100,
+        failoverMs: 200,
       });
       await r.replicator.start();
       r.node.status.replication = r.replicator;

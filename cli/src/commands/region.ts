@@ -9,7 +9,8 @@ const USAGE = `Usage: georeg region show NAME [--url URL]
 
 Takes region NAME out of routing for maintenance, or back in. A drained region
 still serves the clients that reach it and keeps replicating; its peers learn
-it from their next health probe (within 5 s) and send no client there: no blob
+it from their next health probe (within replication.failoverSeconds, 10 s by
+default) and send no client there: no blob
 redirect, and clients placed in it (network.placement) are served where they
 ask. The drain survives a restart of the node. --url is NAME's own node (the
 command checks that it is NAME); the default is ${DEFAULT_NODE_URL}.

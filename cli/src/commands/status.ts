@@ -1,11 +1,11 @@
 import { apiPaths } from 'georeg/oci';
-import type { NodeStatusSnapshot, RegionLocation } from 'georeg/nodes';
+import type { NodeStatusSnapshot } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient, RegistryError } from '../registry-client.js';
 import { credentialsFromEnv } from '../token-auth.js';
 
 /** A document of the node at `url`; a refusal or no answer is a CliError (exit 2), as these commands have always reported it. */
-async function getJson<T>(url: string | undefined, path: string): Promise<T> {
+export async function getJson<T>(url: string | undefined, path: string): Promise<T> {
   try {
     return await new RegistryClient(url ?? DEFAULT_NODE_URL, { credentials: credentialsFromEnv() }).api<T>('GET', path);
   } catch (e) {
@@ -47,21 +47,6 @@ export function formatStatus(s: NodeStatusSnapshot): string {
         String(p.failures),
         String(p.parked),
         p.lastError ?? '',
-      ]),
-    ])
-  );
-}
-
-export function formatWhere(ref: string, regions: RegionLocation[]): string {
-  return (
-    `${ref}\n` +
-    table([
-      ['REGION', 'STATE', 'DIGEST', 'DETAIL'],
-      ...regions.map((r) => [
-        r.region,
-        r.state,
-        r.digest ?? '',
-        r.error ?? (r.missing?.length ? `missing ${r.missing.length}: ${r.missing.slice(0, 3).join(' ')}` : ''),
       ]),
     ])
   );
@@ -128,32 +113,5 @@ export const statusCommand: Command = {
     const interval = Number(values.interval ?? 2);
     if (!(interval >= 0.1 && interval <= 3600)) throw new CliError('--interval must be between 0.1 and 3600 seconds');
     return watch(render, interval * 1000);
-  },
-};
-
-export const whereCommand: Command = {
-  name: 'where',
-  summary: 'which regions hold an image completely: georeg where NAME:TAG | NAME@DIGEST',
-  async run(argv) {
-    const { values, positionals } = parseOptions(argv, {
-      url: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      process.stdout.write(
-        `Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) which regions hold the image: complete, incomplete (replicating), absent or unreachable.\n` +
-          `A node with authentication on wants credentials that may pull it: GEOREG_CREDS=USER:PASSWORD.\n`,
-      );
-      return 0;
-    }
-    const ref = positionals[0];
-    const m = ref ? /^(.+?)(?:@([a-z0-9]+:[a-f0-9]+)|:([A-Za-z0-9_][A-Za-z0-9._-]*))$/.exec(ref) : null;
-    if (!ref || !m) throw new CliError('give an image as NAME:TAG or NAME@DIGEST');
-    const name = m[1] as string;
-    const reference = (m[2] ?? m[3]) as string;
-    const res = await getJson<{ regions: RegionLocation[] }>(values.url, apiPaths.where(name, reference));
-    process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatWhere(ref, res.regions));
-    return res.regions.some((r) => r.state === 'complete') ? 0 : 1;
   },
 };

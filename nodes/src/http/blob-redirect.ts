@@ -5,6 +5,24 @@ import { Lru } from '../lru.js';
 import type { Placement } from './placement.js';
 import type { RoutingMetrics } from '../routing-metrics.js';
 
+/**
+ * Where blob GETs from a client address go, and why (GET /georeg/v1/routing?client=, `georeg
+ * where --client`): `unplaced` (no placement block holds it) and `local` (placed here) are served
+ * here; `placement`: sent to `placedIn` for every blob that region holds; `down` and `drained`:
+ * `placedIn` is out of routing, so they are served here; `off`: replication.redirect is off, every
+ * client is served where it asks.
+ */
+export interface ClientRoute {
+  address: string;
+  /** The node asked. */
+  region: string;
+  placedIn?: string;
+  /** The placement block that placed it, as written in network.placement. */
+  rule?: string;
+  sentTo: string;
+  reason: 'unplaced' | 'local' | 'placement' | 'down' | 'drained' | 'off';
+}
+
 /** How long a blob no peer holds is not asked about again. */
 const MISS_MS = 2000;
 
@@ -37,6 +55,18 @@ export class BlobRedirects {
     const to = home === undefined || home === this.status.region ? undefined : await this.#find(repo, digest, home);
     if (to) this.metrics?.redirected('placement');
     return to;
+  }
+
+  /** Where blob GETs from a client at `address` go, and why (see ClientRoute). */
+  async route(address: string): Promise<ClientRoute> {
+    const here = this.status.region;
+    const rule = this.placement?.ruleOf(address);
+    const asked = { address, region: here, ...(rule && { placedIn: rule.region, rule: rule.cidr }) };
+    if (!rule || rule.region === here) return { ...asked, sentTo: here, reason: rule ? 'local' : 'unplaced' };
+    const peer = (await this.status.replication?.peers())?.find((p) => p.region === rule.region);
+    if (!peer?.up) return { ...asked, sentTo: here, reason: 'down' };
+    if (peer.drained) return { ...asked, sentTo: here, reason: 'drained' };
+    return { ...asked, sentTo: rule.region, reason: 'placement' };
   }
 
   /** The nearest region holding a blob this region does not hold yet, as a URL for the client; undefined when none does. */

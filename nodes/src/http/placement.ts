@@ -32,7 +32,13 @@ export class Placement {
 
   /** The region a client at `address` belongs to, if a block holds it. */
   regionOf(address: string | undefined): string | undefined {
-    const a = address === undefined ? undefined : parseAddress(address);
-    return a && this.rules.find((r) => contains(r.cidr, a))?.region;
+    return address === undefined ? undefined : this.ruleOf(address)?.region;
+  }
+
+  /** The most specific block holding `address` (as written in the setting) and its region, if one does. */
+  ruleOf(address: string): { cidr: string; region: string } | undefined {
+    const a = parseAddress(address);
+    const rule = a && this.rules.find((r) => contains(r.cidr, a));
+    return rule && { cidr: rule.cidr.text, region: rule.region };
   }
 }

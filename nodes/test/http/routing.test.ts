@@ -48,6 +48,13 @@ describe('routing: drain and undrain a region (GET/PUT /georeg/v1/routing)', fun
     assert.equal(missing.header('georeg-region'), 'eu');
   });
 
+  it('says where a client address is sent (no placement here: served where it asks), and refuses what is not an address', async () => {
+    const res = await http('GET', `${node.url}${apiPaths.routing()}?client=10.1.2.3`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json<{ client: unknown }>().client, { address: '10.1.2.3', region: 'eu', sentTo: 'eu', reason: 'unplaced' });
+    expectError(await http('GET', `${node.url}${apiPaths.routing()}?client=eu.example`), 400, 'ROUTING_INVALID');
+  });
+
   it('drains only for an administrator, with a body that says what it wants', async () => {
     expectError(await put('{"drained":true}', {}), 401, 'UNAUTHORIZED');
     expectError(await put('drain please'), 400, 'ROUTING_INVALID');

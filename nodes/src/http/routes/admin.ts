@@ -6,12 +6,20 @@ import type { Route } from '../router.js';
 import { oci, parseReference, apiPattern } from 'georeg/oci';
 import { readLimited } from '../body.js';
 import type { NodeStatus } from '../../status.js';
+import type { BlobRedirects, ClientRoute } from '../blob-redirect.js';
+import { isIP } from 'node:net';
 
 /**
  * georeg's own API under /georeg/v1. Until authentication lands, bind the node to
  * a trusted address (the default is 127.0.0.1).
  */
-export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, status: NodeStatus, metrics: NodeMetrics): Route[] {
+export function adminRoutes(
+  registry: Registry,
+  gc: Omit<GcOptions, 'dryRun'>,
+  status: NodeStatus,
+  metrics: NodeMetrics,
+  redirects?: BlobRedirects,
+): Route[] {
   return [
     {
       name: 'replication',
@@ -31,8 +39,15 @@ export function adminRoutes(registry: Registry, gc: Omit<GcOptions, 'dryRun'>, s
       methods: {
         GET: {
           access: needs.public,
-          handler(ctx) {
-            ctx.json(200, { region: status.region, ...status.drain.record });
+          async handler(ctx) {
+            const client = ctx.q('client');
+            if (client !== undefined && !isIP(client))
+              throw oci('ROUTING_INVALID', `client must be an IPv4 or IPv6 address, got ${JSON.stringify(client.slice(0, 64))}`);
+            const route: ClientRoute | undefined =
+              client === undefined
+                ? undefined
+                : ((await redirects?.route(client)) ?? { address: client, region: status.region, sentTo: status.region, reason: 'off' });
+            ctx.json(200, { region: status.region, ...status.drain.record, ...(route && { client: route }) });
           },
         },
         PUT: {

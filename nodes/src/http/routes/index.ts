@@ -52,7 +52,7 @@ export function registryRoutes(
     ...uploadRoutes(registry, sessions),
     ...blobRoutes(registry, redirects),
     ...listingRoutes(registry),
-    ...adminRoutes(registry, gc, status, metrics),
+    ...adminRoutes(registry, gc, status, metrics, redirects),
     ...trustRoutes(registry),
     ...uiRoutes(),
     ...(auth ? [...oauthRoutes(auth), ...identityRoutes(auth.identities)] : []),
