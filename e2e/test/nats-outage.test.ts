@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skopeo } from './support/skopeo.js';
-import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { apiPaths } from 'georeg/oci';
 
 const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
@@ -20,7 +20,6 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
   let dir: string;
   let cluster: Cluster;
   let skopeo: Skopeo;
-  let frozen: number | undefined;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-nats-outage-'));
@@ -28,7 +27,6 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
     cluster = await Cluster.start(join(dir, 'data'));
   });
   after(async () => {
-    if (frozen) process.kill(frozen, 'SIGCONT');
     await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -46,12 +44,8 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
       }
       return true;
     });
-    const nats = (await processesUnder(cluster.process.pid as number)).find(({ argv }) =>
-      argv.some((a) => a.endsWith(join('us', 'nats.conf'))),
-    );
-    assert.ok(nats, 'nats-server of us');
-    frozen = nats.pid;
-    process.kill(frozen, 'SIGSTOP');
+    const frozen = await cluster.pid('us', 'nats');
+    cluster.freeze(frozen);
 
     const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
     await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/outage/from-eu:v1`]);
@@ -65,8 +59,7 @@ describe("one region's NATS server hangs (gateways of a supercluster): the other
     assert.ok(usStatus.outbox.depth > 0, 'the push into us waits in its outbox');
     assert.equal((await states(ap, 'outage/from-us', 'v1')).ap, 'absent', 'nothing of us has left yet');
 
-    process.kill(frozen, 'SIGCONT');
-    frozen = undefined;
+    cluster.thaw(frozen);
     await until(90_000, 'every region to hold both images', async () => {
       for (const [repo, r] of [
         ['outage/from-eu', us],

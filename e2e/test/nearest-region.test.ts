@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiPaths } from 'georeg/oci';
 import { Skopeo, layoutBlob, layoutRef } from './support/skopeo.js';
-import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { RoundRobin } from './support/round-robin.js';
 import { georegCli as georeg } from './support/serve.js';
 
@@ -49,28 +49,12 @@ describe('nearest region: placement, fetch-through, failover and drain across th
   let us: ClusterRegion;
   let ap: ClusterRegion;
   let layer: string;
-  const frozen = new Set<number>();
   const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
   /** What `georeg where --client` says of a client at `address`, asked of eu. */
   const whereClient = async (address: string): Promise<string> => {
     const res = await georeg(['where', '--client', address, '--url', eu.registry]);
     assert.equal(res.code, 0, res.stderr);
     return res.stdout;
-  };
-
-  /** The pid of a process of the cluster whose argv has an argument ending in `suffix`. */
-  const pidOf = async (suffix: string): Promise<number> => {
-    const p = (await processesUnder(cluster.process.pid as number)).find(({ argv }) => argv.some((a) => a.endsWith(suffix)));
-    assert.ok(p, `a cluster process with ${suffix}`);
-    return p.pid;
-  };
-  const freeze = (pid: number): void => {
-    frozen.add(pid);
-    process.kill(pid, 'SIGSTOP');
-  };
-  const thaw = (pid: number): void => {
-    frozen.delete(pid);
-    process.kill(pid, 'SIGCONT');
   };
 
   before(async () => {
@@ -96,7 +80,6 @@ describe('nearest region: placement, fetch-through, failover and drain across th
     layer = manifest.layers[0]?.digest as string;
   });
   after(async () => {
-    for (const pid of frozen) process.kill(pid, 'SIGCONT');
     await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -119,8 +102,8 @@ describe('nearest region: placement, fetch-through, failover and drain across th
   });
 
   it("serves in us, at once and byte-identical, an image pushed to eu while us's NATS server hangs (fetch-through; skopeo)", async () => {
-    const natsUs = await pidOf(join('us', 'nats.conf'));
-    freeze(natsUs);
+    const natsUs = await cluster.pid('us', 'nats');
+    cluster.freeze(natsUs);
     try {
       await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/near/fresh:v1`]);
       const inspected = await skopeo.json<{ Digest: string }>(['inspect', '--tls-verify=false', `docker://${host(us)}/near/fresh:v1`]);
@@ -131,7 +114,7 @@ describe('nearest region: placement, fetch-through, failover and drain across th
       const metrics = await (await fetch(`${us.registry}${apiPaths.metrics()}`)).text();
       assert.match(metrics, /^georeg_fetch_through_total\{kind="manifest",result="fetched"\} [1-9]/m);
     } finally {
-      thaw(natsUs);
+      cluster.thaw(natsUs);
     }
   });
 
@@ -155,8 +138,8 @@ describe('nearest region: placement, fetch-through, failover and drain across th
   it('serves a client placed in ap from eu while ap hangs, within the failover time, and sends it to ap again once back', async () => {
     const url = `${eu.registry}${apiPaths.blob('near/small', layer)}`;
     assert.equal((await getFrom(CLIENT.ap, url)).status, 307);
-    const node = await pidOf(join('ap', 'registry'));
-    freeze(node);
+    const node = await cluster.pid('ap', 'node');
+    cluster.freeze(node);
     const t0 = Date.now();
     try {
       // Health, not one slow answer: a GET may also be served here when ap's answer on the blob times out.
@@ -167,7 +150,7 @@ describe('nearest region: placement, fetch-through, failover and drain across th
       assert.equal(served.status, 200);
       assert.equal(served.region, 'eu');
     } finally {
-      thaw(node);
+      cluster.thaw(node);
     }
     await until(15_000, 'ap back in routing', async () => (await getFrom(CLIENT.ap, url)).status === 307);
   });

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pushImage } from 'georeg/test-support';
 import { Skopeo } from './support/skopeo.js';
-import { Cluster, processesUnder, until, type ClusterRegion } from './support/cluster.js';
+import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
 import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
 import { apiPaths } from 'georeg/oci';
@@ -113,17 +113,6 @@ async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): 
   return body.regions.length === 3 && body.regions.every((x) => x.state === 'complete');
 }
 
-// ---------------------------------------------------------------- processes
-
-/** The pid of the `georeg serve` child of `georeg cluster` (pid `clusterPid`) listening on the region's address. */
-async function nodePid(clusterPid: number, r: ClusterRegion): Promise<number> {
-  const node = (await processesUnder(clusterPid)).find(
-    ({ argv }) => argv.includes('serve') && argv[argv.indexOf('--listen') + 1] === host(r),
-  );
-  if (!node) throw new Error(`no georeg serve --listen ${host(r)} under pid ${clusterPid}`);
-  return node.pid;
-}
-
 class Prometheus {
   stderr = '';
   /** Its base URL, once it listens. */
@@ -211,18 +200,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
   let eu: ClusterRegion, us: ClusterRegion, ap: ClusterRegion;
   let dashboard: Dashboard;
   let alertNames: string[];
-  let frozen: number | undefined;
   let t0: number;
-  const thaw = (): void => {
-    if (frozen === undefined) return;
-    try {
-      process.kill(frozen, 'SIGCONT');
-    } catch {
-      // already gone
-    }
-    frozen = undefined;
-  };
-  process.once('exit', thaw); // never leave a stopped node behind
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-prometheus-'));
@@ -249,7 +227,6 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
   });
 
   after(async () => {
-    thaw();
     await prom?.stop();
     if (cluster) await cluster.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -462,8 +439,8 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     const regionDown = (all: ActiveAlert[]): ActiveAlert[] => all.filter((a) => a.labels.alertname === 'GeoregRegionDown');
     assert.deepEqual(regionDown(await alerts()), []);
 
-    frozen = await nodePid(cluster!.process.pid as number, ap);
-    process.kill(frozen, 'SIGSTOP');
+    const frozen = await cluster!.pid('ap', 'node');
+    cluster!.freeze(frozen);
     let seen: ActiveAlert[] = [];
     await until(30_000, 'GeoregRegionDown firing for ap', async () => {
       seen = regionDown(await alerts());
@@ -478,7 +455,7 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     assert.equal(cluster!.process.exitCode, null, 'the rest of the cluster keeps running');
     for (const r of [eu, us]) assert.equal((await http(`${r.registry}${apiPaths.base()}`)).status, 200);
 
-    thaw();
+    cluster!.thaw(frozen);
     await until(30_000, 'ap to be scraped again and the alert to resolve', async () => {
       const up = await prom!.query('up{job="georeg", region="ap"}');
       return up[0]?.value[1] === '1' && regionDown(await alerts()).length === 0;

@@ -153,6 +153,48 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     );
   });
 
+  it("fetch-through with authentication on: us serves at once, to a user with pull, an image pushed to eu while us's NATS hangs", async () => {
+    const [eu, us] = info.regions as [ClusterRegion, ClusterRegion];
+    const nats = await cluster.pid('us', 'nats');
+    cluster.freeze(nats);
+    try {
+      const pushed = await skopeo.json<{ Digest: string }>([
+        'inspect',
+        '--cert-dir',
+        certDir,
+        '--creds',
+        `admin:${admin}`,
+        `docker://${host(eu)}/team/app:v1`,
+      ]);
+      await skopeo.run([
+        'copy',
+        '--src-cert-dir',
+        certDir,
+        '--src-creds',
+        `admin:${admin}`,
+        '--dest-cert-dir',
+        certDir,
+        '--dest-creds',
+        `admin:${admin}`,
+        `docker://${host(eu)}/team/app:v1`,
+        `docker://${host(eu)}/team/fresh:v1`,
+      ]);
+      const anonymous = await https(`${us.registry}${apiPaths.manifest('team/fresh', 'v1')}`, ca);
+      assert.equal(anonymous.status, 401, 'an anonymous pull is refused');
+      const got = await skopeo.json<{ Digest: string }>([
+        'inspect',
+        '--cert-dir',
+        certDir,
+        '--creds',
+        'dev:a developer password',
+        `docker://${host(us)}/team/fresh:v1`,
+      ]);
+      assert.equal(got.Digest, pushed.Digest);
+    } finally {
+      cluster.thaw(nats);
+    }
+  });
+
   it('its NATS servers refuse a client without the password', async () => {
     const eu = info.regions[0] as ClusterRegion;
     await assert.rejects(connect({ servers: eu.nats, reconnect: false }), /Authorization Violation|AUTHORIZATION_VIOLATION/i);

@@ -100,6 +100,23 @@ describe('content trust across three regions (e2e, black box)', function () {
     await until(60_000, 'the signature to reach us', async () => (await pullStatus(us, 'prod/app', 'unsigned')).status === 200);
   });
 
+  it("fetch-through: us serves at once, verified, a tag signed in eu while us's NATS hangs, and still refuses an unsigned one", async () => {
+    const nats = await cluster.pid('us', 'nats');
+    cluster.freeze(nats);
+    try {
+      await georeg('push', SMALL, `${host(eu)}/prod/fresh:signed`, '--sign', '--key', join(dir, 'ci.key'));
+      await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}`, `docker://${host(eu)}/prod/fresh:unsigned`]);
+      const signed = await pullStatus(us, 'prod/fresh', 'signed');
+      assert.equal(signed.status, 200, signed.text);
+      assert.match(await georeg('verify', `${host(us)}/prod/fresh:signed`, '--key', join(dir, 'ci.pub')), /verified: signed by/);
+      const unsigned = await pullStatus(us, 'prod/fresh', 'unsigned');
+      assert.equal(unsigned.status, 403, unsigned.text);
+      assert.match(unsigned.text, /unsigned|no tag binding/);
+    } finally {
+      cluster.thaw(nats);
+    }
+  });
+
   it('a key revoked in eu is refused in us and ap within the replication lag', async () => {
     const t0 = Date.now();
     await applyPolicy(true);

@@ -66,6 +66,8 @@ export async function until(ms: number, what: string, check: () => Promise<boole
 /** `georeg cluster` as a black box: nats-servers joined by gateways and one node per region, data under `dataDir`. */
 export class Cluster {
   stderr = '';
+  /** Processes freeze() stopped and thaw() has not resumed: stop() resumes them, as does the test runner's exit. */
+  readonly #frozen = new Set<number>();
 
   private constructor(
     readonly process: ChildProcess,
@@ -107,12 +109,43 @@ export class Cluster {
     return r;
   }
 
+  /** The pid of region `name`'s nats-server or node (found by its config file or data directory in its argv). */
+  async pid(name: string, kind: 'nats' | 'node'): Promise<number> {
+    const suffix = join(name, kind === 'nats' ? 'nats.conf' : 'registry');
+    const p = (await processesUnder(this.process.pid as number)).find(({ argv }) => argv.some((a) => a.endsWith(suffix)));
+    if (!p) throw new Error(`no process of the cluster has an argument ending in ${suffix}`);
+    return p.pid;
+  }
+
+  /** SIGSTOP a process of the cluster: it hangs, as a region cut off by the network does (connections open, no answer). */
+  freeze(pid: number): void {
+    if (this.#frozen.size === 0) process.once('exit', this.#thawAll);
+    this.#frozen.add(pid);
+    process.kill(pid, 'SIGSTOP');
+  }
+
+  /** SIGCONT what freeze() stopped. */
+  thaw(pid: number): void {
+    this.#frozen.delete(pid);
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone already
+    }
+  }
+
+  readonly #thawAll = (): void => {
+    for (const pid of this.#frozen) this.thaw(pid);
+  };
+
   /**
    * SIGTERM `georeg cluster` (it stops its nodes, then its nats-servers) and
    * wait; after `graceMs`, SIGKILL its whole process group, so nothing is left
    * running or holding the test runner's pipes open.
    */
   async stop(graceMs = 30_000): Promise<void> {
+    this.#thawAll();
+    process.off('exit', this.#thawAll);
     const child = this.process;
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((res) => child.once('exit', () => res()));
