@@ -3,6 +3,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import {
   AckPolicy,
   DeliverPolicy,
+  ConsumerEvents,
   connect,
   nanos,
   type ConsumerMessages,
@@ -53,9 +54,16 @@ const MAX_ACK_PENDING = 256;
  * held here (waiting in its lane, being applied, waiting to retry) is reported
  * as in progress every third of it; so only events lost on the way (sent into
  * a partition before either side noticed) or held by a replicator that died
- * wait this long.
+ * wait this long: after a heal, events lost at the start of a cut come again
+ * at most this long after they were sent.
  */
-const ACK_WAIT_MS = 15_000;
+const ACK_WAIT_MS = 6_000;
+/**
+ * Deadline of a JetStream API call (consumer add and info, and nats.js's own checks while it
+ * follows a stream). A call sent into a partition waits this out even after the heal, so it
+ * bounds how soon following starts again; in a whole network they answer in milliseconds.
+ */
+const JS_API_MS = 2000;
 /**
  * How long a pull for a peer's events stays open. nats.js checks the consumer
  * and pulls again after two missed heartbeats (half of this each), and waits
@@ -63,6 +71,8 @@ const ACK_WAIT_MS = 15_000;
  * so it bounds how soon events flow again after a partition heals.
  */
 const PULL_EXPIRES_MS = 2000;
+/** Wait before following the events of a peer that answers its probes again after a failure. */
+const FOLLOW_RETRY_UP_MS = 500;
 /** Longest wait before following a peer's events again after a failure (each try while its JetStream is unreachable also waits for a timeout). */
 const FOLLOW_RETRY_MS = 5000;
 /** While a peer is down it is probed this often, with this deadline, so that the waits for it end soon after it is back. */
@@ -127,6 +137,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private connecting?: Promise<JetStreamManager>;
   private readonly loops: Promise<void>[] = [];
   private readonly streams = new Set<ConsumerMessages>();
+  /** Per peer, the stream of its events being followed, and whether its heartbeats stopped since its last event. */
+  private readonly following = new Map<string, { messages: ConsumerMessages; stalled: boolean }>();
+  /** Streams stopped by renew(): their follow loop starts again without a pause. */
+  private readonly renewed = new Set<ConsumerMessages>();
   /** Sleepers to wake early: on stop, all; when a peer is back, those waiting on that peer. */
   private readonly wakers = new Map<() => void, string | undefined>();
   /** Per peer: the query of its consumer's numbers in progress (one at a time). */
@@ -207,7 +221,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       }
       this.nc = nc;
       // No API check: JetStream may still be electing its leader; follow() retries until it answers.
-      this.jsm = await nc.jetstreamManager({ checkAPI: false });
+      this.jsm = await nc.jetstreamManager({ checkAPI: false, timeout: JS_API_MS });
       return this.jsm;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -221,24 +235,33 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private async follow(peer: PeerClient): Promise<void> {
     const state = this.state.get(peer.region) as PeerState;
     const durable = durableName(this.opts.region, peer.region);
+    // Made (or updated) once: creating needs JetStream's metadata leader, which a heal may take seconds to elect, while
+    // following an existing consumer needs only its own leader in the peer's cluster.
+    let made = false;
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const jsm = await this.jetstreamManager();
-        const config = {
-          durable_name: durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: nanos(ACK_WAIT_MS),
-          max_ack_pending: MAX_ACK_PENDING,
-        };
-        // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
-        await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
-          if (!/already (exists|in use)/i.test((err as Error).message)) throw err;
-          await jsm.consumers.update(eventStream(peer.region), durable, { max_ack_pending: MAX_ACK_PENDING, ack_wait: config.ack_wait });
-        });
-        const consumer = await (this.nc as NatsConnection).jetstream().consumers.get(eventStream(peer.region), durable);
+        if (!made) {
+          const config = {
+            durable_name: durable,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: nanos(ACK_WAIT_MS),
+            max_ack_pending: MAX_ACK_PENDING,
+          };
+          // A consumer made by an earlier version (one event at a time) is updated in place, keeping its position.
+          await jsm.consumers.add(eventStream(peer.region), config).catch(async (err: unknown) => {
+            if (!/already (exists|in use)/i.test((err as Error).message)) throw err;
+            await jsm.consumers.update(eventStream(peer.region), durable, { max_ack_pending: MAX_ACK_PENDING, ack_wait: config.ack_wait });
+          });
+          made = true;
+        }
+        const js = (this.nc as NatsConnection).jetstream({ timeout: JS_API_MS });
+        const consumer = await js.consumers.get(eventStream(peer.region), durable);
         const messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
         this.streams.add(messages);
+        this.following.set(peer.region, { messages, stalled: false });
+        void this.watchHeartbeats(peer.region, messages);
         // stop() may have come while the consumer was being set up: it only stops the streams it saw.
         if (this.stopped) messages.stop();
         attempt = 0;
@@ -246,21 +269,49 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         try {
           for await (const m of messages) {
             if (this.stopped) break;
+            const following = this.following.get(peer.region);
+            if (following) following.stalled = false;
             this.dispatch(peer, state, m);
           }
         } finally {
           this.streams.delete(messages);
+          this.following.delete(peer.region);
+        }
+        if (this.renewed.delete(messages)) {
+          attempt = -1; // renewed when the peer came back: follow again at once
+          continue;
         }
       } catch (err) {
+        if (/consumer not found/i.test((err as Error).message)) made = false;
         state.lastError = `${eventStream(peer.region)}: ${(err as Error).message}`;
         if (attempt === 0) this.opts.log.warn('cannot consume peer events yet; retrying', { from: peer.region, err: state.lastError });
       }
-      if (!this.stopped)
-        await this.pause(
-          Math.min(this.opts.maxBackoffMs ?? FOLLOW_RETRY_MS, FOLLOW_RETRY_MS, 250 * 2 ** Math.min(attempt, 5)),
-          peer.region,
-        );
+      // While the peer answers its probes its stream is about to be reachable (a heal: gateways and leaders come back
+      // within seconds), so try again soon; while it is down, back off (its comeback ends the wait).
+      const backoff = this.health(peer.region).up ? FOLLOW_RETRY_UP_MS : 250 * 2 ** Math.min(attempt, 5);
+      if (!this.stopped) await this.pause(Math.min(this.opts.maxBackoffMs ?? FOLLOW_RETRY_MS, FOLLOW_RETRY_MS, backoff), peer.region);
     }
+  }
+
+  /** Mark a peer's stream stalled when its pulls' heartbeats stop (nats.js then checks the consumer and pulls again, on its own backoff). */
+  private async watchHeartbeats(region: string, messages: ConsumerMessages): Promise<void> {
+    for await (const s of await messages.status()) {
+      const following = this.following.get(region);
+      if (s.type === ConsumerEvents.HeartbeatsMissed && following?.messages === messages) following.stalled = true;
+    }
+  }
+
+  /**
+   * The peer answers its probe again: if its stream stalled meanwhile (a partition cut the
+   * pulls), follow it anew at once instead of waiting for nats.js's checks, whose calls sent
+   * into the partition wait out their deadline and then a backoff.
+   */
+  private renew(region: string): void {
+    const following = this.following.get(region);
+    if (!following?.stalled) return;
+    this.opts.log.info('following peer events anew after it came back', { from: region });
+    this.renewed.add(following.messages);
+    following.messages.stop();
   }
 
   /** Anti-entropy with one peer: at start, then every antiEntropyMs until stopped. Emits `repaired` (peer, repairs, unrepaired). */
@@ -313,6 +364,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
       if (up && was !== true) {
         this.opts.log.info('peer reachable', { from: peer.region, downSeconds: Math.round((Date.now() - downSince) / 100) / 10 });
         this.wake(peer.region);
+        this.renew(peer.region);
       } else if (!up && was !== false) {
         downSince = Date.now();
         this.opts.log.warn('peer unreachable; its events wait until it answers', { from: peer.region, address: peer.address });

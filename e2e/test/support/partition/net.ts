@@ -4,6 +4,10 @@
  * only inside their namespaces; the bridge holds 10.a.b.254 so the test process can reach the
  * nodes. Names carry the run's id (its pid) so parallel runs do not clash, and a run sweeps the
  * leftovers of runs that died before their teardown.
+ *
+ * Where a Docker engine has run, bridged traffic goes through iptables' FORWARD chain (Docker
+ * loads br_netfilter) whose policy Docker set to DROP: the run then accepts its own bridge's
+ * traffic there with one rule, removed with the bridge.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -96,6 +100,14 @@ export async function sweepStale(): Promise<string[]> {
   const removed = [...namespaces.filter(stale), ...links.filter(stale)];
   for (const ns of namespaces.filter(stale)) await removeNs(ns);
   for (const link of links.filter(stale)) await run('ip', ['link', 'del', link]).catch(() => undefined);
+  if (haveIptables()) {
+    const rules = (await run('iptables', ['-S', 'FORWARD']).catch(() => '')).split('\n');
+    for (const bridge of new Set(rules.flatMap((r) => /-i (grp-br\d+) -o \1 -j ACCEPT/.exec(r)?.[1] ?? []))) {
+      if (!stale(bridge)) continue;
+      await run('iptables', ['-D', ...forwardRule(bridge)]).catch(() => undefined);
+      removed.push(`iptables FORWARD rule of ${bridge}`);
+    }
+  }
   return removed;
 }
 
@@ -110,6 +122,12 @@ async function subnet(id: number): Promise<string> {
   throw new Error('no free 10.x.y.0/24 for the partition network');
 }
 
+/** The FORWARD rule accepting traffic within `bridge`, as iptables' arguments after -I/-D/-C. */
+const forwardRule = (bridge: string): string[] => ['FORWARD', '-i', bridge, '-o', bridge, '-j', 'ACCEPT'];
+
+/** Whether iptables is here (it is wherever Docker ran); without it nothing filters bridged traffic. */
+const haveIptables = (): boolean => spawnSync('iptables', ['-V']).status === 0;
+
 /** Nets not destroyed yet: removed synchronously if the process exits first (a signal, process.exit). */
 const live = new Map<number, Net>();
 process.once('exit', () => {
@@ -121,6 +139,7 @@ process.once('exit', () => {
       spawnSync('ip', ['link', 'del', r.veth]);
     }
     spawnSync('ip', ['link', 'del', net.bridge]);
+    spawnSync('iptables', ['-D', ...forwardRule(net.bridge)]);
   }
 });
 
@@ -149,6 +168,7 @@ export async function createNet(regionNames: string[], id = process.pid): Promis
       );
     }
     await run('ip', ['-batch', '-'], host.join('\n') + '\n');
+    if (haveIptables()) await run('iptables', ['-I', ...forwardRule(net.bridge)]);
     for (const r of net.regions) {
       await run('ip', ['-n', r.ns, '-batch', '-'], `addr add ${r.addr}/24 dev eth0\nlink set eth0 up\nlink set lo up\n`);
     }
@@ -167,10 +187,14 @@ export async function destroyNet(net: Net): Promise<void> {
     await run('ip', ['link', 'del', r.veth]).catch(() => undefined);
   }
   await run('ip', ['link', 'del', net.bridge]).catch(() => undefined);
+  if (haveIptables()) await run('iptables', ['-D', ...forwardRule(net.bridge)]).catch(() => undefined);
 }
 
 /** What is left of the run `id` (empty once destroyNet is done). */
 export async function leftovers(id: number): Promise<string[]> {
   const { namespaces, links } = await ours();
-  return [...namespaces, ...links].filter((n) => NAME.exec(n)?.[1] === String(id));
+  const left = [...namespaces, ...links].filter((n) => NAME.exec(n)?.[1] === String(id));
+  const bridge = `grp-br${id}`;
+  if (haveIptables() && spawnSync('iptables', ['-C', ...forwardRule(bridge)]).status === 0) left.push(`iptables FORWARD rule of ${bridge}`);
+  return left;
 }
