@@ -5,6 +5,9 @@
  * processes from it; deploy/ is written to match it, and a test compares the two.
  */
 
+/** The regions of `georeg cluster` without --regions, and of deploy/compose. */
+export const DEFAULT_REGIONS = ['eu', 'us', 'ap'];
+
 /** Ports of one region. */
 export interface RegionPorts {
   registry: number;
@@ -45,7 +48,7 @@ export function localTopology(regions: string[], base: number, jetStreamDir: (re
 export const CONTAINER_PORTS: RegionPorts = { registry: 5000, replication: 6000, nats: 4222, gateway: 7222, route: 6222, monitor: 8222 };
 
 /** deploy/compose: a container per service, named `nats-<region>` and `georeg-<region>`. */
-export function composeTopology(regions = ['eu', 'us', 'ap']): Topology {
+export function composeTopology(regions = DEFAULT_REGIONS): Topology {
   return {
     regions,
     listenHost: '0.0.0.0',

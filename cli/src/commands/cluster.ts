@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { natsConfig } from '../cluster/nats-config.js';
-import { localTopology, nodeEnv, type RegionPorts } from '../cluster/topology.js';
+import { DEFAULT_REGIONS, localTopology, nodeEnv, type RegionPorts } from '../cluster/topology.js';
 import { secureCluster } from '../cluster/secure.js';
 import { describeExit, Supervisor } from '../cluster/supervisor.js';
 import { RegistryClient } from '../registry-client.js';
@@ -98,7 +98,7 @@ export const clusterCommand: Command = {
       process.stdout.write(help + '\n');
       return 0;
     }
-    const names = (values.regions ?? 'eu,us,ap').split(',').map((r) => r.trim());
+    const names = (values.regions ?? DEFAULT_REGIONS.join(',')).split(',').map((r) => r.trim());
     if (names.length < 1 || names.some((r) => !/^[a-z0-9][a-z0-9-]{0,30}$/.test(r)) || new Set(names).size !== names.length) {
       throw new CliError('--regions takes distinct region ids of [a-z0-9-], e.g. eu,us,ap');
     }
