@@ -31,7 +31,8 @@ exists() { docker image inspect "$1" >/dev/null 2>&1; }
 if [ ! -s "$ROOTFS" ]; then
   echo "base-images: building a Debian bookworm root filesystem into $ROOTFS" >&2
   # busybox: wget for healthchecks, as the official alpine and busybox based images have it.
-  mmdebstrap --quiet --variant=minbase --include=busybox bookworm "$ROOTFS.tmp" http://deb.debian.org/debian
+  rm -rf "$ROOTFS.tmp" # a run stopped midway
+  mmdebstrap --quiet --format=tar --variant=minbase --include=busybox bookworm "$ROOTFS.tmp" http://deb.debian.org/debian
   mv "$ROOTFS.tmp" "$ROOTFS"
 fi
 exists "$BASE" || docker import "$ROOTFS" "$BASE" >/dev/null
