@@ -28,6 +28,10 @@ const TOOLS = [
   ['podman', 'podman'],
   ['ip', 'iproute2'],
   ['nft', 'nftables'],
+  // deploy/compose: validated by the unit tests, run by `npm run e2e:compose` (its own dockerd)
+  ['docker-compose', 'docker-compose'],
+  ['dockerd', 'docker.io'],
+  ['mmdebstrap', 'mmdebstrap'],
 ];
 
 // apt installs into /usr/sbin etc., which a non-login PATH may lack.

@@ -4,3 +4,4 @@
  */
 export * from './ports.js';
 export * from './registry.js';
+export * from './compose.js';

@@ -1,11 +1,13 @@
 import { apiPaths } from 'georeg/oci';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseOptions, type Command } from '../command.js';
-import { natsConfig, regionPorts, type RegionPorts } from '../cluster/nats-config.js';
+import { natsConfig } from '../cluster/nats-config.js';
+import { DEFAULT_REGIONS, localTopology, nodeEnv, type RegionPorts } from '../cluster/topology.js';
 import { secureCluster } from '../cluster/secure.js';
+import { describeExit, Supervisor } from '../cluster/supervisor.js';
 import { RegistryClient } from '../registry-client.js';
 
 const NATS_SERVER = process.env.GEOREG_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -17,7 +19,12 @@ Runs a local multi-region cluster in the foreground: per region a nats-server wi
 JetStream (the regions joined by gateways) and a georeg node that serves its
 content to the other regions and replicates theirs. Ports are counted from N: region
 i uses N+10i (registry), +1 (replication), +2 (NATS), +3 (gateway), +4 (route).
-Once every region answers, DIR/cluster.json lists them. Ctrl-C stops everything.
+Once every region answers, DIR/cluster.json lists them. From then on a process
+that dies (a nats-server, a node, a replicate process) is reported on stderr
+(region, process, exit code or signal) and started again with the same
+arguments after a short backoff (0.5 s, doubling up to 10 s while it keeps
+dying), and the other regions go on serving. Only Ctrl-C (SIGINT) or SIGTERM
+stops the whole cluster.
 
 Options:
   --regions LIST   region ids (default eu,us,ap)
@@ -40,52 +47,19 @@ interface Region {
   dir: string;
 }
 
-/**
- * Spawn a child whose stderr lines are prefixed with `name`, into `children`
- * (which shutdown stops) the moment it exists. A failed spawn is reported on
- * stderr, not thrown as an uncaught 'error' event; the child then has no pid.
- */
-function spawnChild(children: ChildProcess[], name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
-  child.on('error', (e) => process.stderr.write(`[${name}] cannot run ${cmd}: ${e.message}\n`));
-  prefixLines(name, child);
-  children.push(child);
-  return child;
-}
-
-/** Start a child and resolve once a line of its stderr matches `ready`; reject if it exits first. */
-function startChild(
-  children: ChildProcess[],
-  name: string,
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-): Promise<ChildProcess> {
+/** Resolve once a line of the child's stderr matches `ready`; reject if it exits first. */
+function whenReady(child: ChildProcess, name: string, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolveStart, reject) => {
-    const child = spawnChild(children, name, cmd, args, env);
     let buffered = '';
-    let started = false;
-    child.stderr?.on('data', (chunk: string) => {
-      if (started) return;
+    const onData = (chunk: string): void => {
       buffered += chunk;
-      if (ready.test(buffered)) {
-        started = true;
-        buffered = '';
-        resolveStart(child);
-      }
-    });
-    child.once('error', (e) => reject(new CliError(`${name}: cannot start ${cmd}: ${e.message}`)));
-    child.once('exit', (code) => {
-      if (!started) reject(new CliError(`${name} exited with ${code} before it was ready`));
-    });
-  });
-}
-
-function prefixLines(name: string, child: ChildProcess): void {
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
+      if (!ready.test(buffered)) return;
+      child.stderr?.off('data', onData);
+      resolveStart(child);
+    };
+    child.stderr?.on('data', onData);
+    child.once('error', (e) => reject(new CliError(`${name}: cannot start: ${e.message}`)));
+    child.once('exit', (code, signal) => reject(new CliError(`${name} ${describeExit(code, signal)} before it was ready`)));
   });
 }
 
@@ -101,23 +75,11 @@ async function replicating(r: Region, base: string, peers: number, child: ChildP
     if (child.pid === undefined) throw new CliError(`${r.name} could not be started`);
     // A child killed by a signal (the OOM killer, say) has a signalCode and no exitCode.
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new CliError(`${r.name} exited with ${child.exitCode ?? child.signalCode} before it was ready`);
+      throw new CliError(`${r.name} ${describeExit(child.exitCode, child.signalCode)} before it was ready`);
     const status = await node.getJson<{ peers: { up: boolean }[] }>(apiPaths.replication());
     if (status && status.peers.length === peers && (!up || status.peers.every((p) => p.up))) return;
     await new Promise((res) => setTimeout(res, 100));
   }
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 export const clusterCommand: Command = {
@@ -136,7 +98,7 @@ export const clusterCommand: Command = {
       process.stdout.write(help + '\n');
       return 0;
     }
-    const names = (values.regions ?? 'eu,us,ap').split(',').map((r) => r.trim());
+    const names = (values.regions ?? DEFAULT_REGIONS.join(',')).split(',').map((r) => r.trim());
     if (names.length < 1 || names.some((r) => !/^[a-z0-9][a-z0-9-]{0,30}$/.test(r)) || new Set(names).size !== names.length) {
       throw new CliError('--regions takes distinct region ids of [a-z0-9-], e.g. eu,us,ap');
     }
@@ -144,15 +106,11 @@ export const clusterCommand: Command = {
     if (!Number.isInteger(base) || base < 1024 || base + names.length * 10 > 65535)
       throw new CliError('--port-base must leave room for 10 ports per region below 65536');
     const data = resolve(values.data ?? './cluster-data');
-    const regions: Region[] = names.map((name, i) => ({ name, ports: regionPorts(base, i), dir: join(data, name) }));
+    const topology = localTopology(names, base, (region) => join(data, region, 'nats'));
+    const regions: Region[] = names.map((name) => ({ name, ports: topology.ports(name), dir: join(data, name) }));
 
-    const children: ChildProcess[] = [];
-    let stopping = false;
-    const shutdown = async (): Promise<void> => {
-      stopping = true;
-      // Nodes first (they flush their outboxes as far as they can), then NATS.
-      for (const c of [...children].reverse()) await stop(c);
-    };
+    // Stopped last started first: nodes (they flush their outboxes as far as they can), then NATS.
+    const processes = new Supervisor();
     const signalled = new Promise<string>((res) => {
       process.once('SIGINT', () => res('SIGINT'));
       process.once('SIGTERM', () => res('SIGTERM'));
@@ -174,56 +132,47 @@ export const clusterCommand: Command = {
       for (const r of regions) {
         await mkdir(join(r.dir, 'nats'), { recursive: true });
         const conf = join(r.dir, 'nats.conf');
-        await writeFile(
-          conf,
-          natsConfig(
-            r.name,
-            r.ports,
-            join(r.dir, 'nats'),
-            regions.map((x) => ({ region: x.name, ports: x.ports })),
-            '127.0.0.1',
-            secure?.nats,
-          ),
-          { mode: 0o600 },
-        );
-        await untilSignal(startChild(children, `nats-${r.name}`, NATS_SERVER, ['-c', conf], process.env, /Server is ready/));
+        await writeFile(conf, `# generated by georeg cluster\n${natsConfig(topology, r.name, secure?.nats)}`, { mode: 0o600 });
+        const nats = processes.spawn({
+          region: r.name,
+          kind: 'nats-server',
+          label: `nats-${r.name}`,
+          cmd: NATS_SERVER,
+          args: ['-c', conf],
+          env: process.env,
+        });
+        await untilSignal(whenReady(nats, `nats-${r.name}`, /Server is ready/));
       }
       const registry = (r: Region): string => `${scheme}://127.0.0.1:${r.ports.registry}`;
       const separate = values['separate-replicators'] === true;
       const envs: NodeJS.ProcessEnv[] = [];
+      const nodes: ChildProcess[] = [];
       for (const r of regions) {
         const env = {
           ...process.env,
           ...secure?.env,
-          GEOREG_REGION: r.name,
+          ...nodeEnv(topology, r.name),
           GEOREG_PUBLIC_URL: registry(r),
-          GEOREG_NATS_URL: `nats://127.0.0.1:${r.ports.nats}`,
-          GEOREG_REPLICATION_LISTEN: `127.0.0.1:${r.ports.replication}`,
-          GEOREG_REPLICATION_PEERS: regions
-            .filter((p) => p !== r)
-            .map((p) => `${p.name}=127.0.0.1:${p.ports.replication}`)
-            .join(','),
           ...(separate && { GEOREG_REPLICATION_EXTERNAL: 'true' }),
         };
         envs.push(env);
         const args = [MAIN, 'serve', '--listen', `127.0.0.1:${r.ports.registry}`, '--data', join(r.dir, 'registry')];
-        spawnChild(children, r.name, process.execPath, args, env);
+        nodes.push(processes.spawn({ region: r.name, kind: 'node', label: r.name, cmd: process.execPath, args, env }));
       }
       // Ready once every node answers with its replicator attached (independent of the log level).
       await untilSignal(
-        Promise.all(
-          regions.map((r, i) => replicating(r, registry(r), regions.length - 1, children[regions.length + i] as ChildProcess, secure?.ca)),
-        ),
+        Promise.all(regions.map((r, i) => replicating(r, registry(r), regions.length - 1, nodes[i] as ChildProcess, secure?.ca))),
       );
       if (separate) {
         const replicators = regions.map((r, i) =>
-          spawnChild(
-            children,
-            `${r.name}-replicate`,
-            process.execPath,
-            [MAIN, 'replicate', '--data', join(r.dir, 'registry')],
-            envs[i] as NodeJS.ProcessEnv,
-          ),
+          processes.spawn({
+            region: r.name,
+            kind: 'replicate',
+            label: `${r.name}-replicate`,
+            cmd: process.execPath,
+            args: [MAIN, 'replicate', '--data', join(r.dir, 'registry')],
+            env: envs[i] as NodeJS.ProcessEnv,
+          }),
         );
         await untilSignal(
           Promise.all(
@@ -243,16 +192,15 @@ export const clusterCommand: Command = {
       };
       await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
       process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} ${registry(r)}`).join(', ')} (${join(data, 'cluster.json')})\n`);
-      const exited = new Promise<string>((res) =>
-        children.forEach((c, i) => c.once('exit', (code) => !stopping && res(`child ${i} exited with ${code}`))),
-      );
-      const why = await Promise.race([signalled, exited]);
+      // From now on a process that dies is reported and restarted; only a signal stops the cluster.
+      processes.supervise();
+      const why = await signalled;
       process.stderr.write(`georeg cluster: stopping (${why})\n`);
     } catch (e) {
       if (!(e instanceof Interrupted)) throw e;
       process.stderr.write(`georeg cluster: stopping before it was ready (${e.message})\n`);
     } finally {
-      await shutdown();
+      await processes.stop();
     }
     return 0;
   },

@@ -1,0 +1,231 @@
+/**
+ * `npm run e2e:compose` (root; .ci/run runs it after npm test): deploy/compose really running, on a
+ * Docker daemon of its own. It builds the base images (deploy/ci/base-images.sh: no image registry
+ * is reached) and the georeg image, brings the three regions and Prometheus up (Grafana is left
+ * out: no image of it can be built here), and through the published ports pushes, pulls, signs,
+ * enforces, stops a region and brings it back, and reads Prometheus. Each phase prints its time.
+ * At the end (also on failure) `compose down -v`, then the daemon stops and its state is removed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apiPaths } from 'georeg/oci';
+import { dockerCompose, pushImage, runIn } from 'georeg/test-support';
+import { until } from './support/cluster.js';
+import { Dockerd } from './support/dockerd.js';
+import { freePort, repoRoot } from './support/process.js';
+import { georegCli } from './support/serve.js';
+import { layoutRef, Skopeo } from './support/skopeo.js';
+
+const SMALL = '/tmp/lab-images/small'; // built by scripts/ensure-tools.mjs
+const REGIONS = ['eu', 'us', 'ap'] as const;
+type Region = (typeof REGIONS)[number];
+/** Grafana is not among them: there is no image of it here (README "Run a three-region cluster"). */
+const SERVICES = ['georeg-eu', 'georeg-us', 'georeg-ap', 'prometheus'];
+
+interface Target {
+  health: string;
+  lastScrape: string;
+  labels: { region: string };
+}
+
+/** Run `step`, print how long it took. */
+async function phase<T>(name: string, step: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const result = await step();
+  console.log(`      phase ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+describe('deploy/compose: three regions and Prometheus in containers, through their published ports (e2e)', function () {
+  this.timeout(600_000);
+  let dir: string;
+  let dockerd: Dockerd | undefined;
+  let env: Record<string, string>;
+  let skopeo: Skopeo;
+  /** When ap was healthy again after its outage. */
+  let apBack = 0;
+  const port: Record<Region | 'prometheus', number> = { eu: 0, us: 0, ap: 0, prometheus: 0 };
+  const url = (r: Region): string => `http://127.0.0.1:${port[r]}`;
+  const host = (r: Region): string => `127.0.0.1:${port[r]}`;
+  const compose = (...args: string[]): Promise<{ stdout: string }> => dockerCompose(args, env);
+
+  async function tags(r: Region, repo: string): Promise<string[]> {
+    const res = await fetch(`${url(r)}${apiPaths.tags(repo)}`).catch(() => undefined);
+    return res?.status === 200 ? ((await res.json()) as { tags: string[] }).tags : [];
+  }
+
+  /** Until every container of the project answers its healthcheck. */
+  async function healthy(): Promise<void> {
+    await until(180_000, 'every container to be healthy', async () => {
+      const ids = (await compose('ps', '-q')).stdout.split('\n').filter(Boolean);
+      if (ids.length !== SERVICES.length + REGIONS.length) return false;
+      const states = await dockerd?.docker(['inspect', '--format', '{{.State.Health.Status}}', ...ids]);
+      return (
+        states
+          ?.split('\n')
+          .filter(Boolean)
+          .every((s) => s === 'healthy') === true
+      );
+    });
+  }
+
+  async function prometheus<T>(query: string): Promise<T[]> {
+    const res = await fetch(`http://127.0.0.1:${port.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`);
+    return ((await res.json()) as { data: { result: T[] } }).data.result;
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-compose-e2e-'));
+    skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
+    for (const k of Object.keys(port) as (keyof typeof port)[]) port[k] = await freePort();
+    const daemon = await phase('dockerd', () => Dockerd.start(join(dir, 'docker')));
+    dockerd = daemon;
+    env = {
+      ...daemon.env,
+      COMPOSE_PROJECT_NAME: 'georeg-e2e',
+      EU_PORT: String(port.eu),
+      US_PORT: String(port.us),
+      AP_PORT: String(port.ap),
+      PROMETHEUS_PORT: String(port.prometheus),
+    };
+    await phase('base images (deploy/ci/base-images.sh)', () => runIn(join(repoRoot, 'deploy', 'ci', 'base-images.sh'), [], daemon.env));
+    await phase('build the georeg image', () => compose('build', 'georeg-eu'));
+    const size = Number((await daemon.docker(['image', 'inspect', '--format', '{{.Size}}', 'georeg:latest'])).trim());
+    console.log(`      georeg:latest is ${(size / 1e6).toFixed(0)} MB`);
+    await phase('compose up until healthy', async () => {
+      await compose('up', '-d', ...SERVICES);
+      await healthy();
+    });
+  });
+
+  after(async () => {
+    if (dockerd) {
+      await compose('down', '-v', '--timeout', '5').catch((e: Error) => console.error(`      compose down: ${e.message}`));
+      await phase('stop dockerd, remove its state', () => (dockerd as Dockerd).stop());
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('replicates a skopeo push into eu; us and ap serve it byte-identical', async () => {
+    await phase('push to eu, pull from us and ap', async () => {
+      await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}:latest`, `docker://${host('eu')}/e2e/small:v1`]);
+      await until(60_000, 'e2e/small:v1 in us and ap', async () =>
+        (await Promise.all([tags('us', 'e2e/small'), tags('ap', 'e2e/small')])).every((t) => t.includes('v1')),
+      );
+      const source = (await layoutRef(SMALL, 'latest')).digest;
+      for (const r of ['us', 'ap'] as const) {
+        const out = join(dir, `pulled-${r}`);
+        await skopeo.run(['copy', '--src-tls-verify=false', `docker://${host(r)}/e2e/small:v1`, `oci:${out}:v1`]);
+        assert.equal((await layoutRef(out, 'v1')).digest, source, `${r} serves the manifest pushed to eu`);
+        const blobs = await readdir(join(out, 'blobs', 'sha256'));
+        assert.ok(blobs.length >= 3, 'manifest, config and layers');
+        for (const b of blobs) {
+          const [pulled, pushed] = await Promise.all([
+            readFile(join(out, 'blobs', 'sha256', b)),
+            readFile(join(SMALL, 'blobs', 'sha256', b)),
+          ]);
+          assert.ok(pulled.equals(pushed), `${r}: blob ${b} is byte-identical`);
+        }
+      }
+    });
+  });
+
+  it('enforces a signed tag in every region: signed in eu, served in us; an unsigned tag refused there', async () => {
+    await phase('sign and enforce', async () => {
+      const cli = async (...args: string[]): Promise<string> => {
+        const ran = await georegCli(args);
+        assert.equal(ran.code, 0, `georeg ${args.join(' ')}: ${ran.stderr}`);
+        return ran.stdout;
+      };
+      await cli('key', 'generate', '--out', join(dir, 'ci'));
+      const policy = {
+        identity: 'georeg.compose-e2e',
+        keys: [{ name: 'ci', publicKey: await readFile(join(dir, 'ci.pub'), 'utf8') }],
+        policies: [{ repositories: ['prod/**'], mode: 'enforce', keys: ['ci'] }],
+      };
+      await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
+      const version = /applied version (\S+)/.exec(await cli('policy', 'apply', join(dir, 'policy.json'), '--url', url('eu')))?.[1];
+      assert.ok(version);
+      await until(60_000, `policy ${version} in us and ap`, async () =>
+        (
+          await Promise.all(
+            (['us', 'ap'] as const).map(
+              async (r) => ((await (await fetch(`${url(r)}${apiPaths.trustPolicy()}`)).json()) as { version: string }).version,
+            ),
+          )
+        ).every((v) => v === version),
+      );
+      await cli('push', `${SMALL}:latest`, `${host('eu')}/prod/app:v1`, '--sign', '--key', join(dir, 'ci.key'));
+      await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}:latest`, `docker://${host('eu')}/prod/app:unsigned`]);
+      await until(60_000, 'both tags in us', async () => (await tags('us', 'prod/app')).length === 2);
+      const manifest = (tag: string): Promise<Response> =>
+        fetch(`${url('us')}${apiPaths.manifest('prod/app', tag)}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      await until(60_000, 'the signed tag to be served in us', async () => (await manifest('v1')).status === 200);
+      assert.match(await cli('verify', `${host('us')}/prod/app:v1`, '--key', join(dir, 'ci.pub')), /verified/);
+      assert.equal((await manifest('unsigned')).status, 403, 'enforce refuses the unsigned tag in us');
+    });
+  });
+
+  it('serves the status page in every region, each seeing its two peers up', async () => {
+    for (const r of REGIONS) {
+      const page = await fetch(`${url(r)}${apiPaths.ui()}`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+      const status = (await (await fetch(`${url(r)}${apiPaths.replication()}`)).json()) as { region: string; peers: { up: boolean }[] };
+      assert.equal(status.region, r);
+      assert.deepEqual(
+        status.peers.map((p) => p.up),
+        [true, true],
+      );
+    }
+  });
+
+  it('keeps eu and us serving while ap is stopped, and ap catches up when it is back', async () => {
+    await phase('stop ap (node and NATS)', () => compose('stop', '--timeout', '5', 'georeg-ap', 'nats-ap'));
+    await assert.rejects(fetch(`${url('ap')}${apiPaths.base()}`), 'ap is down');
+    await phase('push to eu while ap is down, replicated to us', async () => {
+      await pushImage(url('eu'), 'e2e/outage', 'while-ap-down');
+      await until(60_000, 'the push to reach us', async () => (await tags('us', 'e2e/outage')).includes('while-ap-down'));
+      for (const r of ['eu', 'us'] as const) assert.equal((await fetch(`${url(r)}${apiPaths.base()}`)).status, 200);
+    });
+    await phase('start ap until healthy', async () => {
+      await compose('start', 'nats-ap', 'georeg-ap');
+      await healthy();
+    });
+    apBack = Date.now();
+    await phase('ap converges', () =>
+      until(120_000, 'ap to hold what was pushed while it was down', async () =>
+        (await tags('ap', 'e2e/outage')).includes('while-ap-down'),
+      ),
+    );
+  });
+
+  it('has Prometheus scrape every region, with the replication-lag series of every region pair', async () => {
+    await phase('Prometheus sees every region up and the lag series', async () => {
+      // Scrapes since ap came back (every 15 s), each up: not a value from before the outage.
+      await until(120_000, 'a successful scrape of every region since ap is back', async () => {
+        const res = await fetch(`http://127.0.0.1:${port.prometheus}/api/v1/targets`);
+        const { activeTargets } = ((await res.json()) as { data: { activeTargets: Target[] } }).data;
+        const fresh = activeTargets.filter((t) => t.health === 'up' && Date.parse(t.lastScrape) > apBack);
+        return (
+          fresh
+            .map((t) => t.labels.region)
+            .sort()
+            .join() === [...REGIONS].sort().join()
+        );
+      });
+      const lag = await prometheus<{ metric: { source: string; target: string } }>('georeg_replication_lag_seconds{job="georeg"}');
+      const pairs = lag.map((s) => `${s.metric.source}->${s.metric.target}`).sort();
+      const expected = REGIONS.flatMap((t) => REGIONS.filter((s) => s !== t).map((s) => `${s}->${t}`)).sort();
+      assert.deepEqual(pairs, expected);
+    });
+  });
+
+  it('compose down -v removes the containers and volumes', async () => {
+    await phase('compose down -v', () => compose('down', '-v', '--timeout', '5'));
+    assert.equal((await compose('ps', '-q')).stdout.trim(), '');
+    assert.equal((await (dockerd as Dockerd).docker(['volume', 'ls', '-q'])).trim(), '');
+  });
+});
