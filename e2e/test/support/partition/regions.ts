@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { http, NATS_SERVER, pushImage } from 'georeg/test-support';
+import { NATS_SERVER, pushImage } from 'georeg/test-support';
 import { cliMain } from '../process.js';
 import { poll } from '../spawn.js';
 import type { Net, NetRegion } from './net.js';
@@ -78,10 +78,15 @@ function readyLine(child: ChildProcess, line: RegExp, what: string): Promise<voi
 }
 
 /** GET /georeg/v1/replication of a node (2 s at most). */
-export async function replicationStatus(url: string): Promise<{ peers: { region: string; up: boolean; lastAntiEntropy?: string }[] }> {
+interface ReplicationStatus {
+  outbox: { depth: number; published: number } | null;
+  peers: { region: string; up: boolean; applied: number; lastAntiEntropy?: string }[];
+}
+
+export async function replicationStatus(url: string): Promise<ReplicationStatus> {
   const res = await fetch(`${url}/georeg/v1/replication`, { signal: AbortSignal.timeout(2000) });
   if (res.status !== 200) throw new Error(`${url}/georeg/v1/replication: ${res.status}`);
-  return (await res.json()) as { peers: { region: string; up: boolean; lastAntiEntropy?: string }[] };
+  return (await res.json()) as ReplicationStatus;
 }
 
 /** Start every region's nats-server, then every node; resolves once each node has every peer up, a first anti-entropy pass done, and events flowing. */
@@ -135,21 +140,22 @@ export async function startRegions(net: Net, dir: string, tuning: NatsTuning = C
 }
 
 /**
- * Resolves once an image pushed into each region is in every other: events flow between every
- * pair (JetStream has its metadata leader, the streams and consumers exist), so the first
- * partition does not hit replication still setting up.
+ * Resolves once events flow between every pair: each region pushed an image, published its events
+ * (outbox empty) and applied one from every peer, so the first partition or kill does not hit
+ * replication still setting up (a JetStream stream cannot be made while the metadata leader is
+ * on the other side of a cut). Asked of the replication status, not by pulls: a pull would be
+ * fetched through from the peer even with no event flowing.
  */
-async function eventsFlow(regions: Region[]): Promise<void> {
-  await Promise.all(regions.map((r) => pushImage(r.url, 'part/ready', r.name)));
+export async function eventsFlow(regions: { name: string; url: string }[], repo = 'part/ready'): Promise<void> {
+  await Promise.all(regions.map((r) => pushImage(r.url, repo, r.name)));
   for (const r of regions) {
     await poll(
       120_000,
-      `the image pushed into every region to reach ${r.name}`,
+      `${r.name} to publish its events and apply one from every peer`,
       async () => {
-        const found = await Promise.all(
-          regions.map(async (o) => (await http('HEAD', `${r.url}/v2/part/ready/manifests/${o.name}`)).status),
-        );
-        return found.every((status) => status === 200) ? true : undefined;
+        const s = await replicationStatus(r.url);
+        const flowing = s.outbox !== null && s.outbox.depth === 0 && s.outbox.published > 0;
+        return flowing && s.peers.length === regions.length - 1 && s.peers.every((p) => p.applied > 0) ? true : undefined;
       },
       200,
     );

@@ -29,6 +29,19 @@ export interface Write {
   error?: string;
 }
 
+/** One pull of a tag, as the workload saw it. */
+export interface Pull {
+  region: string;
+  repo: string;
+  tag: string;
+  /** Date.now() when sent, and when its last answer came. */
+  start: number;
+  end: number;
+  outcome: 'ok' | 'missing' | 'error' | 'corrupt';
+  /** For a 404, the error body's detail (it names regions that could not be asked). */
+  detail?: string;
+}
+
 export interface PullStats {
   ok: number;
   /** 404: the tag is not (yet) in that region. */
@@ -59,28 +72,29 @@ function withTimeout<T>(p: Promise<T>): Promise<T> {
 }
 
 /** GET a manifest and its blobs from `base` (following one redirect to a peer), checking every digest. */
-export async function pullImage(base: string, repo: string, ref: string, stats: PullStats): Promise<void> {
+export async function pullImage(base: string, repo: string, ref: string): Promise<Pick<Pull, 'outcome' | 'detail'>> {
   const m = await http('GET', `${base}/v2/${repo}/manifests/${ref}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-  if (m.status === 404) return void stats.missing++;
-  if (m.status !== 200) return void stats.errors++;
+  if (m.status === 404) return { outcome: 'missing', detail: m.body.toString('utf8').slice(0, 500) };
+  if (m.status !== 200) return { outcome: 'error', detail: `manifest: ${m.status}` };
   const digest = m.header('docker-content-digest');
   if (sha256(m.body) !== digest)
-    return void stats.corrupt.push(`${base} ${repo}:${ref}: manifest body is ${sha256(m.body)}, served as ${digest}`);
+    return { outcome: 'corrupt', detail: `${base} ${repo}:${ref}: manifest body is ${sha256(m.body)}, served as ${digest}` };
   const manifest = m.json<{ config: { digest: string }; layers: { digest: string }[] }>();
   for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
     let b = await http('GET', `${base}/v2/${repo}/blobs/${d}`);
     const location = b.header('location');
     if (b.status === 307 && location) b = await http('GET', location);
-    if (b.status === 404) return void stats.missing++;
-    if (b.status !== 200) return void stats.errors++;
-    if (sha256(b.body) !== d) return void stats.corrupt.push(`${base} ${repo} blob ${d}: content is ${sha256(b.body)}`);
+    if (b.status === 404) return { outcome: 'missing', detail: `blob ${d}: ${b.body.toString('utf8').slice(0, 500)}` };
+    if (b.status !== 200) return { outcome: 'error', detail: `blob ${d}: ${b.status}` };
+    if (sha256(b.body) !== d) return { outcome: 'corrupt', detail: `${base} ${repo} blob ${d}: content is ${sha256(b.body)}` };
   }
-  stats.ok++;
+  return { outcome: 'ok' };
 }
 
 export class Workload {
   readonly writes: Write[] = [];
   readonly pulls: PullStats = { ok: 0, missing: 0, corrupt: [], errors: 0 };
+  readonly pullLog: Pull[] = [];
   private stopped = false;
   private paused = false;
   private gate: Promise<void> = Promise.resolve();
@@ -132,6 +146,16 @@ export class Workload {
     }
   }
 
+  private async pull(r: { name: string; url: string }, repo: string, tag: string): Promise<void> {
+    const start = Date.now();
+    const got = await pullImage(r.url, repo, tag).catch((e: unknown) => ({ outcome: 'error' as const, detail: (e as Error).message }));
+    this.pullLog.push({ region: r.name, repo, tag, start, end: Date.now(), ...got });
+    if (got.outcome === 'ok') this.pulls.ok++;
+    else if (got.outcome === 'missing') this.pulls.missing++;
+    else if (got.outcome === 'corrupt') this.pulls.corrupt.push(got.detail ?? '');
+    else this.pulls.errors++;
+  }
+
   private async operation(
     r: { name: string; url: string },
     rand: () => number,
@@ -150,7 +174,7 @@ export class Workload {
           this.regions.map((y) => y.name),
         ),
       );
-      await pullImage(r.url, repo, pick(all).tag, this.pulls).catch(() => void this.pulls.errors++);
+      await this.pull(r, repo, pick(all).tag);
       return;
     }
     const target = x < 0.55 ? pick(own) : pick(shared);
