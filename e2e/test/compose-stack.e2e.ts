@@ -129,6 +129,9 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
           assert.ok(pulled.equals(pushed), `${r}: blob ${b} is byte-identical`);
         }
       }
+      const where = await georegCli(['where', 'e2e/small:v1', '--url', url('us')]);
+      assert.equal(where.code, 0, where.stderr);
+      for (const r of ['eu', 'us', 'ap']) assert.match(where.stdout, new RegExp(`^${r} +complete +${source}`, 'm'), where.stdout);
     });
   });
 
