@@ -12,6 +12,7 @@ import { policyCommand } from './commands/policy.js';
 import { regionCommand } from './commands/region.js';
 import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
 import { CliError, type Command } from './command.js';
 import { RegistryError } from './registry-error.js';
 
@@ -31,6 +32,8 @@ const commands: Command[] = [
   certsCommand,
   userCommand,
   tokenCommand,
+  loginCommand,
+  logoutCommand,
 ];
 
 function usage(): string {

@@ -41,3 +41,12 @@ export function configOverrides(values: { data?: string; listen?: string }): Rec
   if (values.listen !== undefined) o.listen = values.listen;
   return o;
 }
+
+/** Standard input to its end, without one trailing newline (a password given with --password-stdin). */
+export async function stdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}

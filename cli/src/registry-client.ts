@@ -17,7 +17,8 @@ import {
 } from 'georeg/oci';
 import { CliError } from './command.js';
 import { RegistryError } from './registry-error.js';
-import { TokenAuth, type Credentials } from './token-auth.js';
+import { TokenAuth } from './token-auth.js';
+import { LOGIN_HINT, type Credentials } from './credentials.js';
 
 /** What `getManifest` and `headManifest` accept unless told otherwise. */
 export const MANIFEST_TYPES: readonly string[] = [
@@ -31,6 +32,8 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** georeg's own API documents (a gc report lists every blob it deletes). */
 const MAX_API_BYTES = 64 * 1024 * 1024;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
+/** A registry as written: `HOST[:PORT]`, the host a name or a bracketed IPv6 address. */
+const HOST_PORT = /^([a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 
 // Declared in its own module, which token-auth.ts throws from too (no import cycle).
 export { RegistryError };
@@ -55,8 +58,7 @@ export function parseImageRef(s: string): ImageRef {
   const slash = rest.indexOf('/');
   if (slash < 0) bad('expected REGISTRY/REPOSITORY[:TAG][@DIGEST]');
   const registry = rest.slice(0, slash);
-  const host = /^([a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/.exec(registry);
-  if (!host) bad(`bad registry host ${JSON.stringify(registry)}`);
+  if (!HOST_PORT.test(registry)) bad(`bad registry host ${JSON.stringify(registry)}`);
   let name = rest.slice(slash + 1);
   let digest: string | undefined;
   const at = name.indexOf('@');
@@ -77,9 +79,23 @@ export function parseImageRef(s: string): ImageRef {
   } catch {
     bad(`bad repository name ${JSON.stringify(name)} (lowercase letters, digits and separators . _ __ -, components joined by /)`);
   }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(host[1] ?? '');
-  const protocol = scheme?.[1] ?? (local ? 'http' : 'https');
-  return { base: `${protocol}://${registry}`, registry, repository: name, ...(tag && { tag }), ...(digest && { digest }) };
+  return { base: baseUrl(registry, scheme?.[1]), registry, repository: name, ...(tag && { tag }), ...(digest && { digest }) };
+}
+
+/** `http(s)://HOST[:PORT]` of a registry written `HOST[:PORT]`: HTTPS unless `scheme` says otherwise or the host is loopback (as Docker). */
+function baseUrl(registry: string, scheme?: string): string {
+  const hostname = registry.replace(/:\d+$/, '');
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+  return `${scheme ?? (local ? 'http' : 'https')}://${registry}`;
+}
+
+/** A registry given as `HOST[:PORT]` or `http(s)://HOST[:PORT]` (what `georeg login` takes), as its base URL and its host. */
+export function parseRegistry(s: string): { base: string; host: string } {
+  const scheme = /^(https?):\/\//.exec(s);
+  const registry = (scheme ? s.slice(scheme[0].length) : s).replace(/\/+$/, '');
+  if (!HOST_PORT.test(registry)) throw new CliError(`bad registry ${JSON.stringify(s)}: expected HOST[:PORT] or http(s)://HOST[:PORT]`);
+  const base = baseUrl(registry, scheme?.[1]);
+  return { base, host: new URL(base).host };
 }
 
 /** What a HEAD tells of a manifest. */
@@ -337,8 +353,7 @@ export class RegistryClient {
     }
     if (ok.includes(res.status)) return res;
     const err = registryError(label, res.status, res.statusText, (await res.text()).slice(0, 4096));
-    if (res.status === 401 && !this.options.credentials)
-      err.message += ' (this registry wants credentials: set GEOREG_CREDS=USER:PASSWORD)';
+    if (res.status === 401 && !this.options.credentials) err.message += ` (this registry wants credentials: ${LOGIN_HINT})`;
     throw err;
   }
 }

@@ -1,20 +1,5 @@
-import { CliError } from './command.js';
+import { LOGIN_HINT, type Credentials } from './credentials.js';
 import { RegistryError } from './registry-error.js';
-
-/** Registry credentials: a user or token name and its secret. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
-/** `GEOREG_CREDS=user:password` (an environment variable, never a flag: flags end up in shell history). */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
-  const v = env.GEOREG_CREDS;
-  if (!v) return undefined;
-  const i = v.indexOf(':');
-  if (i <= 0) throw new CliError('GEOREG_CREDS must be USER:PASSWORD');
-  return { username: v.slice(0, i), password: v.slice(i + 1) };
-}
 
 /** The parameters of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge. */
 export function parseChallenge(header: string | null): Record<string, string> | undefined {
@@ -67,7 +52,7 @@ export class TokenAuth {
     }
     if (!res.ok)
       throw new RegistryError(
-        `token service ${url.pathname}: ${res.status} ${(await res.text()).slice(0, 300)}${this.credentials ? '' : ' (set GEOREG_CREDS=USER:PASSWORD)'}`,
+        `token service ${url.pathname}: ${res.status} ${(await res.text()).slice(0, 300)}${this.credentials ? '' : ` (${LOGIN_HINT})`}`,
         res.status,
       );
     const body = (await res.json()) as { token?: string; access_token?: string };

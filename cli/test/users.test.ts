@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
-import { envWith, expectCleanFailure, georeg, main, type Run } from './support/run.js';
+import { expectCleanFailure, georeg, type Run } from './support/run.js';
 
 const support = (file: string): string => new URL(`../../../nodes/dist/test/support/${file}`, import.meta.url).href;
 const { startTestNode } = (await import(support('harness.js'))) as typeof HarnessModule;
@@ -13,16 +12,6 @@ const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
 const ADMIN_PASSWORD = 'an administrator password';
 const PASSWORD = 'a developer password';
 const ADMIN = { GEOREG_PASSWORD: ADMIN_PASSWORD };
-
-/** `georeg args...` with `stdin` (for --password-stdin). */
-function georegIn(args: string[], env: Record<string, string>, stdin: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [main, ...args], { env: envWith(env) }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-    child.stdin?.end(stdin);
-  });
-}
 
 describe('georeg user: roles per repository glob (against a node with authentication on)', function () {
   this.timeout(60_000);
@@ -57,7 +46,7 @@ describe('georeg user: roles per repository glob (against a node with authentica
   });
 
   it('add --role, list shows the roles, update replaces them, --no-roles clears them, --admin-user promotes', async () => {
-    const added = await georegIn(
+    const added = await georeg(
       ['user', 'add', 'dev', '--role', 'team/**:push', '--role', 'other/**:pull,sign', '--password-stdin', '--url', url],
       ADMIN,
       `${PASSWORD}\n`,
@@ -79,7 +68,7 @@ describe('georeg user: roles per repository glob (against a node with authentica
   });
 
   it('add without roles says the user can do nothing yet; list marks a user stored before roles existed', async () => {
-    const added = await georegIn(['user', 'add', 'idle', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
+    const added = await georeg(['user', 'add', 'idle', '--password-stdin', '--url', url], ADMIN, `${PASSWORD}\n`);
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^add idle: ok \(no roles: it can log in and do nothing until `georeg user update idle --role \.\.\.`\)$/m);
     const identities = node.stores.meta.records<Record<string, unknown>>('identities');
@@ -105,7 +94,7 @@ describe('georeg user: roles per repository glob (against a node with authentica
     assert.equal((await georeg(['key', 'generate', '--out', join(dir, 'signer')])).code, 0);
     const pushed = await georeg(['push', SMALL, `${host}/team/app:v1`], { GEOREG_CREDS: `admin:${ADMIN_PASSWORD}` });
     assert.equal(pushed.code, 0, pushed.stderr);
-    const added = await georegIn(
+    const added = await georeg(
       ['user', 'add', 'signer', '--role', 'team/**:sign', '--password-stdin', '--url', url],
       ADMIN,
       `${PASSWORD}\n`,

@@ -96,7 +96,7 @@ describe('authentication with real clients: skopeo --creds, the georeg user and 
     assert.match(verified.stdout, /verified: signed by/);
     const anonymous = await georeg(['push', SMALL, `${host}/team/signed:v2`], {});
     assert.equal(anonymous.code, 1);
-    assert.match(anonymous.stderr, /401 .*set GEOREG_CREDS=USER:PASSWORD/);
+    assert.match(anonymous.stderr, /401 .*georeg login REGISTRY --username NAME --password-stdin/);
   });
 
   it('never writes a password, token secret or bearer token to the logs', async () => {

@@ -2,7 +2,7 @@ import { apiPaths, queryString } from 'georeg/oci';
 import { createLogger, loadConfig, openRegistry, collectGarbage, gcOptions, parseListen, type GcReport } from 'georeg/nodes';
 import { CliError, configOptions, configOverrides, parseOptions, type Command } from '../command.js';
 import { RegistryClient, RegistryError } from '../registry-client.js';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 
 const help = `Usage: georeg gc [--dry-run] [--data DIR] [--config FILE] [--url URL]
 
@@ -18,7 +18,7 @@ Options:
   --url URL      the running node's base URL
   --data, --config, --listen   as for \`georeg serve\`
 
-A node with authentication on wants an administrator: GEOREG_CREDS=USER:PASSWORD.`;
+A node with authentication on wants an administrator: georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).`;
 
 function print(report: GcReport): void {
   const verb = report.dryRun ? 'would delete' : 'deleted';
@@ -33,7 +33,7 @@ function print(report: GcReport): void {
 /** The node's gc report; a node that refuses is a RegistryError (exit 1), none answering a usage mistake (exit 2). */
 async function viaNode(url: string, dryRun: boolean, why = ''): Promise<GcReport> {
   try {
-    return await new RegistryClient(url, { credentials: credentialsFromEnv() }).api<GcReport>(
+    return await new RegistryClient(url, { credentials: await credentialsFor(url) }).api<GcReport>(
       'POST',
       `${apiPaths.gc()}${queryString({ dryRun })}`,
     );

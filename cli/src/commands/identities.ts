@@ -1,31 +1,29 @@
 import { apiPaths } from 'georeg/oci';
-import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
+import { CliError, DEFAULT_NODE_URL, parseOptions, stdinLine, type Command } from '../command.js';
 import type { UserView } from 'georeg/nodes';
 import { RegistryClient } from '../registry-client.js';
+import { findLogin } from '../auth-file.js';
+import { LOGIN_HINT } from '../credentials.js';
 import { table } from './status.js';
 
 const common = {
   url: { type: 'string', default: DEFAULT_NODE_URL },
-  admin: { type: 'string', default: 'admin' },
+  admin: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const AUTH_NOTE = `The administrator's password comes from GEOREG_PASSWORD (never a flag: flags end up in shell history).`;
+const AUTH_NOTE = `An administrator's login: georeg login (or GEOREG_PASSWORD, for the user --admin NAME or
+GEOREG_USERNAME names, admin by default; never a flag: flags end up in shell history).`;
 
 /** One admin API call with the administrator's Basic credentials; registry errors (RegistryError) exit 1 with their message. */
-async function call(url: string, admin: string, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(url: string, admin: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> {
   const password = process.env.GEOREG_PASSWORD;
-  if (!password) throw new CliError("set GEOREG_PASSWORD to the administrator's password");
-  return new RegistryClient(url, { credentials: { username: admin, password }, basic: true }).api(method, path, body);
-}
-
-async function stdinLine(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  const stored = admin === undefined ? (await findLogin(new URL(url).host))?.credentials : undefined;
+  const credentials =
+    stored ?? (password === undefined ? undefined : { username: admin ?? process.env.GEOREG_USERNAME ?? 'admin', password });
+  if (!credentials) throw new CliError(`an administrator's credentials are needed: ${LOGIN_HINT}`);
+  return new RegistryClient(url, { credentials, basic: true }).api(method, path, body);
 }
 
 /** `30d`, `12h`, `90m`, `3600s` or plain seconds. */

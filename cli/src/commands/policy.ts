@@ -2,7 +2,7 @@ import { apiPaths } from 'georeg/oci';
 import { readPolicyFile } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient } from '../registry-client.js';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 
 const USAGE = `Usage: georeg policy show [--url URL]
        georeg policy apply FILE [--url URL]
@@ -12,7 +12,7 @@ policies). A key may give its PEM as "publicKeyFile": "ci.pub" (a path
 relative to FILE) instead of "publicKey"; the file's contents are sent. Each
 change is a new version that replicates to every region.
 The default URL is ${DEFAULT_NODE_URL}. A node with authentication on wants
-credentials (an administrator's to apply): GEOREG_CREDS=USER:PASSWORD.
+credentials (an administrator's to apply): georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
 `;
 
 export const policyCommand: Command = {
@@ -36,7 +36,7 @@ export const policyCommand: Command = {
         throw new CliError(e.message);
       });
     // A refusal or no answer is a RegistryError: exit 1 with its message.
-    const client = new RegistryClient(values.url, { credentials: credentialsFromEnv() });
+    const client = new RegistryClient(values.url, { credentials: await credentialsFor(values.url) });
     const { version, document } = await client.api<{ version: string; document: unknown }>(
       body === undefined ? 'GET' : 'PUT',
       apiPaths.trustPolicy(),

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isTag } from 'georeg/oci';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { LayoutError, openLayout, pushPlan, type Layout } from '../oci-layout.js';
 import { createProgress, silentProgress, type Progress } from '../progress.js';
@@ -22,7 +22,7 @@ it is localhost, 127.0.0.1 or [::1] (or given as http://HOST), over HTTPS otherw
 
 Prints "pushed REGISTRY/REPOSITORY:TAG DIGEST"; progress goes to stderr.
 
-A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
 
 --sign signs the tag as \`georeg sign\` does (image signature and tag binding) after the
@@ -143,7 +143,7 @@ export const pushCommand: Command = {
     try {
       const { dir, tag } = await splitLayoutArg(source);
       const layout = await openLayout(dir, tag);
-      const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
+      const client = new RegistryClient(ref.base, { credentials: await credentialsFor(ref.base) });
       let signed = '';
       const sign =
         key &&

@@ -1,7 +1,7 @@
 import { apiPaths } from 'georeg/oci';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient } from '../registry-client.js';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 
 const USAGE = `Usage: georeg region show NAME [--url URL]
        georeg region drain NAME [--reason TEXT] [--url URL]
@@ -14,7 +14,7 @@ default) and send no client there: no blob
 redirect, and clients placed in it (network.placement) are served where they
 ask. The drain survives a restart of the node. --url is NAME's own node (the
 command checks that it is NAME); the default is ${DEFAULT_NODE_URL}.
-Draining needs an administrator's credentials: GEOREG_CREDS=USER:PASSWORD.
+Draining needs an administrator's credentials: georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
 `;
 
 interface Routing {
@@ -41,7 +41,7 @@ export const regionCommand: Command = {
     if (positionals.length !== 2 || !['show', 'drain', 'undrain'].includes(action as string))
       throw new CliError(`expected \`region show|drain|undrain NAME\`\n\n${USAGE}`);
     if (values.reason !== undefined && action !== 'drain') throw new CliError('--reason goes with `region drain`');
-    const client = new RegistryClient(values.url, { credentials: credentialsFromEnv() });
+    const client = new RegistryClient(values.url, { credentials: await credentialsFor(values.url) });
     const here = await client.api<Routing>('GET', apiPaths.routing());
     if (here.region !== name)
       throw new CliError(

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parsePrivateKey, KeyError, keyIdOf } from 'georeg/trust';
 import type { KeyObject } from 'node:crypto';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError } from '../registry-client.js';
 import { registryTrust, resolveTag, signTag } from '../signing.js';
@@ -22,7 +22,7 @@ Options:
                     a co-signer of the current binding reuses its sequence)
   --legacy-tag      also write cosign's sha256-<hex>.sig tag for older verifiers
 
-A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
 `;
 
@@ -68,7 +68,7 @@ export const signCommand: Command = {
     if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0))
       throw new CliError('--sequence must be a non-negative integer');
     const key = await loadPrivateKey(values.key);
-    const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
+    const client = new RegistryClient(ref.base, { credentials: await credentialsFor(ref.base) });
     try {
       const subject = await resolveTag(client, ref.repository, ref.tag);
       if (ref.digest && ref.digest !== subject.digest)

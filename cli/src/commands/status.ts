@@ -2,12 +2,15 @@ import { apiPaths } from 'georeg/oci';
 import type { NodeStatusSnapshot } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryClient, RegistryError } from '../registry-client.js';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 
 /** A document of the node at `url`; a refusal or no answer is a CliError (exit 2), as these commands have always reported it. */
 export async function getJson<T>(url: string | undefined, path: string): Promise<T> {
   try {
-    return await new RegistryClient(url ?? DEFAULT_NODE_URL, { credentials: credentialsFromEnv() }).api<T>('GET', path);
+    return await new RegistryClient(url ?? DEFAULT_NODE_URL, { credentials: await credentialsFor(url ?? DEFAULT_NODE_URL) }).api<T>(
+      'GET',
+      path,
+    );
   } catch (e) {
     throw e instanceof RegistryError ? new CliError(e.message) : e;
   }

@@ -15,7 +15,7 @@ import {
   type VerifiedStatement,
 } from 'georeg/trust';
 import { MediaTypes } from 'georeg/oci';
-import { credentialsFromEnv } from '../token-auth.js';
+import { credentialsFor } from '../credentials.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../registry-client.js';
 import { registryTrust, resolveTag, statementOf, tagTrustState } from '../signing.js';
@@ -28,7 +28,7 @@ against those public keys (one is enough); without, against the keys and the
 policy of the registry's trust document. The exit status is 0 only when the
 reference verifies AND the registry serves it (its policy does not refuse it).
 
-A registry with authentication on is answered with the token flow, using GEOREG_CREDS=USER:PASSWORD
+A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
 `;
 
@@ -97,7 +97,7 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) throw new CliError(`expected one image reference\n\n${USAGE}`);
     const ref = parseImageRef(positionals[0] as string);
     if (!ref.tag && !ref.digest) throw new CliError('give a tag or a digest');
-    const client = new RegistryClient(ref.base, { credentials: credentialsFromEnv() });
+    const client = new RegistryClient(ref.base, { credentials: await credentialsFor(ref.base) });
     try {
       // The registry identity is checked only when given or when the registry's policy names one.
       const checked = values.identity ?? (await registryTrust(client))?.identity;

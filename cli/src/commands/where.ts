@@ -12,7 +12,8 @@ complete, incomplete (replicating), absent or unreachable; exit status 1 when no
 completely.
 With --client: which region the node at URL sends the blob pulls of a client at ADDRESS to,
 by its client placement (network.placement) and the health and drain of that region.
-A node with authentication on wants credentials that may pull the image: GEOREG_CREDS=USER:PASSWORD.
+A node with authentication on wants credentials that may pull the image: georeg login (or
+GEOREG_USERNAME and GEOREG_PASSWORD).
 `;
 
 export const whereCommand: Command = {

@@ -18,13 +18,14 @@ export function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Run `georeg args...` to completion. */
-export function georeg(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Run `georeg args...` to completion, `stdin` on its standard input (for --password-stdin). */
+export function georeg(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { env: envWith(env) }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [main, ...args], { env: envWith(env) }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(stdin);
   });
 }
 

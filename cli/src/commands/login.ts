@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { apiPaths } from 'georeg/oci';
+import { CliError, parseOptions, stdinLine, type Command } from '../command.js';
+import { removeLogin, storeFile, storeLogin } from '../auth-file.js';
+import { parseRegistry, RegistryClient } from '../registry-client.js';
+
+const LOGIN_USAGE = `Usage: georeg login REGISTRY --username NAME --password-stdin [--ca FILE]
+
+Checks the credentials against REGISTRY (HOST[:PORT], HTTPS unless the host is loopback, or
+http(s)://HOST[:PORT]) and stores them where container tools look: ${storeFile()}
+(Docker's config, which skopeo and podman read too), or REGISTRY_AUTH_FILE when set. Every
+georeg command that talks to that registry then uses them. The password (or a token's secret)
+comes on standard input, never as a flag: flags end up in shell history.
+  echo "$PASSWORD" | georeg login 127.0.0.1:7000 --username admin --password-stdin
+--ca FILE trusts that CA (PEM) for the check, for a registry with a private CA.
+`;
+
+const LOGOUT_USAGE = `Usage: georeg logout REGISTRY
+
+Removes the login stored for REGISTRY (HOST[:PORT] or http(s)://HOST[:PORT]) from every file
+container tools read logins from.
+`;
+
+export const loginCommand: Command = {
+  name: 'login',
+  summary: 'log in to a registry: checks the credentials and stores them where docker, podman and skopeo look',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, {
+      username: { type: 'string', short: 'u' },
+      'password-stdin': { type: 'boolean' },
+      ca: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(LOGIN_USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new CliError(`give one registry\n\n${LOGIN_USAGE}`);
+    if (!values.username) throw new CliError('give the user or token name with --username');
+    if (!values['password-stdin']) throw new CliError('give the password on standard input with --password-stdin');
+    const { base, host } = parseRegistry(positionals[0] as string);
+    const password = await stdinLine();
+    if (!password) throw new CliError('the password on standard input is empty');
+    const credentials = { username: values.username, password };
+    const ca =
+      values.ca === undefined
+        ? undefined
+        : await readFile(values.ca).catch((e: Error) => {
+            throw new CliError(`cannot read the CA file ${values.ca}: ${e.message}`);
+          });
+    await new RegistryClient(base, { credentials, ...(ca && { ca }) }).api('GET', apiPaths.base());
+    const { file, note } = await storeLogin(host, credentials);
+    process.stdout.write(`logged in to ${host} as ${values.username} (stored in ${file})\n${note ? `note: ${note}\n` : ''}`);
+    return 0;
+  },
+};
+
+export const logoutCommand: Command = {
+  name: 'logout',
+  summary: 'remove the login stored for a registry',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      process.stdout.write(LOGOUT_USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new CliError(`give one registry\n\n${LOGOUT_USAGE}`);
+    const { host } = parseRegistry(positionals[0] as string);
+    const files = await removeLogin(host);
+    process.stdout.write(files.length ? `logged out of ${host} (removed from ${files.join(', ')})\n` : `no login stored for ${host}\n`);
+    return 0;
+  },
+};
