@@ -13,7 +13,7 @@ import { regionCommand } from './commands/region.js';
 import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
-import { CliError, type Command } from './command.js';
+import { CliError, closest, type Command } from './command.js';
 import { RegistryError } from './registry-error.js';
 
 const commands: Command[] = [
@@ -59,7 +59,11 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`georeg: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
+    const near = closest(
+      name,
+      commands.map((c) => c.name),
+    );
+    process.stderr.write(`georeg: unknown command ${JSON.stringify(name)}${near ? ` (did you mean ${near}?)` : ''}\n\n${usage()}\n`);
     return 2;
   }
   try {

@@ -114,10 +114,19 @@ describe('cli: georeg', () => {
     it('an unknown command exits 2 with a message', async () => {
       const run = await georeg(['frobnicate']);
       expectCleanFailure(run, 2, /unknown command "frobnicate"/);
+      expectCleanFailure(await georeg(['stauts']), 2, /unknown command "stauts" \(did you mean status\?\)/);
     });
 
-    it('an unknown option exits 2 with a message', async () => {
-      expectCleanFailure(await georeg(['serve', '--frobnicate']), 2, /^georeg serve: .*--frobnicate/m);
+    it('an unknown option exits 2 with one line naming the closest known option', async () => {
+      expectCleanFailure(
+        await georeg(['serve', '--frobnicate']),
+        2,
+        /^georeg serve: unknown option --frobnicate; --help lists the options$/m,
+      );
+      const typo = await georeg(['serve', '--lisen', '127.0.0.1:5000']);
+      expectCleanFailure(typo, 2, /^georeg serve: unknown option --lisen \(did you mean --listen\?\); --help lists the options$/m);
+      assert.equal(typo.stderr.trim().split('\n').length, 1, typo.stderr);
+      expectCleanFailure(await georeg(['serve', '--listen']), 2, /^georeg serve: --listen needs a value/m);
     });
 
     it('serve --help and gc --help describe their options', async () => {
