@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import { pushImage } from 'georeg/test-support';
 import { PeerStatus } from 'georeg/proto';
@@ -21,7 +22,7 @@ describe('georeg status and where', () => {
           region: 'eu',
           lagSeconds: 1.25,
           pendingEvents: 4,
-          bytesInFlight: 2048,
+          bytesInFlight: 449839104,
           applied: 7,
           repairs: 2,
           failures: 1,
@@ -39,7 +40,7 @@ describe('georeg status and where', () => {
     });
     assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
     assert.match(s, /FROM +HEALTH +RTT +LAG +PENDING/);
-    assert.match(s, /eu +DOWN +- +1\.3s +4 +2048 B +7 +2 +1 +5 +UNAVAILABLE/);
+    assert.match(s, /eu +DOWN +- +1\.3s +4 +429 MiB +7 +2 +1 +5 +UNAVAILABLE/);
     const drained = formatStatus({
       region: 'us',
       drained: true,
@@ -90,6 +91,24 @@ describe('georeg status and where', () => {
       assert.match(both.stderr, /either an image or --client ADDRESS, not both/);
     } finally {
       await node.close();
+    }
+  });
+
+  it('gives up on a node that does not answer within --timeout, saying so', async () => {
+    const sockets: Socket[] = [];
+    const hung = createServer((socket) => void sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+      const started = Date.now();
+      const run = await georeg(['status', '--url', url, '--timeout', '0.5']);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, new RegExp(`${url} did not answer within 0\\.5 s \\(--timeout SECONDS waits longer\\)`));
+      assert.ok(Date.now() - started < 5000, 'it did not wait for longer');
+      assert.match((await georeg(['where', 'a/b:c', '--timeout', 'soon'])).stderr, /--timeout must be a number of seconds/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
     }
   });
 

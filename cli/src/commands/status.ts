@@ -4,16 +4,38 @@ import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../comma
 import { RegistryClient, RegistryError } from '../registry-client.js';
 import { credentialsFor } from '../credentials.js';
 
-/** A document of the node at `url`; a refusal or no answer is a CliError (exit 2), as these commands have always reported it. */
-export async function getJson<T>(url: string | undefined, path: string): Promise<T> {
+/** `--timeout SECONDS` of the commands that ask a node: how long to wait for its answer (default 10 s). */
+export const timeoutOption = { timeout: { type: 'string' } } as const;
+
+/** The --timeout given, in ms; a bad value is a usage error. */
+export function timeoutMs(value: string | undefined): number {
+  const seconds = Number(value ?? 10);
+  if (!(seconds > 0 && seconds <= 3600))
+    throw new CliError(`--timeout must be a number of seconds between 0 and 3600, got ${JSON.stringify(value)}`);
+  return seconds * 1000;
+}
+
+/** A document of the node at `url`; a refusal, no answer or none within `ms` is a CliError (exit 2), as these commands have always reported it. */
+export async function getJson<T>(url: string | undefined, path: string, ms = 10_000): Promise<T> {
+  const base = url ?? DEFAULT_NODE_URL;
   try {
-    return await new RegistryClient(url ?? DEFAULT_NODE_URL, { credentials: await credentialsFor(url ?? DEFAULT_NODE_URL) }).api<T>(
-      'GET',
-      path,
-    );
+    return await new RegistryClient(base, { credentials: await credentialsFor(base), timeoutMs: ms }).api<T>('GET', path);
   } catch (e) {
+    if ((e as Error).name === 'TimeoutError' || (e as { cause?: Error }).cause?.name === 'TimeoutError')
+      throw new CliError(`${base} did not answer within ${ms / 1000} s (--timeout SECONDS waits longer)`);
     throw e instanceof RegistryError ? new CliError(e.message) : e;
   }
+}
+
+/** Bytes in binary units: `429 MiB`. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** Rows as aligned columns, the first row a header. */
@@ -44,7 +66,7 @@ export function formatStatus(s: NodeStatusSnapshot): string {
         p.rttMs === undefined ? '-' : `${p.rttMs.toFixed(1)}ms`,
         `${p.lagSeconds.toFixed(1)}s`,
         String(p.pendingEvents),
-        `${p.bytesInFlight} B`,
+        humanBytes(p.bytesInFlight),
         String(p.applied),
         String(p.repairs),
         String(p.failures),
@@ -96,17 +118,19 @@ export const statusCommand: Command = {
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
       interval: { type: 'string' },
+      ...timeoutOption,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
       process.stdout.write(
-        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
-          `--watch redraws the table every --interval seconds (default 2) until interrupted.\n`,
+        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]] [--timeout SECONDS]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
+          `--watch redraws the table every --interval seconds (default 2) until interrupted. --timeout: how long to wait for an answer (default 10).\n`,
       );
       return 0;
     }
+    const ms = timeoutMs(values.timeout);
     const render = async (): Promise<string> => {
-      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication());
+      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication(), ms);
       return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
     };
     if (!values.watch) {
