@@ -345,7 +345,7 @@ export class RegistryClient {
         });
       } catch (e) {
         const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error) : (e as Error);
-        throw new RegistryError(`${label}: cannot reach ${this.base}: ${cause.message}`, undefined, undefined, undefined, { cause });
+        throw new RegistryError(`${label}: cannot reach ${this.base}: ${explain(cause, url)}`, undefined, undefined, undefined, { cause });
       }
       // A token challenge (unless the credentials go as Basic): get a token for what it asks, and try once more.
       if (res.status !== 401 || attempt > 0 || this.options.basic || !(await this.#auth.answer(res.headers.get('www-authenticate')))) break;
@@ -365,6 +365,29 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * followed (at most 20; Authorization dropped for another origin; 303, and 301/302 after a POST,
  * become a GET without body), the body a stream, `url` the last URL asked.
  */
+/** Certificate errors (Node's codes) that mean the registry's CA is not trusted here. */
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/** Why a request got no answer, with what to do where the cause is known. */
+function explain(cause: Error, url: URL): string {
+  const code = (cause as NodeJS.ErrnoException).code ?? '';
+  if (UNTRUSTED.has(code))
+    return `the registry's certificate is not signed by a CA this machine trusts (${code}): pass --ca CA.pem (the CA that signed it), or set NODE_EXTRA_CA_CERTS`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the registry's certificate is not for ${url.hostname} (${cause.message}): use the name it was issued for`;
+  if (code === 'CERT_HAS_EXPIRED') return "the registry's certificate has expired: renew it";
+  if (url.protocol === 'http:' && /other side closed|socket hang up|ECONNRESET|HPE_INVALID/i.test(`${code} ${cause.message}`))
+    return `${cause.message} (does it speak HTTPS? give https://${url.host})`;
+  if (code === 'EPROTO' && url.protocol === 'https:') return `${cause.message} (does it speak plain HTTP? give http://${url.host})`;
+  return cause.message;
+}
+
 function transportTrusting(ca: string | Buffer): Transport {
   const once = (url: URL, init: Parameters<Transport>[1]) =>
     new Promise<{ status: number; statusText: string; headers: Headers; body: Readable }>((resolve, reject) => {

@@ -88,6 +88,17 @@ describe('TLS: georeg certs dev, georeg serve over HTTPS, skopeo (e2e, black box
       untrusted.stderr,
       /x509: certificate signed by unknown authority|certificate is not trusted|tls: failed to verify certificate/,
     );
+
+    // georeg's own commands name the fix: the CA to pass, or the scheme the registry speaks.
+    const noCa = await georeg(['where', 'demo/small:v1', '--url', `https://localhost:${port}`]);
+    assert.equal(noCa.code, 2);
+    assert.match(noCa.stderr, /the registry's certificate is not signed by a CA this machine trusts \(\w+\): pass --ca CA\.pem/);
+    const trusted = await georeg(['where', 'demo/small:v1', '--url', `https://localhost:${port}`, '--ca', join(certs, 'ca.pem')]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stdout, /complete/);
+    const plain = await georeg(['where', 'demo/small:v1', '--url', `http://localhost:${port}`]);
+    assert.equal(plain.code, 2);
+    assert.match(plain.stderr, new RegExp(`does it speak HTTPS\\? give https://localhost:${port}`));
   });
 
   it('serves HTTPS from a --config file, and network.allow answers others with 403 DENIED and the reason', async function () {

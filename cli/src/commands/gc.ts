@@ -1,8 +1,8 @@
 import { apiPaths, queryString } from 'georeg/oci';
 import { createLogger, loadConfig, openRegistry, collectGarbage, gcOptions, parseListen, type GcReport } from 'georeg/nodes';
 import { CliError, configOptions, configOverrides, parseOptions, type Command } from '../command.js';
-import { RegistryClient, RegistryError } from '../registry-client.js';
-import { credentialsFor } from '../credentials.js';
+import { RegistryError } from '../registry-client.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 
 const help = `Usage: georeg gc [--dry-run] [--data DIR] [--config FILE] [--url URL]
 
@@ -18,7 +18,8 @@ Options:
   --url URL      the running node's base URL
   --data, --config, --listen   as for \`georeg serve\`
 
-A node with authentication on wants an administrator: georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).`;
+A node with authentication on wants an administrator: georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
+${CA_HELP}`;
 
 function print(report: GcReport): void {
   const verb = report.dryRun ? 'would delete' : 'deleted';
@@ -31,12 +32,9 @@ function print(report: GcReport): void {
 }
 
 /** The node's gc report; a node that refuses is a RegistryError (exit 1), none answering a usage mistake (exit 2). */
-async function viaNode(url: string, dryRun: boolean, why = ''): Promise<GcReport> {
+async function viaNode(url: string, dryRun: boolean, ca?: string, why = ''): Promise<GcReport> {
   try {
-    return await new RegistryClient(url, { credentials: await credentialsFor(url) }).api<GcReport>(
-      'POST',
-      `${apiPaths.gc()}${queryString({ dryRun })}`,
-    );
+    return await (await registryClient(url, { caFile: ca })).api<GcReport>('POST', `${apiPaths.gc()}${queryString({ dryRun })}`);
   } catch (e) {
     if (!(e instanceof RegistryError && e.status === undefined && e.cause instanceof Error)) throw e;
     throw new CliError(`${why}no node answers at ${url} (${e.cause.message}); pass --url or --listen`);
@@ -47,7 +45,7 @@ export const gcCommand: Command = {
   name: 'gc',
   summary: 'garbage-collect unreferenced blobs and stale uploads',
   async run(argv) {
-    const { values } = parseOptions(argv, { ...configOptions, 'dry-run': { type: 'boolean' }, url: { type: 'string' } });
+    const { values } = parseOptions(argv, { ...configOptions, ...caOption, 'dry-run': { type: 'boolean' }, url: { type: 'string' } });
     if (values.help) {
       process.stdout.write(help + '\n');
       return 0;
@@ -57,7 +55,7 @@ export const gcCommand: Command = {
     const log = createLogger({ level: 'warn' });
     let report: GcReport;
     if (values.url) {
-      report = await viaNode(values.url, dryRun);
+      report = await viaNode(values.url, dryRun, values.ca);
     } else {
       let registry;
       try {
@@ -66,7 +64,7 @@ export const gcCommand: Command = {
         if ((e as { code?: string }).code !== 'LEVEL_DATABASE_NOT_OPEN' && (e as { code?: string }).code !== 'LEVEL_LOCKED') throw e;
         const { host, port } = parseListen(config.listen);
         const url = `${config.tls.cert ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-        report = await viaNode(url, dryRun, `${config.data} is in use by another process, but `);
+        report = await viaNode(url, dryRun, values.ca, `${config.data} is in use by another process, but `);
         print(report);
         return report.broken.length ? 1 : 0;
       }

@@ -1,7 +1,7 @@
 import { apiPaths } from 'georeg/oci';
 import { CliError, DEFAULT_NODE_URL, parseOptions, stdinLine, type Command } from '../command.js';
 import type { UserView } from 'georeg/nodes';
-import { RegistryClient } from '../registry-client.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 import { findLogin } from '../auth-file.js';
 import { LOGIN_HINT } from '../credentials.js';
 import { table } from './status.js';
@@ -9,21 +9,28 @@ import { table } from './status.js';
 const common = {
   url: { type: 'string', default: DEFAULT_NODE_URL },
   admin: { type: 'string' },
+  ...caOption,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const AUTH_NOTE = `An administrator's login: georeg login (or GEOREG_PASSWORD, for the user --admin NAME or
-GEOREG_USERNAME names, admin by default; never a flag: flags end up in shell history).`;
+GEOREG_USERNAME names, admin by default; never a flag: flags end up in shell history).
+${CA_HELP}`;
 
 /** One admin API call with the administrator's Basic credentials; registry errors (RegistryError) exit 1 with their message. */
-async function call(url: string, admin: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(
+  { url, admin, ca }: { url: string; admin?: string; ca?: string },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   const password = process.env.GEOREG_PASSWORD;
   const stored = admin === undefined ? (await findLogin(new URL(url).host))?.credentials : undefined;
   const credentials =
     stored ?? (password === undefined ? undefined : { username: admin ?? process.env.GEOREG_USERNAME ?? 'admin', password });
   if (!credentials) throw new CliError(`an administrator's credentials are needed: ${LOGIN_HINT}`);
-  return new RegistryClient(url, { credentials, basic: true }).api(method, path, body);
+  return (await registryClient(url, { credentials, basic: true, caFile: ca })).api(method, path, body);
 }
 
 /** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
@@ -127,7 +134,7 @@ export const userCommand: Command = {
       case 'list':
         return run(
           values,
-          () => call(values.url, values.admin, 'GET', apiPaths.users()),
+          () => call(values, 'GET', apiPaths.users()),
           (v: { users: UserView[] }) =>
             table([
               ['NAME', 'ADMIN', 'ROLES', 'DISABLED', 'CREATED'],
@@ -141,7 +148,7 @@ export const userCommand: Command = {
           u.admin || u.roles.length ? '' : ` (no roles: it can log in and do nothing until \`georeg user update ${u.name} --role ...\`)`;
         return run(
           values,
-          () => call(values.url, values.admin, 'POST', apiPaths.users(), body),
+          () => call(values, 'POST', apiPaths.users(), body),
           (u: UserView) => `add ${u.name}: ok${powerless(u)}\n`,
         );
       }
@@ -150,24 +157,24 @@ export const userCommand: Command = {
         const body = userChanges(values);
         return run(
           values,
-          () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), body),
+          () => call(values, 'PATCH', apiPaths.user(name), body),
           (v: UserView) => `updated user ${v.name}: admin ${v.admin}, roles ${shownRoles(v)}\n`,
         );
       }
       case 'passwd': {
         if (!name) throw new CliError(USER_USAGE);
         const body = { password: await password() };
-        return run(values, () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), body), done);
+        return run(values, () => call(values, 'PATCH', apiPaths.user(name), body), done);
       }
       case 'disable':
       case 'enable':
         if (!name) throw new CliError(USER_USAGE);
-        return run(values, () => call(values.url, values.admin, 'PATCH', apiPaths.user(name), { disabled: action === 'disable' }), done);
+        return run(values, () => call(values, 'PATCH', apiPaths.user(name), { disabled: action === 'disable' }), done);
       case 'delete':
         if (!name) throw new CliError(USER_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'DELETE', apiPaths.user(name)),
+          () => call(values, 'DELETE', apiPaths.user(name)),
           () => `deleted user ${name}\n`,
         );
       default:
@@ -200,7 +207,7 @@ export const tokenCommand: Command = {
       case 'list':
         return run(
           values,
-          () => call(values.url, values.admin, 'GET', apiPaths.tokens()),
+          () => call(values, 'GET', apiPaths.tokens()),
           (v: {
             tokens: { name: string; scopes: { repositories: string[]; actions: string[] }[]; disabled: boolean; expires: string | null }[];
           }) =>
@@ -214,7 +221,7 @@ export const tokenCommand: Command = {
         const body = { name, scopes: values.scope.map(scope), expiresInSeconds: values['expires-in'] ? seconds(values['expires-in']) : 0 };
         return run(
           values,
-          () => call(values.url, values.admin, 'POST', apiPaths.tokens(), body),
+          () => call(values, 'POST', apiPaths.tokens(), body),
           (v: { name: string; secret: string; expires: string | null }) =>
             `token ${v.name} created (expires ${v.expires ?? 'never'}); its secret, shown only now:\n${v.secret}\n`,
         );
@@ -224,14 +231,14 @@ export const tokenCommand: Command = {
         if (!name) throw new CliError(TOKEN_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'PATCH', apiPaths.token(name), { disabled: action === 'disable' }),
+          () => call(values, 'PATCH', apiPaths.token(name), { disabled: action === 'disable' }),
           () => `${action}d token ${name}\n`,
         );
       case 'delete':
         if (!name) throw new CliError(TOKEN_USAGE);
         return run(
           values,
-          () => call(values.url, values.admin, 'DELETE', apiPaths.token(name)),
+          () => call(values, 'DELETE', apiPaths.token(name)),
           () => `deleted token ${name}\n`,
         );
       default:

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { apiPaths } from 'georeg/oci';
 import { CliError, parseOptions, stdinLine, type Command } from '../command.js';
 import { removeLogin, storeFile, storeLogin } from '../auth-file.js';
-import { parseRegistry, RegistryClient } from '../registry-client.js';
+import { parseRegistry } from '../registry-client.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 
 const LOGIN_USAGE = `Usage: georeg login REGISTRY --username NAME --password-stdin [--ca FILE]
 
@@ -12,7 +12,7 @@ http(s)://HOST[:PORT]) and stores them where container tools look: ${storeFile()
 georeg command that talks to that registry then uses them. The password (or a token's secret)
 comes on standard input, never as a flag: flags end up in shell history.
   echo "$PASSWORD" | georeg login 127.0.0.1:7000 --username admin --password-stdin
---ca FILE trusts that CA (PEM) for the check, for a registry with a private CA.
+${CA_HELP}
 `;
 
 const LOGOUT_USAGE = `Usage: georeg logout REGISTRY
@@ -28,7 +28,7 @@ export const loginCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       username: { type: 'string', short: 'u' },
       'password-stdin': { type: 'boolean' },
-      ca: { type: 'string' },
+      ...caOption,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -42,13 +42,7 @@ export const loginCommand: Command = {
     const password = await stdinLine();
     if (!password) throw new CliError('the password on standard input is empty');
     const credentials = { username: values.username, password };
-    const ca =
-      values.ca === undefined
-        ? undefined
-        : await readFile(values.ca).catch((e: Error) => {
-            throw new CliError(`cannot read the CA file ${values.ca}: ${e.message}`);
-          });
-    await new RegistryClient(base, { credentials, ...(ca && { ca }) }).api('GET', apiPaths.base());
+    await (await registryClient(base, { credentials, caFile: values.ca })).api('GET', apiPaths.base());
     const { file, note } = await storeLogin(host, credentials);
     process.stdout.write(`logged in to ${host} as ${values.username} (stored in ${file})\n${note ? `note: ${note}\n` : ''}`);
     return 0;

@@ -1,8 +1,7 @@
 import { apiPaths } from 'georeg/oci';
 import { readPolicyFile } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
-import { RegistryClient } from '../registry-client.js';
-import { credentialsFor } from '../credentials.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 
 const USAGE = `Usage: georeg policy show [--url URL]
        georeg policy apply FILE [--url URL]
@@ -13,6 +12,7 @@ relative to FILE) instead of "publicKey"; the file's contents are sent. Each
 change is a new version that replicates to every region.
 The default URL is ${DEFAULT_NODE_URL}. A node with authentication on wants
 credentials (an administrator's to apply): georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
+${CA_HELP}
 `;
 
 export const policyCommand: Command = {
@@ -21,6 +21,7 @@ export const policyCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
       url: { type: 'string', default: DEFAULT_NODE_URL },
+      ...caOption,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -36,7 +37,7 @@ export const policyCommand: Command = {
         throw new CliError(e.message);
       });
     // A refusal or no answer is a RegistryError: exit 1 with its message.
-    const client = new RegistryClient(values.url, { credentials: await credentialsFor(values.url) });
+    const client = await registryClient(values.url, { caFile: values.ca });
     const { version, document } = await client.api<{ version: string; document: unknown }>(
       body === undefined ? 'GET' : 'PUT',
       apiPaths.trustPolicy(),

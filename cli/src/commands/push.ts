@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isTag } from 'georeg/oci';
-import { credentialsFor } from '../credentials.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { LayoutError, openLayout, pushPlan, type Layout } from '../oci-layout.js';
 import { createProgress, silentProgress, type Progress } from '../progress.js';
@@ -27,6 +27,7 @@ A registry with authentication on is answered with the token flow, using georeg 
 
 --sign signs the tag as \`georeg sign\` does (image signature and tag binding) after the
 manifest is up by digest and before the tag is set, so the tag is never visible unsigned.
+${CA_HELP}
 `;
 
 /**
@@ -124,6 +125,7 @@ export const pushCommand: Command = {
       key: { type: 'string' },
       identity: { type: 'string' },
       'legacy-tag': { type: 'boolean' },
+      ...caOption,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -143,7 +145,7 @@ export const pushCommand: Command = {
     try {
       const { dir, tag } = await splitLayoutArg(source);
       const layout = await openLayout(dir, tag);
-      const client = new RegistryClient(ref.base, { credentials: await credentialsFor(ref.base) });
+      const client = await registryClient(ref.base, { caFile: values.ca });
       let signed = '';
       const sign =
         key &&

@@ -1,11 +1,11 @@
 import { apiPaths } from 'georeg/oci';
 import type { NodeStatusSnapshot } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
-import { RegistryClient, RegistryError } from '../registry-client.js';
-import { credentialsFor } from '../credentials.js';
+import { RegistryError } from '../registry-client.js';
+import { caOption, CA_HELP, registryClient } from '../connect.js';
 
 /** `--timeout SECONDS` of the commands that ask a node: how long to wait for its answer (default 10 s). */
-export const timeoutOption = { timeout: { type: 'string' } } as const;
+export const timeoutOption = { timeout: { type: 'string' }, ...caOption } as const;
 
 /** The --timeout given, in ms; a bad value is a usage error. */
 export function timeoutMs(value: string | undefined): number {
@@ -16,10 +16,14 @@ export function timeoutMs(value: string | undefined): number {
 }
 
 /** A document of the node at `url`; a refusal, no answer or none within `ms` is a CliError (exit 2), as these commands have always reported it. */
-export async function getJson<T>(url: string | undefined, path: string, ms = 10_000): Promise<T> {
+export async function getJson<T>(
+  url: string | undefined,
+  path: string,
+  { ms = 10_000, ca }: { ms?: number; ca?: string } = {},
+): Promise<T> {
   const base = url ?? DEFAULT_NODE_URL;
   try {
-    return await new RegistryClient(base, { credentials: await credentialsFor(base), timeoutMs: ms }).api<T>('GET', path);
+    return await (await registryClient(base, { timeoutMs: ms, caFile: ca })).api<T>('GET', path);
   } catch (e) {
     if ((e as Error).name === 'TimeoutError' || (e as { cause?: Error }).cause?.name === 'TimeoutError')
       throw new CliError(`${base} did not answer within ${ms / 1000} s (--timeout SECONDS waits longer)`);
@@ -124,13 +128,13 @@ export const statusCommand: Command = {
     if (values.help) {
       process.stdout.write(
         `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]] [--timeout SECONDS]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
-          `--watch redraws the table every --interval seconds (default 2) until interrupted. --timeout: how long to wait for an answer (default 10).\n`,
+          `--watch redraws the table every --interval seconds (default 2) until interrupted. --timeout: how long to wait for an answer (default 10).\n${CA_HELP}\n`,
       );
       return 0;
     }
     const ms = timeoutMs(values.timeout);
     const render = async (): Promise<string> => {
-      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication(), ms);
+      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication(), { ms, ca: values.ca });
       return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
     };
     if (!values.watch) {

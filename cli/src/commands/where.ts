@@ -3,6 +3,7 @@ import type { ClientRoute, RegionLocation } from 'georeg/nodes';
 import { isIP } from 'node:net';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { getJson, table, timeoutMs, timeoutOption } from './status.js';
+import { CA_HELP } from '../connect.js';
 
 const USAGE = `Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json] [--timeout SECONDS]
        georeg where --client ADDRESS [--url URL] [--json] [--timeout SECONDS]
@@ -13,6 +14,7 @@ completely.
 With --client: which region the node at URL sends the blob pulls of a client at ADDRESS to,
 by its client placement (network.placement) and the health and drain of that region.
 --timeout: how long to wait for the node's answer (default 10; it asks every region at once).
+${CA_HELP}
 A node with authentication on wants credentials that may pull the image: georeg login (or
 GEOREG_USERNAME and GEOREG_PASSWORD).
 `;
@@ -35,11 +37,10 @@ export const whereCommand: Command = {
     if (values.client !== undefined) {
       if (positionals.length) throw new CliError('give either an image or --client ADDRESS, not both');
       if (!isIP(values.client)) throw new CliError(`--client must be an IPv4 or IPv6 address, got ${JSON.stringify(values.client)}`);
-      const res = await getJson<{ client: ClientRoute }>(
-        values.url,
-        `${apiPaths.routing()}?client=${encodeURIComponent(values.client)}`,
-        timeoutMs(values.timeout),
-      );
+      const res = await getJson<{ client: ClientRoute }>(values.url, `${apiPaths.routing()}?client=${encodeURIComponent(values.client)}`, {
+        ms: timeoutMs(values.timeout),
+        ca: values.ca,
+      });
       process.stdout.write(values.json ? JSON.stringify(res.client, null, 2) + '\n' : `${describeRoute(res.client)}\n`);
       return 0;
     }
@@ -49,7 +50,10 @@ export const whereCommand: Command = {
       throw new CliError(`give an image as NAME:TAG or NAME@DIGEST, or --client ADDRESS\n\n${USAGE}`);
     const name = m[1] as string;
     const reference = (m[2] ?? m[3]) as string;
-    const res = await getJson<{ regions: RegionLocation[] }>(values.url, apiPaths.where(name, reference), timeoutMs(values.timeout));
+    const res = await getJson<{ regions: RegionLocation[] }>(values.url, apiPaths.where(name, reference), {
+      ms: timeoutMs(values.timeout),
+      ca: values.ca,
+    });
     process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatWhere(ref, res.regions));
     return res.regions.some((r) => r.state === 'complete') ? 0 : 1;
   },
