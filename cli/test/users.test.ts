@@ -35,6 +35,16 @@ describe('georeg user: roles per repository glob (against a node with authentica
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('against a node with authentication off, says so instead of "no such route"', async () => {
+    const open = await startTestNode();
+    try {
+      const run = await georeg(['user', 'list', '--url', open.url], ADMIN);
+      expectCleanFailure(run, 1, /404 AUTH_OFF authentication is off on this node \(auth\.enabled=false\)/);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('--help describes roles and update', async () => {
     const help = await georeg(['user', '--help']);
     assert.equal(help.code, 0);

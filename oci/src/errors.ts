@@ -46,6 +46,8 @@ export const ErrorTable = {
   /** georeg's own: an identity (user or token) request that does not validate (admin API). */
   AUTH_INVALID: { code: 'AUTH_INVALID', status: 400, message: 'identity request invalid', grpc: 'INVALID_ARGUMENT' },
   AUTH_UNKNOWN: { code: 'AUTH_UNKNOWN', status: 404, message: 'no such user or token', grpc: 'NOT_FOUND' },
+  /** georeg's own: a user or token request to a node with authentication off. */
+  AUTH_OFF: { code: 'AUTH_OFF', status: 404, message: 'authentication is off on this node', grpc: 'NOT_FOUND' },
   /** georeg's own: a routing request (drain, undrain) that does not validate (admin API). */
   ROUTING_INVALID: { code: 'ROUTING_INVALID', status: 400, message: 'routing request invalid', grpc: 'INVALID_ARGUMENT' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported', grpc: 'INVALID_ARGUMENT' },

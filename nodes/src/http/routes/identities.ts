@@ -106,3 +106,18 @@ export function identityRoutes(identities: Identities): Route[] {
     },
   ];
 }
+
+/** With authentication off, the identity paths say so (a plain 404 "no such route" would hide why). */
+export function authOffRoutes(): Route[] {
+  const off: Endpoint = {
+    access: needs.public,
+    handler() {
+      throw oci(
+        'AUTH_OFF',
+        'authentication is off on this node (auth.enabled=false): it has no users or tokens; turn it on to manage them',
+      );
+    },
+  };
+  const methods = { GET: off, POST: off, PATCH: off, DELETE: off };
+  return (['users', 'user', 'tokens', 'token'] as const).map((key) => ({ name: 'auth-off', pattern: apiPattern(key), methods }));
+}

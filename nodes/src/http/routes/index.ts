@@ -12,7 +12,7 @@ import { uploadRoutes } from './uploads.js';
 import { trustRoutes } from './trust.js';
 import { uiRoutes } from './ui.js';
 import { oauthRoutes } from './oauth.js';
-import { identityRoutes } from './identities.js';
+import { authOffRoutes, identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 import type { ManifestFetchThrough } from '../fetch-through.js';
@@ -55,7 +55,7 @@ export function registryRoutes(
     ...adminRoutes(registry, gc, status, metrics, redirects),
     ...trustRoutes(registry),
     ...uiRoutes(),
-    ...(auth ? [...oauthRoutes(auth), ...identityRoutes(auth.identities)] : []),
+    ...(auth ? [...oauthRoutes(auth), ...identityRoutes(auth.identities)] : authOffRoutes()),
   ];
   return auth ? routes.map((r) => protect(r, auth)) : routes;
 }
