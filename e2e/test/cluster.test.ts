@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Skopeo } from './support/skopeo.js';
@@ -34,6 +34,19 @@ for (const mode of [[], ['--separate-replicators']]) {
         ['eu', 'us', 'ap'],
       );
       for (const r of info.regions) assert.equal((await fetch(`${r.registry}${apiPaths.base()}`)).status, 200);
+    });
+
+    it('says where everything is when ready, and keeps the NATS servers’ logs in a file per region', async () => {
+      for (const r of info.regions) {
+        const natsLog = join(dir, 'data', r.name, 'nats.log');
+        assert.match(
+          cluster.stdout,
+          new RegExp(`^  ${r.name}  ${r.registry}  status page ${r.registry}${apiPaths.ui()}  NATS log ${natsLog}$`, 'm'),
+        );
+        assert.match(await readFile(natsLog, 'utf8'), /Server is ready/);
+      }
+      assert.match(cluster.stdout, /Ctrl-C \(or SIGTERM\) stops the cluster/);
+      assert.doesNotMatch(cluster.stderr, /Starting nats-server|JETSTREAM/, 'no NATS banner on the terminal');
     });
 
     it('replicates a skopeo push into eu to us and ap, byte-identical, and says so per region', async () => {

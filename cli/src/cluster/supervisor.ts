@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /** One process of a local cluster: what to run, and which region and kind of process it is (for reports). */
@@ -10,6 +11,8 @@ export interface ChildSpec {
   cmd: string;
   args: string[];
   env: NodeJS.ProcessEnv;
+  /** Where its stderr goes (appended); the terminal, prefixed with `label`, when absent. */
+  logFile?: string;
 }
 
 export interface Backoff {
@@ -85,6 +88,12 @@ export class Supervisor {
     const child = spawn(spec.cmd, spec.args, { env: spec.env, stdio: ['ignore', 'inherit', 'pipe'] });
     child.on('error', (e) => this.report(`${spec.label}: cannot run ${spec.cmd}: ${e.message}`));
     child.stderr?.setEncoding('utf8');
+    if (spec.logFile) {
+      const file = createWriteStream(spec.logFile, { flags: 'a' });
+      file.on('error', (e) => this.report(`${spec.label}: cannot write its log ${spec.logFile}: ${e.message}`));
+      child.stderr?.pipe(file);
+      return child;
+    }
     child.stderr?.on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[${spec.label}] ${line}\n`);
     });

@@ -63,6 +63,28 @@ function whenReady(child: ChildProcess, name: string, ready: RegExp): Promise<Ch
   });
 }
 
+/** What the ready line says: every region's registry and status page, its NATS log, the secure cluster's secrets, how to stop. */
+function readyText(
+  m: { regions: { name: string; registry: string }[]; ca?: string; admin?: { user: string; passwordFile: string } },
+  data: string,
+): string {
+  const width = Math.max(...m.regions.map((r) => r.name.length));
+  return [
+    `cluster ready (data in ${data}, described in ${join(data, 'cluster.json')}):`,
+    ...m.regions.map(
+      (r) =>
+        `  ${r.name.padEnd(width)}  ${r.registry}  status page ${r.registry}${apiPaths.ui()}  NATS log ${join(data, r.name, 'nats.log')}`,
+    ),
+    ...(m.admin && m.ca
+      ? [
+          `  user ${m.admin.user}, its password in ${m.admin.passwordFile}; the CA to trust: ${m.ca} (--ca, or skopeo --cert-dir with it as ca.crt)`,
+        ]
+      : []),
+    'Ctrl-C (or SIGTERM) stops the cluster; a process that dies is restarted.',
+    '',
+  ].join('\n');
+}
+
 /**
  * Resolves when the region's node reports `peers` replication peers (with
  * `up`: each seen up, which needs a separate replicator's first report);
@@ -140,6 +162,7 @@ export const clusterCommand: Command = {
           cmd: NATS_SERVER,
           args: ['-c', conf],
           env: process.env,
+          logFile: join(r.dir, 'nats.log'),
         });
         await untilSignal(whenReady(nats, `nats-${r.name}`, /Server is ready/));
       }
@@ -191,7 +214,7 @@ export const clusterCommand: Command = {
         ...(secure && { ca: secure.caFile, admin: { user: 'admin', passwordFile: secure.adminPasswordFile } }),
       };
       await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
-      process.stdout.write(`cluster ready: ${regions.map((r) => `${r.name} ${registry(r)}`).join(', ')} (${join(data, 'cluster.json')})\n`);
+      process.stdout.write(readyText(manifest, data));
       // From now on a process that dies is reported and restarted; only a signal stops the cluster.
       processes.supervise();
       const why = await signalled;

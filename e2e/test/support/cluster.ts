@@ -66,6 +66,8 @@ export async function until(ms: number, what: string, check: () => Promise<boole
 /** `georeg cluster` as a black box: nats-servers joined by gateways and one node per region, data under `dataDir`. */
 export class Cluster {
   stderr = '';
+  /** What it printed on stdout up to its ready message. */
+  stdout = '';
   /** Processes freeze() stopped and thaw() has not resumed: stop() resumes them, as does the test runner's exit. */
   readonly #frozen = new Set<number>();
 
@@ -88,17 +90,18 @@ export class Cluster {
     );
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    let out = '';
     await new Promise<void>((resolve, reject) => {
-      let out = '';
       child.stdout?.on('data', (c: Buffer) => {
         out += c.toString();
-        if (out.includes('cluster ready')) resolve();
+        if (/cluster ready[^]*stops the cluster/.test(out)) resolve();
       });
       child.once('exit', (code) => reject(new Error(`georeg cluster exited with ${code}:\n${stderr.slice(-3000)}`)));
     });
     const info = JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')) as { regions: ClusterRegion[] };
     const cluster = new Cluster(child, info.regions);
     cluster.stderr = stderr;
+    cluster.stdout = out;
     child.stderr?.on('data', (c: Buffer) => (cluster.stderr += c.toString()));
     return cluster;
   }
