@@ -199,4 +199,9 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     const eu = info.regions[0] as ClusterRegion;
     await assert.rejects(connect({ servers: eu.nats, reconnect: false }), /Authorization Violation|AUTHORIZATION_VIOLATION/i);
   });
+
+  it('replicates over mutual TLS without a TLS ServerName warning on the terminal', () => {
+    assert.match(cluster.stderr, /peer reachable/, 'the regions connected to each other');
+    assert.doesNotMatch(cluster.stderr, /DeprecationWarning/);
+  });
 });
