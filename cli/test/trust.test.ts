@@ -99,7 +99,9 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     assert.match(byRegistry.stdout, /binding\s+ci\s+prod\/app:v1/);
     assert.match(byRegistry.stdout, /verified: signed by ci/);
     assert.match(byRegistry.stdout, /registry: serves it/);
-    assert.equal((await georeg(['verify', `${host}/prod/app:v1`, '--key', join(dir, 'ci.pub')])).code, 0);
+    const byKey = await georeg(['verify', `${host}/prod/app:v1`, '--key', join(dir, 'ci.pub')]);
+    assert.equal(byKey.code, 0, byKey.stdout + byKey.stderr);
+    assert.match(byKey.stdout, /verified: signed by ci\b/, 'the key is named for its file, not numbered');
     const wrong = await georeg(['verify', `${host}/prod/app:v1`, '--key', join(dir, 'stranger.pub')]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stdout, /NOT VERIFIED \(untrusted-key\)/);

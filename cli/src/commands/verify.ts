@@ -33,8 +33,15 @@ A registry with authentication on is answered with the token flow, using georeg 
 ${CA_HELP}
 `;
 
-async function readKey(file: string, i: number): Promise<{ name: string; publicKey: string }> {
-  const name = `${i + 1}-${basename(file).replace(/\.(pub|pem)$/, '')}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+/** A key named for its file (`ci.pub`: ci); a name taken by an earlier --key gets its position (`2-ci`). */
+async function readKey(file: string, i: number, files: string[]): Promise<{ name: string; publicKey: string }> {
+  const nameOf = (f: string): string =>
+    basename(f)
+      .replace(/\.(pub|pem)$/, '')
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(0, 60);
+  const taken = files.slice(0, i).some((f) => nameOf(f) === nameOf(file));
+  const name = taken ? `${i + 1}-${nameOf(file)}` : nameOf(file);
   try {
     return { name, publicKey: await readFile(file, 'utf8') };
   } catch (e) {
