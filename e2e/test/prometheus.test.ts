@@ -1,19 +1,19 @@
 /**
  * The observability deliverables against real processes: a three-region `georeg cluster`, scraped
- * by the real Prometheus (Debian's /usr/bin/prometheus) with deploy/prometheus/prometheus.yml and
- * alerts.yml, and every query of deploy/grafana/dashboards/georeg-replication.json run through its
- * HTTP API. The committed files are used as they are, except that the scrape and evaluation
- * intervals and the alerts' `for:` durations are shortened (nothing else may differ: checked).
+ * by the real Prometheus (Debian's /usr/bin/prometheus) over the files the cluster writes for it
+ * (deploy/prometheus/prometheus.yml and alerts.yml as committed, and a targets file naming its
+ * regions), and every query of deploy/grafana/dashboards/georeg-replication.json run through its
+ * HTTP API. Only the scrape and evaluation intervals and the alerts' `for:` durations are
+ * shortened (nothing else may differ: checked).
  *
- * A region goes down by freezing its node (SIGSTOP): `georeg cluster` supervises its children and
- * stops the whole cluster when one of them exits, so a killed node would take every region down
- * with it; a stopped process stays its child, keeps its sockets open and answers nothing, which is
- * what Prometheus sees of a crashed or hung host (the scrape times out). SIGCONT brings it back.
+ * A region goes down by freezing its node (SIGSTOP): a stopped process keeps its sockets open and
+ * answers nothing, which is what Prometheus sees of a hung host (the scrape times out); a killed
+ * one would be restarted by the cluster at once. SIGCONT brings it back.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,48 +21,21 @@ import { pushImage } from 'georeg/test-support';
 import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
+import { http, Prometheus, type ActiveAlert } from './support/prometheus.js';
 import { chartHtml, screenshotHtml, seriesFromMatrix, type PromMatrixItem } from './support/chart.js';
 import { apiPaths } from 'georeg/oci';
 
 const exec = promisify(execFile);
-const PROMETHEUS = process.env.GEOREG_PROMETHEUS ?? '/usr/bin/prometheus';
 const PROMTOOL = process.env.GEOREG_PROMTOOL ?? '/usr/bin/promtool';
 const SMALL = '/tmp/lab-images/small:latest'; // built by npm test's pretest
 const PROM_DIR = join(repoRoot, 'deploy', 'prometheus');
 const DASHBOARD = join(repoRoot, 'deploy', 'grafana', 'dashboards', 'georeg-replication.json');
 const METRICS_DOC = join(repoRoot, 'docs', 'metrics.md');
 /** What the test runs at instead of 15s, and every alert's `for:` instead of minutes. */
-const FAST_INTERVAL = '1s';
-const FAST_FOR = '2s';
 /** Grafana's interval variables, as a query at this resolution would get them. */
 const GRAFANA_INTERVAL = '1m';
 
 const host = (r: ClusterRegion): string => r.registry.replace('http://', '');
-
-/** fetch with a deadline: nothing here may wait forever on a node that stopped answering. */
-const http = (url: string, init: RequestInit = {}): Promise<Response> => fetch(url, { signal: AbortSignal.timeout(30_000), ...init });
-
-// ---------------------------------------------------------------- the committed files, sped up
-
-/** The config with shorter intervals; every other line as committed. */
-function fastConfig(yml: string): string {
-  return yml.replace(/^(\s*(?:scrape|evaluation)_interval:[ \t]*)\S+/gm, `$1${FAST_INTERVAL}`);
-}
-
-/** The rules with shorter `for:`; every other line (the expressions above all) as committed. */
-function fastRules(yml: string): string {
-  return yml.replace(/^(\s*for:[ \t]*)\S+/gm, `$1${FAST_FOR}`);
-}
-
-/** Throws unless `after` differs from `before` only in lines that `allowed` accepts (and in at least one). */
-function assertOnlyChanged(before: string, after: string, allowed: RegExp, what: string): void {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  assert.equal(b.length, a.length, `${what}: line count changed`);
-  const changed = a.map((line, i) => [line, b[i] as string] as const).filter(([x, y]) => x !== y);
-  assert.ok(changed.length > 0, `${what}: nothing was shortened`);
-  for (const [x, y] of changed) assert.match(y, allowed, `${what}: unexpected change ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
-}
 
 // ---------------------------------------------------------------- the dashboard's queries
 
@@ -113,82 +86,6 @@ async function completeEverywhere(r: ClusterRegion, repo: string, tag: string): 
   return body.regions.length === 3 && body.regions.every((x) => x.state === 'complete');
 }
 
-class Prometheus {
-  stderr = '';
-  /** Its base URL, once it listens. */
-  url = '';
-  private constructor(readonly child: ChildProcess) {}
-
-  /** Start on a port of its choosing (it logs `msg="Listening on" address=...`); resolves once /-/ready answers 200 (stops it and throws otherwise). */
-  static async start(configFile: string, dataDir: string): Promise<Prometheus> {
-    const child = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${dataDir}`,
-        '--web.listen-address=127.0.0.1:0',
-        '--web.enable-lifecycle',
-        '--log.level=info',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const p = new Prometheus(child);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (c: string) => {
-      p.stderr = (p.stderr + c).slice(-200_000);
-      const address = p.url ? undefined : /msg="Listening on" address=(127\.0\.0\.1:[1-9]\d*)/.exec(p.stderr)?.[1];
-      if (address) p.url = `http://${address}`;
-    });
-    try {
-      await until(30_000, 'prometheus to be ready', async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
-        if (!p.url) return false;
-        return http(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then(
-          (r) => r.status === 200,
-          () => false,
-        );
-      });
-    } catch (err) {
-      await p.stop();
-      throw new Error(`${(err as Error).message}:\n${p.stderr.slice(-3000)}`, { cause: err });
-    }
-    return p;
-  }
-
-  async api<T>(
-    path: string,
-    params: Record<string, string> = {},
-  ): Promise<{ status: string; data: T; error?: string; errorType?: string }> {
-    const res = await http(`${this.url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
-    return (await res.json()) as { status: string; data: T; error?: string; errorType?: string };
-  }
-
-  /** An instant query; throws with Prometheus' message when it does not parse or fails. */
-  async query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-    const r = await this.api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>('query', {
-      query: expr,
-    });
-    if (r.status !== 'success') throw new Error(`${expr}: ${r.errorType}: ${r.error}`);
-    assert.equal(r.data.resultType, 'vector', expr);
-    return r.data.result;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((res) => child.once('exit', () => res()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-interface ActiveAlert {
-  labels: Record<string, string>;
-  state: 'pending' | 'firing';
-}
-
 // ---------------------------------------------------------------- the test
 
 describe('Prometheus and Grafana deliverables against a three-region cluster (e2e, real prometheus)', function () {
@@ -209,21 +106,12 @@ describe('Prometheus and Grafana deliverables against a three-region cluster (e2
     cluster = await Cluster.start(join(dir, 'data'));
     [eu, us, ap] = [cluster.region('eu'), cluster.region('us'), cluster.region('ap')];
 
-    // prometheus.yml and alerts.yml side by side as in deploy/prometheus, targets/ with this cluster's nodes.
-    const promDir = join(dir, 'prometheus');
-    await mkdir(join(promDir, 'targets'), { recursive: true });
-    const config = await readFile(join(PROM_DIR, 'prometheus.yml'), 'utf8');
-    const rules = await readFile(join(PROM_DIR, 'alerts.yml'), 'utf8');
-    const fastC = fastConfig(config);
-    const fastR = fastRules(rules);
-    assertOnlyChanged(config, fastC, new RegExp(`^\\s*(?:scrape|evaluation)_interval: ${FAST_INTERVAL}$`), 'prometheus.yml');
-    assertOnlyChanged(rules, fastR, new RegExp(`^\\s*for: ${FAST_FOR}$`), 'alerts.yml');
-    alertNames = [...rules.matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1] as string);
-    await writeFile(join(promDir, 'prometheus.yml'), fastC);
-    await writeFile(join(promDir, 'alerts.yml'), fastR);
-    const targets = cluster.regions.map((r) => ({ targets: [host(r)], labels: { region: r.name } }));
-    await writeFile(join(promDir, 'targets', 'georeg.json'), JSON.stringify(targets, null, 2));
-    prom = await Prometheus.start(join(promDir, 'prometheus.yml'), join(dir, 'tsdb'));
+    // What georeg cluster wrote for Prometheus: the committed files as they are, and its regions as targets.
+    const written = join(dir, 'data', 'prometheus');
+    assert.equal(await readFile(join(written, 'prometheus.yml'), 'utf8'), await readFile(join(PROM_DIR, 'prometheus.yml'), 'utf8'));
+    assert.equal(await readFile(join(written, 'alerts.yml'), 'utf8'), await readFile(join(PROM_DIR, 'alerts.yml'), 'utf8'));
+    alertNames = [...(await readFile(join(PROM_DIR, 'alerts.yml'), 'utf8')).matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1] as string);
+    prom = await Prometheus.fromCluster(written, join(dir, 'prometheus'), join(dir, 'tsdb'));
   });
 
   after(async () => {

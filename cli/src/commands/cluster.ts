@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { natsConfig } from '../cluster/nats-config.js';
 import { DEFAULT_REGIONS, localTopology, nodeEnv, type RegionPorts } from '../cluster/topology.js';
+import { writePrometheusFiles } from '../cluster/prometheus-files.js';
 import { secureCluster } from '../cluster/secure.js';
 import { describeExit, Supervisor } from '../cluster/supervisor.js';
 import { RegistryClient } from '../registry-client.js';
@@ -65,7 +66,7 @@ function whenReady(child: ChildProcess, name: string, ready: RegExp): Promise<Ch
 
 /** What the ready line says: every region's registry and status page, its NATS log, the secure cluster's secrets, how to stop. */
 function readyText(
-  m: { regions: { name: string; registry: string }[]; ca?: string; admin?: { user: string; passwordFile: string } },
+  m: { regions: { name: string; registry: string }[]; ca?: string; admin?: { user: string; passwordFile: string }; prometheus: string },
   data: string,
 ): string {
   const width = Math.max(...m.regions.map((r) => r.name.length));
@@ -80,6 +81,7 @@ function readyText(
           `  user ${m.admin.user}, its password in ${m.admin.passwordFile}; the CA to trust: ${m.ca} (--ca, or skopeo --cert-dir with it as ca.crt)`,
         ]
       : []),
+    `  Prometheus for it: prometheus --config.file=${m.prometheus}`,
     'Ctrl-C (or SIGTERM) stops the cluster; a process that dies is restarted.',
     '',
   ].join('\n');
@@ -213,8 +215,9 @@ export const clusterCommand: Command = {
         })),
         ...(secure && { ca: secure.caFile, admin: { user: 'admin', passwordFile: secure.adminPasswordFile } }),
       };
-      await writeFile(join(data, 'cluster.json'), JSON.stringify(manifest, null, 2) + '\n');
-      process.stdout.write(readyText(manifest, data));
+      const prometheus = await writePrometheusFiles(join(data, 'prometheus'), manifest.regions, secure?.caFile);
+      await writeFile(join(data, 'cluster.json'), JSON.stringify({ ...manifest, prometheus }, null, 2) + '\n');
+      process.stdout.write(readyText({ ...manifest, prometheus }, data));
       // From now on a process that dies is reported and restarted; only a signal stops the cluster.
       processes.supervise();
       const why = await signalled;
