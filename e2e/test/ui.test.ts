@@ -7,17 +7,7 @@ import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
 import { apiPaths } from 'georeg/oci';
-
-const CHROMIUM = process.env['GEOREG_CHROMIUM'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
 
 interface WhereBody {
   regions: { region: string; state: string; digest?: string }[];

@@ -9,6 +9,7 @@
  * node's own JSON API, by URLs relative to the page (/georeg/ui -> /georeg/v1/...).
  */
 import { DIGEST, DIGEST_HEX_LENGTHS, HEX, MAX_NAME_LENGTH, NAME, TAG } from './grammar.js';
+import { authFor, currentSession, signIn, signOut } from './session.js';
 
 /** @typedef {import('../src/status.js').NodeStatusSnapshot} NodeStatusSnapshot */
 /** @typedef {NodeStatusSnapshot['peers'][number]} PeerStatus */
@@ -103,10 +104,12 @@ class ApiError extends Error {
   /**
    * @param {'network' | 'timeout' | 'aborted' | 'http' | 'format'} kind
    * @param {string} message what went wrong, in words
+   * @param {number} [status] the HTTP status of an 'http' error
    */
-  constructor(kind, message) {
+  constructor(kind, message, status) {
     super(message);
     this.kind = kind;
+    this.status = status;
   }
 }
 
@@ -137,7 +140,7 @@ const ociError = (body) => {
  */
 const answer = (res, text) => {
   const body = parseJson(text);
-  if (!res.ok) throw new ApiError('http', `HTTP ${res.status} ${ociError(body) ?? (res.statusText || 'error')}`);
+  if (!res.ok) throw new ApiError('http', `HTTP ${res.status} ${ociError(body) ?? (res.statusText || 'error')}`, res.status);
   if (typeof body !== 'object' || body === null) throw new ApiError('format', 'the node answered with something other than JSON');
   return body;
 };
@@ -147,9 +150,10 @@ const answer = (res, text) => {
  * @param {string} url
  * @param {number} timeoutMs
  * @param {AbortSignal} [outer] cancels the request
+ * @param {Record<string, string>} [headers] sent besides Accept (a search's Authorization)
  * @returns {Promise<object>}
  */
-const getJson = async (url, timeoutMs, outer) => {
+const getJson = async (url, timeoutMs, outer, headers = {}) => {
   const ctrl = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -165,9 +169,11 @@ const getJson = async (url, timeoutMs, outer) => {
     return new ApiError('network', network);
   };
   try {
-    const res = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store', signal: ctrl.signal }).catch(() => {
-      throw failure('the node does not answer');
-    });
+    const res = await fetch(url, { headers: { ...headers, Accept: 'application/json' }, cache: 'no-store', signal: ctrl.signal }).catch(
+      () => {
+        throw failure('the node does not answer');
+      },
+    );
     const text = await res.text().catch(() => {
       throw failure('the answer broke off');
     });
@@ -637,14 +643,62 @@ const search = async (raw) => {
   result.replaceChildren(el('p', { class: 'searching', text: `Looking for ${q.display} in every region…` }));
   try {
     // Validated above: name and reference hold only URL-safe characters, sent as they are.
-    const body = await getJson(`v1/where/${q.name}/${q.ref}`, WHERE_TIMEOUT_MS, ctrl.signal);
+    const body = await getJson(`v1/where/${q.name}/${q.ref}`, WHERE_TIMEOUT_MS, ctrl.signal, await authFor(q.name));
     if (searching === ctrl) renderWhere(q, body);
   } catch (err) {
     if (searching === ctrl) renderWhereError(q, err);
+    // Authentication is on and this tab is not signed in (or may not pull it): offer to sign in.
+    if (err instanceof ApiError && err.status === 401) renderAccount(true);
   }
   if (searching !== ctrl) return;
   searching = null;
   result.setAttribute('aria-busy', 'false');
+};
+
+// ---- signing in (a node with authentication on) --------------------------------------------
+
+/** @param {boolean} [offer] show the sign-in form (a search was refused for want of it) */
+const renderAccount = (offer = false) => {
+  const s = currentSession();
+  byId('account-state').textContent = s ? `Signed in as ${s.user} (in this tab only).` : '';
+  byId('signout').hidden = !s;
+  byId('signin-open').hidden = Boolean(s) || offer;
+  byId('signin-form').hidden = Boolean(s) || !offer;
+  if (offer && !s) /** @type {HTMLInputElement} */ (byId('signin-user')).focus();
+};
+
+/** @param {string} text empty: no error */
+const showSignInError = (text) => {
+  const e = byId('signin-error');
+  e.textContent = text;
+  e.hidden = !text;
+};
+
+const startAccount = () => {
+  const user = /** @type {HTMLInputElement} */ (byId('signin-user'));
+  const password = /** @type {HTMLInputElement} */ (byId('signin-password'));
+  byId('signin-open').addEventListener('click', () => renderAccount(true));
+  byId('signout').addEventListener('click', () => {
+    signOut();
+    renderAccount();
+    byId('where-result').replaceChildren();
+  });
+  byId('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showSignInError('');
+    try {
+      await signIn(user.value.trim(), password.value);
+    } catch (e) {
+      showSignInError(`Could not sign in: ${messageOf(e)}.`);
+      return;
+    } finally {
+      password.value = '';
+    }
+    renderAccount();
+    const ref = /** @type {HTMLInputElement} */ (byId('ref')).value;
+    if (ref) search(ref);
+  });
+  renderAccount();
 };
 
 const start = () => {
@@ -665,6 +719,7 @@ const start = () => {
     input.value = initial;
     search(initial);
   }
+  startAccount();
   poll();
 };
 

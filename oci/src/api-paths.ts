@@ -33,6 +33,7 @@ const API = {
   uiSlash: '/georeg/ui/',
   uiScript: '/georeg/ui/app.js',
   uiGrammar: '/georeg/ui/grammar.js',
+  uiSession: '/georeg/ui/session.js',
   uiStyle: '/georeg/ui/app.css',
   uiIcon: '/georeg/ui/favicon.svg',
 } as const;

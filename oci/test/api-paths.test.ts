@@ -34,6 +34,7 @@ const samples: { [K in ApiPath]: Parameters<(typeof apiPaths)[K]> } = {
   uiSlash: [],
   uiScript: [],
   uiGrammar: [],
+  uiSession: [],
   uiStyle: [],
   uiIcon: [],
 };

@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
 /** One line: [unix seconds, value] points (NaN breaks the line). */
 export interface ChartSeries {
@@ -178,21 +179,11 @@ ${rows}
 `;
 }
 
-export const CHROMIUM = process.env.GEOREG_CHROMIUM ?? '/usr/bin/chromium';
-
 /** Open `html` in headless Chromium and write a PNG of its panel to `outPath`. */
 export async function screenshotHtml(html: string, outPath: string): Promise<void> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, deviceScaleFactor: 1 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { expectError, http, type Res } from '../support/client.js';
 import { UI_CSP } from '../../src/http/routes/ui.js';
-import { NAME } from 'georeg/oci';
+import { apiPaths, NAME } from 'georeg/oci';
 
 /** Whether `js` parses as an ES module. */
 function parsesAsModule(js: string): boolean {
@@ -68,6 +68,17 @@ describe('http: status page (/georeg/ui)', () => {
     assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/);
     assert.match(js, /v1\/replication/);
     assert.match(js, /v1\/where\//);
+  });
+
+  it('GET /georeg/ui/session.js, which app.js imports, talks to this node only and keeps no password', async () => {
+    const res = await http('GET', `${node.url}${apiPaths.uiSession()}`);
+    assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);
+    const js = res.body.toString('utf8');
+    assert.ok(parsesAsModule(js));
+    assert.match(js, /const TOKEN_URL = '\.\.\/oauth2\/token';/);
+    assert.doesNotMatch(js, /https?:\/\/|localStorage|innerHTML/);
+    assert.doesNotMatch(js, /setItem\([^)]*password/);
+    assert.match((await http('GET', `${node.url}/georeg/ui/app.js`)).body.toString('utf8'), /from '\.\/session\.js'/);
   });
 
   it("GET /georeg/ui/grammar.js, which app.js imports, is the registry's own grammar", async () => {

@@ -62,6 +62,7 @@ export function uiRoutes(): Route[] {
   const page = asset(uiFile('page.html'), 'text/html; charset=utf-8');
   const js = asset(uiFile('app.js'), 'text/javascript; charset=utf-8');
   const grammar = asset(grammarJs(), 'text/javascript; charset=utf-8');
+  const session = asset(uiFile('session.js'), 'text/javascript; charset=utf-8');
   const css = asset(uiFile('app.css'), 'text/css; charset=utf-8');
   const icon = asset(uiFile('favicon.svg'), 'image/svg+xml');
   const get = (a: Asset): Route['methods'] => ({ GET: { access: needs.public, handler: (ctx) => serve(ctx, a) } });
@@ -82,6 +83,7 @@ export function uiRoutes(): Route[] {
     },
     { name: 'ui', pattern: apiPattern('uiScript'), methods: get(js) },
     { name: 'ui', pattern: apiPattern('uiGrammar'), methods: get(grammar) },
+    { name: 'ui', pattern: apiPattern('uiSession'), methods: get(session) },
     { name: 'ui', pattern: apiPattern('uiStyle'), methods: get(css) },
     { name: 'ui', pattern: apiPattern('uiIcon'), methods: get(icon) },
   ];
