@@ -7,6 +7,7 @@ import { Skopeo } from './support/skopeo.js';
 import { Cluster, until, type ClusterRegion } from './support/cluster.js';
 import { repoRoot } from './support/process.js';
 import { apiPaths } from 'georeg/oci';
+import { pushImage } from 'georeg/test-support';
 import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
 
 interface WhereBody {
@@ -109,6 +110,21 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     assert.match(euCard, /Lag/);
     assert.match(euCard, /Pending events/);
     assert.match((await page.textContent('#regions .card[data-region="us"]')) ?? '', /Outbox depth\s*0/);
+    // The matrix: every region's own view of replication into it, gathered by us.
+    const matrix = await page.$$eval('.matrix td', (tds) =>
+      tds.map((td) => `${td.closest('tr')?.getAttribute('data-into')}<${td.getAttribute('data-from')} ${td.getAttribute('data-state')}`),
+    );
+    assert.deepEqual(matrix.sort(), [
+      'ap<ap self',
+      'ap<eu ok',
+      'ap<us ok',
+      'eu<ap ok',
+      'eu<eu self',
+      'eu<us ok',
+      'us<ap ok',
+      'us<eu ok',
+      'us<us self',
+    ]);
 
     // Live: the status is polled again (every 2 s).
     const before = await page.textContent('#conn-text');
@@ -175,6 +191,25 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     assert.deepEqual(failedRequests, [], 'failed requests');
   });
 
+  it('shows a region that cannot be asked as unreachable in the matrix, with how many of this region’s events it has not applied', async () => {
+    const node = await cluster.pid('ap', 'node');
+    cluster.freeze(node);
+    try {
+      await pushImage(us.registry, 'demo/while-ap-hangs', 'v1');
+      const cell = '.matrix tr[data-into="ap"] td[data-from="us"]';
+      await page.waitForFunction(
+        (sel) => /^unreachable · [1-9]\d* of us’s events not applied$/.test(document.querySelector(sel)?.textContent ?? ''),
+        cell,
+        { timeout: 30_000 },
+      );
+      assert.equal(await page.getAttribute(cell, 'data-state'), 'unreachable');
+      assert.equal(await page.getAttribute('.matrix tr[data-into="eu"] td[data-from="us"]', 'data-state'), 'ok');
+    } finally {
+      cluster.thaw(node);
+    }
+    await page.waitForSelector('.matrix tr[data-into="ap"] td[data-from="us"][data-state="ok"]', { timeout: 30_000 });
+  });
+
   it('shows a region whose last contact failed as unhealthy, one that is down as down, and a lost node as such', async () => {
     // The cluster stays up; the browser is handed a status with a failing peer, then no answer.
     const snapshot = (await (await fetch(`${us.registry}${apiPaths.replication()}`)).json()) as {
@@ -184,7 +219,7 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
       if (p.region === 'ap') p.lastError = 'ap: 14 UNAVAILABLE: No connection established <img src=x>';
       if (p.region === 'eu') p.up = false; // no answer to health probes
     }
-    await page.route('**/georeg/v1/replication', (route) =>
+    await page.route(/\/georeg\/v1\/replication(\?|$)/, (route) =>
       route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(snapshot) }),
     );
     // eu shows down only from the handed status: once it does, the page shows that status.
@@ -195,11 +230,11 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     assert.match((await page.textContent('#regions .card[data-region="ap"] .card-error')) ?? '', /Last contact failed: .*<img src=x>/);
     assert.equal(await page.$('#regions img'), null, 'strings are text, never markup');
 
-    await page.unroute('**/georeg/v1/replication');
-    await page.route('**/georeg/v1/replication', (route) => route.abort('connectionrefused'));
+    await page.unroute(/\/georeg\/v1\/replication(\?|$)/);
+    await page.route(/\/georeg\/v1\/replication(\?|$)/, (route) => route.abort('connectionrefused'));
     await page.waitForSelector('#conn[data-conn="down"]', { timeout: 8_000 });
     assert.match((await page.textContent('#summary')) ?? '', /^Status unavailable/);
-    await page.unroute('**/georeg/v1/replication');
+    await page.unroute(/\/georeg\/v1\/replication(\?|$)/);
     await page.waitForSelector('#conn[data-conn="live"]', { timeout: 8_000 });
     await page.waitForFunction(() => document.getElementById('summary')?.textContent === '3 regions · all healthy');
   });

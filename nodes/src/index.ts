@@ -19,6 +19,7 @@ export {
   type NodeStatusSnapshot,
   type NodeStatus,
   type RegionLocation,
+  type RegionView,
 } from './status.js';
 export type { ClientRoute } from './http/blob-redirect.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';

@@ -28,6 +28,8 @@ export interface RegionLocation {
 /** Where the node's replication status comes from (the replicator, when one runs in this process). */
 export interface ReplicationStatusSource {
   peers(): Promise<PeerStatus[]>;
+  /** Every peer region's own view of replication into it, asked at once (GET /georeg/v1/replication?all=true). */
+  views(): Promise<RegionView[]>;
   /** Ask every peer region whether it holds `reference` of `repository`. */
   locate(repository: string, reference: string): Promise<RegionLocation[]>;
   /** The public URL of the nearest peer region that is up and holds blob `digest` in `repository` (only `region`, when named). */
@@ -49,12 +51,26 @@ export interface FetchOutcome {
   failed?: { reason: string; retry: boolean };
 }
 
+/**
+ * What another region says of replication into it, or why it could not be asked; and, from this
+ * region's JetStream (known while that region is down), how many of this region's events it has
+ * not applied yet.
+ */
+export interface RegionView {
+  region: string;
+  peers?: PeerStatus[];
+  error?: string;
+  pendingFromHere?: number;
+}
+
 export interface NodeStatusSnapshot {
   region: string;
   /** Out of routing: peers send no client here (georeg region drain). */
   drained: boolean;
   outbox: { depth: number; published: number; lastError?: string } | null;
   peers: PeerStatus[];
+  /** With `?all=true`: every peer region's own view (the whole matrix of region pairs). */
+  regions?: RegionView[];
 }
 
 /** What GET /georeg/v1/replication answers: this region's outbox and its replication from each peer. */
@@ -78,13 +94,16 @@ export class NodeStatus {
     return [local, ...((await this.replication?.locate(repository, reference)) ?? [])];
   }
 
-  async snapshot(): Promise<NodeStatusSnapshot> {
+  /** This region's status; with `all`, every peer region's own view too (asked at once). */
+  async snapshot(all = false): Promise<NodeStatusSnapshot> {
     const p = this.publisher;
+    const [peers, regions] = await Promise.all([this.replication?.peers(), all ? this.replication?.views() : undefined]);
     return {
       region: this.region,
       drained: this.drain.drained,
       outbox: p ? { depth: this.meta.outboxDepth(), published: p.published, lastError: p.lastError } : null,
-      peers: (await this.replication?.peers()) ?? [],
+      peers: peers ?? [],
+      ...(all && { regions: regions ?? [] }),
     };
   }
 }

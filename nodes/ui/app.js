@@ -10,13 +10,16 @@
  */
 import { DIGEST, DIGEST_HEX_LENGTHS, HEX, MAX_NAME_LENGTH, NAME, TAG } from './grammar.js';
 import { authFor, currentSession, signIn, signOut } from './session.js';
+import { el } from './dom.js';
+import { matrixTable } from './matrix.js';
+
+/** @typedef {import('./dom.js').Child} Child */
 
 /** @typedef {import('../src/status.js').NodeStatusSnapshot} NodeStatusSnapshot */
 /** @typedef {NodeStatusSnapshot['peers'][number]} PeerStatus */
 /** @typedef {import('../src/status.js').RegionLocation} RegionLocation */
 /** @typedef {{ repository: string, reference: string, regions: RegionLocation[] }} WhereAnswer what GET /georeg/v1/where/... answers */
 /** @typedef {'healthy' | 'lagging' | 'unhealthy' | 'down'} Health */
-/** @typedef {Node | string | null | undefined | false} Child */
 /** @typedef {{ name: string, ref: string, kind: 'tag' | 'digest', display: string }} Query */
 
 const POLL_MS = 2000;
@@ -34,25 +37,6 @@ let lastSummary = '';
 const byId = (id) => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`status page: no #${id}`);
-  return e;
-};
-
-/**
- * An element with text and plain attributes; children are nodes or strings (text nodes).
- * @template {keyof HTMLElementTagNameMap} K
- * @param {K} tag
- * @param {Record<string, string | number | boolean | null | undefined>} [attrs] `text` sets the text, `class` the class
- * @param {Child[]} [children]
- */
-const el = (tag, attrs = {}, children = []) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') e.textContent = String(v);
-    else if (k === 'class') e.className = String(v);
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children) if (c) e.append(c);
   return e;
 };
 
@@ -342,6 +326,7 @@ const renderStatus = (body) => {
   if (key === lastSnapshotKey) return; // unchanged: keep the DOM (and any text selection) as is
   lastSnapshotKey = key;
   list.replaceChildren(selfCard(snap), ...snap.peers.map((p) => peerCard(p, snap.region)));
+  byId('matrix').replaceChildren(matrixTable(snap) ?? '');
 };
 
 let polling = false;
@@ -371,7 +356,7 @@ const poll = async () => {
   polling = true;
   clearTimeout(pollTimer);
   try {
-    renderStatus(await getJson('v1/replication', STATUS_TIMEOUT_MS));
+    renderStatus(await getJson('v1/replication?all=true', STATUS_TIMEOUT_MS));
     setConn('live', `Live · updated ${fmtTime(new Date())}`);
   } catch (err) {
     showStatusError(err);

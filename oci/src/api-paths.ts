@@ -34,6 +34,8 @@ const API = {
   uiScript: '/georeg/ui/app.js',
   uiGrammar: '/georeg/ui/grammar.js',
   uiSession: '/georeg/ui/session.js',
+  uiDom: '/georeg/ui/dom.js',
+  uiMatrix: '/georeg/ui/matrix.js',
   uiStyle: '/georeg/ui/app.css',
   uiIcon: '/georeg/ui/favicon.svg',
 } as const;

@@ -35,6 +35,8 @@ const samples: { [K in ApiPath]: Parameters<(typeof apiPaths)[K]> } = {
   uiScript: [],
   uiGrammar: [],
   uiSession: [],
+  uiDom: [],
+  uiMatrix: [],
   uiStyle: [],
   uiIcon: [],
 };

@@ -117,6 +117,11 @@ export class PeerClient {
     );
   }
 
+  /** The peer's own status: its replication from each of its peers. */
+  status(ms: number): Promise<StatusReply> {
+    return this.unary<StatusReply>((md, o, done) => this.client.status({ probe: false }, md, o, done), ms);
+  }
+
   /** Whether the peer answers its Status RPC within `ms`; after a failure, a connection attempt that hangs is replaced. */
   ping(ms: number): Promise<boolean> {
     const started = performance.now();

@@ -1,4 +1,4 @@
-import { isOriginUrl, toState, type RegionLocation } from 'georeg/nodes';
+import { isOriginUrl, toState, type RegionLocation, type RegionView } from 'georeg/nodes';
 import type { PeerClient } from './peer-client.js';
 import { nearestFirst, type HealthOf } from './peer-health.js';
 
@@ -8,6 +8,19 @@ export class PeerQueries {
     private readonly clients: PeerClient[],
     private readonly health: HealthOf,
   ) {}
+
+  /** Every peer's own status, asked at once; a peer that does not answer within 3 s says why. */
+  views(): Promise<RegionView[]> {
+    return Promise.all(
+      this.clients.map(async (peer): Promise<RegionView> => {
+        try {
+          return { region: peer.region, peers: (await peer.status(3000)).peers };
+        } catch (err) {
+          return { region: peer.region, error: (err as Error).message };
+        }
+      }),
+    );
+  }
 
   /** Every peer's answer on `reference` of `repository`; a peer that does not answer is unreachable. */
   locate(repository: string, reference: string): Promise<RegionLocation[]> {

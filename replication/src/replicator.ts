@@ -12,7 +12,15 @@ import {
   type NatsConnection,
 } from 'nats';
 import { Action, Event, type PeerStatus } from 'georeg/proto';
-import { eventStream, type FetchOutcome, type Logger, type Peer, type RegionLocation, type ReplicationStatusSource } from 'georeg/nodes';
+import {
+  eventStream,
+  type FetchOutcome,
+  type Logger,
+  type Peer,
+  type RegionLocation,
+  type RegionView,
+  type ReplicationStatusSource,
+} from 'georeg/nodes';
 import type { ParsedManifest, Reference } from 'georeg/oci';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
@@ -554,6 +562,25 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     })().finally(() => this.measuring.delete(region));
     this.measuring.set(region, query);
     return query;
+  }
+
+  /** Every peer's own view, and what each has yet to apply of this region's events (from this region's JetStream). */
+  async views(): Promise<RegionView[]> {
+    const [views, pending] = await Promise.all([
+      this.queries.views(),
+      Promise.all(this.clients.map((p) => this.pendingFromHere(p.region))),
+    ]);
+    return views.map((v, i) => ({ ...v, ...(pending[i] !== undefined && { pendingFromHere: pending[i] }) }));
+  }
+
+  /** Events of this region's stream that `region`'s consumer has not acknowledged; undefined when JetStream does not say. */
+  private async pendingFromHere(region: string): Promise<number | undefined> {
+    try {
+      const info = await this.jsm?.consumers.info(eventStream(this.opts.region), durableName(region, this.opts.region));
+      return info && info.num_pending + info.num_ack_pending;
+    } catch {
+      return undefined;
+    }
   }
 
   locate(repository: string, reference: string): Promise<RegionLocation[]> {

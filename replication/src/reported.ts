@@ -1,6 +1,6 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { PeerStatus } from 'georeg/proto';
-import type { FetchOutcome, Peer, RegionLocation, ReplicationStatusSource } from 'georeg/nodes';
+import type { FetchOutcome, Peer, RegionLocation, RegionView, ReplicationStatusSource } from 'georeg/nodes';
 import type { ParsedManifest, Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
@@ -64,6 +64,10 @@ export class ReportedReplication implements ReplicationStatusSource {
       const base = known ?? PeerStatus.fromPartial({ region: p.region });
       return silent ? { ...base, up: false, lastError: silent } : base;
     });
+  }
+
+  views(): Promise<RegionView[]> {
+    return this.#queries.views();
   }
 
   locate(repository: string, reference: string): Promise<RegionLocation[]> {

@@ -51,6 +51,7 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
   function routeTo(node: TestNode, holder: TestNode): void {
     const source: ReplicationStatusSource = {
       peers: async () => [],
+      views: async () => [],
       locate: async () => [],
       fetch: async () => ({ fetched: false, unreachable: [] }),
       fetchReferences: async () => ({ fetched: false, unreachable: [] }),

@@ -81,6 +81,21 @@ describe('http: status page (/georeg/ui)', () => {
     assert.match((await http('GET', `${node.url}/georeg/ui/app.js`)).body.toString('utf8'), /from '\.\/session\.js'/);
   });
 
+  it('GET /georeg/ui/dom.js and matrix.js, which app.js imports, are modules that write no HTML from strings', async () => {
+    const app = (await http('GET', `${node.url}/georeg/ui/app.js`)).body.toString('utf8');
+    for (const [path, file] of [
+      [apiPaths.uiDom(), 'dom'],
+      [apiPaths.uiMatrix(), 'matrix'],
+    ] as const) {
+      const res = await http('GET', `${node.url}${path}`);
+      assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);
+      const js = res.body.toString('utf8');
+      assert.ok(parsesAsModule(js), file);
+      assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/, file);
+      assert.match(app, new RegExp(`from '\\./${file}\\.js'`));
+    }
+  });
+
   it("GET /georeg/ui/grammar.js, which app.js imports, is the registry's own grammar", async () => {
     const res = await http('GET', `${node.url}/georeg/ui/grammar.js`);
     assertUiHeaders(res, /^text\/javascript; charset=utf-8$/);

@@ -19,6 +19,7 @@ describe('upload sessions of another region: forwarded, or a clear BLOB_UPLOAD_U
     const none = async () => ({ fetched: false, unreachable: [] });
     us.status.replication = {
       peers: async () => [],
+      views: async () => [],
       locate: async () => [],
       findBlob: async () => undefined,
       fetch: none,

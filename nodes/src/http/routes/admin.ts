@@ -28,7 +28,7 @@ export function adminRoutes(
         GET: {
           access: needs.public,
           async handler(ctx) {
-            ctx.json(200, await status.snapshot());
+            ctx.json(200, await status.snapshot(ctx.q('all') === 'true'));
           },
         },
       },

@@ -63,6 +63,8 @@ export function uiRoutes(): Route[] {
   const js = asset(uiFile('app.js'), 'text/javascript; charset=utf-8');
   const grammar = asset(grammarJs(), 'text/javascript; charset=utf-8');
   const session = asset(uiFile('session.js'), 'text/javascript; charset=utf-8');
+  const dom = asset(uiFile('dom.js'), 'text/javascript; charset=utf-8');
+  const matrix = asset(uiFile('matrix.js'), 'text/javascript; charset=utf-8');
   const css = asset(uiFile('app.css'), 'text/css; charset=utf-8');
   const icon = asset(uiFile('favicon.svg'), 'image/svg+xml');
   const get = (a: Asset): Route['methods'] => ({ GET: { access: needs.public, handler: (ctx) => serve(ctx, a) } });
@@ -84,6 +86,8 @@ export function uiRoutes(): Route[] {
     { name: 'ui', pattern: apiPattern('uiScript'), methods: get(js) },
     { name: 'ui', pattern: apiPattern('uiGrammar'), methods: get(grammar) },
     { name: 'ui', pattern: apiPattern('uiSession'), methods: get(session) },
+    { name: 'ui', pattern: apiPattern('uiDom'), methods: get(dom) },
+    { name: 'ui', pattern: apiPattern('uiMatrix'), methods: get(matrix) },
     { name: 'ui', pattern: apiPattern('uiStyle'), methods: get(css) },
     { name: 'ui', pattern: apiPattern('uiIcon'), methods: get(icon) },
   ];
