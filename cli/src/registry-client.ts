@@ -345,6 +345,14 @@ export class RegistryClient {
         });
       } catch (e) {
         const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error) : (e as Error);
+        if (signal?.aborted && this.options.timeoutMs !== undefined)
+          throw new RegistryError(
+            `${label}: ${this.base} did not answer within ${this.options.timeoutMs / 1000} s (--timeout SECONDS waits longer)`,
+            undefined,
+            undefined,
+            undefined,
+            { cause },
+          );
         throw new RegistryError(`${label}: cannot reach ${this.base}: ${explain(cause, url)}`, undefined, undefined, undefined, { cause });
       }
       // A token challenge (unless the credentials go as Basic): get a token for what it asks, and try once more.

@@ -94,7 +94,7 @@ describe('georeg status and where', () => {
     }
   });
 
-  it('gives up on a node that does not answer within --timeout, saying so', async () => {
+  it('gives up on a node that does not answer within --timeout, saying so (status, where and the other API commands)', async () => {
     const sockets: Socket[] = [];
     const hung = createServer((socket) => void sockets.push(socket)); // accepts, never answers
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
@@ -106,6 +106,15 @@ describe('georeg status and where', () => {
       assert.match(run.stderr, new RegExp(`${url} did not answer within 0\\.5 s \\(--timeout SECONDS waits longer\\)`));
       assert.ok(Date.now() - started < 5000, 'it did not wait for longer');
       assert.match((await georeg(['where', 'a/b:c', '--timeout', 'soon'])).stderr, /--timeout must be a number of seconds/);
+      for (const args of [
+        ['region', 'show', 'eu'],
+        ['user', 'list'],
+        ['policy', 'show'],
+      ]) {
+        const other = await georeg([...args, '--url', url, '--timeout', '0.5']);
+        assert.equal(other.code, 1, `${args.join(' ')}: ${other.stderr}`);
+        assert.match(other.stderr, /did not answer within 0\.5 s \(--timeout SECONDS waits longer\)/, args.join(' '));
+      }
     } finally {
       for (const socket of sockets) socket.destroy();
       hung.close();

@@ -1,25 +1,25 @@
 import { apiPaths } from 'georeg/oci';
 import { CliError, DEFAULT_NODE_URL, parseOptions, stdinLine, type Command } from '../command.js';
 import type { UserView } from 'georeg/nodes';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 import { findLogin } from '../auth-file.js';
 import { table } from './status.js';
 
 const common = {
   url: { type: 'string', default: DEFAULT_NODE_URL },
   admin: { type: 'string' },
-  ...caOption,
+  ...apiOptions,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const AUTH_NOTE = `An administrator's login: georeg login (or GEOREG_PASSWORD, for the user --admin NAME or
 GEOREG_USERNAME names, admin by default; never a flag: flags end up in shell history).
-${CA_HELP}`;
+${API_HELP}`;
 
 /** One admin API call with the administrator's Basic credentials; registry errors (RegistryError) exit 1 with their message. */
 async function call(
-  { url, admin, ca }: { url: string; admin?: string; ca?: string },
+  { url, admin, ca, timeout }: { url: string; admin?: string; ca?: string; timeout?: string },
   method: string,
   path: string,
   body?: unknown,
@@ -28,7 +28,7 @@ async function call(
   const stored = admin === undefined ? (await findLogin(new URL(url).host))?.credentials : undefined;
   const credentials =
     stored ?? (password === undefined ? undefined : { username: admin ?? process.env.GEOREG_USERNAME ?? 'admin', password });
-  return (await registryClient(url, { credentials, basic: true, caFile: ca })).api(method, path, body);
+  return (await registryClient(url, { credentials, basic: true, caFile: ca, timeoutMs: timeoutMs(timeout) })).api(method, path, body);
 }
 
 /** `30d`, `12h`, `90m`, `3600s` or plain seconds. */

@@ -2,9 +2,9 @@ import { apiPaths } from 'georeg/oci';
 import { CliError, parseOptions, stdinLine, type Command } from '../command.js';
 import { removeLogin, storeFile, storeLogin } from '../auth-file.js';
 import { parseRegistry } from '../registry-client.js';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 
-const LOGIN_USAGE = `Usage: georeg login REGISTRY --username NAME --password-stdin [--ca FILE]
+const LOGIN_USAGE = `Usage: georeg login REGISTRY --username NAME --password-stdin [--ca FILE] [--timeout SECONDS]
 
 Checks the credentials against REGISTRY (HOST[:PORT], HTTPS unless the host is loopback, or
 http(s)://HOST[:PORT]) and stores them where container tools look: ${storeFile()}
@@ -12,7 +12,7 @@ http(s)://HOST[:PORT]) and stores them where container tools look: ${storeFile()
 georeg command that talks to that registry then uses them. The password (or a token's secret)
 comes on standard input, never as a flag: flags end up in shell history.
   echo "$PASSWORD" | georeg login 127.0.0.1:7000 --username admin --password-stdin
-${CA_HELP}
+${API_HELP}
 `;
 
 const LOGOUT_USAGE = `Usage: georeg logout REGISTRY
@@ -28,7 +28,7 @@ export const loginCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       username: { type: 'string', short: 'u' },
       'password-stdin': { type: 'boolean' },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -42,7 +42,9 @@ export const loginCommand: Command = {
     const password = await stdinLine();
     if (!password) throw new CliError('the password on standard input is empty');
     const credentials = { username: values.username, password };
-    await (await registryClient(base, { credentials, caFile: values.ca })).api('GET', apiPaths.base());
+    await (
+      await registryClient(base, { credentials, caFile: values.ca, timeoutMs: timeoutMs(values.timeout) })
+    ).api('GET', apiPaths.base());
     const { file, note } = await storeLogin(host, credentials);
     process.stdout.write(`logged in to ${host} as ${values.username} (stored in ${file})\n${note ? `note: ${note}\n` : ''}`);
     return 0;

@@ -1,7 +1,7 @@
 import { apiPaths } from 'georeg/oci';
 import { readPolicyFile } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 
 const USAGE = `Usage: georeg policy show [--url URL]
        georeg policy apply FILE [--url URL]
@@ -12,7 +12,7 @@ relative to FILE) instead of "publicKey"; the file's contents are sent. Each
 change is a new version that replicates to every region.
 The default URL is ${DEFAULT_NODE_URL}. A node with authentication on wants
 credentials (an administrator's to apply): georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
-${CA_HELP}
+${API_HELP}
 `;
 
 export const policyCommand: Command = {
@@ -21,7 +21,7 @@ export const policyCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
       url: { type: 'string', default: DEFAULT_NODE_URL },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -37,7 +37,7 @@ export const policyCommand: Command = {
         throw new CliError(e.message);
       });
     // A refusal or no answer is a RegistryError: exit 1 with its message.
-    const client = await registryClient(values.url, { caFile: values.ca });
+    const client = await registryClient(values.url, { caFile: values.ca, timeoutMs: timeoutMs(values.timeout) });
     const { version, document } = await client.api<{ version: string; document: unknown }>(
       body === undefined ? 'GET' : 'PUT',
       apiPaths.trustPolicy(),

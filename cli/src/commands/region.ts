@@ -1,6 +1,6 @@
 import { apiPaths } from 'georeg/oci';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 
 const USAGE = `Usage: georeg region show NAME [--url URL]
        georeg region drain NAME [--reason TEXT] [--url URL]
@@ -14,7 +14,7 @@ redirect, and clients placed in it (network.placement) are served where they
 ask. The drain survives a restart of the node. --url is NAME's own node (the
 command checks that it is NAME); the default is ${DEFAULT_NODE_URL}.
 Draining needs an administrator's credentials: georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD).
-${CA_HELP}
+${API_HELP}
 `;
 
 interface Routing {
@@ -31,7 +31,7 @@ export const regionCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       url: { type: 'string', default: DEFAULT_NODE_URL },
       reason: { type: 'string' },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -42,7 +42,7 @@ export const regionCommand: Command = {
     if (positionals.length !== 2 || !['show', 'drain', 'undrain'].includes(action as string))
       throw new CliError(`expected \`region show|drain|undrain NAME\`\n\n${USAGE}`);
     if (values.reason !== undefined && action !== 'drain') throw new CliError('--reason goes with `region drain`');
-    const client = await registryClient(values.url, { caFile: values.ca });
+    const client = await registryClient(values.url, { caFile: values.ca, timeoutMs: timeoutMs(values.timeout) });
     const here = await client.api<Routing>('GET', apiPaths.routing());
     if (here.region !== name)
       throw new CliError(

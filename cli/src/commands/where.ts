@@ -2,8 +2,8 @@ import { apiPaths } from 'georeg/oci';
 import type { ClientRoute, RegionLocation } from 'georeg/nodes';
 import { isIP } from 'node:net';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
-import { getJson, table, timeoutMs, timeoutOption } from './status.js';
-import { CA_HELP } from '../connect.js';
+import { getJson, table } from './status.js';
+import { apiOptions, API_HELP, timeoutMs } from '../connect.js';
 
 const USAGE = `Usage: georeg where NAME:TAG|NAME@DIGEST [--url URL] [--json] [--timeout SECONDS]
        georeg where --client ADDRESS [--url URL] [--json] [--timeout SECONDS]
@@ -13,8 +13,8 @@ complete, incomplete (replicating), absent or unreachable; exit status 1 when no
 completely.
 With --client: which region the node at URL sends the blob pulls of a client at ADDRESS to,
 by its client placement (network.placement) and the health and drain of that region.
---timeout: how long to wait for the node's answer (default 10; it asks every region at once).
-${CA_HELP}
+It asks every region at once.
+${API_HELP}
 A node with authentication on wants credentials that may pull the image: georeg login (or
 GEOREG_USERNAME and GEOREG_PASSWORD).
 `;
@@ -26,7 +26,7 @@ export const whereCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       url: { type: 'string' },
       client: { type: 'string' },
-      ...timeoutOption,
+      ...apiOptions,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
