@@ -43,6 +43,8 @@ export interface ImageRef {
   base: string;
   /** `host[:port]` as written. */
   registry: string;
+  /** Named without a scheme on a loopback host: HTTPS first, then plain HTTP (RegistryClientOptions.httpFallback). */
+  httpFallback?: boolean;
   repository: string;
   tag?: string;
   digest?: string;
@@ -79,23 +81,30 @@ export function parseImageRef(s: string): ImageRef {
   } catch {
     bad(`bad repository name ${JSON.stringify(name)} (lowercase letters, digits and separators . _ __ -, components joined by /)`);
   }
-  return { base: baseUrl(registry, scheme?.[1]), registry, repository: name, ...(tag && { tag }), ...(digest && { digest }) };
+  return {
+    base: baseUrl(registry, scheme?.[1]),
+    registry,
+    repository: name,
+    ...(tag && { tag }),
+    ...(digest && { digest }),
+    ...(!scheme && isLoopback(registry) && { httpFallback: true }),
+  };
 }
 
-/** `http(s)://HOST[:PORT]` of a registry written `HOST[:PORT]`: HTTPS unless `scheme` says otherwise or the host is loopback (as Docker). */
+const isLoopback = (registry: string): boolean => ['localhost', '127.0.0.1', '[::1]'].includes(registry.replace(/:\d+$/, ''));
+
+/** `http(s)://HOST[:PORT]` of a registry written `HOST[:PORT]`: HTTPS unless `scheme` says otherwise (a loopback host falls back to plain HTTP: httpFallback). */
 function baseUrl(registry: string, scheme?: string): string {
-  const hostname = registry.replace(/:\d+$/, '');
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
-  return `${scheme ?? (local ? 'http' : 'https')}://${registry}`;
+  return `${scheme ?? 'https'}://${registry}`;
 }
 
 /** A registry given as `HOST[:PORT]` or `http(s)://HOST[:PORT]` (what `georeg login` takes), as its base URL and its host. */
-export function parseRegistry(s: string): { base: string; host: string } {
+export function parseRegistry(s: string): { base: string; host: string; httpFallback?: boolean } {
   const scheme = /^(https?):\/\//.exec(s);
   const registry = (scheme ? s.slice(scheme[0].length) : s).replace(/\/+$/, '');
   if (!HOST_PORT.test(registry)) throw new CliError(`bad registry ${JSON.stringify(s)}: expected HOST[:PORT] or http(s)://HOST[:PORT]`);
   const base = baseUrl(registry, scheme?.[1]);
-  return { base, host: new URL(base).host };
+  return { base, host: new URL(base).host, ...(!scheme && isLoopback(registry) && { httpFallback: true }) };
 }
 
 /** What a HEAD tells of a manifest. */
@@ -118,6 +127,12 @@ export interface RegistryClientOptions {
   ca?: string | Buffer;
   /** Give up on an exchange (answer and body) after this long. */
   timeoutMs?: number;
+  /**
+   * The registry was named without a scheme on a loopback host: `base` is HTTPS, and a registry
+   * that answers TLS with plain HTTP is used over plain HTTP from then on (as Docker does for
+   * localhost).
+   */
+  httpFallback?: boolean;
 }
 
 /** How requests go out: fetch, or node:http(s) when a CA is to be trusted. */
@@ -128,21 +143,31 @@ type Transport = (
 
 /** A client for the OCI Distribution API of one registry, and for georeg's own API (/georeg/v1). */
 export class RegistryClient {
-  readonly base: string;
-
-  readonly #auth: TokenAuth;
+  #base: string;
+  #auth: TokenAuth;
+  #httpFallback: boolean;
   readonly #transport: Transport;
 
   constructor(
     base: string,
     private readonly options: RegistryClientOptions = {},
   ) {
-    this.base = base.replace(/\/+$/, '');
+    this.#base = base.replace(/\/+$/, '');
+    this.#httpFallback = options.httpFallback === true && this.#base.startsWith('https://');
     this.#transport =
       options.ca === undefined
         ? (url, init) => fetch(url, { ...init, body: init.body as BodyInit | undefined })
         : transportTrusting(options.ca);
-    this.#auth = new TokenAuth(options.credentials, this.base, (url, headers) => this.#transport(url, { method: 'GET', headers }));
+    this.#auth = this.#tokenAuth();
+  }
+
+  /** `http(s)://HOST[:PORT]` of the registry. */
+  get base(): string {
+    return this.#base;
+  }
+
+  #tokenAuth(): TokenAuth {
+    return new TokenAuth(this.options.credentials, this.#base, (url, headers) => this.#transport(url, { method: 'GET', headers }));
   }
 
   /**
@@ -345,6 +370,16 @@ export class RegistryClient {
         });
       } catch (e) {
         const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error) : (e as Error);
+        // Requests in flight at once all meet the plain-HTTP answer: the first switches, every one retries.
+        const switched = this.#base.startsWith('http:');
+        if ((this.#httpFallback || switched) && url.protocol === 'https:' && !/^https?:/.test(target) && speaksPlainHttp(cause)) {
+          if (!switched) {
+            this.#base = this.#base.replace(/^https:/, 'http:');
+            this.#auth = this.#tokenAuth();
+          }
+          this.#httpFallback = false;
+          return this.request(method, target, ok, headers, body);
+        }
         if (signal?.aborted && this.options.timeoutMs !== undefined)
           throw new RegistryError(
             `${label}: ${this.base} did not answer within ${this.options.timeoutMs / 1000} s (--timeout SECONDS waits longer)`,
@@ -382,6 +417,12 @@ const UNTRUSTED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
 ]);
 
+/** Whether a TLS handshake failed because the server answered in plain HTTP. */
+function speaksPlainHttp(cause: Error): boolean {
+  const code = (cause as NodeJS.ErrnoException).code ?? '';
+  return code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(`${code} ${cause.message}`);
+}
+
 /** Why a request got no answer, with what to do where the cause is known. */
 function explain(cause: Error, url: URL): string {
   const code = (cause as NodeJS.ErrnoException).code ?? '';
@@ -392,7 +433,8 @@ function explain(cause: Error, url: URL): string {
   if (code === 'CERT_HAS_EXPIRED') return "the registry's certificate has expired: renew it";
   if (url.protocol === 'http:' && /other side closed|socket hang up|ECONNRESET|HPE_INVALID/i.test(`${code} ${cause.message}`))
     return `${cause.message} (does it speak HTTPS? give https://${url.host})`;
-  if (code === 'EPROTO' && url.protocol === 'https:') return `${cause.message} (does it speak plain HTTP? give http://${url.host})`;
+  if (url.protocol === 'https:' && (code === 'EPROTO' || speaksPlainHttp(cause)))
+    return `the registry answers in plain HTTP, not HTTPS: give http://${url.host}`;
   return cause.message;
 }
 

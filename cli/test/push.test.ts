@@ -255,7 +255,7 @@ describe('georeg push', () => {
     expectFailure(
       await push(dir, `127.0.0.1:${port}/team/app:v1`),
       1,
-      new RegExp(`^georeg push: HEAD /v2/team/app/blobs/sha256:\\w+: cannot reach http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'),
+      new RegExp(`^georeg push: HEAD /v2/team/app/blobs/sha256:\\w+: cannot reach https://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'),
     );
   });
 

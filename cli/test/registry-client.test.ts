@@ -228,6 +228,18 @@ describe('RegistryClient against a scripted server', () => {
     ]);
   });
 
+  it('named without a scheme on a loopback host: HTTPS first, then plain HTTP when that is what answers (and says so when not allowed)', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    const https = base.replace('http://', 'https://');
+    const client = new RegistryClient(https, { httpFallback: true });
+    assert.deepEqual(await Promise.all([client.api('GET', '/v2/'), client.api('GET', '/v2/')]), [{}, {}]);
+    assert.equal(client.base, base, 'it stays on plain HTTP');
+    await assert.rejects(
+      new RegistryClient(https).api('GET', '/v2/'),
+      isRegistryError(undefined, undefined, /the registry answers in plain HTTP, not HTTPS: give http:\/\/127\.0\.0\.1:\d+$/),
+    );
+  });
+
   it('gives up on an exchange after timeoutMs', async () => {
     handler = () => undefined; // never answers
     const client = new RegistryClient(base, { timeoutMs: 200 });
@@ -319,20 +331,27 @@ describe('RegistryClient over HTTPS trusting a CA (the ca option)', function () 
 });
 
 describe('parseImageRef', () => {
-  it('parses registry, repository, tag and digest, HTTP only for localhost unless told', () => {
+  it('parses registry, repository, tag and digest: HTTPS unless told, falling back to HTTP for a loopback host only', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     assert.deepEqual(parseImageRef('127.0.0.1:5000/team/app:v1'), {
-      base: 'http://127.0.0.1:5000',
+      base: 'https://127.0.0.1:5000',
       registry: '127.0.0.1:5000',
       repository: 'team/app',
       tag: 'v1',
+      httpFallback: true,
     });
-    assert.deepEqual(parseImageRef('localhost/app'), { base: 'http://localhost', registry: 'localhost', repository: 'app' });
+    assert.deepEqual(parseImageRef('localhost/app'), {
+      base: 'https://localhost',
+      registry: 'localhost',
+      repository: 'app',
+      httpFallback: true,
+    });
     assert.deepEqual(parseImageRef('[::1]:5000/a/b/c@' + digest), {
-      base: 'http://[::1]:5000',
+      base: 'https://[::1]:5000',
       registry: '[::1]:5000',
       repository: 'a/b/c',
       digest,
+      httpFallback: true,
     });
     assert.deepEqual(parseImageRef('registry.example.com/team/app:1.2_x-y'), {
       base: 'https://registry.example.com',

@@ -38,12 +38,12 @@ export const loginCommand: Command = {
     if (positionals.length !== 1) throw new CliError(`give one registry\n\n${LOGIN_USAGE}`);
     if (!values.username) throw new CliError('give the user or token name with --username');
     if (!values['password-stdin']) throw new CliError('give the password on standard input with --password-stdin');
-    const { base, host } = parseRegistry(positionals[0] as string);
+    const { base, host, httpFallback } = parseRegistry(positionals[0] as string);
     const password = await stdinLine();
     if (!password) throw new CliError('the password on standard input is empty');
     const credentials = { username: values.username, password };
     await (
-      await registryClient(base, { credentials, caFile: values.ca, timeoutMs: timeoutMs(values.timeout) })
+      await registryClient(base, { credentials, caFile: values.ca, timeoutMs: timeoutMs(values.timeout), httpFallback })
     ).api('GET', apiPaths.base());
     const { file, note } = await storeLogin(host, credentials);
     process.stdout.write(`logged in to ${host} as ${values.username} (stored in ${file})\n${note ? `note: ${note}\n` : ''}`);

@@ -145,7 +145,7 @@ export const pushCommand: Command = {
     try {
       const { dir, tag } = await splitLayoutArg(source);
       const layout = await openLayout(dir, tag);
-      const client = await registryClient(ref.base, { caFile: values.ca });
+      const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
       let signed = '';
       const sign =
         key &&

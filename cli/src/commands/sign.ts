@@ -70,7 +70,7 @@ export const signCommand: Command = {
     if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0))
       throw new CliError('--sequence must be a non-negative integer');
     const key = await loadPrivateKey(values.key);
-    const client = await registryClient(ref.base, { caFile: values.ca });
+    const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
     try {
       const subject = await resolveTag(client, ref.repository, ref.tag);
       if (ref.digest && ref.digest !== subject.digest)

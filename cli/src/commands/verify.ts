@@ -106,7 +106,7 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) throw new CliError(`expected one image reference\n\n${USAGE}`);
     const ref = parseImageRef(positionals[0] as string);
     if (!ref.tag && !ref.digest) throw new CliError('give a tag or a digest');
-    const client = await registryClient(ref.base, { caFile: values.ca });
+    const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
     try {
       // The registry identity is checked only when given or when the registry's policy names one.
       const checked = values.identity ?? (await registryTrust(client))?.identity;
