@@ -15,8 +15,14 @@ export function parseChallenge(header: string | null): Record<string, string> | 
  * anonymously otherwise) for the challenge's scope, then retry with it.
  */
 export class TokenAuth {
-  /** The token in use: the last one obtained (a command works on one repository). */
+  /** The token in use: the last one obtained, for every scope asked so far. */
   #bearer?: string;
+  /**
+   * Every scope a challenge named so far (a command works on a repository or two): each token is
+   * asked for all of them, so requests in flight at once (a pull's HEAD, an upload's PUT) never
+   * replace a token with one that grants less.
+   */
+  readonly #scopes = new Set<string>();
 
   constructor(
     private readonly credentials?: Credentials,
@@ -36,7 +42,8 @@ export class TokenAuth {
     if (!c) return false;
     const url = new URL(c.realm as string);
     if (c.service) url.searchParams.set('service', c.service);
-    if (c.scope) url.searchParams.set('scope', c.scope);
+    if (c.scope) this.#scopes.add(c.scope);
+    for (const scope of this.#scopes) url.searchParams.append('scope', scope);
     const origin = this.registry ? new URL(this.registry) : undefined;
     const trusted = !origin || (url.hostname === origin.hostname && !(origin.protocol === 'https:' && url.protocol !== 'https:'));
     if (this.credentials && !trusted)

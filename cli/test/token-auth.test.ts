@@ -20,4 +20,17 @@ describe('the CLI side of the token flow', () => {
       /another host or a downgrade/,
     );
   });
+
+  it('asks each token for every scope challenged so far, so a pull token never replaces a push token', async () => {
+    const asked: string[][] = [];
+    const auth = new TokenAuth(undefined, 'https://registry.example', async (url) => {
+      asked.push(url.searchParams.getAll('scope'));
+      return new Response(JSON.stringify({ token: `t${asked.length}` }), { status: 200 });
+    });
+    const challenge = (scope: string): string => `Bearer realm="https://registry.example/oauth2/token",service="georeg",scope="${scope}"`;
+    assert.equal(await auth.answer(challenge('repository:team/app:pull,push')), true);
+    assert.equal(await auth.answer(challenge('repository:team/app:pull')), true);
+    assert.deepEqual(asked, [['repository:team/app:pull,push'], ['repository:team/app:pull,push', 'repository:team/app:pull']]);
+    assert.deepEqual(auth.header(), { Authorization: 'Bearer t2' });
+  });
 });
