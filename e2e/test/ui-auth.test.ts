@@ -1,41 +1,46 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { apiPaths } from 'georeg/oci';
-import { ServeProcess } from './support/serve.js';
+import { Cluster } from './support/cluster.js';
 import { Skopeo } from './support/skopeo.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.js';
 
-const ADMIN_PASSWORD = 'an administrator password';
-
-describe('status page with authentication on: sign in, search, sign out (e2e, headless Chromium)', function () {
-  this.timeout(90_000);
+describe('status page of georeg cluster --secure: sign in, search, sign out (e2e, headless Chromium)', function () {
+  this.timeout(120_000);
   let dir: string;
-  let node: ServeProcess;
+  let cluster: Cluster | undefined;
   let url: string;
+  let adminPassword: string;
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-ui-auth-'));
-    node = ServeProcess.spawn(['--listen', '127.0.0.1:0', '--data', join(dir, 'data')], {
-      GEOREG_AUTH_ENABLED: 'true',
-      GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    });
-    [url, browser] = await Promise.all([node.listening(), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+    [cluster, browser] = await Promise.all([
+      Cluster.start(join(dir, 'data'), ['eu', 'us', 'ap'], ['--secure']),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+    ]);
+    url = cluster.region('eu').registry;
+    adminPassword = (await readFile(join(dir, 'data', 'admin-password'), 'utf8')).trim();
+    const certDir = join(dir, 'certs.d');
+    await mkdir(certDir);
+    await copyFile(join(dir, 'data', 'certs', 'ca.pem'), join(certDir, 'ca.crt'));
     const skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
     await skopeo.run([
       'copy',
-      '--dest-tls-verify=false',
+      '--dest-cert-dir',
+      certDir,
       '--dest-creds',
-      `admin:${ADMIN_PASSWORD}`,
+      `admin:${adminPassword}`,
       'oci:/tmp/lab-images/small:latest',
-      `docker://${url.replace('http://', '')}/demo/small:v1`,
+      `docker://${url.replace('https://', '')}/demo/small:v1`,
     ]);
-    page = await browser.newPage();
+    // The browser is not given the cluster's throwaway CA; the test looks at the page, not at TLS.
+    page = await browser.newPage({ ignoreHTTPSErrors: true });
     await page.addInitScript(() => {
       const w = window as unknown as { __csp: string[] };
       w.__csp = [];
@@ -50,7 +55,7 @@ describe('status page with authentication on: sign in, search, sign out (e2e, he
 
   after(async () => {
     await browser?.close();
-    await node?.stop();
+    await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -72,7 +77,7 @@ describe('status page with authentication on: sign in, search, sign out (e2e, he
 
   it('signs in, then finds the image; the tab keeps a token, never the password', async () => {
     await page.fill('#signin-user', 'admin');
-    await page.fill('#signin-password', ADMIN_PASSWORD);
+    await page.fill('#signin-password', adminPassword);
     await page.click('#signin-submit');
     await page.locator('.where-table').waitFor();
     assert.match(await page.locator('#account-state').innerText(), /Signed in as admin/);
@@ -80,9 +85,12 @@ describe('status page with authentication on: sign in, search, sign out (e2e, he
     const rows = await page.$$eval('#where-result tbody tr', (els) =>
       els.map((e) => [e.getAttribute('data-region'), e.getAttribute('data-state')]),
     );
-    assert.deepEqual(rows, [['local', 'complete']]);
+    assert.deepEqual(
+      rows.find(([region]) => region === 'eu'),
+      ['eu', 'complete'],
+    );
     const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
-    assert.doesNotMatch(stored, new RegExp(ADMIN_PASSWORD));
+    assert.doesNotMatch(stored, new RegExp(adminPassword));
     assert.equal(await page.inputValue('#signin-password'), '', 'the password field is cleared');
   });
 
