@@ -20,6 +20,7 @@ export {
   type NodeStatus,
   type RegionLocation,
   type RegionView,
+  type BlobStream,
 } from './status.js';
 export type { ClientRoute } from './http/blob-redirect.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';

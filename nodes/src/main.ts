@@ -30,6 +30,7 @@ import { registryRoutes } from './http/routes/index.js';
 import { BlobRedirects } from './http/blob-redirect.js';
 import { ManifestFetchThrough } from './http/fetch-through.js';
 import { Placement } from './http/placement.js';
+import { BlobStreamThrough } from './http/blob-stream-through.js';
 import { RegionDrain } from './drain.js';
 import { RoutingMetrics } from './routing-metrics.js';
 import { UploadSessions } from './http/upload-forward.js';
@@ -129,10 +130,11 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const routing = new RoutingMetrics(metrics.registry);
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement, routing) : undefined;
   const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log, routing) : undefined;
+  const streaming = config.replication.fetchThrough ? new BlobStreamThrough(status, routing) : undefined;
   const sessions = peerRegions.length
     ? new UploadSessions(status, config.replication.tlsCa ? await readFile(config.replication.tlsCa) : undefined)
     : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough, sessions), {
+  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough, sessions, streaming), {
     accessLog: config.log.access,
     log,
     metrics,

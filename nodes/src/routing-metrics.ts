@@ -2,8 +2,8 @@ import { Counter, Histogram, type Registry as PromRegistry } from 'prom-client';
 
 /** Where a client was sent instead of being served here. */
 export type RedirectReason = 'placement' | 'nearest';
-/** What a fetch-through was for: a manifest or tag read, or a pushed manifest's missing content. */
-export type FetchKind = 'manifest' | 'push';
+/** What a fetch-through was for: a manifest or tag read, a pushed manifest's missing content, or a blob streamed to a client. */
+export type FetchKind = 'manifest' | 'push' | 'blob';
 export type FetchResult = 'fetched' | 'absent' | 'failed';
 
 const FETCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -28,7 +28,7 @@ export class RoutingMetrics {
     });
     this.#fetches = new Counter({
       name: 'georeg_fetch_through_total',
-      help: 'Content copied from a peer region for a waiting client, by kind (manifest read, pushed manifest) and result.',
+      help: 'Content copied from a peer region for a waiting client, by kind (manifest read, pushed manifest, blob streamed) and result.',
       labelNames: ['kind', 'result'],
       registers,
     });
@@ -40,7 +40,7 @@ export class RoutingMetrics {
       registers,
     });
     for (const reason of ['placement', 'nearest'] as const) this.#redirects.labels(reason).inc(0);
-    for (const kind of ['manifest', 'push'] as const) {
+    for (const kind of ['manifest', 'push', 'blob'] as const) {
       for (const result of ['fetched', 'absent', 'failed'] as const) this.#fetches.labels(kind, result).inc(0);
       this.#fetchSeconds.zero({ kind });
     }

@@ -1,6 +1,7 @@
 import type { PeerStatus } from 'georeg/proto/status';
 import type { MetaStore } from './meta/store.js';
-import type { ParsedManifest, Reference } from 'georeg/oci';
+import type { Readable } from 'node:stream';
+import type { Digest, ParsedManifest, Reference } from 'georeg/oci';
 import type { Registry } from './registry/registry.js';
 
 /** The state of a region's copy, from what Locate answered. */
@@ -38,8 +39,16 @@ export interface ReplicationStatusSource {
   publicUrlOf(region: string): string | undefined;
   /** Copy `reference` of `repository` here from a peer region that holds it completely, if one does. */
   fetch(repository: string, reference: Reference): Promise<FetchOutcome>;
+  /** A blob this region does not hold, streamed from a peer that holds it in `repository` while it is stored here; undefined when no reachable peer does. */
+  streamBlob(repository: string, digest: Digest): Promise<BlobStream | undefined>;
   /** Copy the blobs and child manifests a manifest pushed here needs and lacks from peers that hold them in `repository`. */
   fetchReferences(repository: string, manifest: Pick<ParsedManifest, 'blobs' | 'children'>): Promise<FetchOutcome>;
+}
+
+/** A blob on its way from a peer: its size, and its bytes for the client. */
+export interface BlobStream {
+  size: number;
+  stream: Readable;
 }
 
 /** What a fetch-through did: whether a peer held the content (and which), and the peers that could not be asked. */

@@ -20,13 +20,15 @@ import {
   type RegionLocation,
   type RegionView,
   type ReplicationStatusSource,
+  type BlobStream,
 } from 'georeg/nodes';
-import type { ParsedManifest, Reference } from 'georeg/oci';
+import type { Digest, ParsedManifest, Reference } from 'georeg/oci';
 import { Copier, CorruptAtSource, GoneAtSource, failureReason } from './copier.js';
 import { antiEntropy } from './anti-entropy.js';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
+import { streamBlob } from './blob-stream.js';
 import type { HealthOf, PeerHealth } from './peer-health.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
@@ -562,6 +564,10 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     })().finally(() => this.measuring.delete(region));
     this.measuring.set(region, query);
     return query;
+  }
+
+  streamBlob(repository: string, digest: Digest): Promise<BlobStream | undefined> {
+    return streamBlob(this.clients, this.health, this.opts.store, repository, digest);
   }
 
   /** Every peer's own view, and what each has yet to apply of this region's events (from this region's JetStream). */

@@ -1,10 +1,11 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { PeerStatus } from 'georeg/proto';
-import type { FetchOutcome, Peer, RegionLocation, RegionView, ReplicationStatusSource } from 'georeg/nodes';
-import type { ParsedManifest, Reference } from 'georeg/oci';
+import type { BlobStream, FetchOutcome, Peer, RegionLocation, RegionView, ReplicationStatusSource } from 'georeg/nodes';
+import type { Digest, ParsedManifest, Reference } from 'georeg/oci';
 import { PeerClient } from './peer-client.js';
 import { PeerQueries } from './peer-queries.js';
 import { FetchThrough } from './fetch-through.js';
+import { streamBlob } from './blob-stream.js';
 import type { HealthOf, PeerHealth } from './peer-health.js';
 import { Copier } from './copier.js';
 import type { RegionStore } from './region-store.js';
@@ -25,6 +26,7 @@ export class ReportedReplication implements ReplicationStatusSource {
   readonly #queries: PeerQueries;
   readonly #fetching: FetchThrough;
   readonly #health: HealthOf;
+  readonly #store: RegionStore;
 
   constructor(
     private readonly configured: Peer[],
@@ -34,6 +36,7 @@ export class ReportedReplication implements ReplicationStatusSource {
     private readonly now: () => number = Date.now,
   ) {
     this.#clients = configured.map((p) => new PeerClient(p.region, p.address, channel));
+    this.#store = store;
     // As the replicate process's probes last found each peer.
     const health = (region: string): PeerHealth => {
       const p = this.#last?.peers.find((x) => x.region === region);
@@ -64,6 +67,10 @@ export class ReportedReplication implements ReplicationStatusSource {
       const base = known ?? PeerStatus.fromPartial({ region: p.region });
       return silent ? { ...base, up: false, lastError: silent } : base;
     });
+  }
+
+  streamBlob(repository: string, digest: Digest): Promise<BlobStream | undefined> {
+    return streamBlob(this.#clients, this.#health, this.#store, repository, digest);
   }
 
   views(): Promise<RegionView[]> {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
 import { apiPaths, parseDigest, type Reference } from 'georeg/oci';
@@ -102,6 +104,36 @@ describe('fetch-through: a manifest or tag us does not hold yet is copied from e
     );
     assert.ok(all.every((r) => r.body.equals(img.manifest)));
     assert.deepEqual(asked, [`team/app:${img.digest}`], 'one Locate (eu resolves the tag, then locates its digest)');
+  });
+
+  it('streams a blob only eu holds (eu has no publicUrl: no redirect) to the client while storing it, not a 404', async () => {
+    const blob = randomBytes(3 * 1024 * 1024 + 17);
+    const digest = await pushBlob(eu.url, 'team/solo', blob);
+    const got = await fetch(`${us.url}${apiPaths.blob('team/solo', digest)}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('docker-content-digest'), digest);
+    assert.equal(got.headers.get('content-length'), String(blob.length));
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(blob), 'byte-identical');
+    // Stored here meanwhile (the store's copy completes on its own): a HEAD, always local, finds it.
+    for (let i = 0; (await fetch(`${us.url}${apiPaths.blob('team/solo', digest)}`, { method: 'HEAD' })).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 20 * Math.min(i + 1, 10)));
+    const metrics = await (await fetch(`${us.url}${apiPaths.metrics()}`)).text();
+    assert.match(metrics, /^georeg_fetch_through_total\{kind="blob",result="fetched"\} 1$/m);
+    const none = await fetch(`${us.url}${apiPaths.blob('team/solo', `sha256:${'0'.repeat(64)}`)}`);
+    assert.equal(none.status, 404, 'a blob no region holds is still BLOB_UNKNOWN');
+  });
+
+  it('ends a streamed blob short when eu’s copy has other content, and stores nothing', async () => {
+    const blob = randomBytes(2 * 1024 * 1024); // past the blob cache: read from the file
+    const digest = await pushBlob(eu.url, 'team/rotten', blob);
+    const hex = digest.slice('sha256:'.length);
+    const file = await open(join(eu.dir, 'blobs', 'sha256', hex.slice(0, 2), hex), 'r+');
+    await file.write(Buffer.from('rot!'), 0, 4, 1000);
+    await file.close();
+    const got = await fetch(`${us.url}${apiPaths.blob('team/rotten', digest)}`);
+    assert.equal(got.status, 200, 'the answer started before the end could be checked');
+    await assert.rejects(got.arrayBuffer(), 'the body is cut short, never delivered whole with other content');
+    assert.equal((await fetch(`${us.url}${apiPaths.blob('team/rotten', digest)}`, { method: 'HEAD' })).status, 404);
   });
 
   it('answers 404 MANIFEST_UNKNOWN for what no region holds', async () => {

@@ -52,6 +52,7 @@ describe('a pull of a blob not replicated yet: a redirect to a signed URL in a r
     const source: ReplicationStatusSource = {
       peers: async () => [],
       views: async () => [],
+      streamBlob: async () => undefined,
       locate: async () => [],
       fetch: async () => ({ fetched: false, unreachable: [] }),
       fetchReferences: async () => ({ fetched: false, unreachable: [] }),

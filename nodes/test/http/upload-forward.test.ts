@@ -20,6 +20,7 @@ describe('upload sessions of another region: forwarded, or a clear BLOB_UPLOAD_U
     us.status.replication = {
       peers: async () => [],
       views: async () => [],
+      streamBlob: async () => undefined,
       locate: async () => [],
       findBlob: async () => undefined,
       fetch: none,

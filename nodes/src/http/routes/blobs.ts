@@ -5,6 +5,7 @@ import { parseRange } from '../range.js';
 import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 import type { BlobRedirects } from '../blob-redirect.js';
+import type { BlobStreamThrough } from '../blob-stream-through.js';
 
 /** Blobs up to this size are sent from memory in one write (the driver caches them). */
 const SMALL_BLOB = 1024 * 1024;
@@ -12,11 +13,12 @@ const SMALL_BLOB = 1024 * 1024;
 /**
  * Blob GET, HEAD and DELETE; and the same blobs on signed URLs (`blob-url`),
  * where other regions redirect pulls. A GET of a blob this region does not
- * hold yet is redirected to a region that does, when `redirects` finds one.
+ * hold yet is redirected to a region that does, when `redirects` finds one, and
+ * otherwise streamed from one while stored here (`streaming`, without a Range).
  * Never a HEAD: a pushing client would take it for "already here" and skip the
  * upload. Never from a signed URL: no redirect loops between regions.
  */
-export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route[] {
+export function blobRoutes(registry: Registry, redirects?: BlobRedirects, streaming?: BlobStreamThrough): Route[] {
   const found = async (ctx: Ctx, digest: Digest, redirect: boolean): Promise<number | undefined> => {
     const placed =
       redirect && ctx.req.method === 'GET' ? await redirects?.placed(ctx.req.socket.remoteAddress, ctx.name, digest) : undefined;
@@ -28,12 +30,15 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects): Route
     try {
       return await registry.blobs.stat(ctx.name, digest);
     } catch (err) {
-      const to =
-        redirect && ctx.req.method === 'GET' && isOciError(err, 'BLOB_UNKNOWN') ? await redirects?.location(ctx.name, digest) : undefined;
-      if (!to) throw err;
-      ctx.log.debug('blob not here yet: redirected to a region that holds it', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
-      ctx.send(307, { Location: to, 'Content-Length': 0 });
-      return undefined;
+      const missing = redirect && ctx.req.method === 'GET' && isOciError(err, 'BLOB_UNKNOWN');
+      const to = missing ? await redirects?.location(ctx.name, digest) : undefined;
+      if (to) {
+        ctx.log.debug('blob not here yet: redirected to a region that holds it', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
+        ctx.send(307, { Location: to, 'Content-Length': 0 });
+        return undefined;
+      }
+      if (missing && ctx.header('range') === undefined && (await streaming?.serve(ctx, digest))) return undefined;
+      throw err;
     }
   };
 

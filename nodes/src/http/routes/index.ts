@@ -16,6 +16,7 @@ import { authOffRoutes, identityRoutes } from './identities.js';
 import type { AuthService } from '../../auth/service.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 import type { ManifestFetchThrough } from '../fetch-through.js';
+import type { BlobStreamThrough } from '../blob-stream-through.js';
 import type { UploadSessions } from '../upload-forward.js';
 
 /** With authentication on, every handler runs only after the caller is authorised for what its route declares it needs. */
@@ -45,12 +46,13 @@ export function registryRoutes(
   redirects?: BlobRedirects,
   fetchThrough?: ManifestFetchThrough,
   sessions?: UploadSessions,
+  streaming?: BlobStreamThrough,
 ): Route[] {
   const routes = [
     baseRoute(),
     manifestRoutes(registry, fetchThrough),
     ...uploadRoutes(registry, sessions),
-    ...blobRoutes(registry, redirects),
+    ...blobRoutes(registry, redirects, streaming),
     ...listingRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics, redirects),
     ...trustRoutes(registry),
