@@ -56,7 +56,7 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
     return res?.status === 200 ? ((await res.json()) as { tags: string[] }).tags : [];
   }
 
-  /** Until every container of the project answers its healthcheck. */
+  /** Until every container of the project answers its healthcheck; if not, say which and why. */
   async function healthy(): Promise<void> {
     await until(180_000, 'every container to be healthy', async () => {
       const ids = (await compose('ps', '-q')).stdout.split('\n').filter(Boolean);
@@ -68,7 +68,25 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
           .filter(Boolean)
           .every((s) => s === 'healthy') === true
       );
+    }).catch(async (e: Error) => {
+      console.error(await unhealthyReport());
+      throw e;
     });
+  }
+
+  /** Per container its state and its last health checks' output; then the tail of every log. */
+  async function unhealthyReport(): Promise<string> {
+    const ids = (await compose('ps', '-aq')).stdout.split('\n').filter(Boolean);
+    const lines: string[] = [];
+    for (const id of ids) {
+      const format = '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{json .State.Health.Log}}{{end}}';
+      lines.push(await (dockerd as Dockerd).docker(['inspect', '--format', format, id]).catch((e: Error) => e.message));
+    }
+    const logs = await compose('logs', '--no-color', '--tail=15').then(
+      (r) => r.stdout,
+      (e: Error) => e.message,
+    );
+    return [...lines, logs.replace(/^/gm, '        | ')].join('\n');
   }
 
   async function prometheus<T>(query: string): Promise<T[]> {
