@@ -3,6 +3,8 @@ export const MediaTypes = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociEmpty: 'application/vnd.oci.empty.v1+json',
+  ociImageConfig: 'application/vnd.oci.image.config.v1+json',
+  dockerImageConfig: 'application/vnd.docker.container.image.v1+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifestV1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
@@ -25,6 +27,9 @@ export const MediaTypes = {
 export const IndexTypes: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
 /** Media types whose documents are single image (or artifact) manifests. */
 export const ImageTypes: ReadonlySet<string> = new Set([MediaTypes.ociManifest, MediaTypes.dockerManifest]);
+
+/** Config media types of container images: their config says the platform (architecture, os). */
+export const ImageConfigTypes: ReadonlySet<string> = new Set([MediaTypes.ociImageConfig, MediaTypes.dockerImageConfig]);
 
 export function isManifestMediaType(mt: string): boolean {
   return IndexTypes.has(mt) || ImageTypes.has(mt);

@@ -4,6 +4,8 @@ import { Lru } from '../lru.js';
 import {
   StaleTagChange,
   type BlobLink,
+  type TagRecord,
+  type TimePage,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,
@@ -16,6 +18,7 @@ import {
 import type { HlcTimestamp } from '../hlc.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { migrateSettings } from './settings-migration.js';
+import { migrateTimeIndex, notHere, timeKey, type TagTimes } from './time-index.js';
 
 /*
  * Key layout: string keys, JSON values.
@@ -29,6 +32,11 @@ import { migrateSettings } from './settings-migration.js';
  *   u!<id>                       → UploadSession
  *   o!<16-digit seq>             → base64 event    the outbox, in write order
  *   h!<repo>!<tag>               → HlcTimestamp    when the tag last changed (kept after a delete)
+ *   g!<repo>!<tag>               → TagTimes        when the tag was created and last moved here
+ *   T!<repo>!<updated>!<tag>     → true            tags in time order (13-digit ms)
+ *   M!<repo>!<updated>!<digest>  → true            manifests in time order (ManifestRecord.updated)
+ *   v!schema                     → number          the layout's version (2: g!, T! and M! exist;
+ *                                                  built at open from a version-1 store)
  *   n!<store>!<key>              → JSON record     the named record stores (RECORD_STORES); from the
  *                                                  previous release's s!<key> settings, moved at open
  *
@@ -55,6 +63,8 @@ type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: str
 export interface LevelMetaStoreOptions {
   /** Entries in the tag, manifest and blob-link cache. */
   cacheSize?: number;
+  /** The clock of tag and manifest times (ms since epoch). */
+  now?: () => number;
 }
 
 export class LevelMetaStore implements MetaStore {
@@ -66,10 +76,12 @@ export class LevelMetaStore implements MetaStore {
   readonly #tagLists = new Lru<string, string[]>(TAG_LIST_CACHE, (tags) => tags.length + 1);
   #outboxNext = 0;
   #outboxDepth = 0;
+  readonly #now: () => number;
 
-  private constructor(db: Level<string, unknown>, cacheSize: number) {
+  private constructor(db: Level<string, unknown>, cacheSize: number, now: () => number) {
     this.#db = db;
     this.#cache = new Lru(cacheSize);
+    this.#now = now;
   }
 
   static async open(dir: string, options: LevelMetaStoreOptions = {}): Promise<LevelMetaStore> {
@@ -77,11 +89,12 @@ export class LevelMetaStore implements MetaStore {
     await db.open();
     try {
       await migrateSettings(db, (store, k) => key('n', store, k));
+      await migrateTimeIndex(db, { key, range });
     } catch (e) {
       await db.close();
       throw e;
     }
-    const store = new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    const store = new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE, options.now ?? Date.now);
     const outbox = await db.keys(range('o')).all();
     store.#outboxDepth = outbox.length;
     store.#outboxNext = outbox.length ? Number(outbox[outbox.length - 1]?.slice(2)) + 1 : 0;
@@ -115,7 +128,7 @@ export class LevelMetaStore implements MetaStore {
       }
       await this.#admit(repo, tag, opts);
       const previous = await this.getTag(repo, tag);
-      if (previous !== digest) await this.#commit(tagOps(repo, tag, digest, previous, opts?.tagClock), opts);
+      if (previous !== digest) await this.#commit(await this.#tagOps(repo, tag, digest, previous, opts?.tagClock), opts);
       else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)]);
       return previous;
     });
@@ -130,7 +143,7 @@ export class LevelMetaStore implements MetaStore {
         if (clock.length && opts?.wins) await this.#commit(clock);
         return false;
       }
-      await this.#commit([del(key('t', repo, tag)), del(key('d', repo, digest, tag)), ...clock], opts);
+      await this.#commit([...(await this.#untagOps(repo, tag, digest)), ...clock], opts);
       return true;
     });
   }
@@ -144,6 +157,22 @@ export class LevelMetaStore implements MetaStore {
     for await (const [k, clock] of this.#db.iterator(bounds)) yield { tag: k.slice(bounds.gte.length), clock: clock as HlcTimestamp };
   }
 
+  async getTagRecord(repo: string, tag: string): Promise<TagRecord | undefined> {
+    const [digest, times] = await Promise.all([this.getTag(repo, tag), this.#db.get(key('g', repo, tag)) as Promise<TagTimes | undefined>]);
+    return digest && times && { name: tag, digest, ...times };
+  }
+
+  async listTagsByTime(repo: string, page: TimePage): Promise<TagRecord[]> {
+    const names = await this.#byTime(
+      'T',
+      repo,
+      page,
+      async (tag) => ((await this.#db.get(key('g', repo, tag))) as TagTimes | undefined)?.updated,
+    );
+    const records = await Promise.all(names.map((t) => this.getTagRecord(repo, t)));
+    return records.filter((r): r is TagRecord => r !== undefined);
+  }
+
   // manifests
 
   async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
@@ -155,15 +184,20 @@ export class LevelMetaStore implements MetaStore {
     return this.#locks.run(repo, async () => {
       const mkey = key('m', repo, record.digest);
       const old = await this.#read<ManifestRecord>(mkey);
-      const stored = copy({ ...record, created: old?.created ?? record.created });
-      const ops: Op[] = [put(mkey, stored), put(key('r', repo), true)];
+      const stored = copy({ ...record, created: old?.created ?? record.created, updated: this.#now() });
+      const ops: Op[] = [
+        put(mkey, stored),
+        put(key('r', repo), true),
+        put(timeKey(key, 'M', repo, stored.updated as number, stored.digest), true),
+      ];
+      if (old) ops.push(del(timeKey(key, 'M', repo, old.updated ?? old.created, old.digest)));
       if (old?.subject !== undefined && old.subject !== stored.subject) {
         ops.push(del(key('f', repo, old.subject, old.digest)));
       }
       if (stored.subject !== undefined) {
         ops.push(put(key('f', repo, stored.subject, stored.digest), descriptorOf(stored)));
       }
-      if (tag !== undefined) ops.push(...tagOps(repo, tag, stored.digest, await this.getTag(repo, tag), opts?.tagClock));
+      if (tag !== undefined) ops.push(...(await this.#tagOps(repo, tag, stored.digest, await this.getTag(repo, tag), opts?.tagClock)));
       await this.#commit(ops, opts);
     });
   }
@@ -173,10 +207,8 @@ export class LevelMetaStore implements MetaStore {
       const mkey = key('m', repo, digest);
       const record = await this.#read<ManifestRecord>(mkey);
       if (record === undefined) return false;
-      const ops: Op[] = [del(mkey)];
-      for (const tag of await this.tagsOf(repo, digest)) {
-        ops.push(del(key('t', repo, tag)), del(key('d', repo, digest, tag)));
-      }
+      const ops: Op[] = [del(mkey), del(timeKey(key, 'M', repo, record.updated ?? record.created, digest))];
+      for (const tag of await this.tagsOf(repo, digest)) ops.push(...(await this.#untagOps(repo, tag, digest)));
       if (record.subject !== undefined) ops.push(del(key('f', repo, record.subject, digest)));
       if (!(await this.#keepsRepository(repo, mkey))) ops.push(del(key('r', repo)));
       await this.#commit(ops, opts);
@@ -184,8 +216,19 @@ export class LevelMetaStore implements MetaStore {
     });
   }
 
-  async *listManifests(repo: string): AsyncIterable<ManifestRecord> {
-    for await (const value of this.#db.values(range('m', repo))) yield value as ManifestRecord;
+  async *listManifests(repo: string, after?: Digest): AsyncIterable<ManifestRecord> {
+    const { gte, lt } = range('m', repo);
+    for await (const value of this.#db.values(after === undefined ? { gte, lt } : { gt: gte + after, lt })) yield value as ManifestRecord;
+  }
+
+  async listManifestsByTime(repo: string, page: TimePage): Promise<ManifestRecord[]> {
+    const held = async (digest: string): Promise<number | undefined> => {
+      const r = await this.#read<ManifestRecord>(key('m', repo, digest));
+      return r && (r.updated ?? r.created);
+    };
+    const digests = await this.#byTime('M', repo, page, held);
+    const records = await Promise.all(digests.map((d) => this.getManifest(repo, d as Digest)));
+    return records.filter((r): r is ManifestRecord => r !== undefined);
   }
 
   // referrers
@@ -325,6 +368,43 @@ export class LevelMetaStore implements MetaStore {
     }
   }
 
+  /** Point `tag` at `digest`, dropping the reverse entry of the digest it leaves, and keep its times and time-order entry. */
+  async #tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined, clock?: HlcTimestamp): Promise<Op[]> {
+    const ops = [put(key('t', repo, tag), digest), put(key('d', repo, digest, tag), true)];
+    if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
+    if (clock) ops.push(put(key('h', repo, tag), clock));
+    const old = previous === undefined ? undefined : ((await this.#db.get(key('g', repo, tag))) as TagTimes | undefined);
+    const times: TagTimes = { created: old?.created ?? this.#now(), updated: this.#now() };
+    if (old) ops.push(del(timeKey(key, 'T', repo, old.updated, tag)));
+    ops.push(put(key('g', repo, tag), times), put(timeKey(key, 'T', repo, times.updated, tag), true));
+    return ops;
+  }
+
+  /** Remove `tag` (pointing at `digest`), its times and its time-order entry. */
+  async #untagOps(repo: string, tag: string, digest: Digest): Promise<Op[]> {
+    const ops = [del(key('t', repo, tag)), del(key('d', repo, digest, tag)), del(key('g', repo, tag))];
+    const times = (await this.#db.get(key('g', repo, tag))) as TagTimes | undefined;
+    if (times) ops.push(del(timeKey(key, 'T', repo, times.updated, tag)));
+    return ops;
+  }
+
+  /**
+   * Names (tags or digests) of a time index (`T` or `M`) in `page.order`, after `page.after`, whose
+   * time `timeOf` reads; at most `page.n`.
+   */
+  async #byTime(index: 'T' | 'M', repo: string, page: TimePage, timeOf: (name: string) => Promise<number | undefined>): Promise<string[]> {
+    const { gte, lt } = range(index, repo);
+    let bounds: { gte?: string; gt?: string; lt?: string; lte?: string } = { gte, lt };
+    if (page.after !== undefined) {
+      const at = await timeOf(page.after);
+      if (at === undefined) throw notHere(page.after);
+      const from = timeKey(key, index, repo, at, page.after);
+      bounds = page.order === 'asc' ? { gt: from, lt } : { gte, lt: from };
+    }
+    const keys = await this.#db.keys({ ...bounds, reverse: page.order === 'desc', limit: page.n }).all();
+    return keys.map((k) => k.slice(k.lastIndexOf(SEP) + 1));
+  }
+
   /** The last components of the keys under a prefix, sorted, after `page.last`. */
   async #listKeys(prefix: string[], page: Page = {}): Promise<string[]> {
     const { gte, lt } = range(...prefix);
@@ -390,14 +470,6 @@ function put(k: string, value: unknown): Op {
 
 function del(k: string): Op {
   return { type: 'del', key: k };
-}
-
-/** Point `tag` at `digest`, dropping the reverse entry of the digest it leaves. */
-function tagOps(repo: string, tag: string, digest: Digest, previous: Digest | undefined, clock?: HlcTimestamp): Op[] {
-  const ops = [put(key('t', repo, tag), digest), put(key('d', repo, digest, tag), true)];
-  if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
-  if (clock) ops.push(put(key('h', repo, tag), clock));
-  return ops;
 }
 
 function descriptorOf(r: ManifestRecord): Descriptor {

@@ -2,6 +2,8 @@ import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import {
   StaleTagChange,
   type BlobLink,
+  type TagRecord,
+  type TimePage,
   type ManifestRecord,
   type MetaStore,
   type OutboxEntry,
@@ -12,9 +14,11 @@ import {
   type WriteOptions,
 } from './store.js';
 import type { HlcTimestamp } from '../hlc.js';
+import { pageByTime, type TagTimes } from './time-index.js';
 
 interface Repository {
   tags: Map<string, Digest>;
+  tagTimes: Map<string, TagTimes>;
   manifests: Map<Digest, ManifestRecord>;
   blobs: Map<Digest, BlobLink>;
 }
@@ -34,6 +38,9 @@ export class MemoryMetaStore implements MetaStore {
   /** Records by store name, then key. */
   readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
+
+  /** `now`: the clock of tag and manifest times (ms since epoch). */
+  constructor(private readonly now: () => number = Date.now) {}
 
   // tags
 
@@ -60,14 +67,16 @@ export class MemoryMetaStore implements MetaStore {
     const previous = r.tags.get(tag);
     this.#clock(repo, tag, opts);
     if (previous === digest) return previous;
-    r.tags.set(tag, digest);
+    this.#tag(r, tag, digest);
     this.#emit(opts);
     return previous;
   }
 
   async deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     this.#admit(repo, tag, opts);
-    const gone = this.#repos.get(repo)?.tags.delete(tag) ?? false;
+    const r = this.#repos.get(repo);
+    const gone = r?.tags.delete(tag) ?? false;
+    r?.tagTimes.delete(tag);
     if (gone || opts?.wins) this.#clock(repo, tag, opts);
     if (gone) this.#emit(opts);
     return gone;
@@ -85,6 +94,24 @@ export class MemoryMetaStore implements MetaStore {
     return this.#heldClock(repo, tag);
   }
 
+  async getTagRecord(repo: string, tag: string): Promise<TagRecord | undefined> {
+    const r = this.#repos.get(repo);
+    const digest = r?.tags.get(tag);
+    const times = r?.tagTimes.get(tag);
+    return digest && times && { name: tag, digest, ...times };
+  }
+
+  async listTagsByTime(repo: string, page: TimePage): Promise<TagRecord[]> {
+    const r = this.#repos.get(repo);
+    const all = [...(r?.tags ?? [])].map(([name, digest]) => ({ name, digest, ...(r?.tagTimes.get(name) as TagTimes) }));
+    return pageByTime(
+      all,
+      (t) => t.updated,
+      (t) => t.name,
+      page,
+    );
+  }
+
   // manifests
 
   async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
@@ -95,9 +122,9 @@ export class MemoryMetaStore implements MetaStore {
   async putManifest(repo: string, record: ManifestRecord, tag?: string, opts?: WriteOptions): Promise<void> {
     const r = this.#repository(repo);
     const created = r.manifests.get(record.digest)?.created ?? record.created;
-    r.manifests.set(record.digest, copy({ ...record, created }));
+    r.manifests.set(record.digest, copy({ ...record, created, updated: this.now() }));
     if (tag !== undefined) {
-      r.tags.set(tag, record.digest);
+      if (r.tags.get(tag) !== record.digest) this.#tag(r, tag, record.digest);
       this.#clock(repo, tag, opts);
     }
     this.#emit(opts);
@@ -106,14 +133,30 @@ export class MemoryMetaStore implements MetaStore {
   async deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean> {
     const r = this.#repos.get(repo);
     if (r?.manifests.delete(digest) !== true) return false;
-    for (const [tag, d] of r.tags) if (d === digest) r.tags.delete(tag);
+    for (const [tag, d] of r.tags) {
+      if (d !== digest) continue;
+      r.tags.delete(tag);
+      r.tagTimes.delete(tag);
+    }
     this.#dropIfEmpty(repo, r);
     this.#emit(opts);
     return true;
   }
 
-  async *listManifests(repo: string): AsyncIterable<ManifestRecord> {
-    yield* sortedValues(this.#repos.get(repo)?.manifests).map(copy);
+  async *listManifests(repo: string, after?: Digest): AsyncIterable<ManifestRecord> {
+    yield* sortedValues(this.#repos.get(repo)?.manifests)
+      .filter((m) => after === undefined || m.digest > after)
+      .map(copy);
+  }
+
+  async listManifestsByTime(repo: string, page: TimePage): Promise<ManifestRecord[]> {
+    const all = sortedValues(this.#repos.get(repo)?.manifests);
+    return pageByTime(
+      all,
+      (m) => m.updated ?? m.created,
+      (m) => m.digest,
+      page,
+    ).map(copy);
   }
 
   // referrers
@@ -226,6 +269,12 @@ export class MemoryMetaStore implements MetaStore {
     if (opts?.tagClock) this.#clocks.set(`${repo}\0${tag}`, copy(opts.tagClock));
   }
 
+  /** Point a tag at another digest: created stays (or is now), updated is now. */
+  #tag(r: Repository, tag: string, digest: Digest): void {
+    r.tags.set(tag, digest);
+    r.tagTimes.set(tag, { created: r.tagTimes.get(tag)?.created ?? this.now(), updated: this.now() });
+  }
+
   #emit(opts: WriteOptions | undefined): void {
     for (const e of opts?.events ?? []) this.#outbox.push({ seq: this.#outboxNext++, event: Uint8Array.from(e) });
   }
@@ -233,7 +282,7 @@ export class MemoryMetaStore implements MetaStore {
   #repository(repo: string): Repository {
     let r = this.#repos.get(repo);
     if (r === undefined) {
-      r = { tags: new Map(), manifests: new Map(), blobs: new Map() };
+      r = { tags: new Map(), tagTimes: new Map(), manifests: new Map(), blobs: new Map() };
       this.#repos.set(repo, r);
     }
     return r;

@@ -13,6 +13,33 @@ export interface ManifestRecord {
   annotations?: Record<string, string>;
   /** Digests this manifest references: config, layers, or index children. */
   references: Digest[];
+  /** ms since epoch of the last time it was put here (a record from before it had one: `created`); set by the store. */
+  updated?: number;
+  /** An image's config and layers in bytes; an index's children's (recorded at push and replication). */
+  imageSize?: number;
+  /** From an image's config blob (absent for an index, or a config that does not say). */
+  architecture?: string;
+  os?: string;
+  /** An index's children with their platforms, as the index lists them. */
+  platforms?: { digest: Digest; architecture?: string; os?: string }[];
+}
+
+/** A tag with its times (ms since epoch): when it was created, and when it last moved. */
+export interface TagRecord {
+  name: string;
+  digest: Digest;
+  created: number;
+  updated: number;
+}
+
+/**
+ * A page of a listing in time order (last update, then name or digest): `after` names the last item of
+ * the previous page. A name that is no longer there cannot place the page: PAGINATION_INVALID.
+ */
+export interface TimePage {
+  order: 'asc' | 'desc';
+  after?: string;
+  n: number;
 }
 
 export interface UploadSession {
@@ -71,10 +98,10 @@ export interface OutboxEntry {
 /**
  * The named record stores, one key space per concept: the trust policy document
  * (and the seed file last applied), the tag bindings seen per tag, users and
- * tokens, and this region's routing state (drained or not; never replicated).
- * Locks will be one more name.
+ * tokens, this region's routing state (drained or not; never replicated), and
+ * the locks of repositories, tags and manifests (ACR's changeable attributes).
  */
-export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing'] as const;
+export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing', 'locks'] as const;
 export type RecordStoreName = (typeof RECORD_STORES)[number];
 
 /**
@@ -119,6 +146,10 @@ export interface MetaStore {
   getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined>;
   /** Every tag clock of a repository (deleted tags included), sorted by tag. */
   listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }>;
+  /** A tag with its times. */
+  getTagRecord(repo: string, tag: string): Promise<TagRecord | undefined>;
+  /** Tags in the order of their last change (ties by name), without reading the others: fast whatever the repository's size. */
+  listTagsByTime(repo: string, page: TimePage): Promise<TagRecord[]>;
 
   // manifests
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | undefined>;
@@ -130,8 +161,10 @@ export interface MetaStore {
   putManifest(repo: string, record: ManifestRecord, tag?: string, opts?: WriteOptions): Promise<void>;
   /** Unlink a manifest, its tags and its referrer entry; false when absent. */
   deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean>;
-  /** Manifests linked into a repository, sorted by digest. */
-  listManifests(repo: string): AsyncIterable<ManifestRecord>;
+  /** Manifests linked into a repository, sorted by digest (those after `after`). */
+  listManifests(repo: string, after?: Digest): AsyncIterable<ManifestRecord>;
+  /** Manifests in the order of their last put (ties by digest), without reading the others. */
+  listManifestsByTime(repo: string, page: TimePage): Promise<ManifestRecord[]>;
 
   // referrers
   /** Descriptors of manifests in `repo` whose subject is `subject`, sorted by digest. */

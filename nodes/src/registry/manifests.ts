@@ -4,6 +4,7 @@ import type { MetaStore, ManifestRecord } from '../meta/store.js';
 import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { TrustGate } from '../trust/gate.js';
+import { imageFacts } from './image-facts.js';
 
 export interface ManifestOptions {
   /** Largest manifest accepted, in bytes. */
@@ -102,6 +103,7 @@ export class ManifestService {
         size: body.length,
         created: this.now(),
         references,
+        ...(await imageFacts(parsed, this.blobs)),
       };
       if (parsed.subject) record.subject = parsed.subject.digest;
       if (parsed.artifactType) record.artifactType = parsed.artifactType;

@@ -1,19 +1,32 @@
 import assert from 'node:assert/strict';
 import { digestOf, isOciError, MediaTypes, type Descriptor } from 'georeg/oci';
-import { StaleTagChange, type ManifestRecord, type MetaStore, type UploadSession, type WriteOptions } from '../../src/meta/store.js';
+import {
+  StaleTagChange,
+  type ManifestRecord,
+  type MetaStore,
+  type TimePage,
+  type UploadSession,
+  type WriteOptions,
+} from '../../src/meta/store.js';
 import type { HlcTimestamp } from '../../src/hlc.js';
+
+/** A fresh, empty store whose tag and manifest times come from `now`. */
+export type MakeMetaStore = (now: () => number) => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>;
 
 /**
  * The one behaviour every MetaStore implementation must show. Register it
  * from a test file with a factory that returns a fresh, empty store.
  */
-export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>): void {
+export function metaStoreSuite(name: string, make: MakeMetaStore): void {
   describe(name, () => {
     let store: MetaStore;
     let cleanup: () => Promise<void>;
+    /** The store's clock: tests move it. */
+    let time = 0;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await make());
+      time = 1_800_000_000_000;
+      ({ store, cleanup } = await make(() => time));
     });
 
     afterEach(async () => {
@@ -132,7 +145,7 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
         const m = manifest('one', { annotations: { 'org.example': 'yes' } });
         assert.equal(await store.getManifest('r', m.digest), undefined);
         await store.putManifest('r', m);
-        assert.deepEqual(await store.getManifest('r', m.digest), m);
+        assert.deepEqual(await store.getManifest('r', m.digest), { ...m, updated: time });
         assert.deepEqual(await store.listTags('r'), []);
         assert.equal(await store.getManifest('other', m.digest), undefined);
       });
@@ -164,7 +177,7 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
         assert.ok(got);
         got.references.length = 0;
         got.annotations = {};
-        assert.deepEqual(await store.getManifest('r', m.digest), manifest('m', { annotations: { a: '1' } }));
+        assert.deepEqual(await store.getManifest('r', m.digest), manifest('m', { annotations: { a: '1' }, updated: time }));
       });
 
       it('deletes a manifest with its tags', async () => {
@@ -191,7 +204,7 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
         const listed = await collect(store.listManifests('r'));
         assert.deepEqual(
           listed,
-          [...ms].sort((x, y) => byteOrder(x.digest, y.digest)),
+          [...ms].sort((x, y) => byteOrder(x.digest, y.digest)).map((m) => ({ ...m, updated: time })),
         );
         assert.deepEqual(await collect(store.listManifests('none')), []);
       });
@@ -424,6 +437,89 @@ export function metaStoreSuite(name: string, make: () => Promise<{ store: MetaSt
           assert.equal(await store.getTag('r', tag), b.digest, tag);
           assert.deepEqual(await store.getTagClock('r', tag), clock(20), tag);
         }
+      });
+    });
+
+    describe('times and time order', () => {
+      const page = (order: 'asc' | 'desc', n: number, after?: string): TimePage => ({ order, n, after });
+
+      it('records when a tag was created and when it last moved', async () => {
+        const [a, b] = [manifest('a'), manifest('b')];
+        await store.putManifest('r', a, 'v1');
+        await store.putManifest('r', b);
+        assert.deepEqual(await store.getTagRecord('r', 'v1'), { name: 'v1', digest: a.digest, created: time, updated: time });
+        const created = time;
+        time += 5000;
+        await store.putTag('r', 'v1', b.digest);
+        assert.deepEqual(await store.getTagRecord('r', 'v1'), { name: 'v1', digest: b.digest, created, updated: time });
+        time += 5000;
+        await store.putTag('r', 'v1', b.digest);
+        assert.equal((await store.getTagRecord('r', 'v1'))?.updated, time - 5000, 'pointing it where it points is no move');
+        await store.deleteTag('r', 'v1');
+        assert.equal(await store.getTagRecord('r', 'v1'), undefined);
+        await store.putTag('r', 'v1', a.digest);
+        assert.deepEqual(await store.getTagRecord('r', 'v1'), { name: 'v1', digest: a.digest, created: time, updated: time }, 'a new tag');
+      });
+
+      it("keeps a manifest's first created time and moves its updated time with each put", async () => {
+        const m = manifest('m');
+        await store.putManifest('r', m);
+        assert.equal((await store.getManifest('r', m.digest))?.updated, time);
+        time += 1000;
+        await store.putManifest('r', { ...m, created: time });
+        const held = await store.getManifest('r', m.digest);
+        assert.equal(held?.created, m.created);
+        assert.equal(held?.updated, time);
+      });
+
+      it('lists tags by last change, both ways, in pages that join to the whole', async () => {
+        const ms = ['a', 'b', 'c', 'd'].map((c) => manifest(c));
+        for (const m of ms) await store.putManifest('r', m);
+        for (const [i, tag] of ['t3', 't1', 't4', 't2'].entries()) {
+          time = 1_800_000_000_000 + i * 1000;
+          await store.putTag('r', tag, (ms[i] as ManifestRecord).digest);
+        }
+        time += 1000;
+        await store.putTag('r', 't1', (ms[3] as ManifestRecord).digest); // t1 moves last
+        const names = async (order: 'asc' | 'desc', n: number): Promise<string[]> => {
+          const out: string[] = [];
+          for (let after: string | undefined; ;) {
+            const got = await store.listTagsByTime('r', page(order, n, after));
+            out.push(...got.map((t) => t.name));
+            if (got.length < n) return out;
+            after = got[got.length - 1]?.name;
+          }
+        };
+        assert.deepEqual(await names('asc', 10), ['t3', 't4', 't2', 't1']);
+        assert.deepEqual(await names('desc', 10), ['t1', 't2', 't4', 't3']);
+        assert.deepEqual(await names('asc', 1), ['t3', 't4', 't2', 't1']);
+        assert.deepEqual(await names('desc', 3), ['t1', 't2', 't4', 't3']);
+        const [first] = await store.listTagsByTime('r', page('desc', 1));
+        assert.deepEqual(first, { name: 't1', digest: ms[3]?.digest, created: 1_800_000_000_000 + 1000, updated: time });
+        await store.deleteManifest('r', (ms[3] as ManifestRecord).digest);
+        assert.deepEqual(await names('asc', 10), ['t3', 't4'], 'a manifest delete takes its tags out of the order');
+        await assert.rejects(store.listTagsByTime('r', page('asc', 2, 't1')), (e) => isOciError(e, 'PAGINATION_INVALID'));
+        assert.deepEqual(await store.listTagsByTime('other', page('asc', 2)), []);
+      });
+
+      it('lists manifests by last put, both ways, and by digest after one', async () => {
+        const ms = ['a', 'b', 'c'].map((c) => manifest(c));
+        for (const m of ms) {
+          time += 1000;
+          await store.putManifest('r', m);
+        }
+        time += 1000;
+        await store.putManifest('r', ms[0] as ManifestRecord); // pushed again: now the latest
+        const order = (list: ManifestRecord[]): string[] => list.map((m) => m.digest);
+        const [a, b, c] = ms.map((m) => m.digest as string) as [string, string, string];
+        assert.deepEqual(order(await store.listManifestsByTime('r', page('asc', 10))), [b, c, a]);
+        assert.deepEqual(order(await store.listManifestsByTime('r', page('desc', 2))), [a, c]);
+        assert.deepEqual(order(await store.listManifestsByTime('r', page('desc', 2, c))), [b]);
+        assert.deepEqual(order(await store.listManifestsByTime('r', page('asc', 1, b))), [c]);
+        await store.deleteManifest('r', c as ManifestRecord['digest']);
+        assert.deepEqual(order(await store.listManifestsByTime('r', page('asc', 10))), [b, a]);
+        const sorted = [a, b].sort(byteOrder);
+        assert.deepEqual(order(await collect(store.listManifests('r', sorted[0] as ManifestRecord['digest']))), [sorted[1]]);
       });
     });
 

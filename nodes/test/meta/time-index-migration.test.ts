@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { LevelMetaStore } from '../../src/meta/level-store.js';
+import { manifest } from '../support/meta-suite.js';
+
+const [a, b] = [manifest('a', { created: 1_700_000_000_000 }), manifest('b', { created: 1_700_000_500_000 })];
+const clock = { wallMs: 1_700_000_900_000, logical: 0, region: 'eu' };
+
+/** What the previous release (layout 1) held: tags, manifests, a tag clock; no tag times, no time indexes, no version. */
+const PREVIOUS: [string, unknown][] = [
+  ['r!team/app', true],
+  ['m!team/app!' + a.digest, a],
+  ['m!team/app!' + b.digest, b],
+  ['t!team/app!v1', a.digest],
+  ['d!team/app!' + a.digest + '!v1', true],
+  ['h!team/app!v1', clock],
+  ['t!team/app!v2', b.digest],
+  ['d!team/app!' + b.digest + '!v2', true],
+];
+
+describe('LevelMetaStore: a data directory of the previous release (tag times and time order)', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-time-index-'));
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    await db.batch(PREVIOUS.map(([key, value]) => ({ type: 'put' as const, key, value })));
+    await db.close();
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('builds tag times (from each tag clock, else the time of opening) and both time orders at open, once', async () => {
+    const opened = Date.now();
+    let store = await LevelMetaStore.open(dir);
+    let v2Created: number | undefined;
+    try {
+      assert.deepEqual(await store.getTagRecord('team/app', 'v1'), {
+        name: 'v1',
+        digest: a.digest,
+        created: clock.wallMs,
+        updated: clock.wallMs,
+      });
+      const v2 = await store.getTagRecord('team/app', 'v2');
+      assert.ok(v2 && v2.updated >= opened && v2.created === v2.updated, 'a tag without a clock is dated at the opening');
+      v2Created = v2.created;
+      const tags = await store.listTagsByTime('team/app', { order: 'asc', n: 10 });
+      assert.deepEqual(
+        tags.map((t) => t.name),
+        ['v1', 'v2'],
+      );
+      const manifests = await store.listManifestsByTime('team/app', { order: 'desc', n: 10 });
+      assert.deepEqual(
+        manifests.map((m) => m.digest),
+        [b.digest, a.digest],
+        'manifests by their created time',
+      );
+    } finally {
+      await store.close();
+    }
+    store = await LevelMetaStore.open(dir, { now: () => 1_800_000_000_000 });
+    try {
+      assert.equal((await store.getTagRecord('team/app', 'v2'))?.created, v2Created, 'not built again at the next open');
+      await store.putTag('team/app', 'v1', b.digest);
+      assert.deepEqual(
+        (await store.listTagsByTime('team/app', { order: 'desc', n: 1 })).map((t) => t.name),
+        ['v1'],
+        'the migrated entry moves with the tag',
+      );
+      assert.equal((await store.listTagsByTime('team/app', { order: 'asc', n: 10 })).length, 2, 'and leaves no stale entry behind');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses, unchanged, a layout newer than this release knows', async () => {
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    await db.put('v!schema', 99);
+    await db.close();
+    await assert.rejects(LevelMetaStore.open(dir), /layout 99, newer than this release's 2: open it with the georeg release that wrote it/);
+    const again = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    assert.equal(await again.get('g!team/app!v1'), undefined);
+    await again.close();
+  });
+});
