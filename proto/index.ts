@@ -14,6 +14,7 @@ export {
   PolicyState,
   IdentityList,
   IdentityRecord,
+  LockList,
   ReadBlobRequest,
   RepositoryPage,
   ReplicationClient,

@@ -13,9 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,52 +22,13 @@ import {
   KnownManifestMediaType,
   type ContainerRegistryContentClientOptions,
 } from '@azure/container-registry';
-import { portOf, sha256 } from 'georeg/test-support';
-import { cliMain } from './support/process.js';
-import { runNode as run, ServeProcess } from './support/serve.js';
-import { apiPaths } from 'georeg/oci';
+import { sha256 } from 'georeg/test-support';
+import { runNode as run, type ServeProcess } from './support/serve.js';
+import { createToken, readAll, refreshTokenCredential, startSecureNode, type SecureNode } from './support/azure-sdk.js';
 
-type TokenCredential = ConstructorParameters<typeof ContainerRegistryContentClient>[2];
 type AdditionalPolicy = NonNullable<ContainerRegistryContentClientOptions['additionalPolicies']>[number];
 
-const ADMIN_PASSWORD = 'an administrator password for the SDK test';
 const anonymousScript = join(dirname(fileURLToPath(import.meta.url)), 'support', 'azure-sdk-anonymous.js');
-
-/** One HTTPS request trusting `ca`; JSON in and out. */
-function httpsJson(
-  url: string,
-  ca: string,
-  opts: { method?: string; auth?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const headers: Record<string, string> = {};
-    if (opts.auth) headers['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    if (payload) headers['Content-Type'] = 'application/json';
-    const req = httpsRequest(url, { method: opts.method ?? 'GET', ca, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, body: body as Record<string, unknown> });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks);
-}
 
 /** What the SDK put on the wire, seen from inside its pipeline (after auth, per attempt). No secrets: form field names only. */
 interface Sent {
@@ -120,10 +79,10 @@ function recorder(into: Sent[]): AdditionalPolicy {
 describe('Azure SDK (@azure/container-registry) content client over HTTPS with auth (e2e, black box)', function () {
   this.timeout(60_000);
   let tmp: string;
+  let secure: SecureNode;
   let caFile: string;
   let ca: string;
   let node: ServeProcess | undefined;
-  let port: number;
   let endpoint: string;
   let tokenSecret: string;
   const sent: Sent[] = [];
@@ -140,22 +99,7 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
   let manifestBytes: Buffer;
   let manifestDigest: string;
 
-  /** A credential handing the SDK a georeg refresh token; a fresh one (Basic → GET /oauth2/token?offline_token=true) per call. */
-  function georegCredential(name: string, secret: string): TokenCredential {
-    return {
-      async getToken(scopes) {
-        getTokenCalls.push(Array.isArray(scopes) ? scopes : [scopes]);
-        const res = await httpsJson(`${endpoint}${apiPaths.oauthToken()}?service=georeg&offline_token=true`, ca, {
-          auth: `${name}:${secret}`,
-        });
-        if (res.status !== 200 || typeof res.body?.refresh_token !== 'string')
-          throw new Error(`refresh token: ${res.status} ${JSON.stringify(res.body)}`);
-        const token = res.body.refresh_token as string;
-        const { exp } = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { exp: number };
-        return { token, expiresOnTimestamp: exp * 1000 };
-      },
-    };
-  }
+  const georegCredential = (name: string, secret: string) => refreshTokenCredential(secure, name, secret, getTokenCalls);
 
   function contentClient(repository: string, extra: ContainerRegistryContentClientOptions = {}): ContainerRegistryContentClient {
     return new ContainerRegistryContentClient(endpoint, repository, georegCredential('sdk-ci', tokenSecret), {
@@ -166,42 +110,14 @@ describe('Azure SDK (@azure/container-registry) content client over HTTPS with a
   }
 
   before(async function () {
-    if (!existsSync(cliMain)) throw new Error(`${cliMain} not built: run \`npx tsc -b\` first`);
     tmp = await mkdtemp(join(tmpdir(), 'georeg-e2e-azure-sdk-'));
-    const certs = join(tmp, 'certs');
-    const made = await run([cliMain, 'certs', 'dev', '--out', certs]);
-    assert.equal(made.code, 0, made.stderr);
-    caFile = join(certs, 'ca.pem');
-    ca = await readFile(caFile, 'utf8');
-
-    const data = await mkdtemp(join(tmp, 'data-'));
-    node = ServeProcess.spawn(['--listen', '127.0.0.1:0', '--data', data], {
-      GEOREG_TLS_CERT: join(certs, 'server.pem'),
-      GEOREG_TLS_KEY: join(certs, 'server.key'),
-      GEOREG_AUTH_ENABLED: 'true',
-      GEOREG_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      GEOREG_AUTH_ANONYMOUS_PULL: 'public/**',
-    });
-    const listening = await node.listening();
-    assert.match(listening, /^https:\/\/127\.0\.0\.1:\d+$/);
-    port = portOf(listening);
-    endpoint = `https://localhost:${port}`; // localhost is in the dev certificate's SANs
-
+    secure = await startSecureNode(tmp);
+    ({ node, endpoint, ca, caFile } = secure);
     // A scoped token (ACR style) through the admin API, with the administrator's Basic credentials.
-    const created = await httpsJson(`${endpoint}${apiPaths.tokens()}`, ca, {
-      method: 'POST',
-      auth: `admin:${ADMIN_PASSWORD}`,
-      body: {
-        name: 'sdk-ci',
-        scopes: [
-          { repositories: ['sdk/**'], actions: ['pull', 'push', 'delete'] },
-          { repositories: ['public/**'], actions: ['pull', 'push'] },
-        ],
-      },
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    tokenSecret = created.body.secret as string;
-    assert.ok(tokenSecret);
+    tokenSecret = await createToken(secure, 'sdk-ci', [
+      { repositories: ['sdk/**'], actions: ['pull', 'push', 'delete'] },
+      { repositories: ['public/**'], actions: ['pull', 'push'] },
+    ]);
     logMark = node.output.length;
     client = contentClient('sdk/app');
   });

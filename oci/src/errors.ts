@@ -50,6 +50,10 @@ export const ErrorTable = {
   AUTH_OFF: { code: 'AUTH_OFF', status: 404, message: 'authentication is off on this node', grpc: 'NOT_FOUND' },
   /** georeg's own: a routing request (drain, undrain) that does not validate (admin API). */
   ROUTING_INVALID: { code: 'ROUTING_INVALID', status: 400, message: 'routing request invalid', grpc: 'INVALID_ARGUMENT' },
+  /** A repository, tag or manifest whose lock (ACR's changeable attributes) refuses the write, delete or read asked: 423 Locked. */
+  LOCKED: { code: 'DENIED', status: 423, message: 'locked', grpc: 'INVALID_ARGUMENT' },
+  /** georeg's own: changeable attributes (PATCH /acr/v1/...) that do not validate. */
+  ATTRIBUTES_INVALID: { code: 'ATTRIBUTES_INVALID', status: 400, message: 'changeable attributes invalid', grpc: 'INVALID_ARGUMENT' },
   UNSUPPORTED: { code: 'UNSUPPORTED', status: 415, message: 'the operation is unsupported', grpc: 'INVALID_ARGUMENT' },
   /** An HTTP request Node's parser refuses (bad request line or header, bad Content-Length): answered from the socket. */
   HTTP_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'malformed HTTP request', grpc: 'INVALID_ARGUMENT' },

@@ -17,8 +17,8 @@ export interface AntiEntropyPass {
  * a region that joined late): manifests this region lacks, and tag changes and
  * deletes on the peer newer than the last change seen here. Deleted tags are
  * listed with the clock of their delete, so a delete the events missed is
- * repaired too, unless the tag changed here later. The trust policy document
- * and the users and tokens are compared first: the newer version of each wins.
+ * repaired too, unless the tag changed here later. The trust policy document,
+ * the users and tokens, and the locks are compared first: the newer version of each wins.
  * An item that fails (content corrupt at the peer) is reported and the pass
  * goes on, so one bad image cannot keep every other repository unrepaired; a
  * peer that cannot be reached ends the pass (it throws).
@@ -37,6 +37,9 @@ export async function antiEntropy(store: RegionStore, copier: Copier, peer: Peer
   if (document && timestamp) await repair('trust policy', () => store.applyPolicy(document, timestamp));
   for (const { key, record, timestamp: at } of (await peer.listIdentities()).identities) {
     if (at) await repair(`identity ${key}`, () => store.applyIdentity(key, record, at));
+  }
+  for (const { key, record, timestamp: at } of (await peer.listLocks()).locks) {
+    if (at) await repair(`lock ${key}`, () => store.applyLock(key, record, at));
   }
   for (let after = ''; ;) {
     const page = await peer.listRepositories(after, PAGE);

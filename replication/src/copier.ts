@@ -100,6 +100,10 @@ export class Copier {
       if (event.timestamp) await this.store.applyIdentity(event.identityKey, event.identity, event.timestamp);
       return;
     }
+    if (event.action === Action.LOCK_PUT) {
+      if (event.timestamp) await this.store.applyLock(event.lockKey, event.lock, event.timestamp);
+      return;
+    }
     const repo = parseName(event.repository);
     const conflict = (): void => {
       peer.conflicts++;

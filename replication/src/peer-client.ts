@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { connectivityState, credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { connectivityState, credentials, status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { isOriginUrl } from 'georeg/nodes';
 import { callUnary, type UnaryInvoke } from './grpc-calls.js';
 import { FastReplicationClient } from './blob-chunks.js';
@@ -13,6 +13,7 @@ import {
   type LocateRequest,
   type PolicyState,
   type IdentityList,
+  type LockList,
   type Location,
   type Manifest,
   type RepositoryNames,
@@ -156,6 +157,16 @@ export class PeerClient {
 
   listIdentities(): Promise<IdentityList> {
     return this.unary((md, o, done) => this.client.listIdentities({}, md, o, done));
+  }
+
+  /** The peer's locks; none from a region of a release before locks (it answers UNIMPLEMENTED). */
+  async listLocks(): Promise<LockList> {
+    try {
+      return await this.unary((md, o, done) => this.client.listLocks({}, md, o, done));
+    } catch (err) {
+      if ((err as { code?: number }).code === status.UNIMPLEMENTED) return { locks: [] };
+      throw err;
+    }
   }
 
   getPolicy(): Promise<PolicyState> {

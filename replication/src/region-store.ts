@@ -40,6 +40,8 @@ export interface RegionStore {
   applyPolicy(document: string, at: HlcTimestamp): Promise<boolean>;
   /** Apply a user or token record when newer than the one held; returns whether it was. */
   applyIdentity(key: string, record: string, at: HlcTimestamp): Promise<boolean>;
+  /** Apply a lock (of a repository, tag or manifest) when newer than the one held; returns whether it was. */
+  applyLock(key: string, record: string, at: HlcTimestamp): Promise<boolean>;
 }
 
 /** The RegionStore of a registry in this process. */
@@ -91,5 +93,9 @@ export class LocalRegionStore implements RegionStore {
 
   applyIdentity(key: string, record: string, at: HlcTimestamp): Promise<boolean> {
     return this.registry.identities.applyReplicated(key, record, at);
+  }
+
+  applyLock(key: string, record: string, at: HlcTimestamp): Promise<boolean> {
+    return this.registry.locks.applyReplicated(key, record, at);
   }
 }

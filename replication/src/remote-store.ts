@@ -110,6 +110,10 @@ export class RemoteRegionStore implements RegionStore {
     return this.ok((md, o, done) => this.client.applyIdentity({ key, record, timestamp }, md, o, done));
   }
 
+  applyLock(key: string, record: string, timestamp: HlcTimestamp): Promise<boolean> {
+    return this.ok((md, o, done) => this.client.applyLock({ key, record, timestamp }, md, o, done));
+  }
+
   /** Tell the node how replication from each peer goes (what its status endpoints and metrics show). */
   async report(peers: PeerStatus[]): Promise<void> {
     await this.ok((md, o, done) => this.client.reportStatus({ peersJson: '', peers }, md, o, done));

@@ -92,14 +92,26 @@ const STATUS_WAIT_MS = 300;
 
 /**
  * The lane an event is applied in: one repository's events apply in stream
- * order (a manifest delete never overtakes its put); policy and identity
- * changes are ordered by their clocks and take their own lanes.
+ * order (a manifest delete never overtakes its put); policy, identity and
+ * lock changes are ordered by their clocks and take their own lanes.
  */
 function laneOf(event: Event): string {
   if (event.action === Action.POLICY_PUT) return 'policy';
   if (event.action === Action.IDENTITY_PUT) return `identity:${event.identityKey}`;
+  if (event.action === Action.LOCK_PUT) return `lock:${event.lockKey}`;
   return `repository:${event.repository}`;
 }
+
+/** The kinds of event this release applies. */
+const KNOWN_ACTIONS: ReadonlySet<Action> = new Set([
+  Action.MANIFEST_PUT,
+  Action.TAG_PUT,
+  Action.TAG_DELETE,
+  Action.MANIFEST_DELETE,
+  Action.POLICY_PUT,
+  Action.IDENTITY_PUT,
+  Action.LOCK_PUT,
+]);
 
 export const durableName = (self: string, peer: string): string => `georeg-${self}-from-${peer}`;
 
@@ -415,6 +427,13 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
     } catch (err) {
       this.opts.log.error('undecodable event dropped', { from: peer.region, seq: m.seq, err });
       m.term();
+      return;
+    }
+    if (!KNOWN_ACTIONS.has(event.action)) {
+      // A change of a kind only a later release knows: this release cannot apply it, and holding
+      // it for retries would only fill the consumer's window of pending events.
+      this.opts.log.warn('event of a kind this release does not know skipped', { from: peer.region, seq: m.seq, action: event.action });
+      m.ack();
       return;
     }
     const { lanes } = this.work.get(peer.region) as { lanes: Lanes };

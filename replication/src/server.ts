@@ -127,6 +127,11 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       for await (const r of registry.identities.records()) identities.push({ key: r.key, record: r.record, timestamp: r.clock });
       return { identities };
     }),
+    listLocks: unary(log, async () => {
+      const locks = [];
+      for await (const r of registry.locks.records()) locks.push({ key: r.key, record: r.record, timestamp: r.clock });
+      return { locks };
+    }),
     getPolicy: unary(log, async () => {
       const held = registry.policies.held();
       return { document: held?.document ?? '', timestamp: held?.clock };

@@ -125,6 +125,9 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     applyIdentity: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({
       ok: await store.applyIdentity(r.key, r.record, required(r.timestamp)),
     })),
+    applyLock: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({
+      ok: await store.applyLock(r.key, r.record, required(r.timestamp)),
+    })),
     reportStatus: unary(log, async (r: StatusReport) => (onReport({ peers: reportedPeers(r), at: Date.now() }), { ok: true })),
   };
 }

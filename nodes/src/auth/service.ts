@@ -37,7 +37,7 @@ export class RequestAccess {
   ) {}
 
   can(repo: string, action: string): boolean {
-    if (action === 'pull' && this.anonymous(repo)) return true;
+    if ((action === 'pull' || action === 'metadata_read') && this.anonymous(repo)) return true;
     return this.entries.some((e) => e.type === 'repository' && e.name === repo && e.actions.includes(action));
   }
 
@@ -128,7 +128,7 @@ export class AuthService {
       need.kind === 'authenticated'
         ? identified || (claims !== undefined && this.anonymousAllowed)
         : need.kind === 'catalog'
-          ? access.catalog || (!identified && this.anonymousAllowed)
+          ? access.catalog || (need.anonymous !== false && !identified && this.anonymousAllowed)
           : access.allows(need);
     if (ok) return;
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
@@ -192,7 +192,7 @@ export class AuthService {
     const host = /^[A-Za-z0-9.[\]:-]{1,255}$/.test(ctx.header('host') ?? '') ? (ctx.header('host') as string) : this.settings.service;
     const base = this.settings.publicUrl.replace(/\/+$/, '') || `${(ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}`;
     let scope = '';
-    if (need.kind === 'repository') scope = `repository:${need.name}:${need.action === 'pull' ? 'pull' : `pull,${need.action}`}`;
+    if (need.kind === 'repository') scope = `repository:${need.name}:${scopeActions(need.action)}`;
     else if (need.kind === 'catalog') scope = 'registry:catalog:*';
     const parts = [`realm="${base}${apiPaths.oauthToken()}"`, `service="${this.settings.service}"`];
     if (scope) parts.push(`scope="${scope}"`);
@@ -286,4 +286,9 @@ export class AuthService {
     if (!p || p.generation !== claims.gen || typeof claims.auth_time !== 'number') throw oci('UNAUTHORIZED', 'refresh token refused');
     return { principal: p, authTime: claims.auth_time };
   }
+}
+
+/** The actions a challenge asks for: a push or delete asks for pull as well (clients resolve before they write). */
+function scopeActions(action: string): string {
+  return action === 'pull' || action.startsWith('metadata_') ? action : `pull,${action}`;
 }

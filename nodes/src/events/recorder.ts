@@ -67,6 +67,11 @@ export class EventRecorder {
     return this.encode('', Action.IDENTITY_PUT, { identityKey: key, identity: record, timestamp: at });
   }
 
+  /** A lock (of a repository, tag or manifest) changed, at `at`. */
+  lockPut(key: string, record: string, at: HlcTimestamp): Uint8Array {
+    return this.encode('', Action.LOCK_PUT, { lockKey: key, lock: record, timestamp: at });
+  }
+
   private encode(repository: string, action: Action, fields: Partial<Event>): Uint8Array {
     const event = Event.fromPartial({
       ...fields,

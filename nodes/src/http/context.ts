@@ -33,7 +33,6 @@ export class Ctx {
     readonly params: string[],
   ) {}
 
-  /** The repository name from the path, validated. */
   /** The repository name from the path, validated (once: authorization and the handler both read it). */
   get name(): string {
     this.#name ??= parseName(this.params[0] ?? '');
@@ -55,6 +54,13 @@ export class Ctx {
     if (this.rawQuery === '') return [];
     this.query ??= new URLSearchParams(this.rawQuery);
     return this.query.getAll(key);
+  }
+
+  /** This request's query string with some parameters set anew: a next page's link keeps every other one. */
+  queryWith(set: Record<string, string>): string {
+    const q = new URLSearchParams(this.rawQuery);
+    for (const [k, v] of Object.entries(set)) q.set(k, v);
+    return `?${q.toString()}`;
   }
 
   /** A non-negative integer query parameter, or undefined when absent. */

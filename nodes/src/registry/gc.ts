@@ -4,6 +4,7 @@ import type { BlobLink } from '../meta/store.js';
 import type { RegistryStores } from './stores.js';
 import type { ContentGuard } from './content-guard.js';
 import type { UploadService } from './uploads.js';
+import type { Locks } from './locks.js';
 
 export interface GcOptions {
   dryRun: boolean;
@@ -59,6 +60,7 @@ export class GarbageCollector {
     private readonly stores: RegistryStores,
     private readonly guard: ContentGuard,
     private readonly uploads: UploadService,
+    private readonly locks: Locks,
   ) {}
 
   /**
@@ -66,7 +68,8 @@ export class GarbageCollector {
    * digest a manifest references, in any repository. Swept: blob links nobody
    * references once older than the grace period, then blobs with no mark and no
    * link once older than the grace period. Digests that writers touch during the
-   * run (ContentGuard) are never swept.
+   * run (ContentGuard) are never swept, nor the links of a repository locked against
+   * deletes (its blobs stay linked, so they stay too).
    */
   async collect(opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
     const { meta, blobs } = this.stores;
@@ -88,10 +91,11 @@ export class GarbageCollector {
       const marked = await this.mark(report.broken);
       const linked = new Set<string>();
       for (const repo of await meta.listRepositories()) {
+        const locked = !(await this.locks.attributes({ repository: repo })).deleteEnabled;
         for await (const { digest, link } of meta.listBlobLinks(repo)) {
           const present = (await blobs.stat(digest)) !== undefined;
           if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
-          if (marked.has(digest) || link.created >= cutoff) {
+          if (locked || marked.has(digest) || link.created >= cutoff) {
             linked.add(digest);
             continue;
           }

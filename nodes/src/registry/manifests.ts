@@ -5,6 +5,7 @@ import type { ContentGuard } from './content-guard.js';
 import type { EventRecorder } from '../events/recorder.js';
 import type { TrustGate } from '../trust/gate.js';
 import { imageFacts } from './image-facts.js';
+import type { Locks } from './locks.js';
 
 export interface ManifestOptions {
   /** Largest manifest accepted, in bytes. */
@@ -27,6 +28,8 @@ export class ManifestService {
     private readonly events?: EventRecorder,
     /** Told of every manifest linked or removed, so signatures are tracked as they arrive. */
     private readonly trust?: TrustGate,
+    /** Refuse pushes and deletes that a lock disables (replicated changes are not refused: their region accepted them). */
+    private readonly locks?: Locks,
   ) {}
 
   /** The record of the manifest a tag or digest names in `repo`, when it is here. */
@@ -44,6 +47,7 @@ export class ManifestService {
   /** Validate and store a manifest pushed here, with its events; returns its record. */
   async put(repo: string, ref: Reference, body: Buffer, contentType: string | undefined): Promise<ManifestRecord> {
     const digest = this.verify(ref, body);
+    await this.locks?.check('write', repo, { tags: ref.tag === undefined ? [] : [ref.tag], digest });
     return this.store(repo, ref, digest, body, parseManifest(body, contentType), false);
   }
 
@@ -58,6 +62,8 @@ export class ManifestService {
 
   /** Delete by digest (the manifest and its tags) or by tag (the tag only). */
   async delete(repo: string, ref: Reference): Promise<void> {
+    const on = ref.digest !== undefined ? { digest: ref.digest, tags: await this.meta.tagsOf(repo, ref.digest) } : { tags: [ref.tag] };
+    await this.locks?.check('delete', repo, on);
     const gone = ref.digest !== undefined ? await this.deleteManifest(repo, ref.digest, false) : await this.deleteTag(repo, ref.tag);
     if (gone) this.events?.committed();
     if (!gone) throw oci('MANIFEST_UNKNOWN', undefined, ref.digest ? { digest: ref.digest } : { tag: ref.tag });

@@ -13,6 +13,8 @@ import { TrustGate } from '../trust/gate.js';
 import { EvidenceReader } from '../trust/evidence.js';
 import { TagBindings } from '../trust/bindings.js';
 import { Identities } from '../auth/identities.js';
+import { Locks } from './locks.js';
+import { Properties } from './properties.js';
 import type { RegistryStores } from './stores.js';
 
 export type { RegistryStores } from './stores.js';
@@ -43,6 +45,10 @@ export class Registry {
   readonly trust: TrustGate;
   /** Users and tokens (used when authentication is on; replicated either way). */
   readonly identities: Identities;
+  /** Locks of repositories, tags and manifests (ACR's changeable attributes). */
+  readonly locks: Locks;
+  /** What ACR's metadata API shows of repositories, tags and manifests. */
+  readonly properties: Properties;
   /** Where changes from other regions come in, and what replication reads here. */
   readonly replication: Replication;
   /** Garbage collection beside the writers (collectGarbage). */
@@ -56,6 +62,7 @@ export class Registry {
     const clock = deps.clock ?? new HybridClock('local');
     this.policies = new TrustPolicies(deps.meta, clock, deps.events, deps.log);
     this.identities = new Identities(deps.meta, clock, deps.events, now);
+    this.locks = new Locks(deps.meta, clock, deps.events, now);
     const evidence = new EvidenceReader(deps.meta, deps.blobs);
     this.trust = new TrustGate(
       deps.meta,
@@ -65,10 +72,11 @@ export class Registry {
       deps.log ?? silentLogger,
       now,
     );
-    this.manifests = new ManifestService(deps.blobs, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust);
-    this.listing = new ListingService(deps.meta);
+    this.manifests = new ManifestService(deps.blobs, deps.meta, this.guard, deps.manifests, now, deps.events, this.trust, this.locks);
+    this.listing = new ListingService(deps.meta, this.locks);
+    this.properties = new Properties(deps.meta, deps.blobs, this.locks, this.manifests);
     this.replication = new Replication(this.#stores, this.manifests);
-    this.gc = new GarbageCollector(this.#stores, this.guard, this.uploads);
+    this.gc = new GarbageCollector(this.#stores, this.guard, this.uploads, this.locks);
   }
 
   async close(): Promise<void> {

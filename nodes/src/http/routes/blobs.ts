@@ -44,6 +44,8 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects, stream
 
   const get = async (ctx: Ctx, redirect: boolean): Promise<void> => {
     const digest = parseDigest(ctx.param(1));
+    // A pull of a read-locked repository is refused; a HEAD is not a pull (a pushing client asks it).
+    if (ctx.req.method === 'GET') await registry.locks.check('read', ctx.name);
     const size = await found(ctx, digest, redirect);
     if (size === undefined) return;
     const etag = `"${digest}"`;

@@ -9,6 +9,7 @@ import { blobRoutes } from './blobs.js';
 import { listingRoutes } from './listing.js';
 import { manifestRoutes } from './manifests.js';
 import { uploadRoutes } from './uploads.js';
+import { acrRoutes } from './acr.js';
 import { trustRoutes } from './trust.js';
 import { uiRoutes } from './ui.js';
 import { oauthRoutes } from './oauth.js';
@@ -54,6 +55,7 @@ export function registryRoutes(
     ...uploadRoutes(registry, sessions),
     ...blobRoutes(registry, redirects, streaming),
     ...listingRoutes(registry),
+    ...acrRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics, redirects),
     ...trustRoutes(registry),
     ...uiRoutes(),

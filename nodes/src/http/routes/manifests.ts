@@ -23,6 +23,7 @@ export function manifestRoutes(registry: Registry, fetchThrough?: ManifestFetchT
           const ref = lookupReference(ctx.param(1));
           const get = () => manifests.get(ctx.name, ref);
           const { record, bytes } = await (fetchThrough ? fetchThrough.read(ctx.name, ref, get) : get());
+          await registry.locks.check('read', ctx.name, { tags: ref.tag === undefined ? [] : [ref.tag], digest: record.digest });
           const checking = registry.trust.check(ctx.name, ref, record, bytes);
           if (checking) await checking;
           const etag = `"${record.digest}"`;

@@ -49,6 +49,7 @@ export function uploadRoutes(registry: Registry, sessions?: UploadSessions): Rou
         access: needs.pushOrSign,
         async handler(ctx) {
           const name = ctx.name;
+          await registry.locks.check('write', name);
           const mount = ctx.q('mount');
           const from = ctx.q('from');
           // A mount only from a repository the caller may pull (with authentication on); otherwise a plain upload starts.

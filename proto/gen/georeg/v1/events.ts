@@ -28,6 +28,13 @@ export enum Action {
    * the newest timestamp wins.
    */
   IDENTITY_PUT = 6,
+  /**
+   * LOCK_PUT - A lock (ACR's changeable attributes) of a repository, tag or manifest was
+   * set (repository is empty, so a region of a release before locks, which
+   * does not know this action, holds these events in a lane of their own):
+   * lock_key names it, lock is its record as JSON; the newest timestamp wins.
+   */
+  LOCK_PUT = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -54,6 +61,9 @@ export function actionFromJSON(object: any): Action {
     case 6:
     case "IDENTITY_PUT":
       return Action.IDENTITY_PUT;
+    case 7:
+    case "LOCK_PUT":
+      return Action.LOCK_PUT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -77,6 +87,8 @@ export function actionToJSON(object: Action): string {
       return "POLICY_PUT";
     case Action.IDENTITY_PUT:
       return "IDENTITY_PUT";
+    case Action.LOCK_PUT:
+      return "LOCK_PUT";
     case Action.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -117,6 +129,9 @@ export interface Event {
   /** IDENTITY_PUT: which identity (auth/user/<name> or auth/token/<name>) and its record. */
   identityKey: string;
   identity: string;
+  /** LOCK_PUT: which lock (<repository>, <repository>:<tag> or <repository>@<digest>) and its record. */
+  lockKey: string;
+  lock: string;
 }
 
 function createBaseHlc(): Hlc {
@@ -239,6 +254,8 @@ function createBaseEvent(): Event {
     policy: "",
     identityKey: "",
     identity: "",
+    lockKey: "",
+    lock: "",
   };
 }
 
@@ -282,6 +299,12 @@ export const Event: MessageFns<Event> = {
     }
     if (message.identity !== "") {
       writer.uint32(114).string(message.identity);
+    }
+    if (message.lockKey !== "") {
+      writer.uint32(122).string(message.lockKey);
+    }
+    if (message.lock !== "") {
+      writer.uint32(130).string(message.lock);
     }
     return writer;
   },
@@ -403,6 +426,22 @@ export const Event: MessageFns<Event> = {
             message.identity = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.lockKey = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.lock = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -438,6 +477,12 @@ export const Event: MessageFns<Event> = {
         ? globalThis.String(object.identity_key)
         : "",
       identity: isSet(object.identity) ? globalThis.String(object.identity) : "",
+      lockKey: isSet(object.lockKey)
+        ? globalThis.String(object.lockKey)
+        : isSet(object.lock_key)
+        ? globalThis.String(object.lock_key)
+        : "",
+      lock: isSet(object.lock) ? globalThis.String(object.lock) : "",
     };
   },
 
@@ -482,6 +527,12 @@ export const Event: MessageFns<Event> = {
     if (message.identity !== "") {
       obj.identity = message.identity;
     }
+    if (message.lockKey !== "") {
+      obj.lockKey = message.lockKey;
+    }
+    if (message.lock !== "") {
+      obj.lock = message.lock;
+    }
     return obj;
   },
 
@@ -505,6 +556,8 @@ export const Event: MessageFns<Event> = {
     message.policy = object.policy ?? "";
     message.identityKey = object.identityKey ?? "";
     message.identity = object.identity ?? "";
+    message.lockKey = object.lockKey ?? "";
+    message.lock = object.lock ?? "";
     return message;
   },
 };

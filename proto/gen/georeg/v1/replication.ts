@@ -56,6 +56,21 @@ export interface IdentityList {
   identities: IdentityRecord[];
 }
 
+export interface ListLocksRequest {
+}
+
+export interface LockRecord {
+  /** <repository>, <repository>:<tag> or <repository>@<digest>. */
+  key: string;
+  /** JSON: {"attributes": {...}}. */
+  record: string;
+  timestamp?: Hlc | undefined;
+}
+
+export interface LockList {
+  locks: LockRecord[];
+}
+
 export interface GetPolicyRequest {
 }
 
@@ -579,6 +594,230 @@ export const IdentityList: MessageFns<IdentityList> = {
   fromPartial<I extends Exact<DeepPartial<IdentityList>, I>>(object: I): IdentityList {
     const message = createBaseIdentityList();
     message.identities = object.identities?.map((e) => IdentityRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListLocksRequest(): ListLocksRequest {
+  return {};
+}
+
+export const ListLocksRequest: MessageFns<ListLocksRequest> = {
+  encode(_: ListLocksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLocksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLocksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListLocksRequest {
+    return {};
+  },
+
+  toJSON(_: ListLocksRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLocksRequest>, I>>(base?: I): ListLocksRequest {
+    return ListLocksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLocksRequest>, I>>(_: I): ListLocksRequest {
+    const message = createBaseListLocksRequest();
+    return message;
+  },
+};
+
+function createBaseLockRecord(): LockRecord {
+  return { key: "", record: "", timestamp: undefined };
+}
+
+export const LockRecord: MessageFns<LockRecord> = {
+  encode(message: LockRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.record !== "") {
+      writer.uint32(18).string(message.record);
+    }
+    if (message.timestamp !== undefined) {
+      Hlc.encode(message.timestamp, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LockRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLockRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.record = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timestamp = Hlc.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LockRecord {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      record: isSet(object.record) ? globalThis.String(object.record) : "",
+      timestamp: isSet(object.timestamp) ? Hlc.fromJSON(object.timestamp) : undefined,
+    };
+  },
+
+  toJSON(message: LockRecord): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.record !== "") {
+      obj.record = message.record;
+    }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = Hlc.toJSON(message.timestamp);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LockRecord>, I>>(base?: I): LockRecord {
+    return LockRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LockRecord>, I>>(object: I): LockRecord {
+    const message = createBaseLockRecord();
+    message.key = object.key ?? "";
+    message.record = object.record ?? "";
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Hlc.fromPartial(object.timestamp)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLockList(): LockList {
+  return { locks: [] };
+}
+
+export const LockList: MessageFns<LockList> = {
+  encode(message: LockList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.locks) {
+      LockRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LockList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLockList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.locks.push(LockRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LockList {
+    return {
+      locks: globalThis.Array.isArray(object?.locks) ? object.locks.map((e: any) => LockRecord.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LockList): unknown {
+    const obj: any = {};
+    if (message.locks?.length) {
+      obj.locks = message.locks.map((e) => LockRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LockList>, I>>(base?: I): LockList {
+    return LockList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LockList>, I>>(object: I): LockList {
+    const message = createBaseLockList();
+    message.locks = object.locks?.map((e) => LockRecord.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2148,6 +2387,19 @@ export const ReplicationService = {
     responseDeserialize: (value: Buffer): IdentityList => IdentityList.decode(value),
   },
   /**
+   * Every lock this region holds, with the clock of its last change (for
+   * anti-entropy). A region of a release before locks answers UNIMPLEMENTED.
+   */
+  listLocks: {
+    path: "/georeg.v1.Replication/ListLocks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListLocksRequest): Buffer => Buffer.from(ListLocksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListLocksRequest => ListLocksRequest.decode(value),
+    responseSerialize: (value: LockList): Buffer => Buffer.from(LockList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LockList => LockList.decode(value),
+  },
+  /**
    * Whether this region holds a blob in a repository, and the public URL a
    * client may be redirected to for it (a region whose copy is not there yet
    * redirects pulls rather than answer 404).
@@ -2185,6 +2437,11 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * with the clock of its last change (for anti-entropy).
    */
   listIdentities: handleUnaryCall<ListIdentitiesRequest, IdentityList>;
+  /**
+   * Every lock this region holds, with the clock of its last change (for
+   * anti-entropy). A region of a release before locks answers UNIMPLEMENTED.
+   */
+  listLocks: handleUnaryCall<ListLocksRequest, LockList>;
   /**
    * Whether this region holds a blob in a repository, and the public URL a
    * client may be redirected to for it (a region whose copy is not there yet
@@ -2314,6 +2571,25 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IdentityList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every lock this region holds, with the clock of its last change (for
+   * anti-entropy). A region of a release before locks answers UNIMPLEMENTED.
+   */
+  listLocks(
+    request: ListLocksRequest,
+    callback: (error: ServiceError | null, response: LockList) => void,
+  ): ClientUnaryCall;
+  listLocks(
+    request: ListLocksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LockList) => void,
+  ): ClientUnaryCall;
+  listLocks(
+    request: ListLocksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LockList) => void,
   ): ClientUnaryCall;
   /**
    * Whether this region holds a blob in a repository, and the public URL a

@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Hlc } from "./events.js";
-import { IdentityRecord, PolicyState, TagState } from "./replication.js";
+import { IdentityRecord, LockRecord, PolicyState, TagState } from "./replication.js";
 import { PeerStatus } from "./status.js";
 
 export const protobufPackage = "georeg.v1";
@@ -988,6 +988,15 @@ export const RegionStoreService = {
     responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
   },
+  applyLock: {
+    path: "/georeg.v1.RegionStore/ApplyLock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LockRecord): Buffer => Buffer.from(LockRecord.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LockRecord => LockRecord.decode(value),
+    responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
+  },
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus: {
     path: "/georeg.v1.RegionStore/ReportStatus" as const,
@@ -1020,6 +1029,7 @@ export interface RegionStoreServer extends UntypedServiceImplementation {
   ingestBlob: handleBidiStreamingCall<IngestPart, IngestStep>;
   applyPolicy: handleUnaryCall<PolicyState, StoreReply>;
   applyIdentity: handleUnaryCall<IdentityRecord, StoreReply>;
+  applyLock: handleUnaryCall<LockRecord, StoreReply>;
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus: handleUnaryCall<StatusReport, StoreReply>;
 }
@@ -1164,6 +1174,18 @@ export interface RegionStoreClient extends Client {
   ): ClientUnaryCall;
   applyIdentity(
     request: IdentityRecord,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  applyLock(request: LockRecord, callback: (error: ServiceError | null, response: StoreReply) => void): ClientUnaryCall;
+  applyLock(
+    request: LockRecord,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  applyLock(
+    request: LockRecord,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StoreReply) => void,
