@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { startTestNode, type TestNode } from '../support/harness.js';
-import { expectError, http, pushImage, type Res } from '../support/client.js';
-
-/** The target of a `Link: <...>; rel="next"` header, or undefined when there is none. */
-function nextLink(res: Res): string | undefined {
-  const link = res.header('link');
-  if (link === undefined) return undefined;
-  const m = /^<([^>]+)>;\s*rel="next"$/.exec(link);
-  assert.ok(m, `malformed Link header: ${link}`);
-  return m[1];
-}
+import { expectError, http, nextLink, pushImage } from '../support/client.js';
 
 describe('http: tags list and catalog', () => {
   let node: TestNode;

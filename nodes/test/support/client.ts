@@ -31,3 +31,12 @@ export function expectError(res: Res, status: number, code: string): OciErrorEnt
   assert.equal(first?.code, code, `expected code ${code}: ${res.body.toString().slice(0, 300)}`);
   return first;
 }
+
+/** The target of a `Link: <...>; rel="next"` header, or undefined when there is none. */
+export function nextLink(res: Res): string | undefined {
+  const link = res.header('link');
+  if (link === undefined) return undefined;
+  const m = /^<([^>]+)>;\s*rel="next"$/.exec(link);
+  assert.ok(m, `malformed Link header: ${link}`);
+  return m[1];
+}
