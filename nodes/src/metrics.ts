@@ -106,6 +106,7 @@ export class NodeMetrics {
     this.#storeGauges(registers);
     this.#outboxMetrics(registers);
     this.#trustMetrics(registers);
+    this.#lockMetrics(registers);
     this.#replicationMetrics(registers);
   }
 
@@ -244,6 +245,28 @@ export class NodeMetrics {
           const [mode = '', result = ''] = key.split('/');
           this.labels(mode, result).inc(n);
         }
+      },
+    });
+  }
+
+  #lockMetrics(registers: PromRegistry[]): void {
+    const locks = this.src.registry.locks;
+    new Counter({
+      name: 'georeg_lock_changes_total',
+      help: 'Lock (changeable attribute) changes stored, by where they were made: local or replicated.',
+      labelNames: ['origin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [origin, n] of Object.entries(locks.changes)) this.labels(origin).inc(n);
+      },
+    });
+    new Gauge({
+      name: 'georeg_locked_targets',
+      help: 'Repositories, tags and manifests with at least one changeable attribute disabled.',
+      registers,
+      async collect() {
+        this.set(await locks.lockedCount());
       },
     });
   }

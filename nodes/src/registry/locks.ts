@@ -66,6 +66,8 @@ export class Locks {
   /** Attributes set, by lock key. */
   readonly #held = new Map<string, Partial<Attributes>>();
   #loaded: Promise<void> | undefined;
+  /** Lock changes stored, made here and replicated from other regions (metrics). */
+  readonly changes = { local: 0, replicated: 0 };
 
   constructor(
     meta: MetaStore,
@@ -96,6 +98,7 @@ export class Locks {
       { events: events && ((json, clock) => [events.lockPut(key, json, clock)]), stored: (r) => this.#held.set(key, r.attributes) },
     );
     events?.committed();
+    this.changes.local++;
     return this.attributes(target);
   }
 
@@ -109,7 +112,9 @@ export class Locks {
     } catch {
       return false;
     }
-    return (await this.#lww.apply(key, record, at, { stored: (r) => this.#held.set(key, r.attributes) })) === 'stored';
+    const stored = (await this.#lww.apply(key, record, at, { stored: (r) => this.#held.set(key, r.attributes) })) === 'stored';
+    if (stored) this.changes.replicated++;
+    return stored;
   }
 
   /** Every lock with its clock: what a peer compares (anti-entropy). */
@@ -135,6 +140,14 @@ export class Locks {
         });
       }
     }
+  }
+
+  /** Targets (repositories, tags, manifests) with at least one attribute disabled. */
+  async lockedCount(): Promise<number> {
+    await this.#load();
+    let n = 0;
+    for (const a of this.#held.values()) if (Object.values(a).includes(false)) n++;
+    return n;
   }
 
   /** Whether a repository, or a tag or manifest of it, may be listed. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { apiPaths } from 'georeg/oci';
 import { generateKey } from 'georeg/trust';
 import { startTestNode, type TestNode } from '../support/harness.js';
 import { http, pushImage } from '../support/client.js';
@@ -82,6 +83,20 @@ describe('GET /metrics', function () {
     assert.equal(value(all, 'georeg_gc_runs_total', { result: 'ok' }), 1);
     assert.ok((value(all, 'georeg_gc_last_run_timestamp_seconds') ?? 0) > Date.now() / 1000 - 60);
     assert.equal(value(all, 'georeg_trust_decisions_total', { mode: 'enforce', result: 'unsigned' }), 1);
+  });
+
+  it('counts lock changes and the targets locked', async () => {
+    await pushImage(node.url, 'locks/app', 'v1');
+    const before = await scrape();
+    assert.equal(value(before, 'georeg_lock_changes_total', { origin: 'replicated' }), 0);
+    const lock = await http('PATCH', `${node.url}${apiPaths.acrTag('locks/app', 'v1')}`, { body: Buffer.from('{"writeEnabled":false}') });
+    assert.equal(lock.status, 200, lock.body.toString());
+    const all = await scrape();
+    assert.equal(
+      value(all, 'georeg_lock_changes_total', { origin: 'local' }),
+      (value(before, 'georeg_lock_changes_total', { origin: 'local' }) ?? 0) + 1,
+    );
+    assert.equal(value(all, 'georeg_locked_targets'), 1);
   });
 
   it('never puts a digest, tag, repository or address in a label', async () => {
