@@ -23,14 +23,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
-import {
-  BlobSASPermissions,
-  RestError,
-  type BlobRequestConditions,
-  type BlockBlobClient,
-  type ContainerClient,
-  type CopyStatusType,
-} from '@azure/storage-blob';
+import { BlobSASPermissions, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import {
   digestAlgorithm,
   digestHex,
@@ -46,6 +39,8 @@ import type { BlobInfo, BlobStore, ByteRange, SignedBlobUrls, UploadInfo, Upload
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 import { streamInto } from './copy.js';
 import { stageStream } from './azure-blocks.js';
+import { alreadyThere, orAbsent, statusOf } from './azure-answers.js';
+import { committed, COPY_POLL_MS, place } from './azure-place.js';
 import { Lru } from '../lru.js';
 
 export interface AzureDriverOptions {
@@ -56,10 +51,6 @@ export interface AzureDriverOptions {
 const BLOCK_BYTES = 8 * 1024 * 1024;
 const BLOBS = 'blobs/';
 const UPLOADS = 'uploads/';
-/** Between looks at a copy still pending (one within an account usually completes in its request). */
-const COPY_POLL_MS = 200;
-/** Tries to place a blob where failed copies keep being found, before giving up. */
-const PLACE_TRIES = 3;
 /** Uploads an instance remembers a running hash and a verified version of. */
 const REMEMBERED = 1024;
 
@@ -129,7 +120,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
 
   async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
     const blob = this.#blob(digest);
-    await this.#place(blob, async (conditions) => {
+    await place(blob, async (conditions) => {
       await blob.upload(bytes, bytes.length, { conditions }); // one Put Blob: all or nothing
       return true;
     });
@@ -211,7 +202,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
     if (!props?.etag) throw uploadUnknown(id);
     const sourceConditions = { ifMatch: this.#verified.get(id) ?? props.etag };
     try {
-      await this.#place(target, async (conditions) =>
+      await place(target, async (conditions) =>
         (await target.beginCopyFromURL(source.url, { conditions, sourceConditions, intervalInMs: COPY_POLL_MS })).isDone(),
       );
     } catch (e) {
@@ -240,26 +231,6 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
     // nothing held: every request is its own
   }
 
-  /**
-   * Make `blob` hold its content through `write` (given the conditions to write with; true when
-   * the blob is committed once it returns): only where nothing is yet, else over a failed copy's
-   * leftover. When a copy of the same content is there already, wait for it to succeed.
-   */
-  async #place(blob: BlockBlobClient, write: (conditions: BlobRequestConditions) => Promise<boolean>): Promise<void> {
-    let conditions: BlobRequestConditions = { ifNoneMatch: '*' };
-    for (let tries = 1; ; tries++) {
-      try {
-        if (await write(conditions)) return;
-      } catch (e) {
-        if (!alreadyThere(e)) throw e;
-      }
-      const props = await settled(blob);
-      if (props && committed(props)) return;
-      if (tries === PLACE_TRIES) throw new Error(`${blob.name}: copy ${props?.copyStatus ?? 'vanished'} ${tries} times`);
-      conditions = props?.etag ? { ifMatch: props.etag } : { ifNoneMatch: '*' };
-    }
-  }
-
   #blob(digest: Digest): BlockBlobClient {
     return this.#container.getBlockBlobClient(blobName(parseDigest(digest)));
   }
@@ -285,20 +256,6 @@ function blobName(digest: Digest): string {
   return `${BLOBS}${digestAlgorithm(digest)}/${hex.slice(0, 2)}/${hex}`;
 }
 
-/** A blob is visible unless it is a copy that has not succeeded (yet). */
-function committed(props: { copyStatus?: CopyStatusType }): boolean {
-  return props.copyStatus === undefined || props.copyStatus === 'success';
-}
-
-/** The blob's properties once no copy into it is pending; undefined when it is gone. */
-async function settled(blob: BlockBlobClient): Promise<Awaited<ReturnType<BlockBlobClient['getProperties']>> | undefined> {
-  for (;;) {
-    const props = await orAbsent(blob.getProperties());
-    if (props?.copyStatus !== 'pending') return props;
-    await new Promise((resolve) => setTimeout(resolve, COPY_POLL_MS));
-  }
-}
-
 /** The digest of a staging blob at version `etag`, read back and hashed as it streams. */
 async function hashBlob(blob: BlockBlobClient, etag: string, alg: Algorithm, id: string): Promise<Digest> {
   const hash = newHash(alg);
@@ -311,25 +268,6 @@ async function hashBlob(blob: BlockBlobClient, etag: string, alg: Algorithm, id:
     throw e;
   }
   return hashToDigest(hash, alg);
-}
-
-function statusOf(e: unknown): number | undefined {
-  return e instanceof RestError ? e.statusCode : undefined;
-}
-
-/** A write refused because the blob exists (If-None-Match * on Put Blob, or a copy's target condition). */
-function alreadyThere(e: unknown): boolean {
-  return statusOf(e) === 409 || (e instanceof RestError && e.code === 'TargetConditionNotMet');
-}
-
-/** The promise's value, or undefined when Azure answered 404; other errors propagate unchanged. */
-async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (statusOf(e) === 404) return undefined;
-    throw e;
-  }
 }
 
 function blobUnknown(digest: Digest): OciError {
