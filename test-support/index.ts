@@ -5,3 +5,4 @@
 export * from './ports.js';
 export * from './registry.js';
 export * from './compose.js';
+export * from './azurite.js';

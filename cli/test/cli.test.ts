@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
-import type { Config } from 'georeg/nodes';
+import { defaultConfig, type Config } from 'georeg/nodes';
 import { closedPort, pushBlob } from 'georeg/test-support';
 import { envWith, expectCleanFailure, georeg, main, STACK } from './support/run.js';
 
@@ -154,7 +154,7 @@ describe('cli: georeg', () => {
       assert.equal(config.data, './data');
       assert.deepEqual(config.log, { level: 'info', access: true });
       assert.deepEqual(config.gc, { intervalSeconds: 0, graceSeconds: 3600 });
-      assert.deepEqual(config.storage, { driver: 'fs', directIo: true });
+      assert.deepEqual(config.storage, { driver: 'fs', directIo: true, azure: defaultConfig.storage.azure });
       assert.deepEqual(config.meta, { driver: 'level' });
     });
 
@@ -178,6 +178,21 @@ describe('cli: georeg', () => {
       assert.equal(layered.log.level, 'error'); // environment over file
       assert.equal(layered.log.access, false); // file over default
       assert.equal(layered.gc.graceSeconds, 5);
+    });
+
+    it('shows where the Azure account key is read from, never the key', async () => {
+      const keyFile = join(dir, 'azure.key');
+      const key = 'c2VjcmV0LWFjY291bnQta2V5LW5ldmVyLXByaW50ZWQ=';
+      await writeFile(keyFile, key);
+      const run = await georeg(['serve', '--print-config'], {
+        GEOREG_STORAGE_DRIVER: 'azure',
+        GEOREG_STORAGE_AZURE_URL: 'https://acct.blob.core.windows.net',
+        GEOREG_STORAGE_AZURE_ACCOUNT_NAME: 'acct',
+        GEOREG_STORAGE_AZURE_ACCOUNT_KEY_FILE: keyFile,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((JSON.parse(run.stdout) as Config).storage.azure.accountKeyFile, keyFile);
+      assert.ok(!run.stdout.includes(key) && !run.stderr.includes(key));
     });
 
     it('rejects an unknown config key with a message naming it', async () => {

@@ -65,8 +65,12 @@ export interface Config {
   };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
-  /** `directIo`: the fs driver writes upload staging files with O_DIRECT where the filesystem supports it. */
-  storage: { driver: 'fs' | 'memory'; directIo: boolean };
+  /**
+   * Where blobs and upload staging live: `fs` (under `data`), `memory`, or `azure` (a container of
+   * Azure Blob Storage, `azure`). `directIo`: the fs driver writes upload staging files with O_DIRECT
+   * where the filesystem supports it.
+   */
+  storage: { driver: 'fs' | 'memory' | 'azure'; directIo: boolean; azure: AzureStorageConfig };
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
   /** `idleTimeoutSeconds`: a request body (an upload) that brings no bytes for this long has its connection closed (0: never). */
@@ -97,6 +101,22 @@ export interface Config {
   };
 }
 
+/**
+ * The Azure Blob Storage account and container of `storage.driver` `azure`: either `url` (the blob
+ * service endpoint, https://ACCOUNT.blob.core.windows.net) with `accountName` and `accountKeyFile`,
+ * or `connectionStringFile`; secrets are read from files, so they never show in the config. With
+ * `redirect`, a blob GET answers 307 to a read-only SAS URL of that blob, valid `redirectTtlSeconds`.
+ */
+export interface AzureStorageConfig {
+  url: string;
+  accountName: string;
+  accountKeyFile: string;
+  connectionStringFile: string;
+  container: string;
+  redirect: boolean;
+  redirectTtlSeconds: number;
+}
+
 export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   tls: { cert: '', key: '' },
@@ -121,7 +141,19 @@ export const defaultConfig: Config = {
     external: false,
   },
   data: './data',
-  storage: { driver: 'fs', directIo: true },
+  storage: {
+    driver: 'fs',
+    directIo: true,
+    azure: {
+      url: '',
+      accountName: '',
+      accountKeyFile: '',
+      connectionStringFile: '',
+      container: 'georeg',
+      redirect: false,
+      redirectTtlSeconds: 300,
+    },
+  },
   meta: { driver: 'level' },
   log: { level: 'info', access: true },
   limits: { maxManifestBytes: 4 * 1024 * 1024, idleTimeoutSeconds: 120 },
@@ -141,7 +173,7 @@ export const defaultConfig: Config = {
 };
 
 const ENUMS: Record<string, readonly string[]> = {
-  'storage.driver': ['fs', 'memory'],
+  'storage.driver': ['fs', 'memory', 'azure'],
   'meta.driver': ['level', 'memory'],
   'log.level': ['debug', 'info', 'warn', 'error'],
 };
@@ -261,6 +293,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);
   }
   if (config.replication.listen) parseListen(config.replication.listen);
+  if (config.storage.driver === 'azure') checkAzure(config.storage.azure);
   const peers = parsePeers(config.replication.peers);
   if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');
   if (peers.some((p) => p.region === config.region)) throw new ConfigError('replication.peers must not name this region');
@@ -268,6 +301,25 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Azure's container names: 3 to 63 lowercase letters, digits and single hyphens, a letter or digit at each end. */
+const CONTAINER = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** The settings `storage.driver` `azure` needs: one way to reach the account, a valid container name and lifetime. */
+function checkAzure(azure: AzureStorageConfig): void {
+  const key = azure.url !== '' || azure.accountName !== '' || azure.accountKeyFile !== '';
+  if (azure.connectionStringFile ? key : !(azure.url && azure.accountName && azure.accountKeyFile))
+    throw new ConfigError(
+      'storage.driver azure needs storage.azure.connectionStringFile, or storage.azure.url, accountName and accountKeyFile (one of the two)',
+    );
+  if (azure.url && !/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(azure.url))
+    throw new ConfigError(`storage.azure.url must be http(s)://HOST[/PATH], got ${JSON.stringify(azure.url)}`);
+  if (!CONTAINER.test(azure.container))
+    throw new ConfigError(
+      `storage.azure.container must be 3-63 lowercase letters, digits and single hyphens, got ${JSON.stringify(azure.container)}`,
+    );
+  if (!Number.isInteger(azure.redirectTtlSeconds) || azure.redirectTtlSeconds < 1)
+    throw new ConfigError(`storage.azure.redirectTtlSeconds must be a whole number of at least 1, got ${azure.redirectTtlSeconds}`);
+}
 
 /** Whether `url` is a plain http(s) origin (`publicUrl`'s form): scheme, host, optional port; no user, path or query. */
 export function isOriginUrl(url: string): boolean {

@@ -10,6 +10,9 @@ import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
 import { MemoryBlobDriver } from './storage/memory-driver.js';
 import { CachingBlobStore } from './storage/caching-store.js';
+import { AzureBlobDriver } from './storage/azure-driver.js';
+import { openAzureDriver } from './storage/azure-setup.js';
+import type { SignedBlobUrls } from './storage/driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
 import { Registry, type RegistryStores } from './registry/registry.js';
@@ -31,6 +34,7 @@ import { BlobRedirects } from './http/blob-redirect.js';
 import { ManifestFetchThrough } from './http/fetch-through.js';
 import { Placement } from './http/placement.js';
 import { BlobStreamThrough } from './http/blob-stream-through.js';
+import { StorageDownloads } from './http/storage-downloads.js';
 import { RegionDrain } from './drain.js';
 import { RoutingMetrics } from './routing-metrics.js';
 import { UploadSessions } from './http/upload-forward.js';
@@ -55,17 +59,22 @@ export interface RunningNode {
 
 /** A registry over the stores a config names. */
 export async function openRegistry(config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
-  return registryOver(await openStores(config), config, events, clock, log);
+  return registryOver((await openStorage(config)).stores, config, events, clock, log);
 }
 
-/** Open the stores a config names. The LevelDB store fails if another process holds it. */
-async function openStores(config: Config): Promise<RegistryStores> {
+/**
+ * Open the stores a config names (the LevelDB store fails if another process holds it), with the
+ * signed URLs of its blobs when blob GETs are redirected to the storage service.
+ */
+async function openStorage(config: Config): Promise<{ stores: RegistryStores; direct?: SignedBlobUrls }> {
   await mkdir(config.data, { recursive: true });
+  const { driver: kind, directIo, azure } = config.storage;
   const driver =
-    config.storage.driver === 'fs' ? new FsBlobDriver(config.data, { directIo: config.storage.directIo }) : new MemoryBlobDriver();
+    kind === 'azure' ? await openAzureDriver(azure) : kind === 'fs' ? new FsBlobDriver(config.data, { directIo }) : new MemoryBlobDriver();
   const blobs = new CachingBlobStore(driver, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore = config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
-  return { blobs, staging: driver, meta };
+  const direct = driver instanceof AzureBlobDriver && azure.redirect ? driver : undefined;
+  return { stores: { blobs, staging: driver, meta }, direct };
 }
 
 /** The registry over `stores`, with the trust policy file the config names loaded (it closes them when that fails). */
@@ -108,7 +117,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const clock = new HybridClock(config.region);
   const events = config.nats.url ? new EventRecorder(clock) : undefined;
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
-  const stores = await openStores(config);
+  const { stores, direct } = await openStorage(config);
   const registry = await registryOver(stores, config, events, clock, log);
   const publisher =
     events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
@@ -131,18 +140,22 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement, routing) : undefined;
   const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log, routing) : undefined;
   const streaming = config.replication.fetchThrough ? new BlobStreamThrough(status, routing) : undefined;
+  const downloads = direct && new StorageDownloads(direct, config.storage.azure.redirectTtlSeconds, routing);
   const sessions = peerRegions.length
     ? new UploadSessions(status, config.replication.tlsCa ? await readFile(config.replication.tlsCa) : undefined)
     : undefined;
-  const server = createHttpServer(registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough, sessions, streaming), {
-    accessLog: config.log.access,
-    log,
-    metrics,
-    tls,
-    allow,
-    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
-    region: config.region,
-  });
+  const server = createHttpServer(
+    registryRoutes(registry, gc, status, metrics, auth, redirects, fetchThrough, sessions, streaming, downloads),
+    {
+      accessLog: config.log.access,
+      log,
+      metrics,
+      tls,
+      allow,
+      idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+      region: config.region,
+    },
+  );
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -30,9 +30,9 @@ export interface UploadInfo {
 
 /**
  * What a storage driver implements, as two small interfaces: `BlobStore`
- * (content addressing) and `UploadStaging` (bytes on their way in). The fs and
- * memory drivers implement both (a commit moves staged bytes into the store
- * they stage for) and pass test/support/driver-suite.ts; a caching or remote
+ * (content addressing) and `UploadStaging` (bytes on their way in). The fs,
+ * memory and Azure Blob drivers implement both (a commit moves staged bytes into
+ * the store they stage for) and pass test/support/driver-suite.ts; a caching or remote
  * blob store may implement `BlobStore` alone.
  *
  * Blobs are written only through staging: bytes are appended to an upload
@@ -103,4 +103,13 @@ export interface UploadStaging {
   listUploads(): AsyncIterable<UploadInfo>;
   /** Release what staging holds (the fs driver's worker thread). */
   close(): Promise<void>;
+}
+
+/**
+ * A blob store whose blobs clients can download from the storage service itself (the Azure
+ * driver): a URL that is its own read-only credential for one blob, for a short time.
+ */
+export interface SignedBlobUrls {
+  /** A URL a client can GET the committed blob at, without other credentials, for `seconds`. */
+  signedUrl(digest: Digest, seconds: number): Promise<string>;
 }

@@ -38,7 +38,7 @@ describe('config', () => {
       (e: Error) => e instanceof ConfigError && /unknown setting storage.drvier/.test(e.message),
     );
     assert.throws(() => loadConfig({ env: { GEOREG_GC_GRACE_SECONDS: 'soon' } }), ConfigError);
-    assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 's3' } }), /one of fs, memory/);
+    assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 's3' } }), /one of fs, memory, azure/);
     assert.throws(() => loadConfig({ overrides: { listen: 'localhost' } }), /HOST:PORT/);
     assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
     assert.deepEqual(parseListen('[::1]:5000'), { host: '::1', port: 5000 });
@@ -74,5 +74,38 @@ describe('config', () => {
     const file = join(dir, 'sections.json');
     writeFileSync(file, JSON.stringify({ auth: {}, replication: { listen: '' } }));
     assert.equal(loadConfig({ file }).auth.enabled, false, 'an empty known section is fine');
+  });
+
+  it('takes storage.azure from a file or GEOREG_STORAGE_AZURE_* and checks it only for the azure driver', () => {
+    const key = { GEOREG_STORAGE_AZURE_URL: 'https://acct.blob.core.windows.net', GEOREG_STORAGE_AZURE_ACCOUNT_NAME: 'acct' };
+    const azure = { ...key, GEOREG_STORAGE_DRIVER: 'azure', GEOREG_STORAGE_AZURE_ACCOUNT_KEY_FILE: '/run/secrets/key' };
+    const c = loadConfig({ env: { ...azure, GEOREG_STORAGE_AZURE_REDIRECT: 'true', GEOREG_STORAGE_AZURE_CONTAINER: 'blobs-eu' } });
+    assert.deepEqual(c.storage.azure, {
+      url: 'https://acct.blob.core.windows.net',
+      accountName: 'acct',
+      accountKeyFile: '/run/secrets/key',
+      connectionStringFile: '',
+      container: 'blobs-eu',
+      redirect: true,
+      redirectTtlSeconds: 300,
+    });
+    const file = join(dir, 'azure.json');
+    writeFileSync(file, JSON.stringify({ storage: { driver: 'azure', azure: { connectionStringFile: '/run/secrets/cs' } } }));
+    assert.equal(loadConfig({ file }).storage.azure.connectionStringFile, '/run/secrets/cs');
+    assert.equal(loadConfig({ env: key }).storage.driver, 'fs', 'settings of a driver not chosen are not checked');
+
+    const refused = (env: Record<string, string>, message: RegExp): void => {
+      assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 'azure', ...env } }), message, JSON.stringify(env));
+    };
+    refused({}, /storage\.driver azure needs storage\.azure\.connectionStringFile, or storage\.azure\.url, accountName and accountKeyFile/);
+    refused(key, /needs storage\.azure\.connectionStringFile, or/);
+    refused({ ...azure, GEOREG_STORAGE_AZURE_CONNECTION_STRING_FILE: '/run/secrets/cs' }, /one of the two/);
+    refused({ ...azure, GEOREG_STORAGE_AZURE_URL: 'acct.blob.core.windows.net' }, /storage\.azure\.url must be http\(s\):\/\/HOST/);
+    refused({ ...azure, GEOREG_STORAGE_AZURE_URL: 'https://acct.blob.core.windows.net/?sv=x' }, /storage\.azure\.url/);
+    for (const container of ['ab', 'Blobs', 'a--b', '-ab', 'a_b', 'x'.repeat(64)]) {
+      refused({ ...azure, GEOREG_STORAGE_AZURE_CONTAINER: container }, /storage\.azure\.container must be 3-63 lowercase/);
+    }
+    refused({ ...azure, GEOREG_STORAGE_AZURE_REDIRECT_TTL_SECONDS: '0' }, /storage\.azure\.redirectTtlSeconds must be a whole number/);
+    refused({ ...azure, GEOREG_STORAGE_AZURE_REDIRECT: 'yes' }, /storage\.azure\.redirect must be true or false/);
   });
 });

@@ -6,6 +6,7 @@ import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 import type { BlobRedirects } from '../blob-redirect.js';
 import type { BlobStreamThrough } from '../blob-stream-through.js';
+import type { StorageDownloads } from '../storage-downloads.js';
 
 /** Blobs up to this size are sent from memory in one write (the driver caches them). */
 const SMALL_BLOB = 1024 * 1024;
@@ -16,9 +17,16 @@ const SMALL_BLOB = 1024 * 1024;
  * hold yet is redirected to a region that does, when `redirects` finds one, and
  * otherwise streamed from one while stored here (`streaming`, without a Range).
  * Never a HEAD: a pushing client would take it for "already here" and skip the
- * upload. Never from a signed URL: no redirect loops between regions.
+ * upload. Never from a signed URL: no redirect loops between regions. A GET of a blob held here
+ * goes to the storage service holding it, with `downloads` (Azure with `storage.azure.redirect`),
+ * from a signed URL too: the bytes bypass the node.
  */
-export function blobRoutes(registry: Registry, redirects?: BlobRedirects, streaming?: BlobStreamThrough): Route[] {
+export function blobRoutes(
+  registry: Registry,
+  redirects?: BlobRedirects,
+  streaming?: BlobStreamThrough,
+  downloads?: StorageDownloads,
+): Route[] {
   const found = async (ctx: Ctx, digest: Digest, redirect: boolean): Promise<number | undefined> => {
     const placed =
       redirect && ctx.req.method === 'GET' ? await redirects?.placed(ctx.req.socket.remoteAddress, ctx.name, digest) : undefined;
@@ -62,6 +70,11 @@ export function blobRoutes(registry: Registry, redirects?: BlobRedirects, stream
     headers['Content-Length'] = range ? range.end - range.start + 1 : size;
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
     if (ctx.req.method === 'HEAD') return ctx.send(status, headers);
+    if (downloads) {
+      const to = await downloads.location(digest);
+      ctx.log.debug('blob GET sent to its storage service', { reqId: ctx.id, digest, to: to.replace(/\?.*$/, '') });
+      return ctx.send(307, { Location: to, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    }
     if (size <= SMALL_BLOB) {
       const bytes = await registry.blobs.readAll(digest);
       return ctx.send(status, headers, range ? bytes.subarray(range.start, range.end + 1) : bytes);

@@ -19,6 +19,7 @@ import type { BlobRedirects } from '../blob-redirect.js';
 import type { ManifestFetchThrough } from '../fetch-through.js';
 import type { BlobStreamThrough } from '../blob-stream-through.js';
 import type { UploadSessions } from '../upload-forward.js';
+import type { StorageDownloads } from '../storage-downloads.js';
 
 /** With authentication on, every handler runs only after the caller is authorised for what its route declares it needs. */
 function protect(route: Route, auth: AuthService): Route {
@@ -48,12 +49,13 @@ export function registryRoutes(
   fetchThrough?: ManifestFetchThrough,
   sessions?: UploadSessions,
   streaming?: BlobStreamThrough,
+  downloads?: StorageDownloads,
 ): Route[] {
   const routes = [
     baseRoute(),
     manifestRoutes(registry, fetchThrough),
     ...uploadRoutes(registry, sessions),
-    ...blobRoutes(registry, redirects, streaming),
+    ...blobRoutes(registry, redirects, streaming, downloads),
     ...listingRoutes(registry),
     ...acrRoutes(registry),
     ...adminRoutes(registry, gc, status, metrics, redirects),
