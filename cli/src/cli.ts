@@ -13,6 +13,8 @@ import { regionCommand } from './commands/region.js';
 import { certsCommand } from './commands/certs.js';
 import { tokenCommand, userCommand } from './commands/identities.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
+import { lockCommand, unlockCommand } from './commands/lock.js';
+import { showCommand } from './commands/show.js';
 import { CliError, closest, type Command } from './command.js';
 import { RegistryError } from './registry-error.js';
 
@@ -27,6 +29,9 @@ const commands: Command[] = [
   keyCommand,
   signCommand,
   verifyCommand,
+  showCommand,
+  lockCommand,
+  unlockCommand,
   policyCommand,
   regionCommand,
   certsCommand,

@@ -17,8 +17,10 @@ import {
 } from 'georeg/oci';
 import { CliError } from './command.js';
 import { RegistryError } from './registry-error.js';
-import { TokenAuth } from './token-auth.js';
+import { parseChallenge, TokenAuth } from './token-auth.js';
 import { LOGIN_HINT, type Credentials } from './credentials.js';
+import { unlockHint } from './locks.js';
+import type { Attributes, ManifestView, RepositoryView, TagView } from 'georeg/nodes';
 
 /** What `getManifest` and `headManifest` accept unless told otherwise. */
 export const MANIFEST_TYPES: readonly string[] = [
@@ -105,6 +107,18 @@ export function parseRegistry(s: string): { base: string; host: string; httpFall
   if (!HOST_PORT.test(registry)) throw new CliError(`bad registry ${JSON.stringify(s)}: expected HOST[:PORT] or http(s)://HOST[:PORT]`);
   const base = baseUrl(registry, scheme?.[1]);
   return { base, host: new URL(base).host, ...(!scheme && isLoopback(registry) && { httpFallback: true }) };
+}
+
+/** What ACR's metadata API is asked about: a repository, one of its tags (`tag`), or one of its manifests (`digest`, whatever `tag` says). */
+export type AcrTarget = Pick<ImageRef, 'repository' | 'tag' | 'digest'>;
+
+/** ACR's properties of a repository, a tag or a manifest, as its metadata API answers them. */
+export type AcrProperties =
+  RepositoryView | { registry: string; imageName: string; tag: TagView } | { registry: string; imageName: string; manifest: ManifestView };
+
+function acrPath({ repository, tag, digest }: AcrTarget): string {
+  if (digest !== undefined) return apiPaths.acrManifest(repository, digest);
+  return tag === undefined ? apiPaths.acrRepository(repository) : apiPaths.acrTag(repository, tag);
 }
 
 /** What a HEAD tells of a manifest. */
@@ -310,6 +324,16 @@ export class RegistryClient {
     return this.pages<{ manifests?: Descriptor[] }, Descriptor>(path, (p) => p.manifests ?? []);
   }
 
+  /** The properties of a repository, a tag or a manifest as ACR's metadata API (`/acr/v1`) answers them. */
+  async acrProperties(target: AcrTarget): Promise<AcrProperties> {
+    return this.api<AcrProperties>('GET', acrPath(target));
+  }
+
+  /** Sets some changeable attributes (locks) of a repository, a tag or a manifest (a PATCH of those only); returns its properties. */
+  async updateAttributes(target: AcrTarget, change: Partial<Attributes>): Promise<AcrProperties> {
+    return this.api<AcrProperties>('PATCH', acrPath(target), change);
+  }
+
   /** All tags of a repository, following `Link` pagination (pageSize asks for pages of that many). */
   async listTags(repo: string, pageSize?: number): Promise<string[]> {
     const path = `${apiPaths.tags(repo)}${queryString({ n: pageSize })}`;
@@ -396,8 +420,25 @@ export class RegistryClient {
     }
     if (ok.includes(res.status)) return res;
     const err = registryError(label, res.status, res.statusText, (await res.text()).slice(0, 4096));
-    if (res.status === 401 && !this.options.credentials) err.message += ` (this registry wants credentials: ${LOGIN_HINT})`;
+    if (res.status === 401) err.message += this.#unauthorized(res.headers.get('www-authenticate'));
+    if (res.status === 423) err.message += unlockHint(this.#registryName(), err.detail);
     throw err;
+  }
+
+  /** What to do about a 401: log in, or get the access the challenge names granted. */
+  #unauthorized(challenge: string | null): string {
+    const c = this.options.credentials;
+    if (!c) return ` (this registry wants credentials: ${LOGIN_HINT})`;
+    const params = parseChallenge(challenge);
+    const scope = /^repository:(.+):([a-z_*,]+)$/.exec(params?.scope ?? '');
+    if (params?.error !== 'insufficient_scope' || !scope) return '';
+    return ` (${c.username} is not granted ${scope[2]} on ${scope[1]}: an administrator grants it with a role or a token scope, see \`georeg user --help\` and \`georeg token --help\`)`;
+  }
+
+  /** The registry as a reference names it: `HOST[:PORT]`, with `http://` where plain HTTP is not implied (a loopback host). */
+  #registryName(): string {
+    const url = new URL(this.#base);
+    return url.protocol === 'https:' || isLoopback(url.host) ? url.host : this.#base;
   }
 }
 

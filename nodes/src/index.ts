@@ -25,3 +25,5 @@ export {
 export type { ClientRoute } from './http/blob-redirect.js';
 export { readPolicyFile, PolicyFileError } from './trust/policy-file.js';
 export type { UserView } from './auth/identities.js';
+export { ATTRIBUTES, type Attribute, type Attributes } from './registry/locks.js';
+export type { RepositoryView, TagView, ManifestView } from './registry/properties.js';
