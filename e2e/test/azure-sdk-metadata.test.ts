@@ -219,6 +219,13 @@ describe('Azure SDK ContainerRegistryClient: the /acr/v1 metadata API and locks 
       'a pull of a read-locked manifest',
     );
     assert.match(refused.message, /locked|423/i);
+    const content = new ContainerRegistryContentClient(
+      secure.endpoint,
+      'acme/app',
+      refreshTokenCredential(secure, 'admin', ADMIN_PASSWORD),
+      options(),
+    );
+    await assert.rejects(content.getManifest(multiDigest), (e) => statusOf(e) === 423, 'nor through the SDK');
     const listed = await all(client.getRepository('acme/app').listManifestProperties());
     assert.ok(!listed.some((m) => m.digest === multiDigest), 'hidden from the listing');
     const props = await artifact.getManifestProperties();
