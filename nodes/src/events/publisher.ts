@@ -1,22 +1,16 @@
-import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
-
-/**
- * Each region publishes into a stream of its own, GEOREG_EVENTS_<REGION>
- * (subject georeg.events.<region>), created from the region's own NATS server
- * and so placed in that region's cluster: with regions joined by gateways, peers
- * consume it across the gateway, and no region's events depend on another's.
- */
-export const eventStream = (region: string): string => `GEOREG_EVENTS_${region.toUpperCase().replace(/-/g, '_')}`;
-export const eventSubject = (region: string): string => `georeg.events.${region}`;
+import { ensureStream, eventStream, eventSubject, type StreamLimits } from './event-stream.js';
 
 export interface PublisherOptions {
   servers: string;
   /** NATS credentials, when the server requires them. */
   auth?: { user?: string; pass?: string };
   region: string;
+  /** What the region's stream keeps: set when it is created, and updated at start when it differs. */
+  limits: StreamLimits;
   log: Logger;
   /** Entries read from the outbox per round. */
   batch?: number;
@@ -125,7 +119,7 @@ export class OutboxPublisher {
     if (!this.nc || this.nc.isClosed()) this.nc = await this.connect();
     const nc = this.nc;
     const jsm = await nc.jetstreamManager({ checkAPI: false });
-    await ensureStream(jsm, this.opts.region);
+    await ensureStream(jsm, this.opts.region, this.opts.limits, this.opts.log);
     this.js = nc.jetstream();
     this.readyResolve();
     this.opts.log.info('publishing events', {
@@ -160,17 +154,5 @@ export class OutboxPublisher {
       const t = setTimeout(done, ms);
       this.wake = done;
     });
-  }
-}
-
-type Jsm = Awaited<ReturnType<NatsConnection['jetstreamManager']>>;
-
-/** Create a region's event stream, or leave it as it is when it exists. */
-export async function ensureStream(jsm: Jsm, region: string): Promise<void> {
-  const name = eventStream(region);
-  try {
-    await jsm.streams.info(name);
-  } catch {
-    await jsm.streams.add({ name, subjects: [eventSubject(region)], duplicate_window: nanos(10 * 60 * 1000) });
   }
 }
