@@ -1,8 +1,9 @@
-import { connect, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
 import { ensureStream, eventStream, eventSubject, type StreamLimits } from './event-stream.js';
+import { StreamState } from './stream-state.js';
 
 export interface PublisherOptions {
   servers: string;
@@ -27,6 +28,7 @@ export interface PublisherOptions {
 export class OutboxPublisher {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
   private running = false;
   private wake?: () => void;
   private idle: Promise<void> = Promise.resolve();
@@ -41,11 +43,15 @@ export class OutboxPublisher {
   /** Events published since start (for status). */
   published = 0;
   lastError?: string;
+  /** The size of this region's stream and its oldest event (for status and metrics). */
+  readonly stream: StreamState;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly opts: PublisherOptions,
-  ) {}
+  ) {
+    this.stream = new StreamState(eventStream(opts.region), () => this.streamInfo());
+  }
 
   start(): void {
     if (this.running) return;
@@ -120,6 +126,7 @@ export class OutboxPublisher {
     const nc = this.nc;
     const jsm = await nc.jetstreamManager({ checkAPI: false });
     await ensureStream(jsm, this.opts.region, this.opts.limits, this.opts.log);
+    this.jsm = jsm;
     this.js = nc.jetstream();
     this.readyResolve();
     this.opts.log.info('publishing events', {
@@ -128,6 +135,11 @@ export class OutboxPublisher {
       subject: eventSubject(this.opts.region),
     });
     return this.js;
+  }
+
+  private streamInfo(): Promise<StreamInfo> {
+    if (!this.jsm) return Promise.reject(new Error('the event stream is not set up yet'));
+    return this.jsm.streams.info(eventStream(this.opts.region));
   }
 
   private connect(): Promise<NatsConnection> {

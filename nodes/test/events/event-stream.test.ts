@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { connect, nanos, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, nanos, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { ensureStream, eventStream, eventSubject } from '../../src/events/event-stream.js';
 import { OutboxPublisher } from '../../src/events/publisher.js';
+import { StreamState } from '../../src/events/stream-state.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { TestNats } from '../support/nats.js';
@@ -77,5 +78,47 @@ describe("events: a region's stream keeps what its limits say (real nats-server)
     lines.length = 0;
     await ensureStream(jsm, 'us', { maxAgeSeconds: 3600, maxBytes: 2 * 1024 * 1024 }, log);
     assert.deepEqual(lines, [], 'a stream with the limits already is left as it is, silently');
+  });
+});
+
+describe("events: the stream's numbers for status and metrics", () => {
+  const info = (state: Partial<StreamInfo['state']>): StreamInfo =>
+    ({ state: { messages: 0, bytes: 0, first_seq: 0, last_seq: 0, first_ts: '0001-01-01T00:00:00Z', ...state } }) as StreamInfo;
+
+  it('asks JetStream once for answers close together, and gives the oldest event held', async () => {
+    let asked = 0;
+    const stream = new StreamState('GEOREG_EVENTS_EU', () => {
+      asked++;
+      return Promise.resolve(info({ messages: 2, bytes: 300, first_seq: 7, last_seq: 8, first_ts: '2026-01-01T12:00:00.123456789Z' }));
+    });
+    const [a, b] = [await stream.read(), await stream.read()];
+    assert.deepEqual(a, { name: 'GEOREG_EVENTS_EU', messages: 2, bytes: 300, firstSeq: 7, lastSeq: 8, oldest: '2026-01-01T12:00:00.123Z' });
+    assert.deepEqual(b, a);
+    assert.equal(asked, 1);
+  });
+
+  it('answers without waiting long when JetStream does not answer, and says why it knows nothing', async () => {
+    const stream = new StreamState('GEOREG_EVENTS_EU', () => new Promise<StreamInfo>(() => undefined));
+    const began = Date.now();
+    const s = await stream.read();
+    assert.ok(Date.now() - began < 2000, `took ${Date.now() - began} ms`);
+    assert.deepEqual(s, { name: 'GEOREG_EVENTS_EU', messages: 0, bytes: 0, firstSeq: 0, lastSeq: 0, error: 'not read yet' });
+  });
+
+  it('keeps the last numbers when a read fails, with its error, until a read succeeds again', async () => {
+    const answers = [
+      () => Promise.resolve(info({ messages: 3, bytes: 450, first_seq: 1, last_seq: 3, first_ts: '2026-01-01T12:00:00Z' })),
+      () => Promise.reject(new Error('no responders')),
+      () => Promise.resolve(info({ messages: 0, bytes: 0, first_seq: 4, last_seq: 3, first_ts: '1970-01-01T00:00:00Z' })),
+    ];
+    const stream = new StreamState('GEOREG_EVENTS_EU', () => (answers.shift() as () => Promise<StreamInfo>)(), 0);
+    const held = { name: 'GEOREG_EVENTS_EU', messages: 3, bytes: 450, firstSeq: 1, lastSeq: 3, oldest: '2026-01-01T12:00:00.000Z' };
+    assert.deepEqual(await stream.read(), held);
+    assert.deepEqual(await stream.read(), { ...held, error: 'no responders' });
+    assert.deepEqual(
+      await stream.read(),
+      { name: 'GEOREG_EVENTS_EU', messages: 0, bytes: 0, firstSeq: 4, lastSeq: 3 },
+      'none held: no oldest',
+    );
   });
 });
