@@ -13,41 +13,53 @@ const { startTestNode } = (await import(support('harness.js'))) as typeof Harnes
 
 describe('georeg status and where', () => {
   it('formats per-peer replication status and per-region locations as tables', () => {
-    const s = formatStatus({
-      region: 'us',
-      drained: false,
-      outbox: { depth: 3, published: 10 },
-      peers: [
-        {
-          region: 'eu',
-          lagSeconds: 1.25,
-          pendingEvents: 4,
-          bytesInFlight: 449839104,
-          applied: 7,
-          repairs: 2,
-          failures: 1,
-          parked: 5,
-          blobs: 0,
-          bytes: 0,
-          retries: 0,
-          conflicts: 0,
-          failuresByReason: {},
-          up: false,
-          drained: false,
-          lastError: 'UNAVAILABLE',
+    const s = formatStatus(
+      {
+        region: 'us',
+        drained: false,
+        outbox: { depth: 3, published: 10 },
+        stream: {
+          name: 'GEOREG_EVENTS_US',
+          messages: 12,
+          bytes: 3200,
+          firstSeq: 89,
+          lastSeq: 100,
+          oldest: '2026-01-01T11:55:00.000Z',
         },
-      ],
-    });
-    assert.match(s, /^region us; outbox 3 waiting, 10 published\n/);
+        peers: [
+          {
+            region: 'eu',
+            lagSeconds: 1.25,
+            pendingEvents: 4,
+            bytesInFlight: 449839104,
+            applied: 7,
+            repairs: 2,
+            failures: 1,
+            parked: 5,
+            blobs: 0,
+            bytes: 0,
+            retries: 0,
+            conflicts: 0,
+            failuresByReason: {},
+            up: false,
+            drained: false,
+            lastError: 'UNAVAILABLE',
+          },
+        ],
+      },
+      Date.parse('2026-01-01T12:00:00Z'),
+    );
+    assert.match(s, /^region us; outbox 3 waiting, 10 published; stream 12 events, 3\.1 KiB, oldest 5m old\n/);
     assert.match(s, /FROM +HEALTH +RTT +LAG +PENDING/);
     assert.match(s, /eu +DOWN +- +1\.3s +4 +429 MiB +7 +2 +1 +5 +UNAVAILABLE/);
     const drained = formatStatus({
       region: 'us',
       drained: true,
       outbox: null,
+      stream: null,
       peers: [PeerStatus.fromPartial({ region: 'ap', up: true, drained: true, rttMs: 12.34 })],
     });
-    assert.match(drained, /^region us \(drained: peers send no client here\); outbox off/);
+    assert.match(drained, /^region us \(drained: peers send no client here\); outbox off \(no nats\.url\)\n/);
     assert.match(drained, /ap +ok, drained +12\.3ms +0\.0s/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },

@@ -28,7 +28,7 @@ describe('georeg replicate: replication as its own process beside the node (e2e)
     ((await (await fetch(`${regions.url.us}${apiPaths.replication()}`)).json()) as { peers: PeerStatus[] }).peers;
 
   before(async () => {
-    const started = await TwoRegions.start(cliMain, true);
+    const started = await TwoRegions.start(cliMain, { external: true });
     regions = started.regions;
     replicator = (started.replicators as Record<'eu' | 'us', ChildProcess>).us;
   });

@@ -46,7 +46,9 @@ export interface Config {
    * up to `concurrencyPerPeer` at once from each peer and `concurrency` in all
    * (one repository's always in order). With `external`, no replicator runs
    * in the node: it serves its storage on `<data>/replication/store.sock` to a
-   * separate `georeg replicate` process.
+   * separate `georeg replicate` process. This region's event stream keeps events
+   * `streamMaxAgeSeconds` and at most `streamMaxBytes` (0: no byte bound), the
+   * oldest going first; a peer away for longer is repaired by anti-entropy.
    */
   replication: {
     listen: string;
@@ -62,6 +64,8 @@ export interface Config {
     concurrencyPerPeer: number;
     concurrency: number;
     external: boolean;
+    streamMaxAgeSeconds: number;
+    streamMaxBytes: number;
   };
   /** Directory for blobs, metadata and upload staging. */
   data: string;
@@ -139,6 +143,8 @@ export const defaultConfig: Config = {
     concurrencyPerPeer: 8,
     concurrency: 16,
     external: false,
+    streamMaxAgeSeconds: 7 * 24 * 3600,
+    streamMaxBytes: 0,
   },
   data: './data',
   storage: {
@@ -288,10 +294,15 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
   if (config.publicUrl && !isOriginUrl(config.publicUrl))
     throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
-  for (const key of ['redirectTtlSeconds', 'failoverSeconds', 'concurrencyPerPeer', 'concurrency'] as const) {
+  for (const key of ['redirectTtlSeconds', 'failoverSeconds', 'concurrencyPerPeer', 'concurrency', 'streamMaxAgeSeconds'] as const) {
     const v = config.replication[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`replication.${key} must be a whole number of at least 1, got ${v}`);
   }
+  const maxBytes = config.replication.streamMaxBytes;
+  if (!Number.isInteger(maxBytes) || (maxBytes !== 0 && maxBytes < MIN_STREAM_BYTES))
+    throw new ConfigError(
+      `replication.streamMaxBytes must be 0 (no bound) or a whole number of at least 1 MiB (${MIN_STREAM_BYTES}), got ${maxBytes}`,
+    );
   if (config.replication.listen) parseListen(config.replication.listen);
   if (config.storage.driver === 'azure') checkAzure(config.storage.azure);
   const peers = parsePeers(config.replication.peers);
@@ -301,6 +312,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A byte bound below this would hold only a few thousand events: more likely bytes meant as another unit. */
+const MIN_STREAM_BYTES = 1024 * 1024;
 /** Azure's container names: 3 to 63 lowercase letters, digits and single hyphens, a letter or digit at each end. */
 const CONTAINER = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 

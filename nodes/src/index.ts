@@ -10,7 +10,8 @@ export type { LocalLocation } from './registry/locate.js';
 export type { TagState, RepositoryPage } from './registry/replication.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './hlc.js';
 export { changeOrder, type ChangeOrder } from './events/change-order.js';
-export { eventStream, eventSubject, ensureStream } from './events/publisher.js';
+export { eventStream, eventSubject, ensureStream, type StreamLimits } from './events/event-stream.js';
+export type { EventStreamState } from './events/stream-state.js';
 export { natsAuth } from './events/nats-auth.js';
 export {
   toState,

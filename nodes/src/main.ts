@@ -119,8 +119,9 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const natsCredentials = events && natsAuth(config); // a bad NATS credential setting stops here, before anything is open
   const { stores, direct } = await openStorage(config);
   const registry = await registryOver(stores, config, events, clock, log);
+  const limits = { maxAgeSeconds: config.replication.streamMaxAgeSeconds, maxBytes: config.replication.streamMaxBytes };
   const publisher =
-    events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, log });
+    events && new OutboxPublisher(stores.meta, { servers: config.nats.url, auth: natsCredentials, region: config.region, limits, log });
   if (publisher && events) {
     events.onCommitted(() => publisher.notify());
     publisher.start();

@@ -6,6 +6,7 @@ import type { GcReport } from './registry/gc.js';
 import type { PeerStatus } from 'georeg/proto';
 import type { NodeStatus } from './status.js';
 import type { OutboxPublisher } from './events/publisher.js';
+import type { EventStreamState } from './events/stream-state.js';
 
 /** Why an event application failed (the replicator's classification). */
 const FAILURE_REASONS = ['unreachable', 'not_found', 'digest_mismatch', 'invalid', 'internal'];
@@ -105,6 +106,7 @@ export class NodeMetrics {
     });
     this.#storeGauges(registers);
     this.#outboxMetrics(registers);
+    this.#streamMetrics(registers);
     this.#trustMetrics(registers);
     this.#lockMetrics(registers);
     this.#replicationMetrics(registers);
@@ -228,6 +230,29 @@ export class NodeMetrics {
         this.inc(publisher?.published ?? 0);
       },
     });
+  }
+
+  /** This region's event stream, as JetStream last described it (0 while unknown, and with no NATS). */
+  #streamMetrics(registers: PromRegistry[]): void {
+    const stream = this.src.publisher?.stream;
+    const gauge = (name: string, help: string, read: (s: EventStreamState) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const s = await stream?.read();
+          this.set(s ? read(s) : 0);
+        },
+      });
+    };
+    gauge('georeg_event_stream_messages', "Events held in this region's JetStream stream.", (s) => s.messages);
+    gauge('georeg_event_stream_bytes', "Bytes of the events held in this region's JetStream stream.", (s) => s.bytes);
+    gauge(
+      'georeg_event_stream_oldest_timestamp_seconds',
+      "When the oldest event held in this region's JetStream stream was stored (Unix time; 0: none held).",
+      (s) => (s.oldest ? Date.parse(s.oldest) / 1000 : 0),
+    );
   }
 
   #trustMetrics(registers: PromRegistry[]): void {

@@ -14,6 +14,7 @@ export function toState(
   return complete ? { state: 'complete', digest } : { state: 'incomplete', digest, missing };
 }
 import type { OutboxPublisher } from './events/publisher.js';
+import type { EventStreamState } from './events/stream-state.js';
 import type { RegionDrain } from './drain.js';
 
 /** Whether one region holds an artifact, as GET /georeg/v1/where reports it. */
@@ -77,12 +78,14 @@ export interface NodeStatusSnapshot {
   /** Out of routing: peers send no client here (georeg region drain). */
   drained: boolean;
   outbox: { depth: number; published: number; lastError?: string } | null;
+  /** This region's event stream: its size and oldest event, as JetStream last said (null: no events, no nats.url). */
+  stream: EventStreamState | null;
   peers: PeerStatus[];
   /** With `?all=true`: every peer region's own view (the whole matrix of region pairs). */
   regions?: RegionView[];
 }
 
-/** What GET /georeg/v1/replication answers: this region's outbox and its replication from each peer. */
+/** What GET /georeg/v1/replication answers: this region's outbox and event stream, and its replication from each peer. */
 export class NodeStatus {
   replication?: ReplicationStatusSource;
 
@@ -106,11 +109,16 @@ export class NodeStatus {
   /** This region's status; with `all`, every peer region's own view too (asked at once). */
   async snapshot(all = false): Promise<NodeStatusSnapshot> {
     const p = this.publisher;
-    const [peers, regions] = await Promise.all([this.replication?.peers(), all ? this.replication?.views() : undefined]);
+    const [peers, regions, stream] = await Promise.all([
+      this.replication?.peers(),
+      all ? this.replication?.views() : undefined,
+      p?.stream.read(),
+    ]);
     return {
       region: this.region,
       drained: this.drain.drained,
       outbox: p ? { depth: this.meta.outboxDepth(), published: p.published, lastError: p.lastError } : null,
+      stream: stream ?? null,
       peers: peers ?? [],
       ...(all && { regions: regions ?? [] }),
     };

@@ -1,5 +1,5 @@
 import { apiPaths } from 'georeg/oci';
-import type { NodeStatusSnapshot } from 'georeg/nodes';
+import type { EventStreamState, NodeStatusSnapshot } from 'georeg/nodes';
 import { CliError, DEFAULT_NODE_URL, parseOptions, type Command } from '../command.js';
 import { RegistryError } from '../registry-client.js';
 import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
@@ -29,6 +29,20 @@ export function humanBytes(n: number): string {
   return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
 }
 
+/** A duration in its largest sensible unit: `45s`, `12m`, `3.2h`, `6.9d`. */
+export function humanAge(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)}h`;
+  return `${(seconds / 86_400).toFixed(1)}d`;
+}
+
+/** This region's event stream in a few words: `stream 12 events, 3.1 KiB, oldest 5m old`. */
+function formatStream(stream: EventStreamState, now: number): string {
+  const oldest = stream.oldest ? `, oldest ${humanAge(Math.max(0, now - Date.parse(stream.oldest)) / 1000)} old` : '';
+  return `stream ${stream.messages} events, ${humanBytes(stream.bytes)}${oldest}${stream.error ? `, error: ${stream.error}` : ''}`;
+}
+
 /** Rows as aligned columns, the first row a header. */
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
@@ -44,8 +58,10 @@ export function table(rows: string[][]): string {
   );
 }
 
-export function formatStatus(s: NodeStatusSnapshot): string {
-  const head = `region ${s.region}${s.drained ? ' (drained: peers send no client here)' : ''}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}\n`;
+export function formatStatus(s: NodeStatusSnapshot, now = Date.now()): string {
+  // A node of a release before the stream's numbers answers without `stream`.
+  const stream = s.stream ? `; ${formatStream(s.stream, now)}` : '';
+  const head = `region ${s.region}${s.drained ? ' (drained: peers send no client here)' : ''}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}${stream}\n`;
   if (s.peers.length === 0) return head + 'no peer regions replicated into this one\n';
   return (
     head +
@@ -102,7 +118,7 @@ async function watch(render: () => Promise<string>, ms: number): Promise<number>
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: "a region's replication status: outbox, and per peer lag, pending events, errors",
+  summary: "a region's replication status: outbox, event stream, and per peer lag, pending events, errors",
   async run(argv) {
     const { values } = parseOptions(argv, {
       url: { type: 'string' },

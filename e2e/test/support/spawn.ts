@@ -88,16 +88,18 @@ export class TwoRegions {
     private readonly natsPort: number,
     private readonly replicationPorts: Record<'eu' | 'us', number>,
     readonly external: boolean,
+    private readonly settings: NodeJS.ProcessEnv,
   ) {}
 
+  /** `settings`: GEOREG_* variables every process of both regions gets besides their own. */
   static async start(
     cliMain: string,
-    external = false,
+    { external = false, settings = {} }: { external?: boolean; settings?: NodeJS.ProcessEnv } = {},
   ): Promise<{ regions: TwoRegions; eu: ChildProcess; us: ChildProcess; replicators?: Record<'eu' | 'us', ChildProcess> }> {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-two-regions-'));
     const [euRepl, usRepl] = await Promise.all([freePort(), freePort()]);
     const nats = await startNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', `${dir}/nats`], dir);
-    const regions = new TwoRegions(dir, cliMain, nats.port, { eu: euRepl, us: usRepl }, external);
+    const regions = new TwoRegions(dir, cliMain, nats.port, { eu: euRepl, us: usRepl }, external, settings);
     regions.children.push(nats.child);
     try {
       // Each node logs its address ("registry listening", which serve() reads) before it replicates.
@@ -120,6 +122,7 @@ export class TwoRegions {
   private env(region: 'eu' | 'us'): NodeJS.ProcessEnv {
     const peer = region === 'eu' ? 'us' : 'eu';
     return {
+      ...this.settings,
       GEOREG_REGION: region,
       GEOREG_NATS_URL: `nats://127.0.0.1:${this.natsPort}`,
       GEOREG_REPLICATION_LISTEN: `127.0.0.1:${this.replicationPorts[region]}`,

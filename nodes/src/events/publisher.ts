@@ -1,22 +1,17 @@
-import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
-
-/**
- * Each region publishes into a stream of its own, GEOREG_EVENTS_<REGION>
- * (subject georeg.events.<region>), created from the region's own NATS server
- * and so placed in that region's cluster: with regions joined by gateways, peers
- * consume it across the gateway, and no region's events depend on another's.
- */
-export const eventStream = (region: string): string => `GEOREG_EVENTS_${region.toUpperCase().replace(/-/g, '_')}`;
-export const eventSubject = (region: string): string => `georeg.events.${region}`;
+import { ensureStream, eventStream, eventSubject, type StreamLimits } from './event-stream.js';
+import { StreamState } from './stream-state.js';
 
 export interface PublisherOptions {
   servers: string;
   /** NATS credentials, when the server requires them. */
   auth?: { user?: string; pass?: string };
   region: string;
+  /** What the region's stream keeps: set when it is created, and updated at start when it differs. */
+  limits: StreamLimits;
   log: Logger;
   /** Entries read from the outbox per round. */
   batch?: number;
@@ -33,6 +28,7 @@ export interface PublisherOptions {
 export class OutboxPublisher {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
   private running = false;
   private wake?: () => void;
   private idle: Promise<void> = Promise.resolve();
@@ -47,11 +43,15 @@ export class OutboxPublisher {
   /** Events published since start (for status). */
   published = 0;
   lastError?: string;
+  /** The size of this region's stream and its oldest event (for status and metrics). */
+  readonly stream: StreamState;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly opts: PublisherOptions,
-  ) {}
+  ) {
+    this.stream = new StreamState(eventStream(opts.region), () => this.streamInfo());
+  }
 
   start(): void {
     if (this.running) return;
@@ -125,7 +125,8 @@ export class OutboxPublisher {
     if (!this.nc || this.nc.isClosed()) this.nc = await this.connect();
     const nc = this.nc;
     const jsm = await nc.jetstreamManager({ checkAPI: false });
-    await ensureStream(jsm, this.opts.region);
+    await ensureStream(jsm, this.opts.region, this.opts.limits, this.opts.log);
+    this.jsm = jsm;
     this.js = nc.jetstream();
     this.readyResolve();
     this.opts.log.info('publishing events', {
@@ -134,6 +135,11 @@ export class OutboxPublisher {
       subject: eventSubject(this.opts.region),
     });
     return this.js;
+  }
+
+  private streamInfo(): Promise<StreamInfo> {
+    if (!this.jsm) return Promise.reject(new Error('the event stream is not set up yet'));
+    return this.jsm.streams.info(eventStream(this.opts.region));
   }
 
   private connect(): Promise<NatsConnection> {
@@ -160,17 +166,5 @@ export class OutboxPublisher {
       const t = setTimeout(done, ms);
       this.wake = done;
     });
-  }
-}
-
-type Jsm = Awaited<ReturnType<NatsConnection['jetstreamManager']>>;
-
-/** Create a region's event stream, or leave it as it is when it exists. */
-export async function ensureStream(jsm: Jsm, region: string): Promise<void> {
-  const name = eventStream(region);
-  try {
-    await jsm.streams.info(name);
-  } catch {
-    await jsm.streams.add({ name, subjects: [eventSubject(region)], duplicate_window: nanos(10 * 60 * 1000) });
   }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { Action, Event } from 'georeg/proto';
-import { OutboxPublisher, eventStream, eventSubject } from '../../src/events/publisher.js';
+import { OutboxPublisher } from '../../src/events/publisher.js';
+import { eventStream, eventSubject } from '../../src/events/event-stream.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
 import { compareHlc } from '../../src/hlc.js';
@@ -9,6 +10,8 @@ import { startTestNode, type TestNode } from '../support/harness.js';
 import { pushImage, http } from '../support/client.js';
 import { closedPort } from 'georeg/test-support';
 import { TestNats } from '../support/nats.js';
+
+const limits = { maxAgeSeconds: 3600, maxBytes: 0 };
 
 interface Received {
   event: Event;
@@ -117,7 +120,13 @@ describe('events: a stream that cannot be made yet (real nats-server without Jet
 
   it('retries on one connection, and stop() leaves none open', async () => {
     const nats = await TestNats.start({ jetstream: false, monitor: true });
-    const publisher = new OutboxPublisher(new MemoryMetaStore(), { servers: nats.url, region: 'eu', log: silentLogger, maxBackoffMs: 20 });
+    const publisher = new OutboxPublisher(new MemoryMetaStore(), {
+      servers: nats.url,
+      region: 'eu',
+      limits,
+      log: silentLogger,
+      maxBackoffMs: 20,
+    });
     try {
       publisher.start();
       // Each failure used to open a new connection and leave the old one behind.
@@ -144,6 +153,7 @@ describe('events: stop() while NATS cannot be reached', function () {
     const publisher = new OutboxPublisher(new MemoryMetaStore(), {
       servers: `nats://127.0.0.1:${port}`,
       region: 'eu',
+      limits,
       log: silentLogger,
       maxBackoffMs: 60_000,
     });

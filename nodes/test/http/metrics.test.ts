@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { apiPaths } from 'georeg/oci';
 import { generateKey } from 'georeg/trust';
+import type { NodeStatusSnapshot } from '../../src/status.js';
 import { startTestNode, type TestNode } from '../support/harness.js';
+import { TestNats } from '../support/nats.js';
 import { http, pushImage } from '../support/client.js';
 import { setPolicy } from '../support/signing.js';
 
@@ -19,6 +21,17 @@ function samples(text: string): { name: string; labels: Record<string, string>; 
     });
 }
 
+async function scrapeOf(url: string): Promise<ReturnType<typeof samples>> {
+  const res = await http('GET', `${url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.header('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return samples(res.body.toString());
+}
+
+function value(all: ReturnType<typeof samples>, name: string, labels: Record<string, string> = {}): number | undefined {
+  return all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
 describe('GET /metrics', function () {
   this.timeout(20_000);
   let node: TestNode;
@@ -28,16 +41,7 @@ describe('GET /metrics', function () {
   });
   after(() => node.close());
 
-  async function scrape() {
-    const res = await http('GET', `${node.url}/metrics`);
-    assert.equal(res.status, 200);
-    assert.match(res.header('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    return samples(res.body.toString());
-  }
-
-  function value(all: ReturnType<typeof samples>, name: string, labels: Record<string, string> = {}): number | undefined {
-    return all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-  }
+  const scrape = () => scrapeOf(node.url);
 
   it('counts requests by route, method and status, with durations and bytes in and out', async () => {
     await pushImage(node.url, 'team/app', 'v1', ['layer-a']);
@@ -65,6 +69,8 @@ describe('GET /metrics', function () {
     assert.ok(free > 0 && free <= (value(all, 'georeg_storage_capacity_bytes') ?? 0));
     assert.equal(value(all, 'georeg_info', { region: 'local' }), 1);
     assert.equal(value(all, 'georeg_outbox_depth'), 0);
+    for (const name of ['georeg_event_stream_messages', 'georeg_event_stream_bytes', 'georeg_event_stream_oldest_timestamp_seconds'])
+      assert.equal(value(all, name), 0, `${name} is 0 with events off`);
     assert.ok(
       all.some((s) => s.name === 'process_cpu_seconds_total'),
       'process metrics',
@@ -105,5 +111,41 @@ describe('GET /metrics', function () {
         assert.doesNotMatch(v, /sha256|team\/app|v1$|127\.0\.0\.1|nope|nowhere/, `${s.name} ${JSON.stringify(s.labels)}`);
       }
     }
+  });
+});
+
+describe("GET /metrics and the status: this region's event stream (real nats-server)", function () {
+  this.timeout(30_000);
+  let nats: TestNats;
+  let node: TestNode;
+
+  before(async () => {
+    nats = await TestNats.start();
+    node = await startTestNode({ region: 'eu', nats: { url: nats.url } });
+    await node.publisher?.ready;
+  });
+  after(async () => {
+    await node?.close();
+    await nats?.destroy();
+  });
+
+  it('reports the events the stream holds, their bytes and when the oldest was stored, alike in both', async () => {
+    const began = Date.now();
+    await pushImage(node.url, 'team/app', 'v1');
+    await node.publisher?.drained();
+    const res = await http('GET', `${node.url}${apiPaths.replication()}`);
+    assert.equal(res.status, 200);
+    const { stream } = JSON.parse(res.body.toString()) as NodeStatusSnapshot;
+    assert.ok(stream, 'events are on');
+    const { oldest, bytes, ...rest } = stream;
+    assert.deepEqual(rest, { name: 'GEOREG_EVENTS_EU', messages: 2, firstSeq: 1, lastSeq: 2 }, 'a manifest and its tag, nothing failed');
+    assert.ok(bytes > 0);
+    const stored = Date.parse(oldest ?? '');
+    assert.ok(stored >= began - 1000 && stored <= Date.now(), `oldest ${oldest}`);
+    // Read within the same few seconds: the same numbers, without asking JetStream again.
+    const all = await scrapeOf(node.url);
+    assert.equal(value(all, 'georeg_event_stream_messages'), 2);
+    assert.equal(value(all, 'georeg_event_stream_bytes'), bytes);
+    assert.equal(value(all, 'georeg_event_stream_oldest_timestamp_seconds'), stored / 1000);
   });
 });

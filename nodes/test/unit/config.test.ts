@@ -76,6 +76,26 @@ describe('config', () => {
     assert.equal(loadConfig({ file }).auth.enabled, false, 'an empty known section is fine');
   });
 
+  it("bounds this region's event stream: 7 days and no byte bound by default, whole seconds and at least 1 MiB when set", () => {
+    assert.equal(defaultConfig.replication.streamMaxAgeSeconds, 7 * 24 * 3600);
+    assert.equal(defaultConfig.replication.streamMaxBytes, 0);
+    const c = loadConfig({ env: { GEOREG_REPLICATION_STREAM_MAX_AGE_SECONDS: '3', GEOREG_REPLICATION_STREAM_MAX_BYTES: '1073741824' } });
+    assert.equal(c.replication.streamMaxAgeSeconds, 3);
+    assert.equal(c.replication.streamMaxBytes, 1024 ** 3);
+    assert.equal(loadConfig({ env: { GEOREG_REPLICATION_STREAM_MAX_BYTES: '1048576' } }).replication.streamMaxBytes, 1024 * 1024);
+    for (const age of ['0', '1.5'])
+      assert.throws(
+        () => loadConfig({ env: { GEOREG_REPLICATION_STREAM_MAX_AGE_SECONDS: age } }),
+        /replication\.streamMaxAgeSeconds must be a whole number of at least 1/,
+      );
+    for (const bytes of ['1000', '1048575', '2097152.5'])
+      assert.throws(
+        () => loadConfig({ env: { GEOREG_REPLICATION_STREAM_MAX_BYTES: bytes } }),
+        /replication\.streamMaxBytes must be 0 \(no bound\) or a whole number of at least 1 MiB/,
+      );
+    assert.throws(() => loadConfig({ env: { GEOREG_REPLICATION_STREAM_MAX_BYTES: '-1' } }), /streamMaxBytes must be a non-negative number/);
+  });
+
   it('takes storage.azure from a file or GEOREG_STORAGE_AZURE_* and checks it only for the azure driver', () => {
     const key = { GEOREG_STORAGE_AZURE_URL: 'https://acct.blob.core.windows.net', GEOREG_STORAGE_AZURE_ACCOUNT_NAME: 'acct' };
     const azure = { ...key, GEOREG_STORAGE_DRIVER: 'azure', GEOREG_STORAGE_AZURE_ACCOUNT_KEY_FILE: '/run/secrets/key' };
