@@ -374,7 +374,8 @@ export class LevelMetaStore implements MetaStore {
     if (previous !== undefined && previous !== digest) ops.push(del(key('d', repo, previous, tag)));
     if (clock) ops.push(put(key('h', repo, tag), clock));
     const old = previous === undefined ? undefined : ((await this.#db.get(key('g', repo, tag))) as TagTimes | undefined);
-    const times: TagTimes = { created: old?.created ?? this.#now(), updated: this.#now() };
+    const now = this.#now();
+    const times: TagTimes = { created: old?.created ?? now, updated: now };
     if (old) ops.push(del(timeKey(key, 'T', repo, old.updated, tag)));
     ops.push(put(key('g', repo, tag), times), put(timeKey(key, 'T', repo, times.updated, tag), true));
     return ops;

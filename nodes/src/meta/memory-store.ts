@@ -272,7 +272,8 @@ export class MemoryMetaStore implements MetaStore {
   /** Point a tag at another digest: created stays (or is now), updated is now. */
   #tag(r: Repository, tag: string, digest: Digest): void {
     r.tags.set(tag, digest);
-    r.tagTimes.set(tag, { created: r.tagTimes.get(tag)?.created ?? this.now(), updated: this.now() });
+    const now = this.now();
+    r.tagTimes.set(tag, { created: r.tagTimes.get(tag)?.created ?? now, updated: now });
   }
 
   #emit(opts: WriteOptions | undefined): void {

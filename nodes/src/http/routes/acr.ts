@@ -1,4 +1,4 @@
-import { apiPattern, oci, parseDigest, parseTag } from 'georeg/oci';
+import { apiPattern, oci, parseDigest, parseTag, type Digest, type Reference } from 'georeg/oci';
 import type { Registry } from '../../registry/registry.js';
 import { parseAttributes, type LockTarget } from '../../registry/locks.js';
 import type { ListOrder, ListRequest } from '../../registry/properties.js';
@@ -62,6 +62,43 @@ export function acrRoutes(registry: Registry): Route[] {
   const patch = async (ctx: Ctx, target: LockTarget): Promise<void> => {
     await registry.locks.update(target, await attributesOf(ctx));
   };
+  /**
+   * A tag or a manifest (`field`, the key ACR nests its properties under): GET its properties, PATCH
+   * its attributes (once it is known to be there), DELETE it (a manifest with its tags).
+   */
+  const item = (
+    name: string,
+    path: 'acrTag' | 'acrManifest',
+    field: string,
+    refOf: (ctx: Ctx) => Reference,
+    view: (repo: string, ref: Reference) => Promise<unknown>,
+  ): Route => {
+    const answer = async (ctx: Ctx, ref: Reference): Promise<void> =>
+      ctx.json(200, { registry: registryName(ctx), imageName: ctx.name, [field]: await view(ctx.name, ref) });
+    return {
+      name,
+      pattern: apiPattern(path),
+      methods: {
+        GET: { access: needs.metadataRead, handler: (ctx) => answer(ctx, refOf(ctx)) },
+        PATCH: {
+          access: needs.metadataWrite,
+          async handler(ctx) {
+            const ref = refOf(ctx);
+            await view(ctx.name, ref);
+            await patch(ctx, { repository: ctx.name, ...ref });
+            await answer(ctx, ref);
+          },
+        },
+        DELETE: {
+          access: needs.delete,
+          async handler(ctx) {
+            await registry.manifests.delete(ctx.name, refOf(ctx));
+            ctx.send(202, { 'Content-Length': 0 });
+          },
+        },
+      },
+    };
+  };
   return [
     {
       name: 'acr-catalog',
@@ -82,35 +119,13 @@ export function acrRoutes(registry: Registry): Route[] {
         },
       },
     },
-    {
-      name: 'acr-tag',
-      pattern: apiPattern('acrTag'),
-      methods: {
-        GET: {
-          access: needs.metadataRead,
-          async handler(ctx) {
-            const tag = await props.tag(ctx.name, parseTag(ctx.param(1)));
-            ctx.json(200, { registry: registryName(ctx), imageName: ctx.name, tag });
-          },
-        },
-        PATCH: {
-          access: needs.metadataWrite,
-          async handler(ctx) {
-            const tag = parseTag(ctx.param(1));
-            await props.tag(ctx.name, tag);
-            await patch(ctx, { repository: ctx.name, tag });
-            ctx.json(200, { registry: registryName(ctx), imageName: ctx.name, tag: await props.tag(ctx.name, tag) });
-          },
-        },
-        DELETE: {
-          access: needs.delete,
-          async handler(ctx) {
-            await registry.manifests.delete(ctx.name, { tag: parseTag(ctx.param(1)), digest: undefined });
-            ctx.send(202, { 'Content-Length': 0 });
-          },
-        },
-      },
-    },
+    item(
+      'acr-tag',
+      'acrTag',
+      'tag',
+      (ctx) => ({ tag: parseTag(ctx.param(1)), digest: undefined }),
+      (repo, ref) => props.tag(repo, ref.tag as string),
+    ),
     {
       name: 'acr-tags',
       pattern: apiPattern('acrTags'),
@@ -129,35 +144,13 @@ export function acrRoutes(registry: Registry): Route[] {
         },
       },
     },
-    {
-      name: 'acr-manifest',
-      pattern: apiPattern('acrManifest'),
-      methods: {
-        GET: {
-          access: needs.metadataRead,
-          async handler(ctx) {
-            const manifest = await props.manifest(ctx.name, parseDigest(ctx.param(1)));
-            ctx.json(200, { registry: registryName(ctx), imageName: ctx.name, manifest });
-          },
-        },
-        PATCH: {
-          access: needs.metadataWrite,
-          async handler(ctx) {
-            const digest = parseDigest(ctx.param(1));
-            await props.manifest(ctx.name, digest);
-            await patch(ctx, { repository: ctx.name, digest });
-            ctx.json(200, { registry: registryName(ctx), imageName: ctx.name, manifest: await props.manifest(ctx.name, digest) });
-          },
-        },
-        DELETE: {
-          access: needs.delete,
-          async handler(ctx) {
-            await registry.manifests.delete(ctx.name, { digest: parseDigest(ctx.param(1)), tag: undefined });
-            ctx.send(202, { 'Content-Length': 0 });
-          },
-        },
-      },
-    },
+    item(
+      'acr-manifest',
+      'acrManifest',
+      'manifest',
+      (ctx) => ({ digest: parseDigest(ctx.param(1)), tag: undefined }),
+      (repo, ref) => props.manifest(repo, ref.digest as Digest),
+    ),
     {
       name: 'acr-manifests',
       pattern: apiPattern('acrManifests'),
