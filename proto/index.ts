@@ -22,6 +22,8 @@ export {
   StatusReply,
   StatusRequest,
   TagState,
+  TreeLeaves,
+  TreeNodes,
   type ReplicationServer,
 } from './gen/georeg/v1/replication.js';
 export { PeerStatus } from './gen/georeg/v1/status.js';

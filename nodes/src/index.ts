@@ -1,6 +1,7 @@
 /** The public surface of nodes/: what the CLI, replication and e2e may use. */
 export type * from './storage/driver.js';
 export type * from './meta/store.js';
+export { FANOUT, HASH_BYTES, TREE_RECORD_STORES, type DigestTreeReader, type TreeRecordStore } from './meta/digest-tree.js';
 export * from './config.js';
 export * from './log.js';
 export { startNode, openRegistry, gcOptions, type RunningNode } from './main.js';

@@ -27,6 +27,8 @@ export function grpcError(err: unknown): { code: Status; details: string; metada
     metadata.set(ERROR_KIND, err.kind);
     return { code: Status[ErrorTable[err.kind].grpc], details: `${err.kind}: ${err.message}`, metadata };
   }
+  // A request out of bounds (a digest tree path, too many at once): the caller's to fix.
+  if (err instanceof RangeError) return { code: Status.INVALID_ARGUMENT, details: err.message };
   return { code: Status.INTERNAL, details: 'internal error' };
 }
 
@@ -67,6 +69,12 @@ export function storeError(err: unknown): Error {
 
 /** A generated client's unary method, called with metadata, options and a callback. */
 export type UnaryInvoke<Res> = (md: Metadata, options: CallOptions, done: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** undefined for a call the other side does not implement (a release before it); anything else is thrown (as `failure` makes it). */
+export function unimplemented(err: unknown, failure: (err: ServiceError) => unknown = (e) => e): undefined {
+  if ((err as { code?: unknown }).code === Status.UNIMPLEMENTED) return undefined;
+  throw failure(err as ServiceError);
+}
 
 /** A client's unary call as a promise, with a deadline of `ms`; a failure is passed through `failure` first. */
 export function callUnary<Res>(invoke: UnaryInvoke<Res>, ms: number, failure: (err: ServiceError) => unknown = (err) => err): Promise<Res> {

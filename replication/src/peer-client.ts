@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { connectivityState, credentials, status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { connectivityState, credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { isOriginUrl } from 'georeg/nodes';
-import { callUnary, type UnaryInvoke } from './grpc-calls.js';
+import { callUnary, unimplemented, type UnaryInvoke } from './grpc-calls.js';
 import { FastReplicationClient } from './blob-chunks.js';
 import {
   type BlobChunk,
@@ -20,6 +20,8 @@ import {
   type RepositoryPage,
   type ReplicationClient,
   type StatusReply,
+  type TreeLeaves,
+  type TreeNodes,
 } from 'georeg/proto';
 
 const stopping = (): Error => new Error('replication is stopping');
@@ -161,12 +163,17 @@ export class PeerClient {
 
   /** The peer's locks; none from a region of a release before locks (it answers UNIMPLEMENTED). */
   async listLocks(): Promise<LockList> {
-    try {
-      return await this.unary((md, o, done) => this.client.listLocks({}, md, o, done));
-    } catch (err) {
-      if ((err as { code?: number }).code === status.UNIMPLEMENTED) return { locks: [] };
-      throw err;
-    }
+    const list = await this.unary<LockList>((md, o, done) => this.client.listLocks({}, md, o, done)).catch(unimplemented);
+    return list ?? { locks: [] };
+  }
+
+  /** Nodes of the peer's digest tree; undefined from a region of a release before the tree (UNIMPLEMENTED). */
+  treeNodes(paths: string[]): Promise<TreeNodes | undefined> {
+    return this.unary<TreeNodes>((md, o, done) => this.client.getTreeNodes({ paths }, md, o, done)).catch(unimplemented);
+  }
+
+  treeLeaves(paths: string[]): Promise<TreeLeaves> {
+    return this.unary((md, o, done) => this.client.getTreeLeaves({ paths }, md, o, done));
   }
 
   getPolicy(): Promise<PolicyState> {

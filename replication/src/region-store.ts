@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
 import type { Digest, ParsedManifest } from 'georeg/oci';
+import type { TreeLeaves, TreeNodes } from 'georeg/proto';
+import { treeLeaves, treeNodes } from './tree-answers.js';
 
 /**
  * What replication needs of the region it copies into: the node's storage,
@@ -42,6 +44,10 @@ export interface RegionStore {
   applyIdentity(key: string, record: string, at: HlcTimestamp): Promise<boolean>;
   /** Apply a lock (of a repository, tag or manifest) when newer than the one held; returns whether it was. */
   applyLock(key: string, record: string, at: HlcTimestamp): Promise<boolean>;
+  /** Nodes of this region's digest tree (tree-answers.ts), with its record stores' hashes; undefined when the node has no tree (a release before it). */
+  treeNodes(paths: string[]): Promise<TreeNodes | undefined>;
+  /** Repositories of leaves of this region's digest tree, with their hashes. */
+  treeLeaves(paths: string[]): Promise<TreeLeaves>;
 }
 
 /** The RegionStore of a registry in this process. */
@@ -97,5 +103,13 @@ export class LocalRegionStore implements RegionStore {
 
   applyLock(key: string, record: string, at: HlcTimestamp): Promise<boolean> {
     return this.registry.locks.applyReplicated(key, record, at);
+  }
+
+  treeNodes(paths: string[]): Promise<TreeNodes> {
+    return treeNodes(this.registry.replication.digestTree(), paths);
+  }
+
+  treeLeaves(paths: string[]): Promise<TreeLeaves> {
+    return treeLeaves(this.registry.replication.digestTree(), paths);
   }
 }

@@ -1,11 +1,19 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
-import { type RegionStoreClient, type IngestStep, type PeerStatus, type StoreReply, type TagState as WireTag } from 'georeg/proto';
+import {
+  type RegionStoreClient,
+  type IngestStep,
+  type PeerStatus,
+  type StoreReply,
+  type TagState as WireTag,
+  type TreeLeaves,
+  type TreeNodes,
+} from 'georeg/proto';
 import { FastRegionStoreClient } from './ingest-parts.js';
 import type { HlcTimestamp, TagState } from 'georeg/nodes';
 import { parseDigest, type Digest } from 'georeg/oci';
-import { callUnary, storeError, type UnaryInvoke } from './grpc-calls.js';
+import { callUnary, storeError, unimplemented, type UnaryInvoke } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
 
 /** A local call that takes longer than this is stuck (a blob copy is a stream and has no deadline). */
@@ -112,6 +120,17 @@ export class RemoteRegionStore implements RegionStore {
 
   applyLock(key: string, record: string, timestamp: HlcTimestamp): Promise<boolean> {
     return this.ok((md, o, done) => this.client.applyLock({ key, record, timestamp }, md, o, done));
+  }
+
+  /** undefined from a node of a release before the digest tree (UNIMPLEMENTED). */
+  treeNodes(paths: string[]): Promise<TreeNodes | undefined> {
+    return callUnary<TreeNodes>((md, o, done) => this.client.getTreeNodes({ paths }, md, o, done), CALL_MS).catch((err: unknown) =>
+      unimplemented(err, storeError),
+    );
+  }
+
+  treeLeaves(paths: string[]): Promise<TreeLeaves> {
+    return this.call((md, o, done) => this.client.getTreeLeaves({ paths }, md, o, done));
   }
 
   /** Tell the node how replication from each peer goes (what its status endpoints and metrics show). */

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Server, ServerCredentials, status as Status, type ServerWritableStream } from '@grpc/grpc-js';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
+import { treeLeaves, treeNodes } from './tree-answers.js';
 import { ReplicationDefinition } from './blob-chunks.js';
 import {
   type BlobChunk,
@@ -136,6 +137,8 @@ export function replicationImplementation(registry: Registry, opts: ReplicationS
       const held = registry.policies.held();
       return { document: held?.document ?? '', timestamp: held?.clock };
     }),
+    getTreeNodes: unary(log, (req: { paths: string[] }) => treeNodes(registry.replication.digestTree(), req.paths)),
+    getTreeLeaves: unary(log, (req: { paths: string[] }) => treeLeaves(registry.replication.digestTree(), req.paths)),
     statBlob: unary(log, async (req: { repository: string; digest: string }) => {
       try {
         const size = await registry.blobs.stat(parseName(req.repository), parseDigest(req.digest));

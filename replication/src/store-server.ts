@@ -128,6 +128,8 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     applyLock: unary(log, async (r: { key: string; record: string; timestamp?: Hlc }) => ({
       ok: await store.applyLock(r.key, r.record, required(r.timestamp)),
     })),
+    getTreeNodes: unary(log, (r: { paths: string[] }) => store.treeNodes(r.paths)),
+    getTreeLeaves: unary(log, (r: { paths: string[] }) => store.treeLeaves(r.paths)),
     reportStatus: unary(log, async (r: StatusReport) => (onReport({ peers: reportedPeers(r), at: Date.now() }), { ok: true })),
   };
 }

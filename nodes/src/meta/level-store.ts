@@ -18,7 +18,17 @@ import {
 import type { HlcTimestamp } from '../hlc.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { migrateSettings } from './settings-migration.js';
-import { migrateTimeIndex, notHere, timeKey, type TagTimes } from './time-index.js';
+import { notHere, timeKey, type TagTimes } from './time-index.js';
+import { migrateLayout } from './layout.js';
+import {
+  DigestTree,
+  TREE_RECORD_STORES,
+  isTreeRecordStore,
+  manifestItem,
+  tagItem,
+  xorItems,
+  type DigestTreeReader,
+} from './digest-tree.js';
 
 /*
  * Key layout: string keys, JSON values.
@@ -35,8 +45,10 @@ import { migrateTimeIndex, notHere, timeKey, type TagTimes } from './time-index.
  *   g!<repo>!<tag>               → TagTimes        when the tag was created and last moved here
  *   T!<repo>!<updated>!<tag>     → true            tags in time order (13-digit ms)
  *   M!<repo>!<updated>!<digest>  → true            manifests in time order (ManifestRecord.updated)
- *   v!schema                     → number          the layout's version (2: g!, T! and M! exist;
- *                                                  built at open from a version-1 store)
+ *   z!<repo>                     → hex             the repository's digest-tree hash (digest-tree.ts),
+ *                                                  written in the batch of each change it summarises
+ *   v!schema                     → number          the layout's version (2: g!, T! and M! exist; 3: z!
+ *                                                  exists; built at open from an older store, layout.ts)
  *   n!<store>!<key>              → JSON record     the named record stores (RECORD_STORES); from the
  *                                                  previous release's s!<key> settings, moved at open
  *
@@ -60,6 +72,12 @@ const DEFAULT_CACHE_SIZE = 10_000;
 
 type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 
+/** What a change does to a repository's digest-tree hash: items that come and go (XORed in either way). */
+interface TreeChange {
+  repo: string;
+  items: (Buffer | undefined)[];
+}
+
 export interface LevelMetaStoreOptions {
   /** Entries in the tag, manifest and blob-link cache. */
   cacheSize?: number;
@@ -77,6 +95,7 @@ export class LevelMetaStore implements MetaStore {
   #outboxNext = 0;
   #outboxDepth = 0;
   readonly #now: () => number;
+  readonly #tree = new DigestTree();
 
   private constructor(db: Level<string, unknown>, cacheSize: number, now: () => number) {
     this.#db = db;
@@ -89,12 +108,13 @@ export class LevelMetaStore implements MetaStore {
     await db.open();
     try {
       await migrateSettings(db, (store, k) => key('n', store, k));
-      await migrateTimeIndex(db, { key, range });
+      await migrateLayout(db, { key, range });
     } catch (e) {
       await db.close();
       throw e;
     }
     const store = new LevelMetaStore(db, options.cacheSize ?? DEFAULT_CACHE_SIZE, options.now ?? Date.now);
+    await store.#loadTree();
     const outbox = await db.keys(range('o')).all();
     store.#outboxDepth = outbox.length;
     store.#outboxNext = outbox.length ? Number(outbox[outbox.length - 1]?.slice(2)) + 1 : 0;
@@ -128,8 +148,9 @@ export class LevelMetaStore implements MetaStore {
       }
       await this.#admit(repo, tag, opts);
       const previous = await this.getTag(repo, tag);
-      if (previous !== digest) await this.#commit(await this.#tagOps(repo, tag, digest, previous, opts?.tagClock), opts);
-      else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)]);
+      const tree = await this.#tagChange(repo, tag, previous, digest, opts?.tagClock);
+      if (previous !== digest) await this.#commit(await this.#tagOps(repo, tag, digest, previous, opts?.tagClock), opts, tree);
+      else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)], undefined, tree);
       return previous;
     });
   }
@@ -139,11 +160,12 @@ export class LevelMetaStore implements MetaStore {
       await this.#admit(repo, tag, opts);
       const digest = await this.getTag(repo, tag);
       const clock = opts?.tagClock ? [put(key('h', repo, tag), opts.tagClock)] : [];
+      const tree = await this.#tagChange(repo, tag, digest, undefined, opts?.tagClock);
       if (digest === undefined) {
-        if (clock.length && opts?.wins) await this.#commit(clock);
+        if (clock.length && opts?.wins) await this.#commit(clock, undefined, tree);
         return false;
       }
-      await this.#commit([...(await this.#untagOps(repo, tag, digest)), ...clock], opts);
+      await this.#commit([...(await this.#untagOps(repo, tag, digest)), ...clock], opts, tree);
       return true;
     });
   }
@@ -197,8 +219,13 @@ export class LevelMetaStore implements MetaStore {
       if (stored.subject !== undefined) {
         ops.push(put(key('f', repo, stored.subject, stored.digest), descriptorOf(stored)));
       }
-      if (tag !== undefined) ops.push(...(await this.#tagOps(repo, tag, stored.digest, await this.getTag(repo, tag), opts?.tagClock)));
-      await this.#commit(ops, opts);
+      const tree: TreeChange = { repo, items: old ? [] : [manifestItem(stored.digest)] };
+      if (tag !== undefined) {
+        const previous = await this.getTag(repo, tag);
+        ops.push(...(await this.#tagOps(repo, tag, stored.digest, previous, opts?.tagClock)));
+        tree.items.push(...(await this.#tagChange(repo, tag, previous, stored.digest, opts?.tagClock)).items);
+      }
+      await this.#commit(ops, opts, tree);
     });
   }
 
@@ -208,10 +235,14 @@ export class LevelMetaStore implements MetaStore {
       const record = await this.#read<ManifestRecord>(mkey);
       if (record === undefined) return false;
       const ops: Op[] = [del(mkey), del(timeKey(key, 'M', repo, record.updated ?? record.created, digest))];
-      for (const tag of await this.tagsOf(repo, digest)) ops.push(...(await this.#untagOps(repo, tag, digest)));
+      const tree: TreeChange = { repo, items: [manifestItem(digest)] };
+      for (const tag of await this.tagsOf(repo, digest)) {
+        ops.push(...(await this.#untagOps(repo, tag, digest)));
+        tree.items.push(...(await this.#tagChange(repo, tag, digest, undefined)).items);
+      }
       if (record.subject !== undefined) ops.push(del(key('f', repo, record.subject, digest)));
       if (!(await this.#keepsRepository(repo, mkey))) ops.push(del(key('r', repo)));
-      await this.#commit(ops, opts);
+      await this.#commit(ops, opts, tree);
       return true;
     });
   }
@@ -308,13 +339,25 @@ export class LevelMetaStore implements MetaStore {
     const db = this.#db;
     return {
       get: (k) => this.#read<T>(key('n', name, k)),
-      put: (k, record, opts) => this.#commit([put(key('n', name, k), record)], opts),
+      put: async (k, record, opts) => {
+        const nkey = key('n', name, k);
+        // Writers of one key are serialised by its owner (LastWriterWins), so the record read is the one replaced.
+        const before = isTreeRecordStore(name) ? await this.#read(nkey) : undefined;
+        await this.#commit([put(nkey, record)], opts);
+        if (isTreeRecordStore(name)) this.#tree.recordChanged(name, k, before, record);
+      },
       async *list(prefix = '') {
         const start = base + prefix;
         for await (const [k, record] of db.iterator({ gte: start, lt: start + '\uffff' }))
           yield { key: k.slice(base.length), record: record as T };
       },
     };
+  }
+
+  // digest tree
+
+  digestTree(): DigestTreeReader {
+    return this.#tree;
   }
 
   // outbox
@@ -356,15 +399,45 @@ export class LevelMetaStore implements MetaStore {
     return value as T | undefined;
   }
 
-  async #commit(ops: Op[], opts?: WriteOptions): Promise<void> {
+  /**
+   * Write `ops` as one batch, with `opts.events` in the outbox and the repository hash `tree`
+   * leads to (under the repository's lock: the hash read is the one this batch replaces).
+   */
+  async #commit(ops: Op[], opts?: WriteOptions, tree?: TreeChange): Promise<void> {
     const events = opts?.events ?? [];
     for (const e of events) ops.push(put(outboxKey(this.#outboxNext++), Buffer.from(e).toString('base64')));
+    const hashed = tree && xorItems(this.#tree.repository(tree.repo), tree.items);
+    if (tree) ops.push(hashed ? put(key('z', tree.repo), hashed.toString('hex')) : del(key('z', tree.repo)));
     await this.#db.batch(ops);
+    if (tree) this.#tree.setRepository(tree.repo, hashed);
     this.#outboxDepth += events.length;
     this.#epoch++;
     for (const op of ops) {
       if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
       if (op.key.startsWith('t' + SEP)) this.#tagLists.delete(op.key.slice(2, op.key.lastIndexOf(SEP)));
+    }
+  }
+
+  /** The digest-tree items of a tag moving from `before` to `after` (a digest, or none: deleted), stamped `clock` or keeping the one held. */
+  async #tagChange(
+    repo: string,
+    tag: string,
+    before: Digest | undefined,
+    after: Digest | undefined,
+    clock?: HlcTimestamp,
+  ): Promise<TreeChange> {
+    const held = await this.getTagClock(repo, tag);
+    return { repo, items: [tagItem(tag, before, held), tagItem(tag, after, clock ?? held)] };
+  }
+
+  /** Fill the digest tree from the repository hashes and the replicated records. */
+  async #loadTree(): Promise<void> {
+    const hashes = range('z');
+    for await (const [k, hex] of this.#db.iterator(hashes)) {
+      this.#tree.setRepository(k.slice(hashes.gte.length), Buffer.from(hex as string, 'hex'));
+    }
+    for (const name of TREE_RECORD_STORES) {
+      for await (const { key: k, record } of this.records(name).list()) this.#tree.recordChanged(name, k, undefined, record);
     }
   }
 

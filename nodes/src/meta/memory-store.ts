@@ -15,6 +15,7 @@ import {
 } from './store.js';
 import type { HlcTimestamp } from '../hlc.js';
 import { pageByTime, type TagTimes } from './time-index.js';
+import { DigestTree, isTreeRecordStore, manifestItem, tagItem, xorItems, type DigestTreeReader } from './digest-tree.js';
 
 interface Repository {
   tags: Map<string, Digest>;
@@ -27,14 +28,17 @@ interface Repository {
  * MetaStore in Maps, for tests and throwaway registries. Every method body
  * runs without an `await`, which makes each mutation atomic. Values are
  * copied in and out as JSON carries them, so callers never share state with
- * the store. Reverse lookups (tagsOf, referrers) scan: fine at test sizes.
+ * the store. Reverse lookups (tagsOf, referrers) scan, and a repository's
+ * digest-tree hash is computed again from all it holds at each change: fine at
+ * test sizes.
  */
 export class MemoryMetaStore implements MetaStore {
   readonly #repos = new Map<string, Repository>();
   readonly #uploads = new Map<string, UploadSession>();
   readonly #outbox: OutboxEntry[] = [];
-  /** Tag clocks by `repo\0tag`; they outlive the tags (and the repository). */
-  readonly #clocks = new Map<string, HlcTimestamp>();
+  /** Tag clocks by repository, then tag; they outlive the tags (and the repository). */
+  readonly #clocks = new Map<string, Map<string, HlcTimestamp>>();
+  readonly #tree = new DigestTree();
   /** Records by store name, then key. */
   readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
@@ -66,8 +70,10 @@ export class MemoryMetaStore implements MetaStore {
     this.#admit(repo, tag, opts);
     const previous = r.tags.get(tag);
     this.#clock(repo, tag, opts);
+    this.#rehash(repo);
     if (previous === digest) return previous;
     this.#tag(r, tag, digest);
+    this.#rehash(repo);
     this.#emit(opts);
     return previous;
   }
@@ -78,16 +84,13 @@ export class MemoryMetaStore implements MetaStore {
     const gone = r?.tags.delete(tag) ?? false;
     r?.tagTimes.delete(tag);
     if (gone || opts?.wins) this.#clock(repo, tag, opts);
+    this.#rehash(repo);
     if (gone) this.#emit(opts);
     return gone;
   }
 
   async *listTagClocks(repo: string): AsyncIterable<{ tag: string; clock: HlcTimestamp }> {
-    const prefix = `${repo}\0`;
-    const mine = [...this.#clocks]
-      .filter(([k]) => k.startsWith(prefix))
-      .map(([k, clock]) => ({ tag: k.slice(prefix.length), clock: copy(clock) }));
-    yield* mine.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    for (const [tag, clock] of sortedEntries(this.#clocks.get(repo))) yield { tag, clock: copy(clock) };
   }
 
   async getTagClock(repo: string, tag: string): Promise<HlcTimestamp | undefined> {
@@ -127,6 +130,7 @@ export class MemoryMetaStore implements MetaStore {
       if (r.tags.get(tag) !== record.digest) this.#tag(r, tag, record.digest);
       this.#clock(repo, tag, opts);
     }
+    this.#rehash(repo);
     this.#emit(opts);
   }
 
@@ -139,6 +143,7 @@ export class MemoryMetaStore implements MetaStore {
       r.tagTimes.delete(tag);
     }
     this.#dropIfEmpty(repo, r);
+    this.#rehash(repo);
     this.#emit(opts);
     return true;
   }
@@ -229,6 +234,7 @@ export class MemoryMetaStore implements MetaStore {
     return {
       get: async (key) => (held.has(key) ? copy(held.get(key) as T) : undefined),
       put: async (key, record, opts) => {
+        if (isTreeRecordStore(name)) this.#tree.recordChanged(name, key, held.get(key), record);
         held.set(key, copy(record));
         this.#emit(opts);
       },
@@ -236,6 +242,10 @@ export class MemoryMetaStore implements MetaStore {
         for (const [key, record] of sortedEntries(held)) if (key.startsWith(prefix)) yield { key, record: copy(record as T) };
       },
     };
+  }
+
+  digestTree(): DigestTreeReader {
+    return this.#tree;
   }
 
   // outbox
@@ -256,7 +266,7 @@ export class MemoryMetaStore implements MetaStore {
   async close(): Promise<void> {}
 
   #heldClock(repo: string, tag: string): HlcTimestamp | undefined {
-    const c = this.#clocks.get(`${repo}\0${tag}`);
+    const c = this.#clocks.get(repo)?.get(tag);
     return c && copy(c);
   }
 
@@ -266,7 +276,20 @@ export class MemoryMetaStore implements MetaStore {
   }
 
   #clock(repo: string, tag: string, opts: WriteOptions | undefined): void {
-    if (opts?.tagClock) this.#clocks.set(`${repo}\0${tag}`, copy(opts.tagClock));
+    if (!opts?.tagClock) return;
+    let clocks = this.#clocks.get(repo);
+    if (!clocks) this.#clocks.set(repo, (clocks = new Map()));
+    clocks.set(tag, copy(opts.tagClock));
+  }
+
+  /** The repository's digest-tree hash, from its tags, tag clocks and manifests. */
+  #rehash(repo: string): void {
+    const r = this.#repos.get(repo);
+    const clocks = this.#clocks.get(repo);
+    const tags = new Set([...(r?.tags.keys() ?? []), ...(clocks?.keys() ?? [])]);
+    const items = [...tags].map((tag) => tagItem(tag, r?.tags.get(tag), clocks?.get(tag)));
+    for (const digest of r?.manifests.keys() ?? []) items.push(manifestItem(digest));
+    this.#tree.setRepository(repo, xorItems(undefined, items));
   }
 
   /** Point a tag at another digest: created stays (or is now), updated is now. */

@@ -1,5 +1,6 @@
 import type { Descriptor, Digest } from 'georeg/oci';
 import type { HlcTimestamp } from '../hlc.js';
+import type { DigestTreeReader } from './digest-tree.js';
 
 /** What the registry knows of a manifest linked into a repository. */
 export interface ManifestRecord {
@@ -192,6 +193,9 @@ export interface MetaStore {
   // named record stores: registry-wide records, one store per concept
   /** The store of `name`; `T` is what its owner keeps there (stored as JSON). */
   records<T>(name: RecordStoreName): RecordStore<T>;
+
+  // digest tree: what anti-entropy compares (digest-tree.ts), kept with every change of what it summarises
+  digestTree(): DigestTreeReader;
 
   // outbox: events written with the changes above, until a publisher has sent them
   /** The oldest `limit` entries, in write order. */

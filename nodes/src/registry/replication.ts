@@ -5,6 +5,7 @@ import { changeOrder } from '../events/change-order.js';
 import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
 import type { RegistryStores } from './stores.js';
+import type { DigestTreeReader } from '../meta/digest-tree.js';
 
 /** A tag as this region holds it: its target (absent when deleted) and the clock of its last change. */
 export interface TagState {
@@ -106,6 +107,11 @@ export class Replication {
       }
     }
     return { tags, manifests, deleted, more: names.length > page.n };
+  }
+
+  /** The summary of this region's content that anti-entropy compares with a peer's. */
+  digestTree(): DigestTreeReader {
+    return this.stores.meta.digestTree();
   }
 
   /** Whether this region holds a tag or digest completely (a peer's Locate, this node's "where"). */

@@ -7,6 +7,7 @@ import { LevelMetaStore, type LevelMetaStoreOptions } from '../../src/meta/level
 import { Lru } from '../../src/lru.js';
 import { manifest, metaStoreSuite } from '../support/meta-suite.js';
 import { recordStoreSuite } from '../support/record-store-suite.js';
+import { digestTreeSuite } from '../support/digest-tree-suite.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 
 async function levelStore(options?: LevelMetaStoreOptions): Promise<{ store: LevelMetaStore; dir: string; cleanup: () => Promise<void> }> {
@@ -27,6 +28,8 @@ metaStoreSuite('LevelMetaStore', (now) => levelStore({ now }));
 metaStoreSuite('LevelMetaStore with a one-entry cache', (now) => levelStore({ cacheSize: 1, now }));
 recordStoreSuite('MemoryMetaStore', async () => ({ store: new MemoryMetaStore(), cleanup: async () => {} }));
 recordStoreSuite('LevelMetaStore', () => levelStore());
+digestTreeSuite('MemoryMetaStore', async (now) => ({ store: new MemoryMetaStore(now), cleanup: async () => {} }));
+digestTreeSuite('LevelMetaStore', (now) => levelStore({ now }));
 
 describe('LevelMetaStore', () => {
   let store: LevelMetaStore;

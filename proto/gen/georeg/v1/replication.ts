@@ -27,6 +27,43 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/replication.proto";
 
+export interface TreeNodesRequest {
+  /**
+   * "" for the root (its children: the 256 level-1 nodes), or two lowercase
+   * hex digits for a level-1 node (its children: 256 leaves). At most 64.
+   */
+  paths: string[];
+}
+
+export interface TreeNode {
+  path: string;
+  /** The children's hashes, 32 bytes each, concatenated (256 of them). */
+  children: Buffer;
+}
+
+export interface TreeNodes {
+  nodes: TreeNode[];
+  /** The hashes of the replicated record stores (32 bytes each). */
+  policies: Buffer;
+  identities: Buffer;
+  locks: Buffer;
+}
+
+export interface TreeLeavesRequest {
+  /** Four lowercase hex digits each. At most 1024. */
+  paths: string[];
+}
+
+export interface RepositoryHash {
+  name: string;
+  hash: Buffer;
+}
+
+export interface TreeLeaves {
+  /** The repositories of the leaves asked, sorted by leaf then name. */
+  repositories: RepositoryHash[];
+}
+
 export interface StatBlobRequest {
   repository: string;
   digest: string;
@@ -185,6 +222,498 @@ export interface StatusReply {
    */
   publicUrl: string;
 }
+
+function createBaseTreeNodesRequest(): TreeNodesRequest {
+  return { paths: [] };
+}
+
+export const TreeNodesRequest: MessageFns<TreeNodesRequest> = {
+  encode(message: TreeNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.paths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeNodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeNodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeNodesRequest {
+    return { paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: TreeNodesRequest): unknown {
+    const obj: any = {};
+    if (message.paths?.length) {
+      obj.paths = message.paths;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeNodesRequest>, I>>(base?: I): TreeNodesRequest {
+    return TreeNodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeNodesRequest>, I>>(object: I): TreeNodesRequest {
+    const message = createBaseTreeNodesRequest();
+    message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTreeNode(): TreeNode {
+  return { path: "", children: Buffer.alloc(0) };
+}
+
+export const TreeNode: MessageFns<TreeNode> = {
+  encode(message: TreeNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.children.length !== 0) {
+      writer.uint32(18).bytes(message.children);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.children = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeNode {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      children: isSet(object.children) ? Buffer.from(bytesFromBase64(object.children)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: TreeNode): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.children.length !== 0) {
+      obj.children = base64FromBytes(message.children);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeNode>, I>>(base?: I): TreeNode {
+    return TreeNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeNode>, I>>(object: I): TreeNode {
+    const message = createBaseTreeNode();
+    message.path = object.path ?? "";
+    message.children = object.children ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTreeNodes(): TreeNodes {
+  return { nodes: [], policies: Buffer.alloc(0), identities: Buffer.alloc(0), locks: Buffer.alloc(0) };
+}
+
+export const TreeNodes: MessageFns<TreeNodes> = {
+  encode(message: TreeNodes, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      TreeNode.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.policies.length !== 0) {
+      writer.uint32(18).bytes(message.policies);
+    }
+    if (message.identities.length !== 0) {
+      writer.uint32(26).bytes(message.identities);
+    }
+    if (message.locks.length !== 0) {
+      writer.uint32(34).bytes(message.locks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeNodes {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeNodes();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(TreeNode.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.policies = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.identities = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.locks = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeNodes {
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => TreeNode.fromJSON(e)) : [],
+      policies: isSet(object.policies) ? Buffer.from(bytesFromBase64(object.policies)) : Buffer.alloc(0),
+      identities: isSet(object.identities) ? Buffer.from(bytesFromBase64(object.identities)) : Buffer.alloc(0),
+      locks: isSet(object.locks) ? Buffer.from(bytesFromBase64(object.locks)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: TreeNodes): unknown {
+    const obj: any = {};
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => TreeNode.toJSON(e));
+    }
+    if (message.policies.length !== 0) {
+      obj.policies = base64FromBytes(message.policies);
+    }
+    if (message.identities.length !== 0) {
+      obj.identities = base64FromBytes(message.identities);
+    }
+    if (message.locks.length !== 0) {
+      obj.locks = base64FromBytes(message.locks);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeNodes>, I>>(base?: I): TreeNodes {
+    return TreeNodes.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeNodes>, I>>(object: I): TreeNodes {
+    const message = createBaseTreeNodes();
+    message.nodes = object.nodes?.map((e) => TreeNode.fromPartial(e)) || [];
+    message.policies = object.policies ?? Buffer.alloc(0);
+    message.identities = object.identities ?? Buffer.alloc(0);
+    message.locks = object.locks ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTreeLeavesRequest(): TreeLeavesRequest {
+  return { paths: [] };
+}
+
+export const TreeLeavesRequest: MessageFns<TreeLeavesRequest> = {
+  encode(message: TreeLeavesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.paths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeLeavesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeLeavesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeLeavesRequest {
+    return { paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: TreeLeavesRequest): unknown {
+    const obj: any = {};
+    if (message.paths?.length) {
+      obj.paths = message.paths;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeLeavesRequest>, I>>(base?: I): TreeLeavesRequest {
+    return TreeLeavesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeLeavesRequest>, I>>(object: I): TreeLeavesRequest {
+    const message = createBaseTreeLeavesRequest();
+    message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRepositoryHash(): RepositoryHash {
+  return { name: "", hash: Buffer.alloc(0) };
+}
+
+export const RepositoryHash: MessageFns<RepositoryHash> = {
+  encode(message: RepositoryHash, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.hash.length !== 0) {
+      writer.uint32(18).bytes(message.hash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RepositoryHash {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepositoryHash();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RepositoryHash {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: RepositoryHash): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.hash.length !== 0) {
+      obj.hash = base64FromBytes(message.hash);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RepositoryHash>, I>>(base?: I): RepositoryHash {
+    return RepositoryHash.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RepositoryHash>, I>>(object: I): RepositoryHash {
+    const message = createBaseRepositoryHash();
+    message.name = object.name ?? "";
+    message.hash = object.hash ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTreeLeaves(): TreeLeaves {
+  return { repositories: [] };
+}
+
+export const TreeLeaves: MessageFns<TreeLeaves> = {
+  encode(message: TreeLeaves, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.repositories) {
+      RepositoryHash.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeLeaves {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeLeaves();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.repositories.push(RepositoryHash.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeLeaves {
+    return {
+      repositories: globalThis.Array.isArray(object?.repositories)
+        ? object.repositories.map((e: any) => RepositoryHash.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TreeLeaves): unknown {
+    const obj: any = {};
+    if (message.repositories?.length) {
+      obj.repositories = message.repositories.map((e) => RepositoryHash.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeLeaves>, I>>(base?: I): TreeLeaves {
+    return TreeLeaves.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeLeaves>, I>>(object: I): TreeLeaves {
+    const message = createBaseTreeLeaves();
+    message.repositories = object.repositories?.map((e) => RepositoryHash.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseStatBlobRequest(): StatBlobRequest {
   return { repository: "", digest: "" };
@@ -2413,6 +2942,31 @@ export const ReplicationService = {
     responseSerialize: (value: BlobStat): Buffer => Buffer.from(BlobStat.encode(value).finish()),
     responseDeserialize: (value: Buffer): BlobStat => BlobStat.decode(value),
   },
+  /**
+   * The digest tree (anti-entropy compares it top down before it lists
+   * anything): the hashes of nodes' children and of the replicated record
+   * stores. A region of a release before the tree answers UNIMPLEMENTED; its
+   * peers then compare every repository, as that release did.
+   */
+  getTreeNodes: {
+    path: "/georeg.v1.Replication/GetTreeNodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TreeNodesRequest): Buffer => Buffer.from(TreeNodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TreeNodesRequest => TreeNodesRequest.decode(value),
+    responseSerialize: (value: TreeNodes): Buffer => Buffer.from(TreeNodes.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TreeNodes => TreeNodes.decode(value),
+  },
+  /** The repositories of leaves of the digest tree, with their hashes. */
+  getTreeLeaves: {
+    path: "/georeg.v1.Replication/GetTreeLeaves" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TreeLeavesRequest): Buffer => Buffer.from(TreeLeavesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TreeLeavesRequest => TreeLeavesRequest.decode(value),
+    responseSerialize: (value: TreeLeaves): Buffer => Buffer.from(TreeLeaves.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TreeLeaves => TreeLeaves.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -2448,6 +3002,15 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * redirects pulls rather than answer 404).
    */
   statBlob: handleUnaryCall<StatBlobRequest, BlobStat>;
+  /**
+   * The digest tree (anti-entropy compares it top down before it lists
+   * anything): the hashes of nodes' children and of the replicated record
+   * stores. A region of a release before the tree answers UNIMPLEMENTED; its
+   * peers then compare every repository, as that release did.
+   */
+  getTreeNodes: handleUnaryCall<TreeNodesRequest, TreeNodes>;
+  /** The repositories of leaves of the digest tree, with their hashes. */
+  getTreeLeaves: handleUnaryCall<TreeLeavesRequest, TreeLeaves>;
 }
 
 export interface ReplicationClient extends Client {
@@ -2610,6 +3173,43 @@ export interface ReplicationClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BlobStat) => void,
+  ): ClientUnaryCall;
+  /**
+   * The digest tree (anti-entropy compares it top down before it lists
+   * anything): the hashes of nodes' children and of the replicated record
+   * stores. A region of a release before the tree answers UNIMPLEMENTED; its
+   * peers then compare every repository, as that release did.
+   */
+  getTreeNodes(
+    request: TreeNodesRequest,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  getTreeNodes(
+    request: TreeNodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  getTreeNodes(
+    request: TreeNodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  /** The repositories of leaves of the digest tree, with their hashes. */
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
+  ): ClientUnaryCall;
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
+  ): ClientUnaryCall;
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
   ): ClientUnaryCall;
 }
 

@@ -21,7 +21,16 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Hlc } from "./events.js";
-import { IdentityRecord, LockRecord, PolicyState, TagState } from "./replication.js";
+import {
+  IdentityRecord,
+  LockRecord,
+  PolicyState,
+  TagState,
+  TreeLeaves,
+  TreeLeavesRequest,
+  TreeNodes,
+  TreeNodesRequest,
+} from "./replication.js";
 import { PeerStatus } from "./status.js";
 
 export const protobufPackage = "georeg.v1";
@@ -997,6 +1006,25 @@ export const RegionStoreService = {
     responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
   },
+  /** This region's digest tree, which anti-entropy compares with a peer's. */
+  getTreeNodes: {
+    path: "/georeg.v1.RegionStore/GetTreeNodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TreeNodesRequest): Buffer => Buffer.from(TreeNodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TreeNodesRequest => TreeNodesRequest.decode(value),
+    responseSerialize: (value: TreeNodes): Buffer => Buffer.from(TreeNodes.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TreeNodes => TreeNodes.decode(value),
+  },
+  getTreeLeaves: {
+    path: "/georeg.v1.RegionStore/GetTreeLeaves" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TreeLeavesRequest): Buffer => Buffer.from(TreeLeavesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TreeLeavesRequest => TreeLeavesRequest.decode(value),
+    responseSerialize: (value: TreeLeaves): Buffer => Buffer.from(TreeLeaves.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TreeLeaves => TreeLeaves.decode(value),
+  },
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus: {
     path: "/georeg.v1.RegionStore/ReportStatus" as const,
@@ -1030,6 +1058,9 @@ export interface RegionStoreServer extends UntypedServiceImplementation {
   applyPolicy: handleUnaryCall<PolicyState, StoreReply>;
   applyIdentity: handleUnaryCall<IdentityRecord, StoreReply>;
   applyLock: handleUnaryCall<LockRecord, StoreReply>;
+  /** This region's digest tree, which anti-entropy compares with a peer's. */
+  getTreeNodes: handleUnaryCall<TreeNodesRequest, TreeNodes>;
+  getTreeLeaves: handleUnaryCall<TreeLeavesRequest, TreeLeaves>;
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus: handleUnaryCall<StatusReport, StoreReply>;
 }
@@ -1189,6 +1220,37 @@ export interface RegionStoreClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  /** This region's digest tree, which anti-entropy compares with a peer's. */
+  getTreeNodes(
+    request: TreeNodesRequest,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  getTreeNodes(
+    request: TreeNodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  getTreeNodes(
+    request: TreeNodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TreeNodes) => void,
+  ): ClientUnaryCall;
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
+  ): ClientUnaryCall;
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
+  ): ClientUnaryCall;
+  getTreeLeaves(
+    request: TreeLeavesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TreeLeaves) => void,
   ): ClientUnaryCall;
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus(

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { LevelMetaStore } from '../../src/meta/level-store.js';
 import { manifest } from '../support/meta-suite.js';
+import { expectedRepositoryHash, treeSnapshot } from '../support/tree-oracle.js';
+import { leafOf, leafPath } from '../../src/meta/digest-tree.js';
 
 const [a, b] = [manifest('a', { created: 1_700_000_000_000 }), manifest('b', { created: 1_700_000_500_000 })];
 const clock = { wallMs: 1_700_000_900_000, logical: 0, region: 'eu' };
@@ -21,7 +23,7 @@ const PREVIOUS: [string, unknown][] = [
   ['d!team/app!' + b.digest + '!v2', true],
 ];
 
-describe('LevelMetaStore: a data directory of the previous release (tag times and time order)', () => {
+describe('LevelMetaStore: a data directory of layout 1 (tag times, time order, digest tree)', () => {
   let dir: string;
 
   beforeEach(async () => {
@@ -75,13 +77,55 @@ describe('LevelMetaStore: a data directory of the previous release (tag times an
     }
   });
 
+  it('builds the digest tree from the tags, their clocks and the manifests', async () => {
+    const store = await LevelMetaStore.open(dir);
+    try {
+      const leaf = await store.digestTree().leaf(leafPath(leafOf('team/app')));
+      assert.deepEqual(leaf, [{ name: 'team/app', hash: await expectedRepositoryHash(store, 'team/app') }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses, unchanged, a layout newer than this release knows', async () => {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.put('v!schema', 99);
     await db.close();
-    await assert.rejects(LevelMetaStore.open(dir), /layout 99, newer than this release's 2: open it with the georeg release that wrote it/);
+    await assert.rejects(LevelMetaStore.open(dir), /layout 99, newer than this release's 3: open it with the georeg release that wrote it/);
     const again = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     assert.equal(await again.get('g!team/app!v1'), undefined);
     await again.close();
+  });
+});
+
+describe('LevelMetaStore: a data directory of layout 2 (the previous release: no digest tree)', () => {
+  let dir: string;
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('builds the same digest tree at open that the changes built, and keeps it across reopening', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-digest-tree-'));
+    let store = await LevelMetaStore.open(dir);
+    await store.putManifest('team/app', a, 'v1', { tagClock: clock });
+    await store.putManifest('team/app', b, 'v2');
+    await store.deleteTag('team/app', 'v2', { tagClock: { ...clock, logical: 1 } });
+    await store.putManifest('lib', b, 'latest', { tagClock: { ...clock, logical: 2 } });
+    await store.records('locks').put('lib', { attributes: {}, clock });
+    const built = await treeSnapshot(store, ['team/app', 'lib']);
+    await store.close();
+
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    const hashes = await db.keys({ gte: 'z!', lt: 'z"' }).all();
+    assert.equal(hashes.length, 2, 'one hash per repository');
+    await db.batch([...hashes.map((key) => ({ type: 'del' as const, key })), { type: 'put', key: 'v!schema', value: 2 }]);
+    await db.close();
+
+    for (let open = 0; open < 2; open++) {
+      store = await LevelMetaStore.open(dir);
+      try {
+        assert.deepEqual(await treeSnapshot(store, ['team/app', 'lib']), built, open ? 'reopened' : 'migrated');
+      } finally {
+        await store.close();
+      }
+    }
   });
 });
