@@ -14,8 +14,10 @@ export interface S3rverAccess {
   client(): S3Client;
   /** A fresh, empty bucket, reached through a client of its own. */
   bucket(prefix?: string): Promise<Bucket>;
-  /** Every file s3rver keeps for the bucket (its objects, and the parts of multipart uploads not completed). */
+  /** What s3rver keeps for the bucket, read from its directory: the objects' keys, and the files of multipart uploads not completed. */
   held(bucket: string): Promise<string[]>;
+  /** Remove a bucket and all it holds. */
+  drop(bucket: string): Promise<void>;
   /** A fresh bucket with a driver over it, as the driver suite wants it. */
   backend(options?: S3DriverOptions): Promise<StorageBackend>;
 }
@@ -53,16 +55,24 @@ export function withS3rver(): S3rverAccess {
     await c.send(new CreateBucketCommand({ Bucket: name }));
     return { client: c, name, prefix };
   };
-  const held = async (name: string): Promise<string[]> =>
-    (await readdir(join(server().dir, name), { recursive: true, withFileTypes: true }))
+  const held = async (name: string): Promise<string[]> => {
+    const root = join(server().dir, name);
+    const files = (await readdir(root, { recursive: true, withFileTypes: true }))
       .filter((entry) => entry.isFile())
-      .map((entry) => join(entry.parentPath, entry.name).slice(join(server().dir, name).length + 1))
+      .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1));
+    // An object is its bytes (KEY._S3rver_object), metadata and MD5 files; anything else is held too.
+    return files
+      .filter((f) => !/\._S3rver_(metadata\.json|object\.md5)$/.test(f))
+      .map((f) => f.replace(/\._S3rver_object$/, ''))
       .sort();
+  };
+  const drop = (name: string): Promise<void> => rm(join(server().dir, name), { recursive: true, force: true });
   return {
     server,
     client,
     bucket,
     held,
+    drop,
     async backend({ prefix, ...options } = {}) {
       const b = await bucket(prefix);
       const driver = new S3BlobDriver(b, options);
@@ -70,7 +80,7 @@ export function withS3rver(): S3rverAccess {
         blobs: driver,
         staging: driver,
         held: () => held(b.name),
-        cleanup: () => rm(join(server().dir, b.name), { recursive: true, force: true }),
+        cleanup: () => drop(b.name),
       };
     },
   };
