@@ -5,15 +5,13 @@
  * storage.azure.redirect, straight from the storage service.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AZURITE_ACCOUNT, AZURITE_KEY, sha256, startAzurite, type Azurite } from 'georeg/test-support';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type Azurite } from 'georeg/test-support';
 import { GeoregNode } from './support/process.js';
-import { layoutBlob, layoutRef, Skopeo, type OciManifest } from './support/skopeo.js';
-
-const SMALL = join(process.env['IMAGES'] ?? '/tmp/lab-images', 'small');
+import { Skopeo } from './support/skopeo.js';
+import { blobGets, requireSmallImage, roundTrip, stopAfter } from './support/storage-round-trip.js';
 
 describe('georeg serve on Azure Blob Storage (Azurite), with skopeo (e2e, black box)', function () {
   this.timeout(120_000);
@@ -23,17 +21,16 @@ describe('georeg serve on Azure Blob Storage (Azurite), with skopeo (e2e, black 
   let node: GeoregNode | undefined;
 
   before(async function () {
-    if (!existsSync(join(SMALL, 'index.json'))) throw new Error(`test image ${SMALL} missing: run \`node scripts/ensure-tools.mjs\``);
+    requireSmallImage();
     tmp = await mkdtemp(join(tmpdir(), 'georeg-e2e-azure-'));
     await writeFile(join(tmp, 'account.key'), AZURITE_KEY);
     skopeo = await Skopeo.create(join(tmp, 'blob-info-cache'));
     azurite = await startAzurite();
   });
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && node) process.stderr.write(`\n${node.stderrTail()}\n`);
-    const exit = await node?.stop();
+    const stopping = node;
     node = undefined;
-    if (exit) assert.deepEqual(exit, { code: 0, signal: null }, 'the node exits cleanly on SIGTERM');
+    await stopAfter(this.currentTest, stopping);
   });
   after(async () => {
     await azurite?.stop();
@@ -54,48 +51,18 @@ describe('georeg serve on Azure Blob Storage (Azurite), with skopeo (e2e, black 
       },
     }));
 
-  /** Push the small image, pull it back to an oci: layout; the pulled manifest and blobs are the source's, byte for byte. */
-  async function roundTrip(n: GeoregNode, out: string): Promise<OciManifest> {
-    const ref = `docker://${n.hostPort}/azure/small:v1`;
-    await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}:latest`, ref]);
-    await skopeo.run(['copy', '--src-tls-verify=false', ref, `oci:${join(tmp, out)}:pulled`]);
-    const source = await layoutRef(SMALL, 'latest');
-    assert.equal((await layoutRef(join(tmp, out), 'pulled')).digest, source.digest);
-    const manifest = JSON.parse((await layoutBlob(SMALL, source.digest)).toString('utf8')) as OciManifest;
-    for (const { digest } of [manifest.config, ...manifest.layers]) {
-      const pulled = await layoutBlob(join(tmp, out), digest);
-      assert.ok(pulled.equals(await layoutBlob(SMALL, digest)), `blob ${digest} pulled byte for byte`);
-      assert.equal(sha256(pulled), digest);
-    }
-    await n.syncLog();
-    return manifest;
-  }
-
-  /** The statuses the node answered blob GETs of `digests` with. */
-  const blobGets = (n: GeoregNode, digests: string[]): number[] =>
-    n
-      .requests()
-      .filter((r) => r['method'] === 'GET' && digests.some((d) => String(r['path']).endsWith(`/blobs/${d}`)))
-      .map((r) => Number(r['status']));
-
   it('pushes with skopeo and pulls back byte-identical, the bytes going through the node', async () => {
     const n = await start('plain', false);
-    const manifest = await roundTrip(n, 'plain');
-    const gets = blobGets(
-      n,
-      [manifest.config, ...manifest.layers].map((d) => d.digest),
-    );
+    const manifest = await roundTrip(skopeo, n, 'azure/small', join(tmp, 'plain'));
+    const gets = blobGets(n, manifest);
     assert.ok(gets.length > 0 && gets.every((s) => s === 200), `blob GETs answered ${gets.join(', ')}`);
     assert.ok(!n.stderr().includes(AZURITE_KEY), 'the account key is in no log line');
   });
 
   it('with storage.azure.redirect, skopeo downloads the layers from the storage service by 307', async () => {
     const n = await start('redirected', true);
-    const manifest = await roundTrip(n, 'redirected');
-    const gets = blobGets(
-      n,
-      [manifest.config, ...manifest.layers].map((d) => d.digest),
-    );
+    const manifest = await roundTrip(skopeo, n, 'azure/small', join(tmp, 'redirected'));
+    const gets = blobGets(n, manifest);
     assert.ok(gets.length > 0 && gets.every((s) => s === 307), `blob GETs answered ${gets.join(', ')}`);
     assert.ok(!/[?&]sig=/.test(n.stderr()), 'no signed URL is logged');
   });

@@ -70,11 +70,11 @@ export interface Config {
   /** Directory for blobs, metadata and upload staging. */
   data: string;
   /**
-   * Where blobs and upload staging live: `fs` (under `data`), `memory`, or `azure` (a container of
-   * Azure Blob Storage, `azure`). `directIo`: the fs driver writes upload staging files with O_DIRECT
-   * where the filesystem supports it.
+   * Where blobs and upload staging live: `fs` (under `data`), `memory`, `azure` (a container of
+   * Azure Blob Storage, `azure`) or `s3` (a bucket of S3 or an S3-compatible store, `s3`). `directIo`:
+   * the fs driver writes upload staging files with O_DIRECT where the filesystem supports it.
    */
-  storage: { driver: 'fs' | 'memory' | 'azure'; directIo: boolean; azure: AzureStorageConfig };
+  storage: { driver: 'fs' | 'memory' | 'azure' | 's3'; directIo: boolean; azure: AzureStorageConfig; s3: S3StorageConfig };
   meta: { driver: 'level' | 'memory' };
   log: { level: LogLevel; access: boolean };
   /** `idleTimeoutSeconds`: a request body (an upload) that brings no bytes for this long has its connection closed (0: never). */
@@ -121,6 +121,26 @@ export interface AzureStorageConfig {
   redirectTtlSeconds: number;
 }
 
+/**
+ * The bucket of `storage.driver` `s3`: `bucket` in `region`, at AWS S3 or, with `endpoint`, at an
+ * S3-compatible store (`forcePathStyle` for stores without bucket host names). Credentials are read
+ * from `accessKeyIdFile` and `secretAccessKeyFile`, or, when both are empty, found by the AWS SDK's
+ * default chain (environment, shared files, instance or container role). Every key starts with
+ * `prefix`. With `redirect`, a blob GET answers 307 to a presigned GetObject URL of that blob, valid
+ * `redirectTtlSeconds`.
+ */
+export interface S3StorageConfig {
+  bucket: string;
+  region: string;
+  endpoint: string;
+  forcePathStyle: boolean;
+  accessKeyIdFile: string;
+  secretAccessKeyFile: string;
+  prefix: string;
+  redirect: boolean;
+  redirectTtlSeconds: number;
+}
+
 export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   tls: { cert: '', key: '' },
@@ -159,6 +179,17 @@ export const defaultConfig: Config = {
       redirect: false,
       redirectTtlSeconds: 300,
     },
+    s3: {
+      bucket: '',
+      region: '',
+      endpoint: '',
+      forcePathStyle: false,
+      accessKeyIdFile: '',
+      secretAccessKeyFile: '',
+      prefix: '',
+      redirect: false,
+      redirectTtlSeconds: 300,
+    },
   },
   meta: { driver: 'level' },
   log: { level: 'info', access: true },
@@ -179,7 +210,7 @@ export const defaultConfig: Config = {
 };
 
 const ENUMS: Record<string, readonly string[]> = {
-  'storage.driver': ['fs', 'memory', 'azure'],
+  'storage.driver': ['fs', 'memory', 'azure', 's3'],
   'meta.driver': ['level', 'memory'],
   'log.level': ['debug', 'info', 'warn', 'error'],
 };
@@ -305,6 +336,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     );
   if (config.replication.listen) parseListen(config.replication.listen);
   if (config.storage.driver === 'azure') checkAzure(config.storage.azure);
+  if (config.storage.driver === 's3') checkS3(config.storage.s3);
   const peers = parsePeers(config.replication.peers);
   if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');
   if (peers.some((p) => p.region === config.region)) throw new ConfigError('replication.peers must not name this region');
@@ -314,6 +346,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A byte bound below this would hold only a few thousand events: more likely bytes meant as another unit. */
 const MIN_STREAM_BYTES = 1024 * 1024;
+/** A storage service's URL: http(s), a host, an optional path; no user, query or fragment (a SAS token has no place here). */
+const SERVICE_URL = /^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/;
 /** Azure's container names: 3 to 63 lowercase letters, digits and single hyphens, a letter or digit at each end. */
 const CONTAINER = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -324,7 +358,7 @@ function checkAzure(azure: AzureStorageConfig): void {
     throw new ConfigError(
       'storage.driver azure needs storage.azure.connectionStringFile, or storage.azure.url, accountName and accountKeyFile (one of the two)',
     );
-  if (azure.url && !/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(azure.url))
+  if (azure.url && !SERVICE_URL.test(azure.url))
     throw new ConfigError(`storage.azure.url must be http(s)://HOST[/PATH], got ${JSON.stringify(azure.url)}`);
   if (!CONTAINER.test(azure.container))
     throw new ConfigError(
@@ -332,6 +366,39 @@ function checkAzure(azure: AzureStorageConfig): void {
     );
   if (!Number.isInteger(azure.redirectTtlSeconds) || azure.redirectTtlSeconds < 1)
     throw new ConfigError(`storage.azure.redirectTtlSeconds must be a whole number of at least 1, got ${azure.redirectTtlSeconds}`);
+}
+
+/** S3's bucket names: 3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end. */
+const BUCKET = /^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
+/** A key prefix: path segments of letters, digits, `.`, `_` and `-` (no `.` or `..` alone), each ending in `/`. */
+const KEY_PREFIX = /^(?:(?!\.\.?\/)[A-Za-z0-9._-]+\/)*$/;
+/** The longest a presigned URL may live (SigV4: seven days). */
+const MAX_PRESIGNED_SECONDS = 7 * 24 * 3600;
+
+/** The settings `storage.driver` `s3` needs: a bucket and region, both key files or neither, and valid optional ones. */
+function checkS3(s3: S3StorageConfig): void {
+  if (!BUCKET.test(s3.bucket))
+    throw new ConfigError(
+      `storage.s3.bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), got ${JSON.stringify(s3.bucket)}`,
+    );
+  if (!/^[a-z0-9-]+$/.test(s3.region))
+    throw new ConfigError(
+      `storage.s3.region must be a region such as eu-west-1 (us-east-1 for most S3-compatible stores), got ${JSON.stringify(s3.region)}`,
+    );
+  if (s3.endpoint && !SERVICE_URL.test(s3.endpoint))
+    throw new ConfigError(`storage.s3.endpoint must be http(s)://HOST[:PORT][/PATH], got ${JSON.stringify(s3.endpoint)}`);
+  if (!s3.accessKeyIdFile !== !s3.secretAccessKeyFile)
+    throw new ConfigError(
+      "storage.s3.accessKeyIdFile and storage.s3.secretAccessKeyFile go together (neither: the AWS SDK's default credentials)",
+    );
+  if (!KEY_PREFIX.test(s3.prefix))
+    throw new ConfigError(
+      `storage.s3.prefix must be empty or segments of letters, digits, '.', '_' and '-' each ending in '/' (georeg/eu/), got ${JSON.stringify(s3.prefix)}`,
+    );
+  if (!Number.isInteger(s3.redirectTtlSeconds) || s3.redirectTtlSeconds < 1 || s3.redirectTtlSeconds > MAX_PRESIGNED_SECONDS)
+    throw new ConfigError(
+      `storage.s3.redirectTtlSeconds must be a whole number from 1 to ${MAX_PRESIGNED_SECONDS} (7 days), got ${s3.redirectTtlSeconds}`,
+    );
 }
 
 /** Whether `url` is a plain http(s) origin (`publicUrl`'s form): scheme, host, optional port; no user, path or query. */

@@ -10,8 +10,8 @@ import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
 import { MemoryBlobDriver } from './storage/memory-driver.js';
 import { CachingBlobStore } from './storage/caching-store.js';
-import { AzureBlobDriver } from './storage/azure-driver.js';
 import { openAzureDriver } from './storage/azure-setup.js';
+import { openS3Driver } from './storage/s3-setup.js';
 import type { SignedBlobUrls } from './storage/driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
@@ -66,14 +66,19 @@ export async function openRegistry(config: Config, events?: EventRecorder, clock
  * Open the stores a config names (the LevelDB store fails if another process holds it), with the
  * signed URLs of its blobs when blob GETs are redirected to the storage service.
  */
-async function openStorage(config: Config): Promise<{ stores: RegistryStores; direct?: SignedBlobUrls }> {
+async function openStorage(config: Config): Promise<{ stores: RegistryStores; direct?: { urls: SignedBlobUrls; ttlSeconds: number } }> {
   await mkdir(config.data, { recursive: true });
-  const { driver: kind, directIo, azure } = config.storage;
-  const driver =
-    kind === 'azure' ? await openAzureDriver(azure) : kind === 'fs' ? new FsBlobDriver(config.data, { directIo }) : new MemoryBlobDriver();
+  const { driver: kind, directIo, azure, s3 } = config.storage;
+  const remote =
+    kind === 'azure'
+      ? { driver: await openAzureDriver(azure), settings: azure }
+      : kind === 's3'
+        ? { driver: await openS3Driver(s3), settings: s3 }
+        : undefined;
+  const driver = remote?.driver ?? (kind === 'fs' ? new FsBlobDriver(config.data, { directIo }) : new MemoryBlobDriver());
   const blobs = new CachingBlobStore(driver, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
   const meta: MetaStore = config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
-  const direct = driver instanceof AzureBlobDriver && azure.redirect ? driver : undefined;
+  const direct = remote?.settings.redirect ? { urls: remote.driver, ttlSeconds: remote.settings.redirectTtlSeconds } : undefined;
   return { stores: { blobs, staging: driver, meta }, direct };
 }
 
@@ -141,7 +146,7 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   const redirects = config.replication.redirect ? new BlobRedirects(status, auth, placement, routing) : undefined;
   const fetchThrough = config.replication.fetchThrough ? new ManifestFetchThrough(status, log, routing) : undefined;
   const streaming = config.replication.fetchThrough ? new BlobStreamThrough(status, routing) : undefined;
-  const downloads = direct && new StorageDownloads(direct, config.storage.azure.redirectTtlSeconds, routing);
+  const downloads = direct && new StorageDownloads(direct.urls, direct.ttlSeconds, routing);
   const sessions = peerRegions.length
     ? new UploadSessions(status, config.replication.tlsCa ? await readFile(config.replication.tlsCa) : undefined)
     : undefined;

@@ -4,8 +4,9 @@ import type { RoutingMetrics } from '../routing-metrics.js';
 
 /**
  * Blob GETs served by the storage service itself, the way ACR serves layers: 307 to a short-lived,
- * read-only URL of that one blob (`storage.azure.redirect`), so the bytes bypass the node. The
- * route decides when (a GET of a blob held here and linked into the repository); HEAD stays here.
+ * read-only URL of that one blob (`storage.azure.redirect`: a SAS URL; `storage.s3.redirect`: a
+ * presigned GetObject URL), so the bytes bypass the node. The route decides when (a GET of a blob
+ * held here and linked into the repository); HEAD stays here.
  */
 export class StorageDownloads {
   constructor(

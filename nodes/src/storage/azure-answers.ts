@@ -1,5 +1,6 @@
 /** What Azure's answers mean to the driver: absent (404), already there (409), or an error to pass on. */
 import { RestError } from '@azure/storage-blob';
+import { orUndefined } from './absent.js';
 
 export function statusOf(e: unknown): number | undefined {
   return e instanceof RestError ? e.statusCode : undefined;
@@ -11,11 +12,6 @@ export function alreadyThere(e: unknown): boolean {
 }
 
 /** The promise's value, or undefined when Azure answered 404; other errors propagate unchanged. */
-export async function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (statusOf(e) === 404) return undefined;
-    throw e;
-  }
+export function orAbsent<T>(p: Promise<T>): Promise<T | undefined> {
+  return orUndefined(p, (e) => statusOf(e) === 404);
 }

@@ -1,13 +1,12 @@
 /**
- * A stream staged as uncommitted blocks of one block blob, as it arrives: bytes are copied into a
- * block buffer of at most `blockBytes`, and each full block is staged (Put Block) while the next
- * fills, at most MAX_IN_FLIGHT at once; so memory stays at (MAX_IN_FLIGHT + 1) blocks whatever
- * the stream's length, and a slow store slows the source down (back-pressure) instead of piling
- * bytes up. The blocks become the blob's content only when a block list naming them is committed.
+ * A stream staged as uncommitted blocks of one block blob, as it arrives (pieces.ts: at most
+ * `blockBytes` each, two being staged while a third fills). The blocks become the blob's content
+ * only when a block list naming them is committed.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlockBlobClient } from '@azure/storage-blob';
+import { sendInPieces } from './pieces.js';
 
 /** Blocks being sent at once; one more fills meanwhile. */
 const MAX_IN_FLIGHT = 2;
@@ -44,49 +43,10 @@ export async function stageStream(
   onBytes?: (bytes: Buffer) => void,
 ): Promise<StagedBlocks> {
   const ids: string[] = [];
-  const sending: Promise<unknown>[] = [];
-  let block = Buffer.allocUnsafe(blockBytes);
-  let filled = 0;
-  let bytes = 0;
-  let storeError: unknown;
-
-  /** Stage what the block buffer holds, waiting while MAX_IN_FLIGHT are being sent. */
-  const send = async (): Promise<void> => {
-    if (filled === 0) return;
+  const stage = (block: Buffer): Promise<unknown> => {
     const id = blockId();
-    const body = block.subarray(0, filled);
     ids.push(id);
-    bytes += filled;
-    const sent = blob.stageBlock(id, body, body.length);
-    sent.catch(() => undefined); // awaited below, in order
-    sending.push(sent);
-    block = Buffer.allocUnsafe(blockBytes); // the one being sent is the request's until it completes
-    filled = 0;
-    while (sending.length >= MAX_IN_FLIGHT) await sending.shift();
+    return blob.stageBlock(id, block, block.length);
   };
-  const sendOrMark = (): Promise<void> =>
-    send().catch((e: unknown) => {
-      storeError = e;
-      throw e;
-    });
-
-  let sourceError: unknown;
-  try {
-    for await (const chunk of source as AsyncIterable<Buffer | string>) {
-      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      onBytes?.(data);
-      for (let at = 0; at < data.length;) {
-        const n = data.copy(block, filled, at);
-        filled += n;
-        at += n;
-        if (filled === blockBytes) await sendOrMark();
-      }
-    }
-  } catch (e) {
-    if (storeError !== undefined) throw e;
-    sourceError = e;
-  }
-  await send();
-  await Promise.all(sending);
-  return { ids, bytes, ...(sourceError !== undefined && { sourceError }) };
+  return { ids, ...(await sendInPieces(source, blockBytes, stage, { inFlight: MAX_IN_FLIGHT, onBytes })) };
 }

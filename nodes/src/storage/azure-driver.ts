@@ -24,20 +24,11 @@
 import type { Hash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { BlobSASPermissions, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
-import {
-  digestAlgorithm,
-  digestHex,
-  hashToDigest,
-  newHash,
-  oci,
-  parseDigest,
-  type Algorithm,
-  type Digest,
-  type OciError,
-} from 'georeg/oci';
+import { hashToDigest, newHash, oci, type Algorithm, type Digest, type OciError } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, SignedBlobUrls, UploadInfo, UploadStaging } from './driver.js';
 import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
-import { streamInto } from './copy.js';
+import { BLOBS, blobName, digestNamed } from './blob-names.js';
+import { bufferOf, streamInto } from './copy.js';
 import { stageStream } from './azure-blocks.js';
 import { alreadyThere, orAbsent, statusOf } from './azure-answers.js';
 import { committed, COPY_POLL_MS, place } from './azure-place.js';
@@ -49,7 +40,6 @@ export interface AzureDriverOptions {
 }
 
 const BLOCK_BYTES = 8 * 1024 * 1024;
-const BLOBS = 'blobs/';
 const UPLOADS = 'uploads/';
 /** Uploads an instance remembers a running hash and a verified version of. */
 const REMEMBERED = 1024;
@@ -113,9 +103,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
   }
 
   async readAll(digest: Digest): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of (await this.read(digest)) as AsyncIterable<Buffer>) chunks.push(chunk);
-    return Buffer.concat(chunks);
+    return bufferOf(await this.read(digest));
   }
 
   async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
@@ -132,7 +120,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
 
   async *list(): AsyncIterable<BlobInfo> {
     for await (const item of this.#container.listBlobsFlat({ prefix: BLOBS })) {
-      const digest = this.#digestNamed(item.name);
+      const digest = digestNamed(item.name);
       if (digest && committed(item.properties)) {
         yield { digest, size: item.properties.contentLength ?? 0, modified: item.properties.lastModified.getTime() };
       }
@@ -232,28 +220,12 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
   }
 
   #blob(digest: Digest): BlockBlobClient {
-    return this.#container.getBlockBlobClient(blobName(parseDigest(digest)));
+    return this.#container.getBlockBlobClient(blobName(digest));
   }
 
   #upload(id: string): BlockBlobClient {
     return this.#container.getBlockBlobClient(UPLOADS + checkUploadId(id));
   }
-
-  /** The digest a blob name stands for; undefined for any other name. */
-  #digestNamed(name: string): Digest | undefined {
-    const [alg, , hex] = name.slice(BLOBS.length).split('/');
-    try {
-      const digest = parseDigest(`${alg}:${hex}`);
-      return blobName(digest) === name ? digest : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-function blobName(digest: Digest): string {
-  const hex = digestHex(digest);
-  return `${BLOBS}${digestAlgorithm(digest)}/${hex.slice(0, 2)}/${hex}`;
 }
 
 /** The digest of a staging blob at version `etag`, read back and hashed as it streams. */

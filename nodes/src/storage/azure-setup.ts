@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { ConfigError, type AzureStorageConfig } from '../config.js';
 import { AzureBlobDriver } from './azure-driver.js';
+import { readSecretFile } from './secret-file.js';
 
 /**
  * The Azure driver `storage.azure` names, its container created when absent. The account key
@@ -10,8 +10,11 @@ import { AzureBlobDriver } from './azure-driver.js';
  */
 export async function openAzureDriver(azure: AzureStorageConfig): Promise<AzureBlobDriver> {
   const service = azure.connectionStringFile
-    ? fromConnectionString(secret('connectionStringFile', azure.connectionStringFile))
-    : new BlobServiceClient(azure.url, new StorageSharedKeyCredential(azure.accountName, secret('accountKeyFile', azure.accountKeyFile)));
+    ? fromConnectionString(readSecretFile('storage.azure.connectionStringFile', azure.connectionStringFile))
+    : new BlobServiceClient(
+        azure.url,
+        new StorageSharedKeyCredential(azure.accountName, readSecretFile('storage.azure.accountKeyFile', azure.accountKeyFile)),
+      );
   if (azure.redirect && !(service.credential instanceof StorageSharedKeyCredential))
     throw new ConfigError('storage.azure.redirect signs URLs with the account key: the connection string must hold an AccountKey');
   try {
@@ -29,13 +32,5 @@ function fromConnectionString(connectionString: string): BlobServiceClient {
   } catch {
     // Its message could quote the string, key and all.
     throw new ConfigError('storage.azure.connectionStringFile: not a valid Azure Storage connection string');
-  }
-}
-
-function secret(setting: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError(`storage.azure.${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -190,3 +190,10 @@ async function copyChunks(fd: FileHandle, sink: Writable, start: number, end: nu
 export function streamInto(source: Readable, sink: Writable): Promise<void> {
   return pipeline(source, sink, { end: false });
 }
+
+/** A stream's bytes in one buffer: readAll for drivers whose read is a stream from a service. */
+export async function bufferOf(source: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}

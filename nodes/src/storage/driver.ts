@@ -31,7 +31,7 @@ export interface UploadInfo {
 /**
  * What a storage driver implements, as two small interfaces: `BlobStore`
  * (content addressing) and `UploadStaging` (bytes on their way in). The fs,
- * memory and Azure Blob drivers implement both (a commit moves staged bytes into
+ * memory, Azure Blob and S3 drivers implement both (a commit moves staged bytes into
  * the store they stage for) and pass test/support/driver-suite.ts; a caching or remote
  * blob store may implement `BlobStore` alone.
  *
@@ -106,8 +106,8 @@ export interface UploadStaging {
 }
 
 /**
- * A blob store whose blobs clients can download from the storage service itself (the Azure
- * driver): a URL that is its own read-only credential for one blob, for a short time.
+ * A blob store whose blobs clients can download from the storage service itself (the Azure and S3
+ * drivers): a URL that is its own read-only credential for one blob, for a short time.
  */
 export interface SignedBlobUrls {
   /** A URL a client can GET the committed blob at, without other credentials, for `seconds`. */

@@ -38,7 +38,7 @@ describe('config', () => {
       (e: Error) => e instanceof ConfigError && /unknown setting storage.drvier/.test(e.message),
     );
     assert.throws(() => loadConfig({ env: { GEOREG_GC_GRACE_SECONDS: 'soon' } }), ConfigError);
-    assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 's3' } }), /one of fs, memory, azure/);
+    assert.throws(() => loadConfig({ env: { GEOREG_STORAGE_DRIVER: 'gcs' } }), /one of fs, memory, azure, s3/);
     assert.throws(() => loadConfig({ overrides: { listen: 'localhost' } }), /HOST:PORT/);
     assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot read config file/);
     assert.deepEqual(parseListen('[::1]:5000'), { host: '::1', port: 5000 });
@@ -127,5 +127,75 @@ describe('config', () => {
     }
     refused({ ...azure, GEOREG_STORAGE_AZURE_REDIRECT_TTL_SECONDS: '0' }, /storage\.azure\.redirectTtlSeconds must be a whole number/);
     refused({ ...azure, GEOREG_STORAGE_AZURE_REDIRECT: 'yes' }, /storage\.azure\.redirect must be true or false/);
+  });
+
+  it('takes storage.s3 from a file or GEOREG_STORAGE_S3_* and checks it only for the s3 driver', () => {
+    const s3 = { GEOREG_STORAGE_DRIVER: 's3', GEOREG_STORAGE_S3_BUCKET: 'georeg-eu', GEOREG_STORAGE_S3_REGION: 'eu-west-1' };
+    const keys = {
+      GEOREG_STORAGE_S3_ACCESS_KEY_ID_FILE: '/run/secrets/id',
+      GEOREG_STORAGE_S3_SECRET_ACCESS_KEY_FILE: '/run/secrets/secret',
+    };
+    const c = loadConfig({
+      env: {
+        ...s3,
+        ...keys,
+        GEOREG_STORAGE_S3_ENDPOINT: 'http://127.0.0.1:9000',
+        GEOREG_STORAGE_S3_FORCE_PATH_STYLE: 'true',
+        GEOREG_STORAGE_S3_PREFIX: 'georeg/eu/',
+        GEOREG_STORAGE_S3_REDIRECT: 'true',
+        GEOREG_STORAGE_S3_REDIRECT_TTL_SECONDS: '60',
+      },
+    });
+    assert.deepEqual(c.storage.s3, {
+      bucket: 'georeg-eu',
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      accessKeyIdFile: '/run/secrets/id',
+      secretAccessKeyFile: '/run/secrets/secret',
+      prefix: 'georeg/eu/',
+      redirect: true,
+      redirectTtlSeconds: 60,
+    });
+    assert.deepEqual(
+      loadConfig({ env: s3 }).storage.s3,
+      { ...defaultConfig.storage.s3, bucket: 'georeg-eu', region: 'eu-west-1' },
+      "no key files: the SDK's chain",
+    );
+    const file = join(dir, 's3.json');
+    writeFileSync(file, JSON.stringify({ storage: { driver: 's3', s3: { bucket: 'my.bucket-1', region: 'us-east-1' } } }));
+    assert.equal(loadConfig({ file }).storage.s3.bucket, 'my.bucket-1');
+    assert.equal(
+      loadConfig({ env: { GEOREG_STORAGE_S3_PREFIX: '/x' } }).storage.driver,
+      'fs',
+      'settings of a driver not chosen are not checked',
+    );
+
+    const refused = (env: Record<string, string>, message: RegExp): void => {
+      assert.throws(
+        () => loadConfig({ env: { ...s3, ...env } }),
+        (e: unknown) => e instanceof ConfigError && message.test(e.message),
+        JSON.stringify(env),
+      );
+    };
+    for (const bucket of ['', 'ab', 'Georeg', 'geo_reg', '-georeg', 'georeg-', 'x'.repeat(64)]) {
+      refused({ GEOREG_STORAGE_S3_BUCKET: bucket }, /storage\.s3\.bucket must be an S3 bucket name/);
+    }
+    refused({ GEOREG_STORAGE_S3_REGION: '' }, /storage\.s3\.region must be a region such as eu-west-1/);
+    refused({ GEOREG_STORAGE_S3_REGION: 'EU West' }, /storage\.s3\.region must be/);
+    for (const endpoint of ['127.0.0.1:9000', 'http://key:secret@127.0.0.1:9000', 'https://s3.example.com/?X-Amz-Signature=x']) {
+      refused({ GEOREG_STORAGE_S3_ENDPOINT: endpoint }, /storage\.s3\.endpoint must be http\(s\):\/\/HOST\[:PORT\]\[\/PATH\]/);
+    }
+    refused(
+      { GEOREG_STORAGE_S3_ACCESS_KEY_ID_FILE: '/run/secrets/id' },
+      /storage\.s3\.accessKeyIdFile and storage\.s3\.secretAccessKeyFile go together/,
+    );
+    refused({ GEOREG_STORAGE_S3_SECRET_ACCESS_KEY_FILE: '/run/secrets/secret' }, /go together/);
+    for (const prefix of ['georeg', '/georeg/', 'georeg//', '../georeg/', 'geo reg/', 'a/./']) {
+      refused({ GEOREG_STORAGE_S3_PREFIX: prefix }, /storage\.s3\.prefix must be empty or segments/);
+    }
+    refused({ GEOREG_STORAGE_S3_REDIRECT_TTL_SECONDS: '0' }, /storage\.s3\.redirectTtlSeconds must be a whole number from 1 to 604800/);
+    refused({ GEOREG_STORAGE_S3_REDIRECT_TTL_SECONDS: '604801' }, /redirectTtlSeconds must be a whole number from 1 to 604800/);
+    refused({ GEOREG_STORAGE_S3_FORCE_PATH_STYLE: 'yes' }, /storage\.s3\.forcePathStyle must be true or false/);
   });
 });
