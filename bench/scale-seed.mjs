@@ -34,7 +34,18 @@ export async function serve(data, env = {}) {
   return {
     url,
     pid: child.pid,
-    log: () => log,
+    /** The first JSON log line whose msg is `msg`, once logged. */
+    logged: (msg) =>
+      new Promise((resolve) => {
+        const look = () => {
+          const line = log.split('\n').find((l) => l.includes(`"msg":"${msg}"`));
+          if (!line) return;
+          child.stderr.off('data', look);
+          resolve(JSON.parse(line));
+        };
+        child.stderr.on('data', look);
+        look();
+      }),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiPaths } from 'georeg/oci';
-import { pushImage } from 'georeg/test-support';
+import { pushImage, startNatsServer } from 'georeg/test-support';
 import { antiEntropy } from '../replication/dist/src/anti-entropy.js';
 import { Copier } from '../replication/dist/src/copier.js';
 import { PeerClient } from '../replication/dist/src/peer-client.js';
@@ -102,10 +102,18 @@ async function scaleRun(n) {
     const changed = Array.from({ length: Math.min(CHANGED, n) }, (_, i) => repoName(Math.floor((i * n) / Math.min(CHANGED, n))));
     await seed(dataA, { from: 'seed/changed', digest: fresh, names: changed, tags: ['changed'], wallMs: 1_800_000_000_000, region: 'a' });
 
-    const a = await serve(dataA, { GEOREG_REPLICATION_LISTEN: '127.0.0.1:0' });
-    const grpcPort = JSON.parse(a.log().split('\n').find((l) => l.includes('replication service listening'))).port;
-    const b = await serve(dataB, { GEOREG_REPLICATION_EXTERNAL: 'true', GEOREG_REPLICATION_PEERS: `a=127.0.0.1:${grpcPort}` });
-    const store = new RemoteRegionStore(join(dataB, 'replication', 'store.sock'));
+    // b's events (none here: nothing is pushed into it) go to a NATS server of this run's own.
+    mkdirSync(join(dir, 'nats'));
+    const nats = await startNatsServer(['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', join(dir, 'nats')], join(dir, 'nats'));
+    const a = await serve(dataA, { GEOREG_REGION: 'a', GEOREG_REPLICATION_LISTEN: '127.0.0.1:0' });
+    const grpcPort = (await a.logged('replication service listening')).port;
+    const b = await serve(dataB, {
+      GEOREG_REGION: 'b',
+      GEOREG_NATS_URL: `nats://127.0.0.1:${nats.port}`,
+      GEOREG_REPLICATION_EXTERNAL: 'true',
+      GEOREG_REPLICATION_PEERS: `a=127.0.0.1:${grpcPort}`,
+    });
+    const store = new RemoteRegionStore((await b.logged('region store listening for a replicate process')).socket);
     const peer = new PeerClient('a', `127.0.0.1:${grpcPort}`);
     const copier = new Copier(store);
     try {
@@ -129,6 +137,7 @@ async function scaleRun(n) {
       store.close();
       await b.stop();
       await a.stop();
+      nats.child.kill();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -88,13 +88,19 @@ export class GarbageCollector {
       ms: 0,
     };
     try {
-      const marked = await this.mark(report.broken);
+      // Many repositories share blobs (base layers): each is looked up once a run.
+      const held = new Map<string, Promise<boolean>>();
+      const present = (digest: Digest): Promise<boolean> => {
+        let p = held.get(digest);
+        if (!p) held.set(digest, (p = blobs.stat(digest).then((size) => size !== undefined)));
+        return p;
+      };
+      const marked = await this.mark(report.broken, present);
       const linked = new Set<string>();
       for (const repo of await meta.listRepositories()) {
         const locked = !(await this.locks.attributes({ repository: repo })).deleteEnabled;
         for await (const { digest, link } of meta.listBlobLinks(repo)) {
-          const present = (await blobs.stat(digest)) !== undefined;
-          if (!present) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
+          if (!(await present(digest))) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
           if (locked || marked.has(digest) || link.created >= cutoff) {
             linked.add(digest);
             continue;
@@ -140,8 +146,8 @@ export class GarbageCollector {
     return false;
   }
 
-  private async mark(broken: Broken[]): Promise<Set<string>> {
-    const { meta, blobs } = this.stores;
+  private async mark(broken: Broken[], present: (digest: Digest) => Promise<boolean>): Promise<Set<string>> {
+    const { meta } = this.stores;
     const marked = new Set<string>();
     for (const repo of await meta.listRepositories()) {
       const manifests = new Set<string>();
@@ -149,7 +155,7 @@ export class GarbageCollector {
         manifests.add(m.digest);
         marked.add(m.digest);
         for (const r of m.references) marked.add(r);
-        if ((await blobs.stat(m.digest)) === undefined) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
+        if (!(await present(m.digest))) broken.push({ kind: 'manifest-without-bytes', repository: repo, digest: m.digest });
         for (const r of m.references) {
           const ok = (await meta.getBlobLink(repo, r)) || (await meta.getManifest(repo, r));
           if (!ok) broken.push({ kind: 'reference-missing', repository: repo, digest: m.digest, detail: r });
