@@ -15,12 +15,14 @@ import { tokenCommand, userCommand } from './commands/identities.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { lockCommand, unlockCommand } from './commands/lock.js';
 import { showCommand } from './commands/show.js';
+import { frontCommand } from './commands/front.js';
 import { CliError, closest, type Command } from './command.js';
 import { RegistryError } from './registry-error.js';
 
 const commands: Command[] = [
   serveCommand,
   replicateCommand,
+  frontCommand,
   gcCommand,
   statusCommand,
   whereCommand,

@@ -1,0 +1,100 @@
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ErrorTable } from 'georeg/oci';
+
+/** How long a node that refused a connection is left out of the rotation. */
+const DOWN_MS = 2000;
+
+interface Backend {
+  host: string;
+  port: number;
+  agent: Agent;
+  /** Until when (ms since epoch) it is left out, after a connection it refused. */
+  downUntil: number;
+}
+
+export interface RunningFront {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A small round-robin front for several nodes of one region (what a load balancer does in
+ * production): each request goes to the next node, streamed both ways, with the client's Host
+ * kept and X-Forwarded-For/-Proto added. A node that refuses the connection is left out for
+ * DOWN_MS; a request without a body it was refused goes to the next node at once. A request
+ * with a body is never replayed (it is not buffered): its client gets 503 UNAVAILABLE and
+ * retries, as registry clients do.
+ */
+export async function startFront(listen: { host: string; port: number }, nodes: { host: string; port: number }[]): Promise<RunningFront> {
+  if (nodes.length === 0) throw new RangeError('a front needs at least one node');
+  const backends: Backend[] = nodes.map((n) => ({ ...n, agent: new Agent({ keepAlive: true }), downUntil: 0 }));
+  let next = 0;
+  const pick = (tried: Set<Backend>): Backend | undefined => {
+    const now = Date.now();
+    for (let i = 0; i < backends.length; i++) {
+      const b = backends[(next + i) % backends.length] as Backend;
+      if (tried.has(b) || b.downUntil > now) continue;
+      next = (next + i + 1) % backends.length;
+      return b;
+    }
+    return backends.find((b) => !tried.has(b)); // all resting: try one anyway
+  };
+  const server = createServer((req, res) => forward(req, res, pick, new Set()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`,
+    close: () => closeServer(server, backends),
+  };
+}
+
+function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Backend>) => Backend | undefined, tried: Set<Backend>): void {
+  const backend = pick(tried);
+  if (!backend) return unavailable(res, 'no node of this region answers');
+  tried.add(backend);
+  const forwardedFor = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+  const upstream = request(
+    {
+      host: backend.host,
+      port: backend.port,
+      method: req.method,
+      path: req.url,
+      agent: backend.agent,
+      headers: { ...req.headers, 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': req.headers['x-forwarded-proto'] ?? 'http' },
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+      answer.pipe(res);
+      answer.once('error', () => res.destroy());
+    },
+  );
+  const bodyless = !('content-length' in req.headers && req.headers['content-length'] !== '0') && !('transfer-encoding' in req.headers);
+  upstream.once('error', (err: NodeJS.ErrnoException) => {
+    if (res.headersSent) return void res.destroy(); // cut mid-answer: the client sees it cut
+    if (err.code === 'ECONNREFUSED') backend.downUntil = Date.now() + DOWN_MS;
+    if (bodyless && err.code === 'ECONNREFUSED') return forward(req, res, pick, tried);
+    unavailable(res, `the node that took this request went away (${err.code ?? err.message}): retry`);
+  });
+  res.once('close', () => {
+    if (!res.writableFinished) upstream.destroy(); // the client went away
+  });
+  if (bodyless) upstream.end();
+  else req.pipe(upstream);
+}
+
+function unavailable(res: ServerResponse, detail: string): void {
+  const { code, status, message } = ErrorTable.UNAVAILABLE;
+  const body = JSON.stringify({ errors: [{ code, message, detail }] });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '1' });
+  res.end(body);
+}
+
+function closeServer(server: Server, backends: Backend[]): Promise<void> {
+  for (const b of backends) b.agent.destroy();
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
