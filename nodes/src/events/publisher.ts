@@ -2,6 +2,7 @@ import { connect, type JetStreamClient, type JetStreamManager, type NatsConnecti
 import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
+import type { Lease } from '../meta/lease.js';
 import { ensureStream, eventStream, eventSubject, type StreamLimits } from './event-stream.js';
 import { StreamState } from './stream-state.js';
 
@@ -24,12 +25,16 @@ export interface PublisherOptions {
  * Nats-Msg-Id, so a republish after a crash is deduplicated), waits for the
  * stream's ack, and only then deletes the entry. Pushes never wait for this:
  * with NATS down, events stay in the outbox and go out in order when it is back.
+ * Of the nodes sharing one metadata store (a region of several nodes), only the one
+ * holding the store's `outbox` lease publishes, so events go out in outbox order;
+ * the others try to take it every second, and one does once its holder is gone.
  */
 export class OutboxPublisher {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
   private running = false;
+  private lease?: Lease;
   private wake?: () => void;
   private idle: Promise<void> = Promise.resolve();
   /** Rounds failed in a row (0 while publishing works). */
@@ -75,12 +80,17 @@ export class OutboxPublisher {
     this.running = false;
     this.wake?.();
     await this.idle;
+    await this.lease?.release();
     await this.nc?.close().catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
       try {
+        if (!(await this.leased())) {
+          await this.sleep(1000);
+          continue;
+        }
         await this.jetstream();
         const sent = await this.drainOnce();
         this.failures = 0;
@@ -95,6 +105,15 @@ export class OutboxPublisher {
         await this.sleep(backoff * (0.5 + Math.random() / 2));
       }
     }
+  }
+
+  /** Whether this node holds the outbox lease, taking it when free. */
+  private async leased(): Promise<boolean> {
+    if (this.lease?.held) return true;
+    if (this.lease) this.opts.log.warn('lost the outbox lease; another node of this region may publish now');
+    this.lease = await this.meta.tryLease('outbox');
+    if (this.lease) this.opts.log.info('publishing this region\'s outbox (lease taken)');
+    return this.lease !== undefined;
   }
 
   /** Publish one batch; returns how many events went out. */

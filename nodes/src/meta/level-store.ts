@@ -29,6 +29,7 @@ import {
   xorItems,
   type DigestTreeReader,
 } from './digest-tree.js';
+import { ProcessLeases, type Lease, type LeaseName } from './lease.js';
 
 /*
  * Key layout: string keys, JSON values.
@@ -96,6 +97,8 @@ export class LevelMetaStore implements MetaStore {
   #outboxDepth = 0;
   readonly #now: () => number;
   readonly #tree = new DigestTree();
+  /** One process opens this store: its leases are this process's. */
+  readonly #leases = new ProcessLeases();
 
   private constructor(db: Level<string, unknown>, cacheSize: number, now: () => number) {
     this.#db = db;
@@ -355,6 +358,10 @@ export class LevelMetaStore implements MetaStore {
   }
 
   // digest tree
+
+  tryLease(name: LeaseName): Promise<Lease | undefined> {
+    return this.#leases.tryLease(name);
+  }
 
   digestTree(): DigestTreeReader {
     return this.#tree;

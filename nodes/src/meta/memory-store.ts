@@ -15,6 +15,7 @@ import {
 } from './store.js';
 import type { HlcTimestamp } from '../hlc.js';
 import { pageByTime, type TagTimes } from './time-index.js';
+import { ProcessLeases, type Lease, type LeaseName } from './lease.js';
 import { DigestTree, isTreeRecordStore, manifestItem, tagItem, xorItems, type DigestTreeReader } from './digest-tree.js';
 
 interface Repository {
@@ -39,6 +40,8 @@ export class MemoryMetaStore implements MetaStore {
   /** Tag clocks by repository, then tag; they outlive the tags (and the repository). */
   readonly #clocks = new Map<string, Map<string, HlcTimestamp>>();
   readonly #tree = new DigestTree();
+  /** One process opens this store: its leases are this process's. */
+  readonly #leases = new ProcessLeases();
   /** Records by store name, then key. */
   readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
@@ -242,6 +245,10 @@ export class MemoryMetaStore implements MetaStore {
         for (const [key, record] of sortedEntries(held)) if (key.startsWith(prefix)) yield { key, record: copy(record as T) };
       },
     };
+  }
+
+  tryLease(name: LeaseName): Promise<Lease | undefined> {
+    return this.#leases.tryLease(name);
   }
 
   digestTree(): DigestTreeReader {

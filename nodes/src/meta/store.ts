@@ -1,6 +1,7 @@
 import type { Descriptor, Digest } from 'georeg/oci';
 import type { HlcTimestamp } from '../hlc.js';
 import type { DigestTreeReader } from './digest-tree.js';
+import type { Lease, LeaseName } from './lease.js';
 
 /** What the registry knows of a manifest linked into a repository. */
 export interface ManifestRecord {
@@ -193,6 +194,10 @@ export interface MetaStore {
   // named record stores: registry-wide records, one store per concept
   /** The store of `name`; `T` is what its owner keeps there (stored as JSON). */
   records<T>(name: RecordStoreName): RecordStore<T>;
+
+  // leases: what one process at a time does among the nodes sharing this store (lease.ts)
+  /** The lease of `name` when no process holds it (undefined when one does). */
+  tryLease(name: LeaseName): Promise<Lease | undefined>;
 
   // digest tree: what anti-entropy compares (digest-tree.ts), kept with every change of what it summarises
   digestTree(): DigestTreeReader;

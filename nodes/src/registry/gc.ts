@@ -1,4 +1,4 @@
-import type { Digest } from 'georeg/oci';
+import { oci, type Digest } from 'georeg/oci';
 import type { Logger } from '../log.js';
 import type { BlobLink } from '../meta/store.js';
 import type { RegistryStores } from './stores.js';
@@ -69,9 +69,20 @@ export class GarbageCollector {
    * references once older than the grace period, then blobs with no mark and no
    * link once older than the grace period. Digests that writers touch during the
    * run (ContentGuard) are never swept, nor the links of a repository locked against
-   * deletes (its blobs stay linked, so they stay too).
+   * deletes (its blobs stay linked, so they stay too). One run at a time among the
+   * nodes that share the metadata store (its `gc` lease): another answers UNAVAILABLE.
    */
   async collect(opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
+    const lease = await this.stores.meta.tryLease('gc');
+    if (!lease) throw oci('UNAVAILABLE', 'another node of this region is collecting garbage: try again once it is done');
+    try {
+      return await this.#collect(opts, log, now);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #collect(opts: GcOptions, log: Logger, now: () => number): Promise<GcReport> {
     const { meta, blobs } = this.stores;
     const started = now();
     const cutoff = started - opts.graceMs;

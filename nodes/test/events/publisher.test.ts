@@ -165,3 +165,41 @@ describe('events: stop() while NATS cannot be reached', function () {
     assert.ok(Date.now() - began < 5000, `stop() took ${Date.now() - began} ms`);
   });
 });
+
+describe('events: the outbox lease (nodes of a region sharing one metadata store)', function () {
+  this.timeout(30_000);
+
+  it('publishes nothing while another node holds the lease, and takes it over once that node lets go', async () => {
+    const nats = await TestNats.start();
+    let asked!: () => void;
+    const firstAsk = new Promise<void>((resolve) => (asked = resolve));
+    /** A store whose lease requests are told (the publisher asks once a second). */
+    class Watched extends MemoryMetaStore {
+      override async tryLease(name: 'outbox' | 'gc') {
+        const lease = await super.tryLease(name);
+        asked();
+        return lease;
+      }
+    }
+    const meta = new Watched();
+    const other = await meta.tryLease('outbox');
+    assert.ok(other);
+    const event = Event.encode(
+      Event.fromPartial({ id: 'leased-1', origin: 'eu', repository: 'x', action: Action.TAG_DELETE, tag: 't' }),
+    ).finish();
+    await meta.records('routing').put('k', { v: 1 }, { events: [event] });
+    const publisher = new OutboxPublisher(meta, { servers: nats.url, region: 'eu', limits, log: silentLogger });
+    try {
+      publisher.start();
+      await firstAsk;
+      assert.equal(meta.outboxDepth(), 1, 'the event waits in the outbox');
+      assert.equal(publisher.published, 0);
+      await other.release();
+      await publisher.drained();
+      assert.equal(publisher.published, 1, 'published once the lease was free');
+    } finally {
+      await publisher.stop();
+      await nats.destroy();
+    }
+  });
+});

@@ -11,7 +11,7 @@ import { Registry, type RegistryStores } from '../../src/registry/registry.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
-import type { Digest } from 'georeg/oci';
+import { isOciError, type Digest } from 'georeg/oci';
 import type { BlobInfo } from '../../src/storage/driver.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -67,6 +67,18 @@ describe('registry: gc', () => {
   async function deleteManifest(repo: string, digest: string): Promise<void> {
     assert.equal((await http('DELETE', `${node.url}/v2/${repo}/manifests/${digest}`)).status, 202);
   }
+
+  it('runs one collection at a time among the nodes sharing the store: UNAVAILABLE while another holds the gc lease', async () => {
+    const digest = await pushBlob(node.url, 'gc/orphan', unique('leased'));
+    await http('DELETE', `${node.url}/v2/gc/orphan/blobs/${digest}`);
+    const other = await node.stores.meta.tryLease('gc');
+    assert.ok(other, 'the lease was free');
+    await assert.rejects(gc(), (e: Error) => isOciError(e, 'UNAVAILABLE') && /another node of this region is collecting/.test(e.message));
+    assert.equal(await node.stores.meta.tryLease('gc'), undefined, 'held until released');
+    await other.release();
+    await gc();
+    assert.ok(await node.stores.meta.tryLease('gc'), 'released once the run is done');
+  });
 
   describe('unreferenced blobs', () => {
     it('deletes a blob no manifest references once it is older than the grace period, not before', async () => {
