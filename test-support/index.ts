@@ -6,3 +6,4 @@ export * from './ports.js';
 export * from './registry.js';
 export * from './compose.js';
 export * from './azurite.js';
+export * from './postgres.js';
