@@ -58,7 +58,7 @@ export class PgMetaStore implements MetaStore {
     const store = new PgMetaStore(pool, options.now ?? Date.now);
     try {
       await migrate(pool);
-      await store.readOutbox(1);
+      await store.readOutbox(1); // learns the outbox's depth
     } catch (e) {
       await pool.end();
       throw e;
