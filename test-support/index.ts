@@ -7,3 +7,4 @@ export * from './registry.js';
 export * from './compose.js';
 export * from './azurite.js';
 export * from './s3rver.js';
+export * from './postgres.js';

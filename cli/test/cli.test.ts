@@ -155,7 +155,7 @@ describe('cli: georeg', () => {
       assert.deepEqual(config.log, { level: 'info', access: true });
       assert.deepEqual(config.gc, { intervalSeconds: 0, graceSeconds: 3600 });
       assert.deepEqual(config.storage, { driver: 'fs', directIo: true, azure: defaultConfig.storage.azure });
-      assert.deepEqual(config.meta, { driver: 'level' });
+      assert.deepEqual(config.meta, { driver: 'level', postgres: defaultConfig.meta.postgres });
     });
 
     it('honours GEOREG_* variables, flags and a config file, in that order of precedence', async () => {
@@ -193,6 +193,16 @@ describe('cli: georeg', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.equal((JSON.parse(run.stdout) as Config).storage.azure.accountKeyFile, keyFile);
       assert.ok(!run.stdout.includes(key) && !run.stderr.includes(key));
+    });
+
+    it('shows the PostgreSQL connection string without its password', async () => {
+      const run = await georeg(['serve', '--print-config'], {
+        GEOREG_META_DRIVER: 'postgres',
+        GEOREG_META_POSTGRES_URL: 'postgres://georeg:never-printed@db.internal/registry',
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((JSON.parse(run.stdout) as Config).meta.postgres.url, 'postgres://georeg:***@db.internal/registry');
+      assert.ok(!run.stdout.includes('never-printed') && !run.stderr.includes('never-printed'));
     });
 
     it('rejects an unknown config key with a message naming it', async () => {

@@ -75,7 +75,8 @@ export interface Config {
    * the fs driver writes upload staging files with O_DIRECT where the filesystem supports it.
    */
   storage: { driver: 'fs' | 'memory' | 'azure' | 's3'; directIo: boolean; azure: AzureStorageConfig; s3: S3StorageConfig };
-  meta: { driver: 'level' | 'memory' };
+  /** Where metadata lives: `level` (LevelDB under `data`), `memory`, or `postgres` (a database nodes can share, `postgres`). */
+  meta: { driver: 'level' | 'memory' | 'postgres'; postgres: PostgresMetaConfig };
   log: { level: LogLevel; access: boolean };
   /** `idleTimeoutSeconds`: a request body (an upload) that brings no bytes for this long has its connection closed (0: never). */
   limits: { maxManifestBytes: number; idleTimeoutSeconds: number };
@@ -141,6 +142,17 @@ export interface S3StorageConfig {
   redirectTtlSeconds: number;
 }
 
+/**
+ * The database of `meta.driver` `postgres`: its connection string in `url`, or read at start from
+ * the file `urlFile`, so that a password stays out of the config (one of the two); `poolSize`
+ * connections at most.
+ */
+export interface PostgresMetaConfig {
+  url: string;
+  urlFile: string;
+  poolSize: number;
+}
+
 export const defaultConfig: Config = {
   listen: '127.0.0.1:5000',
   tls: { cert: '', key: '' },
@@ -191,7 +203,7 @@ export const defaultConfig: Config = {
       redirectTtlSeconds: 300,
     },
   },
-  meta: { driver: 'level' },
+  meta: { driver: 'level', postgres: { url: '', urlFile: '', poolSize: 10 } },
   log: { level: 'info', access: true },
   limits: { maxManifestBytes: 4 * 1024 * 1024, idleTimeoutSeconds: 120 },
   cache: { blobBytes: 64 * 1024 * 1024, maxItemBytes: 1024 * 1024 },
@@ -211,7 +223,7 @@ export const defaultConfig: Config = {
 
 const ENUMS: Record<string, readonly string[]> = {
   'storage.driver': ['fs', 'memory', 'azure', 's3'],
-  'meta.driver': ['level', 'memory'],
+  'meta.driver': ['level', 'memory', 'postgres'],
   'log.level': ['debug', 'info', 'warn', 'error'],
 };
 
@@ -337,6 +349,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (config.replication.listen) parseListen(config.replication.listen);
   if (config.storage.driver === 'azure') checkAzure(config.storage.azure);
   if (config.storage.driver === 's3') checkS3(config.storage.s3);
+  if (config.meta.driver === 'postgres') checkPostgres(config.meta.postgres);
   const peers = parsePeers(config.replication.peers);
   if (peers.length && !config.nats.url) throw new ConfigError('replication.peers needs nats.url (events come through NATS)');
   if (peers.some((p) => p.region === config.region)) throw new ConfigError('replication.peers must not name this region');
@@ -399,6 +412,35 @@ function checkS3(s3: S3StorageConfig): void {
     throw new ConfigError(
       `storage.s3.redirectTtlSeconds must be a whole number from 1 to ${MAX_PRESIGNED_SECONDS} (7 days), got ${s3.redirectTtlSeconds}`,
     );
+}
+
+/** The settings `meta.driver` `postgres` needs: one way to the database, a pool of at least one connection. */
+function checkPostgres(postgres: PostgresMetaConfig): void {
+  if ((postgres.url === '') === (postgres.urlFile === ''))
+    throw new ConfigError('meta.driver postgres needs meta.postgres.url or meta.postgres.urlFile (one of the two)');
+  if (postgres.url) checkPostgresUrl(postgres.url, 'meta.postgres.url');
+  if (!Number.isInteger(postgres.poolSize) || postgres.poolSize < 1)
+    throw new ConfigError(`meta.postgres.poolSize must be a whole number of at least 1, got ${postgres.poolSize}`);
+}
+
+/** Refuses what is not a PostgreSQL connection string naming a database; the message shows no password. */
+export function checkPostgresUrl(url: string, setting: string): void {
+  if (!/^postgres(ql)?:\/\/[^/\s]*\/[^/?#\s]+(\?\S*)?$/.test(url))
+    throw new ConfigError(
+      `${setting} must be postgres://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE, got ${JSON.stringify(withoutPassword(url))}`,
+    );
+}
+
+/** A connection string with its password, if any, shown as `***`: what may be printed or logged. */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?\s]*):[^?\s]*@/i, '$1:***@');
+}
+
+/** The config as `--print-config` shows it: a password in `meta.postgres.url` hidden. */
+export function printableConfig(config: Config): Config {
+  const shown = structuredClone(config);
+  shown.meta.postgres.url = withoutPassword(shown.meta.postgres.url);
+  return shown;
 }
 
 /** Whether `url` is a plain http(s) origin (`publicUrl`'s form): scheme, host, optional port; no user, path or query. */

@@ -15,6 +15,7 @@ import { openS3Driver } from './storage/s3-setup.js';
 import type { SignedBlobUrls } from './storage/driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
+import { openPgMetaStore } from './meta/pg-setup.js';
 import { Registry, type RegistryStores } from './registry/registry.js';
 import { PolicyFileError, readPolicyFile } from './trust/policy-file.js';
 import { runGc, type GcOptions } from './registry/gc.js';
@@ -77,7 +78,12 @@ async function openStorage(config: Config): Promise<{ stores: RegistryStores; di
         : undefined;
   const driver = remote?.driver ?? (kind === 'fs' ? new FsBlobDriver(config.data, { directIo }) : new MemoryBlobDriver());
   const blobs = new CachingBlobStore(driver, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
-  const meta: MetaStore = config.meta.driver === 'level' ? await LevelMetaStore.open(join(config.data, 'meta')) : new MemoryMetaStore();
+  const meta: MetaStore =
+    config.meta.driver === 'level'
+      ? await LevelMetaStore.open(join(config.data, 'meta'))
+      : config.meta.driver === 'postgres'
+        ? await openPgMetaStore(config.meta.postgres)
+        : new MemoryMetaStore();
   const direct = remote?.settings.redirect ? { urls: remote.driver, ttlSeconds: remote.settings.redirectTtlSeconds } : undefined;
   return { stores: { blobs, staging: driver, meta }, direct };
 }

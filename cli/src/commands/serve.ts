@@ -6,6 +6,7 @@ import {
   defaultConfig,
   parseListen,
   parsePeers,
+  printableConfig,
   type Config,
   type Logger,
   type RunningNode,
@@ -27,6 +28,9 @@ replication.listen set it also serves its content to peer regions over gRPC,
 and with replication.peers (and nats.url) it copies their pushes into this one:
 in this process, or with replication.external=true through \`georeg replicate\`
 (a separate process that writes through DATA/replication/store.sock).
+Metadata is in LevelDB under DATA, or with meta.driver=postgres in a PostgreSQL
+database that several nodes can share (meta.postgres.url, or meta.postgres.urlFile
+to keep a password out of the config).
 
 Options:
   --listen HOST:PORT   address to serve on (default ${defaultConfig.listen})
@@ -49,7 +53,7 @@ export const serveCommand: Command = {
     }
     const config = loadConfig({ file: values.config, env: process.env, overrides: configOverrides(values) });
     if (values['print-config']) {
-      process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+      process.stdout.write(JSON.stringify(printableConfig(config), null, 2) + '\n');
       return 0;
     }
     const log = createLogger({ level: config.log.level });

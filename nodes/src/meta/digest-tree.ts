@@ -13,7 +13,8 @@ import type { HlcTimestamp } from '../hlc.js';
  * - Repositories fall into 65,536 leaves by the first two bytes of SHA-256 of their name; a leaf's
  *   hash is the XOR of its repositories' (name, hash) hashes, a level-1 node's the XOR of its 256
  *   leaves, the root's the XOR of the 256 level-1 nodes. The levels above repositories are derived
- *   (held in memory, built from the repository hashes when a store opens).
+ *   (held in memory, built from the repository hashes when a store opens; PostgreSQL's store, shared
+ *   by several nodes, keeps them in tables instead: pg-tree.ts).
  * - Each replicated record store (policies, identities, locks) has its own hash, the XOR of its
  *   records' (key, clock) hashes.
  *
@@ -76,6 +77,11 @@ export function recordItem(key: string, record: unknown): Buffer | undefined {
   return clock === undefined ? undefined : hash('n', key, clockText(clock));
 }
 
+/** A repository's item in its leaf: its name and hash (none while it holds nothing the tree summarises). */
+export function repositoryItem(repo: string, repoHash: Buffer | undefined): Buffer | undefined {
+  return repoHash && hash('r', repo, repoHash.toString('hex'));
+}
+
 /** `base` XOR each item, as a new buffer; undefined when the result is all zero (nothing held). */
 export function xorItems(base: Buffer | undefined, items: (Buffer | undefined)[]): Buffer | undefined {
   const out = Buffer.from(base ?? ZERO);
@@ -126,10 +132,7 @@ export class DigestTree implements DigestTreeReader {
     const previous = this.#repos.get(repo);
     if (previous === next || (previous && next && previous.equals(next))) return;
     const leaf = leafOf(repo);
-    const delta = xorItems(
-      undefined,
-      [previous, next].map((h) => h && hash('r', repo, h.toString('hex'))),
-    );
+    const delta = xorItems(undefined, [repositoryItem(repo, previous), repositoryItem(repo, next)]);
     if (delta) {
       xorInto(this.#leaves, delta, leaf * HASH_BYTES);
       xorInto(this.#level1, delta, (leaf >> 8) * HASH_BYTES);

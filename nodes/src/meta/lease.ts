@@ -5,6 +5,8 @@ export type LeaseName = (typeof LEASES)[number];
 /** A lease held by this process: until released, or lost (its holder's hold on the store broke). */
 export interface Lease {
   readonly held: boolean;
+  /** Resolves once the lease is no longer held (released or lost). */
+  readonly gone: Promise<void>;
   release(): Promise<void>;
 }
 
@@ -19,14 +21,18 @@ export class ProcessLeases {
     if (this.#held.has(name)) return undefined;
     this.#held.add(name);
     let held = true;
+    let ended!: () => void;
+    const gone = new Promise<void>((resolve) => (ended = resolve));
     const leases = this.#held;
     return {
       get held() {
         return held;
       },
+      gone,
       async release() {
         if (held) leases.delete(name);
         held = false;
+        ended();
       },
     };
   }

@@ -17,6 +17,8 @@ export interface ChunkRange {
 interface LiveUpload {
   size: number;
   busy: boolean;
+  /** The session's `updated` as this node last wrote or read it: another value means another node sharing the metadata wrote since. */
+  updated: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export class UploadService {
     const session = { id, repository: repo, created: t, updated: t };
     await this.staging.createUpload(id);
     await this.meta.putUpload(session);
-    this.live.set(id, { size: 0, busy: false });
+    this.live.set(id, { size: 0, busy: false, updated: t });
     return session;
   }
 
@@ -175,18 +177,24 @@ export class UploadService {
   private async exclusive<T>(repo: string, id: string, fn: (up: LiveUpload) => Promise<T>): Promise<T> {
     const session = await this.session(repo, id);
     let up = this.live.get(id);
+    // Another node over the same metadata and staging (a shared metadata store) wrote a chunk since: the size here is stale.
+    if (up && !up.busy && up.updated !== session.updated) up = undefined;
     if (!up) {
       const size = await this.staging.uploadSize(id);
       if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
       // Another request may have filled the entry while we awaited: share it, so `busy` guards both.
-      up = this.live.get(id) ?? { size, busy: false };
+      const held = this.live.get(id);
+      up = held?.updated === session.updated ? held : { size, busy: false, updated: session.updated };
       this.live.set(id, up);
     }
     if (up.busy) throw oci('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });
     up.busy = true;
     try {
       const result = await fn(up);
-      if (this.live.has(id)) await this.meta.putUpload({ ...session, updated: this.now() });
+      if (this.live.has(id)) {
+        up.updated = this.now();
+        await this.meta.putUpload({ ...session, updated: up.updated });
+      }
       return result;
     } finally {
       up.busy = false;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultConfig, envName, loadConfig, parseListen } from '../../src/config.js';
+import { ConfigError, defaultConfig, envName, loadConfig, parseListen, printableConfig } from '../../src/config.js';
 
 describe('config', () => {
   let dir: string;
@@ -197,5 +197,38 @@ describe('config', () => {
     refused({ GEOREG_STORAGE_S3_REDIRECT_TTL_SECONDS: '0' }, /storage\.s3\.redirectTtlSeconds must be a whole number from 1 to 604800/);
     refused({ GEOREG_STORAGE_S3_REDIRECT_TTL_SECONDS: '604801' }, /redirectTtlSeconds must be a whole number from 1 to 604800/);
     refused({ GEOREG_STORAGE_S3_FORCE_PATH_STYLE: 'yes' }, /storage\.s3\.forcePathStyle must be true or false/);
+  });
+
+  it('takes meta.postgres from a file or GEOREG_META_POSTGRES_*, checks it only for the postgres driver, and shows no password', () => {
+    const url = 'postgres://georeg:s3cret@db.internal:5432/registry';
+    const c = loadConfig({ env: { GEOREG_META_DRIVER: 'postgres', GEOREG_META_POSTGRES_URL: url, GEOREG_META_POSTGRES_POOL_SIZE: '4' } });
+    assert.deepEqual(c.meta, { driver: 'postgres', postgres: { url, urlFile: '', poolSize: 4 } });
+    assert.equal(printableConfig(c).meta.postgres.url, 'postgres://georeg:***@db.internal:5432/registry');
+    assert.equal(c.meta.postgres.url, url, 'the config itself keeps it');
+    const file = join(dir, 'pg.json');
+    writeFileSync(file, JSON.stringify({ meta: { driver: 'postgres', postgres: { urlFile: '/run/secrets/pg-url' } } }));
+    assert.deepEqual(loadConfig({ file }).meta.postgres, { url: '', urlFile: '/run/secrets/pg-url', poolSize: 10 });
+    assert.equal(loadConfig({ env: { GEOREG_META_POSTGRES_URL: 'not a url' } }).meta.driver, 'level', 'not checked for another driver');
+
+    const refused = (env: Record<string, string>, message: RegExp): void => {
+      const error = (e: unknown): boolean => e instanceof ConfigError && message.test(e.message) && !e.message.includes('s3cret');
+      assert.throws(() => loadConfig({ env: { GEOREG_META_DRIVER: 'postgres', ...env } }), error, JSON.stringify(env));
+    };
+    refused({}, /meta\.driver postgres needs meta\.postgres\.url or meta\.postgres\.urlFile \(one of the two\)/);
+    refused({ GEOREG_META_POSTGRES_URL: url, GEOREG_META_POSTGRES_URL_FILE: '/run/secrets/pg-url' }, /one of the two/);
+    refused(
+      { GEOREG_META_POSTGRES_URL: 'mysql://georeg:s3cret@db/registry' },
+      /meta\.postgres\.url must be postgres:\/\/.*mysql:\/\/georeg:\*\*\*@db/,
+    );
+    refused(
+      { GEOREG_META_POSTGRES_URL: 'postgres://georeg:s3cret@db.internal' },
+      /must be postgres:\/\/\[USER\[:PASSWORD\]@\]HOST\[:PORT\]\/DATABASE/,
+    );
+    refused(
+      { GEOREG_META_POSTGRES_URL: url, GEOREG_META_POSTGRES_POOL_SIZE: '0' },
+      /meta\.postgres\.poolSize must be a whole number of at least 1/,
+    );
+    refused({ GEOREG_META_POSTGRES_URL: url, GEOREG_META_POSTGRES_POOL_SIZE: '2.5' }, /poolSize/);
+    assert.throws(() => loadConfig({ env: { GEOREG_META_DRIVER: 'sqlite' } }), /meta\.driver must be one of level, memory, postgres/);
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * Black box: `georeg serve` with its metadata in PostgreSQL (a database of its own on the local
+ * server, test-support/postgres.ts), its connection string read from a file. The real skopeo pushes
+ * the offline test image /tmp/lab-images/small and pulls it back, before and after a restart; and
+ * two nodes over one database and one blob directory (as behind a load balancer) share an upload
+ * session, so a chunked upload begun on one node is continued and finished on the other.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apiPaths, queryString } from 'georeg/oci';
+import { createTestDatabase, http, sha256, type TestDatabase } from 'georeg/test-support';
+import { GeoregNode } from './support/process.js';
+import { layoutBlob, layoutRef, Skopeo, type OciManifest } from './support/skopeo.js';
+
+const SMALL = join(process.env['IMAGES'] ?? '/tmp/lab-images', 'small');
+
+describe('georeg serve with metadata in PostgreSQL (e2e, black box)', function () {
+  this.timeout(120_000);
+  let db: TestDatabase, tmp: string, skopeo: Skopeo;
+  const nodes: GeoregNode[] = [];
+
+  before(async () => {
+    if (!existsSync(join(SMALL, 'index.json'))) throw new Error(`test image ${SMALL} missing: run \`node scripts/ensure-tools.mjs\``);
+    tmp = await mkdtemp(join(tmpdir(), 'georeg-e2e-pg-'));
+    skopeo = await Skopeo.create(join(tmp, 'blob-info-cache'));
+    db = await createTestDatabase();
+    await writeFile(join(tmp, 'pg-url'), `${db.url}\n`);
+  });
+  afterEach(async function () {
+    for (const n of nodes.splice(0)) {
+      if (this.currentTest?.state === 'failed') process.stderr.write(`\n${n.stderrTail()}\n`);
+      assert.deepEqual(await n.stop(), { code: 0, signal: null }, `${n.name} exits cleanly on SIGTERM`);
+    }
+  });
+  after(async () => {
+    await db?.drop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  /** A node whose metadata is in the test database and whose blobs are under `blobs` (a directory nodes may share). */
+  const start = async (name: string, blobs: string): Promise<GeoregNode> => {
+    const node = await GeoregNode.start({
+      name,
+      args: ['--data', blobs],
+      env: { GEOREG_META_DRIVER: 'postgres', GEOREG_META_POSTGRES_URL_FILE: join(tmp, 'pg-url') },
+    });
+    nodes.push(node);
+    return node;
+  };
+
+  /** Pull `ref` into a fresh oci: layout: the manifest and every blob are the source's, byte for byte. */
+  async function pullsTheSource(ref: string, out: string): Promise<void> {
+    await skopeo.run(['copy', '--src-tls-verify=false', ref, `oci:${join(tmp, out)}:pulled`]);
+    const source = await layoutRef(SMALL, 'latest');
+    assert.equal((await layoutRef(join(tmp, out), 'pulled')).digest, source.digest, `${out}: the manifest`);
+    const manifest = JSON.parse((await layoutBlob(SMALL, source.digest)).toString('utf8')) as OciManifest;
+    for (const { digest } of [manifest.config, ...manifest.layers]) {
+      assert.equal(sha256(await layoutBlob(join(tmp, out), digest)), digest, `${out}: blob ${digest}`);
+    }
+  }
+
+  it('pushes with skopeo and pulls back the same image, also after the node restarts', async () => {
+    const blobs = join(tmp, 'restart');
+    const first = await start('pg-node', blobs);
+    const ref = (n: GeoregNode): string => `docker://${n.hostPort}/pg/small:v1`;
+    await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}:latest`, ref(first)]);
+    await pullsTheSource(ref(first), 'before-restart');
+    assert.deepEqual(await first.stop(), { code: 0, signal: null });
+    nodes.splice(nodes.indexOf(first), 1);
+
+    const second = await start('pg-node-restarted', blobs);
+    await pullsTheSource(ref(second), 'after-restart');
+    const tags = await http('GET', `${second.url}${apiPaths.tags('pg/small')}`);
+    assert.deepEqual(tags.json(), { name: 'pg/small', tags: ['v1'] });
+  });
+
+  it('continues on one node a chunked upload begun on the other, and finishes it with the right digest', async () => {
+    const blobs = join(tmp, 'shared');
+    const [a, b] = [await start('node-a', blobs), await start('node-b', blobs)];
+    const chunks = [randomBytes(300_000), randomBytes(200_000), randomBytes(100_000)];
+    const digest = sha256(Buffer.concat(chunks));
+
+    const begun = await http('POST', `${a.url}${apiPaths.uploads('team/app')}`);
+    assert.equal(begun.status, 202, begun.body.toString());
+    const location = begun.header('location') as string;
+    const path = location.startsWith('/') ? location : new URL(location).pathname + new URL(location).search;
+    let offset = 0;
+    for (const [i, chunk] of chunks.entries()) {
+      const node = i % 2 ? b : a; // a, b, a: each node continues what the other wrote
+      const res = await http('PATCH', `${node.url}${path}`, {
+        body: chunk,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
+      });
+      assert.equal(res.status, 202, `chunk ${i} on ${node.name}: ${res.body.toString()}`);
+      offset += chunk.length;
+      assert.equal(res.header('range'), `0-${offset - 1}`, `chunk ${i} on ${node.name}`);
+    }
+    const status = await http('GET', `${b.url}${path}`);
+    assert.equal(status.header('range'), `0-${offset - 1}`, 'node b sees all that was written');
+
+    const finished = await http('PUT', `${b.url}${path}${path.includes('?') ? '&' : '?'}${queryString({ digest }).slice(1)}`);
+    assert.equal(finished.status, 201, finished.body.toString());
+    for (const n of [a, b]) {
+      const head = await http('HEAD', `${n.url}${apiPaths.blob('team/app', digest)}`);
+      assert.equal(head.status, 200, `${n.name} serves the blob`);
+      assert.equal(head.header('content-length'), String(offset));
+    }
+    assert.equal((await http('GET', `${a.url}${path}`)).status, 404, 'the session is gone for both nodes');
+  });
+});
