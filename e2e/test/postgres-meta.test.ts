@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiPaths, queryString } from 'georeg/oci';
-import { createTestDatabase, http, sha256, type TestDatabase } from 'georeg/test-support';
+import { createTestDatabase, http, pushImage, sha256, type TestDatabase } from 'georeg/test-support';
 import { GeoregNode } from './support/process.js';
 import { layoutBlob, layoutRef, Skopeo, type OciManifest } from './support/skopeo.js';
 
@@ -110,5 +110,53 @@ describe('georeg serve with metadata in PostgreSQL (e2e, black box)', function (
       assert.equal(head.header('content-length'), String(offset));
     }
     assert.equal((await http('GET', `${a.url}${path}`)).status, 404, 'the session is gone for both nodes');
+  });
+
+  it('applies on every node a lock, the trust policy and the drain state set through one of them, within seconds', async () => {
+    const blobs = join(tmp, 'follow');
+    const [a, b] = [await start('node-a', blobs), await start('node-b', blobs)];
+    await pushImage(b.url, 'team/locked', 'v1');
+    /** Ask `check` of node b until it holds, for at most 5 s (b reads the shared state again every second). */
+    const eventually = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+      const until = Date.now() + 5000;
+      while (!(await check())) {
+        if (Date.now() > until) throw new Error(`node b never saw ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const json = { 'Content-Type': 'application/json' };
+
+    const lock = await http('PATCH', `${a.url}${apiPaths.acrRepository('team/locked')}`, {
+      body: JSON.stringify({ writeEnabled: false }),
+      headers: json,
+    });
+    assert.equal(lock.status, 200, lock.body.toString());
+    await eventually('the lock', async () =>
+      (
+        await pushImage(b.url, 'team/locked', 'v2').then(
+          () => 'pushed',
+          (e: Error) => e.message,
+        )
+      ).includes('is locked'),
+    );
+
+    const policy = { policies: [{ repositories: ['**'], mode: 'off' }] };
+    const put = await http('PUT', `${a.url}${apiPaths.trustPolicy()}`, { body: JSON.stringify(policy), headers: json });
+    assert.equal(put.status, 200, put.body.toString());
+    const version = (JSON.parse(put.body.toString()) as { version: string }).version;
+    await eventually(
+      'the policy',
+      async () => JSON.parse((await http('GET', `${b.url}${apiPaths.trustPolicy()}`)).body.toString()).version === version,
+    );
+
+    const drain = await http('PUT', `${a.url}${apiPaths.routing()}`, {
+      body: JSON.stringify({ drained: true, reason: 'maintenance' }),
+      headers: json,
+    });
+    assert.equal(drain.status, 200, drain.body.toString());
+    await eventually(
+      'the drain',
+      async () => JSON.parse((await http('GET', `${b.url}${apiPaths.routing()}`)).body.toString()).drained === true,
+    );
   });
 });

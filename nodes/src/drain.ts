@@ -33,6 +33,11 @@ export class RegionDrain {
     return this.state ?? { drained: false, at: '' };
   }
 
+  /** Read the state again (another node of the region, sharing the store, may have changed it). */
+  async refresh(): Promise<void> {
+    this.state = await this.records.get(KEY);
+  }
+
   async set(drained: boolean, reason?: string, now = new Date()): Promise<DrainRecord> {
     const next: DrainRecord = { drained, at: now.toISOString(), ...(reason && { reason }) };
     await this.records.put(KEY, next);

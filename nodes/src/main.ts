@@ -30,6 +30,7 @@ import { EventRecorder } from './events/recorder.js';
 import { HybridClock } from './hlc.js';
 import { OutboxPublisher } from './events/publisher.js';
 import { NodeStatus } from './status.js';
+import { SharedStateFollower } from './shared-state.js';
 import { registryRoutes } from './http/routes/index.js';
 import { BlobRedirects } from './http/blob-redirect.js';
 import { ManifestFetchThrough } from './http/fetch-through.js';
@@ -61,6 +62,26 @@ export interface RunningNode {
 /** A registry over the stores a config names. */
 export async function openRegistry(config: Config, events?: EventRecorder, clock?: HybridClock, log?: Logger): Promise<Registry> {
   return registryOver((await openStorage(config)).stores, config, events, clock, log);
+}
+
+/** How often a node whose metadata other nodes write too reads again what it holds in memory of it. */
+const SHARED_STATE_SECONDS = 1;
+
+/** What a node holds in memory of its metadata (locks, the trust policy, the drain state), followed in a store other nodes write. */
+function sharedState(meta: MetaStore, registry: Registry, status: NodeStatus, log: Logger): SharedStateFollower {
+  const hash = (store: 'locks' | 'policies') => async () => (await meta.digestTree().records(store)).toString('hex');
+  return new SharedStateFollower(
+    [
+      { name: 'locks', fingerprint: hash('locks'), refresh: () => registry.locks.refresh() },
+      { name: 'trust policy', fingerprint: hash('policies'), refresh: () => registry.policies.refresh() },
+      {
+        name: 'drain',
+        fingerprint: async () => JSON.stringify(await meta.records('routing').get('drain')),
+        refresh: () => status.drain.refresh(),
+      },
+    ],
+    log,
+  );
 }
 
 /**
@@ -191,6 +212,8 @@ export async function startNode(config: Config, log: Logger): Promise<RunningNod
   };
   every(config.uploads.expireIntervalSeconds, 'upload expiry', () => registry.uploads.expire(gc.uploadMaxAgeMs));
   every(config.gc.intervalSeconds, 'gc', () => runGc(registry, { ...gc, dryRun: false }, log, metrics));
+  const shared = stores.meta.shared ? sharedState(stores.meta, registry, status, log) : undefined;
+  if (shared) every(SHARED_STATE_SECONDS, 'shared state', () => shared.round());
 
   log.info('registry listening', {
     url,

@@ -87,6 +87,8 @@ export interface LevelMetaStoreOptions {
 }
 
 export class LevelMetaStore implements MetaStore {
+  /** Only this process opens it. */
+  readonly shared = false;
   readonly #db: Level<string, unknown>;
   readonly #cache: Lru<string, unknown>;
   readonly #locks = new KeyedLock();

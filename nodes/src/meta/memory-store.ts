@@ -34,6 +34,8 @@ interface Repository {
  * test sizes.
  */
 export class MemoryMetaStore implements MetaStore {
+  /** Only this process opens it. */
+  readonly shared = false;
   readonly #repos = new Map<string, Repository>();
   readonly #uploads = new Map<string, UploadSession>();
   readonly #outbox: OutboxEntry[] = [];

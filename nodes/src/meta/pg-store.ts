@@ -40,6 +40,8 @@ export interface PgMetaStoreOptions {
 }
 
 export class PgMetaStore implements MetaStore {
+  /** Nodes sharing the database write it too. */
+  readonly shared = true;
   readonly #pool: pg.Pool;
   readonly #now: () => number;
   readonly #tree: PgDigestTree;

@@ -134,6 +134,12 @@ export interface Page {
  * Each mutating call is atomic: either all of its effects are visible or none.
  */
 export interface MetaStore {
+  /**
+   * Whether other processes write this store too (the nodes of a region sharing one PostgreSQL
+   * database): what a node holds in memory of it is then read again when it changes (shared-state.ts).
+   */
+  readonly shared: boolean;
+
   // tags
   getTag(repo: string, tag: string): Promise<Digest | undefined>;
   /** Tags of a repository, sorted lexically. */

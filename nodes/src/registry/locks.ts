@@ -166,6 +166,15 @@ export class Locks {
     return undefined;
   }
 
+  /** Read every lock again (another node sharing the store may have changed some). */
+  async refresh(): Promise<void> {
+    await this.#load();
+    const fresh = new Map<string, Partial<Attributes>>();
+    for await (const { key, record } of this.#stored.list()) fresh.set(key, record.attributes);
+    this.#held.clear();
+    for (const [key, a] of fresh) this.#held.set(key, a);
+  }
+
   #load(): Promise<void> {
     this.#loaded ??= (async () => {
       for await (const { key, record } of this.#stored.list()) this.#held.set(key, record.attributes);

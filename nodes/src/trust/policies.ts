@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { compileTrust, PolicyError, type Trust, type TrustDocument } from 'georeg/trust';
 import { oci } from 'georeg/oci';
 import type { MetaStore, RecordStore } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from '../hlc.js';
+import { compareHlc, type HlcTimestamp, type HybridClock } from '../hlc.js';
 import { LastWriterWins, type Clocked } from '../events/last-writer-wins.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -119,6 +119,12 @@ export class TrustPolicies {
     if (applied === 'ahead')
       this.log.error('replicated trust policy stamped too far ahead; keeping the current one', { version: versionOf(at) });
     return applied === 'stored';
+  }
+
+  /** Read the stored document again (another node sharing the store may have changed it). */
+  async refresh(): Promise<void> {
+    const stored = (await this.#records.get(DOCUMENT)) as StoredPolicy | undefined;
+    if (stored && (!this.#clock || compareHlc(stored.clock, this.#clock) !== 0)) this.#use(stored);
   }
 
   #use(stored: StoredPolicy, trust: Trust = compileTrust(stored.document)): PolicyVersion {
