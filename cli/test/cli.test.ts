@@ -154,7 +154,7 @@ describe('cli: georeg', () => {
       assert.equal(config.data, './data');
       assert.deepEqual(config.log, { level: 'info', access: true });
       assert.deepEqual(config.gc, { intervalSeconds: 0, graceSeconds: 3600 });
-      assert.deepEqual(config.storage, { driver: 'fs', directIo: true, azure: defaultConfig.storage.azure });
+      assert.deepEqual(config.storage, { driver: 'fs', directIo: true, azure: defaultConfig.storage.azure, s3: defaultConfig.storage.s3 });
       assert.deepEqual(config.meta, { driver: 'level', postgres: defaultConfig.meta.postgres });
     });
 

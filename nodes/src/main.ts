@@ -10,12 +10,9 @@ import type { MetaStore } from './meta/store.js';
 import { FsBlobDriver } from './storage/fs-driver.js';
 import { MemoryBlobDriver } from './storage/memory-driver.js';
 import { CachingBlobStore } from './storage/caching-store.js';
-import { openAzureDriver } from './storage/azure-setup.js';
-import { openS3Driver } from './storage/s3-setup.js';
 import type { SignedBlobUrls } from './storage/driver.js';
 import { LevelMetaStore } from './meta/level-store.js';
 import { MemoryMetaStore } from './meta/memory-store.js';
-import { openPgMetaStore } from './meta/pg-setup.js';
 import { Registry, type RegistryStores } from './registry/registry.js';
 import { PolicyFileError, readPolicyFile } from './trust/policy-file.js';
 import { runGc, type GcOptions } from './registry/gc.js';
@@ -91,11 +88,12 @@ function sharedState(meta: MetaStore, registry: Registry, status: NodeStatus, lo
 async function openStorage(config: Config): Promise<{ stores: RegistryStores; direct?: { urls: SignedBlobUrls; ttlSeconds: number } }> {
   await mkdir(config.data, { recursive: true });
   const { driver: kind, directIo, azure, s3 } = config.storage;
+  // The cloud SDKs and pg are loaded only by a node configured for them: tens of MiB resident otherwise.
   const remote =
     kind === 'azure'
-      ? { driver: await openAzureDriver(azure), settings: azure }
+      ? { driver: await (await import('./storage/azure-setup.js')).openAzureDriver(azure), settings: azure }
       : kind === 's3'
-        ? { driver: await openS3Driver(s3), settings: s3 }
+        ? { driver: await (await import('./storage/s3-setup.js')).openS3Driver(s3), settings: s3 }
         : undefined;
   const driver = remote?.driver ?? (kind === 'fs' ? new FsBlobDriver(config.data, { directIo }) : new MemoryBlobDriver());
   const blobs = new CachingBlobStore(driver, { maxBytes: config.cache.blobBytes, maxItemBytes: config.cache.maxItemBytes });
@@ -103,7 +101,7 @@ async function openStorage(config: Config): Promise<{ stores: RegistryStores; di
     config.meta.driver === 'level'
       ? await LevelMetaStore.open(join(config.data, 'meta'))
       : config.meta.driver === 'postgres'
-        ? await openPgMetaStore(config.meta.postgres)
+        ? await (await import('./meta/pg-setup.js')).openPgMetaStore(config.meta.postgres)
         : new MemoryMetaStore();
   const direct = remote?.settings.redirect ? { urls: remote.driver, ttlSeconds: remote.settings.redirectTtlSeconds } : undefined;
   return { stores: { blobs, staging: driver, meta }, direct };
