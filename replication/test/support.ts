@@ -16,9 +16,12 @@ export async function node(
     storage?: Partial<Config['storage']>;
     network?: Partial<Config['network']>;
     replication?: Partial<Config['replication']>;
+    meta?: Partial<Config['meta']>;
+    /** A data directory to share (removed by whoever made it), else a temp one of its own. */
+    data?: string;
   } = {},
 ): Promise<Node> {
-  const dir = await mkdtemp(join(tmpdir(), 'georeg-repl-'));
+  const dir = overrides.data ?? (await mkdtemp(join(tmpdir(), 'georeg-repl-')));
   const base = structuredClone(defaultConfig);
   const config: Config = {
     ...base,
@@ -27,6 +30,7 @@ export async function node(
     storage: { ...base.storage, ...overrides.storage },
     network: { ...base.network, ...overrides.network },
     replication: { ...base.replication, ...overrides.replication },
+    meta: { ...base.meta, ...overrides.meta },
     listen: '127.0.0.1:0',
     data: dir,
     log: { level: 'error', access: false },
@@ -37,7 +41,7 @@ export async function node(
     dir,
     async close() {
       await n.close();
-      await rm(dir, { recursive: true, force: true });
+      if (overrides.data === undefined) await rm(dir, { recursive: true, force: true });
     },
   };
 }
