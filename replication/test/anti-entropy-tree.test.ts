@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HybridClock, silentLogger } from 'georeg/nodes';
 import { TestNats } from 'georeg/nodes/testing';
@@ -9,6 +12,9 @@ import { Copier } from '../src/copier.js';
 import { PeerClient } from '../src/peer-client.js';
 import { LocalRegionStore } from '../src/region-store.js';
 import { ReplicationDefinition } from '../src/blob-chunks.js';
+import { RegionStoreDefinition } from '../src/ingest-parts.js';
+import { regionStoreImplementation } from '../src/store-server.js';
+import { RemoteRegionStore } from '../src/remote-store.js';
 import { replicationImplementation, startReplicationServer, type RunningReplicationServer } from '../src/server.js';
 import { node, pushImage, type Node } from './support.js';
 
@@ -140,6 +146,33 @@ describe('anti-entropy over digest trees (real gRPC, two nodes)', function () {
     } finally {
       oldPeer.close();
       await new Promise<void>((resolve) => old.tryShutdown(() => resolve()));
+    }
+  });
+});
+
+describe('a replicate process of this release beside a node of the previous one (no digest tree on its region store socket)', () => {
+  it('reads no tree from it (UNIMPLEMENTED), so its passes compare every repository', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'georeg-old-store-'));
+    const n = await node({ region: 'us' });
+    const {
+      getTreeNodes: _n,
+      getTreeLeaves: _l,
+      ...previous
+    } = regionStoreImplementation(new LocalRegionStore(n.registry, new HybridClock('us')), silentLogger, () => undefined);
+    const old = new Server();
+    old.addService(RegionStoreDefinition, previous);
+    const socket = join(dir, 'store.sock');
+    await new Promise<number>((resolve, reject) =>
+      old.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const remote = new RemoteRegionStore(socket);
+    try {
+      assert.equal(await remote.treeNodes(['']), undefined);
+    } finally {
+      remote.close();
+      await new Promise<void>((resolve) => old.tryShutdown(() => resolve()));
+      await n.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
