@@ -120,6 +120,10 @@ async function scaleRun(n) {
       const startRss = memory(a.pid).rss;
       const repair = await timedPass(a, b, store, copier, peer);
       const noop = await timedPass(a, b, store, copier, peer);
+      if (repair.compared !== Math.min(CHANGED, n) + 1 || noop.compared !== 0 || noop.repairs !== 0)
+        throw new Error(
+          `anti-entropy listed ${repair.compared} then ${noop.compared} repositories (expected ${Math.min(CHANGED, n) + 1}, then 0)`,
+        );
       const middle = repoName(Math.floor(n / 2));
       const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
       const listings = {
