@@ -110,6 +110,8 @@ describe('status page /georeg/ui in headless Chromium (e2e, three regions)', fun
     assert.match(euCard, /Lag/);
     assert.match(euCard, /Pending events/);
     assert.match((await page.textContent('#regions .card[data-region="us"]')) ?? '', /Outbox depth\s*0/);
+    // This region's event stream: its events, bytes and oldest event (us published its push's events).
+    assert.match((await page.textContent('#regions .card[data-region="us"]')) ?? '', /Event stream\s*\d+ · [\d.]+ (B|KiB|MiB) · oldest /);
     // The matrix: every region's own view of replication into it, gathered by us.
     const matrix = await page.$$eval('.matrix td', (tds) =>
       tds.map((td) => `${td.closest('tr')?.getAttribute('data-into')}<${td.getAttribute('data-from')} ${td.getAttribute('data-state')}`),

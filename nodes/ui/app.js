@@ -231,6 +231,16 @@ const card = (region, role, health, roleText, metrics, error) =>
     cardError(error),
   ]);
 
+/** @param {NonNullable<NodeStatusSnapshot['stream']>} st this region's event stream, as JetStream last said */
+const streamMetric = (st) => {
+  const age = st.oldest ? fmtSeconds((Date.now() - Date.parse(st.oldest)) / 1000) : '–';
+  return metric(
+    'Event stream',
+    `${fmtCount(st.messages)} · ${fmtBytes(st.bytes)} · oldest ${age}`,
+    "Events this region's JetStream stream keeps for its peers, their bytes, and the age of the oldest (replication.streamMaxAgeSeconds bounds it)",
+  );
+};
+
 /** @param {NodeStatusSnapshot} snap */
 const selfCard = (snap) => {
   const o = snap.outbox;
@@ -240,6 +250,7 @@ const selfCard = (snap) => {
         metric('Outbox depth', fmtCount(o.depth), 'Events written here, not yet acknowledged by NATS JetStream'),
         metric('Published', fmtCount(o.published), 'Events this node has published since it started'),
         metric('Peers', fmtCount(peers), 'Regions this node replicates from'),
+        ...(snap.stream ? [streamMetric(snap.stream)] : []),
         metric('Routing', snap.drained ? 'drained' : 'in routing', 'A drained region is sent no client (georeg region drain)'),
       ]
     : [metric('Outbox', 'off', 'No nats.url: this node publishes no replication events'), metric('Peers', fmtCount(peers))];
