@@ -24,6 +24,13 @@ export interface AuthSettings {
   blobUrlTtlSeconds: number;
 }
 
+/** The scopes a requirement asks of a principal that sent Basic credentials. */
+function scopesOf(need: Requirement): RequestedScope[] {
+  if (need.kind === 'repository') return [{ type: 'repository', name: need.name, actions: ['*'] }];
+  if (need.kind === 'catalog') return [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+  return [];
+}
+
 /** What one request may do: the access its bearer token grants, or anonymous pull. */
 export class RequestAccess {
   #principal?: Promise<Principal | undefined>;
@@ -110,18 +117,22 @@ export class AuthService {
     if (need.kind === 'signed-blob') return this.signedBlob(ctx, need.name, need.digest);
     const header = ctx.header('authorization') ?? '';
     if (need.kind === 'admin') return this.admin(ctx, header);
+    // Basic credentials are taken as they are at the token endpoint: what the principal may do of what is needed.
+    const basic = await this.basicLogin(ctx);
     const claims = header.startsWith('Bearer ') ? this.verify(ctx, header.slice(7), need) : undefined;
     const access = new RequestAccess(
-      (claims?.access as AccessEntry[] | undefined) ?? [],
+      basic ? basic.scopes.grant(scopesOf(need), true) : ((claims?.access as AccessEntry[] | undefined) ?? []),
       this.#anonymous,
       // Only a user's or a token's claims name an identity (an anonymous token's subject is no token's name).
-      claims && (claims.kind === 'user' || claims.kind === 'token')
-        ? { kind: claims.kind, name: claims.sub, admin: claims.adm === true }
-        : undefined,
+      basic
+        ? { kind: basic.kind, name: basic.name, admin: basic.admin }
+        : claims && (claims.kind === 'user' || claims.kind === 'token')
+          ? { kind: claims.kind, name: claims.sub, admin: claims.adm === true }
+          : undefined,
       this.identities,
     );
     ctx.access = access;
-    const identified = claims !== undefined && claims.kind !== 'anonymous';
+    const identified = basic !== undefined || (claims !== undefined && claims.kind !== 'anonymous');
     // No credentials at all: a challenge, even where an anonymous token would do, so clients that
     // read the /v2/ ping (containers/image, containerd) learn that auth is on and log in.
     const ok =
@@ -131,6 +142,7 @@ export class AuthService {
           ? access.catalog || (need.anonymous !== false && !identified && this.anonymousAllowed)
           : access.allows(need);
     if (ok) return;
+    if (basic) throw oci('DENIED', `${basic.kind} ${basic.name} may not do this`, need.kind === 'repository' ? { repository: need.name, action: need.action } : undefined);
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
   }
 

@@ -151,6 +151,18 @@ describe('authentication and authorization', function () {
     challenge(await http('GET', `${base}/v2/secret/vault/manifests/v1`, { headers: bearer(t) }));
   });
 
+  it('takes Basic credentials on every route as the token endpoint would: what the principal may do, DENIED otherwise', async () => {
+    const secret = await makeToken('basic-reader', [{ repositories: ['team/**'], actions: ['pull'] }]);
+    const as = (name: string, password: string) => ({ headers: { Authorization: basic(name, password) } });
+    assert.equal((await http('GET', `${base}/georeg/v1/trust/policy`, as('admin', ADMIN_PASSWORD))).status, 200, 'the policy GET');
+    assert.equal((await http('GET', `${base}/georeg/v1/trust/policy`, as('basic-reader', secret))).status, 200);
+    assert.equal((await http('GET', `${base}/v2/team/app/manifests/v1`, as('basic-reader', secret))).status, 200, 'a pull');
+    assert.equal((await http('GET', `${base}/georeg/v1/where/team/app/v1`, as('basic-reader', secret))).status, 200, 'where');
+    expectError(await http('GET', `${base}/v2/secret/vault/manifests/v1`, as('basic-reader', secret)), 403, 'DENIED');
+    expectError(await http('DELETE', `${base}/v2/team/app/manifests/v1`, as('basic-reader', secret)), 403, 'DENIED');
+    expectError(await http('GET', `${base}/v2/team/app/manifests/v1`, as('basic-reader', 'wrong secret!')), 401, 'UNAUTHORIZED');
+  });
+
   it('lists in the catalog only the repositories the caller may see, and no hidden name in the Link', async () => {
     const secret = await makeToken('team-reader', [{ repositories: ['team/**'], actions: ['pull'] }]);
     const t = await token(['registry:catalog:*'], basic('team-reader', secret));
