@@ -309,8 +309,10 @@ describe('cli: georeg', () => {
       const dry = await georeg(['gc', '--dry-run', '--data', dir], noGrace);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, new RegExp(`^would delete ${digest}$`, 'm'));
-      assert.match(dry.stdout, new RegExp(`would delete 1 blobs, ${size} bytes freed`));
+      assert.match(dry.stdout, new RegExp(`would delete 1 blobs, ${size} B freed`));
       assert.ok(existsSync(blobPath(dir, digest)), 'a dry run deleted the blob');
+      const json = await georeg(['gc', '--dry-run', '--json', '--data', dir], noGrace);
+      assert.deepEqual((JSON.parse(json.stdout) as { blobsDeleted: string[] }).blobsDeleted, [digest], '--json: the report');
 
       // With the default grace period (1 h) the fresh blob stays.
       const graced = await georeg(['gc', '--data', dir]);
@@ -321,12 +323,12 @@ describe('cli: georeg', () => {
       const real = await georeg(['gc', '--data', dir], noGrace);
       assert.equal(real.code, 0, real.stderr);
       assert.match(real.stdout, new RegExp(`^deleted ${digest}$`, 'm'));
-      assert.match(real.stdout, new RegExp(`deleted 1 blobs, ${size} bytes freed; 1 stale links`));
+      assert.match(real.stdout, new RegExp(`deleted 1 blobs, ${size} B freed; 1 stale links`));
       assert.ok(!existsSync(blobPath(dir, digest)), 'gc left the blob');
 
       const again = await georeg(['gc', '--dry-run', '--data', dir], noGrace);
       assert.equal(again.code, 0, again.stderr);
-      assert.match(again.stdout, /would delete 0 blobs, 0 bytes freed/);
+      assert.match(again.stdout, /would delete 0 blobs, 0 B freed/);
     });
 
     it('asks the node that holds the data directory, then deletes through it', async () => {
@@ -339,7 +341,7 @@ describe('cli: georeg', () => {
         const dry = await georeg(['gc', '--dry-run', '--data', dir, '--listen', listen]);
         assert.equal(dry.code, 0, dry.stderr);
         assert.match(dry.stdout, new RegExp(`^would delete ${digest}$`, 'm'));
-        assert.match(dry.stdout, new RegExp(`would delete 1 blobs, ${size} bytes freed`));
+        assert.match(dry.stdout, new RegExp(`would delete 1 blobs, ${size} B freed`));
         await serve.waitFor((l) => l.msg === 'gc finished' && l.dryRun === true);
         assert.ok(existsSync(blobPath(dir, digest)));
         const pulled = await fetch(`${url}/v2/cli/gc/blobs/${digest}`);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import { pushImage } from 'georeg/test-support';
 import { PeerStatus } from 'georeg/proto';
@@ -126,6 +129,20 @@ describe('georeg status and where', () => {
         const other = await georeg([...args, '--url', url, '--timeout', '0.5']);
         assert.equal(other.code, 1, `${args.join(' ')}: ${other.stderr}`);
         assert.match(other.stderr, /did not answer within 0\.5 s \(--timeout SECONDS waits longer\)/, args.join(' '));
+      }
+      // gc, sign and verify too (sign needs a key first; it fails at the registry, not at the key).
+      const host = url.replace(/^http:\/\//, '');
+      const keys = await mkdtemp(join(tmpdir(), 'georeg-timeout-'));
+      assert.equal((await georeg(['key', 'generate', '--out', join(keys, 'ci')])).code, 0);
+      const key = join(keys, 'ci.key');
+      for (const args of [
+        ['gc', '--url', url],
+        ['verify', '--key', join(keys, 'ci.pub'), `${host}/team/app:v1`],
+        ['sign', '--key', key, `${host}/team/app:v1`],
+      ]) {
+        const other = await georeg([...args, '--timeout', '0.5']);
+        assert.notEqual(other.code, 0, args.join(' '));
+        assert.match(other.stderr, /did not answer within 0\.5 s \(--timeout SECONDS waits longer\)/, `${args.join(' ')}: ${other.stderr}`);
       }
     } finally {
       for (const socket of sockets) socket.destroy();

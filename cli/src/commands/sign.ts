@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parsePrivateKey, KeyError, keyIdOf } from 'georeg/trust';
 import type { KeyObject } from 'node:crypto';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError } from '../registry-client.js';
 import { registryTrust, resolveTag, signTag } from '../signing.js';
@@ -24,7 +24,7 @@ Options:
 
 A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
-${CA_HELP}
+${API_HELP}
 `;
 
 export async function loadPrivateKey(file: string): Promise<KeyObject> {
@@ -55,7 +55,7 @@ export const signCommand: Command = {
       identity: { type: 'string' },
       sequence: { type: 'string' },
       'legacy-tag': { type: 'boolean' },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -70,7 +70,11 @@ export const signCommand: Command = {
     if (sequence !== undefined && !(Number.isSafeInteger(sequence) && sequence >= 0))
       throw new CliError('--sequence must be a non-negative integer');
     const key = await loadPrivateKey(values.key);
-    const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
+    const client = await registryClient(ref.base, {
+      caFile: values.ca,
+      httpFallback: ref.httpFallback,
+      timeoutMs: timeoutMs(values.timeout),
+    });
     try {
       const subject = await resolveTag(client, ref.repository, ref.tag);
       if (ref.digest && ref.digest !== subject.digest)

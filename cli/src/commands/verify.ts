@@ -15,7 +15,7 @@ import {
   type VerifiedStatement,
 } from 'georeg/trust';
 import { MediaTypes } from 'georeg/oci';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, API_HELP, registryClient, timeoutMs } from '../connect.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../registry-client.js';
 import { registryTrust, resolveTag, statementOf, tagTrustState } from '../signing.js';
@@ -30,7 +30,7 @@ reference verifies AND the registry serves it (its policy does not refuse it).
 
 A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
-${CA_HELP}
+${API_HELP}
 `;
 
 /** A key named for its file (`ci.pub`: ci); a name taken by an earlier --key gets its position (`2-ci`). */
@@ -96,7 +96,7 @@ export const verifyCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       key: { type: 'string', multiple: true },
       identity: { type: 'string' },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -106,7 +106,11 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) throw new CliError(`expected one image reference\n\n${USAGE}`);
     const ref = parseImageRef(positionals[0] as string);
     if (!ref.tag && !ref.digest) throw new CliError('give a tag or a digest');
-    const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
+    const client = await registryClient(ref.base, {
+      caFile: values.ca,
+      httpFallback: ref.httpFallback,
+      timeoutMs: timeoutMs(values.timeout),
+    });
     try {
       // The registry identity is checked only when given or when the registry's policy names one.
       const checked = values.identity ?? (await registryTrust(client))?.identity;
