@@ -3,7 +3,8 @@
  * Signing in on the status page of a node with authentication on. The name and password (or a
  * token's name and secret) go once to this node's token endpoint (POST /oauth2/token,
  * grant_type=password) and are not kept: what is kept, in this tab's sessionStorage (gone when
- * the tab closes), is the refresh token it answers with; each search trades it for an access
+ * the tab closes), is the refresh token it answers with, valid an hour for this client (its
+ * client_id), whatever the node's auth.refreshTtlSeconds; each search trades it for an access
  * token for that one repository, valid minutes. Every request goes to this node only (URLs
  * relative to the page). Signing out forgets the token.
  */
@@ -54,7 +55,8 @@ const token = async (form) => {
  * @param {string} password
  */
 export const signIn = async (user, password) => {
-  const body = await token({ grant_type: 'password', username: user, password, scope: '' });
+  // The node keeps this client's refresh token short (an hour): the tab holds it, not the password.
+  const body = await token({ grant_type: 'password', client_id: 'georeg-status-page', username: user, password, scope: '' });
   if (typeof body.refresh_token !== 'string') throw new Error('the node answered without a token');
   sessionStorage.setItem(KEY, JSON.stringify({ user, refresh: body.refresh_token }));
 };

@@ -142,7 +142,12 @@ export class AuthService {
           ? access.catalog || (need.anonymous !== false && !identified && this.anonymousAllowed)
           : access.allows(need);
     if (ok) return;
-    if (basic) throw oci('DENIED', `${basic.kind} ${basic.name} may not do this`, need.kind === 'repository' ? { repository: need.name, action: need.action } : undefined);
+    if (basic)
+      throw oci(
+        'DENIED',
+        `${basic.kind} ${basic.name} may not do this`,
+        need.kind === 'repository' ? { repository: need.name, action: need.action } : undefined,
+      );
     this.challenge(ctx, need, claims ? 'insufficient_scope' : undefined);
   }
 
@@ -270,10 +275,11 @@ export class AuthService {
    * A long-lived refresh token (Docker's offline token, ACR's refresh token)
    * for `principal`. It names the identity's generation (a password change or
    * re-creation ends it) and expires `refreshTtlSeconds` after the login it
-   * descends from, however often it is renewed.
+   * descends from, however often it is renewed; or `maxSeconds` from now, when shorter (the
+   * status page's session).
    */
-  refreshToken(principal: Principal, authTime = Math.floor(this.now() / 1000)): string {
-    const ttl = authTime + this.settings.refreshTtlSeconds - Math.floor(this.now() / 1000);
+  refreshToken(principal: Principal, authTime = Math.floor(this.now() / 1000), maxSeconds = Infinity): string {
+    const ttl = Math.min(authTime + this.settings.refreshTtlSeconds - Math.floor(this.now() / 1000), maxSeconds);
     if (ttl <= 0) throw oci('UNAUTHORIZED', 'the login this refresh token descends from is too old: log in again');
     return this.#jwt.issue(
       principal.name,

@@ -324,6 +324,23 @@ describe('authentication and authorization', function () {
     }
   });
 
+  it("keeps the status page's refresh token to an hour (client_id georeg-status-page), others to auth.refreshTtlSeconds", async () => {
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const lifetime = async (extra: string): Promise<number> => {
+      const res = await http('POST', `${base}/oauth2/token`, {
+        headers: form,
+        body: `grant_type=password&service=georeg&username=admin&password=${encodeURIComponent(ADMIN_PASSWORD)}${extra}`,
+      });
+      assert.equal(res.status, 200, res.body.toString());
+      const claims = JSON.parse(
+        Buffer.from(res.json<{ refresh_token: string }>().refresh_token.split('.')[1] as string, 'base64url').toString(),
+      );
+      return (claims as { exp: number; iat: number }).exp - (claims as { iat: number }).iat;
+    };
+    assert.equal(await lifetime('&client_id=georeg-status-page'), 3600);
+    assert.ok((await lifetime('&client_id=docker')) > 3600);
+  });
+
   it('issues refresh tokens and exchanges them as the Azure SDK does', async () => {
     const res = await http('GET', `${base}/oauth2/token?service=georeg&offline_token=true`, {
       headers: { Authorization: basic('admin', ADMIN_PASSWORD) },

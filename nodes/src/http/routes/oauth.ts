@@ -8,6 +8,9 @@ import { needs } from '../../auth/access.js';
 import type { Route } from '../router.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
+/** The status page's `client_id`: its sign-in keeps a refresh token of STATUS_PAGE_SESSION_SECONDS at most, in the tab. */
+const STATUS_PAGE = 'georeg-status-page';
+const STATUS_PAGE_SESSION_SECONDS = 3600;
 
 async function form(ctx: Ctx): Promise<URLSearchParams> {
   const type = ctx.header('content-type') ?? '';
@@ -60,7 +63,11 @@ export function oauthRoutes(auth: AuthService): Route[] {
             const { token, expiresIn } = auth.accessToken(principal, parseScopes((f.get('scope') ?? '').split(' ')));
             const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: expiresIn };
             if (principal && (grant === 'password' || f.get('access_type') === 'offline'))
-              body.refresh_token = auth.refreshToken(principal, authTime);
+              body.refresh_token = auth.refreshToken(
+                principal,
+                authTime,
+                f.get('client_id') === STATUS_PAGE ? STATUS_PAGE_SESSION_SECONDS : undefined,
+              );
             ctx.res.setHeader('Cache-Control', 'no-store');
             ctx.json(200, body);
           },
