@@ -99,6 +99,19 @@ describe('georeg key, sign, push --sign, verify, policy (against a node enforcin
     assert.match(byRegistry.stdout, /binding\s+ci\s+prod\/app:v1/);
     assert.match(byRegistry.stdout, /verified: signed by ci/);
     assert.match(byRegistry.stdout, /registry: serves it/);
+    const json = await georeg(['verify', `${host}/prod/app:v1`, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const verdict = JSON.parse(json.stdout) as {
+      verified: boolean;
+      registry: string;
+      signatures: { type: string; signer: string; tag: string }[];
+    };
+    assert.equal(verdict.verified, true);
+    assert.equal(verdict.registry, 'serves it');
+    assert.ok(
+      verdict.signatures.some((s) => s.type === 'binding' && s.signer === 'ci' && s.tag === 'prod/app:v1'),
+      json.stdout,
+    );
     const byKey = await georeg(['verify', `${host}/prod/app:v1`, '--key', join(dir, 'ci.pub')]);
     assert.equal(byKey.code, 0, byKey.stdout + byKey.stderr);
     assert.match(byKey.stdout, /verified: signed by ci\b/, 'the key is named for its file, not numbered');

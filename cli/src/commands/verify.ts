@@ -21,12 +21,13 @@ import { parseImageRef, RegistryClient, RegistryError, type ImageRef } from '../
 import { registryTrust, resolveTag, statementOf, tagTrustState } from '../signing.js';
 import { table } from './status.js';
 
-const USAGE = `Usage: georeg verify <registry>/<repository>:<tag>|@<digest> [--key PUB.pem]... [--identity NAME]
+const USAGE = `Usage: georeg verify <registry>/<repository>:<tag>|@<digest> [--key PUB.pem]... [--identity NAME] [--json]
 
 Prints who signed which tag and digest. With --key, signatures are checked
 against those public keys (one is enough); without, against the keys and the
 policy of the registry's trust document. The exit status is 0 only when the
 reference verifies AND the registry serves it (its policy does not refuse it).
+--json prints the same as one JSON object (reference, digest, signatures, verified, registry).
 
 A registry with authentication on is answered with the token flow, using georeg login (or GEOREG_USERNAME and GEOREG_PASSWORD)
 (a user, or a token's name and secret) when set, anonymously otherwise.
@@ -96,6 +97,7 @@ export const verifyCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       key: { type: 'string', multiple: true },
       identity: { type: 'string' },
+      json: { type: 'boolean' },
       ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
@@ -165,6 +167,16 @@ export const verifyCommand: Command = {
           )
         : evaluateDigest(trust, policy, ref.repository, digest, [...all, ...bindings], now);
       const verdict = await registryVerdict(client, ref);
+      if (values.json) {
+        const [head, ...body] = rows as [string[], ...string[][]];
+        const signatures = body.map((r) => Object.fromEntries(head.map((h, i) => [h.toLowerCase(), r[i]])));
+        const reference = `${identity}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}`;
+        const out = { reference, digest, signatures, verified: decision.allowed, result: decision.result, message: decision.message };
+        process.stdout.write(
+          `${JSON.stringify({ ...out, registry: verdict === undefined ? 'serves it' : `refuses it: ${verdict}` }, null, 2)}\n`,
+        );
+        return decision.allowed && verdict === undefined ? 0 : 1;
+      }
       process.stdout.write(`${identity}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''} -> ${digest}\n`);
       if (rows.length > 1) process.stdout.write(table(rows));
       process.stdout.write(
