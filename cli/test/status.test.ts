@@ -64,6 +64,21 @@ describe('georeg status and where', () => {
     });
     assert.match(drained, /^region us \(drained: peers send no client here\); outbox off \(no nats\.url\)\n/);
     assert.match(drained, /ap +ok, drained +12\.3ms +0\.0s/);
+    // --all: every region's own view; a region that cannot be asked shows what it missed, not "lag 0".
+    const all = formatStatus({
+      region: 'us',
+      drained: false,
+      outbox: { depth: 0, published: 3 },
+      stream: null,
+      peers: [PeerStatus.fromPartial({ region: 'eu', up: true }), PeerStatus.fromPartial({ region: 'ap', up: false })],
+      regions: [
+        { region: 'eu', peers: [PeerStatus.fromPartial({ region: 'us', up: true, lagSeconds: 0.5, pendingEvents: 2 })] },
+        { region: 'ap', error: 'deadline exceeded', pendingFromHere: 17 },
+      ],
+    });
+    assert.match(all, /every region's own view/);
+    assert.match(all, /eu +us +ok +0\.5s +2/);
+    assert.match(all, /ap +- +UNREACHABLE +- +- +deadline exceeded; 17 events of us not applied there/);
     const w = formatWhere('team/app:v1', [
       { region: 'us', state: 'complete', digest: 'sha256:aa' },
       { region: 'eu', state: 'incomplete', digest: 'sha256:aa', missing: ['sha256:bb'] },

@@ -63,25 +63,52 @@ export function formatStatus(s: NodeStatusSnapshot, now = Date.now()): string {
   const stream = s.stream ? `; ${formatStream(s.stream, now)}` : '';
   const head = `region ${s.region}${s.drained ? ' (drained: peers send no client here)' : ''}; outbox ${s.outbox ? `${s.outbox.depth} waiting, ${s.outbox.published} published${s.outbox.lastError ? `, error: ${s.outbox.lastError}` : ''}` : 'off (no nats.url)'}${stream}\n`;
   if (s.peers.length === 0) return head + 'no peer regions replicated into this one\n';
-  return (
-    head +
-    table([
-      ['FROM', 'HEALTH', 'RTT', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
-      ...s.peers.map((p) => [
+  return head + peerTable(s) + (s.regions ? formatRegions(s.region, s.regions) : '');
+}
+
+/**
+ * The other regions' own views (`--all`): what flows into each of them from each region, and for
+ * a region that cannot be asked, how many of this region's events it has not applied.
+ */
+function formatRegions(here: string, regions: NonNullable<NodeStatusSnapshot['regions']>): string {
+  const rows = [['INTO', 'FROM', 'HEALTH', 'LAG', 'PENDING', 'DETAIL']];
+  for (const v of regions) {
+    if (v.error !== undefined || !v.peers) {
+      const missed = v.pendingFromHere === undefined ? '' : `; ${v.pendingFromHere} events of ${here} not applied there`;
+      rows.push([v.region, '-', 'UNREACHABLE', '-', '-', `${v.error ?? 'no answer'}${missed}`]);
+      continue;
+    }
+    for (const p of v.peers) {
+      rows.push([
+        v.region,
         p.region,
-        (!p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok') + (p.drained ? ', drained' : ''),
-        p.rttMs === undefined ? '-' : `${p.rttMs.toFixed(1)}ms`,
+        !p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok',
         `${p.lagSeconds.toFixed(1)}s`,
         String(p.pendingEvents),
-        humanBytes(p.bytesInFlight),
-        String(p.applied),
-        String(p.repairs),
-        String(p.failures),
-        String(p.parked),
         p.lastError ?? '',
-      ]),
-    ])
-  );
+      ]);
+    }
+  }
+  return `\nevery region's own view (into each region, from each):\n${table(rows)}`;
+}
+
+function peerTable(s: NodeStatusSnapshot): string {
+  return table([
+    ['FROM', 'HEALTH', 'RTT', 'LAG', 'PENDING', 'IN FLIGHT', 'APPLIED', 'REPAIRS', 'FAILURES', 'SET ASIDE', 'LAST ERROR'],
+    ...s.peers.map((p) => [
+      p.region,
+      (!p.up ? 'DOWN' : p.lastError ? 'degraded' : 'ok') + (p.drained ? ', drained' : ''),
+      p.rttMs === undefined ? '-' : `${p.rttMs.toFixed(1)}ms`,
+      `${p.lagSeconds.toFixed(1)}s`,
+      String(p.pendingEvents),
+      humanBytes(p.bytesInFlight),
+      String(p.applied),
+      String(p.repairs),
+      String(p.failures),
+      String(p.parked),
+      p.lastError ?? '',
+    ]),
+  ]);
 }
 
 /**
@@ -123,6 +150,7 @@ export const statusCommand: Command = {
     const { values } = parseOptions(argv, {
       url: { type: 'string' },
       json: { type: 'boolean' },
+      all: { type: 'boolean' },
       watch: { type: 'boolean' },
       interval: { type: 'string' },
       ...apiOptions,
@@ -130,14 +158,18 @@ export const statusCommand: Command = {
     });
     if (values.help) {
       process.stdout.write(
-        `Usage: georeg status [--url URL] [--json] [--watch [--interval SECONDS]] [--timeout SECONDS]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
+        `Usage: georeg status [--url URL] [--all] [--json] [--watch [--interval SECONDS]] [--timeout SECONDS]\n\nAsks the node at URL (default ${DEFAULT_NODE_URL}) for GET /georeg/v1/replication.\n` +
+          `--all adds every other region's own view, asked by that node (a region that cannot be asked shows how many of this region's events it has not applied).\n` +
           `--watch redraws the table every --interval seconds (default 2) until interrupted.\n${API_HELP}\n`,
       );
       return 0;
     }
     const ms = timeoutMs(values.timeout);
     const render = async (): Promise<string> => {
-      const s = await getJson<NodeStatusSnapshot>(values.url, apiPaths.replication(), { ms, ca: values.ca });
+      const s = await getJson<NodeStatusSnapshot>(values.url, `${apiPaths.replication()}${values.all ? '?all=true' : ''}`, {
+        ms,
+        ca: values.ca,
+      });
       return values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s);
     };
     if (!values.watch) {
