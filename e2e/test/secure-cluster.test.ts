@@ -74,6 +74,11 @@ describe('georeg cluster --secure: HTTPS, authentication, mutual TLS between reg
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('says in its ready message where the admin password and the CA are', () => {
+    assert.ok(cluster.stdout.includes(`user admin, its password in ${info.admin.passwordFile}`), cluster.stdout);
+    assert.ok(cluster.stdout.includes(`the CA to trust: ${info.ca} (--ca`), cluster.stdout);
+  });
+
   it('serves HTTPS with authentication in every region', async () => {
     for (const r of info.regions) {
       assert.match(r.registry, /^https:\/\//);
