@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -77,6 +77,30 @@ describe('georeg login and logout: one stored login, in the container tools’ f
       2,
       /georeg login REGISTRY --username NAME --password-stdin/,
     );
+  });
+
+  it("without REGISTRY_AUTH_FILE: stores in Docker's file under HOME, which skopeo then reads unasked, and finds a login podman stored in XDG_RUNTIME_DIR first", async () => {
+    const home = join(dir, 'home');
+    const runtime = join(dir, 'run');
+    const plain = { HOME: home, XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: join(home, '.config') };
+    const login = await georeg(['login', host, '--username', 'admin', '--password-stdin'], plain, `${ADMIN_PASSWORD}\n`);
+    assert.equal(login.code, 0, login.stderr);
+    const docker = join(home, '.docker', 'config.json');
+    assert.match(login.stdout, new RegExp(`stored in ${docker}`));
+    assert.equal((await stat(docker)).mode & 0o777, 0o600);
+    const { stdout } = await exec('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/team/app`], {
+      env: { ...process.env, ...plain },
+    });
+    assert.deepEqual((JSON.parse(stdout) as { Tags: string[] }).Tags, ['v1'], 'skopeo found the login by itself');
+
+    // A login podman keeps in XDG_RUNTIME_DIR is looked up first: a wrong one there is what the node is sent.
+    await mkdir(join(runtime, 'containers'), { recursive: true });
+    const wrong = Buffer.from('admin:not the password').toString('base64');
+    await writeFile(join(runtime, 'containers', 'auth.json'), JSON.stringify({ auths: { [host]: { auth: wrong } } }));
+    const refused = await georeg(['user', 'list', '--url', node.url], plain);
+    assert.notEqual(refused.code, 0, 'the runtime file was read first');
+    await rm(join(runtime, 'containers', 'auth.json'));
+    assert.equal((await georeg(['user', 'list', '--url', node.url], plain)).code, 0);
   });
 
   it('falls back to GEOREG_USERNAME and GEOREG_PASSWORD', async () => {
