@@ -139,7 +139,7 @@ export interface RegistryClientOptions {
   basic?: boolean;
   /** Trust this CA (PEM) for HTTPS: Node's fetch takes none, and NODE_EXTRA_CA_CERTS works only from process start. */
   ca?: string | Buffer;
-  /** Give up on an exchange (answer and body) after this long. */
+  /** Give up on an exchange (answer and body) after this long; on a blob's upload, after this long without progress. */
   timeoutMs?: number;
   /**
    * The registry was named without a scheme on a loopback host: `base` is HTTPS, and a registry
@@ -294,6 +294,10 @@ export class RegistryClient {
           });
         },
       );
+      // A blob takes as long as it takes: what is bounded is a stall (nothing sent or received for timeoutMs).
+      const ms = this.options.timeoutMs;
+      if (ms !== undefined)
+        req.setTimeout(ms, () => req.destroy(new Error(`nothing went through for ${ms / 1000} s (--timeout SECONDS waits longer)`)));
       let readError: Error | undefined;
       source.once('error', (e) => (readError = e));
       const count = new Transform({

@@ -6,6 +6,9 @@ import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import type * as HarnessModule from '../../nodes/test/support/harness.js';
 import { digestOf, MediaTypes, type Descriptor } from 'georeg/oci';
 import { closedPort } from 'georeg/test-support';
@@ -364,5 +367,32 @@ describe('push progress', () => {
     p.blob('sha256:bb', 2 * 1024 * 1024, 'skipped');
     p.end();
     assert.equal(out.text, 'sha256:aa 1000 B pushed\nsha256:bb 2.0 MiB already there\n');
+  });
+});
+
+describe('georeg push against a registry whose upload stalls', () => {
+  it('gives the blob up after --timeout without progress, saying so', async () => {
+    // Answers every request but the blob's PUT, whose body it never reads.
+    const server = createServer((req, res) => {
+      if (req.method === 'HEAD') return void res.writeHead(404).end();
+      if (req.method === 'POST') return void res.writeHead(202, { Location: '/v2/team/app/blobs/uploads/1' }).end();
+      // PUT: hold it, reading nothing.
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new RegistryClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { timeoutMs: 500 });
+    const big = Readable.from(
+      (function* () {
+        for (let i = 0; i < 64; i++) yield Buffer.alloc(1024 * 1024);
+      })(),
+    );
+    try {
+      await assert.rejects(
+        client.pushBlob('team/app', `sha256:${'0'.repeat(64)}`, 64 * 1024 * 1024, () => big),
+        /nothing went through for 0\.5 s \(--timeout SECONDS waits longer\)/,
+      );
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -154,6 +154,7 @@ describe('georeg status and where', () => {
         ['gc', '--url', url],
         ['verify', '--key', join(keys, 'ci.pub'), `${host}/team/app:v1`],
         ['sign', '--key', key, `${host}/team/app:v1`],
+        ['push', '/tmp/lab-images/small', `${host}/team/app:v1`],
       ]) {
         const other = await georeg([...args, '--timeout', '0.5']);
         assert.notEqual(other.code, 0, args.join(' '));

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isTag } from 'georeg/oci';
-import { caOption, CA_HELP, registryClient } from '../connect.js';
+import { apiOptions, CA_HELP, registryClient, timeoutMs } from '../connect.js';
 import { CliError, parseOptions, type Command } from '../command.js';
 import { LayoutError, openLayout, pushPlan, type Layout } from '../oci-layout.js';
 import { createProgress, silentProgress, type Progress } from '../progress.js';
@@ -28,6 +28,8 @@ A registry with authentication on is answered with the token flow, using georeg 
 --sign signs the tag as \`georeg sign\` does (image signature and tag binding) after the
 manifest is up by digest and before the tag is set, so the tag is never visible unsigned.
 ${CA_HELP}
+--timeout SECONDS: how long to wait for an answer, and how long a blob's upload may go without
+progress (default 10).
 `;
 
 /**
@@ -125,7 +127,7 @@ export const pushCommand: Command = {
       key: { type: 'string' },
       identity: { type: 'string' },
       'legacy-tag': { type: 'boolean' },
-      ...caOption,
+      ...apiOptions,
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -145,7 +147,11 @@ export const pushCommand: Command = {
     try {
       const { dir, tag } = await splitLayoutArg(source);
       const layout = await openLayout(dir, tag);
-      const client = await registryClient(ref.base, { caFile: values.ca, httpFallback: ref.httpFallback });
+      const client = await registryClient(ref.base, {
+        caFile: values.ca,
+        httpFallback: ref.httpFallback,
+        timeoutMs: timeoutMs(values.timeout),
+      });
       let signed = '';
       const sign =
         key &&
