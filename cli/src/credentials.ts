@@ -1,6 +1,7 @@
 /**
  * Which credentials a command sends to a registry: the login stored for its host (`georeg login`,
- * or docker/podman/skopeo login), else `GEOREG_USERNAME` and `GEOREG_PASSWORD`, else
+ * or docker/podman/skopeo login), else `GEOREG_PASSWORD` (for `GEOREG_USERNAME`, `admin` when unset,
+ * as the user and token commands have always taken it), else
  * `GEOREG_CREDS=USER:PASSWORD` (the previous release's variable), else none (anonymous).
  * Never a flag: flags end up in shell history.
  */
@@ -11,8 +12,7 @@ export type { Credentials };
 
 /** Credentials from the environment, if it holds any. */
 export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
-  if (env.GEOREG_PASSWORD !== undefined && env.GEOREG_USERNAME !== undefined)
-    return { username: env.GEOREG_USERNAME, password: env.GEOREG_PASSWORD };
+  if (env.GEOREG_PASSWORD !== undefined) return { username: env.GEOREG_USERNAME ?? 'admin', password: env.GEOREG_PASSWORD };
   const v = env.GEOREG_CREDS;
   if (!v) return undefined;
   const i = v.indexOf(':');

@@ -110,5 +110,8 @@ describe('georeg login and logout: one stored login, in the container tools’ f
       GEOREG_PASSWORD: ADMIN_PASSWORD,
     });
     assert.equal(where.code, 0, where.stderr);
+    // The password alone is the administrator's, for every command (as for user and token).
+    const policy = await georeg(['policy', 'show', '--url', node.url], { ...env, GEOREG_PASSWORD: ADMIN_PASSWORD });
+    assert.equal(policy.code, 0, policy.stderr);
   });
 });
