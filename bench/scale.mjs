@@ -147,11 +147,15 @@ async function scaleRun(n) {
 /** BURST images pushed into the first of three regions by PUSHERS at once; the lag until each answers in the other two. */
 async function burst() {
   const dir = mkdtempSync(join(tmpdir(), 'georeg-burst-'));
-  const cluster = spawn(process.execPath, [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', '7750'], {
-    env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-    detached: true,
-  });
+  const cluster = spawn(
+    process.execPath,
+    [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', '7750'],
+    {
+      env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    },
+  );
   try {
     await new Promise((resolve, reject) => {
       let out = '';
@@ -214,14 +218,18 @@ for (const n of SIZES) runs.push(await scaleRun(n));
 const burstResult = BURST > 0 ? await burst() : undefined;
 
 const f = (x, d = 2) => x.toFixed(d);
-console.log('\n| repositories | tags | repair pass (differing) | its wall s | no-op pass wall s | no-op CPU s: serving / receiving node / replicator |');
+console.log(
+  '\n| repositories | tags | repair pass (differing) | its wall s | no-op pass wall s | no-op CPU s: serving / receiving node / replicator |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const r of runs) {
   console.log(
     `| ${r.repositories} | ${r.tags} | ${r.repair.compared} repos, ${r.repair.repairs} repairs | ${f(r.repair.wall)} | ${f(r.noop.wall, 3)} | ${f(r.noop.cpuServing, 3)} / ${f(r.noop.cpuReceivingNode, 3)} / ${f(r.noop.cpuReplicator, 3)} |`,
   );
 }
-console.log('\n| repositories | tags/list first page p50/p99 ms | manifest GET by tag p50/p99 ms | catalog page p50/p99 ms | node RSS MiB | GC dry run s | peak RSS MiB |');
+console.log(
+  '\n| repositories | tags/list first page p50/p99 ms | manifest GET by tag p50/p99 ms | catalog page p50/p99 ms | node RSS MiB | GC dry run s | peak RSS MiB |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const r of runs) {
   const l = (x) => `${f(x.p50, 1)} / ${f(x.p99, 1)}`;

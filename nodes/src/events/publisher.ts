@@ -112,7 +112,7 @@ export class OutboxPublisher {
     if (this.lease?.held) return true;
     if (this.lease) this.opts.log.warn('lost the outbox lease; another node of this region may publish now');
     this.lease = await this.meta.tryLease('outbox');
-    if (this.lease) this.opts.log.info('publishing this region\'s outbox (lease taken)');
+    if (this.lease) this.opts.log.info("publishing this region's outbox (lease taken)");
     return this.lease !== undefined;
   }
 
