@@ -4,15 +4,15 @@
 // (test-support: a database of its own, dropped after); N `georeg serve` nodes (access log off, no
 // NATS) behind a `georeg front`; wrk, one thread and --connections open, asks for the manifest by
 // tag and for the 64 KiB blob for --seconds each: req/s, latency p50/p99, and CPU seconds per
-// request of the nodes together, of the front, and of the whole machine (/proc/stat: wrk, Azurite,
-// PostgreSQL and whatever else runs here are in it). Also 1 node without the front.
+// request of the nodes together, of the front, of wrk, of PostgreSQL, of Azurite and of the rest of
+// the machine (/proc/stat: whatever else runs here). Also 1 node without the front.
 // Push/pull: one node (LevelDB metadata) on Azurite, then on the fs driver: a fresh 64 MiB blob
 // pushed in one PATCH and pulled back, --rounds times; MiB/s (median).
 // Needs wrk (apt-get install wrk). Flags: --nodes=1,2,3 --seconds=10 --connections=32 --rounds=3.
 // Results: markdown on stdout, bench-results/scale-out-<stamp>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,45 @@ function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+/** CPU seconds of this process's children that have ended and been waited for (wrk, once execFileSync returns). */
+function childrenCpuSeconds() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+/** The pids of processes whose /proc/<pid>/stat `pick` accepts (the command name is in parentheses, the parent pid 2 fields later). */
+function pidsWhere(pick) {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return pick(readFileSync(`/proc/${d}/stat`, 'utf8'));
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+/** CPU seconds of each of `pids` (those gone meanwhile left out). */
+function cpuByPid(pids) {
+  const cpu = new Map();
+  for (const p of pids) {
+    try {
+      cpu.set(p, cpuSeconds(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return cpu;
+}
+/** CPU seconds the processes `find` names used since `before` (cpuByPid); one started meanwhile counts from 0, one that ended is lost. */
+const cpuSince = (before, find) => [...cpuByPid(find())].reduce((sum, [p, s]) => sum + s - (before.get(p) ?? 0), 0);
+/** The PostgreSQL server's processes (all of its backends: other users' too), and this script's Azurite. */
+const postgresPids = () => pidsWhere((stat) => stat.includes(' (postgres) '));
+const azuritePids = () =>
+  pidsWhere((stat) => stat.split(') ')[1].split(' ')[1] === String(process.pid) && stat.includes('(node)')).filter((p) =>
+    readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('azurite'),
+  );
+
 /** CPU seconds every core of the machine has been busy (not idle, not waiting for I/O), from /proc/stat. */
 function machineBusySeconds() {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
@@ -61,10 +100,12 @@ async function front(urls) {
   return { url, pid: child.pid, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
 }
 
-/** wrk against `url` for `seconds`: req/s and latency p50/p99 (ms), with the CPU seconds `pids` and the machine used meanwhile. */
+/** wrk against `url` for `seconds`: req/s and latency p50/p99 (ms), with the CPU seconds `pids`, wrk and the machine used meanwhile. */
 function wrk(url, pids, headers = [], seconds = SECONDS) {
   const cpu0 = pids.map(cpuSeconds);
   const busy0 = machineBusySeconds();
+  const wrk0 = childrenCpuSeconds();
+  const [pg0, az0] = [cpuByPid(postgresPids()), cpuByPid(azuritePids())];
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const cpu = pids.map((p, i) => cpuSeconds(p) - cpu0[i]);
@@ -76,7 +117,17 @@ function wrk(url, pids, headers = [], seconds = SECONDS) {
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0];
   if (errors) throw new Error(`wrk ${url}: ${errors}\n${out}`);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  return { rps, p50: ms(50), p99: ms(99), requests, cpu, machine: machineBusySeconds() - busy0 };
+  return {
+    rps,
+    p50: ms(50),
+    p99: ms(99),
+    requests,
+    cpu,
+    wrk: childrenCpuSeconds() - wrk0,
+    postgres: cpuSince(pg0, postgresPids), // the nodes' pools keep their connections, so their backends
+    azurite: cpuSince(az0, azuritePids),
+    machine: machineBusySeconds() - busy0,
+  };
 }
 
 /** Send `body` as one upload (POST, one PATCH, PUT ?digest=) to `base`; resolves with the seconds it took. */
@@ -148,16 +199,22 @@ try {
         wrk(url, [], headers, 2); // warm-up (connections, caches, JIT), not counted
         const r = wrk(url, [...nodes.map((x) => x.pid), fronted.pid], headers);
         const nodesCpu = r.cpu.slice(0, -1).reduce((a, b) => a + b, 0);
-        const frontCpu = base === fronted.url ? r.cpu.at(-1) : 0;
+        const frontCpu = r.cpu.at(-1); // ~0 when the front is not asked
+        const perRequest = (seconds) => (seconds / r.requests) * 1e3;
         gets.push({
           nodes: label,
           what,
           rps: r.rps,
           p50: r.p50,
           p99: r.p99,
-          nodesCpuMs: (nodesCpu / r.requests) * 1e3,
-          frontCpuMs: (frontCpu / r.requests) * 1e3,
-          machineCpuMs: (r.machine / r.requests) * 1e3,
+          nodesCpuMs: perRequest(nodesCpu),
+          frontCpuMs: perRequest(frontCpu),
+          wrkCpuMs: perRequest(r.wrk),
+          postgresCpuMs: perRequest(r.postgres),
+          azuriteCpuMs: perRequest(r.azurite),
+          // this script, the kernel's own threads, and whatever else the machine was doing
+          restCpuMs: perRequest(r.machine - nodesCpu - frontCpu - r.wrk - r.postgres - r.azurite),
+          machineCpuMs: perRequest(r.machine),
         });
         console.error(JSON.stringify(gets.at(-1)));
       }
@@ -188,11 +245,15 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-console.log(`GETs: wrk -t1 -c${CONNECTIONS}, ${SECONDS} s each; CPU ms per request (nodes together / front / whole machine)`);
-console.log('| nodes | request | req/s | p50 ms | p99 ms | CPU ms/req nodes | front | machine |\n|---|---|---|---|---|---|---|---|');
+console.log(
+  `GETs: wrk -t1 -c${CONNECTIONS}, ${SECONDS} s each; CPU ms per request of the nodes together, the front, wrk, PostgreSQL, Azurite, the rest, the machine`,
+);
+console.log(
+  '| nodes | request | req/s | p50 ms | p99 ms | nodes | front | wrk | PostgreSQL | Azurite | rest | machine |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
+);
 for (const g of gets) {
   console.log(
-    `| ${g.nodes} | ${g.what} | ${f(g.rps, 0)} | ${f(g.p50)} | ${f(g.p99)} | ${f(g.nodesCpuMs, 3)} | ${f(g.frontCpuMs, 3)} | ${f(g.machineCpuMs, 3)} |`,
+    `| ${g.nodes} | ${g.what} | ${f(g.rps, 0)} | ${f(g.p50)} | ${f(g.p99)} | ${f(g.nodesCpuMs, 3)} | ${f(g.frontCpuMs, 3)} | ${f(g.wrkCpuMs, 3)} | ${f(g.postgresCpuMs, 3)} | ${f(g.azuriteCpuMs, 3)} | ${f(g.restCpuMs, 3)} | ${f(g.machineCpuMs, 3)} |`,
   );
 }
 console.log(`\n64 MiB blob, one node, median of ${ROUNDS}\n| storage | push MiB/s | pull MiB/s |\n|---|---|---|`);
