@@ -41,10 +41,11 @@ function script(pkg: string, path: string[], kind: StorageKind): string {
 /** Set up `kind` for a cluster whose state is in `data`, the emulator (if any) on 127.0.0.1:`port`. */
 export async function sharedStorage(kind: StorageKind, data: string, port: number): Promise<SharedStorage> {
   if (kind === 'fs') return { env: () => ({ GEOREG_STORAGE_DRIVER: 'fs' }) };
-  const dir = join(data, kind === 'azure' ? 'azurite' : 's3rver');
+  const name = kind === 'azure' ? 'azurite' : 's3rver';
+  const dir = join(data, name);
   await mkdir(dir, { recursive: true });
-  const secret = (name: string, value: string): Promise<void> => writeFile(join(dir, name), value, { mode: 0o600 });
-  const base = { region: 'cluster', kind, label: kind === 'azure' ? 'azurite' : 's3rver', env: process.env, logFile: `${dir}.log` };
+  const secret = (file: string, value: string): Promise<void> => writeFile(join(dir, file), value, { mode: 0o600 });
+  const base = { region: 'cluster', kind: name, label: name, env: process.env, logFile: `${dir}.log` };
   const endpoint = `http://127.0.0.1:${port}`;
   if (kind === 'azure') {
     await secret('account.key', AZURITE_KEY);

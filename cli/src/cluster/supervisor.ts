@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /** One process of a local cluster: what to run, and which region and kind of process it is (for reports). */
 export interface ChildSpec {
   region: string;
-  /** What kind of process: `nats-server`, `node`, `replicate`. */
+  /** What kind of process: `nats-server`, `node`, `replicate`, `front`, `azurite`, `s3rver`. */
   kind: string;
   /** Prefix of its stderr lines, e.g. `nats-eu`. */
   label: string;

@@ -235,8 +235,8 @@ export const clusterCommand: Command = {
         envs.push(env);
         for (const n of r.nodes) {
           const args = [MAIN, 'serve', '--listen', `127.0.0.1:${n.http}`, '--data', n.data];
-          const nodeEnv = { ...env, GEOREG_REPLICATION_LISTEN: `127.0.0.1:${n.replication}` };
-          const child = processes.spawn({ region: r.name, kind: 'node', label: n.label, cmd: process.execPath, args, env: nodeEnv });
+          const own = { ...env, GEOREG_REPLICATION_LISTEN: `127.0.0.1:${n.replication}` };
+          const child = processes.spawn({ region: r.name, kind: 'node', label: n.label, cmd: process.execPath, args, env: own });
           nodes.push({ r, n, child });
         }
       }
