@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 export const COMPOSE_DIR = fileURLToPath(new URL('../../deploy/compose/', import.meta.url));
 export const COMPOSE_FILE = `${COMPOSE_DIR}docker-compose.yml`;
 export const COMPOSE_SECURE_FILE = `${COMPOSE_DIR}docker-compose.secure.yml`;
+export const COMPOSE_SCALE_FILE = `${COMPOSE_DIR}docker-compose.scale.yml`;
 
 /** Run a command to completion in deploy/compose; rejects with its stderr when it fails. */
 export function runIn(

@@ -22,7 +22,8 @@ export interface RunningFront {
  * A small round-robin front for several nodes of one region (what a load balancer does in
  * production): each request goes to the next node, streamed both ways, with the client's Host
  * kept and X-Forwarded-For/-Proto added. A node that refuses the connection is left out for
- * DOWN_MS; a request without a body it was refused goes to the next node at once. A request
+ * DOWN_MS; a request without a body it was refused, or that a connection kept alive from an
+ * earlier request lost before any answer (its node died), goes to the next node at once. A request
  * with a body is never replayed (it is not buffered): its client gets 503 UNAVAILABLE and
  * retries, as registry clients do.
  */
@@ -76,7 +77,9 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
   upstream.once('error', (err: NodeJS.ErrnoException) => {
     if (res.headersSent) return void res.destroy(); // cut mid-answer: the client sees it cut
     if (err.code === 'ECONNREFUSED') backend.downUntil = Date.now() + DOWN_MS;
-    if (bodyless && err.code === 'ECONNREFUSED') return forward(req, res, pick, tried);
+    // Refused, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
+    const replayable = err.code === 'ECONNREFUSED' || (upstream.reusedSocket && err.code === 'ECONNRESET');
+    if (bodyless && replayable) return forward(req, res, pick, tried);
     unavailable(res, `the node that took this request went away (${err.code ?? err.message}): retry`);
   });
   res.once('close', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closedPort } from 'georeg/test-support';
 import { startFront, type RunningFront } from '../src/front.js';
@@ -82,6 +82,19 @@ describe('georeg front: round robin over the nodes of a region', () => {
     const nodes = [];
     for (let i = 0; i < 4; i++) nodes.push((await send(`${front.url}/v2/`)).json.node);
     assert.deepEqual(nodes, ['b', 'b', 'b', 'b']);
+  });
+
+  it('sends a request without a body on to the next node when its node cuts a kept-alive connection unanswered (it died)', async () => {
+    let answered = false;
+    a.server.removeAllListeners('request');
+    a.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (answered) return void req.socket.destroy(); // the connection kept from the first request, cut
+      answered = true;
+      res.end(JSON.stringify({ node: 'a' }));
+    });
+    const nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push((await send(`${front.url}/v2/`)).json.node);
+    assert.deepEqual(nodes, ['a', 'b', 'b']);
   });
 
   it('answers 503 UNAVAILABLE with Retry-After to a request with a body whose node went away, and when no node answers', async () => {

@@ -11,8 +11,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiPaths, queryString } from 'georeg/oci';
+import { apiPaths } from 'georeg/oci';
 import { createTestDatabase, http, pushImage, sha256, type TestDatabase } from 'georeg/test-support';
+import { chunkedUpload, finishUpload } from './support/chunked-upload.js';
 import { GeoregNode } from './support/process.js';
 import { layoutBlob, layoutRef, Skopeo, type OciManifest } from './support/skopeo.js';
 
@@ -84,26 +85,11 @@ describe('georeg serve with metadata in PostgreSQL (e2e, black box)', function (
     const chunks = [randomBytes(300_000), randomBytes(200_000), randomBytes(100_000)];
     const digest = sha256(Buffer.concat(chunks));
 
-    const begun = await http('POST', `${a.url}${apiPaths.uploads('team/app')}`);
-    assert.equal(begun.status, 202, begun.body.toString());
-    const location = begun.header('location') as string;
-    const path = location.startsWith('/') ? location : new URL(location).pathname + new URL(location).search;
-    let offset = 0;
-    for (const [i, chunk] of chunks.entries()) {
-      const node = i % 2 ? b : a; // a, b, a: each node continues what the other wrote
-      const res = await http('PATCH', `${node.url}${path}`, {
-        body: chunk,
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
-      });
-      assert.equal(res.status, 202, `chunk ${i} on ${node.name}: ${res.body.toString()}`);
-      offset += chunk.length;
-      assert.equal(res.header('range'), `0-${offset - 1}`, `chunk ${i} on ${node.name}`);
-    }
+    const { path, size: offset } = await chunkedUpload([a, b, a], 'team/app', chunks); // each node continues what the other wrote
     const status = await http('GET', `${b.url}${path}`);
     assert.equal(status.header('range'), `0-${offset - 1}`, 'node b sees all that was written');
 
-    const finished = await http('PUT', `${b.url}${path}${path.includes('?') ? '&' : '?'}${queryString({ digest }).slice(1)}`);
-    assert.equal(finished.status, 201, finished.body.toString());
+    await finishUpload(b, path, digest);
     for (const n of [a, b]) {
       const head = await http('HEAD', `${n.url}${apiPaths.blob('team/app', digest)}`);
       assert.equal(head.status, 200, `${n.name} serves the blob`);

@@ -4,14 +4,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /** One process of a local cluster: what to run, and which region and kind of process it is (for reports). */
 export interface ChildSpec {
   region: string;
-  /** What kind of process: `nats-server`, `node`, `replicate`. */
+  /** What kind of process: `nats-server`, `node`, `replicate`, `front`, `azurite`, `s3rver`. */
   kind: string;
   /** Prefix of its stderr lines, e.g. `nats-eu`. */
   label: string;
   cmd: string;
   args: string[];
   env: NodeJS.ProcessEnv;
-  /** Where its stderr goes (appended); the terminal, prefixed with `label`, when absent. */
+  /** Where its stderr and stdout go (appended); without it, stderr to the terminal prefixed with `label`, stdout as it is. */
   logFile?: string;
 }
 
@@ -85,13 +85,15 @@ export class Supervisor {
   }
 
   private start(spec: ChildSpec): ChildProcess {
-    const child = spawn(spec.cmd, spec.args, { env: spec.env, stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(spec.cmd, spec.args, { env: spec.env, stdio: ['ignore', spec.logFile ? 'pipe' : 'inherit', 'pipe'] });
     child.on('error', (e) => this.report(`${spec.label}: cannot run ${spec.cmd}: ${e.message}`));
     child.stderr?.setEncoding('utf8');
     if (spec.logFile) {
       const file = createWriteStream(spec.logFile, { flags: 'a' });
       file.on('error', (e) => this.report(`${spec.label}: cannot write its log ${spec.logFile}: ${e.message}`));
-      child.stderr?.pipe(file);
+      child.stdout?.setEncoding('utf8');
+      for (const out of [child.stdout, child.stderr]) out?.pipe(file, { end: false });
+      child.once('close', () => file.end());
       return child;
     }
     child.stderr?.on('data', (chunk: string) => {

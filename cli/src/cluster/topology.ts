@@ -44,6 +44,20 @@ export function localTopology(regions: string[], base: number, jetStreamDir: (re
   };
 }
 
+/** Nodes per region `georeg cluster` can place in a region's ten ports. */
+export const MAX_LOCAL_NODES = 3;
+
+/**
+ * `georeg cluster --nodes-per-region N` with N > 1: node i (0-based) of a region serves HTTP on
+ * base+10r+5+i behind the region's front (on its registry port), and replication on the region's
+ * replication port (node 0; the one its peers name) or base+10r+7+i.
+ */
+export function localNodePorts(t: Topology, region: string, i: number): { http: number; replication: number } {
+  if (!Number.isInteger(i) || i < 0 || i >= MAX_LOCAL_NODES) throw new RangeError(`node ${i}: at most ${MAX_LOCAL_NODES} per region`);
+  const own = t.ports(region);
+  return { http: own.registry + 5 + i, replication: i === 0 ? own.replication : own.registry + 7 + i };
+}
+
 /** Inside every container of deploy/compose: the services' standard ports. */
 export const CONTAINER_PORTS: RegionPorts = { registry: 5000, replication: 6000, nats: 4222, gateway: 7222, route: 6222, monitor: 8222 };
 

@@ -8,6 +8,8 @@ import { poll } from './spawn.js';
 export interface ClusterRegion {
   name: string;
   registry: string;
+  /** With --nodes-per-region above 1: each node's URL (`registry` is then the region's front). */
+  nodes?: string[];
   replication: string;
   nats: string;
 }
@@ -77,7 +79,7 @@ export class Cluster {
   ) {}
 
   static async start(dataDir: string, regions = ['eu', 'us', 'ap'], extraArgs: string[] = []): Promise<Cluster> {
-    const base = await freePortBase(regions.length * 10);
+    const base = await freePortBase(regions.length * 10 + 1); // and the storage emulator of --storage azure|s3 after them
     const child = spawn(
       process.execPath,
       [cliMain, 'cluster', '--regions', regions.join(','), '--data', dataDir, '--port-base', String(base), ...extraArgs],

@@ -2,10 +2,12 @@
  * Runs in a worker thread (see upload-writer.ts): appends upload chunks to their
  * staging files and hashes them as it goes, so hashing and disk writes use the
  * second core while the main thread only moves bytes off the sockets. The
- * running hash always covers exactly the bytes written to the file.
+ * running hash always covers exactly the bytes written to the file; it is used only while the
+ * file is still that long, since another process over the same directory (another node of the
+ * region) may have appended in between.
  */
 import { parentPort } from 'node:worker_threads';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import type { Request, Response } from './upload-protocol.js';
 import { StagingFile } from './staging-file.js';
@@ -13,6 +15,8 @@ import { StagingFile } from './staging-file.js';
 interface Upload {
   /** Running sha256 of the whole file, or null once it must be rebuilt from the file. */
   hash: Hash | null;
+  /** How many bytes `hash` covers. */
+  hashed: number;
   /** The staging file while a request appends to it. */
   file?: StagingFile;
   /** Resolves once the last closed file's background flush (if any) is done. */
@@ -44,9 +48,10 @@ async function handle(req: Request): Promise<Response> {
       const file = StagingFile.open(req.path, req.direct); // ENOENT when the upload does not exist
       if (!up) {
         // Unknown here (e.g. after a restart): a non-empty file's hash is rebuilt when asked for.
-        up = { hash: file.size === 0 ? createHash('sha256') : null };
+        up = { hash: file.size === 0 ? createHash('sha256') : null, hashed: 0 };
         uploads.set(req.id, up);
       }
+      if (file.size !== up.hashed) up.hash = null; // another process appended since
       up.file = file;
       return { seq: req.seq };
     }
@@ -57,6 +62,7 @@ async function handle(req: Request): Promise<Response> {
       // The write runs on the thread pool while this thread hashes the same bytes.
       const written = up.file.append(data);
       up.hash?.update(data);
+      up.hashed += req.len;
       try {
         await written;
       } catch (e) {
@@ -82,7 +88,8 @@ async function handle(req: Request): Promise<Response> {
     case 'digest': {
       const up = uploads.get(req.id);
       if (up?.file) throw new Error(`upload ${req.id} is still being written`);
-      if (up?.hash && req.alg === 'sha256') return { seq: req.seq, hex: up.hash.copy().digest('hex') };
+      if (up?.hash && req.alg === 'sha256' && statSync(req.path).size === up.hashed)
+        return { seq: req.seq, hex: up.hash.copy().digest('hex') };
       return { seq: req.seq, hex: rehash(req.path, req.alg) };
     }
     case 'forget': {

@@ -123,6 +123,23 @@ describe('FsBlobDriver on disk', () => {
     }
   });
 
+  it('two instances over one root (two processes of a region) appending in turn each give the right digest', async () => {
+    const other = await FsBlobDriver.open(root);
+    try {
+      const parts = [body.subarray(0, 4), body.subarray(4, 9), body.subarray(9, 13), body.subarray(13)];
+      await driver.createUpload('shared');
+      for (const [i, part] of parts.entries()) {
+        await (i % 2 ? other : driver).appendUpload('shared', Readable.from([part]));
+        const seen = parts.slice(0, i + 1);
+        for (const d of [driver, other]) assert.equal(await d.digestUpload('shared', 'sha256'), digestOf(Buffer.concat(seen)));
+      }
+      await driver.commitUpload('shared', digest);
+      assert.deepEqual(await other.readAll(digest), body);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('rejects with the error of a source that fails before its first byte, with nothing uncaught', async () => {
     await driver.createUpload('early');
     const source = new Readable({ read() {} });
