@@ -67,6 +67,20 @@ export function tagItem(tag: string, digest: Digest | undefined, clock: HlcTimes
   return hash('t', tag, digest ?? '', clock ? clockText(clock) : '');
 }
 
+/**
+ * The digest-tree items of a tag moving from `before` to `after` (a digest, or none: deleted), from
+ * the clock it `held` to `clock` (none given: it keeps the one held).
+ */
+export function tagItems(
+  tag: string,
+  before: Digest | undefined,
+  after: Digest | undefined,
+  held: HlcTimestamp | undefined,
+  clock?: HlcTimestamp,
+): (Buffer | undefined)[] {
+  return [tagItem(tag, before, held), tagItem(tag, after, clock ?? held)];
+}
+
 export function manifestItem(digest: Digest): Buffer {
   return hash('m', digest);
 }
@@ -168,12 +182,5 @@ export class DigestTree implements DigestTreeReader {
 
   async records(store: TreeRecordStore): Promise<Buffer> {
     return Buffer.from(this.#records.get(store) as Buffer);
-  }
-
-  /** The root's hash: level-1 nodes and record stores together (equal roots: nothing differs). */
-  root(): Buffer {
-    const h = createHash('sha256').update(this.#level1);
-    for (const s of TREE_RECORD_STORES) h.update(this.#records.get(s) as Buffer);
-    return h.digest();
   }
 }

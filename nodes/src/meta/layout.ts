@@ -2,7 +2,7 @@ import type { Level } from 'level';
 import type { Digest } from 'georeg/oci';
 import type { HlcTimestamp } from '../hlc.js';
 import type { ManifestRecord } from './store.js';
-import { timeKey } from './time-index.js';
+import { timeKey, type KeyOf } from './time-index.js';
 import { manifestItem, tagItem, xorItems } from './digest-tree.js';
 
 /*
@@ -18,7 +18,6 @@ const SCHEMA_KEY = 'v!schema';
 /** Keys written per batch while building. */
 const BATCH = 1000;
 
-type KeyOf = (...parts: string[]) => string;
 type RangeOf = (...prefix: string[]) => { gte: string; lt: string };
 interface Keys {
   key: KeyOf;

@@ -25,7 +25,7 @@ import {
   TREE_RECORD_STORES,
   isTreeRecordStore,
   manifestItem,
-  tagItem,
+  tagItems,
   xorItems,
   type DigestTreeReader,
 } from './digest-tree.js';
@@ -151,9 +151,9 @@ export class LevelMetaStore implements MetaStore {
       if ((await this.#read(key('m', repo, digest))) === undefined) {
         throw oci('MANIFEST_UNKNOWN', undefined, { repository: repo, digest });
       }
-      await this.#admit(repo, tag, opts);
+      const held = await this.#admit(repo, tag, opts);
       const previous = await this.getTag(repo, tag);
-      const tree = await this.#tagChange(repo, tag, previous, digest, opts?.tagClock);
+      const tree = { repo, items: tagItems(tag, previous, digest, held, opts?.tagClock) };
       if (previous !== digest) await this.#commit(await this.#tagOps(repo, tag, digest, previous, opts?.tagClock), opts, tree);
       else if (opts?.tagClock) await this.#commit([put(key('h', repo, tag), opts.tagClock)], undefined, tree);
       return previous;
@@ -162,10 +162,10 @@ export class LevelMetaStore implements MetaStore {
 
   deleteTag(repo: string, tag: string, opts?: WriteOptions): Promise<boolean> {
     return this.#locks.run(repo, async () => {
-      await this.#admit(repo, tag, opts);
+      const held = await this.#admit(repo, tag, opts);
       const digest = await this.getTag(repo, tag);
       const clock = opts?.tagClock ? [put(key('h', repo, tag), opts.tagClock)] : [];
-      const tree = await this.#tagChange(repo, tag, digest, undefined, opts?.tagClock);
+      const tree = { repo, items: tagItems(tag, digest, undefined, held, opts?.tagClock) };
       if (digest === undefined) {
         if (clock.length && opts?.wins) await this.#commit(clock, undefined, tree);
         return false;
@@ -228,7 +228,7 @@ export class LevelMetaStore implements MetaStore {
       if (tag !== undefined) {
         const previous = await this.getTag(repo, tag);
         ops.push(...(await this.#tagOps(repo, tag, stored.digest, previous, opts?.tagClock)));
-        tree.items.push(...(await this.#tagChange(repo, tag, previous, stored.digest, opts?.tagClock)).items);
+        tree.items.push(...tagItems(tag, previous, stored.digest, await this.getTagClock(repo, tag), opts?.tagClock));
       }
       await this.#commit(ops, opts, tree);
     });
@@ -243,7 +243,7 @@ export class LevelMetaStore implements MetaStore {
       const tree: TreeChange = { repo, items: [manifestItem(digest)] };
       for (const tag of await this.tagsOf(repo, digest)) {
         ops.push(...(await this.#untagOps(repo, tag, digest)));
-        tree.items.push(...(await this.#tagChange(repo, tag, digest, undefined)).items);
+        tree.items.push(...tagItems(tag, digest, undefined, await this.getTagClock(repo, tag)));
       }
       if (record.subject !== undefined) ops.push(del(key('f', repo, record.subject, digest)));
       if (!(await this.#keepsRepository(repo, mkey))) ops.push(del(key('r', repo)));
@@ -392,9 +392,14 @@ export class LevelMetaStore implements MetaStore {
 
   // internals
 
-  /** Refuses a conditional tag change (`opts.wins`) that loses to the clock the tag holds; run under the repository's lock. */
-  async #admit(repo: string, tag: string, opts: WriteOptions | undefined): Promise<void> {
-    if (opts?.wins && !opts.wins(await this.getTagClock(repo, tag))) throw new StaleTagChange(repo, tag);
+  /**
+   * The clock the tag holds; refuses a conditional tag change (`opts.wins`) that loses to it. Run
+   * under the repository's lock.
+   */
+  async #admit(repo: string, tag: string, opts: WriteOptions | undefined): Promise<HlcTimestamp | undefined> {
+    const held = await this.getTagClock(repo, tag);
+    if (opts?.wins && !opts.wins(held)) throw new StaleTagChange(repo, tag);
+    return held;
   }
 
   /** A value by key; t!, m! and b! keys through the cache. */
@@ -425,18 +430,6 @@ export class LevelMetaStore implements MetaStore {
       if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
       if (op.key.startsWith('t' + SEP)) this.#tagLists.delete(op.key.slice(2, op.key.lastIndexOf(SEP)));
     }
-  }
-
-  /** The digest-tree items of a tag moving from `before` to `after` (a digest, or none: deleted), stamped `clock` or keeping the one held. */
-  async #tagChange(
-    repo: string,
-    tag: string,
-    before: Digest | undefined,
-    after: Digest | undefined,
-    clock?: HlcTimestamp,
-  ): Promise<TreeChange> {
-    const held = await this.getTagClock(repo, tag);
-    return { repo, items: [tagItem(tag, before, held), tagItem(tag, after, clock ?? held)] };
   }
 
   /** Fill the digest tree from the repository hashes and the replicated records. */

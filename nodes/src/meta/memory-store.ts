@@ -75,10 +75,9 @@ export class MemoryMetaStore implements MetaStore {
     this.#admit(repo, tag, opts);
     const previous = r.tags.get(tag);
     this.#clock(repo, tag, opts);
+    if (previous !== digest) this.#tag(r, tag, digest);
     this.#rehash(repo);
     if (previous === digest) return previous;
-    this.#tag(r, tag, digest);
-    this.#rehash(repo);
     this.#emit(opts);
     return previous;
   }

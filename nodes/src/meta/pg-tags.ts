@@ -1,7 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { Digest } from 'georeg/oci';
 import type { HlcTimestamp } from '../hlc.js';
-import { tagItem } from './digest-tree.js';
 
 /** What a tag holds in a transaction under its repository's lock: its digest (none: absent) and the clock of its last change. */
 export async function tagState(c: PoolClient, repo: string, tag: string): Promise<{ digest?: Digest; clock?: HlcTimestamp }> {
@@ -28,18 +27,4 @@ export async function setTagClock(c: PoolClient, repo: string, tag: string, cloc
     'INSERT INTO tag_clocks (repo, tag, clock) VALUES ($1, $2, $3) ON CONFLICT (repo, tag) DO UPDATE SET clock = EXCLUDED.clock',
     [repo, tag, JSON.stringify(clock)],
   );
-}
-
-/**
- * The digest-tree items of a tag moving from `before` to `after` (a digest, or none: deleted), from
- * the clock it `held` to `clock` (none given: it keeps the one held).
- */
-export function tagItems(
-  tag: string,
-  before: Digest | undefined,
-  after: Digest | undefined,
-  held: HlcTimestamp | undefined,
-  clock?: HlcTimestamp,
-): (Buffer | undefined)[] {
-  return [tagItem(tag, before, held), tagItem(tag, after, clock ?? held)];
 }

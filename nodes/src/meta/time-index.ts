@@ -7,7 +7,7 @@ export interface TagTimes {
   updated: number;
 }
 
-type KeyOf = (...parts: string[]) => string;
+export type KeyOf = (...parts: string[]) => string;
 
 /** The key of a time index entry: `<index>!<repo>!<13-digit ms>!<name>`, so key order is time order, then name. */
 export function timeKey(key: KeyOf, index: 'T' | 'M', repo: string, ms: number, name: string): string {
