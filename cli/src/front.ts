@@ -1,6 +1,6 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorTable } from 'georeg/oci';
+import { oci } from 'georeg/oci';
 
 /** How long a node that refused a connection is left out of the rotation. */
 const DOWN_MS = 2000;
@@ -90,9 +90,9 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
 }
 
 function unavailable(res: ServerResponse, detail: string): void {
-  const { code, status, message } = ErrorTable.UNAVAILABLE;
-  const body = JSON.stringify({ errors: [{ code, message, detail }] });
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '1' });
+  const e = oci('UNAVAILABLE', undefined, detail);
+  const body = JSON.stringify(e.toBody());
+  res.writeHead(e.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '1' });
   res.end(body);
 }
 

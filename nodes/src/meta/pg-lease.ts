@@ -10,7 +10,11 @@ import { LOCK_CLASS } from './pg-transaction.js';
  * keepalives, and its error or end marks the lease lost here.
  */
 export async function pgLease(connectionString: string, name: LeaseName): Promise<Lease | undefined> {
-  const client = new pg.Client({ connectionString, keepAlive: true });
+  // Keepalives from 10 s on (the OS default waits two hours before the first): a holder cut off from
+  // the database learns it lost the lease within the OS's probe count and interval, minutes rather
+  // than hours. Until then it may still publish beside the new holder: JetStream's dedupe by event
+  // id keeps that from duplicating events, not from interleaving them.
+  const client = new pg.Client({ connectionString, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   let held = false;
   let ended!: () => void;
   const gone = new Promise<void>((resolve) => (ended = resolve));

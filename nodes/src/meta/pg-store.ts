@@ -58,7 +58,8 @@ export class PgMetaStore implements MetaStore {
 
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // A database that does not take a connection fails a request in seconds rather than holding it.
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 });
     // An idle connection that breaks (the server restarted) is dropped by the pool; the next query opens another.
     pool.on('error', () => undefined);
     const store = new PgMetaStore(pool, url, options.now ?? Date.now);

@@ -182,9 +182,10 @@ export class UploadService {
     if (!up) {
       const size = await this.staging.uploadSize(id);
       if (size === undefined) throw oci('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-      // Another request may have filled the entry while we awaited: share it, so `busy` guards both.
+      // Another request may have filled the entry while we awaited: share it, so `busy` guards both
+      // (one busy writing is never replaced: this request is refused below).
       const held = this.live.get(id);
-      up = held?.updated === session.updated ? held : { size, busy: false, updated: session.updated };
+      up = held && (held.busy || held.updated === session.updated) ? held : { size, busy: false, updated: session.updated };
       this.live.set(id, up);
     }
     if (up.busy) throw oci('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });

@@ -24,9 +24,9 @@
 import type { Hash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { BlobSASPermissions, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
-import { hashToDigest, newHash, oci, type Algorithm, type Digest, type OciError } from 'georeg/oci';
+import { hashToDigest, newHash, oci, type Algorithm, type Digest } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, SignedBlobUrls, UploadInfo, UploadStaging } from './driver.js';
-import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
+import { blobUnknown, checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 import { BLOBS, blobName, digestNamed } from './blob-names.js';
 import { bufferOf, streamInto } from './copy.js';
 import { stageStream } from './azure-blocks.js';
@@ -198,7 +198,8 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
       if (statusOf(e) === 412) throw oci('BLOB_UPLOAD_INVALID', 'the upload changed after its digest was verified', { id });
       throw e;
     }
-    await this.deleteUpload(id);
+    // The blob is in place: a cleanup that fails must not fail the commit (expiry removes staging without a session).
+    await this.deleteUpload(id).catch(() => undefined);
   }
 
   async deleteUpload(id: string): Promise<boolean> {
@@ -240,8 +241,4 @@ async function hashBlob(blob: BlockBlobClient, etag: string, alg: Algorithm, id:
     throw e;
   }
   return hashToDigest(hash, alg);
-}
-
-function blobUnknown(digest: Digest): OciError {
-  return oci('BLOB_UNKNOWN', undefined, { digest });
 }

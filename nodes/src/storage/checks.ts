@@ -4,6 +4,10 @@ import type { ByteRange } from './driver.js';
 /** Upload ids: what UploadService generates, and all a driver accepts (no path can hide in one). */
 export const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+export function blobUnknown(digest: string): OciError {
+  return oci('BLOB_UNKNOWN', undefined, { digest });
+}
+
 export function uploadUnknown(id: string): OciError {
   return oci('BLOB_UPLOAD_UNKNOWN', undefined, { id: id.slice(0, 64) });
 }

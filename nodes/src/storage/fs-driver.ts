@@ -14,11 +14,11 @@ import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest, oci, type OciError } from 'georeg/oci';
+import { Algorithms, digestAlgorithm, digestHex, parseDigest, type Algorithm, type Digest, oci } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, UploadInfo, UploadStaging, WriteToOptions } from './driver.js';
 import { copyFileRange, copyFileRangeDirect } from './copy.js';
 import { UploadWriter } from './upload-writer.js';
-import { checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
+import { blobUnknown, checkRange, checkUploadId, uploadUnknown, UPLOAD_ID } from './checks.js';
 
 export interface FsDriverOptions {
   directIo?: boolean;
@@ -221,10 +221,6 @@ export class FsBlobDriver implements BlobStore, UploadStaging {
   #uploadPath(id: string): string {
     return join(this.#uploads, checkUploadId(id));
   }
-}
-
-function blobUnknown(digest: Digest): OciError {
-  return oci('BLOB_UNKNOWN', undefined, { digest });
 }
 
 /** The promise's value, or undefined when it failed with ENOENT; other errors propagate unchanged. */

@@ -29,9 +29,9 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { hashToDigest, newHash, oci, type Algorithm, type Digest, type OciError } from 'georeg/oci';
+import { hashToDigest, newHash, oci, type Algorithm, type Digest } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, SignedBlobUrls, UploadInfo, UploadStaging } from './driver.js';
-import { checkRange, uploadUnknown } from './checks.js';
+import { blobUnknown, checkRange, uploadUnknown } from './checks.js';
 import { BLOBS, blobName, digestNamed } from './blob-names.js';
 import { bufferOf, streamInto } from './copy.js';
 import { objects, openObject, type Bucket } from './s3-objects.js';
@@ -42,8 +42,6 @@ import { cutTo, served } from './s3-ranges.js';
 import { Lru } from '../lru.js';
 
 export interface S3DriverOptions {
-  /** Prefix of every key: empty, or ending in `/`. */
-  prefix?: string;
   /** Size of an upload's pieces, so of its multipart upload's parts (default 8 MiB, at least S3's 5 MiB); an append holds at most two. */
   pieceBytes?: number;
 }
@@ -198,7 +196,8 @@ export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
       }
       if (!placed) throw oci('BLOB_UPLOAD_INVALID', 'the upload changed after its digest was verified', { id });
     }
-    await this.deleteUpload(id);
+    // The blob is in place: a cleanup that fails must not fail the commit (expiry removes staging without a session).
+    await this.deleteUpload(id).catch(() => undefined);
   }
 
   async deleteUpload(id: string): Promise<boolean> {
@@ -243,8 +242,4 @@ export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
   #blobKey(digest: Digest): string {
     return this.#bucket.prefix + blobName(digest);
   }
-}
-
-function blobUnknown(digest: Digest): OciError {
-  return oci('BLOB_UNKNOWN', undefined, { digest });
 }

@@ -26,7 +26,6 @@ export interface Piece {
   offset: number;
   size: number;
   etag: string;
-  modified: number;
 }
 
 export interface Appended {
@@ -51,9 +50,9 @@ export function pieceKey(bucket: Bucket, id: string, offset: number): string {
 /** An upload's pieces in offset order; none when it does not exist. */
 export async function listPieces(bucket: Bucket, id: string): Promise<Piece[]> {
   const pieces: Piece[] = [];
-  for await (const { Key, Size, ETag, LastModified } of objects(bucket, `${UPLOADS}${checkUploadId(id)}/`)) {
+  for await (const { Key, Size, ETag } of objects(bucket, `${UPLOADS}${checkUploadId(id)}/`)) {
     const named = pieceNamed(bucket, Key);
-    if (named) pieces.push({ key: Key, offset: named.offset, size: Size, etag: ETag, modified: LastModified.getTime() });
+    if (named) pieces.push({ key: Key, offset: named.offset, size: Size, etag: ETag });
   }
   return pieces.sort((a, b) => a.offset - b.offset);
 }

@@ -19,7 +19,7 @@ export interface S3rverAccess {
   /** Remove a bucket and all it holds. */
   drop(bucket: string): Promise<void>;
   /** A fresh bucket with a driver over it, as the driver suite wants it. */
-  backend(options?: S3DriverOptions): Promise<StorageBackend>;
+  backend(options?: S3DriverOptions & { prefix?: string }): Promise<StorageBackend>;
 }
 
 /** s3rver for the enclosing describe: started before its tests, stopped after them. */
