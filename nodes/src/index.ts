@@ -9,9 +9,10 @@ export { collectGarbage, type GcReport, type GcOptions, type Broken } from './re
 export { Registry, type RegistryStores } from './registry/registry.js';
 export type { LocalLocation } from './registry/locate.js';
 export type { TagState, RepositoryPage } from './registry/replication.js';
+export type { AppliedPositions } from './registry/positions.js';
 export { HybridClock, compareHlc, type HlcTimestamp } from './hlc.js';
 export { changeOrder, type ChangeOrder } from './events/change-order.js';
-export { eventStream, eventSubject, ensureStream, type StreamLimits } from './events/event-stream.js';
+export { eventStream, eventSubject, ensureStream, REPOSITORY_SEQ_HEADER, type StreamLimits } from './events/event-stream.js';
 export type { EventStreamState } from './events/stream-state.js';
 export { natsAuth } from './events/nats-auth.js';
 export {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
+import type { AppliedPositions, HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
 import type { Digest, ParsedManifest } from 'georeg/oci';
 import type { TreeLeaves, TreeNodes } from 'georeg/proto';
 import { treeLeaves, treeNodes } from './tree-answers.js';
@@ -48,6 +48,12 @@ export interface RegionStore {
   treeNodes(paths: string[]): Promise<TreeNodes | undefined>;
   /** Repositories of leaves of this region's digest tree, with their hashes. */
   treeLeaves(paths: string[]): Promise<TreeLeaves>;
+  /**
+   * Where the region's nodes share one metadata store: how far each peer's events of each
+   * repository are applied here (repository-order.ts). Undefined where one process applies them
+   * all (its lanes keep each repository's order), and over gRPC (`georeg replicate`).
+   */
+  readonly positions?: Pick<AppliedPositions, 'get' | 'advance'>;
 }
 
 /** The RegionStore of a registry in this process. */
@@ -56,6 +62,10 @@ export class LocalRegionStore implements RegionStore {
     private readonly registry: Registry,
     private readonly clock: HybridClock,
   ) {}
+
+  get positions(): AppliedPositions | undefined {
+    return this.registry.replication.positions;
+  }
 
   async observe(at: HlcTimestamp): Promise<void> {
     this.clock.observe(at);

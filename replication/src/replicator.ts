@@ -32,6 +32,7 @@ import { streamBlob } from './blob-stream.js';
 import type { HealthOf, PeerHealth } from './peer-health.js';
 import { Lanes, Slots } from './lanes.js';
 import type { RegionStore } from './region-store.js';
+import { RepositoryOrder } from './repository-order.js';
 
 export interface ReplicatorOptions {
   region: string;
@@ -87,6 +88,8 @@ const FOLLOW_RETRY_UP_MS = 500;
 const FOLLOW_RETRY_MS = 5000;
 /** While a peer is down it is probed this often, with this deadline, so that the waits for it end soon after it is back. */
 const DOWN_PROBE_MS = 1000;
+/** How long a consumer's acknowledgement floor is taken as known (RepositoryOrder asks it for each event out of turn). */
+const ACK_FLOOR_MS = 100;
 /** How long a status answer waits for fresh numbers from JetStream before it answers with the last it has. */
 const STATUS_WAIT_MS = 300;
 
@@ -142,7 +145,8 @@ export interface PeerState {
  * For each peer region, a durable JetStream consumer of that region's events
  * (`georeg-<self>-from-<peer>`), applied by the Copier and acknowledged only
  * once the content is durable here. Events of one repository apply in stream
- * order; different repositories apply in parallel, up to `concurrency` per peer
+ * order, also where the nodes of a region share the consumer (RepositoryOrder);
+ * different repositories apply in parallel, up to `concurrency` per peer
  * and in total. A failed event is retried in its lane with exponential backoff
  * and jitter (the lane waits: nothing after it in that repository overtakes it);
  * a restart resumes from the first unacknowledged event. An event JetStream
@@ -150,8 +154,9 @@ export interface PeerState {
  * tag changes are ordered by their clocks, a manifest delete applies only when
  * the source no longer has the manifest, and a put of one that is gone there
  * is skipped. Emits `applied` (event, peer), `failed` (event, peer, error), `skipped`
- * (event, peer: its manifest was deleted at the source since) and
- * `probed` (peer, up) after each health probe.
+ * (event, peer: its manifest was deleted at the source since), `deferred` (event,
+ * peer: handed back to wait for an earlier event of its repository, applying on
+ * another node) and `probed` (peer, up) after each health probe.
  */
 export class Replicator extends EventEmitter implements ReplicationStatusSource {
   private nc?: NatsConnection;
@@ -179,11 +184,15 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
   private readonly work = new Map<string, { lanes: Lanes; slots: Slots }>();
   /** Events taken from JetStream and not yet acknowledged (or handed back). */
   private readonly held = new Set<JsMsg>();
+  private readonly order: RepositoryOrder;
+  /** Per peer: its consumer's acknowledgement floor, asked at most every ACK_FLOOR_MS. */
+  private readonly ackFloors = new Map<string, { at: number; floor: Promise<number | undefined> }>();
   private heartbeat?: NodeJS.Timeout;
 
   constructor(private readonly opts: ReplicatorOptions) {
     super();
     this.copier = new Copier(opts.store);
+    this.order = new RepositoryOrder(opts.store.positions, (peer) => this.ackFloor(peer), opts.log);
     this.clients = opts.peers.map((p) => new PeerClient(p.region, p.address, opts.channel));
     this.health = (region: string): PeerHealth => {
       const client = this.clients.find((c) => c.region === region);
@@ -456,7 +465,14 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
           m.nak();
           return;
         }
+        const wait = await this.order.wait(peer.region, m, event);
+        if (wait !== undefined) {
+          m.nak(wait); // back to JetStream until the repository's earlier event has applied on another node
+          this.emit('deferred', event, peer.region);
+          return;
+        }
         await this.copier.apply(event, peer);
+        await this.order.done(peer.region, m, event);
         m.ack();
         state.applied++;
         state.lastError = undefined;
@@ -470,6 +486,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         if (err instanceof GoneAtSource) {
           // The source published the event after committing the manifest: gone now, it was deleted
           // there since, and a later event in this lane says so. Waiting cannot help.
+          await this.order.done(peer.region, m, event);
           m.ack();
           this.opts.log.info('event skipped: its manifest is gone at the source since', {
             from: peer.region,
@@ -485,6 +502,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         if (err instanceof CorruptAtSource && err.settled) {
           // Retrying cannot mend the peer's copy, and this lane would hold every later event of the
           // repository, and with them the peer's whole window of unacknowledged events.
+          await this.order.done(peer.region, m, event);
           m.ack();
           state.parked++;
           this.opts.log.error('event set aside: its content is corrupt at the source; anti-entropy tries it again each pass', {
@@ -558,6 +576,18 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         lastError: state.lastError ?? state.queryError,
       };
     });
+  }
+
+  /** The stream sequence up to which `region`'s consumer has every event acknowledged (RepositoryOrder). */
+  private ackFloor(region: string): Promise<number | undefined> {
+    const known = this.ackFloors.get(region);
+    if (known && Date.now() - known.at < ACK_FLOOR_MS) return known.floor;
+    const floor = (async () => {
+      const info = await this.jsm?.consumers.info(eventStream(region), durableName(this.opts.region, region));
+      return info?.ack_floor.stream_seq;
+    })().catch(() => undefined);
+    this.ackFloors.set(region, { at: Date.now(), floor });
+    return floor;
   }
 
   /**

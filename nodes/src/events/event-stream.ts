@@ -9,6 +9,12 @@ import type { Logger } from '../log.js';
  */
 export const eventStream = (region: string): string => `GEOREG_EVENTS_${region.toUpperCase().replace(/-/g, '_')}`;
 export const eventSubject = (region: string): string => `georeg.events.${region}`;
+/**
+ * The header of a published repository event carrying its OutboxEntry.repositorySeq: its place
+ * among its repository's events from the region (a header, so the event's bytes and the releases
+ * that do not read it are unchanged).
+ */
+export const REPOSITORY_SEQ_HEADER = 'Georeg-Repository-Seq';
 
 /** How much of its events a region's stream keeps (`replication.streamMaxAgeSeconds`, `replication.streamMaxBytes`). */
 export interface StreamLimits {

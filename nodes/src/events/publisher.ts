@@ -1,9 +1,9 @@
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
+import { connect, headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { Event } from 'georeg/proto';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Lease } from '../meta/lease.js';
-import { ensureStream, eventStream, eventSubject, type StreamLimits } from './event-stream.js';
+import { ensureStream, eventStream, eventSubject, REPOSITORY_SEQ_HEADER, type StreamLimits } from './event-stream.js';
 import { StreamState } from './stream-state.js';
 
 export interface PublisherOptions {
@@ -126,7 +126,9 @@ export class OutboxPublisher {
     try {
       for (const e of entries) {
         const { id } = Event.decode(e.event);
-        await js.publish(eventSubject(this.opts.region), e.event, { msgID: id, timeout: 5000 });
+        const h = e.repositorySeq === undefined ? undefined : headers();
+        h?.set(REPOSITORY_SEQ_HEADER, String(e.repositorySeq));
+        await js.publish(eventSubject(this.opts.region), e.event, { msgID: id, timeout: 5000, headers: h });
         done.push(e.seq);
       }
     } finally {

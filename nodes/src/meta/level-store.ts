@@ -41,7 +41,10 @@ import { ProcessLeases, type Lease, type LeaseName } from './lease.js';
  *   f!<repo>!<subject>!<digest>  → Descriptor      referrers of <subject>
  *   b!<repo>!<digest>            → BlobLink
  *   u!<id>                       → UploadSession
- *   o!<16-digit seq>             → base64 event    the outbox, in write order
+ *   o!<16-digit seq>             → outbox value    the outbox, in write order: { event (base64),
+ *                                                  repositorySeq }, or (an earlier release's) the
+ *                                                  base64 event alone
+ *   q!<repo>                     → number          the repository's events so far (OutboxEntry.repositorySeq)
  *   h!<repo>!<tag>               → HlcTimestamp    when the tag last changed (kept after a delete)
  *   g!<repo>!<tag>               → TagTimes        when the tag was created and last moved here
  *   T!<repo>!<updated>!<tag>     → true            tags in time order (13-digit ms)
@@ -97,6 +100,8 @@ export class LevelMetaStore implements MetaStore {
   readonly #tagLists = new Lru<string, string[]>(TAG_LIST_CACHE, (tags) => tags.length + 1);
   #outboxNext = 0;
   #outboxDepth = 0;
+  /** q! values of recently changed repositories. */
+  readonly #repositorySeqs = new Lru<string, number>(REPOSITORY_SEQ_CACHE);
   readonly #now: () => number;
   readonly #tree = new DigestTree();
   /** One process opens this store: its leases are this process's. */
@@ -373,7 +378,10 @@ export class LevelMetaStore implements MetaStore {
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
     const entries = await this.#db.iterator({ ...range('o'), limit }).all();
-    return entries.map(([k, v]) => ({ seq: Number(k.slice(2)), event: Buffer.from(v as string, 'base64') }));
+    return entries.map(([k, v]) => {
+      const { event, repositorySeq } = typeof v === 'string' ? { event: v, repositorySeq: undefined } : (v as OutboxValue);
+      return { seq: Number(k.slice(2)), event: Buffer.from(event, 'base64'), ...(repositorySeq !== undefined && { repositorySeq }) };
+    });
   }
 
   async deleteOutbox(seqs: number[]): Promise<void> {
@@ -419,17 +427,32 @@ export class LevelMetaStore implements MetaStore {
    */
   async #commit(ops: Op[], opts?: WriteOptions, tree?: TreeChange): Promise<void> {
     const events = opts?.events ?? [];
-    for (const e of events) ops.push(put(outboxKey(this.#outboxNext++), Buffer.from(e).toString('base64')));
+    // A repository's events are numbered (its lock is held); the others are not.
+    let numbered = tree && events.length > 0 ? await this.#repositorySeq(tree.repo) : undefined;
+    for (const e of events) {
+      const event = Buffer.from(e).toString('base64');
+      const value: OutboxValue = numbered === undefined ? { event } : { event, repositorySeq: ++numbered };
+      ops.push(put(outboxKey(this.#outboxNext++), value));
+    }
+    if (tree && numbered !== undefined) ops.push(put(key('q', tree.repo), numbered));
     const hashed = tree && xorItems(this.#tree.repository(tree.repo), tree.items);
     if (tree) ops.push(hashed ? put(key('z', tree.repo), hashed.toString('hex')) : del(key('z', tree.repo)));
     await this.#db.batch(ops);
     if (tree) this.#tree.setRepository(tree.repo, hashed);
+    if (tree && numbered !== undefined) this.#repositorySeqs.set(tree.repo, numbered);
     this.#outboxDepth += events.length;
     this.#epoch++;
     for (const op of ops) {
       if (cached(op.key)) this.#cache.set(op.key, op.type === 'put' ? op.value : null);
       if (op.key.startsWith('t' + SEP)) this.#tagLists.delete(op.key.slice(2, op.key.lastIndexOf(SEP)));
     }
+  }
+
+  /** How many events of `repo` this store has written (under the repository's lock). */
+  async #repositorySeq(repo: string): Promise<number> {
+    const cached = this.#repositorySeqs.get(repo);
+    if (cached !== undefined) return cached;
+    return ((await this.#db.get(key('q', repo))) as number | undefined) ?? 0;
   }
 
   /** Fill the digest tree from the repository hashes and the replicated records. */
@@ -509,6 +532,14 @@ function key(...parts: string[]): string {
 
 /** Tags held in the tag-list cache, over all repositories. */
 const TAG_LIST_CACHE = 200_000;
+/** Repositories whose event count (q!) is kept in memory. */
+const REPOSITORY_SEQ_CACHE = 10_000;
+
+/** An outbox entry as stored. */
+interface OutboxValue {
+  event: string;
+  repositorySeq?: number;
+}
 
 /** Entries of a sorted list strictly after `page.last`, at most `page.n` of them. */
 function pageOf(sorted: string[], page: Page): string[] {

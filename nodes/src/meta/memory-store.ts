@@ -47,6 +47,7 @@ export class MemoryMetaStore implements MetaStore {
   /** Records by store name, then key. */
   readonly #records = new Map<RecordStoreName, Map<string, unknown>>();
   #outboxNext = 0;
+  readonly #repositorySeqs = new Map<string, number>();
 
   /** `now`: the clock of tag and manifest times (ms since epoch). */
   constructor(private readonly now: () => number = Date.now) {}
@@ -78,7 +79,7 @@ export class MemoryMetaStore implements MetaStore {
     if (previous !== digest) this.#tag(r, tag, digest);
     this.#rehash(repo);
     if (previous === digest) return previous;
-    this.#emit(opts);
+    this.#emit(opts, repo);
     return previous;
   }
 
@@ -89,7 +90,7 @@ export class MemoryMetaStore implements MetaStore {
     r?.tagTimes.delete(tag);
     if (gone || opts?.wins) this.#clock(repo, tag, opts);
     this.#rehash(repo);
-    if (gone) this.#emit(opts);
+    if (gone) this.#emit(opts, repo);
     return gone;
   }
 
@@ -135,7 +136,7 @@ export class MemoryMetaStore implements MetaStore {
       this.#clock(repo, tag, opts);
     }
     this.#rehash(repo);
-    this.#emit(opts);
+    this.#emit(opts, repo);
   }
 
   async deleteManifest(repo: string, digest: Digest, opts?: WriteOptions): Promise<boolean> {
@@ -148,7 +149,7 @@ export class MemoryMetaStore implements MetaStore {
     }
     this.#dropIfEmpty(repo, r);
     this.#rehash(repo);
-    this.#emit(opts);
+    this.#emit(opts, repo);
     return true;
   }
 
@@ -259,7 +260,7 @@ export class MemoryMetaStore implements MetaStore {
   // outbox
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
-    return this.#outbox.slice(0, limit).map((e) => ({ seq: e.seq, event: Uint8Array.from(e.event) }));
+    return this.#outbox.slice(0, limit).map((e) => ({ ...e, event: Uint8Array.from(e.event) }));
   }
 
   async deleteOutbox(seqs: number[]): Promise<void> {
@@ -307,8 +308,16 @@ export class MemoryMetaStore implements MetaStore {
     r.tagTimes.set(tag, { created: r.tagTimes.get(tag)?.created ?? now, updated: now });
   }
 
-  #emit(opts: WriteOptions | undefined): void {
-    for (const e of opts?.events ?? []) this.#outbox.push({ seq: this.#outboxNext++, event: Uint8Array.from(e) });
+  /** Append `opts.events` to the outbox, numbered among `repo`'s events when they are a repository's. */
+  #emit(opts: WriteOptions | undefined, repo?: string): void {
+    for (const e of opts?.events ?? []) {
+      const entry: OutboxEntry = { seq: this.#outboxNext++, event: Uint8Array.from(e) };
+      if (repo !== undefined) {
+        entry.repositorySeq = (this.#repositorySeqs.get(repo) ?? 0) + 1;
+        this.#repositorySeqs.set(repo, entry.repositorySeq);
+      }
+      this.#outbox.push(entry);
+    }
   }
 
   #repository(repo: string): Repository {

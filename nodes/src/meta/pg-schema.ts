@@ -61,6 +61,14 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE TABLE record_hashes (store text PRIMARY KEY, hash bit(256) NOT NULL);
     `,
   },
+  {
+    // A repository's events numbered in write order (OutboxEntry.repositorySeq).
+    version: 2,
+    sql: `
+      ALTER TABLE outbox ADD COLUMN repository_seq bigint;
+      CREATE TABLE repository_events (name text COLLATE "C" PRIMARY KEY, seq bigint NOT NULL);
+    `,
+  },
 ];
 
 /** The schema this release writes. */

@@ -339,12 +339,16 @@ export class PgMetaStore implements MetaStore {
   // outbox
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
-    const { rows } = await this.#pool.query<{ seq: string; event: Buffer; depth: string }>(
-      'SELECT seq, event, (SELECT count(*) FROM outbox) AS depth FROM outbox ORDER BY seq LIMIT $1',
+    const { rows } = await this.#pool.query<{ seq: string; event: Buffer; repository_seq: string | null; depth: string }>(
+      'SELECT seq, event, repository_seq, (SELECT count(*) FROM outbox) AS depth FROM outbox ORDER BY seq LIMIT $1',
       [limit],
     );
     if (rows.length > 0 || limit > 0) this.#outboxDepth = Number(rows[0]?.depth ?? 0);
-    return rows.map((r) => ({ seq: Number(r.seq), event: r.event }));
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      event: r.event,
+      ...(r.repository_seq !== null && { repositorySeq: Number(r.repository_seq) }),
+    }));
   }
 
   async deleteOutbox(seqs: number[]): Promise<void> {
@@ -376,7 +380,7 @@ export class PgMetaStore implements MetaStore {
       const change: Change = { c, items: [] };
       const { result, changed } = await fn(change);
       const events = changed ? (opts?.events ?? []) : [];
-      await appendOutbox(c, events);
+      await appendOutbox(c, events, repo);
       await changeRepositoryHash(c, repo, change.items);
       return { result, events: events.length };
     });

@@ -39,10 +39,24 @@ export async function lockRecord(c: PoolClient, store: string, key: string): Pro
   await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.record, `${store}!${key}`]);
 }
 
-/** Append `events` to the outbox, in their order, in the transaction of `c`. */
-export async function appendOutbox(c: PoolClient, events: Uint8Array[]): Promise<void> {
+/**
+ * Append `events` to the outbox, in their order, in the transaction of `c`; the events of a
+ * change of `repo` (whose lock the transaction holds) numbered after the repository's earlier ones.
+ */
+export async function appendOutbox(c: PoolClient, events: Uint8Array[], repo?: string): Promise<void> {
   if (events.length === 0) return;
-  await c.query('INSERT INTO outbox (event) SELECT e FROM unnest($1::bytea[]) WITH ORDINALITY AS u(e, i) ORDER BY i', [
-    events.map((e) => Buffer.from(e)),
-  ]);
+  let first: number | null = null;
+  if (repo !== undefined) {
+    const { rows } = await c.query<{ seq: string }>(
+      `INSERT INTO repository_events (name, seq) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET seq = repository_events.seq + EXCLUDED.seq RETURNING seq`,
+      [repo, events.length],
+    );
+    first = Number(rows[0]?.seq) - events.length + 1;
+  }
+  await c.query(
+    `INSERT INTO outbox (event, repository_seq)
+     SELECT e, $2::bigint + i - 1 FROM unnest($1::bytea[]) WITH ORDINALITY AS u(e, i) ORDER BY i`,
+    [events.map((e) => Buffer.from(e)), first],
+  );
 }

@@ -95,15 +95,24 @@ export interface OutboxEntry {
   /** Position in the outbox: increasing in write order. */
   seq: number;
   event: Uint8Array;
+  /**
+   * For an event of a repository: its place among that repository's events written here, 1 for
+   * the first and each next one more, numbered in the write that appends it. Replicas apply a
+   * repository's events in this order (replication's repository-order.ts). Absent for the other
+   * events and for those an earlier release wrote.
+   */
+  repositorySeq?: number;
 }
 
 /**
  * The named record stores, one key space per concept: the trust policy document
  * (and the seed file last applied), the tag bindings seen per tag, users and
- * tokens, this region's routing state (drained or not; never replicated), and
- * the locks of repositories, tags and manifests (ACR's changeable attributes).
+ * tokens, this region's routing state (drained or not; never replicated), the
+ * locks of repositories, tags and manifests (ACR's changeable attributes), and
+ * per peer region and repository the last of its events applied here (never
+ * replicated; written where a region's nodes share the store).
  */
-export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing', 'locks'] as const;
+export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing', 'locks', 'positions'] as const;
 export type RecordStoreName = (typeof RECORD_STORES)[number];
 
 /**

@@ -6,6 +6,7 @@ import type { ManifestService } from './manifests.js';
 import { locate, type LocalLocation } from './locate.js';
 import type { RegistryStores } from './stores.js';
 import type { DigestTreeReader } from '../meta/digest-tree.js';
+import { AppliedPositions } from './positions.js';
 
 /** A tag as this region holds it: its target (absent when deleted) and the clock of its last change. */
 export interface TagState {
@@ -29,10 +30,18 @@ export interface RepositoryPage {
  * changes of one tag applied at once the newer lands, whichever finishes last.
  */
 export class Replication {
+  /**
+   * Where this region's nodes share the metadata store: how far each peer's events of each
+   * repository are applied. Undefined on a node of its own, whose replicator orders them itself.
+   */
+  readonly positions?: AppliedPositions;
+
   constructor(
     private readonly stores: RegistryStores,
     private readonly manifests: ManifestService,
-  ) {}
+  ) {
+    if (stores.meta.shared) this.positions = new AppliedPositions(stores.meta.records<number>('positions'));
+  }
 
   async hasManifest(repo: string, digest: Digest): Promise<boolean> {
     return (await this.stores.meta.getManifest(repo, digest)) !== undefined;

@@ -129,3 +129,34 @@ describe('LevelMetaStore: a data directory of layout 2 (the previous release: no
     }
   });
 });
+
+describe("LevelMetaStore: the previous release's outbox (no repository numbering)", () => {
+  let dir: string;
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads its entries unnumbered, numbers what is written after, and keeps the numbering across reopening', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'georeg-outbox-'));
+    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    await db.batch([
+      ...PREVIOUS.map(([key, value]) => ({ type: 'put' as const, key, value })),
+      { type: 'put', key: 'o!0000000000000007', value: Buffer.from('earlier event').toString('base64') },
+    ]);
+    await db.close();
+    const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
+    let store = await LevelMetaStore.open(dir);
+    await store.putTag('team/app', 'v3', a.digest, { events: [ev('first numbered')] });
+    await store.close();
+    store = await LevelMetaStore.open(dir);
+    try {
+      await store.putTag('team/app', 'v4', a.digest, { events: [ev('second numbered')] });
+      const entries = (await store.readOutbox(10)).map((e) => [e.seq, Buffer.from(e.event).toString(), e.repositorySeq]);
+      assert.deepEqual(entries, [
+        [7, 'earlier event', undefined],
+        [8, 'first numbered', 1],
+        [9, 'second numbered', 2],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -69,6 +69,28 @@ describe('PgMetaStore', function () {
       assert.deepEqual(await versions(url), all);
     });
 
+    it("bring schema 1's outbox up to numbered events: its entries stay, unnumbered, and later ones are numbered", async () => {
+      const url = await db.schema();
+      await (await PgMetaStore.open(url)).close();
+      await query(
+        url,
+        'ALTER TABLE outbox DROP COLUMN repository_seq; DROP TABLE repository_events; DELETE FROM schema_migrations WHERE version = 2',
+      );
+      await query(url, 'INSERT INTO outbox (event) VALUES ($1)', [Buffer.from('earlier event')]);
+      const store = await PgMetaStore.open(url);
+      try {
+        await store.putManifest('r', manifest('m'), 'v1', { events: [new TextEncoder().encode('numbered')] });
+        const entries = (await store.readOutbox(10)).map((e) => [Buffer.from(e.event).toString(), e.repositorySeq]);
+        assert.deepEqual(entries, [
+          ['earlier event', undefined],
+          ['numbered', 1],
+        ]);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(await versions(url), all);
+    });
+
     it('refuse a database of a schema newer than this release knows, leaving it unchanged', async () => {
       const url = await db.schema();
       await (await PgMetaStore.open(url)).close();

@@ -556,6 +556,36 @@ export function metaStoreSuite(name: string, make: MakeMetaStore): void {
         assert.equal(store.outboxDepth(), 0);
         assert.deepEqual(await store.readOutbox(10), []);
       });
+
+      it("numbers each repository's events in write order, and no other event", async () => {
+        const m = manifest('m');
+        await store.putManifest('r', m, 'v1', { events: [ev('r manifest-put'), ev('r tag-put')] });
+        await store.putManifest('other', m, 'v1', { events: [ev('other manifest-put')] });
+        await store.putTag('r', 'v1', m.digest, { events: [ev('no-op: not numbered')] });
+        await store.records('policies').put('k', { v: 1 }, { events: [ev('policy')] });
+        await store.putTag('r', 'v2', m.digest, { events: [ev('r tag-put-2')] });
+        await store.deleteTag('r', 'v1', { events: [ev('r tag-delete')] });
+        await store.deleteManifest('other', m.digest, { events: [ev('other manifest-delete')] });
+        await store.deleteManifest('r', m.digest, { events: [ev('r manifest-delete')] });
+        const numbered = (await store.readOutbox(20)).map((e) => [text(e), e.repositorySeq]);
+        assert.deepEqual(numbered, [
+          ['r manifest-put', 1],
+          ['r tag-put', 2],
+          ['other manifest-put', 1],
+          ['policy', undefined],
+          ['r tag-put-2', 3],
+          ['r tag-delete', 4],
+          ['other manifest-delete', 2],
+          ['r manifest-delete', 5],
+        ]);
+        // The numbering goes on once the events are published, and after the repository is gone.
+        await store.deleteOutbox((await store.readOutbox(20)).map((e) => e.seq));
+        await store.putManifest('r', m, undefined, { events: [ev('r again')] });
+        assert.deepEqual(
+          (await store.readOutbox(20)).map((e) => e.repositorySeq),
+          [6],
+        );
+      });
     });
   });
 }

@@ -1,0 +1,72 @@
+import type { JsMsg, MsgHdrs } from 'nats';
+import { REPOSITORY_SEQ_HEADER, type AppliedPositions, type Logger } from 'georeg/nodes';
+import type { Event } from 'georeg/proto';
+
+/** First wait of an event sent back for its predecessor; each next wait doubles, up to the longest. */
+const FIRST_WAIT_MS = 25;
+const LONGEST_WAIT_MS = 1000;
+/**
+ * Deliveries after which an event applies whatever its place (about two minutes of waits): the
+ * wait ends by itself sooner (see RepositoryOrder), so this only bounds it should JetStream's
+ * acknowledgement floor not be had.
+ */
+const MOST_DELIVERIES = 130;
+
+/** The place of a repository event among its repository's events at its origin, from its message's headers (REPOSITORY_SEQ_HEADER). */
+export function repositorySeq(headers: MsgHdrs | undefined): number | undefined {
+  const value = headers?.get(REPOSITORY_SEQ_HEADER);
+  const seq = value ? Number(value) : NaN;
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}
+
+/**
+ * Applies each repository's events in the order its origin wrote them, across the nodes of a region
+ * that share a peer's consumer (JetStream hands each event to one of them; within one node, lanes
+ * keep the order). A repository event carries its place among the repository's events; the region
+ * keeps, per peer and repository, the last place applied (AppliedPositions, in the shared store).
+ * An event applies when it is the next one, or when every event before it in the peer's stream is
+ * acknowledged: its predecessor is then applied or will never come (written by a release that did not
+ * number events, or gone from the stream). Otherwise it goes back to JetStream for a moment (a
+ * delayed nak), freeing its lane, while its predecessor applies on another node. The oldest
+ * unacknowledged event always applies, so every wait ends.
+ */
+export class RepositoryOrder {
+  constructor(
+    private readonly positions: Pick<AppliedPositions, 'get' | 'advance'> | undefined,
+    /** The highest stream sequence up to which the peer's consumer has every event acknowledged. */
+    private readonly ackFloor: (peer: string) => Promise<number | undefined>,
+    private readonly log: Logger,
+  ) {}
+
+  /** How long `m` must wait for an earlier event of its repository (undefined: apply it now). */
+  async wait(peer: string, m: JsMsg, event: Event): Promise<number | undefined> {
+    const seq = repositorySeq(m.headers);
+    if (!this.positions || !event.repository || seq === undefined) return undefined;
+    // The next one, or a late or repeated one (applying again is safe).
+    if (((await this.positions.get(peer, event.repository)) ?? 0) >= seq - 1) return undefined;
+    if (((await this.ackFloor(peer)) ?? 0) >= m.seq - 1) return undefined;
+    const deliveries = m.info.redeliveryCount;
+    if (deliveries >= MOST_DELIVERIES) {
+      this.log.warn('event applied before an earlier one of its repository, which did not come', {
+        from: peer,
+        repository: event.repository,
+        seq,
+        event: event.id,
+      });
+      return undefined;
+    }
+    return Math.min(LONGEST_WAIT_MS, FIRST_WAIT_MS * 2 ** Math.min(deliveries - 1, 10));
+  }
+
+  /**
+   * Record `m` as applied (or set aside for good), before it is acknowledged. A failure to record is
+   * logged, not thrown: once `m` is acknowledged the acknowledgement floor lets the next one go.
+   */
+  async done(peer: string, m: JsMsg, event: Event): Promise<void> {
+    const seq = repositorySeq(m.headers);
+    if (!this.positions || !event.repository || seq === undefined) return;
+    await this.positions.advance(peer, event.repository, seq).catch((err: unknown) => {
+      this.log.warn('could not record how far a repository is replicated', { from: peer, repository: event.repository, seq, err });
+    });
+  }
+}
