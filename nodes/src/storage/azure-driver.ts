@@ -21,7 +21,6 @@
  * while the staging blob's ETag is the one its last append committed), so a digest costs no read
  * back; otherwise (another node appended, or SHA-512) the staging blob is read and hashed.
  */
-import type { Hash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import { BlobSASPermissions, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { hashToDigest, newHash, oci, type Algorithm, type Digest } from 'georeg/oci';
@@ -33,6 +32,7 @@ import { stageStream } from './azure-blocks.js';
 import { alreadyThere, orAbsent, statusOf } from './azure-answers.js';
 import { committed, COPY_POLL_MS, place } from './azure-place.js';
 import { Lru } from '../lru.js';
+import { RunningHashes } from './running-hashes.js';
 
 export interface AzureDriverOptions {
   /** Largest block an append stages (default 8 MiB); an append holds at most three in memory. */
@@ -41,19 +41,13 @@ export interface AzureDriverOptions {
 
 const BLOCK_BYTES = 8 * 1024 * 1024;
 const UPLOADS = 'uploads/';
-/** Uploads an instance remembers a running hash and a verified version of. */
+/** Uploads an instance remembers a verified version of. */
 const REMEMBERED = 1024;
-
-/** What this instance's appends hashed: the staging blob's bytes at version `etag`. */
-interface Appended {
-  etag: string;
-  hash: Hash;
-}
 
 export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
   readonly #container: ContainerClient;
   readonly #blockBytes: number;
-  readonly #appended = new Lru<string, Appended>(REMEMBERED);
+  readonly #appended = new RunningHashes();
   /**
    * The staging blob's ETag when this instance computed its digest, until it appends again: what a
    * commit copies, so bytes another node appended after the digest never slip into the blob.
@@ -146,8 +140,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
     if (!list?.etag) throw uploadUnknown(id);
     const blocks = list.committedBlocks ?? [];
     const size = blocks.reduce((n, b) => n + b.size, 0);
-    const known = this.#appended.get(id);
-    const hash = known?.etag === list.etag ? known.hash.copy() : size === 0 ? newHash('sha256') : undefined;
+    const hash = this.#appended.resume(id, list.etag, size);
     const staged = await stageStream(blob, source, this.#blockBytes, hash && ((bytes) => hash.update(bytes)));
     if (staged.ids.length > 0) {
       const ids = [...blocks.map((b) => b.name), ...staged.ids];
@@ -159,8 +152,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
         if ((await this.uploadSize(id)) === undefined) throw uploadUnknown(id);
         throw oci('BLOB_UPLOAD_INVALID', 'another request wrote to this upload meanwhile', { id });
       }
-      if (hash && etag) this.#appended.set(id, { etag, hash });
-      else this.#appended.delete(id);
+      this.#appended.appended(id, etag, hash);
       this.#verified.delete(id); // what this instance appends after a digest, a commit takes along
     }
     if (staged.sourceError !== undefined) throw staged.sourceError;
@@ -176,9 +168,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
     const blob = this.#upload(id);
     const props = await orAbsent(blob.getProperties());
     if (!props?.etag) throw uploadUnknown(id);
-    const known = this.#appended.get(id);
-    const digest =
-      alg === 'sha256' && known?.etag === props.etag ? hashToDigest(known.hash.copy(), alg) : await hashBlob(blob, props.etag, alg, id);
+    const digest = this.#appended.digest(id, props.etag, alg) ?? (await hashBlob(blob, props.etag, alg, id));
     this.#verified.set(id, props.etag);
     return digest;
   }
@@ -204,7 +194,7 @@ export class AzureBlobDriver implements BlobStore, UploadStaging, SignedBlobUrls
 
   async deleteUpload(id: string): Promise<boolean> {
     const blob = this.#upload(id);
-    this.#appended.delete(id);
+    this.#appended.forget(id);
     this.#verified.delete(id);
     return (await blob.deleteIfExists()).succeeded;
   }

@@ -18,7 +18,6 @@
  * in every S3-compatible store, nor in s3rver): their bytes can mix, and the commit's hash then
  * refuses the upload.
  */
-import type { Hash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -29,7 +28,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { hashToDigest, newHash, oci, type Algorithm, type Digest } from 'georeg/oci';
+import { oci, type Algorithm, type Digest } from 'georeg/oci';
 import type { BlobInfo, BlobStore, ByteRange, SignedBlobUrls, UploadInfo, UploadStaging } from './driver.js';
 import { blobUnknown, checkRange, uploadUnknown } from './checks.js';
 import { BLOBS, blobName, digestNamed } from './blob-names.js';
@@ -39,7 +38,7 @@ import { appendPieces, hashPieces, listPieces, pieceKey, pieceNamed, sizeOf, UPL
 import { assemble } from './s3-assemble.js';
 import { orAbsent, statusOf } from './s3-answers.js';
 import { cutTo, served } from './s3-ranges.js';
-import { Lru } from '../lru.js';
+import { RunningHashes } from './running-hashes.js';
 
 export interface S3DriverOptions {
   /** Size of an upload's pieces, so of its multipart upload's parts (default 8 MiB, at least S3's 5 MiB); an append holds at most two. */
@@ -49,21 +48,13 @@ export interface S3DriverOptions {
 /** S3's smallest part (but the last) of a multipart upload. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 const PIECE_BYTES = 8 * 1024 * 1024;
-/** Uploads an instance remembers a running hash of. */
-const REMEMBERED = 1024;
 /** Keys one DeleteObjects request takes at most. */
 const DELETE_BATCH = 1000;
-
-/** What this instance's appends hashed: the upload's bytes at `version` (versionOf). */
-interface Hashed {
-  version: string;
-  hash: Hash;
-}
 
 export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
   readonly #bucket: Bucket;
   readonly #pieceBytes: number;
-  readonly #appended = new Lru<string, Hashed>(REMEMBERED);
+  readonly #appended = new RunningHashes();
 
   constructor(bucket: Bucket, { pieceBytes = PIECE_BYTES }: Pick<S3DriverOptions, 'pieceBytes'> = {}) {
     if (pieceBytes < MIN_PART_BYTES) throw new RangeError(`pieceBytes ${pieceBytes}: S3 parts are at least ${MIN_PART_BYTES} bytes`);
@@ -148,20 +139,16 @@ export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
   async appendUpload(id: string, source: Readable): Promise<number> {
     const pieces = await this.#pieces(id);
     const size = sizeOf(pieces);
-    const known = this.#appended.get(id);
-    const hash = known && known.version === this.#version(pieces) ? known.hash.copy() : size === 0 ? newHash('sha256') : undefined;
+    const hash = this.#appended.resume(id, this.#version(pieces), size);
     let appended;
     try {
       appended = await appendPieces(this.#bucket, id, pieces, source, this.#pieceBytes, hash && ((bytes) => hash.update(bytes)));
     } catch (e) {
-      this.#appended.delete(id);
+      this.#appended.forget(id);
       if (statusOf(e) === 404) throw uploadUnknown(id); // deleted or committed meanwhile
       throw e;
     }
-    if (appended.etag !== undefined) {
-      if (hash) this.#appended.set(id, { version: versionOf(appended.size, appended.etag), hash });
-      else this.#appended.delete(id);
-    }
+    if (appended.etag !== undefined) this.#appended.appended(id, versionOf(appended.size, appended.etag), hash);
     if (appended.sourceError !== undefined) throw appended.sourceError;
     return appended.size;
   }
@@ -173,8 +160,8 @@ export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
 
   async digestUpload(id: string, alg: Algorithm): Promise<Digest> {
     const pieces = await this.#pieces(id);
-    const known = this.#appended.get(id);
-    if (alg === 'sha256' && known?.version === this.#version(pieces)) return hashToDigest(known.hash.copy(), alg);
+    const known = this.#appended.digest(id, this.#version(pieces), alg);
+    if (known) return known;
     try {
       return await hashPieces(this.#bucket, pieces, alg);
     } catch (e) {
@@ -202,7 +189,7 @@ export class S3BlobDriver implements BlobStore, UploadStaging, SignedBlobUrls {
 
   async deleteUpload(id: string): Promise<boolean> {
     const pieces = await listPieces(this.#bucket, id);
-    this.#appended.delete(id);
+    this.#appended.forget(id);
     for (let at = 0; at < pieces.length; at += DELETE_BATCH) {
       const batch = pieces.slice(at, at + DELETE_BATCH).map(({ key }) => ({ Key: key }));
       const { Errors = [] } = await this.#bucket.client.send(
