@@ -9,8 +9,10 @@
 // process). Then, against a: first-page latency of tags/list, manifest GET by tag and a catalog
 // page; a GC dry run (time, and the node's peak RSS); the node's RSS.
 // Then the burst: `georeg cluster` of three regions, 1,000 small images pushed into the first by
-// 16 concurrent pushers; the lag until each is in the other two regions.
-// Flags: --sizes=1000,100000 --changed=100 --burst=1000 --pushers=16 --requests=200.
+// 16 concurrent pushers into one repository; the lag until each is in the other two regions.
+// Flags: --sizes=1000,100000 (--sizes= for none) --changed=100 --burst=1000 --pushers=16
+// --requests=200 --cluster="--nodes-per-region 2 --meta postgres" (more `georeg cluster` arguments
+// for the burst: there a region of two nodes applies the repository's events in order between them).
 // Results: markdown on stdout, bench-results/scale-<stamp>.json.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,11 +31,12 @@ import { TAGS, pushOne, repoName, seed, serve } from './scale-seed.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (n, d) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3) ?? d;
-const SIZES = arg('sizes', '1000,100000').split(',').map(Number);
+const SIZES = arg('sizes', '1000,100000').split(',').filter(Boolean).map(Number);
 const CHANGED = Number(arg('changed', 100));
 const BURST = Number(arg('burst', 1000));
 const PUSHERS = Number(arg('pushers', 16));
 const REQUESTS = Number(arg('requests', 200));
+const CLUSTER = arg('cluster', '').split(' ').filter(Boolean);
 const tags = Array.from({ length: TAGS }, (_, k) => `v${k}`);
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
@@ -153,7 +156,7 @@ async function burst() {
   const dir = mkdtempSync(join(tmpdir(), 'georeg-burst-'));
   const cluster = spawn(
     process.execPath,
-    [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', '7750'],
+    [join(root, 'cli/dist/src/main.js'), 'cluster', '--regions', 'eu,us,ap', '--data', dir, '--port-base', '7750', ...CLUSTER],
     {
       env: { ...process.env, GEOREG_LOG_ACCESS: 'false', GEOREG_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'ignore'],
