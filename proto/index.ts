@@ -31,6 +31,8 @@ export {
   IngestPart,
   IngestStep,
   ManifestWrite,
+  Position,
+  PositionRef,
   RegionStoreClient,
   RegionStoreService,
   StatusReport,

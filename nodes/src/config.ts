@@ -334,7 +334,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   for (const [k, v] of Object.entries(sources.overrides ?? {})) apply(k, v, 'command line');
   parseListen(config.listen);
-  if (!REGION.test(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
+  if (!isRegionId(config.region)) throw new ConfigError(`region must be [a-z0-9-], got ${JSON.stringify(config.region)}`);
   if (config.publicUrl && !isOriginUrl(config.publicUrl))
     throw new ConfigError(`publicUrl must be http(s)://HOST[:PORT], got ${JSON.stringify(config.publicUrl)}`);
   for (const key of ['redirectTtlSeconds', 'failoverSeconds', 'concurrencyPerPeer', 'concurrency', 'streamMaxAgeSeconds'] as const) {
@@ -357,6 +357,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Whether `s` is a region id: [a-z0-9-], up to 63 characters, not starting with '-'. */
+export function isRegionId(s: string): boolean {
+  return REGION.test(s);
+}
 /** A byte bound below this would hold only a few thousand events: more likely bytes meant as another unit. */
 const MIN_STREAM_BYTES = 1024 * 1024;
 /** A storage service's URL: http(s), a host, an optional path; no user, query or fragment (a SAS token has no place here). */
@@ -459,7 +464,7 @@ export function parsePeers(spec: string): Peer[] {
   if (spec.trim() === '') return [];
   return spec.split(',').map((part) => {
     const m = /^\s*([^=\s]+)=(\S+)\s*$/.exec(part);
-    if (!m || !REGION.test(m[1] ?? '')) throw new ConfigError(`replication.peers: expected region=HOST:PORT, got ${JSON.stringify(part)}`);
+    if (!m || !isRegionId(m[1] ?? '')) throw new ConfigError(`replication.peers: expected region=HOST:PORT, got ${JSON.stringify(part)}`);
     parseListen(m[2] ?? '');
     return { region: m[1] as string, address: m[2] as string };
   });

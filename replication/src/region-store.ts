@@ -1,8 +1,19 @@
 import type { Readable } from 'node:stream';
-import type { AppliedPositions, HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
+import type { HlcTimestamp, HybridClock, Registry, TagState } from 'georeg/nodes';
 import type { Digest, ParsedManifest } from 'georeg/oci';
 import type { TreeLeaves, TreeNodes } from 'georeg/proto';
 import { treeLeaves, treeNodes } from './tree-answers.js';
+
+/**
+ * How far each peer's events of each repository are applied in a region whose nodes share one
+ * metadata store (repository-order.ts), by their places at the origin (Georeg-Repository-Seq).
+ */
+export interface Positions {
+  /** The place of the last applied (0 before the first); null where the region keeps none. */
+  get(peer: string, repo: string): Promise<number | null>;
+  /** Record `seq` as applied, unless a later one already is. */
+  advance(peer: string, repo: string, seq: number): Promise<void>;
+}
 
 /**
  * What replication needs of the region it copies into: the node's storage,
@@ -50,10 +61,10 @@ export interface RegionStore {
   treeLeaves(paths: string[]): Promise<TreeLeaves>;
   /**
    * Where the region's nodes share one metadata store: how far each peer's events of each
-   * repository are applied here (repository-order.ts). Undefined where one process applies them
-   * all (its lanes keep each repository's order), and over gRPC (`georeg replicate`).
+   * repository are applied here. Undefined (or answering null) where one process applies them all:
+   * its lanes keep each repository's order.
    */
-  readonly positions?: Pick<AppliedPositions, 'get' | 'advance'>;
+  readonly positions?: Positions;
 }
 
 /** The RegionStore of a registry in this process. */
@@ -63,7 +74,7 @@ export class LocalRegionStore implements RegionStore {
     private readonly clock: HybridClock,
   ) {}
 
-  get positions(): AppliedPositions | undefined {
+  get positions(): Positions | undefined {
     return this.registry.replication.positions;
   }
 

@@ -5,6 +5,7 @@ import {
   type RegionStoreClient,
   type IngestStep,
   type PeerStatus,
+  type Position,
   type StoreReply,
   type TagState as WireTag,
   type TreeLeaves,
@@ -14,7 +15,7 @@ import { FastRegionStoreClient } from './ingest-parts.js';
 import type { HlcTimestamp, TagState } from 'georeg/nodes';
 import { parseDigest, type Digest } from 'georeg/oci';
 import { callUnary, storeError, unimplemented, type UnaryInvoke } from './grpc-calls.js';
-import type { RegionStore } from './region-store.js';
+import type { Positions, RegionStore } from './region-store.js';
 
 /** A local call that takes longer than this is stuck (a blob copy is a stream and has no deadline). */
 const CALL_MS = 60_000;
@@ -132,6 +133,20 @@ export class RemoteRegionStore implements RegionStore {
   treeLeaves(paths: string[]): Promise<TreeLeaves> {
     return this.call((md, o, done) => this.client.getTreeLeaves({ paths }, md, o, done));
   }
+
+  /** The node's positions; null from a node that keeps none or of a release before them (UNIMPLEMENTED). */
+  readonly positions: Positions = {
+    get: async (peer, repository) => {
+      const position = await callUnary<Position>(
+        (md, o, done) => this.client.getPosition({ peer, repository, seq: 0 }, md, o, done),
+        CALL_MS,
+      ).catch((err: unknown) => unimplemented(err, storeError));
+      return position?.kept ? position.seq : null;
+    },
+    advance: async (peer, repository, seq) => {
+      await this.ok((md, o, done) => this.client.advancePosition({ peer, repository, seq }, md, o, done));
+    },
+  };
 
   /** Tell the node how replication from each peer goes (what its status endpoints and metrics show). */
   async report(peers: PeerStatus[]): Promise<void> {

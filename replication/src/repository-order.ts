@@ -1,6 +1,7 @@
 import type { JsMsg, MsgHdrs } from 'nats';
-import { REPOSITORY_SEQ_HEADER, type AppliedPositions, type Logger } from 'georeg/nodes';
+import { REPOSITORY_SEQ_HEADER, type Logger } from 'georeg/nodes';
 import type { Event } from 'georeg/proto';
+import type { Positions } from './region-store.js';
 
 /** First wait of an event sent back for its predecessor; each next wait doubles, up to the longest. */
 const FIRST_WAIT_MS = 25;
@@ -32,7 +33,8 @@ export function repositorySeq(headers: MsgHdrs | undefined): number | undefined 
  */
 export class RepositoryOrder {
   constructor(
-    private readonly positions: Pick<AppliedPositions, 'get' | 'advance'> | undefined,
+    /** Dropped once it answers that the region keeps none. */
+    private positions: Positions | undefined,
     /** The highest stream sequence up to which the peer's consumer has every event acknowledged. */
     private readonly ackFloor: (peer: string) => Promise<number | undefined>,
     private readonly log: Logger,
@@ -42,8 +44,12 @@ export class RepositoryOrder {
   async wait(peer: string, m: JsMsg, event: Event): Promise<number | undefined> {
     const seq = repositorySeq(m.headers);
     if (!this.positions || !event.repository || seq === undefined) return undefined;
-    // The next one, or a late or repeated one (applying again is safe).
-    if (((await this.positions.get(peer, event.repository)) ?? 0) >= seq - 1) return undefined;
+    const held = await this.positions.get(peer, event.repository);
+    if (held === null) {
+      this.positions = undefined; // one process applies the region's events: its lanes keep the order
+      return undefined;
+    }
+    if (held >= seq - 1) return undefined; // the next one, or a late or repeated one (applying again is safe)
     if (((await this.ackFloor(peer)) ?? 0) >= m.seq - 1) return undefined;
     const deliveries = m.info.redeliveryCount;
     if (deliveries >= MOST_DELIVERIES) {

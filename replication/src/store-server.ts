@@ -2,9 +2,17 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
-import { PeerStatus, type Hlc, type IngestPart, type IngestStep, type RegionStoreServer, type StatusReport } from 'georeg/proto';
+import {
+  PeerStatus,
+  type Hlc,
+  type IngestPart,
+  type IngestStep,
+  type PositionRef,
+  type RegionStoreServer,
+  type StatusReport,
+} from 'georeg/proto';
 import { RegionStoreDefinition } from './ingest-parts.js';
-import type { HlcTimestamp, Logger } from 'georeg/nodes';
+import { isRegionId, type HlcTimestamp, type Logger } from 'georeg/nodes';
 import { parseDigest, parseName, parseTag } from 'georeg/oci';
 import { grpcError, shutdown, unary } from './grpc-calls.js';
 import type { RegionStore } from './region-store.js';
@@ -131,6 +139,14 @@ export function regionStoreImplementation(store: RegionStore, log: Logger, onRep
     getTreeNodes: unary(log, (r: { paths: string[] }) => store.treeNodes(r.paths)),
     getTreeLeaves: unary(log, (r: { paths: string[] }) => store.treeLeaves(r.paths)),
     reportStatus: unary(log, async (r: StatusReport) => (onReport({ peers: reportedPeers(r), at: Date.now() }), { ok: true })),
+    getPosition: unary(log, async (r: PositionRef) => {
+      const seq = await store.positions?.get(parseRegion(r.peer), parseName(r.repository));
+      return { kept: typeof seq === 'number', seq: seq ?? 0 };
+    }),
+    advancePosition: unary(log, async (r: PositionRef) => {
+      await store.positions?.advance(parseRegion(r.peer), parseName(r.repository), r.seq);
+      return { ok: store.positions !== undefined };
+    }),
   };
 }
 
@@ -167,4 +183,10 @@ export async function startRegionStoreServer(
       await rm(socket, { force: true });
     },
   };
+}
+
+/** A peer region's id as the replicator names it. */
+function parseRegion(s: string): string {
+  if (!isRegionId(s)) throw new RangeError(`not a region id: ${JSON.stringify(s.slice(0, 64))}`);
+  return s;
 }

@@ -127,6 +127,8 @@ describe('anti-entropy over digest trees (real gRPC, two nodes)', function () {
     const {
       getTreeNodes: _n,
       getTreeLeaves: _l,
+      getPosition: _g,
+      advancePosition: _a,
       ...previous
     } = replicationImplementation(eu.registry, { region: 'eu', log: silentLogger });
     const old = new Server();
@@ -150,13 +152,15 @@ describe('anti-entropy over digest trees (real gRPC, two nodes)', function () {
   });
 });
 
-describe('a replicate process of this release beside a node of the previous one (no digest tree on its region store socket)', () => {
-  it('reads no tree from it (UNIMPLEMENTED), so its passes compare every repository', async () => {
+describe('a replicate process of this release beside a node of the previous one (no digest tree, no positions on its region store socket)', () => {
+  it('reads no tree from it (UNIMPLEMENTED), so its passes compare every repository, and no positions (its lanes keep the order)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'georeg-old-store-'));
     const n = await node({ region: 'us' });
     const {
       getTreeNodes: _n,
       getTreeLeaves: _l,
+      getPosition: _g,
+      advancePosition: _a,
       ...previous
     } = regionStoreImplementation(new LocalRegionStore(n.registry, new HybridClock('us')), silentLogger, () => undefined);
     const old = new Server();
@@ -168,6 +172,7 @@ describe('a replicate process of this release beside a node of the previous one 
     const remote = new RemoteRegionStore(socket);
     try {
       assert.equal(await remote.treeNodes(['']), undefined);
+      assert.equal(await remote.positions.get('eu', 'team/app'), null);
     } finally {
       remote.close();
       await new Promise<void>((resolve) => old.tryShutdown(() => resolve()));

@@ -11,32 +11,46 @@ import { LocalRegionStore } from '../src/region-store.js';
 import { RemoteRegionStore } from '../src/remote-store.js';
 import { startRegionStoreServer } from '../src/store-server.js';
 import { regionStoreSuite } from './support/region-store-suite.js';
-import { node } from './support.js';
+import { createTestDatabase, type TestDatabase } from 'georeg/test-support';
+import { node, type Node } from './support.js';
 
-regionStoreSuite('in the node process (LocalRegionStore)', async () => {
-  const n = await node({ region: 'us' });
-  return { store: new LocalRegionStore(n.registry, n.clock), node: n, close: () => n.close() };
-});
+/** A node of region us on LevelDB, or on a PostgreSQL database as the nodes of a region share it. */
+async function usNode(db: TestDatabase | undefined): Promise<Node> {
+  if (!db) return node({ region: 'us' });
+  return node({ region: 'us', meta: { driver: 'postgres', postgres: { url: await db.schema(), urlFile: '', poolSize: 4 } } });
+}
 
-regionStoreSuite('over gRPC on the node socket (RemoteRegionStore)', async () => {
-  const n = await node({ region: 'us' });
-  const server = await startRegionStoreServer(
-    new LocalRegionStore(n.registry, n.clock),
-    join(n.dir, 'replication', 'store.sock'),
-    silentLogger,
-    () => undefined,
-  );
-  const store = new RemoteRegionStore(join(n.dir, 'replication', 'store.sock'));
-  return {
-    store,
-    node: n,
-    async close() {
-      store.close();
-      await server.close();
-      await n.close();
-    },
-  };
-});
+let db: TestDatabase | undefined;
+before(async () => (db = await createTestDatabase()));
+after(() => db?.drop());
+
+for (const shared of [false, true]) {
+  const on = shared ? ', on a shared PostgreSQL store' : '';
+  regionStoreSuite(`in the node process (LocalRegionStore)${on}`, async () => {
+    const n = await usNode(shared ? db : undefined);
+    return { store: new LocalRegionStore(n.registry, n.clock), node: n, close: () => n.close() };
+  });
+
+  regionStoreSuite(`over gRPC on the node socket (RemoteRegionStore)${on}`, async () => {
+    const n = await usNode(shared ? db : undefined);
+    const server = await startRegionStoreServer(
+      new LocalRegionStore(n.registry, n.clock),
+      join(n.dir, 'replication', 'store.sock'),
+      silentLogger,
+      () => undefined,
+    );
+    const store = new RemoteRegionStore(join(n.dir, 'replication', 'store.sock'));
+    return {
+      store,
+      node: n,
+      async close() {
+        store.close();
+        await server.close();
+        await n.close();
+      },
+    };
+  });
+}
 
 describe('region store service: a replicate process that misbehaves', () => {
   it('ignores bytes sent after an abort, keeping what came before, and goes on serving', async () => {
@@ -71,6 +85,23 @@ describe('region store service: a replicate process that misbehaves', () => {
       }
     } finally {
       client.close();
+      await server.close();
+      await n.close();
+    }
+  });
+
+  it('refuses a position of a malformed peer or repository name with INVALID_ARGUMENT, and goes on serving', async () => {
+    const n = await usNode(db);
+    const socket = join(n.dir, 'replication', 'store.sock');
+    const server = await startRegionStoreServer(new LocalRegionStore(n.registry, n.clock), socket, silentLogger, () => undefined);
+    const store = new RemoteRegionStore(socket);
+    try {
+      await assert.rejects(store.positions.get('EU!', 'team/app'), /not a region id/);
+      await assert.rejects(store.positions.advance('eu', '../etc', 3), /invalid|NAME_INVALID/i);
+      await store.positions.advance('eu', 'team/app', 3);
+      assert.equal(await store.positions.get('eu', 'team/app'), 3);
+    } finally {
+      store.close();
       await server.close();
       await n.close();
     }

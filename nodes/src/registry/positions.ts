@@ -9,15 +9,14 @@ import type { RecordStore } from '../meta/store.js';
 export class AppliedPositions {
   constructor(private readonly records: RecordStore<number>) {}
 
-  /** The last position applied; undefined before the first. */
-  get(peer: string, repo: string): Promise<number | undefined> {
-    return this.records.get(positionKey(peer, repo));
+  /** The last position applied; 0 before the first. */
+  async get(peer: string, repo: string): Promise<number> {
+    return (await this.records.get(positionKey(peer, repo))) ?? 0;
   }
 
   /** Record `seq` as applied, unless a later one already is. */
   async advance(peer: string, repo: string, seq: number): Promise<void> {
-    const held = await this.get(peer, repo);
-    if (held === undefined || held < seq) await this.records.put(positionKey(peer, repo), seq);
+    if ((await this.get(peer, repo)) < seq) await this.records.put(positionKey(peer, repo), seq);
   }
 }
 

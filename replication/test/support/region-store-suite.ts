@@ -74,6 +74,22 @@ export function regionStoreSuite(name: string, make: () => Promise<StoreFixture>
       }
     });
 
+    it("keeps how far each peer's events of each repository are applied where the region's nodes share the store, else none", async () => {
+      const { positions } = f.store;
+      if (!f.node.stores.meta.shared) {
+        assert.ok(positions === undefined || (await positions.get('eu', 'team/app')) === null, 'a node of its own keeps none');
+        return;
+      }
+      assert.ok(positions);
+      assert.equal(await positions.get('eu', 'team/app'), 0);
+      await positions.advance('eu', 'team/app', 5);
+      await positions.advance('eu', 'team/app', 3); // a late one: the position stays
+      await positions.advance('ap', 'team/app', 2);
+      assert.equal(await positions.get('eu', 'team/app'), 5);
+      assert.equal(await positions.get('ap', 'team/app'), 2);
+      assert.equal(await positions.get('eu', 'team/other'), 0);
+    });
+
     it('copies a blob in, verified, and links one held in another repository without fetching', async () => {
       const bytes = randomBytes(256 * 1024);
       const digest = d(sha256(bytes));

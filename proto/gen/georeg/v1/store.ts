@@ -37,6 +37,22 @@ export const protobufPackage = "georeg.v1";
 
 export const protobufFileName = "georeg/v1/store.proto";
 
+/** A peer's events of a repository; `seq` the place applied (AdvancePosition only). */
+export interface PositionRef {
+  peer: string;
+  repository: string;
+  seq: number;
+}
+
+/**
+ * `kept` false: this node keeps no positions (it alone applies the region's events,
+ * in order in its lanes). `seq` 0: none applied yet.
+ */
+export interface Position {
+  kept: boolean;
+  seq: number;
+}
+
 /** The answer of a call: `ok` is its boolean result where it has one. */
 export interface StoreReply {
   ok: boolean;
@@ -97,6 +113,192 @@ export interface StatusReport {
   peersJson: string;
   peers: PeerStatus[];
 }
+
+function createBasePositionRef(): PositionRef {
+  return { peer: "", repository: "", seq: 0 };
+}
+
+export const PositionRef: MessageFns<PositionRef> = {
+  encode(message: PositionRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peer !== "") {
+      writer.uint32(10).string(message.peer);
+    }
+    if (message.repository !== "") {
+      writer.uint32(18).string(message.repository);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PositionRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePositionRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.repository = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PositionRef {
+    return {
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+    };
+  },
+
+  toJSON(message: PositionRef): unknown {
+    const obj: any = {};
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.repository !== "") {
+      obj.repository = message.repository;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PositionRef>, I>>(base?: I): PositionRef {
+    return PositionRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PositionRef>, I>>(object: I): PositionRef {
+    const message = createBasePositionRef();
+    message.peer = object.peer ?? "";
+    message.repository = object.repository ?? "";
+    message.seq = object.seq ?? 0;
+    return message;
+  },
+};
+
+function createBasePosition(): Position {
+  return { kept: false, seq: 0 };
+}
+
+export const Position: MessageFns<Position> = {
+  encode(message: Position, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kept !== false) {
+      writer.uint32(8).bool(message.kept);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Position {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kept = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Position {
+    return {
+      kept: isSet(object.kept) ? globalThis.Boolean(object.kept) : false,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+    };
+  },
+
+  toJSON(message: Position): unknown {
+    const obj: any = {};
+    if (message.kept !== false) {
+      obj.kept = message.kept;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Position>, I>>(base?: I): Position {
+    return Position.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Position>, I>>(object: I): Position {
+    const message = createBasePosition();
+    message.kept = object.kept ?? false;
+    message.seq = object.seq ?? 0;
+    return message;
+  },
+};
 
 function createBaseStoreReply(): StoreReply {
   return { ok: false };
@@ -1035,6 +1237,29 @@ export const RegionStoreService = {
     responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
   },
+  /**
+   * Where the region's nodes share one metadata store: how far a peer's events of a
+   * repository are applied here (the place of the last, Georeg-Repository-Seq), so that
+   * the region's replicators apply each repository's events in order between them.
+   */
+  getPosition: {
+    path: "/georeg.v1.RegionStore/GetPosition" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PositionRef): Buffer => Buffer.from(PositionRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PositionRef => PositionRef.decode(value),
+    responseSerialize: (value: Position): Buffer => Buffer.from(Position.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Position => Position.decode(value),
+  },
+  advancePosition: {
+    path: "/georeg.v1.RegionStore/AdvancePosition" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PositionRef): Buffer => Buffer.from(PositionRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PositionRef => PositionRef.decode(value),
+    responseSerialize: (value: StoreReply): Buffer => Buffer.from(StoreReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StoreReply => StoreReply.decode(value),
+  },
 } as const;
 
 export interface RegionStoreServer extends UntypedServiceImplementation {
@@ -1063,6 +1288,13 @@ export interface RegionStoreServer extends UntypedServiceImplementation {
   getTreeLeaves: handleUnaryCall<TreeLeavesRequest, TreeLeaves>;
   /** The replicator's per-peer status, for the node's status endpoints and metrics. */
   reportStatus: handleUnaryCall<StatusReport, StoreReply>;
+  /**
+   * Where the region's nodes share one metadata store: how far a peer's events of a
+   * repository are applied here (the place of the last, Georeg-Repository-Seq), so that
+   * the region's replicators apply each repository's events in order between them.
+   */
+  getPosition: handleUnaryCall<PositionRef, Position>;
+  advancePosition: handleUnaryCall<PositionRef, StoreReply>;
 }
 
 export interface RegionStoreClient extends Client {
@@ -1264,6 +1496,41 @@ export interface RegionStoreClient extends Client {
   ): ClientUnaryCall;
   reportStatus(
     request: StatusReport,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Where the region's nodes share one metadata store: how far a peer's events of a
+   * repository are applied here (the place of the last, Georeg-Repository-Seq), so that
+   * the region's replicators apply each repository's events in order between them.
+   */
+  getPosition(
+    request: PositionRef,
+    callback: (error: ServiceError | null, response: Position) => void,
+  ): ClientUnaryCall;
+  getPosition(
+    request: PositionRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Position) => void,
+  ): ClientUnaryCall;
+  getPosition(
+    request: PositionRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Position) => void,
+  ): ClientUnaryCall;
+  advancePosition(
+    request: PositionRef,
+    callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  advancePosition(
+    request: PositionRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StoreReply) => void,
+  ): ClientUnaryCall;
+  advancePosition(
+    request: PositionRef,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StoreReply) => void,
