@@ -42,6 +42,7 @@ describe('georeg status and where', () => {
             blobs: 0,
             bytes: 0,
             retries: 0,
+            deferred: 0,
             conflicts: 0,
             failuresByReason: {},
             up: false,

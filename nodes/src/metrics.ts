@@ -351,6 +351,11 @@ export class NodeMetrics {
     counter('georeg_replication_blobs_total', 'Blobs copied from the source region.', (p) => p.blobs);
     counter('georeg_replication_bytes_total', 'Blob bytes copied from the source region.', (p) => p.bytes);
     counter('georeg_replication_retries_total', 'Event applications retried after a failure.', (p) => p.retries);
+    counter(
+      'georeg_replication_deferred_total',
+      "Events handed back to wait for an earlier event of their repository, applying on another of this region's nodes.",
+      (p) => p.deferred,
+    );
     counter('georeg_replication_conflicts_total', 'Tag changes from the source region that lost to a newer change.', (p) => p.conflicts);
     counter('georeg_replication_repairs_total', 'Repairs made by anti-entropy.', (p) => p.repairs);
     counter(

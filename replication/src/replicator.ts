@@ -131,6 +131,8 @@ export interface PeerState {
   /** Events set aside: their content is corrupt at the peer (anti-entropy tries it again each pass). */
   parked: number;
   retries: number;
+  /** Events handed back to wait for an earlier one of their repository (RepositoryOrder). */
+  deferred: number;
   failuresByReason: Record<string, number>;
   /** The peer answered its last health probe. */
   up: boolean;
@@ -213,6 +215,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         repairs: 0,
         parked: 0,
         retries: 0,
+        deferred: 0,
         failuresByReason: {},
         up: false,
         pendingEvents: 0,
@@ -468,6 +471,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         const wait = await this.order.wait(peer.region, m, event);
         if (wait !== undefined) {
           m.nak(wait); // back to JetStream until the repository's earlier event has applied on another node
+          state.deferred++;
           this.emit('deferred', event, peer.region);
           return;
         }
@@ -567,6 +571,7 @@ export class Replicator extends EventEmitter implements ReplicationStatusSource 
         blobs: peer.blobsCopied,
         bytes: peer.bytesCopied,
         retries: state.retries,
+        deferred: state.deferred,
         conflicts: peer.conflicts,
         failuresByReason: { ...state.failuresByReason },
         up: state.up,

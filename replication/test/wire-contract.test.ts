@@ -29,6 +29,7 @@ const busy: PeerStatus = {
   blobs: 4,
   bytes: 4096,
   retries: 1,
+  deferred: 3,
   conflicts: 1,
   failuresByReason: { unreachable: 2 },
   up: true,
@@ -143,12 +144,12 @@ describe('wire contract: a replicate process and its node over the region store 
 
     it('reads the JSON list a replicate process of the previous release sends, and serves it as that release did', async () => {
       await report({ peersJson: previousReleaseJson, peers: [] });
-      // That release knew no round trip, drain or public URL.
+      // That release knew no round trip, drain, public URL or deferred events.
       assert.deepEqual(
         reports.map((r) => r.peers),
-        [[{ ...busy, rttMs: undefined, drained: false, publicUrl: undefined }, quiet]],
+        [[{ ...busy, rttMs: undefined, drained: false, publicUrl: undefined, deferred: 0 }, quiet]],
       );
-      const served = (JSON.parse(previousReleaseJson) as object[]).map((p) => ({ ...p, drained: false }));
+      const served = (JSON.parse(previousReleaseJson) as object[]).map((p) => ({ ...p, drained: false, deferred: 0 }));
       assert.deepEqual(await asServed(reports[0] as ReportedStatus), served, 'as that release did, and not drained');
     });
 

@@ -57,7 +57,14 @@ export interface PeerStatus {
   /** Whether the peer is drained: out of routing (no client is sent there) while it serves its own. */
   drained: boolean;
   /** The peer's registry URL as clients reach it, as its last probe answer gave it. */
-  publicUrl?: string | undefined;
+  publicUrl?:
+    | string
+    | undefined;
+  /**
+   * Events handed back for a moment to wait for an earlier event of their repository,
+   * applying on another node of this region (repository order across a region's nodes).
+   */
+  deferred: number;
 }
 
 export interface PeerStatus_FailuresByReasonEntry {
@@ -86,6 +93,7 @@ function createBasePeerStatus(): PeerStatus {
     rttMs: undefined,
     drained: false,
     publicUrl: undefined,
+    deferred: 0,
   };
 }
 
@@ -147,6 +155,9 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     }
     if (message.publicUrl !== undefined) {
       writer.uint32(154).string(message.publicUrl);
+    }
+    if (message.deferred !== 0) {
+      writer.uint32(160).uint64(message.deferred);
     }
     return writer;
   },
@@ -319,6 +330,14 @@ export const PeerStatus: MessageFns<PeerStatus> = {
             message.publicUrl = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.deferred = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -406,6 +425,7 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         : isSet(object.public_url)
         ? globalThis.String(object.public_url)
         : undefined,
+      deferred: isSet(object.deferred) ? globalThis.Number(object.deferred) : 0,
     };
   },
 
@@ -474,6 +494,9 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     if (message.publicUrl !== undefined) {
       obj.publicUrl = message.publicUrl;
     }
+    if (message.deferred !== 0) {
+      obj.deferred = Math.round(message.deferred);
+    }
     return obj;
   },
 
@@ -509,6 +532,7 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     message.rttMs = object.rttMs ?? undefined;
     message.drained = object.drained ?? false;
     message.publicUrl = object.publicUrl ?? undefined;
+    message.deferred = object.deferred ?? 0;
     return message;
   },
 };
