@@ -8,3 +8,5 @@ export * from './compose.js';
 export * from './azurite.js';
 export * from './s3rver.js';
 export * from './postgres.js';
+export * from './tcp-proxy.js';
+export * from './poll.js';

@@ -4,6 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listeningUrl, portOf, startNatsServer } from 'georeg/test-support';
+
+// The tests' poll is shared with the other areas' tests.
+export { poll } from 'georeg/test-support';
 import { freePort } from './process.js';
 
 /** Start a process quietly (access log off), its stderr piped for `ready`. */
@@ -21,26 +24,6 @@ export function ready(child: ChildProcess, line: RegExp): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`exited with ${code} before ready: ${seen.slice(-2000)}`)));
   });
-}
-
-/**
- * Poll `check` until it returns a value or `ms` pass: across processes there is
- * no event to await. A check that throws counts as not yet; the last error is
- * in the timeout's message.
- */
-export async function poll<T>(ms: number, what: string, check: () => Promise<T | undefined>, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const v = await check().catch((e: unknown) => {
-      last = e;
-      return undefined;
-    });
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** One HTTP request with a body (a Buffer, or chunks streamed with back-pressure); resolves with the status. */

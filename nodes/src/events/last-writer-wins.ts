@@ -1,6 +1,6 @@
 import { KeyedLock } from '../keyed-lock.js';
 import type { RecordStore } from '../meta/store.js';
-import type { HlcTimestamp, HybridClock } from '../hlc.js';
+import { compareHlc, type HlcTimestamp, type HybridClock } from '../hlc.js';
 import { changeOrder } from './change-order.js';
 
 /** How far ahead of this region's clock a peer's change may be stamped. */
@@ -21,11 +21,14 @@ export interface WriteHooks<T> {
 
 /**
  * Last-writer-wins records in one of the MetaStore's named record stores: an
- * object per key carrying the hybrid-logical-clock time of its last change. Reading the
- * clock held, comparing and writing run one at a time per key, so concurrent
- * writers (local changes, and each peer's replication lanes) cannot store an
- * older record over a newer one. Owners validate a record's contents before
- * handing it here.
+ * object per key carrying the hybrid-logical-clock time of its last change. The
+ * clocks are compared in the store's own step of the write (RecordStore.put's
+ * `wins`), serialised per key in whichever process writes, so concurrent
+ * writers (local changes, each peer's replication lanes, the other nodes of a
+ * region sharing one database) cannot store an older record over a newer one.
+ * In this process a key's changes also run one at a time, so what an owner
+ * holds in memory (`stored`) follows the store's order. Owners validate a
+ * record's contents before handing it here.
  */
 export class LastWriterWins {
   readonly #locks = new KeyedLock();
@@ -38,16 +41,20 @@ export class LastWriterWins {
 
   /**
    * A change made here: `change` makes the record from the one held (parsed
-   * JSON, undefined when none), under the key's lock, so no other change lands
-   * between the read and the write; it may throw to refuse. Stamped `at`, or
-   * else later than both this region's clock and the record held (whatever
-   * this region's clock said).
+   * JSON, undefined when none); it may throw to refuse. Stored only over the
+   * record it was made from: when another node changed it meanwhile, the change
+   * is made again from that one. Stamped `at`, or else later than both this
+   * region's clock and the record held (whatever this region's clock said).
    */
   write<T extends object>(key: string, change: (held: unknown) => T, at?: HlcTimestamp, hooks: WriteHooks<T> = {}): Promise<Clocked<T>> {
     return this.#locks.run(key, async () => {
-      const held = (await this.records.get(key)) as { clock?: HlcTimestamp } | undefined;
-      if (held?.clock) this.hlc.observe(held.clock);
-      return this.#store(key, { ...change(held), clock: at ?? this.hlc.now() }, hooks);
+      for (;;) {
+        const held = await this.records.get(key);
+        const clock = clockOf(held);
+        if (clock) this.hlc.observe(clock);
+        const record = { ...change(held), clock: at ?? this.hlc.now() };
+        if (await this.#store(key, record, hooks, (now) => sameClock(clockOf(now), clock))) return record;
+      }
     });
   }
 
@@ -57,22 +64,25 @@ export class LastWriterWins {
    */
   async apply<T extends object>(key: string, record: T, at: HlcTimestamp, hooks: Pick<WriteHooks<T>, 'stored'> = {}): Promise<Applied> {
     return this.#locks.run(key, async () => {
-      const order = changeOrder(at, await this.#heldClock(key), this.now() + MAX_SKEW_MS);
-      if (order === 'ahead') return 'ahead';
+      if (changeOrder(at, undefined, this.now() + MAX_SKEW_MS) === 'ahead') return 'ahead';
       this.hlc.observe(at);
-      if (order !== 'newer') return 'stale';
-      await this.#store(key, { ...record, clock: at }, hooks);
-      return 'stored';
+      const stored = await this.#store(key, { ...record, clock: at }, hooks, (held) => changeOrder(at, clockOf(held)) === 'newer');
+      return stored ? 'stored' : 'stale';
     });
   }
 
-  async #heldClock(key: string): Promise<HlcTimestamp | undefined> {
-    return ((await this.records.get(key)) as { clock?: HlcTimestamp } | undefined)?.clock;
-  }
-
-  async #store<T>(key: string, record: Clocked<T>, hooks: WriteHooks<T>): Promise<Clocked<T>> {
-    await this.records.put(key, record, { events: hooks.events?.(JSON.stringify(record), record.clock) });
+  /** Store `record` when `wins` says so of the record held, in the store's step of the write; false when it did not. */
+  async #store<T>(key: string, record: Clocked<T>, hooks: WriteHooks<T>, wins: (held: unknown) => boolean): Promise<boolean> {
+    if (!(await this.records.put(key, record, { events: hooks.events?.(JSON.stringify(record), record.clock), wins }))) return false;
     hooks.stored?.(record);
-    return record;
+    return true;
   }
+}
+
+function clockOf(record: unknown): HlcTimestamp | undefined {
+  return (record as { clock?: HlcTimestamp } | undefined)?.clock;
+}
+
+function sameClock(a: HlcTimestamp | undefined, b: HlcTimestamp | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : compareHlc(a, b) === 0;
 }

@@ -349,12 +349,16 @@ export class LevelMetaStore implements MetaStore {
     const db = this.#db;
     return {
       get: (k) => this.#read<T>(key('n', name, k)),
-      put: async (k, record, opts) => {
+      put: (k, record, opts = {}) => {
         const nkey = key('n', name, k);
-        // Writers of one key are serialised by its owner (LastWriterWins), so the record read is the one replaced.
-        const before = isTreeRecordStore(name) ? await this.#read(nkey) : undefined;
-        await this.#commit([put(nkey, record)], opts);
-        if (isTreeRecordStore(name)) this.#tree.recordChanged(name, k, before, record);
+        // One put of a key at a time: the record compared and replaced in the digest tree is the one held.
+        return this.#locks.run(nkey, async () => {
+          const held = isTreeRecordStore(name) || opts.wins ? await this.#read<T>(nkey) : undefined;
+          if (opts.wins && !opts.wins(held)) return false;
+          await this.#commit([put(nkey, record)], { events: opts.events });
+          if (isTreeRecordStore(name)) this.#tree.recordChanged(name, k, held, record);
+          return true;
+        });
       },
       async *list(prefix = '') {
         const start = base + prefix;

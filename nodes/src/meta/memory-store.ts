@@ -238,10 +238,12 @@ export class MemoryMetaStore implements MetaStore {
     const held = records;
     return {
       get: async (key) => (held.has(key) ? copy(held.get(key) as T) : undefined),
-      put: async (key, record, opts) => {
+      put: async (key, record, opts = {}) => {
+        if (opts.wins && !opts.wins(held.has(key) ? copy(held.get(key) as T) : undefined)) return false;
         if (isTreeRecordStore(name)) this.#tree.recordChanged(name, key, held.get(key), record);
         held.set(key, copy(record));
-        this.#emit(opts);
+        this.#emit({ events: opts.events });
+        return true;
       },
       async *list(prefix = '') {
         for (const [key, record] of sortedEntries(held)) if (key.startsWith(prefix)) yield { key, record: copy(record as T) };

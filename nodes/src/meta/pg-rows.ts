@@ -1,4 +1,5 @@
-import type { Pool, QueryResult } from 'pg';
+import type { QueryResult } from 'pg';
+import type { Db } from './pg-db.js';
 import type { TagRecord, TimePage } from './store.js';
 import { notHere } from './time-index.js';
 
@@ -38,7 +39,7 @@ const TIME_ORDERED = {
  * the constants above; values are parameters.
  */
 export async function pageByTimeSql<R extends object>(
-  pool: Pool,
+  pool: Db,
   table: keyof typeof TIME_ORDERED,
   repo: string,
   page: TimePage,

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Db } from './pg-db.js';
 import { LOCK_CLASS, transaction } from './pg-transaction.js';
 
 /*
@@ -78,7 +78,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * Bring the database up to SCHEMA_VERSION; returns the versions applied now (none when another
  * node did). A database of a later schema than this release knows is refused, unchanged.
  */
-export async function migrate(pool: Pool): Promise<number[]> {
+export async function migrate(pool: Db): Promise<number[]> {
   return transaction(pool, async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_CLASS.migrations]);
     await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())');

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { type Digest, oci, type Descriptor } from 'georeg/oci';
 import { StaleTagChange } from './store.js';
@@ -12,6 +11,8 @@ import { changeRepositoryHash, PgDigestTree } from './pg-tree.js';
 import { pointTag, setTagClock, tagState } from './pg-tags.js';
 import { pgRecordStore } from './pg-records.js';
 import { pgLease } from './pg-lease.js';
+import { openDb, type Db } from './pg-db.js';
+import { OutboxDepth } from './pg-outbox-depth.js';
 import type { Lease, LeaseName } from './lease.js';
 import { checkPageSize, keyset, pageByTimeSql, tagRecord, type TagRow } from './pg-rows.js';
 
@@ -25,6 +26,7 @@ import { checkPageSize, keyset, pageByTimeSql, tagRecord, type TagRow } from './
  * digest-tree hash (pg-tree.ts) is computed from the one it replaces. Outbox sequences come from
  * an identity column: in write order within a repository (its changes are serialised); changes of
  * different repositories may commit out of sequence order, which nothing orders across repositories.
+ * A database out of reach fails a call with UNAVAILABLE (pg-db.ts, pg-unreachable.ts).
  */
 
 /** Where a mutation's changes go: its transaction, and the digest-tree items it swaps in its repository. */
@@ -42,30 +44,30 @@ export interface PgMetaStoreOptions {
 export class PgMetaStore implements MetaStore {
   /** Nodes sharing the database write it too. */
   readonly shared = true;
-  readonly #pool: pg.Pool;
+  readonly #pool: Db;
   readonly #now: () => number;
   readonly #tree: PgDigestTree;
   readonly #url: string;
-  /** The outbox's size when this node last read it, plus what it appended and less what it deleted since. */
-  #outboxDepth = 0;
+  readonly #outboxDepth: OutboxDepth;
 
-  private constructor(pool: pg.Pool, url: string, now: () => number) {
+  private constructor(pool: Db, url: string, now: () => number) {
     this.#pool = pool;
     this.#url = url;
     this.#now = now;
     this.#tree = new PgDigestTree(pool);
+    this.#outboxDepth = new OutboxDepth(async () => {
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox');
+      return Number(rows[0]?.n ?? 0);
+    });
   }
 
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
-    // A database that does not take a connection fails a request in seconds rather than holding it.
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 });
-    // An idle connection that breaks (the server restarted) is dropped by the pool; the next query opens another.
-    pool.on('error', () => undefined);
+    const pool = openDb(url, options.poolSize ?? 10);
     const store = new PgMetaStore(pool, url, options.now ?? Date.now);
     try {
       await migrate(pool);
-      await store.readOutbox(1); // learns the outbox's depth
+      await store.#outboxDepth.count();
     } catch (e) {
       await pool.end();
       throw e;
@@ -329,7 +331,7 @@ export class PgMetaStore implements MetaStore {
   // named record stores
 
   records<T>(name: RecordStoreName): RecordStore<T> {
-    return pgRecordStore<T>(this.#pool, name, (events) => (this.#outboxDepth += events));
+    return pgRecordStore<T>(this.#pool, name, (events) => this.#outboxDepth.appended(events));
   }
 
   digestTree(): DigestTreeReader {
@@ -339,11 +341,10 @@ export class PgMetaStore implements MetaStore {
   // outbox
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
-    const { rows } = await this.#pool.query<{ seq: string; event: Buffer; repository_seq: string | null; depth: string }>(
-      'SELECT seq, event, repository_seq, (SELECT count(*) FROM outbox) AS depth FROM outbox ORDER BY seq LIMIT $1',
+    const { rows } = await this.#pool.query<{ seq: string; event: Buffer; repository_seq: string | null }>(
+      'SELECT seq, event, repository_seq FROM outbox ORDER BY seq LIMIT $1',
       [limit],
     );
-    if (rows.length > 0 || limit > 0) this.#outboxDepth = Number(rows[0]?.depth ?? 0);
     return rows.map((r) => ({
       seq: Number(r.seq),
       event: r.event,
@@ -354,11 +355,12 @@ export class PgMetaStore implements MetaStore {
   async deleteOutbox(seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
     const { rowCount } = await this.#pool.query('DELETE FROM outbox WHERE seq = ANY($1::bigint[])', [seqs]);
-    this.#outboxDepth = Math.max(0, this.#outboxDepth - (rowCount ?? 0));
+    this.#outboxDepth.deleted(rowCount ?? 0);
   }
 
+  /** The outbox's depth for every node sharing the database: counted at most a second ago (pg-outbox-depth.ts). */
   outboxDepth(): number {
-    return this.#outboxDepth;
+    return this.#outboxDepth.get();
   }
 
   tryLease(name: LeaseName): Promise<Lease | undefined> {
@@ -384,7 +386,7 @@ export class PgMetaStore implements MetaStore {
       await changeRepositoryHash(c, repo, change.items);
       return { result, events: events.length };
     });
-    this.#outboxDepth += events;
+    this.#outboxDepth.appended(events);
     return result;
   }
 }

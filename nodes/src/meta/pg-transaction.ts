@@ -1,4 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
+import type { Db } from './pg-db.js';
+import { databaseError } from './pg-unreachable.js';
 
 /**
  * The first key of PgMetaStore's advisory locks (the second is 0 or a name's hashtext), so they
@@ -7,9 +9,12 @@ import type { Pool, PoolClient } from 'pg';
  */
 export const LOCK_CLASS = { migrations: 0x67720001, repository: 0x67720002, record: 0x67720003, lease: 0x67720004 } as const;
 
-/** Run `fn` in one transaction on a client of `pool`: committed when it resolves, rolled back when it throws. */
-export async function transaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
+/**
+ * Run `fn` in one transaction on a client of `db`: committed when it resolves, rolled back when it
+ * throws (a failure to reach the database thrown as UNAVAILABLE, as Db's own).
+ */
+export async function transaction<T>(db: Db, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await db.connect();
   try {
     await c.query('BEGIN');
     const result = await fn(c);
@@ -22,7 +27,7 @@ export async function transaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<
       () => c.release(),
       (err: Error) => c.release(err),
     );
-    throw e;
+    throw databaseError(e);
   }
 }
 

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
+import type { Db } from './pg-db.js';
 import {
   FANOUT,
   HASH_BYTES,
@@ -35,7 +36,7 @@ import {
  * 259 small rows.
  */
 export class PgDigestTree implements DigestTreeReader {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Db) {}
 
   async children(path: string): Promise<Buffer> {
     const { rows } =

@@ -115,14 +115,24 @@ export interface OutboxEntry {
 export const RECORD_STORES = ['policies', 'bindings', 'identities', 'routing', 'locks', 'positions'] as const;
 export type RecordStoreName = (typeof RECORD_STORES)[number];
 
+/** Options of a record put. */
+export interface RecordPutOptions<T> extends Pick<WriteOptions, 'events'> {
+  /**
+   * Makes the put conditional: asked, with the record held (undefined: none), whether this one
+   * replaces it, in the same step as the write, serialised per key with every other put of that key
+   * in any process sharing the store. When it does not, nothing is written and no event appended.
+   */
+  wins?: (held: T | undefined) => boolean;
+}
+
 /**
  * The records of one concept: a JSON value per key (keys never hold '!'). Those
  * replicated carry the clock of their last change, which LastWriterWins compares.
  */
 export interface RecordStore<T> {
   get(key: string): Promise<T | undefined>;
-  /** Store a record, with `opts.events` in the same atomic write. */
-  put(key: string, record: T, opts?: Pick<WriteOptions, 'events'>): Promise<void>;
+  /** Store a record, with `opts.events` in the same atomic write; false when `opts.wins` refused it (nothing written). */
+  put(key: string, record: T, opts?: RecordPutOptions<T>): Promise<boolean>;
   /** Records whose key starts with `prefix`, sorted by key. */
   list(prefix?: string): AsyncIterable<{ key: string; record: T }>;
 }
@@ -222,6 +232,7 @@ export interface MetaStore {
   readOutbox(limit: number): Promise<OutboxEntry[]>;
   /** Remove published entries. */
   deleteOutbox(seqs: number[]): Promise<void>;
+  /** Entries in the outbox, whichever process wrote or deleted them (a shared store's: as counted at most a second ago, plus this process's changes since). */
   outboxDepth(): number;
 
   close(): Promise<void>;

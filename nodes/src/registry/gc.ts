@@ -109,7 +109,7 @@ export class GarbageCollector {
       const marked = await this.mark(report.broken, present);
       const linked = new Set<string>();
       for (const repo of await meta.listRepositories()) {
-        const locked = !(await this.locks.attributes({ repository: repo })).deleteEnabled;
+        const locked = (await this.locks.lockOf('delete', repo)) !== undefined;
         for await (const { digest, link } of meta.listBlobLinks(repo)) {
           if (!(await present(digest))) report.broken.push({ kind: 'link-without-blob', repository: repo, digest });
           if (locked || marked.has(digest) || link.created >= cutoff) {

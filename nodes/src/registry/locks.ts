@@ -58,11 +58,16 @@ export function parseAttributes(body: unknown): Partial<Attributes> {
  * is its own record, apart from the tag or manifest it is on, so a replicated write of a tag
  * cannot carry an older lock with it. Locks outlive their targets: a tag deleted and pushed again
  * keeps its lock. All of them are held in memory as well (they are few), so the checks on the
- * pull path cost a map lookup, and nothing when there are none.
+ * pull path cost a map lookup, and nothing when there are none. In a store other nodes write too
+ * (MetaStore.shared), whose locks reach memory here only at the next refresh, the checks of a
+ * write or a delete read the locks they ask about from the store, so a lock set through any node
+ * is enforced by all of them at once.
  */
 export class Locks {
   readonly #stored: RecordStore<Clocked<LockRecord>>;
   readonly #lww: LastWriterWins;
+  /** Other nodes write the store too: writes and deletes are checked against it, not memory. */
+  readonly #shared: boolean;
   /** Attributes set, by lock key. */
   readonly #held = new Map<string, Partial<Attributes>>();
   #loaded: Promise<void> | undefined;
@@ -76,6 +81,7 @@ export class Locks {
     now: () => number = Date.now,
   ) {
     this.#stored = meta.records('locks');
+    this.#shared = meta.shared;
     this.#lww = new LastWriterWins(this.#stored, hlc, now);
   }
 
@@ -128,18 +134,25 @@ export class Locks {
    * pointing at it, when a lock on any of them disables that use.
    */
   async check(use: Use, repository: string, on: { tags?: string[]; digest?: Digest } = {}): Promise<void> {
+    const lock = await this.lockOf(use, repository, on);
+    if (lock === undefined) return;
+    throw oci('LOCKED', `${lock} is locked: it cannot be ${VERB[use]} (${ATTRIBUTE_OF[use]} is false; georeg unlock lifts it)`, {
+      lock,
+      attribute: ATTRIBUTE_OF[use],
+    });
+  }
+
+  /** The key of the lock that disables a use (as check() asks), or undefined when none does. */
+  async lockOf(use: Use, repository: string, on: { tags?: string[]; digest?: Digest } = {}): Promise<string | undefined> {
     await this.#load();
-    if (this.#held.size === 0) return;
-    const targets: LockTarget[] = [{ repository }, ...(on.tags ?? []).map((tag) => ({ repository, tag }))];
-    if (on.digest !== undefined) targets.push({ repository, digest: on.digest });
-    for (const t of targets) {
-      if (this.#held.get(lockKey(t))?.[ATTRIBUTE_OF[use]] === false) {
-        throw oci('LOCKED', `${lockKey(t)} is locked: it cannot be ${VERB[use]} (${ATTRIBUTE_OF[use]} is false; georeg unlock lifts it)`, {
-          lock: lockKey(t),
-          attribute: ATTRIBUTE_OF[use],
-        });
-      }
-    }
+    const fromStore = this.#fromStore(use);
+    if (this.#held.size === 0 && !fromStore) return undefined;
+    const keys = [lockKey({ repository }), ...(on.tags ?? []).map((tag) => lockKey({ repository, tag }))];
+    if (on.digest !== undefined) keys.push(lockKey({ repository, digest: on.digest }));
+    const set = fromStore
+      ? await Promise.all(keys.map(async (k) => (await this.#stored.get(k))?.attributes))
+      : keys.map((k) => this.#held.get(k));
+    return keys.find((_, i) => set[i]?.[ATTRIBUTE_OF[use]] === false);
   }
 
   /** Targets (repositories, tags, manifests) with at least one attribute disabled. */
@@ -159,10 +172,13 @@ export class Locks {
   /** Whether any lock within a repository (on it, its tags or its manifests) disables deletes. */
   async deleteLockedWithin(repository: string): Promise<string | undefined> {
     await this.#load();
-    for (const [key, a] of this.#held) {
-      if (a.deleteEnabled === false && (key === repository || key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`)))
-        return key;
+    const within = (key: string): boolean => key === repository || key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`);
+    if (this.#fromStore('delete')) {
+      for await (const { key, record } of this.#stored.list(repository))
+        if (record.attributes.deleteEnabled === false && within(key)) return key;
+      return undefined;
     }
+    for (const [key, a] of this.#held) if (a.deleteEnabled === false && within(key)) return key;
     return undefined;
   }
 
@@ -173,6 +189,11 @@ export class Locks {
     for await (const { key, record } of this.#stored.list()) fresh.set(key, record.attributes);
     this.#held.clear();
     for (const [key, a] of fresh) this.#held.set(key, a);
+  }
+
+  /** Whether a check of `use` reads the locks from the store: a write or a delete, when other nodes write it too. */
+  #fromStore(use: Use): boolean {
+    return this.#shared && (use === 'write' || use === 'delete');
   }
 
   #load(): Promise<void> {

@@ -42,6 +42,31 @@ export function recordStoreSuite(name: string, make: () => Promise<{ store: Meta
         assert.deepEqual(await meta.listRepositories(), [], 'a record makes no repository');
       });
 
+      it('puts conditionally: `wins` is asked with the record held, and a put it refuses writes nothing, event included', async () => {
+        const newer = (wallMs: number) => (held: Clocked | undefined) => held === undefined || held.clock.wallMs < wallMs;
+        const asked: (Clocked | undefined)[] = [];
+        const first = (held: Clocked | undefined): boolean => (asked.push(held), true);
+        assert.equal(await records.put('a', record('a', 5), { wins: first }), true);
+        assert.deepEqual(asked, [undefined]);
+        const depth = meta.outboxDepth();
+        const event = [new TextEncoder().encode('refused')];
+        assert.equal(await records.put('a', { ...record('a', 3), roles: ['older'] }, { wins: newer(3), events: event }), false);
+        assert.deepEqual(await records.get('a'), record('a', 5), 'the held record stays');
+        assert.equal(meta.outboxDepth(), depth, 'no event appended');
+        assert.deepEqual(await meta.readOutbox(10), []);
+        assert.equal(await records.put('a', record('a', 7), { wins: newer(7), events: [new TextEncoder().encode('kept')] }), true);
+        assert.deepEqual(await records.get('a'), record('a', 7));
+        assert.equal(new TextDecoder().decode((await meta.readOutbox(10))[0]?.event), 'kept');
+      });
+
+      it('compares and writes concurrent conditional puts of one key one at a time: the newest clock is what stays', async () => {
+        const newer = (wallMs: number) => (held: Clocked | undefined) => held === undefined || held.clock.wallMs < wallMs;
+        const clocks = [4, 9, 2, 7, 1, 8, 3, 6, 5];
+        const results = await Promise.all(clocks.map((c) => records.put('k', record(`w${c}`, c), { wins: newer(c) })));
+        assert.deepEqual(await records.get('k'), record('w9', 9));
+        assert.ok(results[1], 'the newest never loses');
+      });
+
       it('hands out copies: changing what was put or read changes nothing stored', async () => {
         const put = record('a');
         await records.put('a', put);
