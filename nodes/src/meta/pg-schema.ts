@@ -61,6 +61,15 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE TABLE record_hashes (store text PRIMARY KEY, hash bit(256) NOT NULL);
     `,
   },
+  {
+    // What a GC reads of one digest in every repository, under its digest lock (pg-digest-locks.ts).
+    version: 2,
+    sql: `
+      CREATE INDEX blob_links_by_digest ON blob_links (digest);
+      CREATE INDEX manifests_by_digest ON manifests (digest);
+      CREATE INDEX manifests_by_reference ON manifests USING gin ((record->'references') jsonb_path_ops);
+    `,
+  },
 ];
 
 /** The schema this release writes. */

@@ -12,6 +12,7 @@ import { changeRepositoryHash, PgDigestTree } from './pg-tree.js';
 import { pointTag, setTagClock, tagState } from './pg-tags.js';
 import { pgRecordStore } from './pg-records.js';
 import { pgLease } from './pg-lease.js';
+import { PgDigestLocks } from './pg-digest-locks.js';
 import type { Lease, LeaseName } from './lease.js';
 import { checkPageSize, keyset, pageByTimeSql, tagRecord, type TagRow } from './pg-rows.js';
 
@@ -42,6 +43,7 @@ export interface PgMetaStoreOptions {
 export class PgMetaStore implements MetaStore {
   /** Nodes sharing the database write it too. */
   readonly shared = true;
+  readonly digestLocks: PgDigestLocks;
   readonly #pool: pg.Pool;
   readonly #now: () => number;
   readonly #tree: PgDigestTree;
@@ -49,8 +51,9 @@ export class PgMetaStore implements MetaStore {
   /** The outbox's size when this node last read it, plus what it appended and less what it deleted since. */
   #outboxDepth = 0;
 
-  private constructor(pool: pg.Pool, url: string, now: () => number) {
+  private constructor(pool: pg.Pool, digestLocks: PgDigestLocks, url: string, now: () => number) {
     this.#pool = pool;
+    this.digestLocks = digestLocks;
     this.#url = url;
     this.#now = now;
     this.#tree = new PgDigestTree(pool);
@@ -58,16 +61,14 @@ export class PgMetaStore implements MetaStore {
 
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
-    // A database that does not take a connection fails a request in seconds rather than holding it.
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 });
-    // An idle connection that breaks (the server restarted) is dropped by the pool; the next query opens another.
-    pool.on('error', () => undefined);
-    const store = new PgMetaStore(pool, url, options.now ?? Date.now);
+    // The digest locks' holders keep connections of a pool of their own, beside the one the store writes through.
+    const pool = connections(url, options.poolSize);
+    const store = new PgMetaStore(pool, new PgDigestLocks(connections(url, options.poolSize)), url, options.now ?? Date.now);
     try {
       await migrate(pool);
       await store.readOutbox(1); // learns the outbox's depth
     } catch (e) {
-      await pool.end();
+      await store.close();
       throw e;
     }
     return store;
@@ -361,8 +362,8 @@ export class PgMetaStore implements MetaStore {
     return pgLease(this.#url, name);
   }
 
-  close(): Promise<void> {
-    return this.#pool.end();
+  async close(): Promise<void> {
+    await Promise.all([this.#pool.end(), this.digestLocks.close()]);
   }
 
   /**
@@ -383,6 +384,15 @@ export class PgMetaStore implements MetaStore {
     this.#outboxDepth += events;
     return result;
   }
+}
+
+/** A pool of at most `max` connections to the database `url` names. */
+function connections(url: string, max = 10): pg.Pool {
+  // A database that does not take a connection fails a request in seconds rather than holding it.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle connection that breaks (the server restarted) is dropped by the pool; the next query opens another.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /** A blob_links row: bigint columns come as text. */
