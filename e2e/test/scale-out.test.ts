@@ -3,7 +3,8 @@
  * container (a real Azurite), publishing to a real nats-server, behind a `georeg front`: a chunked
  * upload whose requests alternate between the nodes; kill -9 of the node publishing the region's
  * events (the outbox lease) while pushes go on through the other; kill -9 of a node while a
- * client that retries as registry clients do pushes through the front. Each test is a region of its own: its own schema, container and stream.
+ * client that retries as registry clients do pushes through the front; GC run again and again on one node while the other pushes
+ * images of old, unreferenced blobs. Each test is a region of its own: its own schema, container and stream.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import {
   AZURITE_KEY,
   createTestDatabase,
   http,
+  pushBlob,
   pushImage,
   sha256,
   startAzurite,
@@ -69,7 +71,7 @@ describe('a region of two nodes over one database and one Azure container, behin
   const natsUrl = (): string => `nats://127.0.0.1:${nats.port}`;
 
   /** A region of its own: a fresh schema of the test database, a container and a stream named after it; `node()` starts a node of it. */
-  async function region(name: string): Promise<{ node(label: string): Promise<GeoregNode> }> {
+  async function region(name: string, more: Record<string, string> = {}): Promise<{ node(label: string): Promise<GeoregNode> }> {
     const urlFile = join(tmp, `${name}.pg-url`);
     await writeFile(urlFile, await db.schema());
     const env = {
@@ -82,6 +84,7 @@ describe('a region of two nodes over one database and one Azure container, behin
       GEOREG_STORAGE_AZURE_ACCOUNT_NAME: AZURITE_ACCOUNT,
       GEOREG_STORAGE_AZURE_ACCOUNT_KEY_FILE: join(tmp, 'account.key'),
       GEOREG_STORAGE_AZURE_CONTAINER: `georeg-${name}`,
+      ...more,
     };
     return {
       node: async (label) => {
@@ -218,5 +221,72 @@ describe('a region of two nodes over one database and one Azure container, behin
         assert.ok(got.status === 200 && got.body.equals(layer), `${image.repo}:${image.tag}: a layer, byte for byte`);
       }
     }
+  });
+
+  it('GC again and again on one node while the other pushes images of old, unreferenced blobs: every image pushed pulls fully', async () => {
+    const r = await region('gc', { GEOREG_GC_GRACE_SECONDS: '0' }); // every blob nothing references is GC's to take at once
+    const [a, b] = [await r.node('a'), await r.node('b')];
+    const layers = Array.from({ length: 24 }, () => randomBytes(64 * 1024));
+    // Stored through a and linked into gc/seed, without a manifest (and pushImage's config with them): unreferenced...
+    await pushImage(a.url, 'gc/seed', 'seed', layers);
+    assert.equal((await http('DELETE', `${a.url}${apiPaths.manifest('gc/seed', 'seed')}`)).status, 202);
+    const junk = await Promise.all(Array.from({ length: 4 }, () => pushBlob(a.url, 'gc/junk', randomBytes(1024))));
+
+    let pushing = true;
+    const runs: { blobsDeleted: string[] }[] = [];
+    const collecting = (async () => {
+      while (pushing || runs.length < 3) {
+        const res = await http('POST', `${a.url}${apiPaths.gc()}`);
+        assert.equal(res.status, 200, res.body.toString());
+        runs.push(res.json<{ blobsDeleted: string[] }>());
+      }
+    })();
+    // ...and pushed again through b, each into gc/seed (its old links) or gc/app, while a collects.
+    const pushed: { repo: string; tag: string; image: PushedImage; layer: Buffer }[] = [];
+    let begunAgain = 0;
+    try {
+      for (const [i, layer] of layers.entries()) {
+        const [repo, tag] = [i % 2 ? 'gc/app' : 'gc/seed', `v${i}`];
+        for (;;) {
+          try {
+            pushed.push({ repo, tag, image: await pushImage(b.url, repo, tag, [layer]), layer });
+            break;
+          } catch (e) {
+            // With no grace period, GC may take a blob between its upload and the manifest put: a client then pushes again.
+            if (!/^push manifest: 400 .*MANIFEST_BLOB_UNKNOWN/s.test((e as Error).message) || ++begunAgain > 50) throw e;
+          }
+        }
+      }
+    } finally {
+      pushing = false;
+      await collecting;
+    }
+
+    for (const { repo, tag, image, layer } of pushed) {
+      for (const n of [a, b]) {
+        const manifest = await http('GET', `${n.url}${apiPaths.manifest(repo, tag)}`, {
+          headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
+        assert.equal(manifest.status, 200, `${repo}:${tag} through ${n.name} (${begunAgain} pushes begun again)`);
+        assert.deepEqual(manifest.body, image.manifest);
+        for (const [digest, bytes] of [
+          [image.config, undefined],
+          [sha256(layer), layer],
+        ] as const) {
+          const blob = await http('GET', `${n.url}${apiPaths.blob(repo, digest)}`);
+          assert.equal(blob.status, 200, `${repo}:${tag} ${digest} through ${n.name}`);
+          assert.equal(sha256(blob.body), digest);
+          if (bytes) assert.ok(blob.body.equals(bytes));
+        }
+      }
+    }
+    assert.ok(runs.length >= 3);
+    const deleted = new Set(runs.flatMap((run) => run.blobsDeleted));
+    assert.ok(
+      junk.every((d) => deleted.has(d)),
+      'GC took the blobs nothing re-linked',
+    );
+    const check = await http('POST', `${a.url}${apiPaths.gc()}?dryRun=true`);
+    assert.deepEqual(check.json<{ broken: unknown[] }>().broken, []);
   });
 });

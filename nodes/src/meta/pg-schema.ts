@@ -69,6 +69,15 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE TABLE repository_events (name text COLLATE "C" PRIMARY KEY, seq bigint NOT NULL);
     `,
   },
+  {
+    // What a GC reads of one digest in every repository, under its digest lock (pg-digest-locks.ts).
+    version: 3,
+    sql: `
+      CREATE INDEX blob_links_by_digest ON blob_links (digest);
+      CREATE INDEX manifests_by_digest ON manifests (digest);
+      CREATE INDEX manifests_by_reference ON manifests USING gin ((record->'references') jsonb_path_ops);
+    `,
+  },
 ];
 
 /** The schema this release writes. */

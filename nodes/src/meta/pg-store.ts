@@ -13,6 +13,7 @@ import { pgRecordStore } from './pg-records.js';
 import { pgLease } from './pg-lease.js';
 import { openDb, type Db } from './pg-db.js';
 import { OutboxDepth } from './pg-outbox-depth.js';
+import { PgDigestLocks } from './pg-digest-locks.js';
 import type { Lease, LeaseName } from './lease.js';
 import { checkPageSize, keyset, pageByTimeSql, tagRecord, type TagRow } from './pg-rows.js';
 
@@ -44,14 +45,16 @@ export interface PgMetaStoreOptions {
 export class PgMetaStore implements MetaStore {
   /** Nodes sharing the database write it too. */
   readonly shared = true;
+  readonly digestLocks: PgDigestLocks;
   readonly #pool: Db;
   readonly #now: () => number;
   readonly #tree: PgDigestTree;
   readonly #url: string;
   readonly #outboxDepth: OutboxDepth;
 
-  private constructor(pool: Db, url: string, now: () => number) {
+  private constructor(pool: Db, digestLocks: PgDigestLocks, url: string, now: () => number) {
     this.#pool = pool;
+    this.digestLocks = digestLocks;
     this.#url = url;
     this.#now = now;
     this.#tree = new PgDigestTree(pool);
@@ -64,12 +67,13 @@ export class PgMetaStore implements MetaStore {
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
     const pool = openDb(url, options.poolSize ?? 10);
-    const store = new PgMetaStore(pool, url, options.now ?? Date.now);
+    // The digest locks' holders keep connections of a pool of their own, beside the one the store writes through.
+    const store = new PgMetaStore(pool, new PgDigestLocks(openDb(url, options.poolSize ?? 10)), url, options.now ?? Date.now);
     try {
       await migrate(pool);
       await store.#outboxDepth.count();
     } catch (e) {
-      await pool.end();
+      await store.close();
       throw e;
     }
     return store;
@@ -367,8 +371,8 @@ export class PgMetaStore implements MetaStore {
     return pgLease(this.#url, name);
   }
 
-  close(): Promise<void> {
-    return this.#pool.end();
+  async close(): Promise<void> {
+    await Promise.all([this.#pool.end(), this.digestLocks.close()]);
   }
 
   /**

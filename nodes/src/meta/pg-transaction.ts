@@ -7,7 +7,13 @@ import { databaseError } from './pg-unreachable.js';
  * stay apart from each other and from other users of the database's advisory locks. Two names of
  * one hashtext share a lock: they are serialised together, which is slower, never wrong.
  */
-export const LOCK_CLASS = { migrations: 0x67720001, repository: 0x67720002, record: 0x67720003, lease: 0x67720004 } as const;
+export const LOCK_CLASS = {
+  migrations: 0x67720001,
+  repository: 0x67720002,
+  record: 0x67720003,
+  lease: 0x67720004,
+  digest: 0x67720005,
+} as const;
 
 /**
  * Run `fn` in one transaction on a client of `db`: committed when it resolves, rolled back when it

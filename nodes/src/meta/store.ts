@@ -1,6 +1,7 @@
 import type { Descriptor, Digest } from 'georeg/oci';
 import type { HlcTimestamp } from '../hlc.js';
 import type { DigestTreeReader } from './digest-tree.js';
+import type { DigestLocks } from './digest-locks.js';
 import type { Lease, LeaseName } from './lease.js';
 
 /** What the registry knows of a manifest linked into a repository. */
@@ -158,6 +159,11 @@ export interface MetaStore {
    * database): what a node holds in memory of it is then read again when it changes (shared-state.ts).
    */
   readonly shared: boolean;
+  /**
+   * Set when `shared`: the digest locks by which the writers of every node sharing the store keep a
+   * GC on any of them from removing what they link (digest-locks.ts).
+   */
+  readonly digestLocks?: DigestLocks;
 
   // tags
   getTag(repo: string, tag: string): Promise<Digest | undefined>;

@@ -61,16 +61,11 @@ export class BlobService {
    * another repository here holds the content); false when it is not stored.
    */
   async adopt(repo: string, digest: Digest): Promise<boolean> {
-    return this.guard.exclusive(digest, async () => {
-      const release = this.guard.hold([digest]);
-      try {
-        const size = await this.blobs.stat(digest);
-        if (size === undefined) return false;
-        await this.link(repo, digest, size);
-        return true;
-      } finally {
-        release();
-      }
+    return this.guard.committing(digest, async () => {
+      const size = await this.blobs.stat(digest);
+      if (size === undefined) return false;
+      await this.link(repo, digest, size);
+      return true;
     });
   }
 

@@ -1,6 +1,7 @@
 import { oci, type Digest } from 'georeg/oci';
 import type { Logger } from '../log.js';
 import type { BlobLink } from '../meta/store.js';
+import type { DigestUse } from '../meta/digest-locks.js';
 import type { RegistryStores } from './stores.js';
 import type { ContentGuard } from './content-guard.js';
 import type { UploadService } from './uploads.js';
@@ -71,6 +72,8 @@ export class GarbageCollector {
    * run (ContentGuard) are never swept, nor the links of a repository locked against
    * deletes (its blobs stay linked, so they stay too). One run at a time among the
    * nodes that share the metadata store (its `gc` lease): another answers UNAVAILABLE.
+   * Their writers do not touch this node's guard: each removal then holds the digest's
+   * lock and goes ahead only if the store, read under it, still agrees (unreferenced).
    */
   async collect(opts: GcOptions, log: Logger, now = Date.now): Promise<GcReport> {
     const lease = await this.stores.meta.tryLease('gc');
@@ -117,13 +120,13 @@ export class GarbageCollector {
             continue;
           }
           if (opts.dryRun) report.linksRemoved++;
-          else if (await guard.exclusive(digest, () => this.unlinkStale(repo, digest, link, live))) report.linksRemoved++;
+          else if (await guard.removing(digest, (use) => this.unlinkStale(repo, digest, link, live, use))) report.linksRemoved++;
         }
       }
       for await (const blob of blobs.list()) {
         if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
         if (!opts.dryRun) {
-          const gone = await guard.exclusive(blob.digest, async () => !live.has(blob.digest) && blobs.delete(blob.digest));
+          const gone = await guard.removing(blob.digest, async (use) => !live.has(blob.digest) && !inUse(use) && blobs.delete(blob.digest));
           if (!gone) continue;
         }
         report.blobsDeleted.push(blob.digest);
@@ -146,11 +149,13 @@ export class GarbageCollector {
    * touches its references before it checks their links, so a touch that lands
    * while the unlink is in flight may come from a put that already saw the link:
    * put it back. (Upload commits link under the same exclusive section, so nothing
-   * else can have linked the digest meanwhile.)
+   * else can have linked the digest meanwhile.) On a shared store, the link must also still be
+   * the one listed (not linked again since) and no manifest may reference the digest (`use`).
    */
-  private async unlinkStale(repo: string, digest: Digest, link: BlobLink, live: Set<string>): Promise<boolean> {
+  private async unlinkStale(repo: string, digest: Digest, link: BlobLink, live: Set<string>, use?: DigestUse): Promise<boolean> {
     const { meta } = this.stores;
     if (live.has(digest)) return false;
+    if (use && (use.referenced || use.links.get(repo) !== link.created)) return false;
     if (!(await meta.unlinkBlob(repo, digest))) return false;
     if (!live.has(digest)) return true;
     await meta.linkBlob(repo, digest, link);
@@ -179,4 +184,9 @@ export class GarbageCollector {
     }
     return marked;
   }
+}
+
+/** Whether a shared store, read under the digest's lock, still links or references a digest (`use`: none on a store of this process alone). */
+function inUse(use: DigestUse | undefined): boolean {
+  return use !== undefined && (use.referenced || use.links.size > 0);
 }

@@ -96,9 +96,8 @@ export class ManifestService {
     replicated: boolean,
   ): Promise<ManifestRecord> {
     const references = [...parsed.blobs, ...parsed.children].map((d) => d.digest);
-    // A GC running meanwhile must keep what this manifest depends on until it is committed.
-    const release = this.guard.hold([digest, ...references]);
-    try {
+    // A GC running meanwhile, on this node or another, must keep what this manifest depends on until it is committed.
+    return this.guard.writing([digest, ...references], async () => {
       await this.checkReferences(repo, parsed, !replicated);
       await this.guard.exclusive(digest, async () => {
         await this.blobs.putBlob(digest, body);
@@ -124,9 +123,7 @@ export class ManifestService {
       ev?.committed();
       this.trust?.changed(repo, record);
       return record;
-    } finally {
-      release();
-    }
+    });
   }
 
   /** Unlink a manifest and its tags; a `replicated` delete records no event. Returns whether it was here. */

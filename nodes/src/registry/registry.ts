@@ -39,7 +39,7 @@ export class Registry {
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
   readonly listing: ListingService;
-  readonly guard = new ContentGuard();
+  readonly guard: ContentGuard;
   /** The trust policy document, and the gate that applies it to pulls. */
   readonly policies: TrustPolicies;
   readonly trust: TrustGate;
@@ -57,6 +57,7 @@ export class Registry {
   constructor(deps: RegistryDeps) {
     const now = deps.now ?? Date.now;
     this.#stores = { blobs: deps.blobs, staging: deps.staging, meta: deps.meta };
+    this.guard = new ContentGuard(deps.meta.digestLocks);
     this.blobs = new BlobService(deps.blobs, deps.meta, this.guard, now);
     this.uploads = new UploadService(deps.staging, deps.meta, this.blobs, this.guard, now);
     const clock = deps.clock ?? new HybridClock('local');

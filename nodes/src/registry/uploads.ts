@@ -120,14 +120,9 @@ export class UploadService {
       await this.drop(id);
       throw oci('DIGEST_INVALID', undefined, { expected: digest });
     }
-    await this.guard.exclusive(digest, async () => {
-      const release = this.guard.hold([digest]);
-      try {
-        await this.staging.commitUpload(id, digest);
-        await this.blobs.link(repo, digest, size);
-      } finally {
-        release();
-      }
+    await this.guard.committing(digest, async () => {
+      await this.staging.commitUpload(id, digest);
+      await this.blobs.link(repo, digest, size);
     });
   }
 

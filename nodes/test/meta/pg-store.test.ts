@@ -74,7 +74,8 @@ describe('PgMetaStore', function () {
       await (await PgMetaStore.open(url)).close();
       await query(
         url,
-        'ALTER TABLE outbox DROP COLUMN repository_seq; DROP TABLE repository_events; DELETE FROM schema_migrations WHERE version = 2',
+        `ALTER TABLE outbox DROP COLUMN repository_seq; DROP TABLE repository_events;
+         DROP INDEX blob_links_by_digest, manifests_by_digest, manifests_by_reference; DELETE FROM schema_migrations WHERE version > 1`,
       );
       await query(url, 'INSERT INTO outbox (event) VALUES ($1)', [Buffer.from('earlier event')]);
       const store = await PgMetaStore.open(url);

@@ -9,10 +9,10 @@ import { http, pushBlob, pushImage, sha256, type PushedImage } from '../support/
 import { collectGarbage, type GcOptions, type GcReport } from '../../src/registry/gc.js';
 import { Registry, type RegistryStores } from '../../src/registry/registry.js';
 import { FsBlobDriver } from '../../src/storage/fs-driver.js';
+import { PausingDriver } from '../support/pausing-driver.js';
 import { MemoryMetaStore } from '../../src/meta/memory-store.js';
 import { silentLogger } from '../../src/log.js';
 import { isOciError, type Digest } from 'georeg/oci';
-import type { BlobInfo } from '../../src/storage/driver.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -353,44 +353,6 @@ describe('registry: gc', () => {
   });
 
   describe('concurrent writers', () => {
-    /**
-     * An fs driver that stops the next commit of a matching upload id until released
-     * (ManifestService stores a manifest's bytes under `m-` ids), and reports when a
-     * GC starts listing the blobs (by then it has listed every link).
-     */
-    class PausingDriver extends FsBlobDriver {
-      pause: { match: (id: string) => boolean; reached: () => void; until: Promise<void> } | undefined;
-      onList: (() => void) | undefined;
-      override async commitUpload(id: string, digest: Digest): Promise<void> {
-        await this.maybePause(id);
-        return super.commitUpload(id, digest);
-      }
-      /** Manifest bytes are stored with putBlob; its pause key is `manifest:<digest>`. */
-      override async putBlob(digest: Digest, bytes: Uint8Array): Promise<void> {
-        await this.maybePause(`manifest:${digest}`);
-        return super.putBlob(digest, bytes);
-      }
-      private async maybePause(key: string): Promise<void> {
-        const p = this.pause;
-        if (p?.match(key)) {
-          this.pause = undefined;
-          p.reached();
-          await p.until;
-        }
-      }
-      override list(): AsyncIterable<BlobInfo> {
-        this.onList?.();
-        return super.list();
-      }
-      /** Arm a pause; resolves `reached` when a matching commit is waiting, which goes on after `release()`. */
-      arm(match: (id: string) => boolean): { reached: Promise<void>; release: () => void } {
-        let release!: () => void;
-        const until = new Promise<void>((r) => (release = r));
-        const reached = new Promise<void>((resolve) => (this.pause = { match, reached: resolve, until }));
-        return { reached, release };
-      }
-    }
-
     it('keeps the blobs of a manifest put that started before gc and is committed after it', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'georeg-gc-'));
       const driver = new PausingDriver(dir);
@@ -416,7 +378,7 @@ describe('registry: gc', () => {
           }),
         );
 
-        const { reached, release } = driver.arm((key) => key.startsWith('manifest:'));
+        const { reached, release } = driver.arm((point) => point.startsWith('manifest:'));
         // The put checks its references, then pauses while storing the manifest's bytes...
         const put = registry.manifests.put(repo, { tag: 'v1', digest: undefined }, body, 'application/vnd.oci.image.manifest.v1+json');
         await reached;
@@ -452,12 +414,16 @@ describe('registry: gc', () => {
         await registry.uploads.monolithic('gc/first', digest, Readable.from([data]));
         await registry.blobs.delete('gc/first', digest);
         // ...until another upload of the same content commits it: it enters the commit, then pauses...
-        const { reached, release } = driver.arm((key) => !key.startsWith('manifest:'));
+        const { reached, release } = driver.arm((point) => point.startsWith('commit:'));
         const upload = registry.uploads.monolithic('gc/second', digest, Readable.from([data]));
         await reached;
         // ...a gc starts and lists the links (none yet in gc/second); the commit goes on as gc lists the blobs.
-        driver.onList = release;
-        const report = await collectGarbage(registry, { dryRun: false, graceMs: 0, uploadMaxAgeMs: DAY }, silentLogger, ahead(1000));
+        const listing = driver.arm((point) => point === 'list');
+        const gc = collectGarbage(registry, { dryRun: false, graceMs: 0, uploadMaxAgeMs: DAY }, silentLogger, ahead(1000));
+        await listing.reached;
+        release();
+        listing.release();
+        const report = await gc;
         await upload;
         assert.deepEqual(report.blobsDeleted, [], 'gc deleted a blob an upload had just committed and linked');
         assert.equal(await registry.blobs.stat('gc/second', digest), data.length);
