@@ -1,16 +1,30 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { oci } from 'georeg/oci';
 
-/** How long a node that refused a connection is left out of the rotation. */
-const DOWN_MS = 2000;
+/** How often a node left out after a refused connection is probed (a TCP connection) until it takes one again. */
+const PROBE_MS = 500;
 
 interface Backend {
   host: string;
   port: number;
   agent: Agent;
-  /** Until when (ms since epoch) it is left out, after a connection it refused. */
-  downUntil: number;
+  /** While it is left out of the rotation (it refused a connection): the probe that brings it back. */
+  probing?: NodeJS.Timeout;
+}
+
+/** Leave `b` out of the rotation until it takes a connection again, probed every PROBE_MS. */
+function leaveOut(b: Backend): void {
+  if (b.probing) return;
+  b.probing = setInterval(() => {
+    const socket = connect(b.port, b.host);
+    socket.once('connect', () => {
+      socket.destroy();
+      clearInterval(b.probing);
+      b.probing = undefined;
+    });
+    socket.once('error', () => socket.destroy());
+  }, PROBE_MS);
 }
 
 export interface RunningFront {
@@ -22,24 +36,24 @@ export interface RunningFront {
  * A small round-robin front for several nodes of one region (what a load balancer does in
  * production): each request goes to the next node, streamed both ways, with the client's Host
  * kept and X-Forwarded-For/-Proto added. A node that refuses the connection is left out for
- * DOWN_MS; a request without a body it was refused, or that a connection kept alive from an
+ * until it takes a connection again (probed every PROBE_MS, as a load balancer's health checks do);
+ * a request without a body it was refused, or that a connection kept alive from an
  * earlier request lost before any answer (its node died), goes to the next node at once. A request
  * with a body is never replayed (it is not buffered): its client gets 503 UNAVAILABLE and
  * retries, as registry clients do.
  */
 export async function startFront(listen: { host: string; port: number }, nodes: { host: string; port: number }[]): Promise<RunningFront> {
   if (nodes.length === 0) throw new RangeError('a front needs at least one node');
-  const backends: Backend[] = nodes.map((n) => ({ ...n, agent: new Agent({ keepAlive: true }), downUntil: 0 }));
+  const backends: Backend[] = nodes.map((n) => ({ ...n, agent: new Agent({ keepAlive: true }) }));
   let next = 0;
   const pick = (tried: Set<Backend>): Backend | undefined => {
-    const now = Date.now();
     for (let i = 0; i < backends.length; i++) {
       const b = backends[(next + i) % backends.length] as Backend;
-      if (tried.has(b) || b.downUntil > now) continue;
+      if (tried.has(b) || b.probing) continue;
       next = (next + i + 1) % backends.length;
       return b;
     }
-    return backends.find((b) => !tried.has(b)); // all resting: try one anyway
+    return backends.find((b) => !tried.has(b)); // all left out: try one anyway
   };
   const server = createServer((req, res) => forward(req, res, pick, new Set()));
   await new Promise<void>((resolve, reject) => {
@@ -76,7 +90,7 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
   const bodyless = !('content-length' in req.headers && req.headers['content-length'] !== '0') && !('transfer-encoding' in req.headers);
   upstream.once('error', (err: NodeJS.ErrnoException) => {
     if (res.headersSent) return void res.destroy(); // cut mid-answer: the client sees it cut
-    if (err.code === 'ECONNREFUSED') backend.downUntil = Date.now() + DOWN_MS;
+    if (err.code === 'ECONNREFUSED') leaveOut(backend);
     // Refused, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
     const replayable = err.code === 'ECONNREFUSED' || (upstream.reusedSocket && err.code === 'ECONNRESET');
     if (bodyless && replayable) return forward(req, res, pick, tried);
@@ -97,7 +111,10 @@ function unavailable(res: ServerResponse, detail: string): void {
 }
 
 function closeServer(server: Server, backends: Backend[]): Promise<void> {
-  for (const b of backends) b.agent.destroy();
+  for (const b of backends) {
+    b.agent.destroy();
+    clearInterval(b.probing);
+  }
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
 }

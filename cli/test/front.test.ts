@@ -84,6 +84,21 @@ describe('georeg front: round robin over the nodes of a region', () => {
     assert.deepEqual(nodes, ['b', 'b', 'b', 'b']);
   });
 
+  it('keeps a node that refused out while it still refuses (requests with a body all go to the other), and takes it back once it answers', async () => {
+    await new Promise((resolve) => a.server.close(resolve));
+    a.server.closeAllConnections();
+    assert.equal((await send(`${front.url}/v2/`)).json.node, 'b', 'refused by a, sent on to b');
+    // Longer than a fixed rest would last: every request with a body (not replayable) still goes to b.
+    for (const until = Date.now() + 3000; Date.now() < until;) {
+      const got = await send(`${front.url}/v2/team/app/blobs/uploads/x`, 'PATCH', randomBytes(1024));
+      assert.equal(got.status, 200);
+      assert.equal(got.json.node, 'b');
+    }
+    await new Promise<void>((resolve) => a.server.listen(a.port, '127.0.0.1', resolve));
+    const deadline = Date.now() + 5000;
+    while ((await send(`${front.url}/v2/`)).json.node !== 'a') assert.ok(Date.now() < deadline, 'a is taken back once it answers');
+  });
+
   it('sends a request without a body on to the next node when its node cuts a kept-alive connection unanswered (it died)', async () => {
     let answered = false;
     a.server.removeAllListeners('request');

@@ -7,9 +7,10 @@ const help = `Usage: georeg front --listen HOST:PORT --node HOST:PORT [--node HO
 Runs a small round-robin front for several nodes of one region (what a load
 balancer or an ingress does in production): each request goes to the next
 node, streamed both ways, with the client's Host kept and X-Forwarded-For and
-X-Forwarded-Proto added. A node that refuses connections is left out for 2 s,
-and a request without a body goes on to the next node at once (as one does that
-a kept-alive connection lost unanswered: its node died); a request with
+X-Forwarded-Proto added. A node that refuses a connection is left out until it
+takes one again (probed every 0.5 s), and a request without a body goes on to
+the next node at once (as one does that a kept-alive connection lost
+unanswered: its node died); a request with
 a body is not replayed: its client gets 503 UNAVAILABLE (Retry-After: 1) and
 retries. The nodes must share their storage and metadata (storage.driver
 azure or s3, meta.driver postgres): any node then continues any upload.
