@@ -4,6 +4,11 @@ import { oci } from 'georeg/oci';
 
 /** How long a node that refused a connection is left out of the rotation. */
 const DOWN_MS = 2000;
+/**
+ * Errors of a connection that never reached its node: refused, or a name that does not resolve
+ * (a stopped container's, in docker compose). The node saw nothing of the request.
+ */
+const UNREACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 interface Backend {
   host: string;
@@ -21,11 +26,11 @@ export interface RunningFront {
 /**
  * A small round-robin front for several nodes of one region (what a load balancer does in
  * production): each request goes to the next node, streamed both ways, with the client's Host
- * kept and X-Forwarded-For/-Proto added. A node that refuses the connection is left out for
- * DOWN_MS; a request without a body it was refused, or that a connection kept alive from an
- * earlier request lost before any answer (its node died), goes to the next node at once. A request
- * with a body is never replayed (it is not buffered): its client gets 503 UNAVAILABLE and
- * retries, as registry clients do.
+ * kept and X-Forwarded-For/-Proto added. A node that refuses the connection, or whose name does
+ * not resolve, is left out for DOWN_MS; a request without a body that never reached its node, or
+ * that a connection kept alive from an earlier request lost before any answer (its node died),
+ * goes to the next node at once. A request with a body is never replayed (it is not buffered):
+ * its client gets 503 UNAVAILABLE and retries, as registry clients do.
  */
 export async function startFront(listen: { host: string; port: number }, nodes: { host: string; port: number }[]): Promise<RunningFront> {
   if (nodes.length === 0) throw new RangeError('a front needs at least one node');
@@ -76,9 +81,10 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
   const bodyless = !('content-length' in req.headers && req.headers['content-length'] !== '0') && !('transfer-encoding' in req.headers);
   upstream.once('error', (err: NodeJS.ErrnoException) => {
     if (res.headersSent) return void res.destroy(); // cut mid-answer: the client sees it cut
-    if (err.code === 'ECONNREFUSED') backend.downUntil = Date.now() + DOWN_MS;
-    // Refused, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
-    const replayable = err.code === 'ECONNREFUSED' || (upstream.reusedSocket && err.code === 'ECONNRESET');
+    const unreached = UNREACHED.has(err.code ?? '');
+    if (unreached) backend.downUntil = Date.now() + DOWN_MS;
+    // Never reached, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
+    const replayable = unreached || (upstream.reusedSocket && err.code === 'ECONNRESET');
     if (bodyless && replayable) return forward(req, res, pick, tried);
     unavailable(res, `the node that took this request went away (${err.code ?? err.message}): retry`);
   });
