@@ -2,8 +2,13 @@ import { Agent, createServer, request, type IncomingMessage, type Server, type S
 import { connect, type AddressInfo } from 'node:net';
 import { oci } from 'georeg/oci';
 
-/** How often a node left out after a refused connection is probed (a TCP connection) until it takes one again. */
+/** How often a node left out after a connection that never reached it is probed (a TCP connection) until it takes one again. */
 const PROBE_MS = 500;
+/**
+ * Errors of a connection that never reached its node: refused, or a name that does not resolve
+ * (a stopped container's, in docker compose). The node saw nothing of the request.
+ */
+const UNREACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 interface Backend {
   host: string;
@@ -35,12 +40,12 @@ export interface RunningFront {
 /**
  * A small round-robin front for several nodes of one region (what a load balancer does in
  * production): each request goes to the next node, streamed both ways, with the client's Host
- * kept and X-Forwarded-For/-Proto added. A node that refuses the connection is left out for
- * until it takes a connection again (probed every PROBE_MS, as a load balancer's health checks do);
- * a request without a body it was refused, or that a connection kept alive from an
- * earlier request lost before any answer (its node died), goes to the next node at once. A request
- * with a body is never replayed (it is not buffered): its client gets 503 UNAVAILABLE and
- * retries, as registry clients do.
+ * kept and X-Forwarded-For/-Proto added. A node that refuses the connection, or whose name does
+ * not resolve, is left out until it takes a connection again (probed every PROBE_MS, as a load
+ * balancer's health checks do); a request without a body that never reached its node, or that a
+ * connection kept alive from an earlier request lost before any answer (its node died), goes to the
+ * next node at once. A request with a body is never replayed (it is not buffered): its client gets
+ * 503 UNAVAILABLE and retries, as registry clients do.
  */
 export async function startFront(listen: { host: string; port: number }, nodes: { host: string; port: number }[]): Promise<RunningFront> {
   if (nodes.length === 0) throw new RangeError('a front needs at least one node');
@@ -90,9 +95,10 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
   const bodyless = !('content-length' in req.headers && req.headers['content-length'] !== '0') && !('transfer-encoding' in req.headers);
   upstream.once('error', (err: NodeJS.ErrnoException) => {
     if (res.headersSent) return void res.destroy(); // cut mid-answer: the client sees it cut
-    if (err.code === 'ECONNREFUSED') leaveOut(backend);
-    // Refused, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
-    const replayable = err.code === 'ECONNREFUSED' || (upstream.reusedSocket && err.code === 'ECONNRESET');
+    const unreached = UNREACHED.has(err.code ?? '');
+    if (unreached) leaveOut(backend);
+    // Never reached, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
+    const replayable = unreached || (upstream.reusedSocket && err.code === 'ECONNRESET');
     if (bodyless && replayable) return forward(req, res, pick, tried);
     unavailable(res, `the node that took this request went away (${err.code ?? err.message}): retry`);
   });

@@ -57,6 +57,19 @@ describe('deploy/compose with docker-compose.scale.yml: two nodes per region on 
     }
   });
 
+  it('has Prometheus scrape every node of every region rather than the fronts (scale/prometheus-targets.json)', async () => {
+    const mount = `${join(COMPOSE_DIR, 'scale', 'prometheus-targets.json')}:/etc/prometheus/targets/georeg.json:ro`;
+    assert.ok(service('prometheus').volumes?.includes(mount), 'the scale targets replace targets/georeg.json');
+    const targets = JSON.parse(await readFile(join(COMPOSE_DIR, 'scale', 'prometheus-targets.json'), 'utf8')) as {
+      targets: string[];
+      labels: { region: string };
+    }[];
+    assert.deepEqual(
+      targets.map((t) => [t.labels.region, t.targets]),
+      DEFAULT_REGIONS.map((r) => [r, [1, 2].map((n) => `georeg-${r}-${n}:${CONTAINER_PORTS.registry}`)]),
+    );
+  });
+
   it('makes each region’s database, owned by the role the nodes connect as, when PostgreSQL starts on an empty volume', async () => {
     assert.ok(service('postgres').volumes?.some((v) => v.endsWith(':/docker-entrypoint-initdb.d/georeg.sh:ro')));
     const script = await readFile(join(COMPOSE_DIR, 'scale', 'initdb.sh'), 'utf8');

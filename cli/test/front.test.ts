@@ -99,6 +99,17 @@ describe('georeg front: round robin over the nodes of a region', () => {
     while ((await send(`${front.url}/v2/`)).json.node !== 'a') assert.ok(Date.now() < deadline, 'a is taken back once it answers');
   });
 
+  it('leaves a node whose name does not resolve (a stopped container’s) out, as one that refuses connections', async () => {
+    await front.close();
+    front = await startFront({ host: '127.0.0.1', port: 0 }, [
+      { host: 'georeg-stopped-node.invalid', port: a.port },
+      { host: '127.0.0.1', port: b.port },
+    ]);
+    const nodes = [];
+    for (let i = 0; i < 4; i++) nodes.push((await send(`${front.url}/v2/`)).json.node);
+    assert.deepEqual(nodes, ['b', 'b', 'b', 'b']);
+  });
+
   it('sends a request without a body on to the next node when its node cuts a kept-alive connection unanswered (it died)', async () => {
     let answered = false;
     a.server.removeAllListeners('request');

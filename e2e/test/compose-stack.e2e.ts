@@ -1,20 +1,19 @@
 /**
- * `npm run e2e:compose` (root; .ci/run runs it after npm test): deploy/compose really running, on a
- * Docker daemon of its own. It builds the base images (deploy/ci/base-images.sh: no image registry
- * is reached) and the georeg image, brings the three regions and Prometheus up (Grafana is left
- * out: no image of it can be built here), and through the published ports pushes, pulls, signs,
- * enforces, stops a region and brings it back, and reads Prometheus. Each phase prints its time.
- * At the end (also on failure) `compose down -v`, then the daemon stops and its state is removed.
+ * `npm run e2e:compose` (root; .ci/run runs it after npm test): deploy/compose really running, on the
+ * Docker daemon the compose e2e files share (support/compose-host.ts: it builds the base images,
+ * as no image registry is reached, and the georeg image). It brings the three regions and
+ * Prometheus up (Grafana is left out: no image of it can be built here), and through the published
+ * ports pushes, pulls, signs, enforces, stops a region and brings it back, and reads Prometheus.
+ * Each phase prints its time. At the end (also on failure) `compose down -v`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { apiPaths } from 'georeg/oci';
-import { dockerCompose, pushImage, runIn } from 'georeg/test-support';
+import { COMPOSE_FILE, pushImage } from 'georeg/test-support';
 import { until } from './support/cluster.js';
-import { Dockerd } from './support/dockerd.js';
-import { freePort, repoRoot } from './support/process.js';
+import { composeHost, phase } from './support/compose-host.js';
+import { ComposeProject, prometheusQuery, type ComposePorts } from './support/compose-project.js';
 import { georegCli } from './support/serve.js';
 import { layoutRef, Skopeo } from './support/skopeo.js';
 
@@ -30,88 +29,31 @@ interface Target {
   labels: { region: string };
 }
 
-/** Run `step`, print how long it took. */
-async function phase<T>(name: string, step: () => Promise<T>): Promise<T> {
-  const t0 = Date.now();
-  const result = await step();
-  console.log(`      phase ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return result;
-}
-
 describe('deploy/compose: three regions and Prometheus in containers, through their published ports (e2e)', function () {
   this.timeout(600_000);
   let dir: string;
-  let dockerd: Dockerd | undefined;
-  let env: Record<string, string>;
+  let project: ComposeProject | undefined;
   let skopeo: Skopeo;
   /** When ap was healthy again after its outage. */
   let apBack = 0;
-  const port: Record<Region | 'prometheus', number> = { eu: 0, us: 0, ap: 0, prometheus: 0 };
+  let port: ComposePorts;
   const url = (r: Region): string => `http://127.0.0.1:${port[r]}`;
   const host = (r: Region): string => `127.0.0.1:${port[r]}`;
-  const compose = (...args: string[]): Promise<{ stdout: string }> => dockerCompose(args, env);
+  const compose = (...args: string[]): Promise<{ stdout: string }> => (project as ComposeProject).compose(...args);
+  /** Every container of the project: the services started and the regions' NATS servers. */
+  const healthy = (): Promise<void> => (project as ComposeProject).healthy(SERVICES.length + REGIONS.length);
 
   async function tags(r: Region, repo: string): Promise<string[]> {
     const res = await fetch(`${url(r)}${apiPaths.tags(repo)}`).catch(() => undefined);
     return res?.status === 200 ? ((await res.json()) as { tags: string[] }).tags : [];
   }
 
-  /** Until every container of the project answers its healthcheck; if not, say which and why. */
-  async function healthy(): Promise<void> {
-    await until(180_000, 'every container to be healthy', async () => {
-      const ids = (await compose('ps', '-q')).stdout.split('\n').filter(Boolean);
-      if (ids.length !== SERVICES.length + REGIONS.length) return false;
-      const states = await dockerd?.docker(['inspect', '--format', '{{.State.Health.Status}}', ...ids]);
-      return (
-        states
-          ?.split('\n')
-          .filter(Boolean)
-          .every((s) => s === 'healthy') === true
-      );
-    }).catch(async (e: Error) => {
-      console.error(await unhealthyReport());
-      throw e;
-    });
-  }
-
-  /** Per container its state and its last health checks' output; then the tail of every log. */
-  async function unhealthyReport(): Promise<string> {
-    const ids = (await compose('ps', '-aq')).stdout.split('\n').filter(Boolean);
-    const lines: string[] = [];
-    for (const id of ids) {
-      const format = '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{json .State.Health.Log}}{{end}}';
-      lines.push(await (dockerd as Dockerd).docker(['inspect', '--format', format, id]).catch((e: Error) => e.message));
-    }
-    const logs = await compose('logs', '--no-color', '--tail=15').then(
-      (r) => r.stdout,
-      (e: Error) => e.message,
-    );
-    return [...lines, logs.replace(/^/gm, '        | ')].join('\n');
-  }
-
-  async function prometheus<T>(query: string): Promise<T[]> {
-    const res = await fetch(`http://127.0.0.1:${port.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`);
-    return ((await res.json()) as { data: { result: T[] } }).data.result;
-  }
-
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'georeg-compose-e2e-'));
+    const shared = await composeHost();
+    dir = shared.dir;
     skopeo = await Skopeo.create(join(dir, 'skopeo-cache'));
-    for (const k of Object.keys(port) as (keyof typeof port)[]) port[k] = await freePort();
-    const daemon = await phase('dockerd', () => Dockerd.start(join(dir, 'docker')));
-    dockerd = daemon;
-    env = {
-      ...daemon.env,
-      COMPOSE_PROJECT_NAME: 'georeg-e2e',
-      EU_PORT: String(port.eu),
-      US_PORT: String(port.us),
-      AP_PORT: String(port.ap),
-      PROMETHEUS_PORT: String(port.prometheus),
-    };
-    await phase('base images (deploy/ci/base-images.sh)', () => runIn(join(repoRoot, 'deploy', 'ci', 'base-images.sh'), [], daemon.env));
-    await phase('build the georeg image', () => compose('build', 'georeg-eu'));
-    const size = Number((await daemon.docker(['image', 'inspect', '--format', '{{.Size}}', 'georeg:latest'])).trim());
-    console.log(`      georeg:latest is ${(size / 1e6).toFixed(0)} MB`);
+    project = await ComposeProject.create(shared.dockerd, [COMPOSE_FILE], 'georeg-e2e');
+    port = project.ports;
     await phase('compose up until healthy', async () => {
       await compose('up', '-d', ...SERVICES);
       await healthy();
@@ -119,11 +61,7 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
   });
 
   after(async () => {
-    if (dockerd) {
-      await compose('down', '-v', '--timeout', '5').catch((e: Error) => console.error(`      compose down: ${e.message}`));
-      await phase('stop dockerd, remove its state', () => (dockerd as Dockerd).stop());
-    }
-    await rm(dir, { recursive: true, force: true });
+    await project?.down();
   });
 
   it('replicates a skopeo push into eu; us and ap serve it byte-identical', async () => {
@@ -237,7 +175,10 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
             .join() === [...REGIONS].sort().join()
         );
       });
-      const lag = await prometheus<{ metric: { source: string; target: string } }>('georeg_replication_lag_seconds{job="georeg"}');
+      const lag = await prometheusQuery<{ metric: { source: string; target: string } }>(
+        port.prometheus,
+        'georeg_replication_lag_seconds{job="georeg"}',
+      );
       const pairs = lag.map((s) => `${s.metric.source}->${s.metric.target}`).sort();
       const expected = REGIONS.flatMap((t) => REGIONS.filter((s) => s !== t).map((s) => `${s}->${t}`)).sort();
       assert.deepEqual(pairs, expected);
@@ -247,6 +188,6 @@ describe('deploy/compose: three regions and Prometheus in containers, through th
   it('compose down -v removes the containers and volumes', async () => {
     await phase('compose down -v', () => compose('down', '-v', '--timeout', '5'));
     assert.equal((await compose('ps', '-q')).stdout.trim(), '');
-    assert.equal((await (dockerd as Dockerd).docker(['volume', 'ls', '-q'])).trim(), '');
+    assert.equal((await (await composeHost()).dockerd.docker(['volume', 'ls', '-q'])).trim(), '');
   });
 });

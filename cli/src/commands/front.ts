@@ -7,7 +7,8 @@ const help = `Usage: georeg front --listen HOST:PORT --node HOST:PORT [--node HO
 Runs a small round-robin front for several nodes of one region (what a load
 balancer or an ingress does in production): each request goes to the next
 node, streamed both ways, with the client's Host kept and X-Forwarded-For and
-X-Forwarded-Proto added. A node that refuses a connection is left out until it
+X-Forwarded-Proto added. A node that refuses a connection (or whose name does
+not resolve: a stopped container) is left out until it
 takes one again (probed every 0.5 s), and a request without a body goes on to
 the next node at once (as one does that a kept-alive connection lost
 unanswered: its node died); a request with
