@@ -47,6 +47,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   restart?: string;
   healthcheck?: { test: string[] };
+  networks?: Record<string, { aliases?: string[] } | null>;
 }
 
 /**

@@ -39,14 +39,15 @@ describe('deploy/compose with docker-compose.scale.yml: two nodes per region on 
     }
   });
 
-  it('gives both nodes of a region the settings of georeg cluster’s node, its database and container, peers naming first nodes', () => {
+  it('gives both nodes of a region the settings of georeg cluster’s node, its database and container, peers naming each region’s nodes by their alias', () => {
     const compose = composeTopology();
     for (const r of DEFAULT_REGIONS) {
       const [one, two] = [service(`georeg-${r}-1`).environment ?? {}, service(`georeg-${r}-2`).environment ?? {}];
       assert.deepEqual(one, two, `the nodes of ${r} are set alike`);
       const { GEOREG_REPLICATION_PEERS: peers, ...placed } = nodeEnv(compose, r);
       for (const [k, v] of Object.entries(placed)) assert.equal(one[k], v, `georeg-${r}-1 ${k}`);
-      assert.equal(one.GEOREG_REPLICATION_PEERS, peers.replace(/=georeg-([a-z0-9-]+):/g, '=georeg-$1-1:'));
+      assert.equal(one.GEOREG_REPLICATION_PEERS, peers.replace(/=georeg-([a-z0-9-]+):/g, '=georeg-$1-nodes:'));
+      for (const n of [1, 2]) assert.deepEqual(service(`georeg-${r}-${n}`).networks?.default?.aliases, [`georeg-${r}-nodes`]);
       assert.equal(one.GEOREG_PUBLIC_URL, plain.services[`georeg-${r}`]?.environment?.GEOREG_PUBLIC_URL, 'its public URL is the front’s');
       assert.equal(one.GEOREG_META_DRIVER, 'postgres');
       assert.match(one.GEOREG_META_POSTGRES_URL ?? '', new RegExp(`^postgres://georeg:[^@]+@postgres:5432/georeg_${r}$`));

@@ -5,7 +5,8 @@
  * reached, so PostgreSQL and Azurite are local stand-ins (e2e/images/: Debian's PostgreSQL 15, the
  * npm package azurite) named by POSTGRES_IMAGE and AZURITE_IMAGE. Through the fronts' published
  * ports it pushes into eu, pulls from both of eu's nodes and from the other regions, reads
- * Prometheus's scrape of every node, and pulls from eu with its first node stopped. At the end
+ * Prometheus's scrape of every node, and with eu's first node stopped pulls from eu and a push into
+ * eu that reaches us and ap (they reach eu's nodes by the alias georeg-eu-nodes). At the end
  * (also on failure) `compose down -v`.
  */
 import assert from 'node:assert/strict';
@@ -132,6 +133,15 @@ describe('deploy/compose with docker-compose.scale.yml: two nodes per region on 
     await phase('pulls through eu with georeg-eu-1 down', async () => {
       for (let i = 0; i < 6; i++) assert.equal((await fetch(`http://${host('eu')}${apiPaths.base()}`)).status, 200, `/v2/ #${i}`);
       for (let i = 0; i < 3; i++) assert.equal(await pull('eu'), source, 'eu serves the manifest through georeg-eu-2');
+    });
+  });
+
+  it("replicates a push through eu's front with eu's first node stopped into us and ap (they reach eu's nodes by one name)", async () => {
+    await phase('push v2 to eu with georeg-eu-1 down, replicated into us and ap', async () => {
+      await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${SMALL}:latest`, `docker://${host('eu')}/${REPO}:v2`]);
+      await until(60_000, `${REPO}:v2 in us and ap`, async () =>
+        (await Promise.all([tags('us'), tags('ap')])).every((t) => t.includes('v2')),
+      );
     });
   });
 });
