@@ -1,5 +1,5 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { oci } from 'georeg/oci';
 
 /** How often a node left out after a connection that never reached it is probed (a TCP connection) until it takes one again. */
@@ -16,20 +16,29 @@ interface Backend {
   agent: Agent;
   /** While it is left out of the rotation (it refused a connection): the probe that brings it back. */
   probing?: NodeJS.Timeout;
+  /** The probe's connection attempt in progress (one at a time). */
+  probe?: Socket;
 }
 
-/** Leave `b` out of the rotation until it takes a connection again, probed every PROBE_MS. */
+/** Leave `b` out of the rotation until it takes a connection again, tried every PROBE_MS (each attempt given as long). */
 function leaveOut(b: Backend): void {
   if (b.probing) return;
-  b.probing = setInterval(() => {
-    const socket = connect(b.port, b.host);
+  const timer = setInterval(() => {
+    if (b.probe) return;
+    const socket = (b.probe = connect(b.port, b.host));
+    socket.setTimeout(PROBE_MS, () => socket.destroy());
     socket.once('connect', () => {
       socket.destroy();
-      clearInterval(b.probing);
+      if (b.probing !== timer) return;
+      clearInterval(timer);
       b.probing = undefined;
     });
     socket.once('error', () => socket.destroy());
+    socket.once('close', () => {
+      if (b.probe === socket) b.probe = undefined;
+    });
   }, PROBE_MS);
+  b.probing = timer;
 }
 
 export interface RunningFront {
@@ -120,6 +129,7 @@ function closeServer(server: Server, backends: Backend[]): Promise<void> {
   for (const b of backends) {
     b.agent.destroy();
     clearInterval(b.probing);
+    b.probe?.destroy();
   }
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));

@@ -7,11 +7,20 @@ import type { Positions } from './region-store.js';
 const FIRST_WAIT_MS = 25;
 const LONGEST_WAIT_MS = 1000;
 /**
- * Deliveries after which an event applies whatever its place (about two minutes of waits): the
- * wait ends by itself sooner (see RepositoryOrder), so this only bounds it should JetStream's
- * acknowledgement floor not be had.
+ * Deliveries after which an event applies whatever its place while JetStream's acknowledgement
+ * floor cannot be had (about two minutes of waits). While it can, an event waits as long as the
+ * floor says an earlier one is in flight: that one may be a long copy.
  */
 const MOST_DELIVERIES = 130;
+/**
+ * Deliveries an event waits (about 3.6 s) for a predecessor in a repository the region holds no
+ * position of: a new one, whose first events may be in flight on another node, or one whose
+ * earlier events applied before positions were kept (a region that joined, or upgraded, late),
+ * which no wait brings back.
+ */
+const UNKNOWN_DELIVERIES = 8;
+/** How long a region store that keeps no positions is taken at its word before it is asked again (its node may be upgraded meanwhile). */
+const NOT_KEPT_MS = 60_000;
 
 /** The place of a repository event among its repository's events at its origin, from its message's headers (REPOSITORY_SEQ_HEADER). */
 export function repositorySeq(headers: MsgHdrs | undefined): number | undefined {
@@ -29,12 +38,17 @@ export function repositorySeq(headers: MsgHdrs | undefined): number | undefined 
  * acknowledged: its predecessor is then applied or will never come (written by a release that did not
  * number events, or gone from the stream). Otherwise it goes back to JetStream for a moment (a
  * delayed nak), freeing its lane, while its predecessor applies on another node. The oldest
- * unacknowledged event always applies, so every wait ends.
+ * unacknowledged event always applies, so every wait ends. Where the region holds no position of
+ * the repository yet, the wait is short (UNKNOWN_DELIVERIES): its predecessor may have applied
+ * before positions were kept, and an unrelated long copy can hold the floor. Unnumbered events (from
+ * a region of an earlier release, or written before its upgrade) apply as they come.
  */
 export class RepositoryOrder {
+  /** Until when the region store is taken to keep no positions (it answered so). */
+  #notKeptUntil = 0;
+
   constructor(
-    /** Dropped once it answers that the region keeps none. */
-    private positions: Positions | undefined,
+    private readonly positions: Positions | undefined,
     /** The highest stream sequence up to which the peer's consumer has every event acknowledged. */
     private readonly ackFloor: (peer: string) => Promise<number | undefined>,
     private readonly log: Logger,
@@ -43,20 +57,23 @@ export class RepositoryOrder {
   /** How long `m` must wait for an earlier event of its repository (undefined: apply it now). */
   async wait(peer: string, m: JsMsg, event: Event): Promise<number | undefined> {
     const seq = repositorySeq(m.headers);
-    if (!this.positions || !event.repository || seq === undefined) return undefined;
+    if (!this.positions || !event.repository || seq === undefined || Date.now() < this.#notKeptUntil) return undefined;
     const held = await this.positions.get(peer, event.repository);
     if (held === null) {
-      this.positions = undefined; // one process applies the region's events: its lanes keep the order
+      this.#notKeptUntil = Date.now() + NOT_KEPT_MS; // one process applies the region's events: its lanes keep the order
       return undefined;
     }
     if (held >= seq - 1) return undefined; // the next one, or a late or repeated one (applying again is safe)
-    if (((await this.ackFloor(peer)) ?? 0) >= m.seq - 1) return undefined;
+    const floor = await this.ackFloor(peer);
+    if (floor !== undefined && floor >= m.seq - 1) return undefined;
     const deliveries = m.info.redeliveryCount;
-    if (deliveries >= MOST_DELIVERIES) {
+    const most = held === 0 ? UNKNOWN_DELIVERIES : floor === undefined ? MOST_DELIVERIES : Infinity;
+    if (deliveries >= most) {
       this.log.warn('event applied before an earlier one of its repository, which did not come', {
         from: peer,
         repository: event.repository,
         seq,
+        applied: held,
         event: event.id,
       });
       return undefined;

@@ -8,12 +8,14 @@ import { manifestItem, tagItem, xorItems } from './digest-tree.js';
 /*
  * The versions of LevelMetaStore's key layout, and how a store of an older one is brought up to
  * date when it opens: 2 added tag times (g!) and the time indexes (T!, M!); 3 added the
- * repositories' digest-tree hashes (z!). Each step's batches are idempotent and the version is
+ * repositories' digest-tree hashes (z!); 4 numbers a repository's events (q!, and outbox values
+ * that are objects, which a release of layout 3 could not read: it refuses the store rather than
+ * stop publishing). Each step's batches are idempotent and the version is
  * written once a step is done, so a crash midway builds that step again at the next open.
  */
 
 /** The layout this release writes. */
-export const SCHEMA = 3;
+export const SCHEMA = 4;
 const SCHEMA_KEY = 'v!schema';
 /** Keys written per batch while building. */
 const BATCH = 1000;
@@ -28,6 +30,8 @@ type Put = (key: string, value: unknown) => Promise<void>;
 const STEPS: { to: number; build: (db: Level<string, unknown>, keys: Keys, put: Put) => Promise<void> }[] = [
   { to: 2, build: buildTimeIndex },
   { to: 3, build: buildRepositoryHashes },
+  // Nothing to build: no q! is a repository of no numbered event yet, and layout 3's outbox values are read as they are.
+  { to: 4, build: async () => undefined },
 ];
 
 /** Bring the store up to SCHEMA; a store of a later layout than this release knows is refused, unchanged. */

@@ -52,7 +52,8 @@ import { ProcessLeases, type Lease, type LeaseName } from './lease.js';
  *   z!<repo>                     → hex             the repository's digest-tree hash (digest-tree.ts),
  *                                                  written in the batch of each change it summarises
  *   v!schema                     → number          the layout's version (2: g!, T! and M! exist; 3: z!
- *                                                  exists; built at open from an older store, layout.ts)
+ *                                                  exists; 4: q! and object outbox values; built at
+ *                                                  open from an older store, layout.ts)
  *   n!<store>!<key>              → JSON record     the named record stores (RECORD_STORES); from the
  *                                                  previous release's s!<key> settings, moved at open
  *

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { PoolClient } from 'pg';
 import type { Digest } from 'georeg/oci';
 import type { DigestLocks, DigestUse } from './digest-locks.js';
@@ -5,68 +6,109 @@ import { LOCK_CLASS } from './pg-transaction.js';
 import type { Db } from './pg-db.js';
 import { databaseError } from './pg-unreachable.js';
 
+/** Wait between tries of a shared hold while a GC removes the digest (it holds it for moments). */
+const RETRY_MS = 20;
+
 /**
- * DigestLocks as session-level advisory locks (`LOCK_CLASS.digest`, the digest's hashtext), each
- * holder on a connection of `pool`, a pool of their own (closed with them): a writer holding one
- * writes through the store's pool, so holders never wait for a connection another holder keeps.
- * A GC only tries its exclusive lock, so it never waits for writers, nor makes new writers queue
- * behind it (PostgreSQL queues a shared request behind a waiting exclusive one).
+ * DigestLocks as advisory locks (`LOCK_CLASS.digest`, the digest's hashtext). Every writer of this
+ * node holds its digests shared on one session of `pool` (a pool of two of their own, closed with
+ * them: advisory locks stack within a session, and each hold releases its own), so writers take no
+ * connection for the length of their write, and the store's pool is never drained by them. Both
+ * sides only try: a writer whose digest a GC holds tries again a moment later (it never blocks the
+ * session), and a GC leaves a digest a writer holds (PostgreSQL would queue new shared requests
+ * behind a waiting exclusive one). The GC's holds go on the pool's other connection.
  */
 export class PgDigestLocks implements DigestLocks {
+  /** The writers' session, made on first need and anew once it broke (its holds went with it, on the server). */
+  #session?: Promise<PoolClient>;
+
   constructor(private readonly pool: Pick<Db, 'connect' | 'end'>) {}
 
-  close(): Promise<void> {
-    return this.pool.end();
+  async close(): Promise<void> {
+    const session = await this.#session?.catch(() => undefined);
+    this.#session = undefined;
+    session?.release();
+    await this.pool.end();
   }
 
   async share(digests: readonly Digest[]): Promise<() => Promise<void>> {
-    const { c, release } = await this.connection();
-    try {
-      await c.query('SELECT pg_advisory_lock_shared($1, hashtext(d)) FROM unnest($2::text[]) AS d', [
-        LOCK_CLASS.digest,
-        [...new Set(digests)].sort(),
-      ]);
-    } catch (e) {
-      await release();
-      throw databaseError(e);
+    const keys = [...new Set(digests)].sort();
+    for (;;) {
+      const c = await this.#writers();
+      const { rows } = await this.#query<{ d: string; ok: boolean }>(
+        c,
+        'SELECT d, pg_try_advisory_lock_shared($1, hashtext(d)) AS ok FROM unnest($2::text[]) AS d',
+        [LOCK_CLASS.digest, keys],
+      );
+      const held = rows.filter((r) => r.ok).map((r) => r.d);
+      if (held.length === keys.length) return () => this.#unshare(c, keys);
+      await this.#unshare(c, held); // a GC is removing one of them: hold none meanwhile
+      await delay(RETRY_MS);
     }
-    return release;
   }
 
   async remove<T>(digest: Digest, fn: (use: DigestUse) => Promise<T>): Promise<T | undefined> {
-    const { c, release } = await this.connection();
+    const c = await this.pool.connect();
+    const heard = (): void => undefined; // an error while it is out of the pool: its query fails too
+    c.on('error', heard);
+    let broken: Error | undefined;
     try {
       const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS.digest, digest]);
       if (!rows[0]?.ok) return undefined;
-      return await fn(await digestUse(c, digest));
+      try {
+        return await fn(await digestUse(c, digest));
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS.digest, digest]);
+      }
     } catch (e) {
+      broken = e as Error;
       throw databaseError(e);
     } finally {
-      await release();
+      c.off('error', heard);
+      c.release(broken); // a connection that failed is closed, which releases its locks on the server
     }
   }
 
-  /**
-   * A connection of the pool, and how to give it back without the locks it took: unlocked, or, when
-   * that fails (it broke while held), closed, which releases them on the server. An error while it
-   * waits idle in a holder's hands is heard here (the unlock then fails), not thrown at the process.
-   */
-  private async connection(): Promise<{ c: PoolClient; release: () => Promise<void> }> {
-    const c = await this.pool.connect();
-    const heard = (): void => undefined;
-    c.on('error', heard);
-    return {
-      c,
-      release: async () => {
-        try {
-          await c.query('SELECT pg_advisory_unlock_all()');
-          c.release();
-        } catch (e) {
-          c.release(e as Error);
-        }
-        c.off('error', heard);
-      },
-    };
+  /** The writers' session. */
+  #writers(): Promise<PoolClient> {
+    if (!this.#session) {
+      const session = this.pool.connect().then((c) => {
+        c.on('error', () => this.#drop(session));
+        return c;
+      });
+      session.catch(() => this.#drop(session));
+      this.#session = session;
+    }
+    return this.#session;
+  }
+
+  /** Forget a session that broke (the next hold makes another) and close it. */
+  #drop(session: Promise<PoolClient>): void {
+    if (this.#session !== session) return;
+    this.#session = undefined;
+    void session.then(
+      (c) => c.release(new Error('digest lock session broke')),
+      () => undefined,
+    );
+  }
+
+  /** Release shared holds of `keys` on `c`, unless `c` broke since (the server released them then). */
+  async #unshare(c: PoolClient, keys: string[]): Promise<void> {
+    if (keys.length === 0 || (await this.#session?.catch(() => undefined)) !== c) return;
+    await this.#query(c, 'SELECT pg_advisory_unlock_shared($1, hashtext(d)) FROM unnest($2::text[]) AS d', [LOCK_CLASS.digest, keys]).catch(
+      () => undefined,
+    );
+  }
+
+  /** A query on the writers' session `c`; a failure drops the session. */
+  async #query<R extends object>(c: PoolClient, sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      return await c.query<R & Record<string, unknown>>(sql, params);
+    } catch (e) {
+      const session = this.#session;
+      if (session && (await session.catch(() => undefined)) === c) this.#drop(session);
+      throw databaseError(e);
+    }
   }
 }
 

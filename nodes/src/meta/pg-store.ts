@@ -67,8 +67,8 @@ export class PgMetaStore implements MetaStore {
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
     const pool = openDb(url, options.poolSize ?? 10);
-    // The digest locks' holders keep connections of a pool of their own, beside the one the store writes through.
-    const store = new PgMetaStore(pool, new PgDigestLocks(openDb(url, options.poolSize ?? 10)), url, options.now ?? Date.now);
+    // The digest locks on two connections of their own: one session for every writer's holds, one for GC's.
+    const store = new PgMetaStore(pool, new PgDigestLocks(openDb(url, 2)), url, options.now ?? Date.now);
     try {
       await migrate(pool);
       await store.#outboxDepth.count();

@@ -79,13 +79,17 @@ export class GarbageCollector {
     const lease = await this.stores.meta.tryLease('gc');
     if (!lease) throw oci('UNAVAILABLE', 'another node of this region is collecting garbage: try again once it is done');
     try {
-      return await this.#collect(opts, log, now);
+      return await this.#collect(opts, log, now, () => {
+        if (!lease.held)
+          throw oci('UNAVAILABLE', 'this node lost the gc lease (its database connection broke): the run stopped; start it again');
+      });
     } finally {
       await lease.release();
     }
   }
 
-  async #collect(opts: GcOptions, log: Logger, now: () => number): Promise<GcReport> {
+  /** `leased` throws once this node no longer holds the gc lease: checked before each removal, so two nodes never sweep at once. */
+  async #collect(opts: GcOptions, log: Logger, now: () => number, leased: () => void): Promise<GcReport> {
     const { meta, blobs } = this.stores;
     const started = now();
     const cutoff = started - opts.graceMs;
@@ -119,13 +123,18 @@ export class GarbageCollector {
             linked.add(digest);
             continue;
           }
-          if (opts.dryRun) report.linksRemoved++;
-          else if (await guard.removing(digest, (use) => this.unlinkStale(repo, digest, link, live, use))) report.linksRemoved++;
+          if (opts.dryRun) {
+            report.linksRemoved++;
+            continue;
+          }
+          leased();
+          if (await guard.removing(digest, (use) => this.unlinkStale(repo, digest, link, live, use))) report.linksRemoved++;
         }
       }
       for await (const blob of blobs.list()) {
         if (marked.has(blob.digest) || linked.has(blob.digest) || blob.modified >= cutoff) continue;
         if (!opts.dryRun) {
+          leased();
           const gone = await guard.removing(blob.digest, async (use) => !live.has(blob.digest) && !inUse(use) && blobs.delete(blob.digest));
           if (!gone) continue;
         }

@@ -14,9 +14,9 @@ export class AppliedPositions {
     return (await this.records.get(positionKey(peer, repo))) ?? 0;
   }
 
-  /** Record `seq` as applied, unless a later one already is. */
+  /** Record `seq` as applied, unless a later one already is (compared in the store's write, whichever node writes). */
   async advance(peer: string, repo: string, seq: number): Promise<void> {
-    if ((await this.get(peer, repo)) < seq) await this.records.put(positionKey(peer, repo), seq);
+    await this.records.put(positionKey(peer, repo), seq, { wins: (held) => (held ?? 0) < seq });
   }
 }
 

@@ -91,7 +91,7 @@ describe('LevelMetaStore: a data directory of layout 1 (tag times, time order, d
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.put('v!schema', 99);
     await db.close();
-    await assert.rejects(LevelMetaStore.open(dir), /layout 99, newer than this release's 3: open it with the georeg release that wrote it/);
+    await assert.rejects(LevelMetaStore.open(dir), /layout 99, newer than this release's 4: open it with the georeg release that wrote it/);
     const again = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     assert.equal(await again.get('g!team/app!v1'), undefined);
     await again.close();
@@ -142,6 +142,14 @@ describe("LevelMetaStore: the previous release's outbox (no repository numbering
       { type: 'put', key: 'o!0000000000000007', value: Buffer.from('earlier event').toString('base64') },
     ]);
     await db.close();
+    const layout = async (): Promise<unknown> => {
+      const raw = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+      try {
+        return await raw.get('v!schema');
+      } finally {
+        await raw.close();
+      }
+    };
     const ev = (s: string): Uint8Array => new TextEncoder().encode(s);
     let store = await LevelMetaStore.open(dir);
     await store.putTag('team/app', 'v3', a.digest, { events: [ev('first numbered')] });
@@ -158,5 +166,6 @@ describe("LevelMetaStore: the previous release's outbox (no repository numbering
     } finally {
       await store.close();
     }
+    assert.equal(await layout(), 4, 'layout 4: a release of layout 3, which cannot read its outbox values, refuses it');
   });
 });

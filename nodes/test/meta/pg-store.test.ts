@@ -117,6 +117,30 @@ describe('PgMetaStore', function () {
       await b.close();
     });
 
+    it("hold the digests of more writers at once than a pool has connections; a GC's removal leaves each held one, and takes it once let go", async () => {
+      const small = await PgMetaStore.open(url, { poolSize: 1 });
+      try {
+        const digests = Array.from({ length: 12 }, (_, i) => manifest(`held ${i}`).digest);
+        const releases = await Promise.all(digests.map((d, i) => small.digestLocks.share(i % 2 ? [d, digests[0] as typeof d] : [d])));
+        for (const d of digests) assert.equal(await b.digestLocks.remove(d, async () => 'removed'), undefined, `${d} is held`);
+        await Promise.all(releases.map((release) => release()));
+        for (const d of digests) assert.equal(await b.digestLocks.remove(d, async () => 'removed'), 'removed', `${d} is let go`);
+        // A writer asking for a digest a removal holds tries again until the removal is done, then holds it.
+        const digest = digests[1] as (typeof digests)[number];
+        let held: Promise<() => Promise<void>> | undefined;
+        await b.digestLocks.remove(digest, async () => {
+          held = small.digestLocks.share([digest]);
+          await new Promise((resolve) => setImmediate(resolve));
+        });
+        await (
+          await (held as Promise<() => Promise<void>>)
+        )();
+        assert.equal(await b.digestLocks.remove(digest, async () => 'removed'), 'removed', 'let go again');
+      } finally {
+        await small.close();
+      }
+    });
+
     it('hold each lease on one node at a time; when its holder goes, another node takes it', async () => {
       const outbox = await a.tryLease('outbox');
       assert.ok(outbox?.held);

@@ -10,13 +10,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createTestDatabase, type TestDatabase } from 'georeg/test-support';
-import type { Digest } from 'georeg/oci';
+import pg from 'pg';
+import { createTestDatabase, poll, type TestDatabase } from 'georeg/test-support';
+import { isOciError, type Digest } from 'georeg/oci';
 import { sha256 } from '../support/client.js';
 import { PausingDriver } from '../support/pausing-driver.js';
 import { collectGarbage, type GcReport } from '../../src/registry/gc.js';
 import { Registry } from '../../src/registry/registry.js';
 import { PgMetaStore } from '../../src/meta/pg-store.js';
+import { LOCK_CLASS } from '../../src/meta/pg-transaction.js';
 import { silentLogger } from '../../src/log.js';
 
 const HOUR = 3600 * 1000;
@@ -28,12 +30,14 @@ const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 interface Node {
   registry: Registry;
   driver: PausingDriver;
+  meta: PgMetaStore;
 }
 
 describe('registry: gc beside writers on another node sharing the metadata database and the blob store', function () {
   this.timeout(30_000);
   let db: TestDatabase;
   let dir: string;
+  let url: string;
   let a: Node, b: Node;
 
   before(async () => {
@@ -43,11 +47,15 @@ describe('registry: gc beside writers on another node sharing the metadata datab
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'georeg-gc-shared-'));
-    const url = await db.schema();
+    url = await db.schema();
     const node = async (now?: () => number): Promise<Node> => {
       const driver = new PausingDriver(dir);
       const meta = await PgMetaStore.open(url, { now });
-      return { driver, registry: new Registry({ blobs: driver, staging: driver, meta, manifests: { maxManifestBytes: 1 << 20 }, now }) };
+      return {
+        driver,
+        meta,
+        registry: new Registry({ blobs: driver, staging: driver, meta, manifests: { maxManifestBytes: 1 << 20 }, now }),
+      };
     };
     [a, b] = [await node(), await node(ahead)];
   });
@@ -128,6 +136,30 @@ describe('registry: gc beside writers on another node sharing the metadata datab
     assert.deepEqual([...report.blobsDeleted].sort(), [digest, stale].sort());
     assert.equal(report.linksRemoved, 1);
     assert.equal(await b.driver.stat(digest), undefined);
+  });
+
+  it('stops before its next removal once its node lost the gc lease (its session ended), which another node may then take', async () => {
+    const digest = await upload(a, 'seed/lost', randomBytes(1000));
+    await a.registry.blobs.delete('seed/lost', digest); // GC's to take, but for the lease
+    const listing = a.driver.arm((point) => point === 'list');
+    const running = gc();
+    await listing.reached; // A holds the lease and has gone through the links
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [LOCK_CLASS.lease],
+      );
+    } finally {
+      await admin.end();
+    }
+    const taken = await poll(5000, 'the gc lease free for node B', () => b.meta.tryLease('gc'));
+    listing.release();
+    await assert.rejects(running, (e: Error) => isOciError(e, 'UNAVAILABLE') && /lost the gc lease/.test(e.message));
+    assert.notEqual(await b.driver.stat(digest), undefined, 'nothing removed once the lease was lost');
+    await taken.release();
   });
 
   it('keeps a blob whose upload commit on B found its bytes stored and had not linked them yet while GC ran', async () => {
