@@ -53,7 +53,7 @@ export interface RunningFront {
  * not resolve, is left out until it takes a connection again (probed every PROBE_MS, as a load
  * balancer's health checks do); a request without a body that never reached its node, or that a
  * connection kept alive from an earlier request lost before any answer (its node died), goes to the
- * next node at once. A request with a body is never replayed (it is not buffered): its client gets
+ * next node at once, as does a GET or HEAD that any connection lost unanswered. A request with a body is never replayed (it is not buffered): its client gets
  * 503 UNAVAILABLE and retries, as registry clients do.
  */
 export async function startFront(listen: { host: string; port: number }, nodes: { host: string; port: number }[]): Promise<RunningFront> {
@@ -107,7 +107,9 @@ function forward(req: IncomingMessage, res: ServerResponse, pick: (tried: Set<Ba
     const unreached = UNREACHED.has(err.code ?? '');
     if (unreached) leaveOut(backend);
     // Never reached, or cut unanswered on a connection kept from an earlier request (its node closed it or died): the next node.
-    const replayable = unreached || (upstream.reusedSocket && err.code === 'ECONNRESET');
+    // A GET or HEAD cut unanswered on a new connection too (a node dying takes connections, then resets them): it is safe to send again.
+    const safe = req.method === 'GET' || req.method === 'HEAD';
+    const replayable = unreached || (err.code === 'ECONNRESET' && (upstream.reusedSocket || safe));
     if (bodyless && replayable) return forward(req, res, pick, tried);
     unavailable(res, `the node that took this request went away (${err.code ?? err.message}): retry`);
   });

@@ -110,6 +110,14 @@ describe('georeg front: round robin over the nodes of a region', () => {
     assert.deepEqual(nodes, ['b', 'b', 'b', 'b']);
   });
 
+  it('sends a GET on to the next node when its node cuts a new connection unanswered (it is dying)', async () => {
+    a.server.removeAllListeners('request');
+    a.server.on('request', (req: IncomingMessage) => req.socket.destroy());
+    const nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push((await send(`${front.url}/v2/`)).json.node);
+    assert.deepEqual(nodes, ['b', 'b', 'b']);
+  });
+
   it('sends a request without a body on to the next node when its node cuts a kept-alive connection unanswered (it died)', async () => {
     let answered = false;
     a.server.removeAllListeners('request');

@@ -11,7 +11,8 @@ X-Forwarded-Proto added. A node that refuses a connection (or whose name does
 not resolve: a stopped container) is left out until it
 takes one again (probed every 0.5 s), and a request without a body goes on to
 the next node at once (as one does that a kept-alive connection lost
-unanswered: its node died); a request with
+unanswered: its node died, and a GET or HEAD any connection lost unanswered);
+a request with
 a body is not replayed: its client gets 503 UNAVAILABLE (Retry-After: 1) and
 retries. The nodes must share their storage and metadata (storage.driver
 azure or s3, meta.driver postgres): any node then continues any upload.

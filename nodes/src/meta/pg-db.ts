@@ -14,10 +14,20 @@ export interface Db {
   end(): Promise<void>;
 }
 
-/** A pool of at most `size` connections to the database `url` names. */
-export function openDb(url: string, size: number): Db {
+/**
+ * A pool of at most `size` connections to the database `url` names. A query not answered within
+ * `queryTimeoutMs` (0: no limit) fails, and its connection is closed: so a connection that goes
+ * silent (a partition drops its packets) fails its request rather than hold it for the minutes TCP
+ * takes to give up.
+ */
+export function openDb(url: string, size: number, queryTimeoutMs = 0): Db {
   // A database that does not take a connection fails a request in seconds rather than holding it.
-  const pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: size,
+    connectionTimeoutMillis: 5000,
+    ...(queryTimeoutMs > 0 && { query_timeout: queryTimeoutMs }),
+  });
   // An idle connection that breaks (the server restarted) is dropped by the pool; the next query opens another.
   pool.on('error', () => undefined);
   // A client checked out of the pool has no 'error' listener of its own: a connection that broke

@@ -21,6 +21,8 @@ const RETRY_MS = 20;
 export class PgDigestLocks implements DigestLocks {
   /** The writers' session, made on first need and anew once it broke (its holds went with it, on the server). */
   #session?: Promise<PoolClient>;
+  /** The last query sent on the session: each next one waits for it (a client runs one query at a time). */
+  #last: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly pool: Pick<Db, 'connect' | 'end'>) {}
 
@@ -100,10 +102,12 @@ export class PgDigestLocks implements DigestLocks {
     );
   }
 
-  /** A query on the writers' session `c`; a failure drops the session. */
+  /** A query on the writers' session `c`, after the ones sent before it; a failure drops the session. */
   async #query<R extends object>(c: PoolClient, sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+    const query = this.#last.then(() => c.query<R & Record<string, unknown>>(sql, params));
+    this.#last = query.catch(() => undefined);
     try {
-      return await c.query<R & Record<string, unknown>>(sql, params);
+      return await query;
     } catch (e) {
       const session = this.#session;
       if (session && (await session.catch(() => undefined)) === c) this.#drop(session);

@@ -35,9 +35,14 @@ type Change = { c: PoolClient; items: (Buffer | undefined)[] };
 /** What a mutation returns, and whether it changed anything (only then are its events written). */
 type Changed<T> = { result: T; changed: boolean };
 
+/** How long a query of a request may go unanswered before it fails (UNAVAILABLE): far above any query's time, far below TCP's. */
+const QUERY_TIMEOUT_MS = 30_000;
+
 export interface PgMetaStoreOptions {
   /** Connections at most in the pool. */
   poolSize?: number;
+  /** A query unanswered this long fails, as from a database out of reach (default 30 s; schema migrations have no limit). */
+  queryTimeoutMs?: number;
   /** The clock of tag and manifest times (ms since epoch). */
   now?: () => number;
 }
@@ -66,11 +71,14 @@ export class PgMetaStore implements MetaStore {
 
   /** Connect to the database `url` names and bring its schema up to date (pg-schema.ts). */
   static async open(url: string, options: PgMetaStoreOptions = {}): Promise<PgMetaStore> {
-    const pool = openDb(url, options.poolSize ?? 10);
+    const timeout = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+    const pool = openDb(url, options.poolSize ?? 10, timeout);
     // The digest locks on two connections of their own: one session for every writer's holds, one for GC's.
-    const store = new PgMetaStore(pool, new PgDigestLocks(openDb(url, 2)), url, options.now ?? Date.now);
+    const store = new PgMetaStore(pool, new PgDigestLocks(openDb(url, 2, timeout)), url, options.now ?? Date.now);
     try {
-      await migrate(pool);
+      // On a connection without a query time limit: a migration may build indexes of a large database.
+      const migrating = openDb(url, 1);
+      await migrate(migrating).finally(() => migrating.end());
       await store.#outboxDepth.count();
     } catch (e) {
       await store.close();

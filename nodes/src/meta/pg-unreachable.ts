@@ -17,8 +17,9 @@ const CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
 ]);
-/** What pg and pg-pool throw, without a code, for a connection that broke or was not had in time. */
-const MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+/** What pg and pg-pool throw, without a code, for a connection that broke, was not had in time, or went silent. */
+const MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
 
 /** Whether `err` says the database was out of reach (not that a query was wrong). */
 export function unreachable(err: unknown): boolean {

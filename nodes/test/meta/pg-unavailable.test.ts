@@ -72,4 +72,22 @@ describe('PgMetaStore with its database out of reach', function () {
       await store.close();
     }
   });
+
+  it('fails a query on a connection gone silent (a partition) with UNAVAILABLE once its time is up, not minutes later', async () => {
+    const proxy = await startTcpProxy(db.url);
+    const store = await PgMetaStore.open(proxy.via(await db.schema()), { queryTimeoutMs: 500 });
+    try {
+      await store.putManifest('r', manifest('m'), 'v1');
+      proxy.freeze();
+      const started = Date.now();
+      await assert.rejects(
+        store.getTag('r', 'v1'),
+        unavailable((c) => /Query read timeout/.test(String((c as Error).message))),
+      );
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
+    } finally {
+      await proxy.cut();
+      await store.close();
+    }
+  });
 });
