@@ -149,10 +149,16 @@ export class Locks {
     if (this.#held.size === 0 && !fromStore) return undefined;
     const keys = [lockKey({ repository }), ...(on.tags ?? []).map((tag) => lockKey({ repository, tag }))];
     if (on.digest !== undefined) keys.push(lockKey({ repository, digest: on.digest }));
-    const set = fromStore
-      ? await Promise.all(keys.map(async (k) => (await this.#stored.get(k))?.attributes))
-      : keys.map((k) => this.#held.get(k));
-    return keys.find((_, i) => set[i]?.[ATTRIBUTE_OF[use]] === false);
+    const set = fromStore ? await this.#storedWithin(repository) : this.#held;
+    return keys.find((k) => set.get(k)?.[ATTRIBUTE_OF[use]] === false);
+  }
+
+  /** The locks of a repository, its tags and its manifests as the store holds them now (one listing: all start with its name). */
+  async #storedWithin(repository: string): Promise<Map<string, Partial<Attributes>>> {
+    const set = new Map<string, Partial<Attributes>>();
+    for await (const { key, record } of this.#stored.list(repository))
+      if (withinRepository(key, repository)) set.set(key, record.attributes);
+    return set;
   }
 
   /** Targets (repositories, tags, manifests) with at least one attribute disabled. */
@@ -172,13 +178,8 @@ export class Locks {
   /** Whether any lock within a repository (on it, its tags or its manifests) disables deletes. */
   async deleteLockedWithin(repository: string): Promise<string | undefined> {
     await this.#load();
-    const within = (key: string): boolean => key === repository || key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`);
-    if (this.#fromStore('delete')) {
-      for await (const { key, record } of this.#stored.list(repository))
-        if (record.attributes.deleteEnabled === false && within(key)) return key;
-      return undefined;
-    }
-    for (const [key, a] of this.#held) if (a.deleteEnabled === false && within(key)) return key;
+    const set = this.#fromStore('delete') ? await this.#storedWithin(repository) : this.#held;
+    for (const [key, a] of set) if (a.deleteEnabled === false && withinRepository(key, repository)) return key;
     return undefined;
   }
 
@@ -202,4 +203,9 @@ export class Locks {
     })();
     return this.#loaded;
   }
+}
+
+/** Whether lock key `key` is of `repository` itself, one of its tags or one of its manifests. */
+function withinRepository(key: string, repository: string): boolean {
+  return key === repository || key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`);
 }
