@@ -52,12 +52,14 @@ export async function pgLease(connectionString: string, name: LeaseName, heartbe
   const key = [LOCK_CLASS.lease, LEASES.indexOf(name)];
   try {
     await client.connect();
-    // PostgreSQL 14 and later end a silent holder's session (idle_session_timeout); before 14, TCP keepalives do, later.
-    await client.query(
-      `DO $$ BEGIN IF current_setting('server_version_num')::int >= 140000 THEN SET idle_session_timeout = ${Math.round(heartbeat.sessionIdleMs)}; END IF; END $$`,
-    );
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', key);
     held = rows[0]?.ok === true;
+    // PostgreSQL 14 and later end a silent holder's session (idle_session_timeout); before 14, TCP keepalives do, later.
+    if (held) {
+      await client.query(
+        `DO $$ BEGIN IF current_setting('server_version_num')::int >= 140000 THEN SET idle_session_timeout = ${Math.round(heartbeat.sessionIdleMs)}; END IF; END $$`,
+      );
+    }
   } catch (e) {
     await client.end().catch(() => undefined);
     throw databaseError(e);
