@@ -56,9 +56,10 @@ export class RepositoryOrder {
 
   /** How long `m` must wait for an earlier event of its repository (undefined: apply it now). */
   async wait(peer: string, m: JsMsg, event: Event): Promise<number | undefined> {
-    const seq = repositorySeq(m.headers);
-    if (!this.positions || !event.repository || seq === undefined || Date.now() < this.#notKeptUntil) return undefined;
-    const held = await this.positions.get(peer, event.repository);
+    const ordered = this.#ordered(m, event);
+    if (!ordered) return undefined;
+    const { positions, seq } = ordered;
+    const held = await positions.get(peer, event.repository);
     if (held === null) {
       this.#notKeptUntil = Date.now() + NOT_KEPT_MS; // one process applies the region's events: its lanes keep the order
       return undefined;
@@ -86,10 +87,18 @@ export class RepositoryOrder {
    * logged, not thrown: once `m` is acknowledged the acknowledgement floor lets the next one go.
    */
   async done(peer: string, m: JsMsg, event: Event): Promise<void> {
-    const seq = repositorySeq(m.headers);
-    if (!this.positions || !event.repository || seq === undefined) return;
-    await this.positions.advance(peer, event.repository, seq).catch((err: unknown) => {
+    const ordered = this.#ordered(m, event);
+    if (!ordered) return;
+    const { positions, seq } = ordered;
+    await positions.advance(peer, event.repository, seq).catch((err: unknown) => {
       this.log.warn('could not record how far a repository is replicated', { from: peer, repository: event.repository, seq, err });
     });
+  }
+
+  /** The positions and `m`'s place, when it is ordered here: a numbered repository event, in a region that keeps positions (as far as it last said). */
+  #ordered(m: JsMsg, event: Event): { positions: Positions; seq: number } | undefined {
+    const seq = repositorySeq(m.headers);
+    if (!this.positions || !event.repository || seq === undefined || Date.now() < this.#notKeptUntil) return undefined;
+    return { positions: this.positions, seq };
   }
 }
